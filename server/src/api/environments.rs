@@ -1,0 +1,44 @@
+//! `GET /environments`: what sessions can be created with, and whether each is ready.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+use super::extract::AppJson;
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/environments", get(list))
+}
+
+#[derive(Debug, Serialize)]
+struct EnvironmentView {
+    name: String,
+    description: String,
+    filename: String,
+    editor_language: String,
+    version: Option<String>,
+    compiled: bool,
+    ready: bool,
+    template: String,
+}
+
+async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
+    AppJson(
+        state
+            .environments
+            .iter()
+            .map(|e| EnvironmentView {
+                name: e.name.clone(),
+                description: e.settings.description.clone(),
+                filename: e.settings.filename.clone(),
+                editor_language: e.settings.editor_language.clone(),
+                version: e.version(),
+                compiled: e.build_command().is_some(),
+                ready: e.is_ready(),
+                template: e.template(),
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,143 @@
+//! `ApiError`: every failure a client can see, with its status, code and hint. REST answers
+//! with `{"error":{"code","message","hint"}}`; the socket sends the same triple.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::session::files::FilesError;
+use crate::session::{SessionError, StdinError};
+
+/// A failure as a client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong credentials")]
+    Unauthorized,
+    #[error("this credential may not do that")]
+    Forbidden,
+    #[error("no session with that id")]
+    SessionNotFound,
+    #[error("no environment named '{0}'")]
+    UnknownEnvironment(String),
+    #[error("the image of environment '{0}' is not built yet")]
+    ImageNotReady(String),
+    #[error("{0}")]
+    CodeTooLarge(String),
+    #[error("{0}")]
+    InvalidFilename(String),
+    #[error("malformed JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("a run is already in progress")]
+    RunInProgress,
+    #[error("nothing is running")]
+    NoRun,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("{0}")]
+    Stdin(StdinError),
+    #[error("the container engine is not available")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::UnknownEnvironment(_) => "UNKNOWN_ENVIRONMENT",
+            Self::ImageNotReady(_) => "IMAGE_NOT_READY",
+            Self::CodeTooLarge(_) => "CODE_TOO_LARGE",
+            Self::InvalidFilename(_) => "INVALID_FILENAME",
+            Self::InvalidJson(_) => "INVALID_JSON",
+            Self::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Self::RunInProgress => "RUN_IN_PROGRESS",
+            Self::NoRun => "NO_RUN",
+            Self::SessionEnded => "SESSION_ENDED",
+            Self::Stdin(StdinError::NoRun) => "NO_RUN",
+            Self::Stdin(_) => "STDIN_UNAVAILABLE",
+            Self::Unavailable(_) => "DOCKER_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::UnknownEnvironment(_)
+            | Self::InvalidFilename(_)
+            | Self::InvalidJson(_)
+            | Self::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            Self::CodeTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RunInProgress | Self::NoRun | Self::SessionEnded | Self::Stdin(_) => {
+                StatusCode::CONFLICT
+            }
+            Self::ImageNotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "send 'Authorization: Bearer <API key or session token>'",
+            Self::Forbidden => "an interviewer token or the API key can do this",
+            Self::SessionNotFound => "check the session id; ended sessions stay readable",
+            Self::UnknownEnvironment(_) => "GET /api/v1/environments lists the environments",
+            Self::ImageNotReady(_) => {
+                "the server is building it; GET /api/v1/environments shows 'ready'"
+            }
+            Self::CodeTooLarge(_) => "send less code; limits.code_limit_bytes sets the limit",
+            Self::InvalidFilename(_) => "use relative names such as 'main.py' or 'lib/util.py'",
+            Self::InvalidJson(_) => "send a JSON object as in API.md",
+            Self::InvalidArgument(_) => "see API.md for the accepted values",
+            Self::RunInProgress => {
+                "wait for run_finished, send 'kill', or run with \"restart\": true"
+            }
+            Self::NoRun | Self::Stdin(StdinError::NoRun) => "start a run first",
+            Self::Stdin(_) => "the program is not reading; wait or kill it",
+            Self::SessionEnded => "create a new session",
+            Self::Unavailable(_) => "check that Docker runs: GET /api/v1/health",
+            Self::Internal(_) => "try again; the server log has the details",
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::UnknownEnvironment(name) => Self::UnknownEnvironment(name),
+            SessionError::ImageNotReady(name) => Self::ImageNotReady(name),
+            SessionError::NotFound => Self::SessionNotFound,
+            SessionError::Ended => Self::SessionEnded,
+            SessionError::RunInProgress => Self::RunInProgress,
+            SessionError::NoRun => Self::NoRun,
+            SessionError::Files(FilesError::Path(e)) => Self::InvalidFilename(e.to_string()),
+            SessionError::Files(e @ FilesError::TooLarge { .. }) => {
+                Self::CodeTooLarge(e.to_string())
+            }
+            SessionError::Files(e @ FilesError::TooMany(_)) => Self::InvalidArgument(e.to_string()),
+            SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
+            SessionError::Sandbox(e) => Self::Unavailable(e.into()),
+            SessionError::Store(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if matches!(self, Self::Unavailable(_) | Self::Internal(_)) {
+            // Detail to the log, not the client.
+            tracing::error!(error = ?self, "request failed");
+        }
+        let body = json!({"error": {
+            "code": self.code(), "message": self.to_string(), "hint": self.hint() }});
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,113 @@
+//! Extractors: JSON bodies that fail with our error shape, and credentials parsed from the
+//! `Authorization` header into what they grant.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth;
+
+/// `Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::CodeTooLarge("the request body is too large".into())
+            }
+            other => ApiError::InvalidJson(other.body_text()),
+        }
+    }
+}
+
+/// A JSON body that may be absent: an empty body is `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::CodeTooLarge("the request body is too large".into())
+                } else {
+                    ApiError::InvalidJson(e.body_text())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::InvalidJson(e.to_string()))
+    }
+}
+
+/// The bearer credential of a request, if any (not yet checked against anything).
+#[derive(Debug, Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(Bearer(None));
+        };
+        let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Bearer(Some(token.trim().to_string())))
+    }
+}
+
+impl Bearer {
+    /// True when it carries the configured API key.
+    pub fn is_api_key(&self, state: &AppState) -> bool {
+        self.0
+            .as_deref()
+            .is_some_and(|t| auth::api_key_matches(t, &state.config.api_key))
+    }
+}
+
+/// A caller allowed to manage sessions: the API key, or anyone in open mode.
+#[derive(Debug)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.config.open_mode() {
+            return Ok(Operator);
+        }
+        let bearer = Bearer::from_request_parts(parts, state).await?;
+        if bearer.is_api_key(state) {
+            Ok(Operator)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}

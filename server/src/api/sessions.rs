@@ -1,0 +1,275 @@
+//! `/sessions`: create, list, read, execute, delete.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{AppJson, Bearer, Operator, OptionalJson};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::session::{
+    EndReason, NewSession, Participant, RunRequest, RunSummary, SessionId, SessionSnapshot,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", post(create).get(list))
+        .route("/sessions/{id}", get(read).delete(delete))
+        .route("/sessions/{id}/execute", post(execute))
+        .route("/sessions/{id}/ws", get(crate::ws::upgrade))
+}
+
+/// Who is asking about one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The API key (or anyone in open mode for operator-only calls).
+    Operator,
+    /// A token of this session.
+    Token(Role),
+}
+
+/// Parses a session id; a malformed one is simply not found.
+pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
+    raw.parse().map_err(|_| ApiError::SessionNotFound)
+}
+
+/// Checks a bearer credential against one session: 404 before 401, so a wrong token can't
+/// tell whether the session exists only when it could anyway (ids are UUIDv4).
+pub async fn authorize(
+    state: &AppState,
+    id: &SessionId,
+    bearer: &Bearer,
+) -> Result<Access, ApiError> {
+    if !state.sessions.exists(id).await? {
+        return Err(ApiError::SessionNotFound);
+    }
+    if bearer.is_api_key(state) {
+        return Ok(Access::Operator);
+    }
+    let token = bearer.0.as_deref().ok_or(ApiError::Unauthorized)?;
+    match state.sessions.role_for_token(id, token).await? {
+        Some(role) => Ok(Access::Token(role)),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    environment: Option<String>,
+    code: Option<String>,
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    ttl_seconds: Option<u64>,
+    label: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    session_id: SessionId,
+    status: &'static str,
+    environment: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    candidate_token: String,
+    interviewer_token: String,
+    candidate_url: String,
+    interviewer_url: String,
+    embed_url: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    _: Operator,
+    OptionalJson(body): OptionalJson<CreateBody>,
+) -> Result<(StatusCode, AppJson<Created>), ApiError> {
+    if body.label.as_ref().is_some_and(|l| l.chars().count() > 200) {
+        return Err(ApiError::InvalidArgument(
+            "label is longer than 200 characters".into(),
+        ));
+    }
+    let created = state
+        .sessions
+        .create(NewSession {
+            environment: body.environment,
+            code: body.code,
+            files: body.files,
+            ttl_seconds: body.ttl_seconds,
+            label: body.label,
+        })
+        .await?;
+    let session = &created.session;
+    let snapshot = session.snapshot(state.sessions.idle_ttl());
+    let base = state.config.base_url();
+    Ok((
+        StatusCode::CREATED,
+        AppJson(Created {
+            session_id: session.id,
+            status: snapshot.status.as_str(),
+            environment: session.environment.name.clone(),
+            created_at: session.created_at,
+            expires_at: snapshot.expires_at,
+            candidate_url: format!("{base}/s/{}#token={}", session.id, created.candidate_token),
+            interviewer_url: format!(
+                "{base}/s/{}#token={}",
+                session.id, created.interviewer_token
+            ),
+            embed_url: format!(
+                "{base}/embed/{}#token={}",
+                session.id, created.interviewer_token
+            ),
+            candidate_token: created.candidate_token,
+            interviewer_token: created.interviewer_token,
+        }),
+    ))
+}
+
+/// A session as GET shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    session_id: SessionId,
+    status: &'static str,
+    environment: String,
+    label: Option<String>,
+    container_id: Option<String>,
+    created_at: DateTime<Utc>,
+    last_activity_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    last_execution: Option<RunSummary>,
+    participants: Vec<Participant>,
+}
+
+impl From<SessionSnapshot> for SessionView {
+    fn from(s: SessionSnapshot) -> Self {
+        Self {
+            session_id: s.id,
+            status: s.status.as_str(),
+            environment: s.environment,
+            label: s.label,
+            container_id: s.container_id,
+            created_at: s.created_at,
+            last_activity_at: s.last_activity_at,
+            expires_at: s.expires_at,
+            last_execution: s.last_execution,
+            participants: s.participants,
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<AppJson<Vec<SessionView>>, ApiError> {
+    let list = state.sessions.list().await?;
+    Ok(AppJson(list.into_iter().map(SessionView::from).collect()))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+) -> Result<AppJson<SessionView>, ApiError> {
+    let id = parse_id(&id)?;
+    authorize(&state, &id, &bearer).await?;
+    Ok(AppJson(state.sessions.snapshot(&id).await?.into()))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    match authorize(&state, &id, &bearer).await? {
+        Access::Operator | Access::Token(Role::Interviewer) => {}
+        Access::Token(_) => return Err(ApiError::Forbidden),
+    }
+    if let Some(session) = state.sessions.get(&id) {
+        state.sessions.end(&session, EndReason::Stopped).await?;
+    }
+    let status = state.sessions.snapshot(&id).await?.status;
+    Ok(AppJson(
+        serde_json::json!({"session_id": id, "status": status.as_str()}),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteBody {
+    code: Option<String>,
+    filename: Option<String>,
+    files: Option<BTreeMap<String, String>>,
+    stdin: Option<String>,
+    timeout_seconds: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Executed {
+    session_id: SessionId,
+    run_id: Uuid,
+    stdout: String,
+    stderr: String,
+    exit_code: Option<i64>,
+    execution_time: f64,
+    status: &'static str,
+    truncated: bool,
+}
+
+async fn execute(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+    OptionalJson(body): OptionalJson<ExecuteBody>,
+) -> Result<AppJson<Executed>, ApiError> {
+    let id = parse_id(&id)?;
+    let by = match authorize(&state, &id, &bearer).await? {
+        Access::Operator => Role::Interviewer,
+        Access::Token(role) if role.can_write() => role,
+        Access::Token(_) => return Err(ApiError::Forbidden),
+    };
+    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    let timeout = match body.timeout_seconds {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(ApiError::InvalidArgument(
+                "timeout_seconds must be a positive number".into(),
+            ))
+        }
+        Some(t) => Some(Duration::from_secs_f64(t.min(1e6))),
+        None => None,
+    };
+    let handle = state
+        .sessions
+        .start_run(
+            &session,
+            RunRequest {
+                code: body.code,
+                filename: body.filename,
+                files: body.files,
+                stdin: body.stdin,
+                close_stdin: true,
+                timeout,
+                restart: false,
+            },
+            by,
+        )
+        .await?;
+    let outcome = handle.wait().await;
+    Ok(AppJson(Executed {
+        session_id: id,
+        run_id: outcome.run_id,
+        stdout: outcome.stdout.clone(),
+        stderr: outcome.stderr.clone(),
+        exit_code: outcome.exit_code,
+        execution_time: outcome.duration.as_secs_f64(),
+        status: outcome.status.as_str(),
+        truncated: outcome.truncated,
+    }))
+}

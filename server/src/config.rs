@@ -1,0 +1,241 @@
+//! Server configuration: the embedded `config/livecode.toml`, then an optional file given with
+//! `--config`, then `LIVECODE_*` environment variables. Parsed and validated once, at start-up;
+//! the rest of the server reads typed values only.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The defaults, with a comment on every setting.
+pub const DEFAULTS: &str = include_str!("../../config/livecode.toml");
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub api_key: String,
+    pub public_url: String,
+    pub default_environment: String,
+    pub environments_dir: String,
+    pub instance: String,
+    pub build_images_on_start: bool,
+    pub frame_ancestors: Vec<String>,
+    pub docker: DockerConfig,
+    pub limits: Limits,
+    pub sessions: SessionsConfig,
+}
+
+/// How to reach the Docker engine and which runtime to ask it for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DockerConfig {
+    pub host: String,
+    pub runtime: String,
+}
+
+/// Per-container and per-run limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    pub memory_mib: u64,
+    pub cpus: f64,
+    pub pids: i64,
+    pub run_timeout_seconds: u64,
+    pub output_limit_bytes: usize,
+    pub code_limit_bytes: usize,
+    pub workspace_mib: u64,
+    pub tmp_mib: u64,
+    pub nofile: u64,
+}
+
+/// Session lifetimes and fan-out sizing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionsConfig {
+    pub idle_ttl_seconds: u64,
+    pub max_lifetime_seconds: u64,
+    pub reap_interval_seconds: f64,
+    pub event_buffer: usize,
+}
+
+/// A configuration that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The embedded defaults alone (what tests start from).
+    pub fn defaults() -> Self {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+            .expect("the embedded defaults are valid (checked by a unit test)")
+    }
+
+    /// Defaults, then `file` if given, then `LIVECODE_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "no config file at {}",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // `LIVECODE_CONFIG` and `LIVECODE_LOG` belong to the CLI, not to this struct.
+        figment = figment.merge(
+            Env::prefixed("LIVECODE_")
+                .ignore(&["config", "log"])
+                .split("__"),
+        );
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let bad = |what: &str| Err(ConfigError::Invalid(what.to_string()));
+        if l.memory_mib < 16 {
+            return bad("limits.memory_mib must be at least 16");
+        }
+        if !(l.cpus > 0.0 && l.cpus <= 64.0) {
+            return bad("limits.cpus must be above 0 and at most 64");
+        }
+        if l.pids < 8 {
+            return bad("limits.pids must be at least 8");
+        }
+        if l.run_timeout_seconds == 0 {
+            return bad("limits.run_timeout_seconds must be at least 1");
+        }
+        if l.output_limit_bytes == 0 || l.code_limit_bytes == 0 {
+            return bad("limits.output_limit_bytes and limits.code_limit_bytes must be positive");
+        }
+        if l.workspace_mib == 0 || l.tmp_mib == 0 {
+            return bad("limits.workspace_mib and limits.tmp_mib must be positive");
+        }
+        let s = &self.sessions;
+        if s.idle_ttl_seconds == 0 || s.max_lifetime_seconds == 0 {
+            return bad(
+                "sessions.idle_ttl_seconds and sessions.max_lifetime_seconds must be positive",
+            );
+        }
+        if s.reap_interval_seconds.is_nan() || s.reap_interval_seconds < 0.05 {
+            return bad("sessions.reap_interval_seconds must be at least 0.05");
+        }
+        if s.event_buffer < 16 {
+            return bad("sessions.event_buffer must be at least 16");
+        }
+        if self.instance.is_empty()
+            || !self
+                .instance
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return bad("instance must be non-empty letters, digits, '-' or '_'");
+        }
+        for origin in &self.frame_ancestors {
+            if origin.contains([';', ',', '\'', '"']) || origin.chars().any(char::is_whitespace) {
+                return Err(ConfigError::Invalid(format!(
+                    "frame_ancestors: '{origin}' is not an origin"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when no API key is set: anyone may create sessions.
+    pub fn open_mode(&self) -> bool {
+        self.api_key.is_empty()
+    }
+
+    /// Where links handed out in API answers point.
+    pub fn base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    pub fn idle_ttl(&self) -> Duration {
+        Duration::from_secs(self.sessions.idle_ttl_seconds)
+    }
+
+    pub fn max_lifetime(&self) -> Duration {
+        Duration::from_secs(self.sessions.max_lifetime_seconds)
+    }
+
+    pub fn reap_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.sessions.reap_interval_seconds)
+    }
+
+    pub fn run_timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.run_timeout_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.open_mode());
+        assert_eq!(c.limits.memory_mib, 256);
+        assert_eq!(c.limits.cpus, 0.5);
+        assert_eq!(c.limits.pids, 64);
+        assert_eq!(c.limits.run_timeout_seconds, 10);
+        assert_eq!(c.limits.output_limit_bytes, 1 << 20);
+        assert_eq!(c.limits.code_limit_bytes, 256 << 10);
+        assert_eq!(c.sessions.idle_ttl_seconds, 30 * 60);
+        assert_eq!(c.sessions.max_lifetime_seconds, 4 * 3600);
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "extra.toml",
+                "api_key = \"from-file\"\n[limits]\npids = 99\n",
+            )?;
+            jail.set_env("LIVECODE_API_KEY", "from-env");
+            jail.set_env("LIVECODE_LIMITS__MEMORY_MIB", "512");
+            let c = Config::load(Some(Path::new("extra.toml"))).expect("valid");
+            assert_eq!(c.api_key, "from-env");
+            assert_eq!(c.limits.pids, 99);
+            assert_eq!(c.limits.memory_mib, 512);
+            assert!(!c.open_mode());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_key_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIVECODE_LIMITS__PIDS", "2");
+            let err = Config::load(None).expect_err("pids too low");
+            assert!(err.to_string().contains("limits.pids"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/livecode.toml"))).expect_err("missing");
+        assert!(err.to_string().contains("no config file"), "{err}");
+    }
+}

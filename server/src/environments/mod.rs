@@ -1,0 +1,277 @@
+//! Languages: each is a folder with a `Dockerfile` and an `environment.toml`, embedded in the
+//! binary (or read from `environments_dir`). This module loads and validates them and expands
+//! command placeholders; `images` builds their images.
+//!
+//! # Layout
+//! - [`Environments`]: every environment by name, plus whether its image is ready.
+//! - [`Environment`]: one language's settings; [`Environment::run_command`] and
+//!   [`Environment::build_command`] expand `{file_path}` and friends.
+//! - `images`: builds missing images (with the base-image bootstrap when needed).
+
+pub mod images;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+
+use crate::sandbox::WORKSPACE;
+
+/// The environment folders shipped with the binary.
+#[derive(rust_embed::Embed)]
+#[folder = "environments/"]
+struct Embedded;
+
+/// One environment's `environment.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentToml {
+    pub description: String,
+    pub filename: String,
+    pub editor_language: String,
+    #[serde(default)]
+    pub build: String,
+    pub run: String,
+    #[serde(default)]
+    pub version_command: String,
+    #[serde(default)]
+    pub template: String,
+}
+
+/// A language sessions can use.
+#[derive(Debug)]
+pub struct Environment {
+    pub name: String,
+    pub image: String,
+    pub settings: EnvironmentToml,
+    /// The build context: every file of the folder, by relative path.
+    pub context: BTreeMap<String, Vec<u8>>,
+    ready: AtomicBool,
+    version: Mutex<Option<String>>,
+}
+
+impl Environment {
+    /// True once the image exists in the engine.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// The language version read off the built image, if known.
+    pub fn version(&self) -> Option<String> {
+        self.version.lock().expect("version lock poisoned").clone()
+    }
+
+    pub fn set_version(&self, version: Option<String>) {
+        *self.version.lock().expect("version lock poisoned") = version;
+    }
+
+    /// The run command with its placeholders filled in.
+    pub fn run_command(&self) -> String {
+        self.expand(&self.settings.run)
+    }
+
+    /// The build command, or `None` for interpreted languages.
+    pub fn build_command(&self) -> Option<String> {
+        (!self.settings.build.trim().is_empty()).then(|| self.expand(&self.settings.build))
+    }
+
+    /// The document an empty session starts with.
+    pub fn template(&self) -> String {
+        self.settings.template.trim_start_matches('\n').to_string()
+    }
+
+    fn expand(&self, command: &str) -> String {
+        expand_placeholders(command, &self.settings.filename)
+    }
+}
+
+/// Fills `{file_path}`, `{filename}`, `{output_path}` and `{workspace}`.
+pub fn expand_placeholders(command: &str, filename: &str) -> String {
+    let stem = filename.rsplit_once('.').map_or(filename, |(stem, _)| stem);
+    command
+        .replace("{file_path}", &format!("{WORKSPACE}/{filename}"))
+        .replace("{filename}", filename)
+        .replace("{output_path}", &format!("{WORKSPACE}/{stem}"))
+        .replace("{workspace}", WORKSPACE)
+}
+
+/// Why the environments could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error("environment '{name}': {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("reading environments from {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no environments found")]
+    Empty,
+}
+
+/// Every environment, by name.
+#[derive(Debug, Default)]
+pub struct Environments {
+    by_name: BTreeMap<String, Arc<Environment>>,
+}
+
+impl Environments {
+    /// Loads from `dir`, or the embedded definitions when `dir` is empty.
+    pub fn load(dir: &str) -> Result<Self, EnvironmentError> {
+        let mut files: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+        if dir.is_empty() {
+            for path in Embedded::iter() {
+                let data = Embedded::get(&path)
+                    .expect("listed by iter")
+                    .data
+                    .into_owned();
+                if let Some((env, rest)) = path.split_once('/') {
+                    files
+                        .entry(env.to_string())
+                        .or_default()
+                        .insert(rest.to_string(), data);
+                }
+            }
+        } else {
+            read_dir_into(Path::new(dir), &mut files)?;
+        }
+        let mut by_name = BTreeMap::new();
+        for (name, context) in files {
+            let env = Self::parse(&name, context)?;
+            by_name.insert(name, Arc::new(env));
+        }
+        if by_name.is_empty() {
+            return Err(EnvironmentError::Empty);
+        }
+        Ok(Self { by_name })
+    }
+
+    fn parse(
+        name: &str,
+        context: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Environment, EnvironmentError> {
+        let invalid = |reason: String| EnvironmentError::Invalid {
+            name: name.to_string(),
+            reason,
+        };
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(invalid(
+                "names are lowercase letters, digits and '-'".into(),
+            ));
+        }
+        let toml_bytes = context
+            .get("environment.toml")
+            .ok_or_else(|| invalid("no environment.toml".into()))?;
+        if !context.contains_key("Dockerfile") {
+            return Err(invalid("no Dockerfile".into()));
+        }
+        let text = std::str::from_utf8(toml_bytes).map_err(|e| invalid(e.to_string()))?;
+        let settings: EnvironmentToml = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        crate::session::files::validate_path(&settings.filename)
+            .map_err(|e| invalid(format!("filename: {e}")))?;
+        if settings.run.trim().is_empty() {
+            return Err(invalid("run is empty".into()));
+        }
+        Ok(Environment {
+            name: name.to_string(),
+            image: format!("livecode-env-{name}"),
+            settings,
+            context,
+            ready: AtomicBool::new(false),
+            version: Mutex::new(None),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Environment>> {
+        self.by_name.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Environment>> {
+        self.by_name.values()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.by_name.keys().cloned().collect()
+    }
+}
+
+fn read_dir_into(
+    root: &Path,
+    files: &mut BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+) -> Result<(), EnvironmentError> {
+    let io = |path: &Path, source| EnvironmentError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(root).map_err(|e| io(root, e))? {
+        let entry = entry.map_err(|e| io(root, e))?;
+        if !entry
+            .file_type()
+            .map_err(|e| io(&entry.path(), e))?
+            .is_dir()
+        {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut stack = vec![entry.path()];
+        while let Some(dir) = stack.pop() {
+            for file in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+                let path = file.map_err(|e| io(&dir, e))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(entry.path())
+                        .expect("walked below the environment folder")
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    let data = std::fs::read(&path).map_err(|e| io(&path, e))?;
+                    files.entry(name.clone()).or_default().insert(rel, data);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_environments_load() {
+        let envs = Environments::load("").expect("embedded environments are valid");
+        for name in ["python", "node", "bash"] {
+            let env = envs
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is embedded"));
+            assert_eq!(env.image, format!("livecode-env-{name}"));
+            assert!(!env.template().is_empty());
+            assert!(env.context.contains_key("Dockerfile"));
+        }
+        assert_eq!(
+            envs.get("python").expect("python").run_command(),
+            "python3 /workspace/main.py"
+        );
+    }
+
+    #[test]
+    fn placeholders_expand() {
+        assert_eq!(
+            expand_placeholders(
+                "gcc -o {output_path} {file_path} && cd {workspace} && ls {filename}",
+                "main.c"
+            ),
+            "gcc -o /workspace/main /workspace/main.c && cd /workspace && ls main.c"
+        );
+    }
+}

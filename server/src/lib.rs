@@ -1,0 +1,142 @@
+//! livecode: a live-coding session server for technical interviews.
+//!
+//! # Layout
+//! - `config`: [`Config`](config::Config), embedded defaults, then a file, then `LIVECODE_*`.
+//! - `app`: [`AppState`](app::AppState) and the router.
+//! - `api`: REST under `/api/v1`; `ws`: the session socket; `web`: the embedded page.
+//! - `auth`: API key and session tokens (hashed, compared in constant time), roles.
+//! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
+//! - `sandbox`: the narrow `Sandbox` trait and its Docker backend.
+//! - `environments`: languages from `environments/*/environment.toml`, image builds.
+//! - `store`: SQLite persistence of sessions, documents and runs.
+//!
+//! [`run`] is the seam `main` and the tests share: it serves on a bound listener until the
+//! shutdown token is cancelled.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod environments;
+pub mod sandbox;
+pub mod session;
+pub mod store;
+pub mod web;
+pub mod ws;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::environments::Environments;
+use crate::sandbox::{DockerSandbox, Sandbox};
+use crate::session::SessionRegistry;
+use crate::store::{SqliteStore, Store};
+
+/// Images built at once when the server builds missing ones.
+const PARALLEL_BUILDS: usize = 2;
+
+/// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
+/// is not session end: containers stay and are adopted by the next start.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    if config.open_mode() {
+        tracing::warn!(
+            "OPEN MODE: no api_key is set, so anyone who can reach {} may create sessions and run code. \
+             Set LIVECODE_API_KEY (or api_key in the config) for anything but local use.",
+            listener.local_addr()?
+        );
+    }
+    let environments = Arc::new(Environments::load(&config.environments_dir)?);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    );
+    let sandbox: Arc<dyn Sandbox> = Arc::new(
+        DockerSandbox::connect(&config.docker.host, &config.instance)
+            .await
+            .context("connecting to Docker (is it installed and running? see README)")?,
+    );
+    let engine = sandbox.ping().await.context("Docker does not answer")?;
+    tracing::info!(docker = %engine, "connected to the container engine");
+
+    let tasks = TaskTracker::new();
+    // Mark what is already built before accepting sessions; build the rest in the background.
+    environments::images::build(&sandbox, &environments, &[], true, PARALLEL_BUILDS).await;
+    let missing: Vec<String> = environments
+        .iter()
+        .filter(|e| !e.is_ready())
+        .map(|e| e.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        if config.build_images_on_start {
+            tracing::info!(environments = ?missing, "building missing images in the background");
+            let (sandbox, environments) = (sandbox.clone(), environments.clone());
+            tasks.spawn(async move {
+                for result in environments::images::build(
+                    &sandbox,
+                    &environments,
+                    &missing,
+                    true,
+                    PARALLEL_BUILDS,
+                )
+                .await
+                {
+                    if let Err(err) = result {
+                        tracing::error!("{err}");
+                    }
+                }
+            });
+        } else {
+            tracing::warn!(environments = ?missing, "images missing; run `livecode images build`");
+        }
+    }
+
+    let sessions = SessionRegistry::new(
+        sandbox.clone(),
+        store,
+        environments.clone(),
+        config.clone(),
+        tasks.clone(),
+    );
+    let restored = sessions.restore().await?;
+    if restored > 0 {
+        tracing::info!(sessions = restored, "restored live sessions");
+    }
+    tasks.spawn(session::run_reaper(
+        sessions.clone(),
+        config.reap_interval(),
+        shutdown.clone(),
+    ));
+
+    let state = AppState {
+        config: config.clone(),
+        sessions,
+        sandbox,
+        environments,
+        tasks: tasks.clone(),
+        shutdown: shutdown.clone(),
+    };
+    tracing::info!(address = %listener.local_addr()?, "livecode listening");
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(20), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some tasks did not finish within 20 s of shutdown");
+    }
+    Ok(())
+}

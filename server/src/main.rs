@@ -1,0 +1,130 @@
+//! The `livecode` binary: parse the command line, set up logging, wire signals to a
+//! cancellation token, and call into the library.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use livecode::cli::{Cli, Command, ImagesCommand};
+use livecode::config::Config;
+use livecode::environments::Environments;
+use livecode::sandbox::{DockerSandbox, Sandbox};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("LIVECODE_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Images {
+            command: ImagesCommand::Build { names, parallel },
+        } => build_images(cli.config, names, parallel).await,
+        Command::Environments => list_environments(cli.config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("livecode: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(shutdown_signal(shutdown.clone()));
+    livecode::run(config, listener, shutdown).await
+}
+
+async fn build_images(
+    config: Option<std::path::PathBuf>,
+    names: Vec<String>,
+    parallel: usize,
+) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    let environments = Environments::load(&config.environments_dir)?;
+    for name in &names {
+        anyhow::ensure!(
+            environments.get(name).is_some(),
+            "no environment named '{name}' (known: {})",
+            environments.names().join(", ")
+        );
+    }
+    let sandbox: Arc<dyn Sandbox> =
+        Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
+    let results =
+        livecode::environments::images::build(&sandbox, &environments, &names, false, parallel)
+            .await;
+    let failed: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err())
+        .map(|e| e.to_string())
+        .collect();
+    for env in environments
+        .iter()
+        .filter(|e| names.is_empty() || names.contains(&e.name))
+    {
+        println!(
+            "{:<12} {:<8} {}",
+            env.name,
+            if env.is_ready() { "ready" } else { "FAILED" },
+            env.version().unwrap_or_default()
+        );
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} image build(s) failed:\n{}",
+            failed.len(),
+            failed.join("\n\n")
+        );
+    }
+    Ok(())
+}
+
+fn list_environments(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let config = Config::load(config.as_deref())?;
+    let environments = Environments::load(&config.environments_dir)?;
+    for env in environments.iter() {
+        println!(
+            "{:<12} {:<14} {}",
+            env.name, env.settings.filename, env.settings.description
+        );
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM cancels the token; a second signal exits at once.
+async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("installing the Ctrl-C handler")
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down; containers stay for the next start");
+    token.cancel();
+}

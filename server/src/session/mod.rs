@@ -1,0 +1,346 @@
+//! Sessions: one per interview, each owning one sandbox, a document, its participants and at
+//! most one run at a time.
+//!
+//! # Layout
+//! - [`Session`]: identity, credentials (hashed), live state behind a `std::sync::Mutex`, and
+//!   the event fan-out.
+//! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions and everything that
+//!   creates, restores and ends them.
+//! - `run`: one run at a time: files in, command out, output streamed, limits enforced.
+//! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
+//! - `reaper`: ends sessions idle past the TTL or past their lifetime.
+//! - `files`: validation of workspace file names and sizes.
+//!
+//! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
+
+pub mod events;
+pub mod files;
+mod reaper;
+mod registry;
+mod run;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+pub use events::{EventReceiver, SessionEvent};
+pub use reaper::run_reaper;
+pub use registry::{CreatedSession, NewSession, SessionRegistry};
+pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
+
+use crate::auth::{self, Role};
+use crate::environments::Environment;
+use crate::sandbox::SandboxId;
+
+/// A session's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SessionId(pub Uuid);
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for SessionId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(SessionId)
+    }
+}
+
+/// Where a session is in its life (API.md's session status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Ready,
+    Executing,
+    Stopping,
+    Stopped,
+    Expired,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Ready => "ready",
+            Status::Executing => "executing",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Expired => "expired",
+            Status::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    /// Stopping, stopped, expired or error: the session takes no more runs.
+    pub fn is_ended(self) -> bool {
+        matches!(
+            self,
+            Status::Stopping | Status::Stopped | Status::Expired | Status::Error
+        )
+    }
+}
+
+/// How a run ended (API.md's execute status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Completed,
+    Timeout,
+    Oom,
+    Killed,
+    OutputLimit,
+    Error,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Timeout => "timeout",
+            RunStatus::Oom => "oom",
+            RunStatus::Killed => "killed",
+            RunStatus::OutputLimit => "output_limit",
+            RunStatus::Error => "error",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndReason {
+    Expired,
+    Stopped,
+    Error,
+}
+
+impl EndReason {
+    fn status(self) -> Status {
+        match self {
+            EndReason::Expired => Status::Expired,
+            EndReason::Stopped => Status::Stopped,
+            EndReason::Error => Status::Error,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Stopped => "stopped",
+            EndReason::Error => "error",
+        }
+    }
+}
+
+/// Someone connected to a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub role: Role,
+    pub name: String,
+}
+
+/// The last finished run, as GET shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub exit_code: Option<i64>,
+    pub duration_ms: u64,
+    pub truncated: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// What the API shows of a session.
+#[derive(Debug, Clone)]
+pub struct SessionSnapshot {
+    pub id: SessionId,
+    pub status: Status,
+    pub environment: String,
+    pub label: Option<String>,
+    pub container_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_execution: Option<RunSummary>,
+    pub participants: Vec<Participant>,
+}
+
+/// Why a session operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("no environment named '{0}'")]
+    UnknownEnvironment(String),
+    #[error("the image of environment '{0}' is not built yet")]
+    ImageNotReady(String),
+    #[error("no session with that id")]
+    NotFound,
+    #[error("the session has ended")]
+    Ended,
+    #[error("a run is already in progress")]
+    RunInProgress,
+    #[error("nothing is running")]
+    NoRun,
+    #[error(transparent)]
+    Files(#[from] files::FilesError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("the container engine is not available")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("internal error")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Live state; touched without awaiting, so a `std::sync::Mutex` (never held across `.await`).
+#[derive(Debug)]
+struct State {
+    status: Status,
+    container: Option<SandboxId>,
+    last_activity_at: DateTime<Utc>,
+    document: String,
+    version: u64,
+    files: BTreeMap<String, String>,
+    participants: BTreeMap<u64, Participant>,
+    next_participant: u64,
+    last_execution: Option<RunSummary>,
+    run: Option<run::ActiveRun>,
+}
+
+/// One interview session.
+#[derive(Debug)]
+pub struct Session {
+    pub id: SessionId,
+    pub environment: Arc<Environment>,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The hard end: creation plus the session's lifetime.
+    pub deadline: DateTime<Utc>,
+    candidate_hash: String,
+    interviewer_hash: String,
+    events: events::EventSender,
+    state: Mutex<State>,
+    /// Serializes container creation and removal for this session.
+    lifecycle: tokio::sync::Mutex<()>,
+}
+
+impl Session {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("session state lock poisoned")
+    }
+
+    /// The role a token grants here, if any.
+    pub fn role_for_token(&self, token: &str) -> Option<Role> {
+        if auth::token_matches(token, &self.interviewer_hash) {
+            Some(Role::Interviewer)
+        } else if auth::token_matches(token, &self.candidate_hash) {
+            Some(Role::Candidate)
+        } else {
+            None
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.state().status
+    }
+
+    /// The document and its version.
+    pub fn document(&self) -> (String, u64) {
+        let state = self.state();
+        (state.document.clone(), state.version)
+    }
+
+    /// Records activity now (it postpones the idle TTL).
+    pub fn touch(&self) {
+        self.state().last_activity_at = Utc::now();
+    }
+
+    pub fn last_activity_at(&self) -> DateTime<Utc> {
+        self.state().last_activity_at
+    }
+
+    /// When the session will end if nothing more happens.
+    pub fn expires_at(&self, idle_ttl: chrono::Duration) -> DateTime<Utc> {
+        (self.state().last_activity_at + idle_ttl).min(self.deadline)
+    }
+
+    pub fn snapshot(&self, idle_ttl: chrono::Duration) -> SessionSnapshot {
+        let state = self.state();
+        SessionSnapshot {
+            id: self.id,
+            status: state.status,
+            environment: self.environment.name.clone(),
+            label: self.label.clone(),
+            container_id: state.container.as_ref().map(|c| c.0.clone()),
+            created_at: self.created_at,
+            last_activity_at: state.last_activity_at,
+            expires_at: (state.last_activity_at + idle_ttl).min(self.deadline),
+            last_execution: state.last_execution.clone(),
+            participants: state.participants.values().cloned().collect(),
+        }
+    }
+
+    /// Subscribes to events together with a consistent snapshot: nothing sent after the
+    /// snapshot is missed, nothing before it is repeated (both happen under the state lock).
+    pub fn subscribe(
+        &self,
+        idle_ttl: chrono::Duration,
+    ) -> (SessionSnapshot, String, u64, EventReceiver) {
+        let snapshot = self.snapshot(idle_ttl);
+        let state = self.state();
+        let rx = self.events.subscribe();
+        (snapshot, state.document.clone(), state.version, rx)
+    }
+
+    /// Adds a participant and tells everyone; the guard removes them again.
+    pub fn join(self: &Arc<Self>, role: Role, name: String) -> ParticipantGuard {
+        let mut state = self.state();
+        let key = state.next_participant;
+        state.next_participant += 1;
+        state.participants.insert(key, Participant { role, name });
+        state.last_activity_at = Utc::now();
+        let list = state.participants.values().cloned().collect();
+        self.emit_locked(SessionEvent::Presence(list));
+        ParticipantGuard {
+            session: self.clone(),
+            key,
+        }
+    }
+
+    fn emit_locked(&self, event: SessionEvent) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(Arc::new(event));
+    }
+}
+
+/// Keeps a participant listed while a socket lives.
+#[derive(Debug)]
+pub struct ParticipantGuard {
+    session: Arc<Session>,
+    key: u64,
+}
+
+impl Drop for ParticipantGuard {
+    fn drop(&mut self) {
+        let mut state = self.session.state();
+        if state.participants.remove(&self.key).is_some() {
+            let list = state.participants.values().cloned().collect();
+            self.session.emit_locked(SessionEvent::Presence(list));
+        }
+    }
+}
+
+fn new_channel(capacity: usize) -> events::EventSender {
+    broadcast::channel(capacity).0
+}

@@ -1,0 +1,27 @@
+//! Ends sessions idle past `idle_ttl` or older than their lifetime.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::{EndReason, SessionRegistry};
+
+/// Looks for expired sessions every `every` until `shutdown`.
+pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        // Deciding is pure; ending awaits Docker, so no map guard is held meanwhile.
+        for session in sessions.expired(Utc::now()) {
+            if let Err(err) = sessions.end(&session, EndReason::Expired).await {
+                tracing::warn!(session = %session.id, %err, "could not end expired session");
+            }
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! One run at a time per session: the run's files and command go into the sandbox in one exec,
+//! output is decoded and fanned out as it arrives, and the timeout, the output cap and kills are
+//! enforced here. Afterwards no process of the run survives (the runner kills leftovers; a
+//! stopped run is killed from outside).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::events::Utf8Decoder;
+use super::files::validate_path;
+use super::registry::SessionRegistry;
+use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
+use crate::auth::Role;
+use crate::environments::expand_placeholders;
+use crate::sandbox::{
+    ExecSpec, Execution, KillOutcome, OutputChunk, OutputStream, SandboxError, SandboxId,
+    WorkspaceFile,
+};
+use crate::store::RunRecord;
+
+/// Bytes of stdin that may wait for a program that does not read.
+const STDIN_QUEUE: usize = 256;
+/// After a kill, how long the output may take to end before we stop waiting for it.
+const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
+/// Output chunks merged into one event when they are already waiting.
+const COALESCE_CHUNKS: usize = 64;
+
+/// What to run.
+#[derive(Debug, Default, Clone)]
+pub struct RunRequest {
+    /// Replaces the document for this run only.
+    pub code: Option<String>,
+    /// The file `code` goes to (default: the environment's file name).
+    pub filename: Option<String>,
+    /// Extra files for this run, beside the session's own.
+    pub files: Option<BTreeMap<String, String>>,
+    /// Sent to the program's stdin as soon as it starts.
+    pub stdin: Option<String>,
+    /// Close stdin after `stdin` (non-interactive runs).
+    pub close_stdin: bool,
+    /// At most the configured run timeout.
+    pub timeout: Option<Duration>,
+    /// Kill a run in progress instead of refusing.
+    pub restart: bool,
+}
+
+/// How a run ended, with its (capped) output.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub exit_code: Option<i64>,
+    pub duration: Duration,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+}
+
+/// A started run: wait for it to end.
+#[derive(Debug)]
+pub struct RunHandle {
+    pub run_id: Uuid,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl RunHandle {
+    /// Resolves when the run has ended.
+    pub async fn wait(mut self) -> Arc<RunOutcome> {
+        loop {
+            if let Some(outcome) = self.done.borrow_and_update().clone() {
+                return outcome;
+            }
+            if self.done.changed().await.is_err() {
+                // The run task is gone without an outcome: only on shutdown.
+                return Arc::new(RunOutcome {
+                    run_id: self.run_id,
+                    status: RunStatus::Error,
+                    exit_code: None,
+                    duration: Duration::ZERO,
+                    stdout: String::new(),
+                    stderr: "the server shut down during the run\n".into(),
+                    truncated: false,
+                });
+            }
+        }
+    }
+}
+
+/// Why stdin could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StdinError {
+    #[error("nothing is running")]
+    NoRun,
+    #[error("the program is not reading its input fast enough")]
+    Full,
+    #[error("the program's input is closed")]
+    Closed,
+}
+
+/// Why a run was stopped before it ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StopReason {
+    Killed,
+    Restarted,
+    SessionEnded,
+    Timeout,
+    OutputLimit,
+}
+
+#[derive(Debug)]
+enum StdinCommand {
+    Data(Bytes),
+    Eof,
+}
+
+#[derive(Debug, Default)]
+struct StopSignal {
+    reason: Mutex<Option<StopReason>>,
+    token: CancellationToken,
+}
+
+impl StopSignal {
+    /// The first reason wins.
+    fn request(&self, reason: StopReason) {
+        let mut current = self.reason.lock().expect("stop lock poisoned");
+        if current.is_none() {
+            *current = Some(reason);
+        }
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().expect("stop lock poisoned")
+    }
+}
+
+/// The session's handle on its run in progress.
+#[derive(Debug)]
+pub(super) struct ActiveRun {
+    pub id: Uuid,
+    stdin: mpsc::Sender<StdinCommand>,
+    stop: Arc<StopSignal>,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl ActiveRun {
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            stop: self.stop.clone(),
+            done: self.done.clone(),
+        }
+    }
+}
+
+/// Stops a run and waits for it to be over.
+pub(super) struct Stopper {
+    stop: Arc<StopSignal>,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl Stopper {
+    pub async fn stop(mut self, reason: StopReason) {
+        self.stop.request(reason);
+        let wait = self.done.wait_for(|outcome| outcome.is_some());
+        if tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .is_err()
+        {
+            tracing::error!("a stopped run did not end within 20 s");
+        }
+    }
+}
+
+impl Session {
+    /// Sends bytes to the running program's stdin.
+    pub fn send_stdin(&self, data: String) -> Result<(), StdinError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        run.stdin
+            .try_send(StdinCommand::Data(Bytes::from(data)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StdinError::Full,
+                mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
+            })
+    }
+
+    /// Closes the running program's stdin.
+    pub fn close_stdin(&self) -> Result<(), StdinError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        run.stdin
+            .try_send(StdinCommand::Eof)
+            .map_err(|_| StdinError::Closed)
+    }
+
+    /// Asks the running program to stop now; the run reports `killed`.
+    pub fn kill_run(&self) -> Result<(), SessionError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(SessionError::NoRun)?;
+        run.stop.request(StopReason::Killed);
+        Ok(())
+    }
+
+    /// The id of the run in progress, if any.
+    pub fn current_run(&self) -> Option<Uuid> {
+        self.state().run.as_ref().map(|r| r.id)
+    }
+}
+
+/// Everything a run task carries.
+struct RunCtx {
+    session: Arc<Session>,
+    run_id: Uuid,
+    stop: Arc<StopSignal>,
+    stdin: Option<mpsc::Receiver<StdinCommand>>,
+    files: Vec<WorkspaceFile>,
+    filename: String,
+    timeout: Duration,
+    output_limit: usize,
+    output_bytes: usize,
+    truncated: bool,
+    decoders: [Utf8Decoder; 2],
+    stdout: String,
+    stderr: String,
+}
+
+impl RunCtx {
+    /// Counts, caps, decodes and fans out one piece of output. False once over the cap.
+    fn output(&mut self, stream: OutputStream, data: &[u8]) -> bool {
+        let room = self.output_limit - self.output_bytes;
+        let take = data.len().min(room);
+        self.output_bytes += take;
+        let index = stream as usize;
+        let text = self.decoders[index].push(&data[..take]);
+        self.emit_text(stream, text);
+        if take < data.len() {
+            self.truncated = true;
+            return false;
+        }
+        true
+    }
+
+    fn emit_text(&mut self, stream: OutputStream, text: String) {
+        if text.is_empty() {
+            return;
+        }
+        match stream {
+            OutputStream::Stdout => self.stdout.push_str(&text),
+            OutputStream::Stderr => self.stderr.push_str(&text),
+        }
+        self.session.emit_locked(SessionEvent::Output {
+            run_id: self.run_id,
+            stream,
+            data: text,
+        });
+    }
+
+    /// A message from livecode itself, shown on stderr (not counted against the cap).
+    fn notice(&mut self, text: &str) {
+        self.emit_text(OutputStream::Stderr, format!("[livecode] {text}\n"));
+    }
+}
+
+/// How one exec ended.
+struct ExecEnd {
+    stopped: Option<StopReason>,
+    exit_code: Option<i64>,
+    oom: bool,
+}
+
+impl SessionRegistry {
+    /// Starts a run; refuses with `RUN_IN_PROGRESS` unless `restart`, which kills the current
+    /// run first. The run goes on in the background; the handle waits for it.
+    pub async fn start_run(
+        &self,
+        session: &Arc<Session>,
+        req: RunRequest,
+        by: Role,
+    ) -> Result<RunHandle, SessionError> {
+        let config = self.config();
+        let max_timeout = config.run_timeout();
+        let timeout = match req.timeout {
+            Some(t) if t.is_zero() || t > max_timeout => {
+                return Err(SessionError::InvalidArgument(format!(
+                    "timeout_seconds must be between 1 and {}",
+                    max_timeout.as_secs()
+                )))
+            }
+            Some(t) => t,
+            None => max_timeout,
+        };
+        let env = &session.environment;
+        let filename = req
+            .filename
+            .clone()
+            .unwrap_or_else(|| env.settings.filename.clone());
+        validate_path(&filename).map_err(super::files::FilesError::from)?;
+
+        let mut files = {
+            let state = session.state();
+            let mut files = state.files.clone();
+            files.insert(env.settings.filename.clone(), state.document.clone());
+            files
+        };
+        if let Some(code) = req.code {
+            files.insert(filename.clone(), code);
+        }
+        if let Some(extra) = req.files {
+            files.extend(extra);
+        }
+        self.check_files(&files)?;
+
+        let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);
+        if let Some(data) = req.stdin.filter(|d| !d.is_empty()) {
+            stdin_tx
+                .try_send(StdinCommand::Data(Bytes::from(data)))
+                .expect("fresh channel has room");
+        }
+        if req.close_stdin {
+            stdin_tx
+                .try_send(StdinCommand::Eof)
+                .expect("fresh channel has room");
+        }
+        let stop = Arc::new(StopSignal::default());
+        let (done_tx, done_rx) = watch::channel(None);
+        let run_id = Uuid::new_v4();
+
+        // Take the one run slot, or stop the run holding it when asked to restart.
+        loop {
+            let holder = {
+                let mut state = session.state();
+                if state.status.is_ended() {
+                    return Err(SessionError::Ended);
+                }
+                match &state.run {
+                    Some(_) if !req.restart => return Err(SessionError::RunInProgress),
+                    Some(run) => Some(run.stopper()),
+                    None => {
+                        state.run = Some(ActiveRun {
+                            id: run_id,
+                            stdin: stdin_tx.clone(),
+                            stop: stop.clone(),
+                            done: done_rx.clone(),
+                        });
+                        state.last_activity_at = Utc::now();
+                        session.emit_locked(SessionEvent::RunStarted { run_id, by });
+                        state.status = Status::Executing;
+                        session.emit_locked(SessionEvent::Status(Status::Executing));
+                        None
+                    }
+                }
+            };
+            match holder {
+                Some(stopper) => stopper.stop(StopReason::Restarted).await,
+                None => break,
+            }
+        }
+
+        let ctx = RunCtx {
+            session: session.clone(),
+            run_id,
+            stop,
+            stdin: Some(stdin_rx),
+            files: files
+                .into_iter()
+                .map(|(path, content)| WorkspaceFile {
+                    path,
+                    content: Bytes::from(content),
+                })
+                .collect(),
+            filename,
+            timeout,
+            output_limit: config.limits.output_limit_bytes,
+            output_bytes: 0,
+            truncated: false,
+            decoders: Default::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        let this = self.clone();
+        self.shared
+            .tasks
+            .spawn(async move { this.run_task(ctx, by, done_tx).await });
+        Ok(RunHandle {
+            run_id,
+            done: done_rx,
+        })
+    }
+
+    async fn run_task(
+        &self,
+        mut ctx: RunCtx,
+        by: Role,
+        done: watch::Sender<Option<Arc<RunOutcome>>>,
+    ) {
+        let session = ctx.session.clone();
+        let started_at = Utc::now();
+        let mut record = RunRecord {
+            id: ctx.run_id.to_string(),
+            session_id: session.id.to_string(),
+            by_role: by.as_str().into(),
+            started_at,
+            finished_at: None,
+            status: None,
+            exit_code: None,
+            duration_ms: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+        };
+        if let Err(err) = self.shared.store.insert_run(&record).await {
+            tracing::error!(session = %session.id, %err, "could not store the run");
+        }
+
+        let t0 = Instant::now();
+        let (status, exit_code) = match self.drive(&mut ctx).await {
+            Ok(end) => (
+                status_of(&end),
+                end.exit_code.filter(|_| end.stopped.is_none()),
+            ),
+            Err(err) => {
+                tracing::warn!(session = %session.id, run = %ctx.run_id, %err, "run failed");
+                ctx.notice(&format!("the run could not be started: {err}"));
+                (RunStatus::Error, None)
+            }
+        };
+        let duration = t0.elapsed();
+        for stream in [OutputStream::Stdout, OutputStream::Stderr] {
+            let rest = ctx.decoders[stream as usize].finish();
+            ctx.emit_text(stream, rest);
+        }
+        let finished_at = Utc::now();
+        let outcome = Arc::new(RunOutcome {
+            run_id: ctx.run_id,
+            status,
+            exit_code,
+            duration,
+            stdout: std::mem::take(&mut ctx.stdout),
+            stderr: std::mem::take(&mut ctx.stderr),
+            truncated: ctx.truncated,
+        });
+        let duration_ms = duration.as_millis() as u64;
+        let session_status = {
+            let mut state = session.state();
+            // Free the slot before telling anyone, so a `run` sent on seeing `run_finished`
+            // is never refused.
+            state.run = None;
+            state.last_activity_at = finished_at;
+            state.last_execution = Some(RunSummary {
+                run_id: ctx.run_id,
+                status,
+                exit_code,
+                duration_ms,
+                truncated: outcome.truncated,
+                started_at,
+                finished_at,
+            });
+            session.emit_locked(SessionEvent::RunFinished {
+                run_id: ctx.run_id,
+                exit_code,
+                status,
+                duration_ms,
+                truncated: outcome.truncated,
+            });
+            if state.status == Status::Executing {
+                state.status = Status::Ready;
+                session.emit_locked(SessionEvent::Status(Status::Ready));
+            }
+            state.status
+        };
+        let _ = done.send(Some(outcome.clone()));
+
+        record.finished_at = Some(finished_at);
+        record.status = Some(status.as_str().into());
+        record.exit_code = exit_code;
+        record.duration_ms = Some(duration_ms);
+        record.stdout = outcome.stdout.clone();
+        record.stderr = outcome.stderr.clone();
+        record.truncated = outcome.truncated;
+        if let Err(err) = self.shared.store.finish_run(&record).await {
+            tracing::error!(session = %session.id, %err, "could not store the run's result");
+        }
+        if !session_status.is_ended() {
+            self.persist_state(&session, session_status, None).await;
+        }
+    }
+
+    /// Builds (if the language compiles) and runs, re-creating the container once if it died.
+    async fn drive(&self, ctx: &mut RunCtx) -> Result<ExecEnd, SessionError> {
+        let session = ctx.session.clone();
+        let env = session.environment.clone();
+        let run_command = expand_placeholders(&env.settings.run, &ctx.filename);
+        let build_command = (!env.settings.build.trim().is_empty())
+            .then(|| expand_placeholders(&env.settings.build, &ctx.filename));
+        let deadline = tokio::time::Instant::now() + ctx.timeout;
+
+        let mut retried = false;
+        loop {
+            let container = self.ensure_container(&session).await?;
+            let result = async {
+                if let Some(build) = &build_command {
+                    let spec = ExecSpec {
+                        files: ctx.files.clone(),
+                        command: build.clone(),
+                        env: Default::default(),
+                    };
+                    let exec = self.sandbox().exec(&container, spec).await?;
+                    let end = self.pump(ctx, &container, exec, deadline, false).await;
+                    if end.stopped.is_some() || end.exit_code != Some(0) {
+                        return Ok(end);
+                    }
+                    let spec = ExecSpec {
+                        files: Vec::new(),
+                        command: run_command.clone(),
+                        env: Default::default(),
+                    };
+                    let exec = self.sandbox().exec(&container, spec).await?;
+                    Ok(self.pump(ctx, &container, exec, deadline, true).await)
+                } else {
+                    let spec = ExecSpec {
+                        files: ctx.files.clone(),
+                        command: run_command.clone(),
+                        env: Default::default(),
+                    };
+                    let exec = self.sandbox().exec(&container, spec).await?;
+                    Ok(self.pump(ctx, &container, exec, deadline, true).await)
+                }
+            }
+            .await;
+            match result {
+                Err(err) if !retried && SessionRegistry::container_gone(&err) => {
+                    tracing::warn!(session = %session.id, %err, "container is gone; making a new one");
+                    self.forget_container(&session, &container).await;
+                    ctx.notice("the sandbox had stopped and was re-created; files written by earlier runs are gone");
+                    retried = true;
+                }
+                Err(err) => return Err(SessionError::Sandbox(err)),
+                Ok(end) => return Ok(end),
+            }
+        }
+    }
+
+    /// Streams one exec's output until it ends, enforcing the deadline, the output cap and stop
+    /// requests; forwards stdin when `interactive`.
+    async fn pump(
+        &self,
+        ctx: &mut RunCtx,
+        container: &SandboxId,
+        exec: Execution,
+        deadline: tokio::time::Instant,
+        interactive: bool,
+    ) -> ExecEnd {
+        let Execution {
+            output,
+            mut stdin,
+            exit,
+        } = exec;
+        let writer = match (interactive, ctx.stdin.take()) {
+            (true, Some(mut rx)) => Some(tokio::spawn(async move {
+                while let Some(command) = rx.recv().await {
+                    let ok = match command {
+                        StdinCommand::Data(bytes) => {
+                            stdin.write_all(&bytes).await.is_ok() && stdin.flush().await.is_ok()
+                        }
+                        StdinCommand::Eof => {
+                            let _ = stdin.shutdown().await;
+                            false
+                        }
+                    };
+                    if !ok {
+                        break;
+                    }
+                }
+                // Keep the pipe open until the run ends: dropping it would send EOF.
+                std::future::pending::<()>().await;
+            })),
+            _ => {
+                let _ = stdin.shutdown().await;
+                None
+            }
+        };
+
+        let mut output = output.ready_chunks(COALESCE_CHUNKS);
+        let mut stopped: Option<StopReason> = None;
+        let drain = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(drain);
+        let timeout = tokio::time::sleep_until(deadline);
+        tokio::pin!(timeout);
+        loop {
+            let reason = tokio::select! {
+                biased;
+                _ = ctx.stop.token.cancelled(), if stopped.is_none() => {
+                    ctx.stop.reason().unwrap_or(StopReason::Killed)
+                }
+                _ = &mut timeout, if stopped.is_none() => StopReason::Timeout,
+                _ = &mut drain, if stopped.is_some() => {
+                    tracing::warn!(session = %ctx.session.id, "output did not end after the kill");
+                    break;
+                }
+                batch = output.next() => {
+                    let Some(batch) = batch else { break };
+                    if stopped == Some(StopReason::OutputLimit) {
+                        continue; // over the cap: discard what was still in flight
+                    }
+                    match self.take_output(ctx, batch) {
+                        Ok(true) => continue,
+                        Ok(false) => StopReason::OutputLimit,
+                        Err(err) => {
+                            tracing::warn!(session = %ctx.session.id, %err, "output stream failed");
+                            break;
+                        }
+                    }
+                }
+            };
+            stopped = Some(reason);
+            ctx.stop.request(reason);
+            match self.sandbox().kill_run_processes(container).await {
+                Ok(KillOutcome::Killed) => {}
+                Ok(KillOutcome::Restarted) => {
+                    ctx.notice("the sandbox had to be restarted to stop the program; files written by earlier runs are gone");
+                }
+                Err(err) => {
+                    tracing::warn!(session = %ctx.session.id, %err, "could not kill the run")
+                }
+            }
+            drain
+                .as_mut()
+                .reset(tokio::time::Instant::now() + DRAIN_AFTER_KILL);
+        }
+        if let Some(writer) = writer {
+            writer.abort();
+        }
+        let exit = tokio::time::timeout(Duration::from_secs(10), exit).await;
+        let (exit_code, oom) = match exit {
+            Ok(Ok(status)) => (status.code, status.oom),
+            Ok(Err(err)) => {
+                tracing::warn!(session = %ctx.session.id, %err, "could not read the exit code");
+                (None, false)
+            }
+            Err(_) => (None, false),
+        };
+        ExecEnd {
+            stopped: stopped.or_else(|| ctx.stop.reason()),
+            exit_code,
+            oom,
+        }
+    }
+
+    /// Takes a batch of chunks that were ready together, merging neighbours of one stream.
+    fn take_output(
+        &self,
+        ctx: &mut RunCtx,
+        batch: Vec<Result<OutputChunk, SandboxError>>,
+    ) -> Result<bool, SandboxError> {
+        let mut current: Option<(OutputStream, Vec<u8>)> = None;
+        for item in batch {
+            let chunk = item?;
+            match &mut current {
+                Some((stream, buf)) if *stream == chunk.stream => {
+                    buf.extend_from_slice(&chunk.data)
+                }
+                _ => {
+                    if let Some((stream, buf)) = current.take() {
+                        if !ctx.output(stream, &buf) {
+                            return Ok(false);
+                        }
+                    }
+                    current = Some((chunk.stream, chunk.data.to_vec()));
+                }
+            }
+        }
+        Ok(match current {
+            Some((stream, buf)) => ctx.output(stream, &buf),
+            None => true,
+        })
+    }
+}
+
+fn status_of(end: &ExecEnd) -> RunStatus {
+    match end.stopped {
+        Some(StopReason::Timeout) => RunStatus::Timeout,
+        Some(StopReason::OutputLimit) => RunStatus::OutputLimit,
+        Some(StopReason::Killed | StopReason::Restarted | StopReason::SessionEnded) => {
+            RunStatus::Killed
+        }
+        None if end.oom => RunStatus::Oom,
+        None => RunStatus::Completed,
+    }
+}
+
+/// The stored form of a finished run, back as a summary.
+pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
+    let status = serde_json::from_value(serde_json::Value::String(record.status?)).ok()?;
+    Some(RunSummary {
+        run_id: Uuid::parse_str(&record.id).ok()?,
+        status,
+        exit_code: record.exit_code,
+        duration_ms: record.duration_ms.unwrap_or(0),
+        truncated: record.truncated,
+        started_at: record.started_at,
+        finished_at: record.finished_at?,
+    })
+}

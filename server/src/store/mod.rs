@@ -1,0 +1,86 @@
+//! Persistence: sessions (with hashed tokens), documents, runs with capped output, and the
+//! update history. SQLite by default; the [`Store`] trait is narrow so that PostgreSQL can
+//! serve a multi-node deployment later. The only module that runs SQL.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use sqlite::SqliteStore;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub environment: String,
+    pub label: Option<String>,
+    pub status: String,
+    pub container_id: Option<String>,
+    pub candidate_hash: String,
+    pub interviewer_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_reason: Option<String>,
+    pub document: String,
+    pub version: u64,
+    /// Extra files beside the document, by relative path.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A run as stored: started, then finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub session_id: String,
+    pub by_role: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: Option<String>,
+    pub exit_code: Option<i64>,
+    pub duration_ms: Option<u64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+}
+
+/// The store failed; details go to the log, never to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store: corrupt row: {0}")]
+    Corrupt(String),
+    #[error("store: background task failed: {0}")]
+    Task(String),
+}
+
+/// Where sessions outlive the process.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// Status, container and last activity: what changes as a session lives.
+    async fn update_session_state(
+        &self,
+        id: &str,
+        status: &str,
+        container_id: Option<&str>,
+        last_activity_at: DateTime<Utc>,
+        ended_reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    async fn set_document(&self, id: &str, document: &str, version: u64) -> Result<(), StoreError>;
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every session not yet ended, for start-up.
+    async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn list_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    async fn finish_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError>;
+    /// Runs left unfinished by a crash are marked as `error`.
+    async fn fail_unfinished_runs(&self) -> Result<usize, StoreError>;
+}

@@ -1,0 +1,338 @@
+//! [`Store`] on one SQLite file in WAL mode. rusqlite is blocking, so every call runs on the
+//! blocking pool; one connection behind a `std::sync::Mutex` is plenty for one node's writes.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{RunRecord, SessionRecord, Store, StoreError};
+
+const SCHEMA: &str = include_str!("schema.sql");
+const LIVE: &str = "('creating','ready','executing','stopping')";
+
+/// SQLite-backed store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `livecode.db` under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let conn = Connection::open(data_dir.join("livecode.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode survives a process crash; only power loss may lose the last commit.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
+}
+
+fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
+    let files: String = row.get("files")?;
+    Ok(SessionRecord {
+        id: row.get("id")?,
+        environment: row.get("environment")?,
+        label: row.get("label")?,
+        status: row.get("status")?,
+        container_id: row.get("container_id")?,
+        candidate_hash: row.get("candidate_hash")?,
+        interviewer_hash: row.get("interviewer_hash")?,
+        created_at: time(row.get("created_at")?)?,
+        last_activity_at: time(row.get("last_activity_at")?)?,
+        expires_at: time(row.get("expires_at")?)?,
+        ended_reason: row.get("ended_reason")?,
+        document: row.get("document")?,
+        version: row.get::<_, i64>("version")? as u64,
+        files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: row.get("id")?,
+        session_id: row.get("session_id")?,
+        by_role: row.get("by_role")?,
+        started_at: time(row.get("started_at")?)?,
+        finished_at: row
+            .get::<_, Option<String>>("finished_at")?
+            .map(time)
+            .transpose()?,
+        status: row.get("status")?,
+        exit_code: row.get("exit_code")?,
+        duration_ms: row.get::<_, Option<i64>>("duration_ms")?.map(|d| d as u64),
+        stdout: row.get("stdout")?,
+        stderr: row.get("stderr")?,
+        truncated: row.get("truncated")?,
+    })
+}
+
+fn query_sessions(conn: &Connection, sql: &str) -> Result<Vec<SessionRecord>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(session_from_row(row)?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        let s = s.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
+                   interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
+                   document, version, files)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    s.id,
+                    s.environment,
+                    s.label,
+                    s.status,
+                    s.container_id,
+                    s.candidate_hash,
+                    s.interviewer_hash,
+                    s.created_at.to_rfc3339(),
+                    s.last_activity_at.to_rfc3339(),
+                    s.expires_at.to_rfc3339(),
+                    s.ended_reason,
+                    s.document,
+                    s.version as i64,
+                    serde_json::to_string(&s.files).expect("a string map serializes"),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_session_state(
+        &self,
+        id: &str,
+        status: &str,
+        container_id: Option<&str>,
+        last_activity_at: DateTime<Utc>,
+        ended_reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (id, status) = (id.to_string(), status.to_string());
+        let container_id = container_id.map(str::to_string);
+        let ended_reason = ended_reason.map(str::to_string);
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET status = ?2, container_id = ?3, last_activity_at = ?4,
+                   ended_reason = COALESCE(?5, ended_reason) WHERE id = ?1",
+                params![
+                    id,
+                    status,
+                    container_id,
+                    last_activity_at.to_rfc3339(),
+                    ended_reason
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_document(&self, id: &str, document: &str, version: u64) -> Result<(), StoreError> {
+        let (id, document) = (id.to_string(), document.to_string());
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET document = ?2, version = ?3 WHERE id = ?1",
+                params![id, document, version as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare("SELECT * FROM sessions WHERE id = ?1")?;
+            let row = stmt
+                .query_row([id], |row| Ok(session_from_row(row)))
+                .optional()?;
+            row.transpose()
+        })
+        .await
+    }
+
+    async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        self.with(|conn| {
+            query_sessions(
+                conn,
+                &format!("SELECT * FROM sessions WHERE status IN {LIVE}"),
+            )
+        })
+        .await
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        self.with(|conn| query_sessions(conn, "SELECT * FROM sessions ORDER BY created_at DESC"))
+            .await
+    }
+
+    async fn insert_run(&self, r: &RunRecord) -> Result<(), StoreError> {
+        let r = r.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO runs (id, session_id, by_role, started_at) VALUES (?1, ?2, ?3, ?4)",
+                params![r.id, r.session_id, r.by_role, r.started_at.to_rfc3339()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish_run(&self, r: &RunRecord) -> Result<(), StoreError> {
+        let r = r.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
+                   stdout = ?6, stderr = ?7, truncated = ?8 WHERE id = ?1",
+                params![
+                    r.id,
+                    r.finished_at.map(|t| t.to_rfc3339()),
+                    r.status,
+                    r.exit_code,
+                    r.duration_ms.map(|d| d as i64),
+                    r.stdout,
+                    r.stderr,
+                    r.truncated,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let session_id = session_id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT * FROM runs WHERE session_id = ?1 AND finished_at IS NOT NULL
+                 ORDER BY started_at DESC LIMIT 1",
+            )?;
+            let row = stmt
+                .query_row([session_id], |row| Ok(run_from_row(row)))
+                .optional()?;
+            row.transpose()
+        })
+        .await
+    }
+
+    async fn fail_unfinished_runs(&self) -> Result<usize, StoreError> {
+        let now = Utc::now().to_rfc3339();
+        self.with(move |conn| {
+            Ok(conn.execute(
+                "UPDATE runs SET finished_at = ?1, status = 'error' WHERE finished_at IS NULL",
+                [now],
+            )?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str) -> SessionRecord {
+        let now = Utc::now();
+        SessionRecord {
+            id: id.into(),
+            environment: "python".into(),
+            label: Some("Jane – loop".into()),
+            status: "ready".into(),
+            container_id: None,
+            candidate_hash: "c".into(),
+            interviewer_hash: "i".into(),
+            created_at: now,
+            last_activity_at: now,
+            expires_at: now,
+            ended_reason: None,
+            document: "print('é🎉')".into(),
+            version: 0,
+            files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_and_runs_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let s = session("a");
+        store.insert_session(&s).await.expect("insert");
+        store.set_document("a", "x = 1", 3).await.expect("doc");
+        store
+            .update_session_state("a", "stopped", Some("c1"), s.created_at, Some("stopped"))
+            .await
+            .expect("state");
+        let run = RunRecord {
+            id: "r1".into(),
+            session_id: "a".into(),
+            by_role: "candidate".into(),
+            started_at: s.created_at,
+            finished_at: None,
+            status: None,
+            exit_code: None,
+            duration_ms: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+        };
+        store.insert_run(&run).await.expect("run");
+        drop(store);
+
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        let got = store.get_session("a").await.expect("get").expect("present");
+        assert_eq!(got.document, "x = 1");
+        assert_eq!(got.version, 3);
+        assert_eq!(got.status, "stopped");
+        assert_eq!(got.files, s.files);
+        assert!(store.live_sessions().await.expect("live").is_empty());
+        assert_eq!(store.fail_unfinished_runs().await.expect("fail"), 1);
+        assert_eq!(
+            store
+                .last_run("a")
+                .await
+                .expect("last")
+                .expect("run")
+                .status
+                .as_deref(),
+            Some("error")
+        );
+    }
+}

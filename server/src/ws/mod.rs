@@ -1,0 +1,274 @@
+//! The session socket: upgrade, authenticate, `welcome`, then events out and commands in until
+//! either side ends. Every socket is a tracked task that closes with 1012 on server shutdown.
+//!
+//! # Layout
+//! - `protocol`: [`ClientMessage`], [`ServerMessage`] (the wire shapes).
+//! - this file: the upgrade handler and the per-socket loop.
+
+pub mod protocol;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+pub use protocol::{ClientMessage, ServerMessage};
+
+use crate::api::sessions::{parse_id, SessionView};
+use crate::api::ApiError;
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::session::{RunRequest, Session, SessionEvent};
+
+/// How long a client has to send `auth` when the URL carried no token.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A send that takes longer than this means the client stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Close codes beyond RFC 6455's.
+mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const RESTART: u16 = 1012;
+    /// The client fell too far behind the event stream; reconnect for a fresh `welcome`.
+    pub const LAGGED: u16 = 4000;
+    pub const UNAUTHORIZED: u16 = 4401;
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SocketQuery {
+    token: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    readonly: Option<String>,
+}
+
+/// `GET /sessions/{id}/ws`: checks what can be checked before upgrading, so a bad token gets an
+/// HTTP 401 with the error body rather than a socket that closes at once.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<SocketQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    if !state.sessions.exists(&id).await? {
+        return Err(ApiError::SessionNotFound);
+    }
+    let role = match &query.token {
+        Some(token) => Some(
+            state
+                .sessions
+                .role_for_token(&id, token)
+                .await?
+                .ok_or(ApiError::Unauthorized)?,
+        ),
+        None => None,
+    };
+    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    let readonly = matches!(query.readonly.as_deref(), Some("1" | "true"));
+    let name = clean_name(query.name.as_deref());
+    let limit = state.config.limits.code_limit_bytes * 2 + 64 * 1024;
+    let tasks = state.tasks.clone();
+    Ok(ws
+        .max_message_size(limit)
+        .on_upgrade(move |socket| async move {
+            tasks
+                .spawn(serve(state, session, socket, role, readonly, name))
+                .await
+                .ok();
+        })
+        .into_response())
+}
+
+fn clean_name(name: Option<&str>) -> String {
+    let name: String = name
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect();
+    let name = name.trim();
+    if name.is_empty() {
+        "anonymous".into()
+    } else {
+        name.to_string()
+    }
+}
+
+async fn serve(
+    state: AppState,
+    session: Arc<Session>,
+    socket: WebSocket,
+    role: Option<Role>,
+    readonly: bool,
+    name: String,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let send = |msg: ServerMessage| Message::Text(Utf8Bytes::from(msg.to_text()));
+
+    let role = match role {
+        Some(role) => role,
+        None => match authenticate(&session, &mut stream).await {
+            Some(role) => role,
+            None => {
+                let err = ApiError::Unauthorized;
+                let _ = sink.send(send(ServerMessage::from(&err))).await;
+                let _ = sink
+                    .send(close_frame(close::UNAUTHORIZED, "unauthorized"))
+                    .await;
+                return;
+            }
+        },
+    };
+    let role = if readonly { Role::Observer } else { role };
+
+    let _participant = session.join(role, name);
+    let idle_ttl = state.sessions.idle_ttl();
+    let (snapshot, document, version, mut events) = session.subscribe(idle_ttl);
+    let participants = snapshot.participants.clone();
+    let welcome = ServerMessage::Welcome {
+        session: SessionView::from(snapshot),
+        role,
+        document,
+        version,
+        participants,
+    };
+    if sink.send(send(welcome)).await.is_err() {
+        return;
+    }
+
+    let shutdown = state.shutdown.clone();
+    loop {
+        let outgoing: Vec<Message> = tokio::select! {
+            _ = shutdown.cancelled() => {
+                let _ = sink.send(close_frame(close::RESTART, "server restarting")).await;
+                return;
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let ended = matches!(*event, SessionEvent::Ended(_));
+                    let mut out = vec![send(ServerMessage::from(&*event))];
+                    if ended {
+                        out.push(close_frame(close::NORMAL, "session ended"));
+                    }
+                    out
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(session = %session.id, missed, "socket fell behind; closing it");
+                    vec![close_frame(close::LAGGED, "fell behind; reconnect")]
+                }
+                Err(RecvError::Closed) => vec![close_frame(close::NORMAL, "session ended")],
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => handle(&state, &session, role, text.as_str()).await
+                    .map(|m| vec![send(m)])
+                    .unwrap_or_default(),
+                Some(Ok(Message::Binary(_))) => {
+                    vec![send(invalid("binary frames are not part of the protocol"))]
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+            },
+        };
+        for message in outgoing {
+            let closing = matches!(message, Message::Close(_));
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+                Ok(Ok(())) if !closing => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+async fn authenticate(
+    session: &Session,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Option<Role> {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
+        .await
+        .ok()??
+        .ok()?;
+    let Message::Text(text) = first else {
+        return None;
+    };
+    match ClientMessage::parse(text.as_str()) {
+        Ok(ClientMessage::Auth { token }) => session.role_for_token(&token),
+        _ => None,
+    }
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+fn invalid(message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        code: "INVALID_MESSAGE",
+        message: message.to_string(),
+        hint: "send JSON objects with a 'type' as documented in docs/protocol.md",
+    }
+}
+
+/// Handles one client message; returns what to answer this client alone.
+async fn handle(
+    state: &AppState,
+    session: &Arc<Session>,
+    role: Role,
+    text: &str,
+) -> Option<ServerMessage> {
+    let message = match ClientMessage::parse(text) {
+        Ok(m) => m,
+        Err(protocol::ParseError::Invalid(why)) => return Some(invalid(&why)),
+        Err(protocol::ParseError::Unknown(kind)) => {
+            return Some(ServerMessage::Error {
+                code: "UNKNOWN_MESSAGE",
+                message: format!("no message type '{kind}'"),
+                hint: "known types: run, stdin, stdin_eof, kill, ping",
+            })
+        }
+    };
+    if matches!(message, ClientMessage::Ping) {
+        return Some(ServerMessage::Pong);
+    }
+    if matches!(message, ClientMessage::Auth { .. }) {
+        return Some(invalid("already authenticated"));
+    }
+    if !role.can_write() {
+        return Some(ServerMessage::from(&ApiError::Forbidden));
+    }
+    session.touch();
+    let result: Result<(), ApiError> = match message {
+        ClientMessage::Run {
+            files,
+            stdin,
+            restart,
+        } => state
+            .sessions
+            .start_run(
+                session,
+                RunRequest {
+                    files,
+                    stdin,
+                    restart,
+                    ..Default::default()
+                },
+                role,
+            )
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from),
+        ClientMessage::Stdin { data } => session.send_stdin(data).map_err(ApiError::Stdin),
+        ClientMessage::StdinEof => session.close_stdin().map_err(ApiError::Stdin),
+        ClientMessage::Kill => session.kill_run().map_err(ApiError::from),
+        ClientMessage::Ping | ClientMessage::Auth { .. } => unreachable!("answered above"),
+    };
+    result.err().map(|err| ServerMessage::from(&err))
+}

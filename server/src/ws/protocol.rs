@@ -1,0 +1,242 @@
+//! The socket's messages (API.md, plus `auth` and `pong`): text frames, one JSON object each,
+//! `type` first. Parsing tells a malformed message from an unknown one, so the client hears
+//! which it sent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::sessions::SessionView;
+use crate::auth::Role;
+use crate::sandbox::OutputStream;
+use crate::session::{Participant, RunStatus, SessionEvent};
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Credentials, when the URL carried none; must be the first message.
+    Auth {
+        token: String,
+    },
+    Run {
+        #[serde(default)]
+        files: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        stdin: Option<String>,
+        #[serde(default)]
+        restart: bool,
+    },
+    Stdin {
+        data: String,
+    },
+    StdinEof,
+    Kill,
+    Ping,
+}
+
+const KNOWN_TYPES: &[&str] = &["auth", "run", "stdin", "stdin_eof", "kill", "ping"];
+
+/// Why a client message was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not JSON, not an object, no `type`, or fields of the wrong shape.
+    Invalid(String),
+    /// A well-formed message of a type this server does not know.
+    Unknown(String),
+}
+
+impl ClientMessage {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ParseError::Invalid(format!("not JSON: {e}")))?;
+        let kind = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ParseError::Invalid("a message is a JSON object with a string 'type'".into())
+            })?;
+        if !KNOWN_TYPES.contains(&kind.as_str()) {
+            return Err(ParseError::Unknown(kind.chars().take(64).collect()));
+        }
+        serde_json::from_value(value).map_err(|e| ParseError::Invalid(format!("'{kind}': {e}")))
+    }
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome {
+        session: SessionView,
+        role: Role,
+        document: String,
+        version: u64,
+        participants: Vec<Participant>,
+    },
+    Status {
+        status: &'static str,
+    },
+    RunStarted {
+        run_id: Uuid,
+        by: Role,
+    },
+    Output {
+        run_id: Uuid,
+        stream: OutputStream,
+        data: String,
+    },
+    RunFinished {
+        run_id: Uuid,
+        exit_code: Option<i64>,
+        status: RunStatus,
+        duration_ms: u64,
+        truncated: bool,
+    },
+    Presence {
+        participants: Vec<Participant>,
+    },
+    Error {
+        code: &'static str,
+        message: String,
+        hint: &'static str,
+    },
+    SessionEnded {
+        reason: &'static str,
+    },
+    Pong,
+}
+
+impl From<&SessionEvent> for ServerMessage {
+    fn from(event: &SessionEvent) -> Self {
+        match event {
+            SessionEvent::Status(s) => Self::Status { status: s.as_str() },
+            SessionEvent::RunStarted { run_id, by } => Self::RunStarted {
+                run_id: *run_id,
+                by: *by,
+            },
+            SessionEvent::Output {
+                run_id,
+                stream,
+                data,
+            } => Self::Output {
+                run_id: *run_id,
+                stream: *stream,
+                data: data.clone(),
+            },
+            SessionEvent::RunFinished {
+                run_id,
+                exit_code,
+                status,
+                duration_ms,
+                truncated,
+            } => Self::RunFinished {
+                run_id: *run_id,
+                exit_code: *exit_code,
+                status: *status,
+                duration_ms: *duration_ms,
+                truncated: *truncated,
+            },
+            SessionEvent::Presence(list) => Self::Presence {
+                participants: list.clone(),
+            },
+            SessionEvent::Ended(reason) => Self::SessionEnded {
+                reason: reason.as_str(),
+            },
+        }
+    }
+}
+
+impl From<&crate::api::ApiError> for ServerMessage {
+    fn from(err: &crate::api::ApiError) -> Self {
+        Self::Error {
+            code: err.code(),
+            message: err.to_string(),
+            hint: err.hint(),
+        }
+    }
+}
+
+impl ServerMessage {
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<ClientMessage, ParseError>) {
+        assert_eq!(ClientMessage::parse(input), expect, "{input}");
+    }
+
+    #[test]
+    fn messages_parse() {
+        check(r#"{"type":"ping"}"#, Ok(ClientMessage::Ping));
+        check(r#"{"type":"kill"}"#, Ok(ClientMessage::Kill));
+        check(r#"{"type":"stdin_eof"}"#, Ok(ClientMessage::StdinEof));
+        check(
+            r#"{"type":"stdin","data":"x\n"}"#,
+            Ok(ClientMessage::Stdin { data: "x\n".into() }),
+        );
+        check(
+            r#"{"type":"run","restart":true}"#,
+            Ok(ClientMessage::Run {
+                files: None,
+                stdin: None,
+                restart: true,
+            }),
+        );
+        check(
+            r#"{"type":"auth","token":"t"}"#,
+            Ok(ClientMessage::Auth { token: "t".into() }),
+        );
+    }
+
+    #[test]
+    fn malformed_and_unknown_are_told_apart() {
+        assert!(matches!(
+            ClientMessage::parse("not json"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClientMessage::parse("[1,2]"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":7}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"stdin"}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"type":"stdin","data":5}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"dance"}"#),
+            Err(ParseError::Unknown("dance".into()))
+        );
+    }
+
+    #[test]
+    fn server_messages_have_type_first_and_api_names() {
+        let text = ServerMessage::RunFinished {
+            run_id: Uuid::nil(),
+            exit_code: None,
+            status: RunStatus::OutputLimit,
+            duration_ms: 5,
+            truncated: true,
+        }
+        .to_text();
+        assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
+        assert!(text.contains(r#""status":"output_limit""#), "{text}");
+        assert!(text.contains(r#""exit_code":null"#), "{text}");
+        assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
+    }
+}

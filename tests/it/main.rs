@@ -1,0 +1,21 @@
+//! Integration tests: the real server (in process, or the binary for restarts) on a free port,
+//! against the real Docker engine, over real HTTP and WebSocket. No mock stands in for Docker.
+//!
+//! # Layout
+//! - `support`: `TestServer`, `SpawnedServer`, REST and socket helpers, one per boundary.
+//! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
+//! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
+//! - `limits`: fork bombs, memory, output floods, a full disk, no network.
+//! - `auth`: credentials, roles, and every error code of REST and the socket.
+//! - `reaper`: idle sessions end and lose their container.
+//! - `restart`: a killed server comes back with its sessions and drops orphan containers.
+//!
+//! Needs Docker and the `livecode-env-{python,node,bash}` images.
+
+mod auth;
+mod limits;
+mod reaper;
+mod restart;
+mod runs;
+mod sessions;
+mod support;

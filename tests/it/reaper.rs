@@ -1,0 +1,36 @@
+//! Idle sessions end on their own: clients are told, the container goes, the record stays.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_expires_and_loses_its_container() {
+    let server = TestServer::start(|c| {
+        c.sessions.idle_ttl_seconds = 2;
+        c.sessions.reap_interval_seconds = 0.2;
+    })
+    .await;
+    let session = server.python("print('x')\n").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    assert_eq!(
+        session_containers(&session.id).len(),
+        1,
+        "the session has its container"
+    );
+
+    let ended = next_of_type_within(&mut ws, "session_ended", Duration::from_secs(15)).await;
+    assert_eq!(ended["reason"], "expired", "{ended}");
+    assert!(
+        wait_until(Duration::from_secs(10), || session_containers(&session.id)
+            .is_empty())
+        .await,
+        "the expired session's container is still there: {:?}",
+        session_containers(&session.id)
+    );
+    let got = server
+        .api()
+        .get_session(&session.id, &session.interviewer)
+        .await;
+    assert_eq!(got["status"], "expired", "{got}");
+}

@@ -1,0 +1,129 @@
+//! A server killed outright (SIGKILL) and started again on the same data dir keeps its
+//! sessions, tokens and documents, adopts their containers and removes its own orphans.
+
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::support::*;
+
+async fn connect(url: &str) -> (WsStream, serde_json::Value) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .unwrap_or_else(|e| panic!("upgrade at {url}: {e}"));
+    let welcome = next_of_type(&mut ws, "welcome").await;
+    (ws, welcome)
+}
+
+fn container_exists(id: &str) -> bool {
+    Command::new("docker")
+        .args(["inspect", "--format", "{{.Id}}", id])
+        .output()
+        .expect("docker inspect")
+        .status
+        .success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_comes_back_with_its_sessions() {
+    let containers = InstanceGuard::new();
+    let instance = containers.instance.clone();
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let log = data.path().join("server.log");
+
+    let mut first = SpawnedServer::spawn(&data_dir, &instance, &log).await;
+    let code = "print('before and after')\n";
+    let session = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "code": code}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    let (mut ws, welcome) = connect(&first.ws_url(&session.id, &query)).await;
+    assert_eq!(welcome["document"], code, "{welcome}");
+    let run = run_message(&mut ws, msg::run_document()).await;
+    assert_eq!(run.stdout, "before and after\n", "{}", first.log_text());
+
+    // A container of this instance that belongs to no session: an orphan to reap at start-up.
+    let orphan = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            "livecode.managed=true",
+        ])
+        .args(["--label", &format!("livecode.instance={instance}")])
+        .args([
+            "--label",
+            &format!("livecode.session={}", uuid::Uuid::new_v4()),
+        ])
+        .args(["--label", "livecode.environment=bash"])
+        .args(["livecode-env-bash", "sleep", "infinity"])
+        .output()
+        .expect("docker run");
+    assert!(
+        orphan.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&orphan.stderr)
+    );
+    let orphan = String::from_utf8_lossy(&orphan.stdout).trim().to_string();
+
+    first.kill();
+    // The socket notices the server is gone (no promise of a goodbye after SIGKILL).
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while ws.next().await.is_some() {}
+    })
+    .await;
+
+    let second = SpawnedServer::spawn(&data_dir, &instance, &log).await;
+    assert!(
+        wait_until(Duration::from_secs(15), || !container_exists(&orphan)).await,
+        "the orphan container {orphan} of this instance was not removed at start-up\n{}",
+        second.log_text()
+    );
+    let running = docker_ps(&[&format!("label=livecode.session={}", session.id)], false);
+    assert_eq!(
+        running.len(),
+        1,
+        "the session's container is adopted, not removed: {running:?}"
+    );
+
+    let got = expect_json(
+        second
+            .api()
+            .get(
+                &format!("/sessions/{}", session.id),
+                Some(&session.candidate),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(got["session_id"], session.id.as_str(), "{got}");
+    assert_eq!(got["status"], "ready", "{got}");
+    assert_eq!(
+        got["last_execution"]["run_id"],
+        run.run_id(),
+        "the run history survived: {got}"
+    );
+
+    let (mut ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    assert_eq!(welcome["document"], code, "{welcome}");
+    assert_eq!(welcome["role"], "candidate", "{welcome}");
+    let run = run_message(&mut ws, msg::run_document()).await;
+    assert_eq!(run.stdout, "before and after\n", "{}", second.log_text());
+    run.assert_completed(0);
+
+    // The interviewer's token survived as well.
+    let query = format!("?token={}", session.interviewer);
+    let (_ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    assert_eq!(welcome["role"], "interviewer", "{welcome}");
+    drop(second);
+    drop(containers);
+}

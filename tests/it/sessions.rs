@@ -1,0 +1,421 @@
+//! A session's life as a client sees it: create, connect, run, type, execute, watch, delete.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn python_template() -> String {
+    let text = std::fs::read_to_string(repo_path("environments/python/environment.toml"))
+        .expect("environments/python/environment.toml");
+    let table: toml::Table = text.parse().expect("environment.toml is TOML");
+    table["template"].as_str().expect("template").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_environments_describe_the_server() {
+    let server = TestServer::start(|_| {}).await;
+    let health = expect_json(server.api().get("/health", None).await, 200).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["docker"], "ok", "{health}");
+    assert!(health["version"].is_string(), "{health}");
+
+    let envs = expect_json(server.api().get("/environments", None).await, 200).await;
+    let python = envs
+        .as_array()
+        .expect("GET /environments is a list")
+        .iter()
+        .find(|e| e["name"] == "python")
+        .unwrap_or_else(|| panic!("no python environment: {envs}"));
+    assert_eq!(python["filename"], "main.py", "{python}");
+    assert_eq!(python["editor_language"], "python", "{python}");
+    assert_eq!(python["ready"], true, "the image is built: {python}");
+    assert!(python["description"].is_string(), "{python}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_run_streams_its_output_and_finishes_completed() {
+    let server = TestServer::start(|_| {}).await;
+    let code = "print('a')\nprint('b')\n";
+    let created = server
+        .create_session(json!({"environment": "python", "code": code}))
+        .await;
+    for key in [
+        "session_id",
+        "status",
+        "environment",
+        "created_at",
+        "expires_at",
+        "candidate_token",
+        "interviewer_token",
+        "candidate_url",
+        "interviewer_url",
+    ] {
+        assert!(
+            created[key].is_string(),
+            "POST /sessions: {key} missing: {created}"
+        );
+    }
+    assert_eq!(created["environment"], "python");
+    let session = Session::from(created);
+    assert_ne!(session.candidate, session.interviewer);
+
+    let (mut ws, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(welcome["role"], "candidate", "{welcome}");
+    assert_eq!(welcome["document"], code, "{welcome}");
+    assert!(welcome["version"].is_u64(), "{welcome}");
+    assert_eq!(
+        welcome["session"]["session_id"],
+        session.id.as_str(),
+        "{welcome}"
+    );
+    assert!(welcome["participants"].is_array(), "{welcome}");
+
+    // No files: the run uses the server's copy of the document.
+    let run = run_message(&mut ws, msg::run_document()).await;
+    let started = run.started.as_ref().expect("run_started");
+    assert_eq!(started["by"], "candidate", "{started}");
+    assert_eq!(run.stdout, "a\nb\n");
+    assert_eq!(run.stderr, "");
+    run.assert_completed(0);
+    assert_eq!(run.truncated(), false);
+    assert!(run.finished["duration_ms"].is_u64(), "{}", run.finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stderr_is_its_own_stream_and_exit_codes_are_reported() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let code = "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\nsys.exit(3)\n";
+    let run = run_code(&mut ws, "main.py", code).await;
+    assert_eq!(run.stdout, "to out\n");
+    assert_eq!(run.stderr, "to err\n");
+    run.assert_completed(3);
+
+    let run = run_code(&mut ws, "main.py", "raise ValueError('boom')\n").await;
+    assert!(
+        run.stderr.contains("ValueError: boom"),
+        "stderr: {:?}",
+        run.stderr
+    );
+    run.assert_completed(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_reaches_an_interactive_program() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let code = "name = input('name? ')\nprint('hello', name)\nage = input()\nprint('age', age)\n";
+    send(&mut ws, msg::run("main.py", code)).await;
+    next_of_type(&mut ws, "run_started").await;
+    send(&mut ws, msg::stdin("x\n")).await;
+    // The second line is typed only after the program answered the first: that is interactive.
+    let mut stdout = String::new();
+    while !stdout.contains("hello x\n") {
+        let out = next_of_type(&mut ws, "output").await;
+        stdout.push_str(out["data"].as_str().expect("data"));
+    }
+    send(&mut ws, msg::stdin("42\n")).await;
+    let run = collect_run(&mut ws).await;
+    stdout.push_str(&run.stdout);
+    assert_eq!(stdout, "name? hello x\nage 42\n");
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_eof_ends_a_read_to_the_end() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let code = "import sys\ndata = sys.stdin.read()\nprint(len(data), repr(data))\n";
+    send(&mut ws, msg::run("main.py", code)).await;
+    next_of_type(&mut ws, "run_started").await;
+    send(&mut ws, msg::stdin("hello\n")).await;
+    send(&mut ws, msg::stdin("world")).await;
+    send(&mut ws, msg::stdin_eof()).await;
+    let run = collect_run(&mut ws).await;
+    assert_eq!(run.stdout, "11 'hello\\nworld'\n");
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_message_may_carry_its_stdin() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let run = run_message(
+        &mut ws,
+        msg::run_with_stdin("main.py", "print(input()[::-1])\n", "abc\n"),
+    )
+    .await;
+    assert_eq!(run.stdout, "cba\n");
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_persist_between_runs() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let run = run_code(&mut ws, "main.py", "open('data.txt', 'w').write('kept')\n").await;
+    run.assert_completed(0);
+    let run = run_code(&mut ws, "main.py", "print(open('data.txt').read())\n").await;
+    assert_eq!(run.stdout, "kept\n", "stderr: {}", run.stderr);
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_files_are_written_beside_the_program() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let files = json!({"main.py": "import helper\nprint(helper.X + 1)\n", "helper.py": "X = 41\n"});
+    let run = run_message(&mut ws, json!({"type": "run", "files": files})).await;
+    assert_eq!(run.stdout, "42\n", "stderr: {}", run.stderr);
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_the_template_unless_code_is_given() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.session(json!({"environment": "python"})).await;
+    let (mut ws, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(welcome["document"], python_template(), "{welcome}");
+
+    let run = run_message(&mut ws, msg::run_document()).await;
+    assert_eq!(run.stdout, "Hello, livecode!\n");
+    run.assert_completed(0);
+
+    // No environment at all: the default one (python).
+    let created = server.create_session(json!({})).await;
+    assert_eq!(
+        created["environment"],
+        server.config.default_environment.as_str(),
+        "{created}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_session_describes_it_and_its_last_execution() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('x')\n").await;
+    let api = server.api();
+
+    let got = api.get_session(&session.id, &session.candidate).await;
+    assert_eq!(got["session_id"], session.id.as_str(), "{got}");
+    assert_eq!(got["status"], "ready", "{got}");
+    assert_eq!(got["environment"], "python", "{got}");
+    assert!(got["container_id"].is_string(), "{got}");
+    for key in ["created_at", "last_activity_at", "expires_at"] {
+        assert!(got[key].is_string(), "{key}: {got}");
+    }
+    assert!(got["last_execution"].is_null(), "no run yet: {got}");
+    assert!(got["participants"].is_array(), "{got}");
+    assert!(
+        got.get("candidate_token").is_none(),
+        "GET must not hand out tokens: {got}"
+    );
+    assert_eq!(
+        session_containers(&session.id).len(),
+        1,
+        "one container per session"
+    );
+
+    let result = api
+        .execute(&session.id, &session.candidate, json!({}))
+        .await;
+    let got = api.get_session(&session.id, &session.interviewer).await;
+    assert!(got["last_execution"].is_object(), "{got}");
+    assert_eq!(got["last_execution"]["run_id"], result["run_id"], "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_answers_the_result_and_is_seen_live() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('from the document')\n").await;
+    let api = server.api();
+    let mut ws = server.ws(&session.id, &session.interviewer).await;
+
+    let code = "import sys\nprint('out', input())\nprint('err', file=sys.stderr)\nsys.exit(4)\n";
+    let body = json!({"code": code, "stdin": "typed\n"});
+    let (result, seen) = tokio::join!(
+        api.execute(&session.id, &session.candidate, body),
+        collect_run(&mut ws)
+    );
+    assert_eq!(result["session_id"], session.id.as_str(), "{result}");
+    assert_eq!(result["stdout"], "out typed\n", "{result}");
+    assert_eq!(result["stderr"], "err\n", "{result}");
+    assert_eq!(result["exit_code"], 4, "{result}");
+    assert_eq!(result["status"], "completed", "{result}");
+    assert_eq!(result["truncated"], false, "{result}");
+    let secs = result["execution_time"].as_f64().expect("float");
+    assert!(secs > 0.0 && secs < 30.0, "{result}");
+
+    // The socket saw the same run, live.
+    assert!(
+        seen.started.is_some(),
+        "the socket saw no run_started: {:?}",
+        seen.events
+    );
+    assert_eq!(seen.run_id(), result["run_id"].as_str().expect("run_id"));
+    assert_eq!(seen.stdout, "out typed\n");
+    assert_eq!(seen.stderr, "err\n");
+    assert_eq!(seen.exit_code(), Some(4));
+
+    // No code: the document; files and a filename of one's own also work.
+    let result = api
+        .execute(&session.id, &session.candidate, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "from the document\n", "{result}");
+    let body = json!({
+        "filename": "prog.py",
+        "code": "from helper import X\nprint(X * 2)\n",
+        "files": {"helper.py": "X = 21\n"},
+    });
+    let result = api.execute(&session.id, &session.interviewer, body).await;
+    assert_eq!(result["stdout"], "42\n", "{result}");
+    assert_eq!(result["exit_code"], 0, "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_participant_sees_the_same_run() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let (mut candidate, _) = server
+        .connect(&session.id, &session.candidate, "&name=Alice")
+        .await;
+    let (mut interviewer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&name=Bob")
+        .await;
+    assert_eq!(welcome["role"], "interviewer", "{welcome}");
+    let participants = welcome["participants"].as_array().expect("participants");
+    assert!(
+        participants
+            .iter()
+            .any(|p| p["role"] == "candidate" && p["name"] == "Alice"),
+        "the interviewer's welcome lists the connected candidate: {welcome}"
+    );
+    let (mut observer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1&name=Carol")
+        .await;
+    assert_eq!(welcome["role"], "observer", "{welcome}");
+
+    let code = "import sys, time\nfor i in range(5):\n    print('line', i)\n    print('warn', i, file=sys.stderr)\n    time.sleep(0.05)\n";
+    send(&mut candidate, msg::run("main.py", code)).await;
+    let (a, b, c) = tokio::join!(
+        collect_run(&mut candidate),
+        collect_run(&mut interviewer),
+        collect_run(&mut observer)
+    );
+    let expected_out: String = (0..5).map(|i| format!("line {i}\n")).collect();
+    let expected_err: String = (0..5).map(|i| format!("warn {i}\n")).collect();
+    for (who, run) in [("candidate", &a), ("interviewer", &b), ("observer", &c)] {
+        let started = run
+            .started
+            .as_ref()
+            .unwrap_or_else(|| panic!("{who} saw no run_started"));
+        assert_eq!(started["by"], "candidate", "{who}: {started}");
+        assert_eq!(run.run_id(), a.run_id(), "{who} saw another run");
+        assert_eq!(run.stdout, expected_out, "{who}");
+        assert_eq!(run.stderr, expected_err, "{who}");
+        run.assert_completed(0);
+    }
+
+    // The other way round: the interviewer runs, the candidate watches.
+    send(
+        &mut interviewer,
+        msg::run("main.py", "print('by the interviewer')\n"),
+    )
+    .await;
+    let (a, b) = tokio::join!(collect_run(&mut candidate), collect_run(&mut interviewer));
+    assert_eq!(
+        a.started.as_ref().expect("run_started")["by"],
+        "interviewer"
+    );
+    assert_eq!(
+        (a.run_id(), a.stdout.as_str()),
+        (b.run_id(), "by the interviewer\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_stops_the_session_and_keeps_it_readable() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('x')\n").await;
+    let api = server.api();
+    let mut candidate = server.ws(&session.id, &session.candidate).await;
+    let mut interviewer = server.ws(&session.id, &session.interviewer).await;
+    let result = api
+        .execute(&session.id, &session.candidate, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "x\n");
+
+    let body = expect_json(
+        api.delete(&session.path(), Some(&session.interviewer))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(body["session_id"], session.id.as_str(), "{body}");
+    assert_eq!(body["status"], "stopped", "{body}");
+
+    for ws in [&mut candidate, &mut interviewer] {
+        let ended = next_of_type(ws, "session_ended").await;
+        assert_eq!(ended["reason"], "stopped", "{ended}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || session_containers(&session.id)
+            .is_empty())
+        .await,
+        "the container of a stopped session is removed"
+    );
+    let got = api.get_session(&session.id, &session.interviewer).await;
+    assert_eq!(got["status"], "stopped", "{got}");
+    assert_eq!(
+        got["last_execution"]["run_id"], result["run_id"],
+        "run history stays: {got}"
+    );
+
+    let resp = api
+        .post(
+            &format!("{}/execute", session.path()),
+            Some(&session.candidate),
+            &json!({}),
+        )
+        .await;
+    check_error(resp, 409, "SESSION_ENDED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_each_environment_run_their_language() {
+    let server = TestServer::start(|_| {}).await;
+    let cases: [(&str, &str, &str); 3] = [
+        ("python", "import sys\nprint(sys.version_info[0])\n", "3\n"),
+        (
+            "node",
+            "console.log([1, 2, 3].map(x => x * 2).join(','))\n",
+            "2,4,6\n",
+        ),
+        ("bash", "x=$((6 * 7))\necho \"$x\"\n", "42\n"),
+    ];
+    for (env, code, expected) in cases {
+        let session = server
+            .session(json!({"environment": env, "code": code}))
+            .await;
+        let result: Value = server
+            .api()
+            .execute(&session.id, &session.candidate, json!({}))
+            .await;
+        assert_eq!(result["stdout"], expected, "{env}: {result}");
+        assert_eq!(result["exit_code"], 0, "{env}: {result}");
+    }
+}
