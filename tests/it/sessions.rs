@@ -79,7 +79,7 @@ async fn a_python_run_streams_its_output_and_finishes_completed() {
     assert_eq!(run.stdout, "a\nb\n");
     assert_eq!(run.stderr, "");
     run.assert_completed(0);
-    assert_eq!(run.truncated(), false);
+    assert!(!run.truncated(), "{}", run.finished);
     assert!(run.finished["duration_ms"].is_u64(), "{}", run.finished);
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -591,6 +591,10 @@ impl SessionRegistry {
 
         let mut output = output.ready_chunks(COALESCE_CHUNKS);
         let mut stopped: Option<StopReason> = None;
+        // The kill runs beside the loop, which keeps draining output: Docker 20.10 does not
+        // finish any exec of a container while another exec's output sits unread.
+        let mut kill = futures_util::future::Fuse::terminated();
+        let mut killed = false;
         let drain = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(drain);
         let timeout = tokio::time::sleep_until(deadline);
@@ -602,14 +606,19 @@ impl SessionRegistry {
                     ctx.stop.reason().unwrap_or(StopReason::Killed)
                 }
                 _ = &mut timeout, if stopped.is_none() => StopReason::Timeout,
+                result = &mut kill => {
+                    killed = true;
+                    self.report_kill(ctx, result);
+                    continue;
+                }
                 _ = &mut drain, if stopped.is_some() => {
                     tracing::warn!(session = %ctx.session.id, "output did not end after the kill");
                     break;
                 }
                 batch = output.next() => {
                     let Some(batch) = batch else { break };
-                    if stopped == Some(StopReason::OutputLimit) {
-                        continue; // over the cap: discard what was still in flight
+                    if stopped.is_some() {
+                        continue; // stopping: discard what was still in flight
                     }
                     match self.take_output(ctx, batch) {
                         Ok(true) => continue,
@@ -623,18 +632,18 @@ impl SessionRegistry {
             };
             stopped = Some(reason);
             ctx.stop.request(reason);
-            match self.sandbox().kill_run_processes(container).await {
-                Ok(KillOutcome::Killed) => {}
-                Ok(KillOutcome::Restarted) => {
-                    ctx.notice("the sandbox had to be restarted to stop the program; files written by earlier runs are gone");
-                }
-                Err(err) => {
-                    tracing::warn!(session = %ctx.session.id, %err, "could not kill the run")
-                }
-            }
+            kill = self.sandbox().kill_run_processes(container).fuse();
             drain
                 .as_mut()
                 .reset(tokio::time::Instant::now() + DRAIN_AFTER_KILL);
+        }
+        if stopped.is_some() && !killed {
+            match tokio::time::timeout(DRAIN_AFTER_KILL, &mut kill).await {
+                Ok(result) => self.report_kill(ctx, result),
+                Err(_) => {
+                    tracing::warn!(session = %ctx.session.id, "the kill did not finish in time")
+                }
+            }
         }
         if let Some(writer) = writer {
             writer.abort();
@@ -652,6 +661,16 @@ impl SessionRegistry {
             stopped: stopped.or_else(|| ctx.stop.reason()),
             exit_code,
             oom,
+        }
+    }
+
+    fn report_kill(&self, ctx: &mut RunCtx, result: Result<KillOutcome, SandboxError>) {
+        match result {
+            Ok(KillOutcome::Killed) => {}
+            Ok(KillOutcome::Restarted) => ctx.notice(
+                "the sandbox had to be restarted to stop the program; files written by earlier runs are gone",
+            ),
+            Err(err) => tracing::warn!(session = %ctx.session.id, %err, "could not kill the run"),
         }
     }
 
