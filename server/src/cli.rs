@@ -34,8 +34,8 @@ pub enum ImagesCommand {
     Build {
         /// Environment names.
         names: Vec<String>,
-        /// Images built at once.
-        #[arg(long, default_value_t = 2)]
-        parallel: usize,
+        /// Images built at once (default: `parallel_builds` from the config).
+        #[arg(long)]
+        parallel: Option<usize>,
     },
 }

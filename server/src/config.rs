@@ -24,6 +24,7 @@ pub struct Config {
     pub environments_dir: String,
     pub instance: String,
     pub build_images_on_start: bool,
+    pub parallel_builds: usize,
     pub frame_ancestors: Vec<String>,
     pub docker: DockerConfig,
     pub limits: Limits,
@@ -44,6 +45,7 @@ pub struct Limits {
     pub cpus: f64,
     pub pids: i64,
     pub run_timeout_seconds: u64,
+    pub build_timeout_seconds: u64,
     pub output_limit_bytes: usize,
     pub code_limit_bytes: usize,
     pub workspace_mib: u64,
@@ -115,8 +117,10 @@ impl Config {
         if l.pids < 8 {
             return bad("limits.pids must be at least 8");
         }
-        if l.run_timeout_seconds == 0 {
-            return bad("limits.run_timeout_seconds must be at least 1");
+        if l.run_timeout_seconds == 0 || l.build_timeout_seconds == 0 {
+            return bad(
+                "limits.run_timeout_seconds and limits.build_timeout_seconds must be at least 1",
+            );
         }
         if l.output_limit_bytes == 0 || l.code_limit_bytes == 0 {
             return bad("limits.output_limit_bytes and limits.code_limit_bytes must be positive");

@@ -39,9 +39,6 @@ use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::session::SessionRegistry;
 use crate::store::{SqliteStore, Store};
 
-/// Images built at once when the server builds missing ones.
-const PARALLEL_BUILDS: usize = 2;
-
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
 /// is not session end: containers stay and are adopted by the next start.
 pub async fn run(
@@ -72,7 +69,7 @@ pub async fn run(
 
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
-    environments::images::build(&sandbox, &environments, &[], true, PARALLEL_BUILDS).await;
+    environments::images::build(&sandbox, &environments, &[], true, config.parallel_builds).await;
     let missing: Vec<String> = environments
         .iter()
         .filter(|e| !e.is_ready())
@@ -82,15 +79,11 @@ pub async fn run(
         if config.build_images_on_start {
             tracing::info!(environments = ?missing, "building missing images in the background");
             let (sandbox, environments) = (sandbox.clone(), environments.clone());
+            let parallel = config.parallel_builds;
             tasks.spawn(async move {
-                for result in environments::images::build(
-                    &sandbox,
-                    &environments,
-                    &missing,
-                    true,
-                    PARALLEL_BUILDS,
-                )
-                .await
+                for result in
+                    environments::images::build(&sandbox, &environments, &missing, true, parallel)
+                        .await
                 {
                     if let Err(err) = result {
                         tracing::error!("{err}");

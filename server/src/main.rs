@@ -51,7 +51,7 @@ async fn serve(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {
 async fn build_images(
     config: Option<std::path::PathBuf>,
     names: Vec<String>,
-    parallel: usize,
+    parallel: Option<usize>,
 ) -> anyhow::Result<()> {
     let config = Config::load(config.as_deref())?;
     let environments = Environments::load(&config.environments_dir)?;
@@ -64,9 +64,14 @@ async fn build_images(
     }
     let sandbox: Arc<dyn Sandbox> =
         Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
-    let results =
-        livecode::environments::images::build(&sandbox, &environments, &names, false, parallel)
-            .await;
+    let results = livecode::environments::images::build(
+        &sandbox,
+        &environments,
+        &names,
+        false,
+        parallel.unwrap_or(config.parallel_builds),
+    )
+    .await;
     let failed: Vec<String> = results
         .into_iter()
         .filter_map(|r| r.err())

@@ -12,11 +12,7 @@ const BOMB_WAIT: Duration = Duration::from_secs(60);
 
 async fn assert_next_run_prints(ws: &mut WsStream, filename: &str, code: &str, expected: &str) {
     let run = run_code(ws, filename, code).await;
-    assert_eq!(
-        run.stdout, expected,
-        "the run after the bomb: {} stderr {:?}",
-        run.finished, run.stderr
-    );
+    assert_eq!(run.stdout, expected, "the run after: {}", run.describe());
     run.assert_completed(0);
 }
 
@@ -66,14 +62,7 @@ async fn a_memory_bomb_is_reported_as_oom() {
         "1 GiB fit under a {} MiB limit?",
         server.config.limits.memory_mib
     );
-    assert_eq!(
-        run.status(),
-        "oom",
-        "{} stdout {:?} stderr {:?}",
-        run.finished,
-        run.stdout,
-        run.stderr
-    );
+    assert_eq!(run.status(), "oom", "{}", run.describe());
 
     assert_next_run_prints(&mut ws, "main.py", "print('alive')\n", "alive\n").await;
 }
@@ -82,6 +71,7 @@ async fn a_memory_bomb_is_reported_as_oom() {
 async fn an_output_flood_is_cut_at_the_limit_and_memory_stays_bounded() {
     let server = TestServer::start(|_| {}).await;
     let limit = server.config.limits.output_limit_bytes;
+    let timeout_secs = server.config.limits.run_timeout_seconds;
     let margin = 64 * 1024;
     let session = server.python("").await;
     let mut ws = server.ws(&session.id, &session.candidate).await;
@@ -95,8 +85,13 @@ async fn an_output_flood_is_cut_at_the_limit_and_memory_stays_bounded() {
     let flood = "import sys\nline = 'x' * 4095 + '\\n'\nwhile True:\n    sys.stdout.write(line)\n";
     send(&mut ws, msg::run("main.py", flood)).await;
     let run = collect_run_within(&mut ws, Duration::from_secs(60)).await;
-    assert_eq!(run.status(), "output_limit", "{}", run.finished);
+    assert_eq!(run.status(), "output_limit", "{}", run.describe());
     assert!(run.truncated(), "{}", run.finished);
+    assert!(
+        run.duration_ms() < timeout_secs * 1000,
+        "the flood was stopped only after {} ms (run timeout {timeout_secs} s)",
+        run.duration_ms()
+    );
     let received = run.stdout.len() + run.stderr.len();
     assert!(
         received <= limit + margin,
@@ -108,12 +103,13 @@ async fn an_output_flood_is_cut_at_the_limit_and_memory_stays_bounded() {
     );
     let rss_after_one = vm_rss_bytes();
 
-    // Flood 2, over REST, on stderr.
+    // Flood 2, over REST, on stderr; the socket sees it too.
     let flood = "import sys\nline = 'y' * 4095 + '\\n'\nwhile True:\n    sys.stderr.write(line)\n";
-    let result = server
-        .api()
-        .execute(&session.id, &session.candidate, json!({"code": flood}))
-        .await;
+    let api = server.api();
+    let (result, seen) = tokio::join!(
+        api.execute(&session.id, &session.candidate, json!({"code": flood})),
+        collect_run_within(&mut ws, Duration::from_secs(60))
+    );
     assert_eq!(result["status"], "output_limit", "{}", short(&result));
     assert_eq!(result["truncated"], true, "{}", short(&result));
     let received = result["stdout"].as_str().expect("stdout").len()
@@ -121,6 +117,19 @@ async fn an_output_flood_is_cut_at_the_limit_and_memory_stays_bounded() {
     assert!(
         received <= limit + margin,
         "execute returned {received} bytes with a limit of {limit}"
+    );
+    assert_eq!(seen.run_id(), result["run_id"].as_str().expect("run_id"));
+    assert_eq!(seen.status(), "output_limit", "{}", seen.describe());
+    let received = seen.stdout.len() + seen.stderr.len();
+    assert!(
+        received <= limit + margin,
+        "the socket received {received} bytes with a limit of {limit}"
+    );
+    let secs = result["execution_time"].as_f64().expect("execution_time");
+    assert!(
+        secs < timeout_secs as f64,
+        "the flood was stopped only after {secs} s (run timeout {timeout_secs} s): {}",
+        seen.describe()
     );
     let rss_after_two = vm_rss_bytes();
 

@@ -12,6 +12,10 @@ async fn an_idle_session_expires_and_loses_its_container() {
     })
     .await;
     let session = server.python("print('x')\n").await;
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
     let mut ws = server.ws(&session.id, &session.candidate).await;
     assert_eq!(
         session_containers(&session.id).len(),

@@ -210,9 +210,16 @@ async fn get_session_describes_it_and_its_last_execution() {
     let session = server.python("print('x')\n").await;
     let api = server.api();
 
+    // Right after POST a session may still be `creating`; then it is `ready`.
     let got = api.get_session(&session.id, &session.candidate).await;
+    assert!(
+        matches!(got["status"].as_str(), Some("creating" | "ready")),
+        "{got}"
+    );
+    let got = api
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
     assert_eq!(got["session_id"], session.id.as_str(), "{got}");
-    assert_eq!(got["status"], "ready", "{got}");
     assert_eq!(got["environment"], "python", "{got}");
     assert!(got["container_id"].is_string(), "{got}");
     for key in ["created_at", "last_activity_at", "expires_at"] {

@@ -219,6 +219,8 @@ struct Executed {
     stderr: String,
     exit_code: Option<i64>,
     execution_time: f64,
+    /// Seconds the build step took (compiled languages), apart from `execution_time`.
+    build_time: Option<f64>,
     status: &'static str,
     truncated: bool,
 }
@@ -269,6 +271,7 @@ async fn execute(
         stderr: outcome.stderr.clone(),
         exit_code: outcome.exit_code,
         execution_time: outcome.duration.as_secs_f64(),
+        build_time: outcome.build_duration.map(|d| d.as_secs_f64()),
         status: outcome.status.as_str(),
         truncated: outcome.truncated,
     }))

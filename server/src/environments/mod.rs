@@ -38,6 +38,12 @@ pub struct EnvironmentToml {
     pub version_command: String,
     #[serde(default)]
     pub template: String,
+    /// Memory for this environment's containers, when its toolchain needs more than the default.
+    pub memory_mib: Option<u64>,
+    /// CPU share, when its toolchain needs more than the default.
+    pub cpus: Option<f64>,
+    /// Limit of the build step, when it needs other than `limits.build_timeout_seconds`.
+    pub build_timeout_seconds: Option<u64>,
 }
 
 /// A language sessions can use.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{EndReason, Participant, RunStatus, Status};
+use super::{EndReason, Participant, Phase, RunStatus, Status};
 use crate::auth::Role;
 use crate::sandbox::OutputStream;
 
@@ -21,6 +21,7 @@ pub enum SessionEvent {
     Output {
         run_id: Uuid,
         stream: OutputStream,
+        phase: Phase,
         data: String,
     },
     RunFinished {
@@ -28,6 +29,7 @@ pub enum SessionEvent {
         exit_code: Option<i64>,
         status: RunStatus,
         duration_ms: u64,
+        build_ms: Option<u64>,
         truncated: bool,
     },
     Presence(Vec<Participant>),

@@ -101,6 +101,8 @@ pub enum RunStatus {
     Oom,
     Killed,
     OutputLimit,
+    /// The build step failed (compiled languages); nothing was run.
+    CompileError,
     Error,
 }
 
@@ -112,9 +114,18 @@ impl RunStatus {
             RunStatus::Oom => "oom",
             RunStatus::Killed => "killed",
             RunStatus::OutputLimit => "output_limit",
+            RunStatus::CompileError => "compile_error",
             RunStatus::Error => "error",
         }
     }
+}
+
+/// Which step of a run produced output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Build,
+    Run,
 }
 
 /// Why a session ended.
@@ -158,6 +169,7 @@ pub struct RunSummary {
     pub status: RunStatus,
     pub exit_code: Option<i64>,
     pub duration_ms: u64,
+    pub build_ms: Option<u64>,
     pub truncated: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,

@@ -227,8 +227,12 @@ impl SessionRegistry {
             session_id: session.id.to_string(),
             environment: session.environment.name.clone(),
             image: session.environment.image.clone(),
-            memory_mib: limits.memory_mib,
-            cpus: limits.cpus,
+            memory_mib: session
+                .environment
+                .settings
+                .memory_mib
+                .unwrap_or(limits.memory_mib),
+            cpus: session.environment.settings.cpus.unwrap_or(limits.cpus),
             pids: limits.pids,
             workspace_mib: limits.workspace_mib,
             tmp_mib: limits.tmp_mib,

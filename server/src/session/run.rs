@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::events::Utf8Decoder;
 use super::files::validate_path;
 use super::registry::SessionRegistry;
-use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
+use super::{Phase, RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::environments::expand_placeholders;
 use crate::sandbox::{
@@ -59,7 +59,10 @@ pub struct RunOutcome {
     pub run_id: Uuid,
     pub status: RunStatus,
     pub exit_code: Option<i64>,
+    /// Time of the run itself, build excluded.
     pub duration: Duration,
+    /// Time of the build step, for compiled languages.
+    pub build_duration: Option<Duration>,
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
@@ -86,6 +89,7 @@ impl RunHandle {
                     status: RunStatus::Error,
                     exit_code: None,
                     duration: Duration::ZERO,
+                    build_duration: None,
                     stdout: String::new(),
                     stderr: "the server shut down during the run\n".into(),
                     truncated: false,
@@ -225,6 +229,9 @@ struct RunCtx {
     files: Vec<WorkspaceFile>,
     filename: String,
     timeout: Duration,
+    phase: Phase,
+    build_duration: Option<Duration>,
+    run_started: Option<Instant>,
     output_limit: usize,
     output_bytes: usize,
     truncated: bool,
@@ -260,6 +267,7 @@ impl RunCtx {
         self.session.emit_locked(SessionEvent::Output {
             run_id: self.run_id,
             stream,
+            phase: self.phase,
             data: text,
         });
     }
@@ -273,6 +281,8 @@ impl RunCtx {
 /// How one exec ended.
 struct ExecEnd {
     stopped: Option<StopReason>,
+    /// The build step failed: nothing was run.
+    compile_failed: bool,
     exit_code: Option<i64>,
     oom: bool,
 }
@@ -379,6 +389,9 @@ impl SessionRegistry {
                 .collect(),
             filename,
             timeout,
+            phase: Phase::Run,
+            build_duration: None,
+            run_started: None,
             output_limit: config.limits.output_limit_bytes,
             output_bytes: 0,
             truncated: false,
@@ -413,6 +426,7 @@ impl SessionRegistry {
             status: None,
             exit_code: None,
             duration_ms: None,
+            build_ms: None,
             stdout: String::new(),
             stderr: String::new(),
             truncated: false,
@@ -421,7 +435,6 @@ impl SessionRegistry {
             tracing::error!(session = %session.id, %err, "could not store the run");
         }
 
-        let t0 = Instant::now();
         let (status, exit_code) = match self.drive(&mut ctx).await {
             Ok(end) => (
                 status_of(&end),
@@ -433,7 +446,8 @@ impl SessionRegistry {
                 (RunStatus::Error, None)
             }
         };
-        let duration = t0.elapsed();
+        let duration = ctx.run_started.map(|t| t.elapsed()).unwrap_or_default();
+        let build_ms = ctx.build_duration.map(|d| d.as_millis() as u64);
         for stream in [OutputStream::Stdout, OutputStream::Stderr] {
             let rest = ctx.decoders[stream as usize].finish();
             ctx.emit_text(stream, rest);
@@ -444,6 +458,7 @@ impl SessionRegistry {
             status,
             exit_code,
             duration,
+            build_duration: ctx.build_duration,
             stdout: std::mem::take(&mut ctx.stdout),
             stderr: std::mem::take(&mut ctx.stderr),
             truncated: ctx.truncated,
@@ -460,6 +475,7 @@ impl SessionRegistry {
                 status,
                 exit_code,
                 duration_ms,
+                build_ms,
                 truncated: outcome.truncated,
                 started_at,
                 finished_at,
@@ -469,6 +485,7 @@ impl SessionRegistry {
                 exit_code,
                 status,
                 duration_ms,
+                build_ms,
                 truncated: outcome.truncated,
             });
             if state.status == Status::Executing {
@@ -483,6 +500,7 @@ impl SessionRegistry {
         record.status = Some(status.as_str().into());
         record.exit_code = exit_code;
         record.duration_ms = Some(duration_ms);
+        record.build_ms = build_ms;
         record.stdout = outcome.stdout.clone();
         record.stderr = outcome.stderr.clone();
         record.truncated = outcome.truncated;
@@ -501,39 +519,49 @@ impl SessionRegistry {
         let run_command = expand_placeholders(&env.settings.run, &ctx.filename);
         let build_command = (!env.settings.build.trim().is_empty())
             .then(|| expand_placeholders(&env.settings.build, &ctx.filename));
-        let deadline = tokio::time::Instant::now() + ctx.timeout;
+        let build_timeout = Duration::from_secs(
+            env.settings
+                .build_timeout_seconds
+                .unwrap_or(self.config().limits.build_timeout_seconds),
+        );
 
         let mut retried = false;
         loop {
             let container = self.ensure_container(&session).await?;
             let result = async {
+                let mut files = ctx.files.clone();
                 if let Some(build) = &build_command {
+                    ctx.phase = Phase::Build;
                     let spec = ExecSpec {
-                        files: ctx.files.clone(),
+                        files: std::mem::take(&mut files),
                         command: build.clone(),
                         env: Default::default(),
                     };
+                    let started = Instant::now();
                     let exec = self.sandbox().exec(&container, spec).await?;
+                    let deadline = tokio::time::Instant::now() + build_timeout;
                     let end = self.pump(ctx, &container, exec, deadline, false).await;
-                    if end.stopped.is_some() || end.exit_code != Some(0) {
+                    ctx.build_duration = Some(started.elapsed());
+                    if end.stopped.is_some() {
                         return Ok(end);
                     }
-                    let spec = ExecSpec {
-                        files: Vec::new(),
-                        command: run_command.clone(),
-                        env: Default::default(),
-                    };
-                    let exec = self.sandbox().exec(&container, spec).await?;
-                    Ok(self.pump(ctx, &container, exec, deadline, true).await)
-                } else {
-                    let spec = ExecSpec {
-                        files: ctx.files.clone(),
-                        command: run_command.clone(),
-                        env: Default::default(),
-                    };
-                    let exec = self.sandbox().exec(&container, spec).await?;
-                    Ok(self.pump(ctx, &container, exec, deadline, true).await)
+                    if end.exit_code != Some(0) {
+                        return Ok(ExecEnd {
+                            compile_failed: true,
+                            ..end
+                        });
+                    }
                 }
+                ctx.phase = Phase::Run;
+                let spec = ExecSpec {
+                    files,
+                    command: run_command.clone(),
+                    env: Default::default(),
+                };
+                ctx.run_started = Some(Instant::now());
+                let exec = self.sandbox().exec(&container, spec).await?;
+                let deadline = tokio::time::Instant::now() + ctx.timeout;
+                Ok(self.pump(ctx, &container, exec, deadline, true).await)
             }
             .await;
             match result {
@@ -658,6 +686,7 @@ impl SessionRegistry {
             Err(_) => (None, false),
         };
         ExecEnd {
+            compile_failed: false,
             stopped: stopped.or_else(|| ctx.stop.reason()),
             exit_code,
             oom,
@@ -712,6 +741,7 @@ fn status_of(end: &ExecEnd) -> RunStatus {
             RunStatus::Killed
         }
         None if end.oom => RunStatus::Oom,
+        None if end.compile_failed => RunStatus::CompileError,
         None => RunStatus::Completed,
     }
 }
@@ -724,6 +754,7 @@ pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
         status,
         exit_code: record.exit_code,
         duration_ms: record.duration_ms.unwrap_or(0),
+        build_ms: record.build_ms,
         truncated: record.truncated,
         started_at: record.started_at,
         finished_at: record.finished_at?,

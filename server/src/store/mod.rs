@@ -42,6 +42,7 @@ pub struct RunRecord {
     pub status: Option<String>,
     pub exit_code: Option<i64>,
     pub duration_ms: Option<u64>,
+    pub build_ms: Option<u64>,
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status       TEXT,
     exit_code    INTEGER,
     duration_ms  INTEGER,
+    build_ms     INTEGER,
     stdout       TEXT NOT NULL DEFAULT '',
     stderr       TEXT NOT NULL DEFAULT '',
     truncated    INTEGER NOT NULL DEFAULT 0

@@ -89,6 +89,7 @@ fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         status: row.get("status")?,
         exit_code: row.get("exit_code")?,
         duration_ms: row.get::<_, Option<i64>>("duration_ms")?.map(|d| d as u64),
+        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
         stdout: row.get("stdout")?,
         stderr: row.get("stderr")?,
         truncated: row.get("truncated")?,
@@ -221,7 +222,7 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             conn.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
-                   stdout = ?6, stderr = ?7, truncated = ?8 WHERE id = ?1",
+                   stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
                 params![
                     r.id,
                     r.finished_at.map(|t| t.to_rfc3339()),
@@ -231,6 +232,7 @@ impl Store for SqliteStore {
                     r.stdout,
                     r.stderr,
                     r.truncated,
+                    r.build_ms.map(|d| d as i64),
                 ],
             )?;
             Ok(())
@@ -309,6 +311,7 @@ mod tests {
             status: None,
             exit_code: None,
             duration_ms: None,
+            build_ms: None,
             stdout: String::new(),
             stderr: String::new(),
             truncated: false,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::api::sessions::SessionView;
 use crate::auth::Role;
 use crate::sandbox::OutputStream;
-use crate::session::{Participant, RunStatus, SessionEvent};
+use crate::session::{Participant, Phase, RunStatus, SessionEvent};
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -86,6 +86,7 @@ pub enum ServerMessage {
     Output {
         run_id: Uuid,
         stream: OutputStream,
+        phase: Phase,
         data: String,
     },
     RunFinished {
@@ -93,6 +94,7 @@ pub enum ServerMessage {
         exit_code: Option<i64>,
         status: RunStatus,
         duration_ms: u64,
+        build_ms: Option<u64>,
         truncated: bool,
     },
     Presence {
@@ -120,8 +122,10 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Output {
                 run_id,
                 stream,
+                phase,
                 data,
             } => Self::Output {
+                phase: *phase,
                 run_id: *run_id,
                 stream: *stream,
                 data: data.clone(),
@@ -131,8 +135,10 @@ impl From<&SessionEvent> for ServerMessage {
                 exit_code,
                 status,
                 duration_ms,
+                build_ms,
                 truncated,
             } => Self::RunFinished {
+                build_ms: *build_ms,
                 run_id: *run_id,
                 exit_code: *exit_code,
                 status: *status,
@@ -231,6 +237,7 @@ mod tests {
             exit_code: None,
             status: RunStatus::OutputLimit,
             duration_ms: 5,
+            build_ms: None,
             truncated: true,
         }
         .to_text();

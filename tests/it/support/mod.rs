@@ -414,6 +414,23 @@ impl Api<'_> {
         .await
     }
 
+    /// Polls `GET /sessions/{id}` until its status is `status` (a new session is `creating`
+    /// until its container runs); returns that answer.
+    pub async fn wait_status(&self, id: &str, bearer: &str, status: &str) -> Value {
+        let deadline = Instant::now() + DEFAULT_WAIT;
+        loop {
+            let got = self.get_session(id, bearer).await;
+            if got["status"] == status {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "session {id} is not {status} after {DEFAULT_WAIT:?}: {got}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `POST /sessions/{id}/execute`; expects 200.
     pub async fn execute(&self, id: &str, bearer: &str, body: Value) -> Value {
         let resp = self
@@ -749,11 +766,19 @@ impl RunResult {
         assert_eq!(
             (self.status(), self.exit_code()),
             ("completed", Some(exit_code)),
+            "{}",
+            self.describe()
+        );
+    }
+
+    /// The run in a few lines, for failure messages.
+    pub fn describe(&self) -> String {
+        format!(
             "run_finished: {}\nstdout: {:?}\nstderr: {:?}",
             self.finished,
-            self.stdout,
-            self.stderr
-        );
+            clip(&self.stdout, 600),
+            clip(&self.stderr, 600)
+        )
     }
 }
 
@@ -775,7 +800,7 @@ pub async fn collect_run_within(ws: &mut WsStream, wait: Duration) -> RunResult 
                 let frames: Vec<Value> = events.into_iter().map(|(_, v)| v).collect();
                 panic!(
                     "run did not finish within {wait:?} ({other:?}); stdout so far {:?}; frames:\n{}",
-                    tail(&stdout, 300),
+                    clip(&stdout, 300),
                     summarize(&frames)
                 );
             }
@@ -857,13 +882,14 @@ fn summarize(frames: &[Value]) -> String {
     for frame in &frames[skipped..] {
         let text = frame.to_string();
         out.push_str("  ");
-        out.push_str(&tail(&text, 240));
+        out.push_str(&clip(&text, 240));
         out.push('\n');
     }
     out
 }
 
-fn tail(text: &str, max: usize) -> String {
+/// `text`, cut to at most `max` bytes for a failure message.
+pub fn clip(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
