@@ -132,7 +132,7 @@ async fn serve(
     let (snapshot, document, version, mut events) = session.subscribe(idle_ttl);
     let participants = snapshot.participants.clone();
     let welcome = ServerMessage::Welcome {
-        session: SessionView::from(snapshot),
+        session: Box::new(SessionView::from(snapshot)),
         role,
         document,
         version,

@@ -70,7 +70,7 @@ impl ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Welcome {
-        session: SessionView,
+        session: Box<SessionView>,
         role: Role,
         document: String,
         version: u64,

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of livecode: unit tests, and integration tests against a real Docker engine.
+# Installs and starts Docker when it is missing (root only), makes the base image when no
+# registry can be reached, and builds the environment images first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-docker.sh
+bash scripts/bootstrap-base-image.sh
+
+cargo build --locked
+echo "--- building environment images"
+./target/debug/livecode images build
+
+echo "--- cargo test"
+cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
