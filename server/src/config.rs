@@ -137,6 +137,9 @@ impl Config {
         if s.reap_interval_seconds.is_nan() || s.reap_interval_seconds < 0.05 {
             return bad("sessions.reap_interval_seconds must be at least 0.05");
         }
+        if self.parallel_builds == 0 {
+            return bad("parallel_builds must be at least 1");
+        }
         if s.event_buffer < 16 {
             return bad("sessions.event_buffer must be at least 16");
         }

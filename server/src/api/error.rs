@@ -18,6 +18,8 @@ pub enum ApiError {
     Forbidden,
     #[error("no session with that id")]
     SessionNotFound,
+    #[error("no such endpoint")]
+    NoRoute,
     #[error("no environment named '{0}'")]
     UnknownEnvironment(String),
     #[error("the image of environment '{0}' is not built yet")]
@@ -50,6 +52,7 @@ impl ApiError {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::SessionNotFound => "SESSION_NOT_FOUND",
+            Self::NoRoute => "NOT_FOUND",
             Self::UnknownEnvironment(_) => "UNKNOWN_ENVIRONMENT",
             Self::ImageNotReady(_) => "IMAGE_NOT_READY",
             Self::CodeTooLarge(_) => "CODE_TOO_LARGE",
@@ -70,7 +73,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::SessionNotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::UnknownEnvironment(_)
             | Self::InvalidFilename(_)
             | Self::InvalidJson(_)
@@ -89,6 +92,7 @@ impl ApiError {
             Self::Unauthorized => "send 'Authorization: Bearer <API key or session token>'",
             Self::Forbidden => "an interviewer token or the API key can do this",
             Self::SessionNotFound => "check the session id; ended sessions stay readable",
+            Self::NoRoute => "see docs/protocol.md for the endpoints",
             Self::UnknownEnvironment(_) => "GET /api/v1/environments lists the environments",
             Self::ImageNotReady(_) => {
                 "the server is building it; GET /api/v1/environments shows 'ready'"

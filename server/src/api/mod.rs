@@ -23,5 +23,5 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(environments::router())
         .merge(sessions::router())
-        .fallback(|| async { ApiError::InvalidArgument("no such endpoint; see API.md".into()) })
+        .fallback(|| async { ApiError::NoRoute })
 }
