@@ -5,6 +5,7 @@
 //! - `app`: [`AppState`](app::AppState) and the router.
 //! - `api`: REST under `/api/v1`; `ws`: the session socket; `web`: the embedded page.
 //! - `auth`: API key and session tokens (hashed, compared in constant time), roles.
+//! - `collab`: the document authority (versions, change sets in UTF-16, history); no I/O.
 //! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
 //! - `sandbox`: the narrow `Sandbox` trait and its Docker backend.
 //! - `environments`: languages from `environments/*/environment.toml`, image builds.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod collab;
 pub mod config;
 pub mod environments;
 pub mod sandbox;

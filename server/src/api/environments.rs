@@ -9,7 +9,9 @@ use super::extract::AppJson;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/environments", get(list))
+    Router::new()
+        .route("/environments", get(list))
+        .route("/embed-config", get(embed_config))
 }
 
 #[derive(Debug, Serialize)]
@@ -41,4 +43,9 @@ async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
             })
             .collect(),
     )
+}
+
+/// What the embed page needs to check `postMessage` origins: the allowed parent origins.
+async fn embed_config(State(state): State<AppState>) -> AppJson<serde_json::Value> {
+    AppJson(serde_json::json!({"frame_ancestors": state.config.frame_ancestors}))
 }

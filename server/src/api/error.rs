@@ -32,6 +32,8 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("{0}")]
+    InvalidMessage(String),
     #[error("a run is already in progress")]
     RunInProgress,
     #[error("nothing is running")]
@@ -59,6 +61,7 @@ impl ApiError {
             Self::InvalidFilename(_) => "INVALID_FILENAME",
             Self::InvalidJson(_) => "INVALID_JSON",
             Self::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Self::InvalidMessage(_) => "INVALID_MESSAGE",
             Self::RunInProgress => "RUN_IN_PROGRESS",
             Self::NoRun => "NO_RUN",
             Self::SessionEnded => "SESSION_ENDED",
@@ -77,7 +80,8 @@ impl ApiError {
             Self::UnknownEnvironment(_)
             | Self::InvalidFilename(_)
             | Self::InvalidJson(_)
-            | Self::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidArgument(_)
+            | Self::InvalidMessage(_) => StatusCode::BAD_REQUEST,
             Self::CodeTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RunInProgress | Self::NoRun | Self::SessionEnded | Self::Stdin(_) => {
                 StatusCode::CONFLICT
@@ -101,6 +105,7 @@ impl ApiError {
             Self::InvalidFilename(_) => "use relative names such as 'main.py' or 'lib/util.py'",
             Self::InvalidJson(_) => "send a JSON object as in API.md",
             Self::InvalidArgument(_) => "see API.md for the accepted values",
+            Self::InvalidMessage(_) => "see docs/protocol.md for the message shapes",
             Self::RunInProgress => {
                 "wait for run_finished, send 'kill', or run with \"restart\": true"
             }
@@ -130,6 +135,19 @@ impl From<SessionError> for ApiError {
             SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
             SessionError::Sandbox(e) => Self::Unavailable(e.into()),
             SessionError::Store(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<crate::session::EditError> for ApiError {
+    fn from(err: crate::session::EditError) -> Self {
+        use crate::session::EditError;
+        match err {
+            EditError::Stale { .. } | EditError::Invalid(_) => {
+                Self::InvalidMessage(err.to_string())
+            }
+            EditError::TooLarge(m) => Self::CodeTooLarge(m),
+            EditError::Ended => Self::SessionEnded,
         }
     }
 }

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/sessions", post(create).get(list))
         .route("/sessions/{id}", get(read).delete(delete))
         .route("/sessions/{id}/execute", post(execute))
+        .route("/sessions/{id}/history", get(history))
+        .route("/sessions/{id}/notes", get(read_notes).put(write_notes))
         .route("/sessions/{id}/ws", get(crate::ws::upgrade))
 }
 
@@ -275,4 +277,80 @@ async fn execute(
         status: outcome.status.as_str(),
         truncated: outcome.truncated,
     }))
+}
+
+/// The interviewer's view (or the API key's): replay and notes.
+async fn interviewer(state: &AppState, id: &SessionId, bearer: &Bearer) -> Result<(), ApiError> {
+    match authorize(state, id, bearer).await? {
+        Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
+        Access::Token(_) => Err(ApiError::Forbidden),
+    }
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    interviewer(&state, &id, &bearer).await?;
+    let history = state.sessions.history(&id).await?;
+    let updates: Vec<_> = history
+        .updates
+        .into_iter()
+        .map(|u| {
+            serde_json::json!({"version": u.version, "at": u.at, "client_id": u.client_id,
+                               "changes": u.changes})
+        })
+        .collect();
+    let runs: Vec<_> = history
+        .runs
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({"run_id": r.id, "by": r.by_role, "started_at": r.started_at,
+                "finished_at": r.finished_at, "status": r.status, "exit_code": r.exit_code,
+                "duration_ms": r.duration_ms, "build_ms": r.build_ms, "stdout": r.stdout,
+                "stderr": r.stderr, "truncated": r.truncated})
+        })
+        .collect();
+    Ok(AppJson(serde_json::json!({
+        "session_id": id,
+        "initial_document": history.initial_document,
+        "version": updates.len(),
+        "updates": updates,
+        "runs": runs,
+    })))
+}
+
+async fn read_notes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    interviewer(&state, &id, &bearer).await?;
+    let text = state.sessions.notes(&id).await?;
+    Ok(AppJson(serde_json::json!({"text": text})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotesBody {
+    text: String,
+}
+
+async fn write_notes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    bearer: Bearer,
+    AppJson(body): AppJson<NotesBody>,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    interviewer(&state, &id, &bearer).await?;
+    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    state
+        .sessions
+        .set_notes(&session, body.text.clone())
+        .await?;
+    Ok(AppJson(serde_json::json!({"text": body.text})))
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{EndReason, Participant, Phase, RunStatus, Status};
 use crate::auth::Role;
+use crate::collab::Update;
 use crate::sandbox::OutputStream;
 
 /// One event of a session.
@@ -34,6 +35,22 @@ pub enum SessionEvent {
     },
     Presence(Vec<Participant>),
     Ended(EndReason),
+    /// Accepted document updates; the first applies to `version`.
+    Updates {
+        version: u64,
+        updates: Vec<Arc<Update>>,
+    },
+    /// A participant's selection.
+    Cursor {
+        participant: u64,
+        name: String,
+        role: Role,
+        anchor: u64,
+        head: u64,
+        version: u64,
+    },
+    /// The interviewers' private notes changed (never shown to other roles).
+    Notes(String),
 }
 
 /// The sending side, owned by the session.

@@ -13,6 +13,7 @@
 //!
 //! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
 
+mod collab;
 pub mod events;
 pub mod files;
 mod reaper;
@@ -27,12 +28,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, SessionEvent};
 pub use reaper::run_reaper;
-pub use registry::{CreatedSession, NewSession, SessionRegistry};
+pub use registry::{CreatedSession, History, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 
 use crate::auth::{self, Role};
+use crate::collab::Authority;
 use crate::environments::Environment;
 use crate::sandbox::SandboxId;
 
@@ -158,6 +161,8 @@ impl EndReason {
 /// Someone connected to a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Participant {
+    /// Unique within the session while connected; ties cursors to names.
+    pub id: u64,
     pub role: Role,
     pub name: String,
 }
@@ -221,8 +226,8 @@ struct State {
     status: Status,
     container: Option<SandboxId>,
     last_activity_at: DateTime<Utc>,
-    document: String,
-    version: u64,
+    doc: Authority,
+    notes: String,
     files: BTreeMap<String, String>,
     participants: BTreeMap<u64, Participant>,
     next_participant: u64,
@@ -270,7 +275,7 @@ impl Session {
     /// The document and its version.
     pub fn document(&self) -> (String, u64) {
         let state = self.state();
-        (state.document.clone(), state.version)
+        (state.doc.doc().to_string(), state.doc.version())
     }
 
     /// Records activity now (it postpones the idle TTL).
@@ -312,7 +317,12 @@ impl Session {
         let snapshot = self.snapshot(idle_ttl);
         let state = self.state();
         let rx = self.events.subscribe();
-        (snapshot, state.document.clone(), state.version, rx)
+        (
+            snapshot,
+            state.doc.doc().to_string(),
+            state.doc.version(),
+            rx,
+        )
     }
 
     /// Adds a participant and tells everyone; the guard removes them again.
@@ -320,7 +330,14 @@ impl Session {
         let mut state = self.state();
         let key = state.next_participant;
         state.next_participant += 1;
-        state.participants.insert(key, Participant { role, name });
+        state.participants.insert(
+            key,
+            Participant {
+                id: key,
+                role,
+                name,
+            },
+        );
         state.last_activity_at = Utc::now();
         let list = state.participants.values().cloned().collect();
         self.emit_locked(SessionEvent::Presence(list));
@@ -341,6 +358,13 @@ impl Session {
 pub struct ParticipantGuard {
     session: Arc<Session>,
     key: u64,
+}
+
+impl ParticipantGuard {
+    /// This participant's id.
+    pub fn id(&self) -> u64 {
+        self.key
+    }
 }
 
 impl Drop for ParticipantGuard {

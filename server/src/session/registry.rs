@@ -16,6 +16,7 @@ use super::{
     SessionSnapshot, State, Status,
 };
 use crate::auth::{self, Role};
+use crate::collab::{normalize_newlines, Authority, Update};
 use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{Sandbox, SandboxError, SandboxId, SandboxSpec};
@@ -43,6 +44,14 @@ pub struct CreatedSession {
     pub session: Arc<Session>,
     pub candidate_token: String,
     pub interviewer_token: String,
+}
+
+/// A session's document history and runs.
+#[derive(Debug)]
+pub struct History {
+    pub initial_document: String,
+    pub updates: Vec<crate::store::UpdateRecord>,
+    pub runs: Vec<crate::store::RunRecord>,
 }
 
 /// A session request, parsed.
@@ -119,12 +128,12 @@ impl SessionRegistry {
             None => config.sessions.max_lifetime_seconds,
         };
         let mut files = req.files;
-        let document = match req.code {
+        let document = normalize_newlines(&match req.code {
             Some(code) => code,
             None => files
                 .remove(&environment.settings.filename)
                 .unwrap_or_else(|| environment.template()),
-        };
+        });
         files.remove(&environment.settings.filename);
 
         let (candidate_token, interviewer_token) = (auth::new_token(), auth::new_token());
@@ -141,12 +150,14 @@ impl SessionRegistry {
             last_activity_at: now,
             expires_at: now + chrono::Duration::seconds(lifetime as i64),
             ended_reason: None,
+            initial_document: document.clone(),
             document,
             version: 0,
+            notes: String::new(),
             files,
         };
         self.shared.store.insert_session(&record).await?;
-        let session = self.insert(record, None, None);
+        let session = self.insert(record, Vec::new(), None, None);
         self.spawn_container(session.clone());
         Ok(CreatedSession {
             session,
@@ -158,6 +169,7 @@ impl SessionRegistry {
     fn insert(
         &self,
         record: SessionRecord,
+        updates: Vec<Update>,
         container: Option<SandboxId>,
         last_execution: Option<RunSummary>,
     ) -> Arc<Session> {
@@ -186,8 +198,8 @@ impl SessionRegistry {
                 status,
                 container,
                 last_activity_at: record.last_activity_at,
-                document: record.document,
-                version: record.version,
+                doc: Authority::restore(record.document, updates),
+                notes: record.notes,
                 files: record.files,
                 participants: BTreeMap::new(),
                 next_participant: 0,
@@ -390,6 +402,31 @@ impl SessionRegistry {
         })
     }
 
+    /// Everything replay needs, from the store (so it works after the session ended).
+    pub async fn history(&self, id: &SessionId) -> Result<History, SessionError> {
+        let key = id.to_string();
+        let record = self
+            .shared
+            .store
+            .get_session(&key)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        Ok(History {
+            initial_document: record.initial_document,
+            updates: self.shared.store.updates(&key).await?,
+            runs: self.shared.store.runs(&key).await?,
+        })
+    }
+
+    /// The private notes of a live or ended session.
+    pub async fn notes(&self, id: &SessionId) -> Result<String, SessionError> {
+        if let Some(session) = self.get(id) {
+            return Ok(session.notes());
+        }
+        let record = self.shared.store.get_session(&id.to_string()).await?;
+        Ok(record.ok_or(SessionError::NotFound)?.notes)
+    }
+
     /// Does a session with this id exist at all (live or ended)?
     pub async fn exists(&self, id: &SessionId) -> Result<bool, SessionError> {
         Ok(self.get(id).is_some()
@@ -465,8 +502,21 @@ impl SessionRegistry {
                 kept.insert(id.clone());
             }
             let last = self.shared.store.last_run(&record.id).await?;
+            let updates = self
+                .shared
+                .store
+                .updates(&record.id)
+                .await?
+                .into_iter()
+                .map(|u| Update {
+                    client_id: u.client_id,
+                    changes: u.changes,
+                    at: u.at,
+                })
+                .collect();
             let session = self.insert(
                 record,
+                updates,
                 adopted.clone(),
                 last.and_then(super::run::summary_from_record),
             );

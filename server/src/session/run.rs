@@ -318,7 +318,7 @@ impl SessionRegistry {
         let mut files = {
             let state = session.state();
             let mut files = state.files.clone();
-            files.insert(env.settings.filename.clone(), state.document.clone());
+            files.insert(env.settings.filename.clone(), state.doc.doc().to_string());
             files
         };
         if let Some(code) = req.code {

@@ -25,8 +25,12 @@ pub struct SessionRecord {
     pub last_activity_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub ended_reason: Option<String>,
+    /// The document at version 0, where replay starts.
+    pub initial_document: String,
     pub document: String,
     pub version: u64,
+    /// The interviewers' private notes.
+    pub notes: String,
     /// Extra files beside the document, by relative path.
     pub files: BTreeMap<String, String>,
 }
@@ -46,6 +50,16 @@ pub struct RunRecord {
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
+}
+
+/// One accepted document update, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRecord {
+    /// The version this update applies to.
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub client_id: String,
+    pub changes: serde_json::Value,
 }
 
 /// The store failed; details go to the log, never to clients.
@@ -74,7 +88,20 @@ pub trait Store: Send + Sync {
         last_activity_at: DateTime<Utc>,
         ended_reason: Option<&str>,
     ) -> Result<(), StoreError>;
-    async fn set_document(&self, id: &str, document: &str, version: u64) -> Result<(), StoreError>;
+    /// Appends accepted updates and the document they lead to, in one transaction. The stored
+    /// document only ever moves forward, whatever order concurrent calls finish in.
+    async fn append_updates(
+        &self,
+        id: &str,
+        updates: &[UpdateRecord],
+        document: &str,
+        version: u64,
+    ) -> Result<(), StoreError>;
+    /// Every update of a session, oldest first.
+    async fn updates(&self, id: &str) -> Result<Vec<UpdateRecord>, StoreError>;
+    /// Every run of a session, oldest first.
+    async fn runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
+    async fn set_notes(&self, id: &str, notes: &str) -> Result<(), StoreError>;
     async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session not yet ended, for start-up.
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_activity_at  TEXT NOT NULL,
     expires_at        TEXT NOT NULL,
     ended_reason      TEXT,
+    initial_document  TEXT NOT NULL,
     document          TEXT NOT NULL,
     version           INTEGER NOT NULL,
     files             TEXT NOT NULL,

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{RunRecord, SessionRecord, Store, StoreError};
+use super::{RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 
 const SCHEMA: &str = include_str!("schema.sql");
 const LIVE: &str = "('creating','ready','executing','stopping')";
@@ -70,8 +70,10 @@ fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         last_activity_at: time(row.get("last_activity_at")?)?,
         expires_at: time(row.get("expires_at")?)?,
         ended_reason: row.get("ended_reason")?,
+        initial_document: row.get("initial_document")?,
         document: row.get("document")?,
         version: row.get::<_, i64>("version")? as u64,
+        notes: row.get("notes")?,
         files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
     })
 }
@@ -114,8 +116,8 @@ impl Store for SqliteStore {
             conn.execute(
                 "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
                    interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
-                   document, version, files)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                   document, version, files, initial_document, notes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     s.id,
                     s.environment,
@@ -131,6 +133,8 @@ impl Store for SqliteStore {
                     s.document,
                     s.version as i64,
                     serde_json::to_string(&s.files).expect("a string map serializes"),
+                    s.initial_document,
+                    s.notes,
                 ],
             )?;
             Ok(())
@@ -166,12 +170,86 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_document(&self, id: &str, document: &str, version: u64) -> Result<(), StoreError> {
-        let (id, document) = (id.to_string(), document.to_string());
+    async fn append_updates(
+        &self,
+        id: &str,
+        updates: &[UpdateRecord],
+        document: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let (id, document, updates) = (id.to_string(), document.to_string(), updates.to_vec());
+        self.with(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO updates (session_id, version, at, client_id, changes)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for u in &updates {
+                    insert.execute(params![
+                        id,
+                        u.version as i64,
+                        u.at.to_rfc3339(),
+                        u.client_id,
+                        u.changes.to_string()
+                    ])?;
+                }
+            }
+            tx.execute(
+                "UPDATE sessions SET document = ?2, version = ?3 WHERE id = ?1 AND version < ?3",
+                params![id, document, version as i64],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn updates(&self, id: &str) -> Result<Vec<UpdateRecord>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT version, at, client_id, changes FROM updates WHERE session_id = ?1
+                 ORDER BY version",
+            )?;
+            let mut rows = stmt.query([id])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let changes: String = row.get(3)?;
+                out.push(UpdateRecord {
+                    version: row.get::<_, i64>(0)? as u64,
+                    at: time(row.get(1)?)?,
+                    client_id: row.get(2)?,
+                    changes: serde_json::from_str(&changes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError> {
+        let session_id = session_id.to_string();
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT * FROM runs WHERE session_id = ?1 ORDER BY started_at")?;
+            let mut rows = stmt.query([session_id])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(run_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_notes(&self, id: &str, notes: &str) -> Result<(), StoreError> {
+        let (id, notes) = (id.to_string(), notes.to_string());
         self.with(move |conn| {
             conn.execute(
-                "UPDATE sessions SET document = ?2, version = ?3 WHERE id = ?1",
-                params![id, document, version as i64],
+                "UPDATE sessions SET notes = ?2 WHERE id = ?1",
+                params![id, notes],
             )?;
             Ok(())
         })
@@ -285,8 +363,10 @@ mod tests {
             last_activity_at: now,
             expires_at: now,
             ended_reason: None,
+            initial_document: "print('é🎉')".into(),
             document: "print('é🎉')".into(),
             version: 0,
+            notes: String::new(),
             files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
         }
     }
@@ -297,7 +377,21 @@ mod tests {
         let store = SqliteStore::open(dir.path()).expect("open");
         let s = session("a");
         store.insert_session(&s).await.expect("insert");
-        store.set_document("a", "x = 1", 3).await.expect("doc");
+        let update = UpdateRecord {
+            version: 0,
+            at: s.created_at,
+            client_id: "c1".into(),
+            changes: serde_json::json!([[11, "x = 1"]]),
+        };
+        store
+            .append_updates("a", std::slice::from_ref(&update), "x = 1", 1)
+            .await
+            .expect("update");
+        // A late write of an older document never wins.
+        store
+            .append_updates("a", &[], "stale", 0)
+            .await
+            .expect("stale");
         store
             .update_session_state("a", "stopped", Some("c1"), s.created_at, Some("stopped"))
             .await
@@ -322,7 +416,9 @@ mod tests {
         let store = SqliteStore::open(dir.path()).expect("reopen");
         let got = store.get_session("a").await.expect("get").expect("present");
         assert_eq!(got.document, "x = 1");
-        assert_eq!(got.version, 3);
+        assert_eq!(got.version, 1);
+        assert_eq!(got.initial_document, "print('é🎉')");
+        assert_eq!(store.updates("a").await.expect("updates"), vec![update]);
         assert_eq!(got.status, "stopped");
         assert_eq!(got.files, s.files);
         assert!(store.live_sessions().await.expect("live").is_empty());

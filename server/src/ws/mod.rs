@@ -17,13 +17,13 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-pub use protocol::{ClientMessage, ServerMessage};
+pub use protocol::{ClientMessage, EnvironmentInfo, ServerMessage};
 
 use crate::api::sessions::{parse_id, SessionView};
 use crate::api::ApiError;
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::session::{RunRequest, Session, SessionEvent};
+use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
 
 /// How long a client has to send `auth` when the URL carried no token.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,16 +127,30 @@ async fn serve(
     };
     let role = if readonly { Role::Observer } else { role };
 
-    let _participant = session.join(role, name);
+    let participant = session.join(role, name);
+    let me = Client {
+        role,
+        participant: participant.id(),
+    };
     let idle_ttl = state.sessions.idle_ttl();
     let (snapshot, document, version, mut events) = session.subscribe(idle_ttl);
     let participants = snapshot.participants.clone();
+    let env = &session.environment;
     let welcome = ServerMessage::Welcome {
         session: Box::new(SessionView::from(snapshot)),
         role,
         document,
         version,
         participants,
+        participant: me.participant,
+        environment: EnvironmentInfo {
+            name: env.name.clone(),
+            description: env.settings.description.clone(),
+            filename: env.settings.filename.clone(),
+            editor_language: env.settings.editor_language.clone(),
+            version: env.version(),
+        },
+        notes: (role == Role::Interviewer).then(|| session.notes()),
     };
     if sink.send(send(welcome)).await.is_err() {
         return;
@@ -150,6 +164,7 @@ async fn serve(
                 return;
             }
             event = events.recv() => match event {
+                Ok(event) if !me.sees(&event) => Vec::new(),
                 Ok(event) => {
                     let ended = matches!(*event, SessionEvent::Ended(_));
                     let mut out = vec![send(ServerMessage::from(&*event))];
@@ -165,7 +180,7 @@ async fn serve(
                 Err(RecvError::Closed) => vec![close_frame(close::NORMAL, "session ended")],
             },
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => handle(&state, &session, role, text.as_str()).await
+                Some(Ok(Message::Text(text))) => handle(&state, &session, me, text.as_str()).await
                     .map(|m| vec![send(m)])
                     .unwrap_or_default(),
                 Some(Ok(Message::Binary(_))) => {
@@ -217,11 +232,28 @@ fn invalid(message: &str) -> ServerMessage {
     }
 }
 
+/// Who is on the other end of a socket.
+#[derive(Debug, Clone, Copy)]
+struct Client {
+    role: Role,
+    participant: u64,
+}
+
+impl Client {
+    /// Notes only for interviewers; one's own cursor is not echoed.
+    fn sees(&self, event: &SessionEvent) -> bool {
+        match event {
+            SessionEvent::Cursor { participant, .. } => *participant != self.participant,
+            other => visible_to(other, self.role),
+        }
+    }
+}
+
 /// Handles one client message; returns what to answer this client alone.
 async fn handle(
     state: &AppState,
     session: &Arc<Session>,
-    role: Role,
+    me: Client,
     text: &str,
 ) -> Option<ServerMessage> {
     let message = match ClientMessage::parse(text) {
@@ -231,18 +263,34 @@ async fn handle(
             return Some(ServerMessage::Error {
                 code: "UNKNOWN_MESSAGE",
                 message: format!("no message type '{kind}'"),
-                hint: "known types: run, stdin, stdin_eof, kill, ping",
+                hint: "see docs/protocol.md for the message types",
             })
         }
     };
-    if matches!(message, ClientMessage::Ping) {
-        return Some(ServerMessage::Pong);
-    }
-    if matches!(message, ClientMessage::Auth { .. }) {
-        return Some(invalid("already authenticated"));
-    }
-    if !role.can_write() {
-        return Some(ServerMessage::from(&ApiError::Forbidden));
+    let role = me.role;
+    match message {
+        ClientMessage::Ping => return Some(ServerMessage::Pong),
+        ClientMessage::Auth { .. } => return Some(invalid("already authenticated")),
+        ClientMessage::Pull { version } => {
+            return Some(match session.updates_since(version) {
+                Ok(updates) => ServerMessage::Updates { version, updates },
+                Err(err) => invalid(&err.to_string()),
+            })
+        }
+        // Observers may point at code too; a cursor changes nothing.
+        ClientMessage::Cursor {
+            anchor,
+            head,
+            version,
+        } => {
+            session.cursor(me.participant, anchor, head, version);
+            return None;
+        }
+        _ if !role.can_write() => return Some(ServerMessage::from(&ApiError::Forbidden)),
+        ClientMessage::Notes { .. } | ClientMessage::EndSession if role != Role::Interviewer => {
+            return Some(ServerMessage::from(&ApiError::Forbidden))
+        }
+        _ => {}
     }
     session.touch();
     let result: Result<(), ApiError> = match message {
@@ -268,7 +316,32 @@ async fn handle(
         ClientMessage::Stdin { data } => session.send_stdin(data).map_err(ApiError::Stdin),
         ClientMessage::StdinEof => session.close_stdin().map_err(ApiError::Stdin),
         ClientMessage::Kill => session.kill_run().map_err(ApiError::from),
-        ClientMessage::Ping | ClientMessage::Auth { .. } => unreachable!("answered above"),
+        ClientMessage::Update { version, updates } => {
+            let updates = updates
+                .into_iter()
+                .map(|u| (u.client_id, u.changes))
+                .collect();
+            match state.sessions.push_updates(session, version, updates).await {
+                Err(EditError::Stale { current }) => {
+                    return Some(ServerMessage::UpdateRejected { version: current })
+                }
+                other => other.map_err(ApiError::from),
+            }
+        }
+        ClientMessage::Notes { text } => state
+            .sessions
+            .set_notes(session, text)
+            .await
+            .map_err(ApiError::from),
+        ClientMessage::EndSession => state
+            .sessions
+            .end(session, EndReason::Stopped)
+            .await
+            .map_err(ApiError::from),
+        ClientMessage::Ping
+        | ClientMessage::Auth { .. }
+        | ClientMessage::Pull { .. }
+        | ClientMessage::Cursor { .. } => unreachable!("answered above"),
     };
     result.err().map(|err| ServerMessage::from(&err))
 }

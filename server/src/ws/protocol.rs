@@ -3,12 +3,14 @@
 //! which it sent.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::sessions::SessionView;
 use crate::auth::Role;
+use crate::collab::Update;
 use crate::sandbox::OutputStream;
 use crate::session::{Participant, Phase, RunStatus, SessionEvent};
 
@@ -34,9 +36,58 @@ pub enum ClientMessage {
     StdinEof,
     Kill,
     Ping,
+    /// Document updates made on `version`.
+    Update {
+        version: u64,
+        updates: Vec<ClientUpdate>,
+    },
+    /// Every accepted update since `version`.
+    Pull {
+        version: u64,
+    },
+    Cursor {
+        anchor: u64,
+        head: u64,
+        #[serde(default)]
+        version: u64,
+    },
+    Notes {
+        text: String,
+    },
+    EndSession,
 }
 
-const KNOWN_TYPES: &[&str] = &["auth", "run", "stdin", "stdin_eof", "kill", "ping"];
+/// One update as a client sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUpdate {
+    pub client_id: String,
+    pub changes: serde_json::Value,
+}
+
+/// An environment as `welcome` describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentInfo {
+    pub name: String,
+    pub description: String,
+    pub filename: String,
+    pub editor_language: String,
+    pub version: Option<String>,
+}
+
+const KNOWN_TYPES: &[&str] = &[
+    "auth",
+    "run",
+    "stdin",
+    "stdin_eof",
+    "kill",
+    "ping",
+    "update",
+    "pull",
+    "cursor",
+    "notes",
+    "end_session",
+];
 
 /// Why a client message was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +126,12 @@ pub enum ServerMessage {
         document: String,
         version: u64,
         participants: Vec<Participant>,
+        /// This socket's participant id.
+        participant: u64,
+        environment: EnvironmentInfo,
+        /// Interviewers only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
     },
     Status {
         status: &'static str,
@@ -109,6 +166,24 @@ pub enum ServerMessage {
         reason: &'static str,
     },
     Pong,
+    Updates {
+        version: u64,
+        updates: Vec<Arc<Update>>,
+    },
+    UpdateRejected {
+        version: u64,
+    },
+    Cursor {
+        participant: u64,
+        name: String,
+        role: Role,
+        anchor: u64,
+        head: u64,
+        version: u64,
+    },
+    Notes {
+        text: String,
+    },
 }
 
 impl From<&SessionEvent> for ServerMessage {
@@ -151,6 +226,26 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Ended(reason) => Self::SessionEnded {
                 reason: reason.as_str(),
             },
+            SessionEvent::Updates { version, updates } => Self::Updates {
+                version: *version,
+                updates: updates.clone(),
+            },
+            SessionEvent::Cursor {
+                participant,
+                name,
+                role,
+                anchor,
+                head,
+                version,
+            } => Self::Cursor {
+                participant: *participant,
+                name: name.clone(),
+                role: *role,
+                anchor: *anchor,
+                head: *head,
+                version: *version,
+            },
+            SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
         }
     }
 }
