@@ -11,6 +11,7 @@ bash scripts/bootstrap-base-image.sh
 cargo build --locked
 echo "--- building environment images"
 ./target/debug/livecode images build
+bash scripts/check-readme-table.sh
 
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"

@@ -24,8 +24,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
-    /// List the environments.
-    Environments,
+    /// List the environments, with the language versions read off their images.
+    Environments {
+        /// Print the Markdown table the README carries.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

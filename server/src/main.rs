@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
         Command::Images {
             command: ImagesCommand::Build { names, parallel },
         } => build_images(cli.config, names, parallel).await,
-        Command::Environments => list_environments(cli.config),
+        Command::Environments { markdown } => list_environments(cli.config, markdown).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,13 +98,24 @@ async fn build_images(
     Ok(())
 }
 
-fn list_environments(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+async fn list_environments(config: Option<std::path::PathBuf>, markdown: bool) -> anyhow::Result<()> {
     let config = Config::load(config.as_deref())?;
     let environments = Environments::load(&config.environments_dir)?;
+    let sandbox: Arc<dyn Sandbox> =
+        Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
+    // Marks built images ready and reads their versions; builds nothing.
+    let _ = livecode::environments::images::build(&sandbox, &environments, &[], true, 1).await;
+    if markdown {
+        print!("{}", livecode::environments::markdown_table(&environments));
+        return Ok(());
+    }
     for env in environments.iter() {
         println!(
-            "{:<12} {:<14} {}",
-            env.name, env.settings.filename, env.settings.description
+            "{:<12} {:<12} {:<8} {}",
+            env.name,
+            env.settings.filename,
+            if env.is_ready() { "ready" } else { "missing" },
+            env.version().unwrap_or_else(|| env.settings.description.clone())
         );
     }
     Ok(())
