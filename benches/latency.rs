@@ -3,8 +3,9 @@
 //!
 //! Measures, against the real server in this process and a real Docker engine:
 //! - `POST /sessions` → the session is `ready` (its container runs);
-//! - `run` sent on the socket → first `output` byte back, for a Python one-liner;
-//! and, in the same run, two baselines that time the same program without livecode:
+//! - `run` sent on the socket → first `output` byte back, for a Python one-liner.
+//!
+//! And, in the same run, two baselines that time the same program without livecode:
 //! - `docker exec` into a running container (what a warm container costs at the CLI);
 //! - `docker run --rm` of a fresh container (what a cold container per run costs).
 
