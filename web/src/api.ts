@@ -1,0 +1,51 @@
+// REST calls under /api/v1. Tokens go in the Authorization header, never in a URL.
+
+import type { ApiErrorBody, CreatedSession, Environment, History, SessionView } from "./protocol";
+
+/** A failed call: the HTTP status and the server's error code, when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  if (!res.ok) {
+    let code = "HTTP_" + res.status;
+    let message = res.statusText;
+    try {
+      const err = ((await res.json()) as ApiErrorBody).error;
+      code = err.code;
+      message = err.message;
+    } catch {
+      // not the error shape: keep the status line
+    }
+    throw new ApiError(res.status, code, message);
+  }
+  return (await res.json()) as T;
+}
+
+export const api = {
+  environments: () => call<Environment[]>("GET", "/environments"),
+  /** 200 only in open mode (no API key configured) or with a key. */
+  listSessions: () => call<unknown[]>("GET", "/sessions"),
+  createSession: (body: { environment?: string; label?: string }) =>
+    call<CreatedSession>("POST", "/sessions", undefined, body),
+  session: (id: string, token: string) => call<SessionView>("GET", `/sessions/${id}`, token),
+  history: (id: string, token: string) => call<History>("GET", `/sessions/${id}/history`, token),
+  /** Origins allowed to embed `/embed/{id}`, which are also the origins the embed listens to. */
+  embedConfig: () => call<{ frame_ancestors: string[] }>("GET", "/embed-config"),
+};

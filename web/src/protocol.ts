@@ -1,0 +1,167 @@
+// The socket's and the REST API's wire shapes, mirroring server/src/ws/protocol.rs and
+// docs/protocol.md. A union on `type`, so a `switch` narrows each message.
+
+export type Role = "candidate" | "interviewer" | "observer";
+
+export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
+
+export type EndReason = "expired" | "stopped" | "error";
+
+/** A connected participant, as `welcome` and `presence` list them. */
+export interface Participant {
+  readonly id: number;
+  readonly role: Role;
+  readonly name: string;
+}
+
+/** A session as `GET /sessions/{id}` and `welcome` show it. */
+export interface SessionView {
+  readonly session_id: string;
+  readonly status: string;
+  readonly environment: string;
+  readonly label?: string | null;
+  readonly created_at: string;
+  readonly last_activity_at?: string;
+  readonly expires_at: string;
+  readonly participants?: Participant[];
+  readonly last_execution?: {
+    readonly run_id: string;
+    readonly status: RunStatus;
+    readonly exit_code: number | null;
+    readonly duration_ms: number;
+    readonly build_ms?: number | null;
+    readonly truncated: boolean;
+    readonly started_at?: string;
+  } | null;
+}
+
+/** The environment of a session, as `welcome` describes it. */
+export interface EnvironmentInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly filename: string;
+  readonly editor_language: string;
+  readonly version?: string | null;
+}
+
+/** One document update on the wire: a `ChangeSet.toJSON()` and who made it. */
+export interface WireUpdate {
+  readonly client_id: string;
+  readonly changes: unknown;
+}
+
+export type ClientMessage =
+  | { type: "auth"; token: string }
+  | { type: "run"; restart?: boolean; stdin?: string }
+  | { type: "stdin"; data: string }
+  | { type: "stdin_eof" }
+  | { type: "kill" }
+  | { type: "ping" }
+  | { type: "update"; version: number; updates: WireUpdate[] }
+  | { type: "pull"; version: number }
+  | { type: "cursor"; anchor: number; head: number; version: number }
+  | { type: "notes"; text: string }
+  | { type: "end_session" };
+
+export type ServerMessage =
+  | {
+      type: "welcome";
+      session: SessionView;
+      role: Role;
+      document: string;
+      version: number;
+      participants: Participant[];
+      participant: number;
+      environment: EnvironmentInfo;
+      notes?: string;
+    }
+  | { type: "status"; status: string }
+  | { type: "run_started"; run_id: string; by: Role }
+  | { type: "output"; run_id: string; stream: "stdout" | "stderr"; phase?: "build" | "run"; data: string }
+  | {
+      type: "run_finished";
+      run_id: string;
+      exit_code: number | null;
+      status: RunStatus;
+      duration_ms: number;
+      build_ms?: number | null;
+      truncated: boolean;
+    }
+  | { type: "presence"; participants: Participant[] }
+  | { type: "error"; code: string; message: string; hint?: string }
+  | { type: "session_ended"; reason: EndReason }
+  | { type: "pong" }
+  | { type: "updates"; version: number; updates: WireUpdate[] }
+  | { type: "update_rejected"; version: number }
+  | {
+      type: "cursor";
+      participant: number;
+      name: string;
+      role: Role;
+      anchor: number;
+      head: number;
+      version: number;
+    }
+  | { type: "notes"; text: string };
+
+export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
+
+/** `GET /api/v1/environments` items. */
+export interface Environment {
+  readonly name: string;
+  readonly description: string;
+  readonly filename: string;
+  readonly editor_language: string;
+  readonly ready: boolean;
+  readonly version?: string | null;
+  readonly compiled?: boolean;
+  readonly template?: string;
+}
+
+/** `POST /api/v1/sessions` answer. */
+export interface CreatedSession {
+  readonly session_id: string;
+  readonly status: string;
+  readonly environment: string;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly candidate_token: string;
+  readonly interviewer_token: string;
+  readonly candidate_url: string;
+  readonly interviewer_url: string;
+  readonly embed_url?: string;
+}
+
+/** One stored update of `GET /sessions/{id}/history`. */
+export interface HistoryUpdate extends WireUpdate {
+  readonly version: number;
+  readonly at: string;
+}
+
+/** One run of `GET /sessions/{id}/history`. */
+export interface HistoryRun {
+  readonly run_id: string;
+  readonly by: Role;
+  readonly started_at: string;
+  readonly finished_at: string | null;
+  readonly status: RunStatus | null;
+  readonly exit_code: number | null;
+  readonly duration_ms: number | null;
+  readonly build_ms?: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly truncated: boolean;
+}
+
+/** `GET /sessions/{id}/history`. */
+export interface History {
+  readonly initial_document: string;
+  readonly version: number;
+  readonly updates: HistoryUpdate[];
+  readonly runs: HistoryRun[];
+}
+
+/** The error body every REST failure has. */
+export interface ApiErrorBody {
+  readonly error: { code: string; message: string; hint?: string };
+}

@@ -1,0 +1,8 @@
+// Every browser test in one process, so the server, the host pages and Chromium start once.
+// Each *.test.mjs also runs alone: `node --test test/collab.test.mjs`.
+
+import "./landing.test.mjs";
+import "./session.test.mjs";
+import "./collab.test.mjs";
+import "./embed.test.mjs";
+import "./languages.test.mjs";

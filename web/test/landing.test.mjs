@@ -1,0 +1,73 @@
+// The landing page: in open mode a form that starts a session and lands on the interviewer's
+// view with the candidate's link; with an API key configured, only what the service is.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { fixture, newContext, screenshot, until } from "./support.mjs";
+
+describe("landing page", () => {
+  let f;
+  let context;
+
+  before(async () => {
+    f = await fixture();
+    context = await newContext(f.browser);
+  });
+
+  after(async () => {
+    await context?.close();
+  });
+
+  test("open mode: pick a ready environment, start, land on the interviewer view", async () => {
+    const page = await context.newPage();
+    await page.goto(f.server.url + "/");
+    await page.waitForSelector("#new-session");
+    const options = await page.$$eval("#environment option", (os) =>
+      os.map((o) => ({ value: o.value, disabled: o.disabled })),
+    );
+    assert.ok(
+      options.some((o) => o.value === "python" && !o.disabled),
+      JSON.stringify(options),
+    );
+    assert.equal(await page.inputValue("#environment"), "python");
+    await screenshot(page, "landing");
+    await page.fill("#label", "Landing test");
+    await Promise.all([page.waitForURL(/\/s\/[0-9a-f-]+#token=/), page.click("#create")]);
+    await page.waitForFunction(() => window.__livecode?.online, null, { timeout: 15_000 });
+    assert.equal(await page.evaluate(() => window.__livecode.role), "interviewer");
+    const link = await page.inputValue("#candidate-link");
+    assert.match(link, /\/s\/[0-9a-f-]+#token=[0-9a-f]+$/);
+    assert.ok(!link.includes(new URL(page.url()).hash), "the candidate link is not the interviewer's");
+    // The candidate's link opens the candidate's view of the same session.
+    const candidate = await context.newPage();
+    await candidate.goto(link);
+    await candidate.waitForFunction(() => window.__livecode?.online, null, { timeout: 15_000 });
+    assert.equal(await candidate.evaluate(() => window.__livecode.role), "candidate");
+    await until(
+      "the same document",
+      async () =>
+        (await candidate.evaluate(() => window.__livecode.text())) ===
+        (await page.evaluate(() => window.__livecode.text())),
+    );
+    await candidate.close();
+    await page.close();
+  });
+
+  test("with an API key: no form, a word about the service", async () => {
+    const page = await context.newPage();
+    // What a keyed server answers to GET /sessions without the key.
+    await page.route("**/api/v1/sessions", (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: "application/json",
+        body: JSON.stringify({ error: { code: "UNAUTHORIZED", message: "an API key is required", hint: "" } }),
+      }),
+    );
+    await page.goto(f.server.url + "/");
+    await page.waitForSelector(".intro");
+    await until("the page to settle", async () => (await page.textContent("#app")).includes("API"));
+    assert.equal(await page.locator("#new-session").count(), 0);
+    await page.close();
+  });
+});
