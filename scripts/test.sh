@@ -15,3 +15,6 @@ bash scripts/check-readme-table.sh
 
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
+
+echo "--- browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
+bash web/test/run.sh
