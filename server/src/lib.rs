@@ -72,6 +72,13 @@ pub async fn run(
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
     environments::images::build(&sandbox, &environments, &[], true, config.parallel_builds).await;
+    // Versions are read off the images in throw-away containers: seconds, so in the background.
+    {
+        let (sandbox, environments) = (sandbox.clone(), environments.clone());
+        tasks.spawn(async move {
+            environments::images::read_versions(&sandbox, &environments, 4).await
+        });
+    }
     let missing: Vec<String> = environments
         .iter()
         .filter(|e| !e.is_ready())

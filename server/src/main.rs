@@ -98,13 +98,17 @@ async fn build_images(
     Ok(())
 }
 
-async fn list_environments(config: Option<std::path::PathBuf>, markdown: bool) -> anyhow::Result<()> {
+async fn list_environments(
+    config: Option<std::path::PathBuf>,
+    markdown: bool,
+) -> anyhow::Result<()> {
     let config = Config::load(config.as_deref())?;
     let environments = Environments::load(&config.environments_dir)?;
     let sandbox: Arc<dyn Sandbox> =
         Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
     // Marks built images ready and reads their versions; builds nothing.
     let _ = livecode::environments::images::build(&sandbox, &environments, &[], true, 1).await;
+    livecode::environments::images::read_versions(&sandbox, &environments, 4).await;
     if markdown {
         print!("{}", livecode::environments::markdown_table(&environments));
         return Ok(());
@@ -115,7 +119,8 @@ async fn list_environments(config: Option<std::path::PathBuf>, markdown: bool) -
             env.name,
             env.settings.filename,
             if env.is_ready() { "ready" } else { "missing" },
-            env.version().unwrap_or_else(|| env.settings.description.clone())
+            env.version()
+                .unwrap_or_else(|| env.settings.description.clone())
         );
     }
     Ok(())

@@ -49,10 +49,7 @@ pub async fn build(
     let mut todo = Vec::new();
     for env in selected {
         match sandbox.image_exists(&env.image).await {
-            Ok(true) if only_missing => {
-                env.set_ready(true);
-                read_version(sandbox, &env).await;
-            }
+            Ok(true) if only_missing => env.set_ready(true),
             Ok(_) => todo.push(env),
             Err(err) => return vec![Err(err.into())],
         }
@@ -106,6 +103,22 @@ async fn build_one(sandbox: &Arc<dyn Sandbox>, env: &Arc<Environment>) -> Result
             })
         }
     }
+}
+
+/// Reads the versions of every ready environment whose version is not known yet,
+/// `parallel` at a time.
+pub async fn read_versions(
+    sandbox: &Arc<dyn Sandbox>,
+    environments: &Environments,
+    parallel: usize,
+) {
+    futures_util::stream::iter(
+        environments
+            .iter()
+            .filter(|e| e.is_ready() && e.version().is_none()),
+    )
+    .for_each_concurrent(parallel.max(1), |env| read_version(sandbox, env))
+    .await;
 }
 
 /// Reads the language version off the image (never typed by hand).

@@ -112,8 +112,14 @@ pub fn expand_placeholders(command: &str, filename: &str) -> String {
 pub fn short_version(output: &str) -> Option<String> {
     let start = output.find(|c: char| c.is_ascii_digit())?;
     let rest = &output[start..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-    let parts: Vec<&str> = rest[..end].split('.').filter(|p| !p.is_empty()).take(2).collect();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let parts: Vec<&str> = rest[..end]
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .take(2)
+        .collect();
     Some(parts.join("."))
 }
 
@@ -123,14 +129,21 @@ pub fn markdown_table(environments: &Environments) -> String {
         "| environment | language | version | file | compiled |\n|---|---|---|---|---|\n",
     );
     for env in environments.iter() {
-        let version = env.version().and_then(|v| short_version(&v)).unwrap_or_else(|| "?".into());
+        let version = env
+            .version()
+            .and_then(|v| short_version(&v))
+            .unwrap_or_else(|| "?".into());
         out.push_str(&format!(
             "| `{}` | {} | {} | `{}` | {} |\n",
             env.name,
             env.settings.description,
             version,
             env.settings.filename,
-            if env.build_command().is_some() { "yes" } else { "no" }
+            if env.build_command().is_some() {
+                "yes"
+            } else {
+                "no"
+            }
         ));
     }
     out
@@ -303,8 +316,14 @@ mod tests {
     fn versions_are_cut_to_major_minor() {
         assert_eq!(short_version("Python 3.11.2").as_deref(), Some("3.11"));
         assert_eq!(short_version("v18.20.4").as_deref(), Some("18.20"));
-        assert_eq!(short_version("go version go1.19.8 linux/amd64").as_deref(), Some("1.19"));
-        assert_eq!(short_version("GNU bash, version 5.2.15(1)-release").as_deref(), Some("5.2"));
+        assert_eq!(
+            short_version("go version go1.19.8 linux/amd64").as_deref(),
+            Some("1.19")
+        );
+        assert_eq!(
+            short_version("GNU bash, version 5.2.15(1)-release").as_deref(),
+            Some("5.2")
+        );
         assert_eq!(short_version("no digits"), None);
     }
 
