@@ -78,6 +78,7 @@ export type ServerMessage =
   | { type: "status"; status: string }
   | { type: "run_started"; run_id: string; by: Role }
   | { type: "output"; run_id: string; stream: "stdout" | "stderr"; phase?: "build" | "run"; data: string }
+  | { type: "input"; run_id: string; participant: number; data: string }
   | {
       type: "run_finished";
       run_id: string;

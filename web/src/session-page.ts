@@ -367,6 +367,10 @@ class SessionPage {
       case "output":
         this.console.append(msg.phase === "build" && msg.stream === "stdout" ? "build" : msg.stream, msg.data);
         break;
+      case "input":
+        // The sender echoed its own line already.
+        if (msg.participant !== this.me) this.console.append("stdin", msg.data);
+        break;
       case "run_finished":
         this.setRunning(false);
         this.console.line("meta", runSummary(msg), `run-end status-${msg.status}`);

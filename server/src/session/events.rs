@@ -49,6 +49,12 @@ pub enum SessionEvent {
         head: u64,
         version: u64,
     },
+    /// A participant typed into the running program's stdin (so everyone sees the answers).
+    Input {
+        run_id: Uuid,
+        participant: u64,
+        data: String,
+    },
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
 }

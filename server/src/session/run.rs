@@ -185,16 +185,22 @@ impl Stopper {
 }
 
 impl Session {
-    /// Sends bytes to the running program's stdin.
-    pub fn send_stdin(&self, data: String) -> Result<(), StdinError> {
+    /// Sends bytes to the running program's stdin and shows them to every participant.
+    pub fn send_stdin(&self, data: String, participant: u64) -> Result<(), StdinError> {
         let state = self.state();
         let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
         run.stdin
-            .try_send(StdinCommand::Data(Bytes::from(data)))
+            .try_send(StdinCommand::Data(Bytes::from(data.clone())))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StdinError::Full,
                 mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
-            })
+            })?;
+        self.emit_locked(SessionEvent::Input {
+            run_id: run.id,
+            participant,
+            data,
+        });
+        Ok(())
     }
 
     /// Closes the running program's stdin.

@@ -313,7 +313,9 @@ async fn handle(
             .await
             .map(|_| ())
             .map_err(ApiError::from),
-        ClientMessage::Stdin { data } => session.send_stdin(data).map_err(ApiError::Stdin),
+        ClientMessage::Stdin { data } => session
+            .send_stdin(data, me.participant)
+            .map_err(ApiError::Stdin),
         ClientMessage::StdinEof => session.close_stdin().map_err(ApiError::Stdin),
         ClientMessage::Kill => session.kill_run().map_err(ApiError::from),
         ClientMessage::Update { version, updates } => {

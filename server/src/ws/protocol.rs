@@ -184,6 +184,12 @@ pub enum ServerMessage {
     Notes {
         text: String,
     },
+    /// What a participant typed into the running program.
+    Input {
+        run_id: Uuid,
+        participant: u64,
+        data: String,
+    },
 }
 
 impl From<&SessionEvent> for ServerMessage {
@@ -246,6 +252,15 @@ impl From<&SessionEvent> for ServerMessage {
                 version: *version,
             },
             SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
+            SessionEvent::Input {
+                run_id,
+                participant,
+                data,
+            } => Self::Input {
+                run_id: *run_id,
+                participant: *participant,
+                data: data.clone(),
+            },
         }
     }
 }
