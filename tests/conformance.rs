@@ -1,0 +1,494 @@
+//! The language conformance suite: for every environment and every property in
+//! `tests/conformance/README.md`, one case, run through a real session of the real server
+//! against real containers. Cases are discovered from the folders, so adding a language is
+//! adding its programs (and its environment). Run alone: `cargo test --test conformance`;
+//! one language: `cargo test --test conformance -- python::`.
+//!
+//! One server serves every case (on its own runtime); each case makes its own session and
+//! ends it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::runtime::Handle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+const INSTANCE: &str = "conformance";
+/// Compilers on half a core are slow: generous, but a hang still ends.
+const CASE_WAIT: Duration = Duration::from_secs(240);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    compiled: bool,
+    hello_stdout: String,
+    runtime_error_stderr: String,
+    #[serde(default)]
+    compile_error_stderr: Option<String>,
+    #[serde(default)]
+    skip: Vec<String>,
+}
+
+#[derive(Clone)]
+struct Ctx {
+    base: String,
+    ws_base: String,
+    http: reqwest::Client,
+}
+
+const PROPERTIES: &[&str] = &[
+    "hello",
+    "version",
+    "stdin",
+    "unicode",
+    "exit_code",
+    "runtime_error",
+    "compile_error",
+    "many_lines",
+    "files_persist",
+];
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = tempfile::tempdir().expect("temp dir");
+    let shutdown = CancellationToken::new();
+    let ctx = if args.list {
+        None
+    } else {
+        Some(runtime.block_on(start_server(data.path(), shutdown.clone())))
+    };
+
+    let mut trials = vec![Trial::test("coverage::every_environment_has_programs", {
+        let root = root.clone();
+        move || coverage(&root)
+    })];
+    for (env, expect) in discover(&root) {
+        for property in PROPERTIES {
+            let name = format!("{env}::{property}");
+            let ignored = expect.skip.iter().any(|s| s == property)
+                || (*property == "compile_error" && !expect.compiled);
+            let (ctx, env, expect, dir) =
+                (ctx.clone(), env.clone(), expect.clone(), root.join(&env));
+            let handle = runtime.handle().clone();
+            let trial = Trial::test(name, move || {
+                let ctx = ctx.expect("a server outside --list");
+                run_case(&handle, &ctx, &env, property, &expect, &dir)
+            });
+            trials.push(trial.with_ignored_flag(ignored));
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    shutdown.cancel();
+    drop(runtime);
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker rm -f -v $(docker ps -aq --filter label=livecode.instance={INSTANCE}) >/dev/null 2>&1"
+        ))
+        .status();
+    conclusion.exit_code()
+}
+
+fn discover(root: &Path) -> Vec<(String, Expect)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).expect("tests/conformance exists") {
+        let path = entry.expect("entry").path();
+        if !path.is_dir() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(path.join("expect.toml"))
+            .unwrap_or_else(|e| panic!("{name}/expect.toml: {e}"));
+        let expect: Expect =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{name}/expect.toml: {e}"));
+        out.push((name, expect));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Every environment the server ships has a conformance folder, and every folder an environment.
+fn coverage(root: &Path) -> Result<(), Failed> {
+    let envs = livecode::environments::Environments::load("").map_err(|e| e.to_string())?;
+    let folders: Vec<String> = discover(root).into_iter().map(|(n, _)| n).collect();
+    let names = envs.names();
+    if names != folders {
+        return Err(format!("environments {names:?} but conformance folders {folders:?}").into());
+    }
+    Ok(())
+}
+
+async fn start_server(data: &Path, shutdown: CancellationToken) -> Ctx {
+    let mut config = livecode::config::Config::defaults();
+    config.data_dir = data.to_path_buf();
+    config.instance = INSTANCE.into();
+    config.build_images_on_start = false;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if let Err(err) = livecode::run(config, listener, shutdown).await {
+            panic!("server failed: {err:#}");
+        }
+    });
+    let ctx = Ctx {
+        base: format!("http://{addr}/api/v1"),
+        ws_base: format!("ws://{addr}/api/v1"),
+        http: reqwest::Client::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = ctx.http.get(format!("{}/health", ctx.base)).send().await {
+            if r.status().is_success() {
+                return ctx;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn run_case(
+    handle: &Handle,
+    ctx: &Ctx,
+    env: &str,
+    property: &str,
+    expect: &Expect,
+    dir: &Path,
+) -> Result<(), Failed> {
+    let program = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| Failed::from(format!("{env}/{name}: {e}")))
+    };
+    handle.block_on(async {
+        tokio::time::timeout(CASE_WAIT, async {
+            match property {
+                "version" => return check_version(ctx, env).await,
+                "compile_error" if !expect.compiled => unreachable!("ignored"),
+                _ => {}
+            }
+            let session = Session::create(ctx, env).await?;
+            let result = match property {
+                "hello" => {
+                    let r = session.execute(json!({})).await?;
+                    r.completed(0)?;
+                    r.stdout_is(&expect.hello_stdout)
+                }
+                "stdin" => session.interactive_stdin(&program("stdin")?).await,
+                "unicode" => {
+                    let r = session
+                        .execute(json!({"code": program("unicode")?}))
+                        .await?;
+                    r.completed(0)?;
+                    r.stdout_is("héllo — привет — 你好 — 🎉\n")
+                }
+                "exit_code" => session
+                    .execute(json!({"code": program("exit_code")?}))
+                    .await?
+                    .completed(3),
+                "runtime_error" => {
+                    let r = session
+                        .execute(json!({"code": program("runtime_error")?}))
+                        .await?;
+                    r.status_is("completed")?;
+                    if r.exit_code() == Some(0) {
+                        return Err(format!("exit code 0 for a runtime error: {}", r.0).into());
+                    }
+                    r.stderr_has(&expect.runtime_error_stderr)
+                }
+                "compile_error" => {
+                    let r = session
+                        .execute(json!({"code": program("compile_error")?}))
+                        .await?;
+                    r.status_is("compile_error")?;
+                    if r.exit_code() == Some(0) {
+                        return Err(format!("exit code 0 for a compile error: {}", r.0).into());
+                    }
+                    let needle = expect
+                        .compile_error_stderr
+                        .as_deref()
+                        .ok_or("no compile_error_stderr")?;
+                    r.stderr_has(needle)?;
+                    if r.0["execution_time"].as_f64() != Some(0.0)
+                        || r.0["build_time"].as_f64().is_none()
+                    {
+                        return Err(format!(
+                            "the run should not start after a failed build: {}",
+                            r.0
+                        )
+                        .into());
+                    }
+                    Ok(())
+                }
+                "many_lines" => {
+                    let r = session
+                        .execute(json!({"code": program("many_lines")?}))
+                        .await?;
+                    r.completed(0)?;
+                    let want: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
+                    r.stdout_is(&want)
+                }
+                "files_persist" => {
+                    session
+                        .execute(json!({"code": program("write_file")?}))
+                        .await?
+                        .completed(0)?;
+                    let r = session
+                        .execute(json!({"code": program("read_file")?}))
+                        .await?;
+                    r.completed(0)?;
+                    let out = r.0["stdout"].as_str().unwrap_or_default();
+                    if out.trim_end_matches('\n') != "persisted 42" {
+                        return Err(format!("read back {out:?}, wanted \"persisted 42\"").into());
+                    }
+                    Ok(())
+                }
+                other => Err(format!("unknown property {other}").into()),
+            };
+            session.end().await;
+            result
+        })
+        .await
+        .map_err(|_| Failed::from(format!("{env}::{property} took longer than {CASE_WAIT:?}")))?
+    })
+}
+
+async fn check_version(ctx: &Ctx, env: &str) -> Result<(), Failed> {
+    // Versions are read off the images in the background after start-up.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list: Value = ctx
+            .http
+            .get(format!("{}/environments", ctx.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let item = list
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["name"] == env))
+            .ok_or_else(|| format!("{env} is not listed"))?
+            .clone();
+        if item["ready"] != true {
+            return Err(format!("{env}'s image is not ready: {item}").into());
+        }
+        if let Some(v) = item["version"].as_str() {
+            if livecode::environments::short_version(v).is_none() {
+                return Err(format!("{env}'s version {v:?} has no number in it").into());
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{env}'s version was never read: {item}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+struct Session<'a> {
+    ctx: &'a Ctx,
+    id: String,
+    candidate: String,
+    interviewer: String,
+}
+
+struct Executed(Value);
+
+impl Executed {
+    fn exit_code(&self) -> Option<i64> {
+        self.0["exit_code"].as_i64()
+    }
+
+    fn status_is(&self, status: &str) -> Result<(), Failed> {
+        if self.0["status"] != status {
+            return Err(
+                format!("status {} (wanted {status}): {}", self.0["status"], self.0).into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn completed(&self, code: i64) -> Result<(), Failed> {
+        self.status_is("completed")?;
+        if self.exit_code() != Some(code) {
+            return Err(format!(
+                "exit code {:?} (wanted {code}): {}",
+                self.exit_code(),
+                self.0
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn stdout_is(&self, want: &str) -> Result<(), Failed> {
+        let got = self.0["stdout"].as_str().unwrap_or_default();
+        if got != want {
+            let cut = |s: &str| s.chars().take(300).collect::<String>();
+            return Err(format!(
+                "stdout {:?}… wanted {:?}… (stderr {:?})",
+                cut(got),
+                cut(want),
+                self.0["stderr"]
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn stderr_has(&self, needle: &str) -> Result<(), Failed> {
+        let got = self.0["stderr"].as_str().unwrap_or_default();
+        if !got.contains(needle) {
+            return Err(format!("stderr {got:?} lacks {needle:?}").into());
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Session<'a> {
+    async fn create(ctx: &'a Ctx, env: &str) -> Result<Session<'a>, Failed> {
+        let resp = ctx
+            .http
+            .post(format!("{}/sessions", ctx.base))
+            .json(&json!({"environment": env}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await?;
+        if status != 201 {
+            return Err(format!("creating a {env} session: {status} {body}").into());
+        }
+        let field = |k: &str| {
+            body[k]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("no {k}"))
+        };
+        Ok(Session {
+            ctx,
+            id: field("session_id")?,
+            candidate: field("candidate_token")?,
+            interviewer: field("interviewer_token")?,
+        })
+    }
+
+    async fn execute(&self, body: Value) -> Result<Executed, Failed> {
+        let resp = self
+            .ctx
+            .http
+            .post(format!("{}/sessions/{}/execute", self.ctx.base, self.id))
+            .bearer_auth(&self.candidate)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let value: Value = resp.json().await?;
+        if status != 200 {
+            return Err(format!("execute: {status} {value}").into());
+        }
+        Ok(Executed(value))
+    }
+
+    /// Runs over the socket and types two lines one at a time, as a candidate would.
+    async fn interactive_stdin(&self, code: &str) -> Result<(), Failed> {
+        let url = format!(
+            "{}/sessions/{}/ws?token={}",
+            self.ctx.ws_base, self.id, self.candidate
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let env: Value = next_of(&mut ws, "welcome").await?;
+        let filename = env["environment"]["filename"]
+            .as_str()
+            .ok_or("no filename in welcome")?
+            .to_string();
+        let files: BTreeMap<String, String> = [(filename, code.to_string())].into();
+        send(&mut ws, json!({"type": "run", "files": files})).await?;
+        let started = next_of(&mut ws, "run_started").await?;
+        // Build first (if any): typing goes in once the program is running.
+        send(&mut ws, json!({"type": "stdin", "data": "first line\n"})).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        send(&mut ws, json!({"type": "stdin", "data": "second line\n"})).await?;
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        loop {
+            let msg = next_json(&mut ws).await?;
+            match msg["type"].as_str() {
+                Some("output") if msg["run_id"] == started["run_id"] && msg["phase"] != "build" => {
+                    let data = msg["data"].as_str().unwrap_or_default();
+                    if msg["stream"] == "stdout" {
+                        stdout.push_str(data)
+                    } else {
+                        stderr.push_str(data)
+                    }
+                }
+                Some("run_finished") => {
+                    if msg["status"] != "completed" || msg["exit_code"] != 0 {
+                        return Err(format!("run finished {msg} (stderr {stderr:?})").into());
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if stdout != "second line\nfirst line\n" {
+            return Err(format!("stdout {stdout:?} (stderr {stderr:?})").into());
+        }
+        Ok(())
+    }
+
+    async fn end(&self) {
+        let _ = self
+            .ctx
+            .http
+            .delete(format!("{}/sessions/{}", self.ctx.base, self.id))
+            .bearer_auth(&self.interviewer)
+            .send()
+            .await;
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(ws: &mut Ws, value: Value) -> Result<(), Failed> {
+    ws.send(Message::text(value.to_string())).await?;
+    Ok(())
+}
+
+async fn next_json(ws: &mut Ws) -> Result<Value, Failed> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text)?),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err("the socket closed".into()),
+        }
+    }
+}
+
+async fn next_of(ws: &mut Ws, kind: &str) -> Result<Value, Failed> {
+    loop {
+        let msg = next_json(ws).await?;
+        if msg["type"] == kind {
+            return Ok(msg);
+        }
+    }
+}
