@@ -426,6 +426,8 @@ impl<'a> Session<'a> {
         send(&mut ws, json!({"type": "stdin", "data": "first line\n"})).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
         send(&mut ws, json!({"type": "stdin", "data": "second line\n"})).await?;
+        // End of input, as Ctrl-D would: some programs read to the end before answering.
+        send(&mut ws, json!({"type": "stdin_eof"})).await?;
         let mut stdout = String::new();
         let mut stderr = String::new();
         loop {

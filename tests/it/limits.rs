@@ -10,10 +10,22 @@ use crate::support::*;
 /// Bombs may take the timeout plus the server's clean-up (which may restart the container).
 const BOMB_WAIT: Duration = Duration::from_secs(60);
 
-async fn assert_next_run_prints(ws: &mut WsStream, filename: &str, code: &str, expected: &str) {
+/// The run after `before` (a bomb, a flood) prints normally.
+async fn assert_next_run_prints(
+    ws: &mut WsStream,
+    before: &RunResult,
+    filename: &str,
+    code: &str,
+    expected: &str,
+) {
     let run = run_code(ws, filename, code).await;
-    assert_eq!(run.stdout, expected, "the run after: {}", run.describe());
-    run.assert_completed(0);
+    assert_eq!(
+        (run.stdout.as_str(), run.status(), run.exit_code()),
+        (expected, "completed", Some(0)),
+        "the run after:\n{}\nthe run before:\n{}",
+        run.describe(),
+        before.describe()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +38,7 @@ async fn a_bash_fork_bomb_ends_and_the_next_run_works() {
     let run = collect_run_within(&mut ws, BOMB_WAIT).await;
     assert!(run.started.is_some(), "{:?}", run.events);
 
-    assert_next_run_prints(&mut ws, "main.sh", "echo alive\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &run, "main.sh", "echo alive\n", "alive\n").await;
     assert_eq!(
         expect_json(server.api().get("/health", None).await, 200).await["status"],
         "ok"
@@ -45,7 +57,7 @@ async fn a_python_fork_loop_ends_and_the_next_run_works() {
     let run = collect_run_within(&mut ws, BOMB_WAIT).await;
     assert!(run.started.is_some(), "{:?}", run.events);
 
-    assert_next_run_prints(&mut ws, "main.py", "print('alive')\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &run, "main.py", "print('alive')\n", "alive\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +76,7 @@ async fn a_memory_bomb_is_reported_as_oom() {
     );
     assert_eq!(run.status(), "oom", "{}", run.describe());
 
-    assert_next_run_prints(&mut ws, "main.py", "print('alive')\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &run, "main.py", "print('alive')\n", "alive\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +155,7 @@ async fn an_output_flood_is_cut_at_the_limit_and_memory_stays_bounded() {
         );
     }
 
-    assert_next_run_prints(&mut ws, "main.py", "print('alive')\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &seen, "main.py", "print('alive')\n", "alive\n").await;
 }
 
 fn short(v: &serde_json::Value) -> String {
@@ -176,7 +188,7 @@ async fn yes_is_cut_at_the_output_limit() {
         &run.stdout[..run.stdout.len().min(20)]
     );
 
-    assert_next_run_prints(&mut ws, "main.sh", "echo alive\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &run, "main.sh", "echo alive\n", "alive\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +216,7 @@ async fn filling_the_workspace_fails_inside_and_harms_nothing_outside() {
         "ok"
     );
 
-    assert_next_run_prints(&mut ws, "main.sh", "echo alive\n", "alive\n").await;
+    assert_next_run_prints(&mut ws, &run, "main.sh", "echo alive\n", "alive\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,11 +115,7 @@ async fn stdin_reaches_an_interactive_program() {
     next_of_type(&mut ws, "run_started").await;
     send(&mut ws, msg::stdin("x\n")).await;
     // The second line is typed only after the program answered the first: that is interactive.
-    let mut stdout = String::new();
-    while !stdout.contains("hello x\n") {
-        let out = next_of_type(&mut ws, "output").await;
-        stdout.push_str(out["data"].as_str().expect("data"));
-    }
+    let mut stdout = stdout_until(&mut ws, "hello x\n").await;
     send(&mut ws, msg::stdin("42\n")).await;
     let run = collect_run(&mut ws).await;
     stdout.push_str(&run.stdout);

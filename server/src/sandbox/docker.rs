@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use super::{
     workspace_tar, BuildLog, ExecSpec, Execution, ExitStatus, KillOutcome, ManagedSandbox,
     OutputChunk, OutputStream, Sandbox, SandboxError, SandboxId, SandboxSpec, RUNNER_SCRIPT,
-    RUN_UID, WORKSPACE,
+    RUNNER_STARTED, RUN_UID, WORKSPACE,
 };
 
 const LABEL_MANAGED: &str = "livecode.managed";
@@ -82,8 +82,12 @@ impl DockerSandbox {
         ])
     }
 
-    /// Runs `command` to completion in the container and returns its stdout.
-    async fn exec_collect(&self, id: &SandboxId, command: &str) -> Result<String, SandboxError> {
+    /// Runs `command` to completion in the container; returns its stdout and exit code.
+    async fn exec_collect(
+        &self,
+        id: &SandboxId,
+        command: &str,
+    ) -> Result<(String, Option<i64>), SandboxError> {
         let exec = self
             .docker
             .create_exec(
@@ -112,7 +116,13 @@ impl DockerSandbox {
                 stdout.extend_from_slice(&message);
             }
         }
-        Ok(String::from_utf8_lossy(&stdout).into_owned())
+        let info = timed(self.docker.inspect_exec(&exec.id))
+            .await?
+            .map_err(|e| engine_error(e, &id.0))?;
+        Ok((
+            String::from_utf8_lossy(&stdout).into_owned(),
+            info.exit_code,
+        ))
     }
 
     async fn oom_count(&self, id: &SandboxId) -> Option<u64> {
@@ -120,12 +130,45 @@ impl DockerSandbox {
             .await
             .ok()?
             .ok()?;
-        out.split_whitespace().nth(1)?.parse().ok()
+        out.0.split_whitespace().nth(1)?.parse().ok()
     }
 }
 
 fn uid_user() -> String {
     format!("{RUN_UID}:{RUN_UID}")
+}
+
+/// Reads output until the runner's started byte; returns what came before it (stderr only) and
+/// after it in the same chunk. An exec that ends without the byte never ran the runner: its
+/// output is the engine's complaint.
+async fn wait_for_runner(
+    output: &mut futures_util::stream::BoxStream<'static, Result<OutputChunk, SandboxError>>,
+) -> Result<Vec<Result<OutputChunk, SandboxError>>, SandboxError> {
+    let mut early = Vec::new();
+    let mut complaint = Vec::new();
+    while let Some(item) = output.next().await {
+        let chunk = item?;
+        match chunk.stream {
+            OutputStream::Stdout
+                if complaint.is_empty() && chunk.data.first() == Some(&RUNNER_STARTED) =>
+            {
+                if chunk.data.len() > 1 {
+                    early.push(Ok(OutputChunk {
+                        stream: OutputStream::Stdout,
+                        data: chunk.data.slice(1..),
+                    }));
+                }
+                return Ok(early);
+            }
+            _ => {
+                complaint.extend_from_slice(&chunk.data);
+                early.push(Ok(chunk));
+            }
+        }
+    }
+    Err(SandboxError::ExecFailed(
+        String::from_utf8_lossy(&complaint).trim().to_string(),
+    ))
 }
 
 /// Bounds a request that should answer quickly, so a hung engine can't hang a session.
@@ -297,22 +340,8 @@ impl Sandbox for DockerSandbox {
             return Err(SandboxError::Engine("exec started detached".into()));
         };
 
-        // The runner reads the workspace tar first, then hands the rest of stdin to the program.
-        let tar = workspace_tar(&spec.files);
-        let header = format!("{}\n", if spec.files.is_empty() { 0 } else { tar.len() });
-        let write = async {
-            input.write_all(header.as_bytes()).await?;
-            if !spec.files.is_empty() {
-                input.write_all(&tar).await?;
-            }
-            input.flush().await
-        };
-        timed(write)
-            .await?
-            .map_err(|e| SandboxError::Engine(format!("writing the workspace: {e}")))?;
-
         let container = id.0.clone();
-        let output = output
+        let mut output = output
             .filter_map(|item| async move {
                 match item {
                     Ok(LogOutput::StdOut { message }) => Some(Ok(OutputChunk {
@@ -328,6 +357,21 @@ impl Sandbox for DockerSandbox {
                 }
             })
             .boxed();
+
+        // The runner reads the workspace tar first, then hands the rest of stdin to the program.
+        let tar = workspace_tar(&spec.files);
+        let header = format!("{}\n", if spec.files.is_empty() { 0 } else { tar.len() });
+        let write = async {
+            input.write_all(header.as_bytes()).await?;
+            if !spec.files.is_empty() {
+                input.write_all(&tar).await?;
+            }
+            input.flush().await
+        };
+        let (written, started) = tokio::join!(timed(write), timed(wait_for_runner(&mut output)));
+        let early = started??;
+        written?.map_err(|e| SandboxError::Engine(format!("writing the workspace: {e}")))?;
+        let output = futures_util::stream::iter(early).chain(output).boxed();
 
         let this = self.clone();
         let exec_id = exec.id;
@@ -357,14 +401,20 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn kill_run_processes(&self, id: &SandboxId) -> Result<KillOutcome, SandboxError> {
-        // kill(-1) as the run's uid reaches every process of the run and never the keeper.
-        // Repeated because a fork storm may have a fork in flight the first time round.
-        const KILL_ALL: &str = "for i in 1 2 3; do kill -KILL -1 2>/dev/null; done; exit 0";
-        for attempt in 0..3 {
-            match tokio::time::timeout(Duration::from_secs(5), self.exec_collect(id, KILL_ALL))
+        // kill(-1) as the run's uid reaches every process of the run and never the keeper. It
+        // fails once nothing is left to signal; until then (a fork in flight, zombies not yet
+        // reaped) it goes again. Exit 0 only when the uid is clean.
+        const KILL_ALL: &str = "i=0; while [ $i -lt 40 ]; do \
+             kill -KILL -1 2>/dev/null || exit 0; i=$((i+1)); sleep 0.05; done; exit 1";
+        for attempt in 0..2 {
+            match tokio::time::timeout(Duration::from_secs(4), self.exec_collect(id, KILL_ALL))
                 .await
             {
-                Ok(Ok(_)) => return Ok(KillOutcome::Killed),
+                Ok(Ok((_, Some(0)))) => return Ok(KillOutcome::Killed),
+                // Docker reports an exec that could not start (no free pid) as exit 126.
+                Ok(Ok((out, code))) => {
+                    tracing::debug!(sandbox = %id, attempt, ?code, %out, "kill exec left processes")
+                }
                 Ok(Err(SandboxError::NotFound(_))) => {
                     return Err(SandboxError::NotFound(id.0.clone()))
                 }
@@ -509,7 +559,9 @@ impl Sandbox for DockerSandbox {
             ))
             .await?
             .map_err(|e| engine_error(e, image))?;
-            timed(self.exec_collect(&id, &format!("{command} 2>&1"))).await?
+            timed(self.exec_collect(&id, &format!("{command} 2>&1")))
+                .await?
+                .map(|(out, _)| out)
         }
         .await;
         let _ = self.remove(&id).await;

@@ -24,6 +24,8 @@ pub use docker::DockerSandbox;
 
 /// The shell program each run execs (see the file for its stdin protocol).
 pub const RUNNER_SCRIPT: &str = include_str!("runner.sh");
+/// The byte the runner writes first on stdout (see `runner.sh`).
+pub const RUNNER_STARTED: u8 = 0x06;
 /// Exit code of the runner when the workspace could not be written.
 pub const RUNNER_FAILED: i64 = 125;
 /// Where the session's files live inside the sandbox.
@@ -142,6 +144,9 @@ pub enum SandboxError {
     Build(String),
     #[error("container engine error: {0}")]
     Engine(String),
+    /// The process could not be started in the sandbox (nothing of it ran).
+    #[error("the sandbox could not start the program: {0}")]
+    ExecFailed(String),
 }
 
 /// Progress of an image build, line by line.

@@ -571,6 +571,15 @@ impl SessionRegistry {
             }
             .await;
             match result {
+                // The program never started (e.g. every pid taken by what an earlier run left):
+                // clear the sandbox and try once more; nothing of the program ran, so no effect
+                // happens twice.
+                Err(SandboxError::ExecFailed(why)) if !retried => {
+                    tracing::warn!(session = %session.id, %why, "the runner could not start; clearing the sandbox");
+                    let cleared = self.sandbox().kill_run_processes(&container).await;
+                    self.report_kill(ctx, cleared);
+                    retried = true;
+                }
                 Err(err) if !retried && SessionRegistry::container_gone(&err) => {
                     tracing::warn!(session = %session.id, %err, "container is gone; making a new one");
                     self.forget_container(&session, &container).await;
@@ -598,8 +607,10 @@ impl SessionRegistry {
             mut stdin,
             exit,
         } = exec;
-        let writer = match (interactive, ctx.stdin.take()) {
-            (true, Some(mut rx)) => Some(tokio::spawn(async move {
+        // The build step gets no stdin: what was typed waits in the queue for the program.
+        let queued = if interactive { ctx.stdin.take() } else { None };
+        let writer = match queued {
+            Some(mut rx) => Some(tokio::spawn(async move {
                 while let Some(command) = rx.recv().await {
                     let ok = match command {
                         StdinCommand::Data(bytes) => {
@@ -617,7 +628,7 @@ impl SessionRegistry {
                 // Keep the pipe open until the run ends: dropping it would send EOF.
                 std::future::pending::<()>().await;
             })),
-            _ => {
+            None => {
                 let _ = stdin.shutdown().await;
                 None
             }

@@ -7,9 +7,8 @@
 //! error code touches this file only. Waits have deadlines and poll conditions; none sleeps
 //! blindly.
 
-#![allow(dead_code)] // each test module uses a different part of the kit
-
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,10 +49,8 @@ impl InstanceGuard {
 
 impl Drop for InstanceGuard {
     fn drop(&mut self) {
-        let ids = docker_ps(
-            &[&format!("label=livecode.instance={}", self.instance)],
-            true,
-        );
+        let filter = format!("label=livecode.instance={}", self.instance);
+        let ids = docker_ps(&[&filter], true);
         if !ids.is_empty() {
             let _ = Command::new("docker")
                 .args(["rm", "-f", "-v"])
@@ -62,6 +59,18 @@ impl Drop for InstanceGuard {
                 .stderr(Stdio::null())
                 .status();
         }
+        // A create the server sent just before it stopped may still complete in dockerd after
+        // this sweep (and after this process exits): a detached second sweep catches it.
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "sleep 15; ids=$(docker ps -aq --filter {filter}); [ -z \"$ids\" ] || docker rm -f -v $ids"
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0) // outlives a kill of the test run's process group
+            .spawn();
     }
 }
 
@@ -72,6 +81,7 @@ pub struct TestServer {
     pub config: Config,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Field order is drop order: containers go first, then the data dir.
     _containers: InstanceGuard,
     _data_dir: tempfile::TempDir,
@@ -125,22 +135,14 @@ impl TestServer {
             config,
             http,
             shutdown,
+            server: Some(server),
             _containers: guard,
             _data_dir: data_dir,
         }
     }
 
-    pub fn instance(&self) -> &str {
-        &self.config.instance
-    }
-
     pub fn port(&self) -> u16 {
         self.addr.port()
-    }
-
-    /// `http://127.0.0.1:PORT/api/v1{path}`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}/api/v1{path}", self.addr)
     }
 
     pub fn api(&self) -> Api<'_> {
@@ -209,9 +211,29 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // The server task dies with the test's runtime; the token lets it stop cleanly first.
-        // Containers are removed by `_containers` (server shutdown deliberately leaves them).
+        // Stop the server and wait (briefly) until it no longer talks to Docker, so that the
+        // sweep by `_containers` sees every container it made. Server shutdown deliberately
+        // leaves containers; the sweep removes them.
         self.shutdown.cancel();
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return; // block_in_place needs the multi-thread runtime every test here uses
+        }
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                if tokio::time::timeout(Duration::from_secs(30), server)
+                    .await
+                    .is_err()
+                {
+                    eprintln!("livecode::run did not return within 30 s of shutdown");
+                }
+            })
+        });
     }
 }
 
@@ -508,13 +530,12 @@ pub fn check_execute_shape(result: &Value) {
     );
 }
 
-/// A created session: its id and tokens, and what `POST /sessions` answered.
+/// A created session: its id and tokens.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
     pub candidate: String,
     pub interviewer: String,
-    pub created: Value,
 }
 
 impl From<Value> for Session {
@@ -529,7 +550,6 @@ impl From<Value> for Session {
             id: field("session_id"),
             candidate: field("candidate_token"),
             interviewer: field("interviewer_token"),
-            created: created.clone(),
         }
     }
 }
@@ -602,7 +622,8 @@ pub async fn send_text(ws: &mut WsStream, text: &str) {
 #[derive(Debug)]
 pub enum Frame {
     Json(Value),
-    Closed(String),
+    /// Why the socket ended (read through `Debug` in failure messages).
+    Closed(#[allow(dead_code)] String),
     TimedOut,
 }
 
@@ -633,6 +654,11 @@ async fn next_frame_json(ws: &mut WsStream, waiting_for: &str) -> Value {
         Frame::Json(v) => v,
         other => panic!("waiting for {waiting_for}: {other:?}"),
     }
+}
+
+/// The next message, whatever its type (within [`DEFAULT_WAIT`]).
+pub async fn next_json(ws: &mut WsStream) -> Value {
+    next_frame_json(ws, "any message").await
 }
 
 /// Skips frames until one of type `ty` arrives (within [`DEFAULT_WAIT`]).
@@ -703,6 +729,19 @@ pub async fn check_ws_error(ws: &mut WsStream, code: &str) -> Value {
 pub async fn check_pong(ws: &mut WsStream) {
     send(ws, msg::ping()).await;
     next_of_type_within(ws, "pong", Duration::from_secs(10)).await;
+}
+
+/// Reads `output` messages until the stdout seen so far contains `needle` (chunks are not
+/// lines: a line may arrive in pieces); returns that stdout.
+pub async fn stdout_until(ws: &mut WsStream, needle: &str) -> String {
+    let mut stdout = String::new();
+    while !stdout.contains(needle) {
+        let out = next_of_type(ws, "output").await;
+        if out["stream"] == "stdout" {
+            stdout.push_str(out["data"].as_str().expect("output.data"));
+        }
+    }
+    stdout
 }
 
 /// One run as a socket saw it, from `run_started` (if it came after the collection began) to
