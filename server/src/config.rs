@@ -25,6 +25,7 @@ pub struct Config {
     pub instance: String,
     pub build_images_on_start: bool,
     pub parallel_builds: usize,
+    pub read_versions_on_start: bool,
     pub frame_ancestors: Vec<String>,
     pub docker: DockerConfig,
     pub limits: Limits,

@@ -73,7 +73,7 @@ pub async fn run(
     // Mark what is already built before accepting sessions; build the rest in the background.
     environments::images::build(&sandbox, &environments, &[], true, config.parallel_builds).await;
     // Versions are read off the images in throw-away containers: seconds, so in the background.
-    {
+    if config.read_versions_on_start {
         let (sandbox, environments) = (sandbox.clone(), environments.clone());
         tasks.spawn(async move {
             environments::images::read_versions(&sandbox, &environments, 4).await

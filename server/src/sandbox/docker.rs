@@ -24,6 +24,8 @@ use super::{
     RUNNER_STARTED, RUN_UID, WORKSPACE,
 };
 
+/// Kills every process of the run's uid and checks that none is left (see the file).
+const KILL_SCRIPT: &str = include_str!("kill.sh");
 const LABEL_MANAGED: &str = "livecode.managed";
 const LABEL_SESSION: &str = "livecode.session";
 const LABEL_ENVIRONMENT: &str = "livecode.environment";
@@ -401,14 +403,9 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn kill_run_processes(&self, id: &SandboxId) -> Result<KillOutcome, SandboxError> {
-        // kill(-1) as the run's uid reaches every process of the run and never the keeper. It
-        // fails once nothing is left to signal; until then (a fork in flight, zombies not yet
-        // reaped) it goes again. Exit 0 only when the uid is clean.
-        const KILL_ALL: &str = "i=0; while [ $i -lt 40 ]; do \
-             kill -KILL -1 2>/dev/null || exit 0; i=$((i+1)); sleep 0.05; done; exit 1";
+        let script = format!("RUN_UID={RUN_UID}\n{KILL_SCRIPT}");
         for attempt in 0..2 {
-            match tokio::time::timeout(Duration::from_secs(4), self.exec_collect(id, KILL_ALL))
-                .await
+            match tokio::time::timeout(Duration::from_secs(4), self.exec_collect(id, &script)).await
             {
                 Ok(Ok((_, Some(0)))) => return Ok(KillOutcome::Killed),
                 // Docker reports an exec that could not start (no free pid) as exit 126.

@@ -107,6 +107,9 @@ impl TestServer {
         config.data_dir = data_dir.path().to_path_buf();
         config.instance = guard.instance.clone();
         config.build_images_on_start = false;
+        // Twenty probe containers per server start would only load the machine; the
+        // conformance suite checks versions.
+        config.read_versions_on_start = false;
         configure(&mut config);
 
         let shutdown = CancellationToken::new();
@@ -261,6 +264,7 @@ impl SpawnedServer {
             .env("LIVECODE_DATA_DIR", data_dir)
             .env("LIVECODE_INSTANCE", instance)
             .env("LIVECODE_BUILD_IMAGES_ON_START", "false")
+            .env("LIVECODE_READ_VERSIONS_ON_START", "false")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))
             .stderr(log_file)
