@@ -660,7 +660,9 @@ class SessionPage {
     if (!w) return;
     this.titleEl.textContent = this.session?.label || roleLabel(w.role) + " view";
     this.titleEl.title = this.titleEl.textContent;
-    this.envEl.textContent = w.environment.description || w.environment.name;
+    const number = w.environment.version?.match(/\d+(\.\d+)+/)?.[0];
+    const version = number ? ` ${number}` : "";
+    this.envEl.textContent = (w.environment.description || w.environment.name) + version;
     this.envEl.title = `${w.environment.filename}${w.environment.version ? ` · ${w.environment.version}` : ""}`;
   }
 

@@ -20,7 +20,9 @@ async function openMode(): Promise<boolean> {
 }
 
 function environmentOption(env: Environment): HTMLOptionElement {
-  const label = `${env.description || env.name}${env.ready ? "" : " (image not built yet)"}`;
+  const number = env.version?.match(/\d+(\.\d+)+/)?.[0];
+  const version = number ? ` ${number}` : "";
+  const label = `${env.description || env.name}${version}${env.ready ? "" : " (image not built yet)"}`;
   const option = el("option", { value: env.name }, label);
   option.disabled = !env.ready;
   return option;
