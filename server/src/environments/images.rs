@@ -60,11 +60,19 @@ pub async fn build(
     if let Err(err) = ensure_base_image(sandbox).await {
         return vec![Err(err)];
     }
-    futures_util::stream::iter(todo)
-        .map(|env| async move { build_one(sandbox, &env).await })
-        .buffer_unordered(parallel.max(1))
-        .collect()
-        .await
+    // Every Dockerfile starts with the same lines. The legacy builder shares a cached layer only
+    // once it exists, so one image goes first and the rest, built in parallel, reuse its layer.
+    let mut todo = todo.into_iter();
+    let first = todo.next().expect("checked non-empty");
+    let mut results = vec![build_one(sandbox, &first).await];
+    results.extend(
+        futures_util::stream::iter(todo)
+            .map(|env| async move { build_one(sandbox, &env).await })
+            .buffer_unordered(parallel.max(1))
+            .collect::<Vec<_>>()
+            .await,
+    );
+    results
 }
 
 async fn build_one(sandbox: &Arc<dyn Sandbox>, env: &Arc<Environment>) -> Result<(), ImageError> {

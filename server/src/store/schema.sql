@@ -1,4 +1,5 @@
--- livecode store, version 1. Applied once at start-up (see sqlite.rs); times are RFC 3339 UTC.
+-- livecode store, migration 1 (see MIGRATIONS in sqlite.rs; PRAGMA user_version counts them).
+-- A change to the schema is a new migration file, never an edit of this one. Times: RFC 3339 UTC.
 CREATE TABLE IF NOT EXISTS sessions (
     id                TEXT PRIMARY KEY,
     environment       TEXT NOT NULL,

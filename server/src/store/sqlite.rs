@@ -10,7 +10,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 
-const SCHEMA: &str = include_str!("schema.sql");
+/// Migrations in order; `PRAGMA user_version` counts how many a database has had.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 
 /// SQLite-backed store. Cheap to clone.
@@ -29,7 +30,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -48,6 +49,24 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
+}
+
+/// Brings the database up to the newest schema, one migration per transaction.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let done: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {done}; this livecode knows up to {}",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
@@ -433,5 +452,23 @@ mod tests {
                 .as_deref(),
             Some("error")
         );
+    }
+
+    #[test]
+    fn migrations_run_once_and_a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(SqliteStore::open(dir.path()).expect("first open migrates"));
+        drop(SqliteStore::open(dir.path()).expect("second open has nothing to do"));
+        let conn = Connection::open(dir.path().join("livecode.db")).expect("open");
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(version, MIGRATIONS.len());
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        let err = SqliteStore::open(dir.path())
+            .err()
+            .expect("newer schema refused");
+        assert!(err.to_string().contains("schema version 99"), "{err}");
     }
 }
