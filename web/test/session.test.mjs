@@ -118,6 +118,8 @@ describe("session page", () => {
     await candidate.press("#stdin", "Enter");
     await waitForConsole(candidate, "got apple and pear");
     await waitForConsole(interviewer, "got apple and pear");
+    // What the candidate typed is shown to the interviewer too, where the program asked for it.
+    await waitForConsole(interviewer, "first? apple\nsecond? pear\n");
   });
 
   test("output streams: a line per tick shows before the run ends; Stop kills it", async () => {
