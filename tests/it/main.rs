@@ -6,6 +6,7 @@
 //! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
 //! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
 //! - `limits`: fork bombs, memory, output floods, a full disk, no network.
+//! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
@@ -13,6 +14,7 @@
 //! Needs Docker and the `livecode-env-{python,node,bash}` images.
 
 mod auth;
+mod collab;
 mod limits;
 mod reaper;
 mod restart;

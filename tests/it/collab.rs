@@ -1,0 +1,183 @@
+//! The document over the socket (docs/protocol.md, Collaboration): updates against the
+//! current version are accepted and broadcast, stale ones rejected for a rebase, positions are
+//! UTF-16 units, runs use the server's copy, history and notes are the interviewer's, and the
+//! notes never reach a candidate.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn update(version: u64, client: &str, changes: Value) -> Value {
+    json!({"type": "update", "version": version, "updates": [{"client_id": client, "changes": changes}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_are_broadcast_in_order_and_runs_use_the_servers_copy() {
+    let server = TestServer::start(|_| {}).await;
+    // 🎉 is two UTF-16 units: the closing parenthesis is at 10, not at 9 as in chars.
+    let session = server.python("print('🎉')").await;
+    let (mut cand, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let mut intv = server.ws(&session.id, &session.interviewer).await;
+    assert_eq!(
+        (welcome["document"].as_str(), welcome["version"].as_u64()),
+        (Some("print('🎉')"), Some(0))
+    );
+
+    send(&mut cand, update(0, "cand", json!([10, [0, " + 'x'"], 1]))).await;
+    send(&mut cand, update(0, "cand", json!([[5, "len"], 6]))).await; // stale: version 0 again
+                                                                      // In order: the broadcast of the accepted update, then the rejection of the stale one.
+    for ws in [&mut cand, &mut intv] {
+        let got = next_of_type(ws, "updates").await;
+        assert_eq!(got["version"], 0, "{got}");
+        assert_eq!(got["updates"][0]["client_id"], "cand", "{got}");
+    }
+    let rejected = next_of_type(&mut cand, "update_rejected").await;
+    assert_eq!(rejected["version"], 1, "{rejected}");
+    // The interviewer types on version 1; both see it as version 1.
+    send(&mut intv, update(1, "intv", json!([[0, "# hi", ""], 17]))).await;
+    next_of_type(&mut cand, "updates").await;
+
+    send(&mut cand, json!({"type": "run"})).await;
+    let run = collect_run(&mut cand).await;
+    assert_eq!(run.stdout, "🎉x\n", "{}", run.finished);
+
+    // A client that fell behind pulls what it missed.
+    send(&mut cand, json!({"type": "pull", "version": 0})).await;
+    let pulled = next_of_type(&mut cand, "updates").await;
+    assert_eq!(
+        pulled["updates"].as_array().map(Vec::len),
+        Some(2),
+        "{pulled}"
+    );
+
+    // A fresh socket starts from the server's document and version.
+    let (_late, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(welcome["document"], "# hi\nprint('🎉' + 'x')");
+    assert_eq!(welcome["version"], 2);
+
+    // History: the initial document and every update, for replay.
+    let history = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/history", session.id),
+                Some(&session.interviewer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(history["initial_document"], "print('🎉')");
+    assert_eq!(
+        history["updates"].as_array().map(Vec::len),
+        Some(2),
+        "{history}"
+    );
+    assert_eq!(
+        history["runs"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
+    check_error(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/history", session.id),
+                Some(&session.candidate),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_updates_are_refused_and_change_nothing() {
+    let server = TestServer::start(|cfg| cfg.limits.code_limit_bytes = 64).await;
+    let session = server.python("abc").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    // Wrong length, malformed, from the future, too large.
+    send(&mut ws, update(0, "c", json!([2]))).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    send(&mut ws, update(0, "c", json!({"not": "a change set"}))).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    send(&mut ws, update(5, "c", json!([3]))).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    send(&mut ws, update(0, "c", json!([3, [0, "x".repeat(100)]]))).await;
+    check_ws_error(&mut ws, "CODE_TOO_LARGE").await;
+    check_pong(&mut ws).await;
+
+    let (mut observer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
+    assert_eq!(welcome["role"], "observer");
+    send(&mut observer, update(0, "o", json!([3, [0, "!"]]))).await;
+    check_ws_error(&mut observer, "FORBIDDEN").await;
+
+    let (_fresh, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(
+        (welcome["document"].as_str(), welcome["version"].as_u64()),
+        (Some("abc"), Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_reach_interviewers_only() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let (mut cand, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert!(welcome.get("notes").is_none(), "{welcome}");
+    let mut intv = server.ws(&session.id, &session.interviewer).await;
+
+    send(&mut cand, json!({"type": "notes", "text": "mine"})).await;
+    check_ws_error(&mut cand, "FORBIDDEN").await;
+    send(
+        &mut intv,
+        json!({"type": "notes", "text": "SECRET strong hire"}),
+    )
+    .await;
+    let echoed = next_of_type(&mut intv, "notes").await;
+    assert_eq!(echoed["text"], "SECRET strong hire");
+
+    // The candidate's socket gets nothing of it: a ping after the notes answers first.
+    let frames = {
+        send(&mut cand, msg::ping()).await;
+        frames_until(&mut cand, "pong", Duration::from_secs(10)).await
+    };
+    assert!(
+        frames
+            .iter()
+            .all(|(_, f)| !f.to_string().contains("SECRET")),
+        "the candidate saw the notes: {frames:?}"
+    );
+
+    let notes = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/notes", session.id),
+                Some(&session.interviewer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(notes["text"], "SECRET strong hire");
+    check_error(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/notes", session.id),
+                Some(&session.candidate),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let (_late, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+    assert_eq!(welcome["notes"], "SECRET strong hire");
+}
