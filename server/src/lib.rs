@@ -115,6 +115,7 @@ pub async fn run(
     if restored > 0 {
         tracing::info!(sessions = restored, "restored live sessions");
     }
+    tasks.spawn(sessions.clone().run_container_watch(shutdown.clone()));
     tasks.spawn(session::run_reaper(
         sessions.clone(),
         config.reap_interval(),

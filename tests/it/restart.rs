@@ -127,3 +127,45 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     drop(second);
     drop(containers);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_dies_under_a_live_session_is_replaced() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('still here')").await;
+    let api = server.api();
+    let ready = api
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+    let old = ready["container_id"]
+        .as_str()
+        .expect("a container")
+        .to_string();
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    // Killed from outside, as an operator or the kernel might.
+    let killed = Command::new("docker")
+        .args(["rm", "-f", &old])
+        .output()
+        .expect("docker rm");
+    assert!(killed.status.success(), "{killed:?}");
+
+    // The server notices by itself (no run needed) and makes a new one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let now = api.get_session(&session.id, &session.candidate).await;
+        match now["container_id"].as_str() {
+            Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never replaced: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(container_exists(&new));
+    assert!(!container_exists(&old));
+    send(&mut ws, msg::run_document()).await;
+    let run = collect_run(&mut ws).await;
+    assert_eq!(run.stdout, "still here\n", "{}", run.finished);
+}

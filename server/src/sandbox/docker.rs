@@ -10,8 +10,8 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    RestartContainerOptionsBuilder,
+    BuildImageOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -304,6 +304,21 @@ impl Sandbox for DockerSandbox {
         }
     }
 
+    async fn exists(&self, id: &SandboxId) -> Result<bool, SandboxError> {
+        match timed(self.docker.inspect_container(
+            &id.0,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        ))
+        .await?
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match engine_error(e, &id.0) {
+                SandboxError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<Execution, SandboxError> {
         let mut env: Vec<String> = vec!["HOME=/tmp".into(), "LANG=C.UTF-8".into()];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
@@ -451,6 +466,34 @@ impl Sandbox for DockerSandbox {
                 other => Err(other),
             },
         }
+    }
+
+    fn watch_exits(
+        &self,
+    ) -> futures_util::stream::BoxStream<'static, Result<SandboxId, SandboxError>> {
+        let filters = HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("event", vec!["die".to_string()]),
+            (
+                "label",
+                vec![
+                    format!("{LABEL_MANAGED}=true"),
+                    format!("{LABEL_INSTANCE}={}", self.instance),
+                ],
+            ),
+        ]);
+        let options = EventsOptionsBuilder::new().filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .map(|event| match event {
+                Ok(message) => message
+                    .actor
+                    .and_then(|actor| actor.id)
+                    .map(SandboxId)
+                    .ok_or_else(|| SandboxError::Engine("an event without a container id".into())),
+                Err(err) => Err(engine_error(err, "events")),
+            })
+            .boxed()
     }
 
     async fn list_managed(&self) -> Result<Vec<ManagedSandbox>, SandboxError> {

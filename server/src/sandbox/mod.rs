@@ -161,12 +161,18 @@ pub trait Sandbox: Send + Sync {
     async fn create(&self, spec: &SandboxSpec) -> Result<SandboxId, SandboxError>;
     /// True when the sandbox exists and runs.
     async fn is_running(&self, id: &SandboxId) -> Result<bool, SandboxError>;
+    /// True when the sandbox exists, running or not.
+    async fn exists(&self, id: &SandboxId) -> Result<bool, SandboxError>;
     /// Starts a process; its output arrives on [`Execution`] as it is produced.
     async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<Execution, SandboxError>;
     /// Kills every process a run started; the sandbox itself keeps running.
     async fn kill_run_processes(&self, id: &SandboxId) -> Result<KillOutcome, SandboxError>;
     /// Removes the sandbox and everything in it; absent is fine.
     async fn remove(&self, id: &SandboxId) -> Result<(), SandboxError>;
+    /// Ids of this instance's sandboxes as they stop (died, were killed or removed) — also when
+    /// this server restarts one itself, so a watcher checks before acting. Ends when the
+    /// engine's stream does; watch again then.
+    fn watch_exits(&self) -> BoxStream<'static, Result<SandboxId, SandboxError>>;
     /// Sandboxes labelled with this server's instance, for start-up reconciliation.
     async fn list_managed(&self) -> Result<Vec<ManagedSandbox>, SandboxError>;
     /// True when the image exists in the engine.

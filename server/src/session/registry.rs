@@ -267,13 +267,81 @@ impl SessionRegistry {
         Ok(id)
     }
 
-    /// Forgets a container that died under the session, so the next run makes a new one.
-    pub(super) async fn forget_container(&self, session: &Arc<Session>, dead: &SandboxId) {
+    /// Forgets a container that died under the session, so that a new one is made; an idle
+    /// session shows `creating` until then.
+    pub(super) async fn forget_container(&self, session: &Arc<Session>, dead: &SandboxId) -> bool {
         let _lifecycle = session.lifecycle.lock().await;
         let mut state = session.state();
-        if state.container.as_ref() == Some(dead) {
-            state.container = None;
+        if state.container.as_ref() != Some(dead) {
+            return false;
         }
+        state.container = None;
+        if state.status == Status::Ready {
+            state.status = Status::Creating;
+            session.emit_locked(SessionEvent::Status(Status::Creating));
+        }
+        true
+    }
+
+    /// Replaces the containers of live sessions as they die (killed, OOM of the keeper, removed
+    /// by hand), until `shutdown`. A container this server restarted itself is running again
+    /// by the time it is checked, and is left alone.
+    pub async fn run_container_watch(self, shutdown: tokio_util::sync::CancellationToken) {
+        use futures_util::StreamExt;
+        loop {
+            let mut exits = self.shared.sandbox.watch_exits();
+            loop {
+                let exit = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    exit = exits.next() => exit,
+                };
+                match exit {
+                    Some(Ok(id)) => self.on_container_exit(id),
+                    Some(Err(err)) => {
+                        tracing::warn!(%err, "container events failed; watching again");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    fn on_container_exit(&self, id: SandboxId) {
+        let owner = self
+            .shared
+            .sessions
+            .iter()
+            .find(|entry| entry.value().state().container.as_ref() == Some(&id))
+            .map(|entry| entry.value().clone());
+        let Some(session) = owner else { return };
+        let this = self.clone();
+        self.shared.tasks.spawn(async move {
+            // A restart (ours, to clear a fork bomb) is a die followed by a start: give it time.
+            for _ in 0..6 {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if session.status().is_ended() {
+                    return;
+                }
+                if !this.shared.sandbox.exists(&id).await.unwrap_or(true) {
+                    break; // removed: no restart is coming
+                }
+                if matches!(this.shared.sandbox.is_running(&id).await, Ok(true)) {
+                    return;
+                }
+            }
+            if this.forget_container(&session, &id).await {
+                tracing::warn!(session = %session.id, container = %id, "container died; replacing it");
+                let _ = this.shared.sandbox.remove(&id).await;
+                if let Err(err) = this.ensure_container(&session).await {
+                    tracing::warn!(session = %session.id, %err, "could not replace the container");
+                }
+            }
+        });
     }
 
     /// Writes the session's status, container and last activity to the store; a failure is
