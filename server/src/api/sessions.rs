@@ -38,6 +38,50 @@ pub enum Access {
     Token(Role),
 }
 
+/// A request about one session: its id (from the path) and what the caller's credential
+/// grants there. 404 for an unknown or malformed id, 401 for a missing or wrong credential.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionAccess {
+    pub id: SessionId,
+    pub access: Access,
+}
+
+impl axum::extract::FromRequestParts<AppState> for SessionAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::SessionNotFound)?;
+        let id = parse_id(&raw)?;
+        let bearer = Bearer::from_request_parts(parts, state).await?;
+        let access = authorize(state, &id, &bearer).await?;
+        Ok(Self { id, access })
+    }
+}
+
+impl SessionAccess {
+    /// The API key or an interviewer token: ending, replay, notes.
+    fn interviewer(&self) -> Result<(), ApiError> {
+        match self.access {
+            Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
+            Access::Token(_) => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// The role a run is made as; observers may not run.
+    fn runner(&self) -> Result<Role, ApiError> {
+        match self.access {
+            Access::Operator => Ok(Role::Interviewer),
+            Access::Token(role) if role.can_write() => Ok(role),
+            Access::Token(_) => Err(ApiError::Forbidden),
+        }
+    }
+}
+
 /// Parses a session id; a malformed one is simply not found.
 pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::SessionNotFound)
@@ -176,24 +220,17 @@ async fn list(
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
 ) -> Result<AppJson<SessionView>, ApiError> {
-    let id = parse_id(&id)?;
-    authorize(&state, &id, &bearer).await?;
-    Ok(AppJson(state.sessions.snapshot(&id).await?.into()))
+    Ok(AppJson(state.sessions.snapshot(&caller.id).await?.into()))
 }
 
 async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    match authorize(&state, &id, &bearer).await? {
-        Access::Operator | Access::Token(Role::Interviewer) => {}
-        Access::Token(_) => return Err(ApiError::Forbidden),
-    }
+    caller.interviewer()?;
+    let id = caller.id;
     if let Some(session) = state.sessions.get(&id) {
         state.sessions.end(&session, EndReason::Stopped).await?;
     }
@@ -229,16 +266,10 @@ struct Executed {
 
 async fn execute(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
     OptionalJson(body): OptionalJson<ExecuteBody>,
 ) -> Result<AppJson<Executed>, ApiError> {
-    let id = parse_id(&id)?;
-    let by = match authorize(&state, &id, &bearer).await? {
-        Access::Operator => Role::Interviewer,
-        Access::Token(role) if role.can_write() => role,
-        Access::Token(_) => return Err(ApiError::Forbidden),
-    };
+    let (id, by) = (caller.id, caller.runner()?);
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
     let timeout = match body.timeout_seconds {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -279,21 +310,12 @@ async fn execute(
     }))
 }
 
-/// The interviewer's view (or the API key's): replay and notes.
-async fn interviewer(state: &AppState, id: &SessionId, bearer: &Bearer) -> Result<(), ApiError> {
-    match authorize(state, id, bearer).await? {
-        Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
-        Access::Token(_) => Err(ApiError::Forbidden),
-    }
-}
-
 async fn history(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    interviewer(&state, &id, &bearer).await?;
+    caller.interviewer()?;
+    let id = caller.id;
     let history = state.sessions.history(&id).await?;
     let updates: Vec<_> = history
         .updates
@@ -324,11 +346,10 @@ async fn history(
 
 async fn read_notes(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    interviewer(&state, &id, &bearer).await?;
+    caller.interviewer()?;
+    let id = caller.id;
     let text = state.sessions.notes(&id).await?;
     Ok(AppJson(serde_json::json!({"text": text})))
 }
@@ -341,12 +362,11 @@ struct NotesBody {
 
 async fn write_notes(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    bearer: Bearer,
+    caller: SessionAccess,
     AppJson(body): AppJson<NotesBody>,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
-    interviewer(&state, &id, &bearer).await?;
+    caller.interviewer()?;
+    let id = caller.id;
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
     state
         .sessions

@@ -127,6 +127,22 @@ impl DockerSandbox {
         ))
     }
 
+    /// Whether the container runs; `None` when it does not exist.
+    async fn running(&self, id: &SandboxId) -> Result<Option<bool>, SandboxError> {
+        match timed(self.docker.inspect_container(
+            &id.0,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        ))
+        .await?
+        {
+            Ok(info) => Ok(Some(info.state.and_then(|s| s.running).unwrap_or(false))),
+            Err(e) => match engine_error(e, &id.0) {
+                SandboxError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn oom_count(&self, id: &SandboxId) -> Option<u64> {
         let out = tokio::time::timeout(REQUEST_TIMEOUT, self.exec_collect(id, OOM_COUNT_COMMAND))
             .await
@@ -290,33 +306,11 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn is_running(&self, id: &SandboxId) -> Result<bool, SandboxError> {
-        match timed(self.docker.inspect_container(
-            &id.0,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        ))
-        .await?
-        {
-            Ok(info) => Ok(info.state.and_then(|s| s.running).unwrap_or(false)),
-            Err(e) => match engine_error(e, &id.0) {
-                SandboxError::NotFound(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        Ok(self.running(id).await? == Some(true))
     }
 
     async fn exists(&self, id: &SandboxId) -> Result<bool, SandboxError> {
-        match timed(self.docker.inspect_container(
-            &id.0,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        ))
-        .await?
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match engine_error(e, &id.0) {
-                SandboxError::NotFound(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        Ok(self.running(id).await?.is_some())
     }
 
     async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<Execution, SandboxError> {
