@@ -37,7 +37,7 @@ async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
                 filename: e.settings.filename.clone(),
                 editor_language: e.settings.editor_language.clone(),
                 version: e.version(),
-                compiled: e.build_command().is_some(),
+                compiled: e.is_compiled(),
                 ready: e.is_ready(),
                 template: e.template(),
             })

@@ -77,23 +77,25 @@ impl Environment {
         *self.version.lock().expect("version lock poisoned") = version;
     }
 
-    /// The run command with its placeholders filled in.
-    pub fn run_command(&self) -> String {
-        self.expand(&self.settings.run)
+    /// True when the language has a build step.
+    pub fn is_compiled(&self) -> bool {
+        !self.settings.build.trim().is_empty()
     }
 
-    /// The build command, or `None` for interpreted languages.
-    pub fn build_command(&self) -> Option<String> {
-        (!self.settings.build.trim().is_empty()).then(|| self.expand(&self.settings.build))
+    /// The run command for a program in `filename`, placeholders filled in.
+    pub fn run_command(&self, filename: &str) -> String {
+        expand_placeholders(&self.settings.run, filename)
+    }
+
+    /// The build command for a program in `filename`, or `None` for interpreted languages.
+    pub fn build_command(&self, filename: &str) -> Option<String> {
+        self.is_compiled()
+            .then(|| expand_placeholders(&self.settings.build, filename))
     }
 
     /// The document an empty session starts with.
     pub fn template(&self) -> String {
         self.settings.template.trim_start_matches('\n').to_string()
-    }
-
-    fn expand(&self, command: &str) -> String {
-        expand_placeholders(command, &self.settings.filename)
     }
 }
 
@@ -139,11 +141,7 @@ pub fn markdown_table(environments: &Environments) -> String {
             env.settings.description,
             version,
             env.settings.filename,
-            if env.build_command().is_some() {
-                "yes"
-            } else {
-                "no"
-            }
+            if env.is_compiled() { "yes" } else { "no" }
         ));
     }
     out
@@ -307,7 +305,7 @@ mod tests {
             assert!(env.context.contains_key("Dockerfile"));
         }
         assert_eq!(
-            envs.get("python").expect("python").run_command(),
+            envs.get("python").expect("python").run_command("main.py"),
             "python3 /workspace/main.py"
         );
     }

@@ -287,11 +287,6 @@ impl Session {
         self.state().last_activity_at
     }
 
-    /// When the session will end if nothing more happens.
-    pub fn expires_at(&self, idle_ttl: chrono::Duration) -> DateTime<Utc> {
-        (self.state().last_activity_at + idle_ttl).min(self.deadline)
-    }
-
     pub fn snapshot(&self, idle_ttl: chrono::Duration) -> SessionSnapshot {
         let state = self.state();
         SessionSnapshot {
@@ -302,7 +297,7 @@ impl Session {
             container_id: state.container.as_ref().map(|c| c.0.clone()),
             created_at: self.created_at,
             last_activity_at: state.last_activity_at,
-            expires_at: (state.last_activity_at + idle_ttl).min(self.deadline),
+            expires_at: expiry(state.last_activity_at, idle_ttl, self.deadline),
             last_execution: state.last_execution.clone(),
             participants: state.participants.values().cloned().collect(),
         }
@@ -377,6 +372,35 @@ impl Drop for ParticipantGuard {
     }
 }
 
+/// When a session ends if nothing more happens: idle past the TTL, or at its deadline.
+pub fn expiry(
+    last_activity: DateTime<Utc>,
+    idle_ttl: chrono::Duration,
+    deadline: DateTime<Utc>,
+) -> DateTime<Utc> {
+    (last_activity + idle_ttl).min(deadline)
+}
+
 fn new_channel(capacity: usize) -> events::EventSender {
     broadcast::channel(capacity).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_is_the_idle_ttl_or_the_deadline_whichever_comes_first() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+            .expect("time")
+            .to_utc();
+        let minutes = chrono::Duration::minutes;
+        // Idle TTL first.
+        assert_eq!(expiry(t0, minutes(30), t0 + minutes(240)), t0 + minutes(30));
+        // Activity keeps postponing it, never past the deadline.
+        assert_eq!(
+            expiry(t0 + minutes(225), minutes(30), t0 + minutes(240)),
+            t0 + minutes(240)
+        );
+    }
 }

@@ -411,7 +411,7 @@ impl SessionRegistry {
         removed.map_err(SessionError::from)
     }
 
-    /// Sessions idle past the TTL or past their deadline at `now`. Pure, so it is unit-tested.
+    /// Sessions past their [`expiry`](super::expiry) at `now`, with no run in progress.
     pub fn expired(&self, now: DateTime<Utc>) -> Vec<Arc<Session>> {
         let idle_ttl = self.idle_ttl();
         self.shared
@@ -422,7 +422,7 @@ impl SessionRegistry {
                 let state = s.state();
                 !state.status.is_ended()
                     && state.run.is_none()
-                    && (now >= s.deadline || now - state.last_activity_at >= idle_ttl)
+                    && now >= super::expiry(state.last_activity_at, idle_ttl, s.deadline)
             })
             .map(|entry| entry.value().clone())
             .collect()

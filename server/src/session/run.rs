@@ -20,7 +20,6 @@ use super::files::validate_path;
 use super::registry::SessionRegistry;
 use super::{Phase, RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
-use crate::environments::expand_placeholders;
 use crate::sandbox::{
     ExecSpec, Execution, KillOutcome, OutputChunk, OutputStream, SandboxError, SandboxId,
     WorkspaceFile,
@@ -522,9 +521,8 @@ impl SessionRegistry {
     async fn drive(&self, ctx: &mut RunCtx) -> Result<ExecEnd, SessionError> {
         let session = ctx.session.clone();
         let env = session.environment.clone();
-        let run_command = expand_placeholders(&env.settings.run, &ctx.filename);
-        let build_command = (!env.settings.build.trim().is_empty())
-            .then(|| expand_placeholders(&env.settings.build, &ctx.filename));
+        let run_command = env.run_command(&ctx.filename);
+        let build_command = env.build_command(&ctx.filename);
         let build_timeout = Duration::from_secs(
             env.settings
                 .build_timeout_seconds
