@@ -1,20 +1,28 @@
-//! [`AppState`] and the router: the one place routes and layers are assembled.
+//! [`AppState`] and the router: the one place routes and layers are assembled, including the
+//! guards every request passes: cross-site refusal, CORS for listed origins, the body limit,
+//! and refusals from layers turned into the error shape.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::api::ApiError;
+use crate::config::{url_origin, Config};
 use crate::environments::Environments;
-use crate::sandbox::Sandbox;
+use crate::sandbox::EngineHealth;
 use crate::session::SessionRegistry;
 
 /// Everything a handler may reach. Cheap to clone: every field is a handle.
@@ -22,7 +30,8 @@ use crate::session::SessionRegistry;
 pub struct AppState {
     pub config: Arc<Config>,
     pub sessions: SessionRegistry,
-    pub sandbox: Arc<dyn Sandbox>,
+    /// The engine's state as last pinged in the background (health answers from it).
+    pub engine: watch::Receiver<EngineHealth>,
     pub environments: Arc<Environments>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -32,20 +41,167 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     // Room for the largest accepted program, JSON-escaped, plus the rest of the body.
     let body_limit = state.config.limits.code_limit_bytes * 6 + 64 * 1024;
+    let cors = cors(&state.config);
     Router::new()
         .nest("/api/v1", crate::api::router())
         .merge(crate::web::router())
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site,
+        ))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(TraceLayer::new_for_http())
         // Requests don't hang forever; `execute` is bounded by the run timeout well below this.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.config.limits.run_timeout_seconds + 120),
         ))
+        .layer(middleware::map_response(error_shape))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Real CORS for the origins in `cors_origins` (none by default: the layer then adds nothing).
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter(|o| *o != "*")
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    let allow = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins)
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER, header::LINK])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// Refuses a state-changing request (or a socket) that a page of another site sent: its
+/// `Origin` must be the server's own or listed in `cors_origins`. Requests without `Origin`
+/// (curl, server-to-server) are not a browser's cross-site requests and pass.
+async fn refuse_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let socket = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if safe && !socket {
+        return next.run(req).await;
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        if !origin_allowed(&state.config, origin, req.headers()) {
+            let shown = String::from_utf8_lossy(origin.as_bytes())
+                .chars()
+                .take(100)
+                .collect();
+            return ApiError::ForbiddenOrigin(shown).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Is `origin` this server's own, or one the operator listed?
+pub fn origin_allowed(config: &Config, origin: &HeaderValue, headers: &HeaderMap) -> bool {
+    let Some(origin) = origin.to_str().ok().and_then(url_origin) else {
+        return false; // "null" (sandboxed frames, files) and anything unparsable
+    };
+    if config
+        .cors_origins
+        .iter()
+        .any(|o| o == "*" || o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    {
+        return true;
+    }
+    match config.public_origin() {
+        Some(own) => own == origin,
+        // No public_url: the host the browser addressed is ours.
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| {
+                origin
+                    .split_once("://")
+                    .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+            }),
+    }
+}
+
+/// Errors made by layers (body limit, timeout, unknown method) get the error shape too.
+async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let Some(err) = ApiError::from_status(status) else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let mut shaped = err.into_response();
+    // Keep what the layer said beyond the body (e.g. `Allow` on 405).
+    for (name, value) in parts.headers.drain().filter_map(|(n, v)| Some((n?, v))) {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().entry(name).or_insert(value);
+        }
+    }
+    shaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).expect("host"));
+        h
+    }
+
+    #[test]
+    fn own_and_listed_origins_pass_and_others_do_not() {
+        let mut config = Config::defaults();
+        let origin = |o: &str| HeaderValue::from_str(o).expect("origin");
+        let h = headers("127.0.0.1:8080");
+        assert!(origin_allowed(
+            &config,
+            &origin("http://127.0.0.1:8080"),
+            &h
+        ));
+        assert!(!origin_allowed(
+            &config,
+            &origin("https://evil.example"),
+            &h
+        ));
+        assert!(!origin_allowed(&config, &origin("null"), &h));
+        config.cors_origins = vec!["https://hiring.example.com".into()];
+        assert!(origin_allowed(
+            &config,
+            &origin("https://hiring.example.com"),
+            &h
+        ));
+        // With public_url set, only it is ours (a rebound DNS name is not).
+        config.public_url = "https://livecode.example.com".into();
+        let h = headers("evil.example");
+        assert!(!origin_allowed(&config, &origin("http://evil.example"), &h));
+        assert!(origin_allowed(
+            &config,
+            &origin("https://livecode.example.com"),
+            &h
+        ));
+    }
 }

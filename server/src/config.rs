@@ -27,9 +27,46 @@ pub struct Config {
     pub parallel_builds: usize,
     pub read_versions_on_start: bool,
     pub frame_ancestors: Vec<String>,
+    pub cors_origins: Vec<String>,
     pub docker: DockerConfig,
     pub limits: Limits,
     pub sessions: SessionsConfig,
+    pub server: ServerConfig,
+    pub sockets: SocketsConfig,
+    pub quotas: QuotasConfig,
+}
+
+/// Connections: how many, and how long a client may take.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub header_read_timeout_seconds: f64,
+    pub health_interval_seconds: f64,
+}
+
+/// What one session socket may cost.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SocketsConfig {
+    pub max_per_session: usize,
+    pub max_per_token: usize,
+    pub queue_bytes: usize,
+    pub messages_per_second: u32,
+    pub bytes_per_second: u32,
+    pub cursor_hz: u32,
+    pub ping_seconds: f64,
+    pub idle_timeout_seconds: f64,
+}
+
+/// Capacity and rate limits; 0 turns one off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct QuotasConfig {
+    pub max_live_sessions: usize,
+    pub max_live_sessions_per_key: usize,
+    pub max_live_sessions_per_ip: usize,
+    pub sessions_per_minute: u32,
+    pub runs_per_minute: u32,
+    pub list_page_size: usize,
 }
 
 /// How to reach the Docker engine and which runtime to ask it for.
@@ -52,6 +89,7 @@ pub struct Limits {
     pub workspace_mib: u64,
     pub tmp_mib: u64,
     pub nofile: u64,
+    pub stdin_message_bytes: usize,
 }
 
 /// Session lifetimes and fan-out sizing.
@@ -61,6 +99,7 @@ pub struct SessionsConfig {
     pub max_lifetime_seconds: u64,
     pub reap_interval_seconds: f64,
     pub event_buffer: usize,
+    pub history_limit_bytes: usize,
 }
 
 /// A configuration that cannot be used, with the reason.
@@ -144,6 +183,48 @@ impl Config {
         if s.event_buffer < 16 {
             return bad("sessions.event_buffer must be at least 16");
         }
+        if s.history_limit_bytes < 64 * 1024 {
+            return bad("sessions.history_limit_bytes must be at least 65536");
+        }
+        if l.stdin_message_bytes == 0 {
+            return bad("limits.stdin_message_bytes must be positive");
+        }
+        let (server, sockets) = (&self.server, &self.sockets);
+        if server.max_connections < 16 {
+            return bad("server.max_connections must be at least 16");
+        }
+        if server.header_read_timeout_seconds.is_nan() || server.header_read_timeout_seconds < 0.1 {
+            return bad("server.header_read_timeout_seconds must be at least 0.1");
+        }
+        if server.health_interval_seconds.is_nan() || server.health_interval_seconds < 0.1 {
+            return bad("server.health_interval_seconds must be at least 0.1");
+        }
+        if sockets.max_per_session == 0 || sockets.max_per_token == 0 {
+            return bad("sockets.max_per_session and sockets.max_per_token must be at least 1");
+        }
+        if sockets.queue_bytes < self.socket_message_bytes() {
+            return bad("sockets.queue_bytes must hold at least one message of the largest size");
+        }
+        if sockets.cursor_hz == 0 {
+            return bad("sockets.cursor_hz must be at least 1");
+        }
+        if sockets.ping_seconds.is_nan()
+            || sockets.ping_seconds < 0.1
+            || sockets.idle_timeout_seconds.is_nan()
+            || sockets.idle_timeout_seconds <= sockets.ping_seconds
+        {
+            return bad(
+                "sockets.ping_seconds must be at least 0.1 and below sockets.idle_timeout_seconds",
+            );
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" && url_origin(origin).as_deref() != Some(origin.trim_end_matches('/'))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "cors_origins: '{origin}' is not an origin such as https://platform.example.com"
+                )));
+            }
+        }
         if self.instance.is_empty()
             || !self
                 .instance
@@ -188,9 +269,38 @@ impl Config {
         Duration::from_secs_f64(self.sessions.reap_interval_seconds)
     }
 
+    pub fn health_interval(&self) -> Duration {
+        Duration::from_secs_f64(self.server.health_interval_seconds)
+    }
+
     pub fn run_timeout(&self) -> Duration {
         Duration::from_secs(self.limits.run_timeout_seconds)
     }
+
+    /// The largest socket frame a client may send: room for the largest program in an update,
+    /// JSON-escaped, and the rest of the message.
+    pub fn socket_message_bytes(&self) -> usize {
+        self.limits.code_limit_bytes * 2 + 64 * 1024
+    }
+
+    /// The origin (`scheme://host[:port]`) of `public_url`, when it is set.
+    pub fn public_origin(&self) -> Option<String> {
+        url_origin(&self.public_url)
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased; `None` for anything else.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -213,6 +323,23 @@ mod tests {
         assert_eq!(c.limits.code_limit_bytes, 256 << 10);
         assert_eq!(c.sessions.idle_ttl_seconds, 30 * 60);
         assert_eq!(c.sessions.max_lifetime_seconds, 4 * 3600);
+        assert_eq!(c.quotas.max_live_sessions_per_ip, 20);
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(
+            url_origin("https://A.example.com:8443/x?y").as_deref(),
+            Some("https://a.example.com:8443")
+        );
+        assert_eq!(
+            url_origin("http://localhost:8080").as_deref(),
+            Some("http://localhost:8080")
+        );
+        assert_eq!(url_origin("ftp://x"), None);
+        assert_eq!(url_origin("https://"), None);
+        assert_eq!(url_origin("https://u@evil"), None);
     }
 
     #[test]

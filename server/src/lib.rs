@@ -22,6 +22,7 @@ pub mod collab;
 pub mod config;
 pub mod environments;
 pub mod sandbox;
+pub mod serve;
 pub mod session;
 pub mod store;
 pub mod web;
@@ -68,6 +69,15 @@ pub async fn run(
     );
     let engine = sandbox.ping().await.context("Docker does not answer")?;
     tracing::info!(docker = %engine, "connected to the container engine");
+    let open_files = serve::raise_open_file_limit();
+    let max_connections = serve::connection_cap(config.server.max_connections, open_files);
+    tracing::info!(
+        open_files = open_files
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        max_connections,
+        "connection limits"
+    );
 
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
@@ -122,18 +132,32 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
+    tasks.spawn(sandbox::watch_engine(
+        sandbox.clone(),
+        config.health_interval(),
+        engine_tx,
+        shutdown.clone(),
+    ));
+
     let state = AppState {
         config: config.clone(),
         sessions,
-        sandbox,
+        engine,
         environments,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
     };
     tracing::info!(address = %listener.local_addr()?, "livecode listening");
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    let server_config = config.server.clone();
+    serve::serve(
+        listener,
+        app::router(state),
+        &server_config,
+        max_connections,
+        shutdown.clone(),
+    )
+    .await?;
     tasks.close();
     if tokio::time::timeout(std::time::Duration::from_secs(20), tasks.wait())
         .await

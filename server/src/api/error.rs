@@ -42,6 +42,27 @@ pub enum ApiError {
     SessionEnded,
     #[error("{0}")]
     Stdin(StdinError),
+    #[error("{0}")]
+    Capacity(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    #[error("{0}")]
+    TooManySockets(crate::session::SocketCap),
+    #[error("stdin messages are at most {0} bytes")]
+    StdinTooLarge(usize),
+    #[error("the request body is too large")]
+    BodyTooLarge,
+    #[error("send the body as 'Content-Type: application/json'")]
+    UnsupportedMediaType,
+    #[error("requests from origin '{0}' are not accepted")]
+    ForbiddenOrigin(String),
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
+    #[error("the request took too long")]
+    Timeout,
     #[error("the container engine is not available")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -67,6 +88,15 @@ impl ApiError {
             Self::SessionEnded => "SESSION_ENDED",
             Self::Stdin(StdinError::NoRun) => "NO_RUN",
             Self::Stdin(_) => "STDIN_UNAVAILABLE",
+            Self::Capacity(_) => "CAPACITY",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::TooManySockets(_) => "TOO_MANY_SOCKETS",
+            Self::StdinTooLarge(_) => "STDIN_TOO_LARGE",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::ForbiddenOrigin(_) => "FORBIDDEN_ORIGIN",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Timeout => "TIMEOUT",
             Self::Unavailable(_) => "DOCKER_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -82,7 +112,15 @@ impl ApiError {
             | Self::InvalidJson(_)
             | Self::InvalidArgument(_)
             | Self::InvalidMessage(_) => StatusCode::BAD_REQUEST,
-            Self::CodeTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CodeTooLarge(_) | Self::StdinTooLarge(_) | Self::BodyTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::RateLimited { .. } | Self::TooManySockets(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Capacity(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::RunInProgress | Self::NoRun | Self::SessionEnded | Self::Stdin(_) => {
                 StatusCode::CONFLICT
             }
@@ -112,9 +150,43 @@ impl ApiError {
             Self::NoRun | Self::Stdin(StdinError::NoRun) => "start a run first",
             Self::Stdin(_) => "the program is not reading; wait or kill it",
             Self::SessionEnded => "create a new session",
+            Self::Capacity(_) => "the server is full; try again when sessions have ended",
+            Self::RateLimited { .. } => "wait for Retry-After (retry_after_ms on the socket)",
+            Self::TooManySockets(_) => "close another tab or socket of this session",
+            Self::StdinTooLarge(_) => "send the input in smaller pieces",
+            Self::BodyTooLarge => "send less; limits.code_limit_bytes sets the limit",
+            Self::UnsupportedMediaType => "add 'Content-Type: application/json'",
+            Self::ForbiddenOrigin(_) => {
+                "call from the server's own pages, or list your origin in cors_origins"
+            }
+            Self::MethodNotAllowed => "see API.md for the endpoints and their methods",
+            Self::Timeout => "try again; long runs are bounded by limits.run_timeout_seconds",
             Self::Unavailable(_) => "check that Docker runs: GET /api/v1/health",
             Self::Internal(_) => "try again; the server log has the details",
         }
+    }
+}
+
+impl ApiError {
+    /// When a refused caller may try again (RATE_LIMITED, TOO_MANY_SOCKETS).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::TooManySockets(_) => Some(std::time::Duration::from_secs(5)),
+            _ => None,
+        }
+    }
+
+    /// The error an HTTP status means when a layer (not a handler) refused the request.
+    pub fn from_status(status: StatusCode) -> Option<Self> {
+        Some(match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::BodyTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => Self::Timeout,
+            StatusCode::NOT_FOUND => Self::NoRoute,
+            _ => return None,
+        })
     }
 }
 
@@ -133,6 +205,14 @@ impl From<SessionError> for ApiError {
             }
             SessionError::Files(e @ FilesError::TooMany(_)) => Self::InvalidArgument(e.to_string()),
             SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
+            SessionError::Capacity(m) => Self::Capacity(m),
+            SessionError::RateLimited {
+                message,
+                retry_after,
+            } => Self::RateLimited {
+                message,
+                retry_after,
+            },
             SessionError::Sandbox(e) => Self::Unavailable(e.into()),
             SessionError::Store(e) => Self::Internal(e.into()),
         }
@@ -160,6 +240,15 @@ impl IntoResponse for ApiError {
         }
         let body = json!({"error": {
             "code": self.code(), "message": self.to_string(), "hint": self.hint() }});
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(wait) = self.retry_after() {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        response
     }
 }

@@ -28,9 +28,22 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::CodeTooLarge("the request body is too large".into())
             }
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             other => ApiError::InvalidJson(other.body_text()),
         }
     }
+}
+
+/// `application/json`, or a `+json` type, with any parameters.
+pub fn is_json_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// A JSON body that may be absent: an empty body is `T::default()`.
@@ -45,6 +58,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(is_json_type);
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
@@ -56,6 +74,10 @@ where
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
+        }
+        // A body must say it is JSON: a cross-site form or `text/plain` fetch cannot.
+        if json_type != Some(true) {
+            return Err(ApiError::UnsupportedMediaType);
         }
         serde_json::from_slice(&bytes)
             .map(Self)
@@ -109,5 +131,47 @@ impl FromRequestParts<AppState> for Operator {
         } else {
             Err(ApiError::Unauthorized)
         }
+    }
+}
+
+/// The address of the client at the other end of the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // Set by the accept loop for every connection; absent only for a router driven
+        // without a server (then the caller is "unspecified").
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(Self(addr))
+    }
+}
+
+/// Who is creating or listing sessions, for quotas and the open-mode list: the API key
+/// ([`BY_KEY`](crate::session::BY_KEY)), or in open mode the client's address.
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Operator::from_request_parts(parts, state).await?;
+        if !state.config.open_mode() {
+            return Ok(Self(crate::session::BY_KEY.into()));
+        }
+        let ClientAddr(ip) = ClientAddr::from_request_parts(parts, state).await?;
+        // An IPv4 client seen on an IPv6 socket is the same client.
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        Ok(Self(format!("ip:{ip}")))
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /health`: 200 while serving with Docker reachable, 503 when it is not.
+//! `GET /health`: 200 while serving with Docker reachable, 503 when it is not. Answers from
+//! the engine state the background ping keeps, never by calling Docker itself.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,6 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::sandbox::EngineHealth;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
@@ -14,14 +16,15 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let version = env!("CARGO_PKG_VERSION");
-    match state.sandbox.ping().await {
-        Ok(_) => (
+    let engine = state.engine.borrow().clone();
+    match engine {
+        EngineHealth::Ok(_) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "docker": "ok", "version": version})),
         ),
-        Err(err) => (
+        EngineHealth::Down(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "degraded", "docker": err.to_string(), "version": version})),
+            Json(json!({"status": "degraded", "docker": why, "version": version})),
         ),
     }
 }

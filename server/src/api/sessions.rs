@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -12,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::extract::{AppJson, Bearer, Operator, OptionalJson};
+use super::extract::{AppJson, Bearer, Caller, OptionalJson};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::session::{
     EndReason, NewSession, Participant, RunRequest, RunSummary, SessionId, SessionSnapshot,
 };
+use crate::store::ListPage;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -134,7 +137,7 @@ struct Created {
 
 async fn create(
     State(state): State<AppState>,
-    _: Operator,
+    Caller(created_by): Caller,
     OptionalJson(body): OptionalJson<CreateBody>,
 ) -> Result<(StatusCode, AppJson<Created>), ApiError> {
     if body.label.as_ref().is_some_and(|l| l.chars().count() > 200) {
@@ -150,6 +153,7 @@ async fn create(
             files: body.files,
             ttl_seconds: body.ttl_seconds,
             label: body.label,
+            created_by,
         })
         .await?;
     let session = &created.session;
@@ -210,12 +214,43 @@ impl From<SessionSnapshot> for SessionView {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// `GET /sessions?limit=&offset=`: newest first, a page at a time, with a `Link: rel="next"`
+/// header while there may be more. In open mode a caller sees only the sessions it created.
 async fn list(
     State(state): State<AppState>,
-    _: Operator,
-) -> Result<AppJson<Vec<SessionView>>, ApiError> {
-    let list = state.sessions.list().await?;
-    Ok(AppJson(list.into_iter().map(SessionView::from).collect()))
+    Caller(caller): Caller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+    let max = state.config.quotas.list_page_size.max(1);
+    let limit = query.limit.unwrap_or(max).clamp(1, max);
+    let offset = query.offset.unwrap_or(0);
+    let page = ListPage {
+        created_by: state.config.open_mode().then_some(caller),
+        limit,
+        offset,
+    };
+    let list = state.sessions.list(&page).await?;
+    let mut headers = axum::http::HeaderMap::new();
+    if list.len() == limit {
+        let next = format!(
+            "</api/v1/sessions?limit={limit}&offset={}>; rel=\"next\"",
+            offset + limit
+        );
+        headers.insert(
+            axum::http::header::LINK,
+            next.parse().expect("an ASCII header value"),
+        );
+    }
+    let views: Vec<SessionView> = list.into_iter().map(SessionView::from).collect();
+    Ok((headers, AppJson(views)))
 }
 
 async fn read(

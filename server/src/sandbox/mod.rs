@@ -240,3 +240,57 @@ mod tests {
         );
     }
 }
+
+/// The engine as the last background ping found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineHealth {
+    /// Answering; the engine's version.
+    Ok(String),
+    /// Not answering; why.
+    Down(String),
+}
+
+/// Pings the engine every `every` (four times as often while it is down, so recovery shows
+/// quickly) and publishes what it finds, until `shutdown`. Health checks read this instead of
+/// calling the engine, so no number of them adds load on Docker.
+pub async fn watch_engine(
+    sandbox: std::sync::Arc<dyn Sandbox>,
+    every: std::time::Duration,
+    tx: tokio::sync::watch::Sender<EngineHealth>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let wait = if matches!(*tx.borrow(), EngineHealth::Ok(_)) {
+            every
+        } else {
+            every / 4
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let now = match tokio::time::timeout(
+            every.max(std::time::Duration::from_secs(2)),
+            sandbox.ping(),
+        )
+        .await
+        {
+            Ok(Ok(version)) => EngineHealth::Ok(version),
+            Ok(Err(err)) => EngineHealth::Down(err.to_string()),
+            Err(_) => EngineHealth::Down("the engine did not answer a ping in time".into()),
+        };
+        tx.send_if_modified(|old| {
+            if *old == now {
+                return false;
+            }
+            match &now {
+                EngineHealth::Ok(_) => tracing::info!("the container engine answers again"),
+                EngineHealth::Down(why) => {
+                    tracing::warn!(%why, "the container engine does not answer")
+                }
+            }
+            *old = now;
+            true
+        });
+    }
+}

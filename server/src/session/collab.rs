@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Session, SessionEvent, SessionRegistry};
 use crate::auth::Role;
@@ -42,9 +42,7 @@ impl From<CollabError> for EditError {
 impl Session {
     /// Updates since `version`, and the version they start at.
     pub fn updates_since(&self, version: u64) -> Result<Vec<Arc<Update>>, EditError> {
-        let state = self.state();
-        let updates = state.doc.since(version)?;
-        Ok(updates.iter().cloned().map(Arc::new).collect())
+        Ok(self.state().doc.since(version)?)
     }
 
     /// Broadcasts a participant's selection.
@@ -74,47 +72,51 @@ impl SessionRegistry {
         &self,
         session: &Arc<Session>,
         version: u64,
-        updates: Vec<(String, Value)>,
+        updates: Vec<(String, Box<RawValue>)>,
     ) -> Result<(), EditError> {
         let limit = self.config().limits.code_limit_bytes;
         let now = Utc::now();
-        let (records, document, new_version) = {
+        let (records, document, new_version, compaction) = {
             let mut state = session.state();
             if state.status.is_ended() {
                 return Err(EditError::Ended);
             }
-            let first = state.doc.push(version, updates, now, limit)?;
+            let pushed = state.doc.push(version, updates, now, limit)?;
             state.last_activity_at = now;
-            let accepted: Vec<Arc<Update>> = state
-                .doc
-                .since(first)?
-                .iter()
-                .cloned()
-                .map(Arc::new)
-                .collect();
-            let records = accepted
+            let records = pushed
+                .accepted
                 .iter()
                 .enumerate()
                 .map(|(i, u)| UpdateRecord {
-                    version: first + i as u64,
+                    version: pushed.first + i as u64,
                     at: u.at,
                     client_id: u.client_id.clone(),
                     changes: u.changes.clone(),
                 })
                 .collect::<Vec<_>>();
             session.emit_locked(SessionEvent::Updates {
-                version: first,
-                updates: accepted,
+                version: pushed.first,
+                updates: pushed.accepted,
             });
-            (records, state.doc.doc().to_string(), state.doc.version())
+            let document = state.doc.doc().to_string();
+            (records, document, state.doc.version(), pushed.compaction)
         };
-        if let Err(err) = self
-            .shared
-            .store
-            .append_updates(&session.id.to_string(), &records, &document, new_version)
+        let store = &self.shared.store;
+        let id = session.id.to_string();
+        if let Err(err) = store
+            .append_updates(&id, &records, &document, new_version)
             .await
         {
             tracing::error!(session = %session.id, %err, "could not store document updates");
+        }
+        if let Some(c) = compaction {
+            tracing::info!(session = %session.id, base_version = c.base_version, "edit history over its bound; folded the oldest updates into the base");
+            if let Err(err) = store
+                .compact_updates(&id, c.base_version, &c.base_document)
+                .await
+            {
+                tracing::error!(session = %session.id, %err, "could not compact the stored history");
+            }
         }
         Ok(())
     }

@@ -1,8 +1,12 @@
-//! What happens in a session, fanned out to every participant in order. The channel is a
-//! bounded broadcast: a socket that falls more than `event_buffer` events behind is told so and
-//! closed (it reconnects to a fresh `welcome`), so a slow client can't grow the server's memory.
+//! What happens in a session, fanned out to every participant in order. Each subscriber has
+//! its own queue of shared events, bounded in bytes and in events: a socket that falls further
+//! behind than that is told so and closed (it reconnects to a fresh `welcome`), so a slow or
+//! stalled client holds at most its bound, however much the session sends.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::Notify;
 
 use uuid::Uuid;
 
@@ -49,20 +53,180 @@ pub enum SessionEvent {
         head: u64,
         version: u64,
     },
-    /// A participant typed into the running program's stdin (so everyone sees the answers).
+    /// A participant typed into the running program's stdin (so everyone sees the answers):
+    /// at most [`INPUT_PREVIEW_BYTES`] of it.
     Input {
         run_id: Uuid,
         participant: u64,
         data: String,
+        /// More was typed than `data` shows.
+        truncated: bool,
     },
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
 }
 
-/// The sending side, owned by the session.
-pub type EventSender = tokio::sync::broadcast::Sender<Arc<SessionEvent>>;
-/// One participant's receiving side.
-pub type EventReceiver = tokio::sync::broadcast::Receiver<Arc<SessionEvent>>;
+impl SessionEvent {
+    /// Roughly the bytes this event holds (and costs each socket to send).
+    pub fn weight(&self) -> usize {
+        const BASE: usize = 64;
+        BASE + match self {
+            SessionEvent::Output { data, .. } | SessionEvent::Input { data, .. } => data.len(),
+            SessionEvent::Notes(text) => text.len(),
+            SessionEvent::Updates { updates, .. } => updates.iter().map(|u| u.weight()).sum(),
+            SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
+            SessionEvent::Cursor { name, .. } => name.len(),
+            SessionEvent::Status(_)
+            | SessionEvent::RunStarted { .. }
+            | SessionEvent::RunFinished { .. }
+            | SessionEvent::Ended(_) => 0,
+        }
+    }
+}
+
+/// The most of one stdin message that is echoed to participants.
+pub const INPUT_PREVIEW_BYTES: usize = 1024;
+
+/// The sending side, owned by the session: one queue per subscriber.
+#[derive(Debug)]
+pub struct EventSender {
+    shared: Arc<Fanout>,
+}
+
+#[derive(Debug)]
+struct Fanout {
+    subscribers: Mutex<Vec<Arc<Subscriber>>>,
+    max_bytes: usize,
+    max_events: usize,
+}
+
+#[derive(Debug, Default)]
+struct Subscriber {
+    queue: Mutex<Queue>,
+    notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<Arc<SessionEvent>>,
+    bytes: usize,
+    /// Fell behind past the bound: the queue was dropped and the receiver is told so.
+    lagged: bool,
+}
+
+/// One participant's receiving side; unsubscribes when dropped.
+#[derive(Debug)]
+pub struct EventReceiver {
+    subscriber: Arc<Subscriber>,
+    fanout: Weak<Fanout>,
+}
+
+/// The receiver fell further behind than its bound allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("fell behind the session's events")]
+pub struct Lagged;
+
+impl EventSender {
+    /// A fan-out whose subscribers may each hold `max_bytes` and `max_events` unsent.
+    pub fn new(max_bytes: usize, max_events: usize) -> Self {
+        Self {
+            shared: Arc::new(Fanout {
+                subscribers: Mutex::new(Vec::new()),
+                max_bytes,
+                max_events,
+            }),
+        }
+    }
+
+    pub fn subscribe(&self) -> EventReceiver {
+        let subscriber = Arc::new(Subscriber::default());
+        self.shared
+            .subscribers
+            .lock()
+            .expect("fan-out lock poisoned")
+            .push(subscriber.clone());
+        EventReceiver {
+            subscriber,
+            fanout: Arc::downgrade(&self.shared),
+        }
+    }
+
+    /// Queues `event` for every subscriber; one pushed past its bound is marked lagged and its
+    /// queue dropped at once, so its memory is freed now rather than when its socket closes.
+    pub fn send(&self, event: Arc<SessionEvent>) {
+        let weight = event.weight();
+        let subscribers = self
+            .shared
+            .subscribers
+            .lock()
+            .expect("fan-out lock poisoned");
+        for subscriber in subscribers.iter() {
+            let mut queue = subscriber.queue.lock().expect("queue lock poisoned");
+            if queue.lagged {
+                continue;
+            }
+            queue.events.push_back(event.clone());
+            queue.bytes += weight;
+            if queue.bytes > self.shared.max_bytes || queue.events.len() > self.shared.max_events {
+                queue.lagged = true;
+                queue.events = VecDeque::new();
+                queue.bytes = 0;
+            }
+            drop(queue);
+            subscriber.notify.notify_one();
+        }
+    }
+
+    /// How many subscribers there are.
+    pub fn receiver_count(&self) -> usize {
+        self.shared
+            .subscribers
+            .lock()
+            .expect("fan-out lock poisoned")
+            .len()
+    }
+}
+
+impl EventReceiver {
+    /// The next event, in order; `Lagged` once this receiver fell too far behind.
+    pub async fn recv(&mut self) -> Result<Arc<SessionEvent>, Lagged> {
+        loop {
+            {
+                let mut queue = self.subscriber.queue.lock().expect("queue lock poisoned");
+                if queue.lagged {
+                    return Err(Lagged);
+                }
+                if let Some(event) = queue.events.pop_front() {
+                    queue.bytes -= event.weight();
+                    return Ok(event);
+                }
+            }
+            // `notify_one` leaves a permit when nobody waits, so no wake-up is lost here.
+            self.subscriber.notify.notified().await;
+        }
+    }
+
+    /// Bytes waiting for this receiver.
+    pub fn queued_bytes(&self) -> usize {
+        self.subscriber
+            .queue
+            .lock()
+            .expect("queue lock poisoned")
+            .bytes
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        if let Some(fanout) = self.fanout.upgrade() {
+            fanout
+                .subscribers
+                .lock()
+                .expect("fan-out lock poisoned")
+                .retain(|s| !Arc::ptr_eq(s, &self.subscriber));
+        }
+    }
+}
 
 /// Turns output bytes into UTF-8 text without splitting a character across chunks; invalid
 /// bytes become U+FFFD.
@@ -115,6 +279,50 @@ impl Utf8Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn output(data: &str) -> Arc<SessionEvent> {
+        Arc::new(SessionEvent::Output {
+            run_id: uuid::Uuid::nil(),
+            stream: OutputStream::Stdout,
+            phase: Phase::Run,
+            data: data.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn events_arrive_in_order_and_a_stalled_receiver_is_cut_off_by_bytes() {
+        let sender = EventSender::new(10_000, 1000);
+        let mut fast = sender.subscribe();
+        let slow = sender.subscribe();
+        for i in 0..100 {
+            sender.send(output(&format!("{i:>100}")));
+            let got = fast.recv().await.expect("fast keeps up");
+            assert!(
+                matches!(&*got, SessionEvent::Output { data, .. } if data.trim() == i.to_string())
+            );
+        }
+        assert_eq!(fast.queued_bytes(), 0);
+        // The slow one held at most its bound, and was dropped past it.
+        assert_eq!(slow.queued_bytes(), 0);
+        let mut slow = slow;
+        assert_eq!(slow.recv().await, Err(Lagged));
+        drop(slow);
+        assert_eq!(sender.receiver_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_event_count_is_bounded_too() {
+        let sender = EventSender::new(usize::MAX, 4);
+        let mut r = sender.subscribe();
+        for _ in 0..4 {
+            sender.send(Arc::new(SessionEvent::Status(Status::Ready)));
+        }
+        assert!(r.recv().await.is_ok());
+        for _ in 0..2 {
+            sender.send(Arc::new(SessionEvent::Status(Status::Ready)));
+        }
+        assert_eq!(r.recv().await, Err(Lagged));
+    }
 
     #[test]
     fn characters_split_across_chunks_survive() {

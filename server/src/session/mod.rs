@@ -16,6 +16,7 @@
 mod collab;
 pub mod events;
 pub mod files;
+mod quotas;
 mod reaper;
 mod registry;
 mod run;
@@ -25,11 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
-pub use events::{EventReceiver, SessionEvent};
+pub use events::{EventReceiver, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::{CreatedSession, History, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
@@ -159,12 +160,25 @@ impl EndReason {
 }
 
 /// Someone connected to a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Participant {
     /// Unique within the session while connected; ties cursors to names.
     pub id: u64,
     pub role: Role,
     pub name: String,
+    /// The token it came with (an interviewer watching read-only is an observer with the
+    /// interviewer's token): sockets are capped per token.
+    #[serde(skip)]
+    pub credential: Role,
+}
+
+/// Why a socket may not join a session now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SocketCap {
+    #[error("the session has {0} sockets open, its limit")]
+    Session(usize),
+    #[error("this token has {0} sockets open on the session, its limit")]
+    Token(usize),
 }
 
 /// The last finished run, as GET shows it.
@@ -214,6 +228,15 @@ pub enum SessionError {
     Files(#[from] files::FilesError),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A server-wide limit is reached (503).
+    #[error("{0}")]
+    Capacity(String),
+    /// A caller's quota or rate is used up (429).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("the container engine is not available")]
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("internal error")]
@@ -241,6 +264,8 @@ pub struct Session {
     pub id: SessionId,
     pub environment: Arc<Environment>,
     pub label: Option<String>,
+    /// Who created it: "key", or "ip:<address>" in open mode (quotas, open-mode listing).
+    pub created_by: String,
     pub created_at: DateTime<Utc>,
     /// The hard end: creation plus the session's lifetime.
     pub deadline: DateTime<Utc>,
@@ -288,7 +313,10 @@ impl Session {
     }
 
     pub fn snapshot(&self, idle_ttl: chrono::Duration) -> SessionSnapshot {
-        let state = self.state();
+        self.snapshot_locked(&self.state(), idle_ttl)
+    }
+
+    fn snapshot_locked(&self, state: &State, idle_ttl: chrono::Duration) -> SessionSnapshot {
         SessionSnapshot {
             id: self.id,
             status: state.status,
@@ -304,13 +332,14 @@ impl Session {
     }
 
     /// Subscribes to events together with a consistent snapshot: nothing sent after the
-    /// snapshot is missed, nothing before it is repeated (both happen under the state lock).
+    /// snapshot is missed, nothing before it is repeated (both under one hold of the state
+    /// lock, which every event is sent under).
     pub fn subscribe(
         &self,
         idle_ttl: chrono::Duration,
     ) -> (SessionSnapshot, String, u64, EventReceiver) {
-        let snapshot = self.snapshot(idle_ttl);
         let state = self.state();
+        let snapshot = self.snapshot_locked(&state, idle_ttl);
         let rx = self.events.subscribe();
         (
             snapshot,
@@ -320,9 +349,38 @@ impl Session {
         )
     }
 
-    /// Adds a participant and tells everyone; the guard removes them again.
-    pub fn join(self: &Arc<Self>, role: Role, name: String) -> ParticipantGuard {
+    /// Whether a socket with `credential` would be let in now (checked again by `join`).
+    pub fn socket_room(&self, credential: Role, caps: (usize, usize)) -> Result<(), SocketCap> {
+        Self::room_locked(&self.state(), credential, caps)
+    }
+
+    fn room_locked(state: &State, credential: Role, caps: (usize, usize)) -> Result<(), SocketCap> {
+        let (per_session, per_token) = caps;
+        if state.participants.len() >= per_session {
+            return Err(SocketCap::Session(per_session));
+        }
+        let same = state
+            .participants
+            .values()
+            .filter(|p| p.credential == credential)
+            .count();
+        if same >= per_token {
+            return Err(SocketCap::Token(per_token));
+        }
+        Ok(())
+    }
+
+    /// Adds a participant and tells everyone, within the socket caps (per session, per
+    /// token); the guard removes them again.
+    pub fn join(
+        self: &Arc<Self>,
+        role: Role,
+        credential: Role,
+        name: String,
+        caps: (usize, usize),
+    ) -> Result<ParticipantGuard, SocketCap> {
         let mut state = self.state();
+        Self::room_locked(&state, credential, caps)?;
         let key = state.next_participant;
         state.next_participant += 1;
         state.participants.insert(
@@ -331,20 +389,20 @@ impl Session {
                 id: key,
                 role,
                 name,
+                credential,
             },
         );
         state.last_activity_at = Utc::now();
         let list = state.participants.values().cloned().collect();
         self.emit_locked(SessionEvent::Presence(list));
-        ParticipantGuard {
+        Ok(ParticipantGuard {
             session: self.clone(),
             key,
-        }
+        })
     }
 
     fn emit_locked(&self, event: SessionEvent) {
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(Arc::new(event));
+        self.events.send(Arc::new(event));
     }
 }
 
@@ -381,8 +439,8 @@ pub fn expiry(
     (last_activity + idle_ttl).min(deadline)
 }
 
-fn new_channel(capacity: usize) -> events::EventSender {
-    broadcast::channel(capacity).0
+fn new_channel(config: &crate::config::Config) -> events::EventSender {
+    events::EventSender::new(config.sockets.queue_bytes, config.sessions.event_buffer)
 }
 
 #[cfg(test)]

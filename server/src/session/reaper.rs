@@ -17,6 +17,7 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
+        sessions.forget_idle_quotas();
         // Deciding is pure; ending awaits Docker, so no map guard is held meanwhile.
         for session in sessions.expired(Utc::now()) {
             if let Err(err) = sessions.end(&session, EndReason::Expired).await {

@@ -20,7 +20,7 @@ use crate::collab::{normalize_newlines, Authority, Update};
 use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{Sandbox, SandboxError, SandboxId, SandboxSpec};
-use crate::store::{SessionRecord, Store};
+use crate::store::{ListPage, SessionRecord, Store};
 
 /// Everything the registry's handles share.
 pub(super) struct Shared {
@@ -30,6 +30,10 @@ pub(super) struct Shared {
     pub environments: Arc<Environments>,
     pub config: Arc<Config>,
     pub tasks: TaskTracker,
+    pub quotas: super::quotas::Quotas,
+    /// Serializes the quota check and the insert of a new session, so that concurrent
+    /// creations cannot both take the last place.
+    create_gate: tokio::sync::Mutex<()>,
 }
 
 /// Live sessions by id. Cheap to clone: a handle.
@@ -62,6 +66,8 @@ pub struct NewSession {
     pub files: BTreeMap<String, String>,
     pub ttl_seconds: Option<u64>,
     pub label: Option<String>,
+    /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
+    pub created_by: String,
 }
 
 impl SessionRegistry {
@@ -78,6 +84,8 @@ impl SessionRegistry {
                 sandbox,
                 store,
                 environments,
+                quotas: super::quotas::Quotas::new(&config.quotas),
+                create_gate: tokio::sync::Mutex::new(()),
                 config,
                 tasks,
             }),
@@ -136,6 +144,16 @@ impl SessionRegistry {
         });
         files.remove(&environment.settings.filename);
 
+        let _gate = self.shared.create_gate.lock().await;
+        let live_mine = self
+            .shared
+            .sessions
+            .iter()
+            .filter(|s| s.created_by == req.created_by)
+            .count();
+        self.shared
+            .quotas
+            .check_create(&req.created_by, self.shared.sessions.len(), live_mine)?;
         let (candidate_token, interviewer_token) = (auth::new_token(), auth::new_token());
         let now = Utc::now();
         let record = SessionRecord {
@@ -151,6 +169,8 @@ impl SessionRegistry {
             expires_at: now + chrono::Duration::seconds(lifetime as i64),
             ended_reason: None,
             initial_document: document.clone(),
+            base_version: 0,
+            created_by: req.created_by,
             document,
             version: 0,
             notes: String::new(),
@@ -189,16 +209,23 @@ impl SessionRegistry {
             id,
             environment,
             label: record.label,
+            created_by: record.created_by,
             created_at: record.created_at,
             deadline: record.expires_at,
             candidate_hash: record.candidate_hash,
             interviewer_hash: record.interviewer_hash,
-            events: new_channel(self.shared.config.sessions.event_buffer),
+            events: new_channel(&self.shared.config),
             state: Mutex::new(State {
                 status,
                 container,
                 last_activity_at: record.last_activity_at,
-                doc: Authority::restore(record.document, updates),
+                doc: Authority::restore(
+                    record.initial_document,
+                    record.base_version,
+                    updates,
+                    record.document,
+                    self.shared.config.sessions.history_limit_bytes,
+                ),
                 notes: record.notes,
                 files: record.files,
                 participants: BTreeMap::new(),
@@ -506,9 +533,14 @@ impl SessionRegistry {
                 .is_some())
     }
 
-    /// Every session, newest first.
-    pub async fn list(&self) -> Result<Vec<SessionSnapshot>, SessionError> {
-        let records = self.shared.store.list_sessions().await?;
+    /// Lets rate limiters forget callers and sessions that are back to a full budget.
+    pub fn forget_idle_quotas(&self) {
+        self.shared.quotas.forget_idle();
+    }
+
+    /// A page of sessions, newest first.
+    pub async fn list(&self, page: &ListPage) -> Result<Vec<SessionSnapshot>, SessionError> {
+        let records = self.shared.store.list_sessions(page).await?;
         let mut out = Vec::with_capacity(records.len());
         for record in records {
             let id = SessionId(Uuid::parse_str(&record.id).map_err(|e| {

@@ -32,6 +32,9 @@ const STDIN_QUEUE: usize = 256;
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// Output chunks merged into one event when they are already waiting.
 const COALESCE_CHUNKS: usize = 64;
+/// The most text one `output` event carries, so that what a slow socket has in flight stays
+/// small; a larger piece goes out as several events.
+const MAX_EVENT_TEXT: usize = 16 * 1024;
 
 /// What to run.
 #[derive(Debug, Default, Clone)]
@@ -188,8 +191,13 @@ impl Session {
     pub fn send_stdin(&self, data: String, participant: u64) -> Result<(), StdinError> {
         let state = self.state();
         let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        let mut end = data.len().min(super::INPUT_PREVIEW_BYTES);
+        while !data.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (preview, truncated) = (data[..end].to_string(), end < data.len());
         run.stdin
-            .try_send(StdinCommand::Data(Bytes::from(data.clone())))
+            .try_send(StdinCommand::Data(Bytes::from(data)))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StdinError::Full,
                 mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
@@ -197,7 +205,8 @@ impl Session {
         self.emit_locked(SessionEvent::Input {
             run_id: run.id,
             participant,
-            data,
+            data: preview,
+            truncated,
         });
         Ok(())
     }
@@ -262,19 +271,25 @@ impl RunCtx {
     }
 
     fn emit_text(&mut self, stream: OutputStream, text: String) {
-        if text.is_empty() {
-            return;
-        }
         match stream {
             OutputStream::Stdout => self.stdout.push_str(&text),
             OutputStream::Stderr => self.stderr.push_str(&text),
         }
-        self.session.emit_locked(SessionEvent::Output {
-            run_id: self.run_id,
-            stream,
-            phase: self.phase,
-            data: text,
-        });
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut end = rest.len().min(MAX_EVENT_TEXT);
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            let (piece, after) = rest.split_at(end);
+            self.session.emit_locked(SessionEvent::Output {
+                run_id: self.run_id,
+                stream,
+                phase: self.phase,
+                data: piece.to_string(),
+            });
+            rest = after;
+        }
     }
 
     /// A message from livecode itself, shown on stderr (not counted against the cap).
@@ -333,6 +348,7 @@ impl SessionRegistry {
             files.extend(extra);
         }
         self.check_files(&files)?;
+        self.shared.quotas.check_run(session.id)?;
 
         let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);
         if let Some(data) = req.stdin.filter(|d| !d.is_empty()) {

@@ -25,8 +25,12 @@ pub struct SessionRecord {
     pub last_activity_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub ended_reason: Option<String>,
-    /// The document at version 0, where replay starts.
+    /// The document at `base_version`, where the kept history (and replay) starts.
     pub initial_document: String,
+    /// Updates before this version were folded into `initial_document` (history bound).
+    pub base_version: u64,
+    /// Who created the session: "key", or "ip:<address>" in open mode.
+    pub created_by: String,
     pub document: String,
     pub version: u64,
     /// The interviewers' private notes.
@@ -53,13 +57,35 @@ pub struct RunRecord {
 }
 
 /// One accepted document update, as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct UpdateRecord {
     /// The version this update applies to.
     pub version: u64,
     pub at: DateTime<Utc>,
     pub client_id: String,
-    pub changes: serde_json::Value,
+    /// The change set's JSON text, as the client sent it.
+    pub changes: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for UpdateRecord {
+    fn eq(&self, other: &Self) -> bool {
+        (self.version, self.at, &self.client_id, self.changes.get())
+            == (
+                other.version,
+                other.at,
+                &other.client_id,
+                other.changes.get(),
+            )
+    }
+}
+
+/// A page of the session list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// Only sessions with this `created_by`; `None` for all.
+    pub created_by: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
 }
 
 /// The store failed; details go to the log, never to clients.
@@ -105,7 +131,14 @@ pub trait Store: Send + Sync {
     async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session not yet ended, for start-up.
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
-    async fn list_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Folds the updates before `base_version` into the base document (the history bound).
+    async fn compact_updates(
+        &self,
+        id: &str,
+        base_version: u64,
+        base_document: &str,
+    ) -> Result<(), StoreError>;
+    async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError>;
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     async fn finish_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError>;

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
+use super::{ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 
 /// SQLite-backed store. Cheap to clone.
@@ -90,6 +90,8 @@ fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         expires_at: time(row.get("expires_at")?)?,
         ended_reason: row.get("ended_reason")?,
         initial_document: row.get("initial_document")?,
+        base_version: row.get::<_, i64>("base_version")? as u64,
+        created_by: row.get("created_by")?,
         document: row.get("document")?,
         version: row.get::<_, i64>("version")? as u64,
         notes: row.get("notes")?,
@@ -135,8 +137,9 @@ impl Store for SqliteStore {
             conn.execute(
                 "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
                    interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
-                   document, version, files, initial_document, notes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   document, version, files, initial_document, notes, base_version, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17, ?18)",
                 params![
                     s.id,
                     s.environment,
@@ -154,6 +157,8 @@ impl Store for SqliteStore {
                     serde_json::to_string(&s.files).expect("a string map serializes"),
                     s.initial_document,
                     s.notes,
+                    s.base_version as i64,
+                    s.created_by,
                 ],
             )?;
             Ok(())
@@ -210,7 +215,7 @@ impl Store for SqliteStore {
                         u.version as i64,
                         u.at.to_rfc3339(),
                         u.client_id,
-                        u.changes.to_string()
+                        u.changes.get()
                     ])?;
                 }
             }
@@ -228,8 +233,9 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.with(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT version, at, client_id, changes FROM updates WHERE session_id = ?1
-                 ORDER BY version",
+                "SELECT u.version, u.at, u.client_id, u.changes FROM updates u
+                 JOIN sessions s ON s.id = u.session_id
+                 WHERE u.session_id = ?1 AND u.version >= s.base_version ORDER BY u.version",
             )?;
             let mut rows = stmt.query([id])?;
             let mut out = Vec::new();
@@ -239,7 +245,7 @@ impl Store for SqliteStore {
                     version: row.get::<_, i64>(0)? as u64,
                     at: time(row.get(1)?)?,
                     client_id: row.get(2)?,
-                    changes: serde_json::from_str(&changes)
+                    changes: serde_json::value::RawValue::from_string(changes)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 });
             }
@@ -297,9 +303,51 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        self.with(|conn| query_sessions(conn, "SELECT * FROM sessions ORDER BY created_at DESC"))
-            .await
+    async fn compact_updates(
+        &self,
+        id: &str,
+        base_version: u64,
+        base_document: &str,
+    ) -> Result<(), StoreError> {
+        let (id, base_document) = (id.to_string(), base_document.to_string());
+        self.with(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let moved = tx.execute(
+                "UPDATE sessions SET initial_document = ?2, base_version = ?3
+                 WHERE id = ?1 AND base_version < ?3",
+                params![id, base_document, base_version as i64],
+            )?;
+            if moved > 0 {
+                tx.execute(
+                    "DELETE FROM updates WHERE session_id = ?1 AND version < ?2",
+                    params![id, base_version as i64],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError> {
+        let page = page.clone();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT * FROM sessions WHERE (?1 IS NULL OR created_by = ?1)
+                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+            )?;
+            let mut rows = stmt.query(params![
+                page.created_by,
+                page.limit as i64,
+                page.offset as i64
+            ])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(session_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn insert_run(&self, r: &RunRecord) -> Result<(), StoreError> {
@@ -383,6 +431,8 @@ mod tests {
             expires_at: now,
             ended_reason: None,
             initial_document: "print('é🎉')".into(),
+            base_version: 0,
+            created_by: "ip:127.0.0.1".into(),
             document: "print('é🎉')".into(),
             version: 0,
             notes: String::new(),
@@ -400,7 +450,8 @@ mod tests {
             version: 0,
             at: s.created_at,
             client_id: "c1".into(),
-            changes: serde_json::json!([[11, "x = 1"]]),
+            changes: serde_json::value::RawValue::from_string(r#"[[11, "x = 1"]]"#.into())
+                .expect("json"),
         };
         store
             .append_updates("a", std::slice::from_ref(&update), "x = 1", 1)
@@ -441,6 +492,39 @@ mod tests {
         assert_eq!(got.status, "stopped");
         assert_eq!(got.files, s.files);
         assert!(store.live_sessions().await.expect("live").is_empty());
+        let page = |created_by: Option<&str>| ListPage {
+            created_by: created_by.map(str::to_string),
+            limit: 10,
+            offset: 0,
+        };
+        assert_eq!(
+            store.list_sessions(&page(None)).await.expect("list").len(),
+            1
+        );
+        assert_eq!(
+            store
+                .list_sessions(&page(Some("ip:127.0.0.1")))
+                .await
+                .expect("mine")
+                .len(),
+            1
+        );
+        assert!(store
+            .list_sessions(&page(Some("key")))
+            .await
+            .expect("theirs")
+            .is_empty());
+        // Compaction moves the base forward and drops what it folded in.
+        store
+            .compact_updates("a", 1, "x = 1")
+            .await
+            .expect("compact");
+        let got = store.get_session("a").await.expect("get").expect("present");
+        assert_eq!(
+            (got.base_version, got.initial_document.as_str()),
+            (1, "x = 1")
+        );
+        assert!(store.updates("a").await.expect("updates").is_empty());
         assert_eq!(store.fail_unfinished_runs().await.expect("fail"), 1);
         assert_eq!(
             store

@@ -7,15 +7,16 @@
 
 pub mod protocol;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
 pub use protocol::{ClientMessage, EnvironmentInfo, ServerMessage};
 
@@ -23,7 +24,7 @@ use crate::api::sessions::{parse_id, SessionView};
 use crate::api::ApiError;
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
+use crate::session::{visible_to, EditError, EndReason, Lagged, RunRequest, Session, SessionEvent};
 
 /// How long a client has to send `auth` when the URL carried no token.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,7 +34,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// Close codes beyond RFC 6455's.
 mod close {
     pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
     pub const RESTART: u16 = 1012;
+    pub const TRY_LATER: u16 = 1013;
     /// The client fell too far behind the event stream; reconnect for a fresh `welcome`.
     pub const LAGGED: u16 = 4000;
     pub const UNAUTHORIZED: u16 = 4401;
@@ -47,8 +51,8 @@ pub struct SocketQuery {
     readonly: Option<String>,
 }
 
-/// `GET /sessions/{id}/ws`: checks what can be checked before upgrading, so a bad token gets an
-/// HTTP 401 with the error body rather than a socket that closes at once.
+/// `GET /sessions/{id}/ws`: checks what can be checked before upgrading, so a bad token or a
+/// full session gets an HTTP error with the error body rather than a socket that closes at once.
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -70,12 +74,18 @@ pub async fn upgrade(
         None => None,
     };
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    if let Some(role) = role {
+        session
+            .socket_room(role, socket_caps(&state))
+            .map_err(ApiError::TooManySockets)?;
+    }
     let readonly = matches!(query.readonly.as_deref(), Some("1" | "true"));
     let name = clean_name(query.name.as_deref());
-    let limit = state.config.limits.code_limit_bytes * 2 + 64 * 1024;
+    let limit = state.config.socket_message_bytes();
     let tasks = state.tasks.clone();
     Ok(ws
         .max_message_size(limit)
+        .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             tasks
                 .spawn(serve(state, session, socket, role, readonly, name))
@@ -83,6 +93,11 @@ pub async fn upgrade(
                 .ok();
         })
         .into_response())
+}
+
+fn socket_caps(state: &AppState) -> (usize, usize) {
+    let s = &state.config.sockets;
+    (s.max_per_session, s.max_per_token)
 }
 
 fn clean_name(name: Option<&str>) -> String {
@@ -100,6 +115,80 @@ fn clean_name(name: Option<&str>) -> String {
     }
 }
 
+fn send(msg: ServerMessage) -> Message {
+    Message::Text(Utf8Bytes::from(msg.to_text()))
+}
+
+/// What one socket may send: messages and bytes per second, each with a one-second burst.
+/// Past them the socket's next message waits its turn (TCP pushes back on the client), so an
+/// honest client loses nothing and a flooding one only slows itself.
+struct Budget {
+    messages: Option<DefaultDirectRateLimiter>,
+    kib: Option<DefaultDirectRateLimiter>,
+}
+
+impl Budget {
+    fn new(config: &crate::config::SocketsConfig) -> Self {
+        let per_second =
+            |n: u32| NonZeroU32::new(n).map(|n| RateLimiter::direct(Quota::per_second(n)));
+        Self {
+            messages: per_second(config.messages_per_second),
+            kib: per_second(config.bytes_per_second.div_ceil(1024)),
+        }
+    }
+
+    async fn spend(&self, bytes: usize) {
+        if let Some(limiter) = &self.messages {
+            limiter.until_ready().await;
+        }
+        if let Some(limiter) = &self.kib {
+            let kib = NonZeroU32::new(bytes.div_ceil(1024).max(1) as u32).expect("at least 1");
+            // More than a whole burst can never pass: wait for the burst, then let it through.
+            if limiter.until_n_ready(kib).await.is_err() {
+                limiter.until_ready().await;
+            }
+        }
+    }
+}
+
+/// The latest cursor of this socket's participant, sent on at most `cursor_hz` times a second.
+struct CursorPacer {
+    period: Duration,
+    last_sent: Option<Instant>,
+    pending: Option<(u64, u64, u64)>,
+}
+
+impl CursorPacer {
+    fn new(hz: u32) -> Self {
+        Self {
+            period: Duration::from_secs(1) / hz.max(1),
+            last_sent: None,
+            pending: None,
+        }
+    }
+
+    /// Keeps the newest position; true when it may go out now.
+    fn offer(&mut self, position: (u64, u64, u64), now: Instant) -> bool {
+        self.pending = Some(position);
+        self.last_sent.is_none_or(|t| now >= t + self.period)
+    }
+
+    /// When a held-back position is due, if one is.
+    fn due(&self) -> Option<Instant> {
+        self.pending?;
+        Some(
+            self.last_sent
+                .map_or_else(Instant::now, |t| t + self.period),
+        )
+    }
+
+    fn take(&mut self, now: Instant) -> Option<(u64, u64, u64)> {
+        let position = self.pending.take()?;
+        self.last_sent = Some(now);
+        Some(position)
+    }
+}
+
 async fn serve(
     state: AppState,
     session: Arc<Session>,
@@ -109,9 +198,8 @@ async fn serve(
     name: String,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let send = |msg: ServerMessage| Message::Text(Utf8Bytes::from(msg.to_text()));
 
-    let role = match role {
+    let credential = match role {
         Some(role) => role,
         None => match authenticate(&session, &mut stream).await {
             Some(role) => role,
@@ -125,9 +213,19 @@ async fn serve(
             }
         },
     };
-    let role = if readonly { Role::Observer } else { role };
+    let role = if readonly { Role::Observer } else { credential };
 
-    let participant = session.join(role, name);
+    let participant = match session.join(role, credential, name, socket_caps(&state)) {
+        Ok(guard) => guard,
+        Err(cap) => {
+            let err = ApiError::TooManySockets(cap);
+            let _ = sink.send(send(ServerMessage::from(&err))).await;
+            let _ = sink
+                .send(close_frame(close::TRY_LATER, "too many sockets"))
+                .await;
+            return;
+        }
+    };
     let me = Client {
         role,
         participant: participant.id(),
@@ -156,8 +254,17 @@ async fn serve(
         return;
     }
 
+    let config = &state.config.sockets;
+    let budget = Budget::new(config);
+    let mut cursors = CursorPacer::new(config.cursor_hz);
+    let idle_timeout = Duration::from_secs_f64(config.idle_timeout_seconds);
+    let mut ping = tokio::time::interval(Duration::from_secs_f64(config.ping_seconds));
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await; // the first tick is immediate
+    let mut heard = Instant::now();
     let shutdown = state.shutdown.clone();
     loop {
+        let cursor_due = cursors.due();
         let outgoing: Vec<Message> = tokio::select! {
             _ = shutdown.cancelled() => {
                 let _ = sink.send(close_frame(close::RESTART, "server restarting")).await;
@@ -173,22 +280,68 @@ async fn serve(
                     }
                     out
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::info!(session = %session.id, missed, "socket fell behind; closing it");
+                Err(Lagged) => {
+                    tracing::info!(session = %session.id, "socket fell behind; closing it");
                     vec![close_frame(close::LAGGED, "fell behind; reconnect")]
                 }
-                Err(RecvError::Closed) => vec![close_frame(close::NORMAL, "session ended")],
             },
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => handle(&state, &session, me, text.as_str()).await
-                    .map(|m| vec![send(m)])
-                    .unwrap_or_default(),
-                Some(Ok(Message::Binary(_))) => {
-                    vec![send(invalid("binary frames are not part of the protocol"))]
+            _ = tokio::time::sleep_until(cursor_due.unwrap_or_else(Instant::now).into()), if cursor_due.is_some() => {
+                if let Some((anchor, head, version)) = cursors.take(Instant::now()) {
+                    session.cursor(me.participant, anchor, head, version);
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-            },
+                Vec::new()
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() > idle_timeout {
+                    vec![close_frame(close::GOING_AWAY, "idle: nothing heard from the client")]
+                } else {
+                    vec![Message::Ping(Default::default())]
+                }
+            }
+            incoming = stream.next() => {
+                heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        budget.spend(text.len()).await;
+                        match ClientMessage::parse(text.as_str()) {
+                            Ok(ClientMessage::Cursor { anchor, head, version }) => {
+                                // Observers may point at code too; a cursor changes nothing.
+                                let now = Instant::now();
+                                if cursors.offer((anchor, head, version), now) {
+                                    if let Some((anchor, head, version)) = cursors.take(now) {
+                                        session.cursor(me.participant, anchor, head, version);
+                                    }
+                                }
+                                session.touch();
+                                Vec::new()
+                            }
+                            parsed => handle(&state, &session, me, parsed)
+                                .await
+                                .map(|m| vec![send(m)])
+                                .unwrap_or_default(),
+                        }
+                    }
+                    Some(Ok(Message::Binary(data))) => {
+                        budget.spend(data.len()).await;
+                        vec![send(invalid("binary frames are not part of the protocol"))]
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
+                    Some(Ok(Message::Close(_))) | None => return,
+                    Some(Err(err)) => {
+                        // tungstenite refuses a frame over the size limit with a capacity error;
+                        // say so with 1009 instead of dropping the connection bare.
+                        if err.to_string().contains("Space limit exceeded") {
+                            let reason = format!("message too big: the limit is {} bytes", state.config.socket_message_bytes());
+                            let _ = tokio::time::timeout(
+                                SEND_TIMEOUT,
+                                sink.send(Message::Close(Some(CloseFrame { code: close::TOO_BIG, reason: reason.into() }))),
+                            )
+                            .await;
+                        }
+                        return;
+                    }
+                }
+            }
         };
         for message in outgoing {
             let closing = matches!(message, Message::Close(_));
@@ -229,6 +382,7 @@ fn invalid(message: &str) -> ServerMessage {
         code: "INVALID_MESSAGE",
         message: message.to_string(),
         hint: "send JSON objects with a 'type' as documented in docs/protocol.md",
+        retry_after_ms: None,
     }
 }
 
@@ -249,14 +403,15 @@ impl Client {
     }
 }
 
-/// Handles one client message; returns what to answer this client alone.
+/// Handles one client message (cursors are paced by the loop); returns what to answer this
+/// client alone.
 async fn handle(
     state: &AppState,
     session: &Arc<Session>,
     me: Client,
-    text: &str,
+    parsed: Result<ClientMessage, protocol::ParseError>,
 ) -> Option<ServerMessage> {
-    let message = match ClientMessage::parse(text) {
+    let message = match parsed {
         Ok(m) => m,
         Err(protocol::ParseError::Invalid(why)) => return Some(invalid(&why)),
         Err(protocol::ParseError::Unknown(kind)) => {
@@ -264,6 +419,7 @@ async fn handle(
                 code: "UNKNOWN_MESSAGE",
                 message: format!("no message type '{kind}'"),
                 hint: "see docs/protocol.md for the message types",
+                retry_after_ms: None,
             })
         }
     };
@@ -277,15 +433,7 @@ async fn handle(
                 Err(err) => invalid(&err.to_string()),
             })
         }
-        // Observers may point at code too; a cursor changes nothing.
-        ClientMessage::Cursor {
-            anchor,
-            head,
-            version,
-        } => {
-            session.cursor(me.participant, anchor, head, version);
-            return None;
-        }
+        ClientMessage::Cursor { .. } => return None, // paced by the socket loop
         _ if !role.can_write() => return Some(ServerMessage::from(&ApiError::Forbidden)),
         ClientMessage::Notes { .. } | ClientMessage::EndSession if role != Role::Interviewer => {
             return Some(ServerMessage::from(&ApiError::Forbidden))
@@ -313,6 +461,11 @@ async fn handle(
             .await
             .map(|_| ())
             .map_err(ApiError::from),
+        ClientMessage::Stdin { data } if data.len() > state.config.limits.stdin_message_bytes => {
+            Err(ApiError::StdinTooLarge(
+                state.config.limits.stdin_message_bytes,
+            ))
+        }
         ClientMessage::Stdin { data } => session
             .send_stdin(data, me.participant)
             .map_err(ApiError::Stdin),

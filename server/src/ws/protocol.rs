@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::api::sessions::SessionView;
@@ -36,7 +38,9 @@ pub enum ClientMessage {
     StdinEof,
     Kill,
     Ping,
-    /// Document updates made on `version`.
+    /// Document updates made on `version`. Parsed by [`UpdateMessage`], straight from the
+    /// text: a tagged enum would first copy the change sets into a tree.
+    #[serde(skip_deserializing)]
     Update {
         version: u64,
         updates: Vec<ClientUpdate>,
@@ -57,12 +61,35 @@ pub enum ClientMessage {
     EndSession,
 }
 
-/// One update as a client sends it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One update as a client sends it; the change set stays the JSON text it was sent as.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
     pub client_id: String,
-    pub changes: serde_json::Value,
+    pub changes: Box<RawValue>,
+}
+
+impl PartialEq for ClientUpdate {
+    fn eq(&self, other: &Self) -> bool {
+        self.client_id == other.client_id && self.changes.get() == other.changes.get()
+    }
+}
+
+/// `{"type":"update", ...}`, parsed without building a tree of its change sets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateMessage {
+    #[serde(rename = "type")]
+    _type: IgnoredAny,
+    version: u64,
+    updates: Vec<ClientUpdate>,
+}
+
+/// Just the `type` of a message; everything else is skipped without being kept.
+#[derive(Debug, Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
 }
 
 /// An environment as `welcome` describes it.
@@ -100,19 +127,26 @@ pub enum ParseError {
 
 impl ClientMessage {
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| ParseError::Invalid(format!("not JSON: {e}")))?;
-        let kind = value
-            .get("type")
-            .and_then(|t| t.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ParseError::Invalid("a message is a JSON object with a string 'type'".into())
-            })?;
-        if !KNOWN_TYPES.contains(&kind.as_str()) {
+        let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
+            ParseError::Invalid(if e.is_syntax() || e.is_eof() {
+                format!("not JSON: {e}")
+            } else {
+                "a message is a JSON object with a string 'type'".into()
+            })
+        })?;
+        let kind = envelope.kind;
+        if !KNOWN_TYPES.contains(&kind.as_ref()) {
             return Err(ParseError::Unknown(kind.chars().take(64).collect()));
         }
-        serde_json::from_value(value).map_err(|e| ParseError::Invalid(format!("'{kind}': {e}")))
+        let invalid = |e: serde_json::Error| ParseError::Invalid(format!("'{kind}': {e}"));
+        if kind == "update" {
+            let m: UpdateMessage = serde_json::from_str(text).map_err(invalid)?;
+            return Ok(ClientMessage::Update {
+                version: m.version,
+                updates: m.updates,
+            });
+        }
+        serde_json::from_str(text).map_err(invalid)
     }
 }
 
@@ -161,6 +195,9 @@ pub enum ServerMessage {
         code: &'static str,
         message: String,
         hint: &'static str,
+        /// For RATE_LIMITED: when trying again may succeed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     SessionEnded {
         reason: &'static str,
@@ -189,6 +226,7 @@ pub enum ServerMessage {
         run_id: Uuid,
         participant: u64,
         data: String,
+        truncated: bool,
     },
 }
 
@@ -256,10 +294,12 @@ impl From<&SessionEvent> for ServerMessage {
                 run_id,
                 participant,
                 data,
+                truncated,
             } => Self::Input {
                 run_id: *run_id,
                 participant: *participant,
                 data: data.clone(),
+                truncated: *truncated,
             },
         }
     }
@@ -271,6 +311,7 @@ impl From<&crate::api::ApiError> for ServerMessage {
             code: err.code(),
             message: err.to_string(),
             hint: err.hint(),
+            retry_after_ms: err.retry_after().map(|d| d.as_millis() as u64),
         }
     }
 }
@@ -310,6 +351,16 @@ mod tests {
             r#"{"type":"auth","token":"t"}"#,
             Ok(ClientMessage::Auth { token: "t".into() }),
         );
+        check(
+            r#"{"type":"update","version":3,"updates":[{"client_id":"c","changes":[1,[0,"x"]]}]}"#,
+            Ok(ClientMessage::Update {
+                version: 3,
+                updates: vec![ClientUpdate {
+                    client_id: "c".into(),
+                    changes: RawValue::from_string(r#"[1,[0,"x"]]"#.into()).expect("json"),
+                }],
+            }),
+        );
     }
 
     #[test]
@@ -334,6 +385,16 @@ mod tests {
             ClientMessage::parse(r#"{"type":"stdin","data":5}"#),
             Err(ParseError::Invalid(_))
         ));
+        for bad in [
+            r#"{"type":"update","version":1}"#,
+            r#"{"type":"update","version":1,"updates":[],"extra":1}"#,
+            r#"{"type":"update","version":1,"updates":[{"client_id":"c","changes":[1}]}"#,
+        ] {
+            assert!(
+                matches!(ClientMessage::parse(bad), Err(ParseError::Invalid(_))),
+                "{bad}"
+            );
+        }
         assert_eq!(
             ClientMessage::parse(r#"{"type":"dance"}"#),
             Err(ParseError::Unknown("dance".into()))
