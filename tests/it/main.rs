@@ -9,12 +9,17 @@
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
+//! - `fuzz`: thousands of random and malformed socket frames; the server stays up.
+//! - `hardening`: every attack on the server itself: floods, stalled and half-open
+//!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash}` images.
 
 mod auth;
 mod collab;
+mod fuzz;
+mod hardening;
 mod limits;
 mod reaper;
 mod restart;

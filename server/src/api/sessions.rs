@@ -373,7 +373,8 @@ async fn history(
     Ok(AppJson(serde_json::json!({
         "session_id": id,
         "initial_document": history.initial_document,
-        "version": updates.len(),
+        "base_version": history.base_version,
+        "version": history.base_version + updates.len() as u64,
         "updates": updates,
         "runs": runs,
     })))

@@ -53,7 +53,9 @@ pub struct CreatedSession {
 /// A session's document history and runs.
 #[derive(Debug)]
 pub struct History {
+    /// The document at `base_version`, where the kept history starts.
     pub initial_document: String,
+    pub base_version: u64,
     pub updates: Vec<crate::store::UpdateRecord>,
     pub runs: Vec<crate::store::RunRecord>,
 }
@@ -508,6 +510,7 @@ impl SessionRegistry {
             .ok_or(SessionError::NotFound)?;
         Ok(History {
             initial_document: record.initial_document,
+            base_version: record.base_version,
             updates: self.shared.store.updates(&key).await?,
             runs: self.shared.store.runs(&key).await?,
         })

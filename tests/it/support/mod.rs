@@ -243,6 +243,7 @@ impl Drop for TestServer {
 /// The `livecode` binary, started as a child process with `LIVECODE_*` variables.
 pub struct SpawnedServer {
     pub port: u16,
+    pub pid: u32,
     pub http: reqwest::Client,
     child: Option<Child>,
     log: PathBuf,
@@ -252,14 +253,40 @@ impl SpawnedServer {
     /// Runs `livecode serve` on a free port with `data_dir` and `instance`, logging to
     /// `log`, and waits for `GET /health`.
     pub async fn spawn(data_dir: &Path, instance: &str, log: &Path) -> Self {
+        Self::spawn_with(data_dir, instance, log, &[], None).await
+    }
+
+    /// As [`spawn`](Self::spawn), with more `LIVECODE_*` variables and, when given, the
+    /// open-file limit the server starts under (soft and hard, as a service manager sets it).
+    pub async fn spawn_with(
+        data_dir: &Path,
+        instance: &str,
+        log: &Path,
+        env: &[(&str, &str)],
+        nofile: Option<u64>,
+    ) -> Self {
         let port = free_port();
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("open the server log");
-        let child = Command::new(env!("CARGO_BIN_EXE_livecode"))
-            .arg("serve")
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" serve"))
+                    .arg(env!("CARGO_BIN_EXE_livecode"));
+                c
+            }
+            None => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_livecode"));
+                c.arg("serve");
+                c
+            }
+        };
+        command.envs(env.iter().copied());
+        let child = command
             .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))
             .env("LIVECODE_DATA_DIR", data_dir)
             .env("LIVECODE_INSTANCE", instance)
@@ -270,7 +297,9 @@ impl SpawnedServer {
             .stderr(log_file)
             .spawn()
             .expect("spawn the livecode binary");
+        let pid = child.id();
         let mut server = Self {
+            pid,
             port,
             http: http_client(),
             child: Some(child),
@@ -315,6 +344,25 @@ impl SpawnedServer {
             "ws://127.0.0.1:{}/api/v1/sessions/{session_id}/ws{query}",
             self.port
         )
+    }
+
+    /// The server's resident memory now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .expect("the server process is alive");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    /// True while the server process runs.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// SIGKILL, as a crash or an OOM kill of the server would: nothing gets to clean up.

@@ -1,0 +1,996 @@
+//! The server under attack from a candidate, an observer and an anonymous client: every
+//! attack of the hardening issue, against the real server. Memory is read off the server's own
+//! process (the binary, spawned), so the figures are the server's alone; each test prints them.
+//! Bounds asserted here are generous (flaky machines); `cargo bench --bench hardening` prints
+//! the figures beside the targets.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::*;
+
+/// A spawned server with its own data dir and instance, and `env` on top of the defaults.
+struct Spawned {
+    server: SpawnedServer,
+    _containers: InstanceGuard,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn(env: &[(&str, &str)], nofile: Option<u64>) -> Spawned {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let guard = InstanceGuard::new();
+    let server = SpawnedServer::spawn_with(
+        &dir.path().join("data"),
+        &guard.instance,
+        &dir.path().join("server.log"),
+        env,
+        nofile,
+    )
+    .await;
+    Spawned {
+        server,
+        _containers: guard,
+        _dir: dir,
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Opens a socket on a spawned server and reads its `welcome`.
+async fn connect(server: &SpawnedServer, session: &str, query: &str) -> (WsStream, Value) {
+    let url = server.ws_url(session, query);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("upgrade at {url}: {e}"));
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+/// The HTTP status a refused upgrade answered with.
+async fn refused_upgrade(url: &str, origin: Option<&str>) -> u16 {
+    let mut request = url.into_client_request().expect("request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => panic!("the upgrade at {url} was accepted"),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        Err(other) => panic!("the upgrade failed without an HTTP answer: {other}"),
+    }
+}
+
+/// `[0,0,…,0,len]`: a change set of `zeros` zero-length keeps, the attack's no-op.
+fn no_op_update(version: u64, zeros: usize, len: usize) -> String {
+    format!(
+        r#"{{"type":"update","version":{version},"updates":[{{"client_id":"x","changes":[{}{len}]}}]}}"#,
+        "0,".repeat(zeros)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_op_updates_are_refused_and_cost_no_memory() {
+    // The byte budget would stretch this to a minute; it is tested on its own below.
+    let s = spawn(
+        &[("LIVECODE_SOCKETS__BYTES_PER_SECOND", "1000000000")],
+        None,
+    )
+    .await;
+    let server = &s.server;
+    let session = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "python", "code": "print(1)"}))
+            .await,
+    );
+    let (mut ws, welcome) = connect(
+        server,
+        &session.id,
+        &format!("?token={}", session.candidate),
+    )
+    .await;
+    let version = welcome["version"].as_u64().expect("version");
+    let flood = no_op_update(version, 280_000, 8);
+    assert!(flood.len() > 500_000, "the attack's size: {}", flood.len());
+
+    // One first, so buffers the server keeps anyway are counted before.
+    send_text(&mut ws, &flood).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    let before = server.rss_kib();
+    let started = Instant::now();
+    for _ in 0..100 {
+        send_text(&mut ws, &flood).await;
+        let err = check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+        assert!(
+            err["message"].as_str().unwrap_or("").contains("canonical"),
+            "{err}"
+        );
+    }
+    let after = server.rss_kib();
+    println!(
+        "100 no-op updates of {} kB in {:.1} s: server RSS {:.1} → {:.1} MiB (+{:.1} MiB; target < 10)",
+        flood.len() / 1000,
+        started.elapsed().as_secs_f64(),
+        mib(before),
+        mib(after),
+        mib(after.saturating_sub(before))
+    );
+    assert!(
+        after.saturating_sub(before) < 32 * 1024,
+        "RSS grew by {:.1} MiB",
+        mib(after - before)
+    );
+
+    // Keeping everything in one part changes nothing either.
+    send(&mut ws, json!({"type": "update", "version": version, "updates": [{"client_id": "x", "changes": [8]}]})).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    // Nothing was stored: the history is empty and the document unchanged.
+    let history = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/history", session.id),
+                Some(&session.interviewer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(history["updates"], json!([]), "{history}");
+    let (_, again) = connect(
+        server,
+        &session.id,
+        &format!("?token={}", session.candidate),
+    )
+    .await;
+    assert_eq!(again["document"], "print(1)");
+    assert_eq!(again["version"], version);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edit_history_is_bounded_in_bytes_and_replay_starts_from_the_fold() {
+    let server = TestServer::start(|c| {
+        c.sessions.history_limit_bytes = 64 * 1024;
+        c.sockets.bytes_per_second = 1 << 30;
+        c.sockets.messages_per_second = 100_000;
+    })
+    .await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    // 200 edits that each replace the whole line with 1 kB: 200 kB of history for a 64 kB bound.
+    let mut doc_len = 0;
+    for version in 0..200u64 {
+        let text = format!("{version:>1000}");
+        let changes = if doc_len == 0 {
+            json!([[0, text]])
+        } else {
+            json!([[doc_len, text]])
+        };
+        send(
+            &mut ws,
+            json!({"type": "update", "version": version,
+                             "updates": [{"client_id": "me", "changes": changes}]}),
+        )
+        .await;
+        let got = next_of_type(&mut ws, "updates").await;
+        assert_eq!(got["version"], version, "{got}");
+        doc_len = 1000;
+    }
+    let history = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/history", session.id),
+                Some(&session.interviewer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    let kept = history["updates"].as_array().expect("updates").len() as u64;
+    let base = history["base_version"].as_u64().expect("base_version");
+    let bytes: usize = history["updates"]
+        .as_array()
+        .expect("updates")
+        .iter()
+        .map(|u| u["changes"].to_string().len())
+        .sum();
+    println!("200 edits of 1 kB with a 64 KiB bound: {kept} kept ({bytes} bytes), base at version {base}");
+    assert!(base > 0 && base + kept == 200, "{base} + {kept}");
+    assert!(bytes <= 64 * 1024, "{bytes} bytes kept");
+    // The base is the document at the base version: the 1 kB line of the edit before it.
+    assert_eq!(
+        history["initial_document"].as_str().expect("doc").trim(),
+        (base - 1).to_string()
+    );
+    // A pull from before the fold is told to reload; one from after it gets the rest.
+    send(&mut ws, json!({"type": "pull", "version": 0})).await;
+    check_ws_error(&mut ws, "INVALID_MESSAGE").await;
+    send(&mut ws, json!({"type": "pull", "version": 199})).await;
+    let pulled = next_of_type(&mut ws, "updates").await;
+    assert_eq!(pulled["updates"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_socket_only_slows_itself() {
+    let server = TestServer::start(|c| {
+        c.sockets.messages_per_second = 50;
+    })
+    .await;
+    let session = server.python("print(1)").await;
+    let mut flooder = server.ws(&session.id, &session.candidate).await;
+    let started = Instant::now();
+    for _ in 0..150 {
+        send(&mut flooder, msg::ping()).await;
+    }
+    for _ in 0..150 {
+        check_pong(&mut flooder).await;
+    }
+    let took = started.elapsed();
+    println!("150 pings at 50 messages/s (burst 50): answered in {took:?}");
+    // The first second's burst passes at once; the other 100 wait their turn (2 s).
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    // Nobody else waits: another socket is answered at once.
+    let mut other = server.ws(&session.id, &session.interviewer).await;
+    let t = Instant::now();
+    send(&mut other, msg::ping()).await;
+    check_pong(&mut other).await;
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_is_capped_and_a_stalled_socket_holds_a_bounded_queue() {
+    let s = spawn(&[], None).await;
+    let server = &s.server;
+    let session = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "bash", "code": "cat > /dev/null"}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    // A socket of the candidate's that never reads again.
+    let (stalled, _) = connect(server, &session.id, &query).await;
+    let (mut typing, _) = connect(server, &session.id, &query).await;
+    send(&mut typing, msg::run_document()).await;
+    next_of_type(&mut typing, "run_started").await;
+
+    // Too large at once: refused, and nothing is echoed.
+    send(&mut typing, msg::stdin(&"x".repeat(500_000))).await;
+    check_ws_error(&mut typing, "STDIN_TOO_LARGE").await;
+
+    // The largest allowed, as fast as the budget lets: everyone sees a 1 KiB preview.
+    let (mut sink, mut stream) = typing.split();
+    let reader = tokio::spawn(async move {
+        let (mut inputs, mut longest) = (0usize, 0usize);
+        while let Some(Ok(Message::Text(text))) = stream.next().await {
+            let v: Value = serde_json::from_str(text.as_str()).expect("json");
+            if v["type"] == "input" {
+                inputs += 1;
+                longest = longest.max(v["data"].as_str().map_or(0, str::len));
+                assert_eq!(v["truncated"], true, "{}", clip(&v.to_string(), 200));
+            }
+            if v["type"] == "run_finished" {
+                break;
+            }
+        }
+        (inputs, longest)
+    });
+    let before = server.rss_kib();
+    let mut peak = before;
+    let piece = json!({"type": "stdin", "data": "y".repeat(65_000)}).to_string();
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        sink.send(Message::Text(piece.clone().into()))
+            .await
+            .expect("send");
+        sent += 1;
+        if sent % 10 == 0 {
+            peak = peak.max(server.rss_kib());
+        }
+    }
+    sink.send(Message::Text(msg::kill().to_string().into()))
+        .await
+        .expect("kill");
+    let (inputs, longest) = reader.await.expect("reader");
+    println!(
+        "{sent} stdin messages of 65 kB in 6 s with a stalled socket: {inputs} echoes of at most {longest} bytes; \
+         server RSS {:.1} → peak {:.1} MiB",
+        mib(before),
+        mib(peak)
+    );
+    assert!(inputs > 0 && longest <= 1024);
+    assert!(
+        peak.saturating_sub(before) < 64 * 1024,
+        "RSS peak +{:.1} MiB",
+        mib(peak - before)
+    );
+    drop(stalled);
+    let resp = server
+        .api()
+        .delete(
+            &format!("/sessions/{}", session.id),
+            Some(&session.interviewer),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_observers_through_output_floods_stay_bounded() {
+    let s = spawn(
+        &[
+            ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
+            ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
+        ],
+        None,
+    )
+    .await;
+    let server = &s.server;
+    let session = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "python",
+                "code": "import sys\nsys.stdout.write('x' * 2_000_000)\n"}))
+            .await,
+    );
+    let (mut candidate, _) = connect(
+        server,
+        &session.id,
+        &format!("?token={}", session.candidate),
+    )
+    .await;
+    let before = server.rss_kib();
+    let mut observers = Vec::new();
+    for _ in 0..100 {
+        let (ws, _) = connect(
+            server,
+            &session.id,
+            &format!("?token={}&readonly=1", session.interviewer),
+        )
+        .await;
+        observers.push(ws); // never read again
+    }
+    let with_sockets = server.rss_kib();
+    let mut peak = with_sockets;
+    for _ in 0..5 {
+        send(&mut candidate, msg::run_document()).await;
+        let run = collect_run(&mut candidate).await;
+        assert_eq!(run.status(), "output_limit", "{}", run.describe());
+        peak = peak.max(server.rss_kib());
+    }
+    println!(
+        "100 observers that never read, five 1 MiB floods: server RSS {:.1} MiB, {:.1} with the sockets, peak {:.1} \
+         (+{:.1} MiB over the sockets' own; target < 40)",
+        mib(before),
+        mib(with_sockets),
+        mib(peak),
+        mib(peak.saturating_sub(with_sockets))
+    );
+    assert!(
+        peak.saturating_sub(before) < 80 * 1024,
+        "RSS peak +{:.1} MiB",
+        mib(peak - before)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_observer_cursor_flood_disconnects_nobody() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('still here')").await;
+    let mut candidate = server.ws(&session.id, &session.candidate).await;
+    let url = server.ws_url(
+        &session.id,
+        &format!("?token={}&readonly=1", session.interviewer),
+    );
+    let (mut observer, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("observer");
+    next_json(&mut observer).await; // welcome
+    let (mut sink, mut observer_reads) = observer.split();
+    // The observer reads what it is sent, so only the flood is under test.
+    tokio::spawn(async move { while observer_reads.next().await.is_some() {} });
+    let flood = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut sent = 0u64;
+        // As fast as the connection takes them; once the server pushes back, a send waits,
+        // so each is bounded by what is left of the five seconds.
+        loop {
+            let cursor =
+                json!({"type": "cursor", "anchor": sent % 10, "head": sent % 10, "version": 0});
+            let send = sink.send(Message::Text(cursor.to_string().into()));
+            match tokio::time::timeout_at(deadline.into(), send).await {
+                Ok(Ok(())) => sent += 1,
+                _ => break,
+            }
+        }
+        sent
+    });
+    let started = Instant::now();
+    let mut cursors = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        match next_frame(&mut candidate, Instant::now() + Duration::from_millis(500)).await {
+            Frame::Json(v) if v["type"] == "cursor" => cursors += 1,
+            Frame::Json(_) | Frame::TimedOut => {}
+            Frame::Closed(why) => panic!("the candidate was disconnected: {why}"),
+        }
+    }
+    let sent = flood.await.expect("flood");
+    println!("an observer sent {sent} cursor messages in 5 s; the candidate got {cursors} cursor events and stayed");
+    assert!(
+        cursors <= 20 * 6 + 5,
+        "cursors are paced at 20 Hz: {cursors}"
+    );
+    assert!(cursors > 0, "the observer's cursor still shows");
+    send(&mut candidate, msg::run_document()).await;
+    let run = collect_run(&mut candidate).await;
+    assert_eq!(run.stdout, "still here\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sockets_are_capped_per_token_and_per_session() {
+    let server = TestServer::start(|c| {
+        c.sockets.max_per_token = 3;
+        c.sockets.max_per_session = 5;
+    })
+    .await;
+    let session = server.python("").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(server.ws(&session.id, &session.interviewer).await);
+    }
+    let url = server.ws_url(&session.id, &format!("?token={}", session.interviewer));
+    assert_eq!(refused_upgrade(&url, None).await, 429);
+    // Another token still gets in, up to the session's cap.
+    for _ in 0..2 {
+        open.push(server.ws(&session.id, &session.candidate).await);
+    }
+    let url = server.ws_url(&session.id, &format!("?token={}", session.candidate));
+    assert_eq!(refused_upgrade(&url, None).await, 429);
+    // A socket that authenticates by message is held to the same caps.
+    let (mut late, _) = tokio_tungstenite::connect_async(server.ws_url(&session.id, ""))
+        .await
+        .expect("upgrade without a token");
+    send(&mut late, msg::auth(&session.candidate)).await;
+    check_ws_error(&mut late, "TOO_MANY_SOCKETS").await;
+    // A closed socket gives its place back.
+    let mut first = open.remove(0);
+    first.close(None).await.expect("close");
+    drop(first);
+    let deadline = Instant::now() + DEFAULT_WAIT;
+    loop {
+        let url = server.ws_url(&session.id, &format!("?token={}", session.interviewer));
+        if tokio_tungstenite::connect_async(url.as_str()).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_anonymous_client_is_refused_before_fifty_sessions() {
+    let server = TestServer::start(|_| {}).await;
+    let mut created = 0;
+    let refusal = loop {
+        let resp = server
+            .api()
+            .post("/sessions", None, &json!({"environment": "bash"}))
+            .await;
+        if resp.status() != 201 {
+            break resp;
+        }
+        created += 1;
+        assert!(created < 50, "50 sessions were created for one client");
+    };
+    let retry_after = refusal
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let status = refusal.status().as_u16();
+    let body: Value = refusal.json().await.expect("json");
+    println!("one open-mode client: {created} sessions, then {status} {body}");
+    assert_eq!(status, 429);
+    check_error_body(&body, "RATE_LIMITED", "the 21st session");
+    assert!(
+        retry_after.is_some_and(|s| s >= 1),
+        "Retry-After: {retry_after:?}"
+    );
+
+    // Another client address has its own quota, and sees only its own sessions.
+    let other = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().expect("ip")))
+        .build()
+        .expect("client");
+    let base = format!("http://{}/api/v1", server.addr);
+    let resp = other
+        .post(format!("{base}/sessions"))
+        .json(&json!({"environment": "bash"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status(), 201);
+    let mine: Value = other
+        .get(format!("{base}/sessions"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
+    let first: Vec<Value> = expect_json(server.api().get("/sessions", None).await, 200)
+        .await
+        .as_array()
+        .expect("list")
+        .clone();
+    assert_eq!(first.len(), created);
+    // Pages: a Link to the next one while a page is full.
+    let page = server.api().get("/sessions?limit=5", None).await;
+    let link = page
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().expect("ascii").to_string());
+    assert_eq!(
+        expect_json(page, 200).await.as_array().map(Vec::len),
+        Some(5)
+    );
+    assert_eq!(
+        link.as_deref(),
+        Some("</api/v1/sessions?limit=5&offset=5>; rel=\"next\"")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_key_has_a_total_cap_and_runs_a_rate() {
+    let server = TestServer::start(|c| {
+        c.api_key = "k".repeat(32);
+        c.quotas.max_live_sessions = 2;
+        c.quotas.runs_per_minute = 2;
+    })
+    .await;
+    let key = "k".repeat(32);
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(&key),
+                json!({"environment": "python", "code": "print(2)"}),
+            )
+            .await,
+    );
+    server
+        .api()
+        .create_session_as(Some(&key), json!({"environment": "bash"}))
+        .await;
+    let full = server.api().post("/sessions", Some(&key), &json!({})).await;
+    check_error(full, 503, "CAPACITY").await;
+
+    let path = format!("/sessions/{}/execute", session.id);
+    for _ in 0..2 {
+        let r = server
+            .api()
+            .execute(&session.id, &session.candidate, json!({}))
+            .await;
+        assert_eq!(r["stdout"], "2\n");
+    }
+    let limited = server
+        .api()
+        .post(&path, Some(&session.candidate), &json!({}))
+        .await;
+    assert!(limited.headers().get("retry-after").is_some());
+    check_error(limited, 429, "RATE_LIMITED").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    send(&mut ws, msg::run_document()).await;
+    let err = check_ws_error(&mut ws, "RATE_LIMITED").await;
+    assert!(
+        err["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_site_requests_are_refused_and_listed_origins_get_cors() {
+    let server = TestServer::start(|c| {
+        c.cors_origins = vec!["https://hiring.example.com".into()];
+    })
+    .await;
+    let base = format!("http://{}/api/v1", server.addr);
+    let http = &server.http;
+    let post = |origin: Option<&str>, content_type: &str, body: &str| {
+        let mut req = http
+            .post(format!("{base}/sessions"))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.send()
+    };
+    let body = r#"{"environment":"bash"}"#;
+    // A drive-by form or text/plain fetch from any page: the body is not JSON to us.
+    check_error(
+        post(None, "text/plain", body).await.expect("send"),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await;
+    // JSON from a foreign page, with or without a body.
+    check_error(
+        post(Some("https://evil.example"), "application/json", body)
+            .await
+            .expect("send"),
+        403,
+        "FORBIDDEN_ORIGIN",
+    )
+    .await;
+    check_error(
+        post(Some("https://evil.example"), "text/plain", "")
+            .await
+            .expect("send"),
+        403,
+        "FORBIDDEN_ORIGIN",
+    )
+    .await;
+    check_error(
+        post(Some("null"), "application/json", body)
+            .await
+            .expect("send"),
+        403,
+        "FORBIDDEN_ORIGIN",
+    )
+    .await;
+    // The server's own page, and a listed platform.
+    let own = format!("http://{}", server.addr);
+    assert_eq!(
+        post(Some(&own), "application/json", body)
+            .await
+            .expect("send")
+            .status(),
+        201
+    );
+    let listed = post(
+        Some("https://hiring.example.com"),
+        "application/json; charset=utf-8",
+        body,
+    )
+    .await
+    .expect("send");
+    assert_eq!(listed.status(), 201);
+    assert_eq!(
+        listed
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().expect("ascii")),
+        Some("https://hiring.example.com")
+    );
+    // The listed platform's preflight is answered; a foreign one gets no CORS grant.
+    let preflight = |origin: &str| {
+        http.request(reqwest::Method::OPTIONS, format!("{base}/sessions"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let ok = preflight("https://hiring.example.com")
+        .await
+        .expect("preflight");
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert!(ok.headers().get("access-control-allow-origin").is_some());
+    let foreign = preflight("https://evil.example").await.expect("preflight");
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    // Sockets too: a foreign page cannot open one, even with a token it somehow has.
+    let session = server.bash("echo hi").await;
+    let url = server.ws_url(&session.id, &format!("?token={}", session.candidate));
+    assert_eq!(
+        refused_upgrade(&url, Some("https://evil.example")).await,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_by_layers_have_the_error_shape() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    // A body over the limit.
+    let huge = format!(r#"{{"code":"{}"}}"#, "x".repeat(3 << 20));
+    let resp = server
+        .api()
+        .post_raw(
+            &format!("/sessions/{}/execute", session.id),
+            Some(&session.candidate),
+            &huge,
+        )
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("the error shape, not plain text");
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"]["code"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("TOO_LARGE")),
+        "{body}"
+    );
+    // A method an endpoint does not take.
+    let resp = server
+        .http
+        .patch(format!("http://{}/api/v1/sessions", server.addr))
+        .send()
+        .await
+        .expect("send");
+    check_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    // A socket frame over the limit closes with 1009 and a reason.
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    let too_big =
+        json!({"type": "stdin", "data": "z".repeat(server.config.socket_message_bytes() + 1)});
+    ws.send(Message::Text(too_big.to_string().into()))
+        .await
+        .expect("send");
+    let deadline = Instant::now() + DEFAULT_WAIT;
+    let close = loop {
+        match tokio::time::timeout_at(deadline.into(), ws.next())
+            .await
+            .expect("an answer")
+        {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame with a code"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.code, CloseCode::Size);
+    assert!(close.reason.contains("too big"), "{}", close.reason);
+}
+
+/// Opens `count` connections from `from` that send half a request and then nothing.
+async fn half_open(server: SocketAddr, from: &str, count: usize) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{from}:0").parse().expect("addr"))
+            .expect("bind");
+        match socket.connect(server).await {
+            Ok(mut stream) => {
+                let _ = stream
+                    .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                    .await;
+                held.push(stream);
+            }
+            Err(_) => continue, // refused while the backlog is full
+        }
+    }
+    held
+}
+
+/// How many of `streams` the server has closed (read gives EOF or an error) within `wait`.
+async fn closed_by_server(streams: &mut [tokio::net::TcpStream], wait: Duration) -> usize {
+    let deadline = Instant::now() + wait;
+    let mut closed = 0;
+    for stream in streams.iter_mut() {
+        let mut buf = [0u8; 64];
+        let left = deadline.saturating_duration_since(Instant::now());
+        if matches!(
+            tokio::time::timeout(left, stream.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        ) {
+            closed += 1;
+        }
+    }
+    closed
+}
+
+/// The test process needs a file handle per attacking connection.
+fn allow_many_files() {
+    let _ = rlimit::increase_nofile_limit(16_384);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_open_connections_do_not_stop_the_server() {
+    allow_many_files();
+    // A service manager's common default; the server raises what it can and keeps a reserve.
+    let s = spawn(
+        &[("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")],
+        Some(1024),
+    )
+    .await;
+    let server = &s.server;
+    let session = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "python", "code": "print('served')"}))
+            .await,
+    );
+    let (mut existing, _) = connect(
+        server,
+        &session.id,
+        &format!("?token={}", session.candidate),
+    )
+    .await;
+    let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
+
+    let started = Instant::now();
+    let mut attack = half_open(addr, "127.0.0.2", 3000).await;
+    let opened = attack.len();
+    // Past the per-address cap the server closes at once.
+    let closed_at_once = closed_by_server(&mut attack, Duration::from_millis(500)).await;
+    // Meanwhile the server serves: a new client, a new session, and a run on an old one.
+    let t = Instant::now();
+    let health = server.api().get("/health", None).await;
+    assert_eq!(health.status(), 200);
+    let served_in = t.elapsed();
+    let fresh = server
+        .api()
+        .create_session(json!({"environment": "bash"}))
+        .await;
+    assert!(fresh["session_id"].is_string());
+    send(&mut existing, msg::run_document()).await;
+    let run = collect_run(&mut existing).await;
+    assert_eq!(run.stdout, "served\n", "{}", run.describe());
+    // And the held ones are let go after the header timeout.
+    let closed_later = closed_by_server(&mut attack, Duration::from_secs(10)).await;
+    println!(
+        "3000 half-open connections under a 1024-file limit: {opened} connected, {closed_at_once} closed at once, \
+         all {closed_later} closed within the 3 s header timeout (+{:.1} s); /health answered in {served_in:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(closed_later, opened, "every half-open connection is closed");
+    assert!(
+        closed_at_once >= opened.saturating_sub(300),
+        "per-address cap"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_connection_table_leaves_files_for_runs() {
+    allow_many_files();
+    // No per-address cap: the attacker takes every connection the server allows.
+    let s = spawn(
+        &[
+            ("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "4"),
+            ("LIVECODE_SERVER__MAX_CONNECTIONS_PER_IP", "0"),
+        ],
+        Some(1024),
+    )
+    .await;
+    let server = &s.server;
+    let session = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "python", "code": "print('still runs')"}))
+            .await,
+    );
+    let (mut existing, _) = connect(
+        server,
+        &session.id,
+        &format!("?token={}", session.candidate),
+    )
+    .await;
+    let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
+    let mut attack = half_open(addr, "127.0.0.2", 1100).await;
+    // Docker still has file handles: the open session runs code.
+    send(&mut existing, msg::run_document()).await;
+    let run = collect_run(&mut existing).await;
+    assert_eq!(run.stdout, "still runs\n", "{}", run.describe());
+    // Once the header timeout frees the table, new clients are served again.
+    closed_by_server(&mut attack, Duration::from_secs(10)).await;
+    let deadline = Instant::now() + DEFAULT_WAIT;
+    loop {
+        if let Ok(resp) = server
+            .http
+            .get(format!("http://{addr}/api/v1/health"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            if resp.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not serve again");
+    }
+    assert!(
+        server.log_text().contains("connection cap reached"),
+        "{}",
+        server.log_text()
+    );
+}
+
+/// A proxy in front of Docker's socket that counts `_ping` requests passing through it.
+async fn counting_docker_proxy(
+    path: std::path::PathBuf,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pings = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind the proxy socket");
+    let counter = pings.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let Ok(engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    return;
+                };
+                let (mut from_client, mut to_engine) = (client, engine);
+                let (mut cr, mut cw) = from_client.split();
+                let (mut er, mut ew) = to_engine.split();
+                let upstream = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let seen = String::from_utf8_lossy(&buf[..n]).matches("/_ping").count();
+                        counter.fetch_add(seen, Ordering::Relaxed);
+                        if ew.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let downstream = tokio::io::copy(&mut er, &mut cw);
+                tokio::select! { _ = upstream => {}, _ = downstream => {} }
+            });
+        }
+    });
+    pings
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_checks_never_reach_the_engine() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("docker.sock");
+    let pings = counting_docker_proxy(socket.clone()).await;
+    let server = TestServer::start(|c| {
+        c.docker.host = format!("unix://{}", socket.display());
+        c.server.health_interval_seconds = 1.0;
+    })
+    .await;
+    let started = Instant::now();
+    let before = pings.load(Ordering::Relaxed);
+    let url = format!("http://{}/api/v1/health", server.addr);
+    let mut answered = 0;
+    for _ in 0..20 {
+        let calls = (0..100).map(|_| server.http.get(&url).send());
+        for resp in futures_util::future::join_all(calls).await {
+            assert_eq!(resp.expect("health").status(), 200);
+            answered += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let during = pings.load(Ordering::Relaxed) - before;
+    println!("{answered} health checks in {elapsed:?}: {during} engine pings (one a second in the background)");
+    assert!(
+        during as f64 <= elapsed.as_secs_f64() + 2.0,
+        "{during} pings for {answered} health checks in {elapsed:?}"
+    );
+    // The proxy does see the background pings: the count above can tell.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pings.load(Ordering::Relaxed) == before + during {
+        assert!(
+            Instant::now() < deadline,
+            "no background ping went through the proxy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
