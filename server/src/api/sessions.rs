@@ -345,39 +345,83 @@ async fn execute(
     }))
 }
 
+/// `GET /sessions/{id}/history`, typed so that change sets go out as the raw JSON they are
+/// kept as (a `json!` tree would parse each one again).
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    session_id: SessionId,
+    initial_document: String,
+    base_version: u64,
+    version: u64,
+    updates: Vec<UpdateView>,
+    runs: Vec<RunView>,
+}
+
+#[derive(Debug, Serialize)]
+struct UpdateView {
+    version: u64,
+    at: DateTime<Utc>,
+    client_id: String,
+    changes: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunView {
+    run_id: String,
+    by: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    status: Option<String>,
+    exit_code: Option<i64>,
+    duration_ms: Option<u64>,
+    build_ms: Option<u64>,
+    stdout: String,
+    stderr: String,
+    truncated: bool,
+}
+
 async fn history(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<serde_json::Value>, ApiError> {
+) -> Result<AppJson<HistoryView>, ApiError> {
     caller.interviewer()?;
     let id = caller.id;
     let history = state.sessions.history(&id).await?;
-    let updates: Vec<_> = history
+    let updates: Vec<UpdateView> = history
         .updates
         .into_iter()
-        .map(|u| {
-            serde_json::json!({"version": u.version, "at": u.at, "client_id": u.client_id,
-                               "changes": u.changes})
+        .map(|u| UpdateView {
+            version: u.version,
+            at: u.at,
+            client_id: u.client_id,
+            changes: u.changes,
         })
         .collect();
-    let runs: Vec<_> = history
+    let runs = history
         .runs
         .into_iter()
-        .map(|r| {
-            serde_json::json!({"run_id": r.id, "by": r.by_role, "started_at": r.started_at,
-                "finished_at": r.finished_at, "status": r.status, "exit_code": r.exit_code,
-                "duration_ms": r.duration_ms, "build_ms": r.build_ms, "stdout": r.stdout,
-                "stderr": r.stderr, "truncated": r.truncated})
+        .map(|r| RunView {
+            run_id: r.id,
+            by: r.by_role,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            status: r.status,
+            exit_code: r.exit_code,
+            duration_ms: r.duration_ms,
+            build_ms: r.build_ms,
+            stdout: r.stdout,
+            stderr: r.stderr,
+            truncated: r.truncated,
         })
         .collect();
-    Ok(AppJson(serde_json::json!({
-        "session_id": id,
-        "initial_document": history.initial_document,
-        "base_version": history.base_version,
-        "version": history.base_version + updates.len() as u64,
-        "updates": updates,
-        "runs": runs,
-    })))
+    Ok(AppJson(HistoryView {
+        session_id: id,
+        initial_document: history.initial_document,
+        base_version: history.base_version,
+        version: history.base_version + updates.len() as u64,
+        updates,
+        runs,
+    }))
 }
 
 async fn read_notes(

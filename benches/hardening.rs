@@ -1,0 +1,440 @@
+//! Hardening benchmark: the attacks of the hardening issue against the real server binary,
+//! with the figures each one costs it. Prints, asserts nothing. Run with
+//! `cargo bench --bench hardening` (Docker and the python and bash images must be there).
+//!
+//! Set `LIVECODE_BASELINE_BIN` to another build of `livecode` (e.g. an older commit's) to run
+//! the same attacks against it in the same run, on the same machine: the table then shows
+//! both, so the figures compare even on a noisy machine.
+//!
+//! Memory is the server process's own resident set (`VmRSS`), read from `/proc`.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One server binary under test, started fresh for each attack.
+struct Server {
+    child: Child,
+    port: u16,
+    instance: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(bin: &str, env: &[(&str, &str)], nofile: Option<u64>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let instance = format!("bench-{}", uuid::Uuid::new_v4().simple());
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {} && exec \"$0\" serve",
+                nofile.unwrap_or(65_536)
+            ))
+            .arg(bin)
+            .envs(env.iter().copied())
+            .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LIVECODE_DATA_DIR", dir.path())
+            .env("LIVECODE_INSTANCE", &instance)
+            .env("LIVECODE_BUILD_IMAGES_ON_START", "false")
+            .env("LIVECODE_READ_VERSIONS_ON_START", "false")
+            .env("LIVECODE_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command.spawn().expect("spawn the server");
+        let server = Self {
+            child,
+            port,
+            instance,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.http.get(server.url("/health")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/api/v1{path}", self.port)
+    }
+
+    fn ws_url(&self, id: &str, query: &str) -> String {
+        format!(
+            "ws://127.0.0.1:{}/api/v1/sessions/{id}/ws{query}",
+            self.port
+        )
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    }
+
+    /// Creates a session; returns (id, candidate token, interviewer token).
+    async fn session(&self, body: Value) -> Option<(String, String, String)> {
+        let created: Value = self
+            .http
+            .post(self.url("/sessions"))
+            .json(&body)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let field = |k: &str| created[k].as_str().map(str::to_string);
+        Some((
+            field("session_id")?,
+            field("candidate_token")?,
+            field("interviewer_token")?,
+        ))
+    }
+
+    async fn socket(&self, id: &str, query: &str) -> Option<Ws> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url(id, query))
+            .await
+            .ok()?;
+        loop {
+            let Some(Ok(Message::Text(text))) = ws.next().await else {
+                return None;
+            };
+            if text.as_str().contains("\"type\":\"welcome\"") {
+                return Some(ws);
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let filter = format!("label=livecode.instance={}", self.instance);
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ids=$(docker ps -aq --filter {filter}); [ -z \"$ids\" ] || docker rm -f -v $ids"
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Reads frames until one whose text contains `needle`, or `wait` passes.
+async fn until(ws: &mut Ws, needle: &str, wait: Duration) -> Option<String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains(needle) => {
+                return Some(t.to_string())
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => return Some(format!("closed {frame:?}")),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// 100 updates whose change set is 280,000 zero-length keeps: RSS growth.
+async fn no_op_updates(bin: &str) -> String {
+    let server = Server::start(
+        bin,
+        &[("LIVECODE_SOCKETS__BYTES_PER_SECOND", "1000000000")],
+        None,
+    )
+    .await;
+    let (id, candidate, _) = server
+        .session(json!({"environment": "python", "code": "print(1)"}))
+        .await
+        .expect("session");
+    let mut ws = server
+        .socket(&id, &format!("?token={candidate}"))
+        .await
+        .expect("socket");
+    let flood = format!(
+        r#"{{"type":"update","version":0,"updates":[{{"client_id":"x","changes":[{}8]}}]}}"#,
+        "0,".repeat(280_000)
+    );
+    let before = server.rss_mib();
+    let mut peak = before;
+    for _ in 0..100 {
+        if ws.send(Message::Text(flood.clone().into())).await.is_err() {
+            break;
+        }
+        // The old server accepts them (answering `updates`); the new one refuses them.
+        until(&mut ws, "\"type\":\"", Duration::from_secs(30)).await;
+        peak = peak.max(server.rss_mib());
+    }
+    format!(
+        "+{:.1} MiB (peak +{:.1})",
+        server.rss_mib() - before,
+        peak - before
+    )
+}
+
+/// 100 observer sockets that never read, through five 1 MiB output floods: RSS growth.
+async fn slow_sockets(bin: &str) -> String {
+    let caps = [
+        ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
+        ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
+    ];
+    let server = Server::start(bin, &caps, None).await;
+    let code = "import sys\nsys.stdout.write('x' * 2_000_000)\n";
+    let (id, candidate, interviewer) = server
+        .session(json!({"environment": "python", "code": code}))
+        .await
+        .expect("session");
+    let mut ws = server
+        .socket(&id, &format!("?token={candidate}"))
+        .await
+        .expect("socket");
+    let before = server.rss_mib();
+    let mut observers = Vec::new();
+    for _ in 0..100 {
+        observers.extend(
+            server
+                .socket(&id, &format!("?token={interviewer}&readonly=1"))
+                .await,
+        );
+    }
+    let mut peak = server.rss_mib();
+    for _ in 0..5 {
+        let _ = ws
+            .send(Message::Text(json!({"type": "run"}).to_string().into()))
+            .await;
+        until(&mut ws, "run_finished", Duration::from_secs(60)).await;
+        peak = peak.max(server.rss_mib());
+    }
+    format!("+{:.1} MiB ({} sockets)", peak - before, observers.len())
+}
+
+/// Opens `count` connections from 127.0.0.2 that send half a request.
+async fn half_open(port: u16, count: usize) -> Vec<tokio::net::TcpStream> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut held = Vec::new();
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("addr"))
+            .expect("bind");
+        if let Ok(Ok(mut s)) =
+            tokio::time::timeout(Duration::from_millis(200), socket.connect(addr)).await
+        {
+            let _ = s
+                .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                .await;
+            held.push(s);
+        }
+    }
+    held
+}
+
+/// 3,000 half-open connections under a 1024-file limit: can a new client be served, and does
+/// a run on an open session work?
+async fn half_open_connections(bin: &str) -> String {
+    let server = Server::start(bin, &[], Some(1024)).await;
+    let (id, candidate, _) = server
+        .session(json!({"environment": "python", "code": "print('ok')"}))
+        .await
+        .expect("session");
+    let mut ws = server
+        .socket(&id, &format!("?token={candidate}"))
+        .await
+        .expect("socket");
+    let held = half_open(server.port, 3000).await;
+    let t = Instant::now();
+    let served = matches!(
+        server.http.get(server.url("/health")).timeout(Duration::from_secs(5)).send().await,
+        Ok(r) if r.status().is_success()
+    );
+    let served = if served {
+        format!("served in {} ms", t.elapsed().as_millis())
+    } else {
+        "not served in 5 s".into()
+    };
+    let _ = ws
+        .send(Message::Text(json!({"type": "run"}).to_string().into()))
+        .await;
+    let run = match until(&mut ws, "run_finished", Duration::from_secs(20)).await {
+        Some(t) if t.contains("\"completed\"") => "run works",
+        Some(_) => "run fails",
+        None => "run hangs",
+    };
+    drop(held);
+    format!("{served}; {run}")
+}
+
+/// A read-only observer floods cursor messages for 5 s: is the candidate disconnected?
+async fn cursor_flood(bin: &str) -> String {
+    let server = Server::start(bin, &[], None).await;
+    let (id, candidate, interviewer) = server
+        .session(json!({"environment": "python", "code": ""}))
+        .await
+        .expect("session");
+    let mut ws = server
+        .socket(&id, &format!("?token={candidate}"))
+        .await
+        .expect("socket");
+    let observer = server
+        .socket(&id, &format!("?token={interviewer}&readonly=1"))
+        .await
+        .expect("observer");
+    let (mut sink, mut reads) = observer.split();
+    tokio::spawn(async move { while reads.next().await.is_some() {} });
+    let flood = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut n = 0u64;
+        loop {
+            let m =
+                json!({"type": "cursor", "anchor": n % 7, "head": n % 7, "version": 0}).to_string();
+            match tokio::time::timeout_at(deadline.into(), sink.send(Message::Text(m.into()))).await
+            {
+                Ok(Ok(())) => n += 1,
+                _ => return n,
+            }
+        }
+    });
+    let started = Instant::now();
+    let (mut cursors, mut closed) = (0, None);
+    while started.elapsed() < Duration::from_secs(6) && closed.is_none() {
+        match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains("\"cursor\"") => cursors += 1,
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                closed = Some(frame.map_or(0, |f| u16::from(f.code)))
+            }
+            Ok(None | Some(Err(_))) => closed = Some(0),
+            _ => {}
+        }
+    }
+    let sent = flood.await.unwrap_or(0);
+    match closed {
+        Some(code) => format!("{sent} sent; candidate closed ({code}) after {cursors} cursors"),
+        None => format!("{sent} sent; candidate stayed, {cursors} cursors"),
+    }
+}
+
+/// One anonymous client creates sessions until refused (at most 60 tries).
+async fn session_cap(bin: &str) -> String {
+    let server = Server::start(bin, &[], None).await;
+    let mut created = 0;
+    for _ in 0..60 {
+        let r = server
+            .http
+            .post(server.url("/sessions"))
+            .json(&json!({"environment": "bash"}))
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status().as_u16() == 201 => created += 1,
+            Ok(r) => return format!("{created} created, then {}", r.status().as_u16()),
+            Err(e) => return format!("{created} created, then {e}"),
+        }
+    }
+    format!("{created} created, none refused")
+}
+
+/// 2,000 health checks, 100 at a time: how long they take (each was a Docker call).
+async fn health_checks(bin: &str) -> String {
+    let server = Server::start(bin, &[], None).await;
+    let mut per_batch = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let calls = (0..100).map(|_| server.http.get(server.url("/health")).send());
+        futures_util::future::join_all(calls).await;
+        per_batch.push(t.elapsed());
+    }
+    per_batch.sort();
+    format!(
+        "p50 {:.1} ms, p95 {:.1} ms per 100",
+        per_batch[10].as_secs_f64() * 1e3,
+        per_batch[18].as_secs_f64() * 1e3
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rlimit::increase_nofile_limit(16_384);
+    let new = env!("CARGO_BIN_EXE_livecode").to_string();
+    let baseline = std::env::var("LIVECODE_BASELINE_BIN").ok();
+    let mut rows: Vec<(&str, &str, String, Option<String>)> = Vec::new();
+    macro_rules! attack {
+        ($name:expr, $target:expr, $f:ident) => {{
+            let after = $f(&new).await;
+            let before = match &baseline {
+                Some(bin) => Some($f(bin).await),
+                None => None,
+            };
+            eprintln!("{}: {after}", $name);
+            rows.push(($name, $target, after, before));
+        }};
+    }
+    attack!(
+        "100 no-op updates (560 kB each): RSS",
+        "< 10 MB",
+        no_op_updates
+    );
+    attack!(
+        "100 slow sockets, five 1 MiB floods: RSS",
+        "< 40 MB",
+        slow_sockets
+    );
+    attack!(
+        "3,000 half-open connections, nofile 1024",
+        "serves; runs work",
+        half_open_connections
+    );
+    attack!(
+        "observer cursor flood (5 s)",
+        "nobody disconnected",
+        cursor_flood
+    );
+    attack!(
+        "one anonymous client creating sessions",
+        "refused before 50",
+        session_cap
+    );
+    attack!("2,000 health checks", "no engine call each", health_checks);
+
+    println!();
+    if baseline.is_some() {
+        println!("| attack | target | baseline (LIVECODE_BASELINE_BIN) | this build |");
+        println!("|---|---|---|---|");
+    } else {
+        println!("| attack | target | this build |");
+        println!("|---|---|---|");
+    }
+    for (name, target, after, before) in rows {
+        match before {
+            Some(before) => println!("| {name} | {target} | {before} | {after} |"),
+            None => println!("| {name} | {target} | {after} |"),
+        }
+    }
+}
