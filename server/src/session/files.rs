@@ -150,4 +150,65 @@ mod tests {
             Err(FilesError::TooMany(_))
         ));
     }
+
+    use proptest::prelude::*;
+
+    const LONG_PART: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+    /// Names built from the pieces that make paths dangerous.
+    fn risky_name() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("é"),
+                Just("🎉"),
+                Just("."),
+                Just(".."),
+                Just("/"),
+                Just("\\"),
+                Just("\0"),
+                Just("\n"),
+                Just(" "),
+                Just("~"),
+                Just("$(id)"),
+                Just(";"),
+                Just(LONG_PART),
+            ],
+            0..12,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        /// Whatever is accepted stays inside the workspace when joined to it, and follows
+        /// every rule the sandbox relies on.
+        #[test]
+        fn accepted_names_never_leave_the_workspace(name in risky_name()) {
+            if validate_path(&name).is_ok() {
+                prop_assert!(!name.is_empty() && !name.starts_with('/'));
+                prop_assert!(!name.chars().any(|c| c.is_control() || c == '\\'));
+                let parts: Vec<&str> = name.split('/').collect();
+                prop_assert!(parts.len() <= MAX_DEPTH);
+                prop_assert!(parts.iter().all(|p| !p.is_empty() && *p != "." && *p != ".." && p.len() <= MAX_COMPONENT));
+                // Lexically normalized, the joined path is still under /workspace.
+                let joined = std::path::Path::new("/workspace").join(&name);
+                let mut depth = 0i32;
+                for c in joined.components().skip(2) {
+                    match c {
+                        std::path::Component::Normal(_) => depth += 1,
+                        _ => depth -= 1,
+                    }
+                    prop_assert!(depth >= 0, "{name:?} climbs out");
+                }
+            }
+        }
+
+        /// Plain relative names of ordinary characters are always accepted.
+        #[test]
+        fn ordinary_names_are_accepted(parts in proptest::collection::vec("[a-zA-Z0-9_.-]{1,20}", 1..8)) {
+            let name = parts.join("/");
+            let ordinary = parts.iter().all(|p| p != "." && p != "..");
+            prop_assert_eq!(validate_path(&name).is_ok(), ordinary, "{}", name);
+        }
+    }
 }
