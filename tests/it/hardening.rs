@@ -914,7 +914,7 @@ async fn a_full_connection_table_leaves_files_for_runs() {
     );
 }
 
-/// A proxy in front of Docker's socket that counts `_ping` requests passing through it.
+/// A proxy in front of Docker's socket that counts the engine checks passing through it.
 async fn counting_docker_proxy(
     path: std::path::PathBuf,
 ) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
@@ -940,7 +940,10 @@ async fn counting_docker_proxy(
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        let seen = String::from_utf8_lossy(&buf[..n]).matches("/_ping").count();
+                        // The server's engine check is `GET /version` (it reports the version).
+                        let text = String::from_utf8_lossy(&buf[..n]);
+                        let seen = text.matches("GET /_ping").count()
+                            + text.matches("GET /version").count();
                         counter.fetch_add(seen, Ordering::Relaxed);
                         if ew.write_all(&buf[..n]).await.is_err() {
                             break;
