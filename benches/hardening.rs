@@ -40,10 +40,10 @@ impl Server {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(format!(
-                "ulimit -n {} && exec \"$0\" serve",
-                nofile.unwrap_or(65_536)
-            ))
+            .arg(match nofile {
+                Some(n) => format!("ulimit -n {n} && exec \"$0\" serve"),
+                None => "exec \"$0\" serve".into(),
+            })
             .arg(bin)
             .envs(env.iter().copied())
             .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))

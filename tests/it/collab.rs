@@ -58,17 +58,7 @@ async fn updates_are_broadcast_in_order_and_runs_use_the_servers_copy() {
     assert_eq!(welcome["version"], 2);
 
     // History: the initial document and every update, for replay.
-    let history = expect_json(
-        server
-            .api()
-            .get(
-                &format!("/sessions/{}/history", session.id),
-                Some(&session.interviewer),
-            )
-            .await,
-        200,
-    )
-    .await;
+    let history = server.api().history(&session).await;
     assert_eq!(history["initial_document"], "print('🎉')");
     assert_eq!(
         history["updates"].as_array().map(Vec::len),

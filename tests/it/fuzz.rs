@@ -219,17 +219,7 @@ async fn thousands_of_random_frames_leave_the_server_up_and_the_session_working(
     let doc = welcome["document"].as_str().expect("document").to_string();
     let version = welcome["version"].as_u64().expect("version");
     // Whatever the fuzz typed in, the server's copy is what its history replays to.
-    let history = expect_json(
-        server
-            .api()
-            .get(
-                &format!("/sessions/{}/history", session.id),
-                Some(&session.interviewer),
-            )
-            .await,
-        200,
-    )
-    .await;
+    let history = server.api().history(&session).await;
     assert_eq!(history["version"], version, "{history}");
     let len = doc.encode_utf16().count();
     send(

@@ -136,17 +136,7 @@ async fn no_op_updates_are_refused_and_cost_no_memory() {
     send(&mut ws, json!({"type": "update", "version": version, "updates": [{"client_id": "x", "changes": [8]}]})).await;
     check_ws_error(&mut ws, "INVALID_MESSAGE").await;
     // Nothing was stored: the history is empty and the document unchanged.
-    let history = expect_json(
-        server
-            .api()
-            .get(
-                &format!("/sessions/{}/history", session.id),
-                Some(&session.interviewer),
-            )
-            .await,
-        200,
-    )
-    .await;
+    let history = server.api().history(&session).await;
     assert_eq!(history["updates"], json!([]), "{history}");
     let (_, again) = connect(
         server,
@@ -187,17 +177,7 @@ async fn edit_history_is_bounded_in_bytes_and_replay_starts_from_the_fold() {
         assert_eq!(got["version"], version, "{got}");
         doc_len = 1000;
     }
-    let history = expect_json(
-        server
-            .api()
-            .get(
-                &format!("/sessions/{}/history", session.id),
-                Some(&session.interviewer),
-            )
-            .await,
-        200,
-    )
-    .await;
+    let history = server.api().history(&session).await;
     let kept = history["updates"].as_array().expect("updates").len() as u64;
     let base = history["base_version"].as_u64().expect("base_version");
     let bytes: usize = history["updates"]
@@ -803,28 +783,32 @@ fn allow_many_files() {
     let _ = rlimit::increase_nofile_limit(16_384);
 }
 
+/// A server started under an open-file limit of 1024 (a common service default), with a
+/// session whose program prints `says` and a candidate socket open on it.
+async fn under_file_limit(env: &[(&str, &str)], says: &str) -> (Spawned, WsStream) {
+    allow_many_files();
+    let s = spawn(env, Some(1024)).await;
+    let code = format!("print('{says}')");
+    let session = Session::from(
+        s.server
+            .api()
+            .create_session(json!({"environment": "python", "code": code}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    let (ws, _) = connect(&s.server, &session.id, &query).await;
+    (s, ws)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn half_open_connections_do_not_stop_the_server() {
-    allow_many_files();
-    // A service manager's common default; the server raises what it can and keeps a reserve.
-    let s = spawn(
+    // The server raises what it can of the file limit and keeps a reserve.
+    let (s, mut existing) = under_file_limit(
         &[("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")],
-        Some(1024),
+        "served",
     )
     .await;
     let server = &s.server;
-    let session = Session::from(
-        server
-            .api()
-            .create_session(json!({"environment": "python", "code": "print('served')"}))
-            .await,
-    );
-    let (mut existing, _) = connect(
-        server,
-        &session.id,
-        &format!("?token={}", session.candidate),
-    )
-    .await;
     let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
 
     let started = Instant::now();
@@ -861,29 +845,16 @@ async fn half_open_connections_do_not_stop_the_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_connection_table_leaves_files_for_runs() {
-    allow_many_files();
     // No per-address cap: the attacker takes every connection the server allows.
-    let s = spawn(
+    let (s, mut existing) = under_file_limit(
         &[
             ("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "4"),
             ("LIVECODE_SERVER__MAX_CONNECTIONS_PER_IP", "0"),
         ],
-        Some(1024),
+        "still runs",
     )
     .await;
     let server = &s.server;
-    let session = Session::from(
-        server
-            .api()
-            .create_session(json!({"environment": "python", "code": "print('still runs')"}))
-            .await,
-    );
-    let (mut existing, _) = connect(
-        server,
-        &session.id,
-        &format!("?token={}", session.candidate),
-    )
-    .await;
     let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
     let mut attack = half_open(addr, "127.0.0.2", 1100).await;
     // Docker still has file handles: the open session runs code.

@@ -38,3 +38,26 @@ async fn an_idle_session_expires_and_loses_its_container() {
         .await;
     assert_eq!(got["status"], "expired", "{got}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_who_is_there_keeps_the_session_alive() {
+    let server = TestServer::start(|c| {
+        c.sessions.idle_ttl_seconds = 2;
+        c.sessions.reap_interval_seconds = 0.2;
+    })
+    .await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    // Reading the problem: no edit, no run, only the page's pings, for three TTLs.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        send(&mut ws, msg::ping()).await;
+        check_pong(&mut ws).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let got = server
+        .api()
+        .get_session(&session.id, &session.interviewer)
+        .await;
+    assert_eq!(got["status"], "ready", "{got}");
+}

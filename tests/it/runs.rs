@@ -337,3 +337,25 @@ if [ -e /workspace/late.txt ]; then echo "marker: yes"; else echo "marker: no"; 
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_names_reach_commands_as_data_not_shell_text() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    for name in ["x;id>&2;.py", "a b.py", "it's $(id).py"] {
+        let result = server
+            .api()
+            .execute(
+                &session.id,
+                &session.candidate,
+                json!({"code": "import sys; print(sys.argv[0].rsplit('/', 1)[1])", "filename": name}),
+            )
+            .await;
+        assert_eq!(result["status"], "completed", "{name}: {result}");
+        assert_eq!(result["stdout"], format!("{name}\n"), "{name}: {result}");
+        assert!(
+            !result["stderr"].as_str().unwrap_or("").contains("uid="),
+            "{name} ran as shell text: {result}"
+        );
+    }
+}

@@ -224,7 +224,7 @@ fn split_utf16(text: &str, units: usize) -> Result<(&str, &str), ChangeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -293,8 +293,9 @@ mod tests {
         ));
     }
 
-    /// What CodeMirror would send for replacing `from..to` (UTF-16 units) with `insert`.
-    fn canonical(len: usize, from: usize, to: usize, insert: &str) -> String {
+    /// What CodeMirror would send for replacing `from..to` (UTF-16 units) of a document of
+    /// `len` units with `insert`.
+    pub(crate) fn canonical(len: usize, from: usize, to: usize, insert: &str) -> String {
         let mut parts = Vec::new();
         if from > 0 {
             parts.push(from.to_string());
@@ -315,7 +316,7 @@ mod tests {
     }
 
     /// UTF-16 offsets of character boundaries in `text`.
-    fn boundaries(text: &str) -> Vec<usize> {
+    pub(crate) fn boundaries(text: &str) -> Vec<usize> {
         let mut at = vec![0];
         let mut n = 0;
         for c in text.chars() {

@@ -233,6 +233,7 @@ pub fn normalize_newlines(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collab::changes::tests::{boundaries, canonical as edit_json};
     use proptest::prelude::*;
 
     fn raw(json: &str) -> Box<RawValue> {
@@ -351,35 +352,9 @@ mod tests {
         text.encode_utf16().collect()
     }
 
-    /// CodeMirror's JSON for replacing `from..to` of a document of `len` units.
-    fn edit_json(len: usize, from: usize, to: usize, insert: &str) -> String {
-        let mut parts = Vec::new();
-        if from > 0 {
-            parts.push(from.to_string());
-        }
-        let lines: Vec<String> = insert
-            .split('\n')
-            .map(|l| serde_json::to_string(l).expect("str"))
-            .collect();
-        parts.push(if insert.is_empty() {
-            format!("[{}]", to - from)
-        } else {
-            format!("[{},{}]", to - from, lines.join(","))
-        });
-        if to < len {
-            parts.push((len - to).to_string());
-        }
-        format!("[{}]", parts.join(","))
-    }
-
     /// A character boundary near `pick` (in UTF-16 units) of `text`.
     fn boundary(text: &str, pick: usize) -> usize {
-        let mut at = vec![0];
-        let mut n = 0;
-        for c in text.chars() {
-            n += c.len_utf16();
-            at.push(n);
-        }
+        let at = boundaries(text);
         at[pick % at.len()]
     }
 

@@ -99,14 +99,18 @@ impl Environment {
     }
 }
 
-/// Fills `{file_path}`, `{filename}`, `{output_path}` and `{workspace}`.
+/// Fills `{file_path}`, `{filename}`, `{output_path}` and `{workspace}`, each quoted for the
+/// shell that runs the command: a file name is data, never shell text (`x;id;.py` names a
+/// file, it does not run `id`). Names of plain characters stay unquoted.
 pub fn expand_placeholders(command: &str, filename: &str) -> String {
     let stem = filename.rsplit_once('.').map_or(filename, |(stem, _)| stem);
+    // File names never hold NUL (they are validated), the one thing shlex cannot quote.
+    let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| "''".into(), |q| q.into_owned());
     command
-        .replace("{file_path}", &format!("{WORKSPACE}/{filename}"))
-        .replace("{filename}", filename)
-        .replace("{output_path}", &format!("{WORKSPACE}/{stem}"))
-        .replace("{workspace}", WORKSPACE)
+        .replace("{file_path}", &quote(&format!("{WORKSPACE}/{filename}")))
+        .replace("{filename}", &quote(filename))
+        .replace("{output_path}", &quote(&format!("{WORKSPACE}/{stem}")))
+        .replace("{workspace}", &quote(WORKSPACE))
 }
 
 /// The language version in a version command's output: its first dotted number, cut to
@@ -333,6 +337,15 @@ mod tests {
                 "main.c"
             ),
             "gcc -o /workspace/main /workspace/main.c && cd /workspace && ls main.c"
+        );
+        // Names are data: quoted, so the shell neither splits nor runs them.
+        assert_eq!(
+            expand_placeholders("python3 {file_path}", "x;id>&2;.py"),
+            "python3 '/workspace/x;id>&2;.py'"
+        );
+        assert_eq!(
+            expand_placeholders("run {file_path} {output_path}.exe", "a b's.py"),
+            r#"run "/workspace/a b's.py" "/workspace/a b's".exe"#
         );
     }
 }

@@ -425,7 +425,11 @@ async fn handle(
     };
     let role = me.role;
     match message {
-        ClientMessage::Ping => return Some(ServerMessage::Pong),
+        // A page that pings is a participant who is there: that is activity.
+        ClientMessage::Ping => {
+            session.touch();
+            return Some(ServerMessage::Pong);
+        }
         ClientMessage::Auth { .. } => return Some(invalid("already authenticated")),
         ClientMessage::Pull { version } => {
             return Some(match session.updates_since(version) {

@@ -505,6 +505,12 @@ impl Api<'_> {
         }
     }
 
+    /// `GET /sessions/{id}/history` with the interviewer's token; expects 200.
+    pub async fn history(&self, session: &Session) -> Value {
+        let path = format!("/sessions/{}/history", session.id);
+        expect_json(self.get(&path, Some(&session.interviewer)).await, 200).await
+    }
+
     /// `POST /sessions/{id}/execute`; expects 200.
     pub async fn execute(&self, id: &str, bearer: &str, body: Value) -> Value {
         let resp = self
