@@ -81,7 +81,9 @@ pub async fn run(
 
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
-    environments::images::build(&sandbox, &environments, &[], true, config.parallel_builds).await;
+    environments::images::mark_built(&sandbox, &environments)
+        .await
+        .context("looking for the environment images")?;
     // Versions are read off the images in throw-away containers: seconds, so in the background.
     if config.read_versions_on_start {
         let (sandbox, environments) = (sandbox.clone(), environments.clone());

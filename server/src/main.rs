@@ -107,7 +107,7 @@ async fn list_environments(
     let sandbox: Arc<dyn Sandbox> =
         Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
     // Marks built images ready and reads their versions; builds nothing.
-    let _ = livecode::environments::images::build(&sandbox, &environments, &[], true, 1).await;
+    livecode::environments::images::mark_built(&sandbox, &environments).await?;
     livecode::environments::images::read_versions(&sandbox, &environments, 4).await;
     if markdown {
         print!("{}", livecode::environments::markdown_table(&environments));

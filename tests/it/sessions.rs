@@ -422,3 +422,50 @@ async fn sessions_of_each_environment_run_their_language() {
         assert_eq!(result["exit_code"], 0, "{env}: {result}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_images_are_not_built_when_the_config_says_so() {
+    // An environment folder of our own: python, and one whose image nobody has built.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("nobuild{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    for (folder, source) in [("python", "python"), (name.as_str(), "bash")] {
+        let to = dir.path().join(folder);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for file in ["Dockerfile", "environment.toml"] {
+            let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("environments")
+                .join(source)
+                .join(file);
+            std::fs::copy(from, to.join(file)).expect("copy");
+        }
+    }
+    let started = std::time::Instant::now();
+    let server = TestServer::start(|c| {
+        c.environments_dir = dir.path().display().to_string();
+        c.build_images_on_start = false;
+    })
+    .await;
+    let envs = expect_json(server.api().get("/environments", None).await, 200).await;
+    let mine = envs
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["name"] == name.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(mine["ready"], false, "{mine}");
+    // Nothing was built, now or in the background.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let image = format!("livecode-env-{name}");
+    let inspected = std::process::Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .expect("docker");
+    assert!(!inspected.status.success(), "{image} was built");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let refused = server
+        .api()
+        .post("/sessions", None, &json!({"environment": name}))
+        .await;
+    check_error(refused, 503, "IMAGE_NOT_READY").await;
+}

@@ -33,6 +33,17 @@ pub enum ImageError {
 
 /// Builds the images of `names` (all when empty), `parallel` at a time. With `only_missing`,
 /// images that already exist are only marked ready. Every environment's readiness is updated.
+/// Marks the environments whose image exists as ready; builds nothing.
+pub async fn mark_built(
+    sandbox: &Arc<dyn Sandbox>,
+    environments: &Environments,
+) -> Result<(), ImageError> {
+    for env in environments.iter() {
+        env.set_ready(sandbox.image_exists(&env.image).await?);
+    }
+    Ok(())
+}
+
 pub async fn build(
     sandbox: &Arc<dyn Sandbox>,
     environments: &Environments,
