@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
@@ -22,7 +21,6 @@ use tower_http::trace::TraceLayer;
 use crate::api::ApiError;
 use crate::config::{url_origin, Config};
 use crate::environments::Environments;
-use crate::sandbox::EngineHealth;
 use crate::session::SessionRegistry;
 
 /// Everything a handler may reach. Cheap to clone: every field is a handle.
@@ -30,8 +28,6 @@ use crate::session::SessionRegistry;
 pub struct AppState {
     pub config: Arc<Config>,
     pub sessions: SessionRegistry,
-    /// The engine's state as last pinged in the background (health answers from it).
-    pub engine: watch::Receiver<EngineHealth>,
     pub environments: Arc<Environments>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,

@@ -116,8 +116,10 @@ pub async fn run(
         }
     }
 
+    let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
     let sessions = SessionRegistry::new(
         sandbox.clone(),
+        engine,
         store,
         environments.clone(),
         config.clone(),
@@ -134,7 +136,6 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
     tasks.spawn(sandbox::watch_engine(
         sandbox.clone(),
         config.health_interval(),
@@ -145,7 +146,6 @@ pub async fn run(
     let state = AppState {
         config: config.clone(),
         sessions,
-        engine,
         environments,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),

@@ -885,56 +885,13 @@ async fn a_full_connection_table_leaves_files_for_runs() {
     );
 }
 
-/// A proxy in front of Docker's socket that counts the engine checks passing through it.
-async fn counting_docker_proxy(
-    path: std::path::PathBuf,
-) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let pings = std::sync::Arc::new(AtomicUsize::new(0));
-    let listener = tokio::net::UnixListener::bind(&path).expect("bind the proxy socket");
-    let counter = pings.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let Ok(engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
-                else {
-                    return;
-                };
-                let (mut from_client, mut to_engine) = (client, engine);
-                let (mut cr, mut cw) = from_client.split();
-                let (mut er, mut ew) = to_engine.split();
-                let upstream = async {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        // The server's engine check is `GET /version` (it reports the version).
-                        let text = String::from_utf8_lossy(&buf[..n]);
-                        let seen = text.matches("GET /_ping").count()
-                            + text.matches("GET /version").count();
-                        counter.fetch_add(seen, Ordering::Relaxed);
-                        if ew.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let downstream = tokio::io::copy(&mut er, &mut cw);
-                tokio::select! { _ = upstream => {}, _ = downstream => {} }
-            });
-        }
-    });
-    pings
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn health_checks_never_reach_the_engine() {
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().expect("tempdir");
     let socket = dir.path().join("docker.sock");
-    let pings = counting_docker_proxy(socket.clone()).await;
+    let proxy = DockerProxy::start(socket.clone());
+    let pings = proxy.engine_checks.clone();
     let server = TestServer::start(|c| {
         c.docker.host = format!("unix://{}", socket.display());
         c.server.health_interval_seconds = 1.0;

@@ -469,3 +469,64 @@ async fn missing_images_are_not_built_when_the_config_says_so() {
         .await;
     check_error(refused, 503, "IMAGE_NOT_READY").await;
 }
+
+/// The engine goes away (a proxy in front of its socket stops; the shared engine is left
+/// alone): creating a session or running code answers 503 at once, health says degraded, and
+/// all of it works again when the engine is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_outage_is_a_503_not_a_session_stuck_creating() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    let server = TestServer::start(|c| {
+        c.docker.host = proxy.host();
+        c.server.health_interval_seconds = 0.4;
+    })
+    .await;
+    let session = server.python("print('back')").await;
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+
+    proxy.stop();
+    let deadline = std::time::Instant::now() + DEFAULT_WAIT;
+    while server.api().get("/health", None).await.status() != 503 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "health never said the engine is gone"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health = expect_json(server.api().get("/health", None).await, 503).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    let created = server
+        .api()
+        .post("/sessions", None, &json!({"environment": "python"}))
+        .await;
+    check_error(created, 503, "DOCKER_UNAVAILABLE").await;
+    let path = format!("/sessions/{}/execute", session.id);
+    let ran = server
+        .api()
+        .post(&path, Some(&session.candidate), &json!({}))
+        .await;
+    check_error(ran, 503, "DOCKER_UNAVAILABLE").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    send(&mut ws, msg::run_document()).await;
+    check_ws_error(&mut ws, "DOCKER_UNAVAILABLE").await;
+
+    proxy.restart();
+    let deadline = std::time::Instant::now() + DEFAULT_WAIT;
+    while server.api().get("/health", None).await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "health never saw the engine back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = server
+        .api()
+        .execute(&session.id, &session.candidate, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "back\n", "{result}");
+    server.session(json!({"environment": "bash"})).await;
+}

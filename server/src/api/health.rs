@@ -16,7 +16,7 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let version = env!("CARGO_PKG_VERSION");
-    let engine = state.engine.borrow().clone();
+    let engine = state.sessions.engine();
     match engine {
         EngineHealth::Ok(_) => (
             StatusCode::OK,

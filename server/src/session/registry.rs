@@ -19,13 +19,15 @@ use crate::auth::{self, Role};
 use crate::collab::{normalize_newlines, Authority, Update};
 use crate::config::Config;
 use crate::environments::Environments;
-use crate::sandbox::{Sandbox, SandboxError, SandboxId, SandboxSpec};
+use crate::sandbox::{EngineHealth, Sandbox, SandboxError, SandboxId, SandboxSpec};
 use crate::store::{ListPage, SessionRecord, Store};
 
 /// Everything the registry's handles share.
 pub(super) struct Shared {
     pub sessions: DashMap<SessionId, Arc<Session>>,
     pub sandbox: Arc<dyn Sandbox>,
+    /// The engine as the background ping last found it.
+    pub engine: tokio::sync::watch::Receiver<EngineHealth>,
     pub store: Arc<dyn Store>,
     pub environments: Arc<Environments>,
     pub config: Arc<Config>,
@@ -75,6 +77,7 @@ pub struct NewSession {
 impl SessionRegistry {
     pub fn new(
         sandbox: Arc<dyn Sandbox>,
+        engine: tokio::sync::watch::Receiver<EngineHealth>,
         store: Arc<dyn Store>,
         environments: Arc<Environments>,
         config: Arc<Config>,
@@ -84,6 +87,7 @@ impl SessionRegistry {
             shared: Arc::new(Shared {
                 sessions: DashMap::new(),
                 sandbox,
+                engine,
                 store,
                 environments,
                 quotas: super::quotas::Quotas::new(&config.quotas),
@@ -98,6 +102,22 @@ impl SessionRegistry {
         &self.shared.config
     }
 
+    /// The engine's state as last seen (what `GET /health` reports).
+    pub fn engine(&self) -> EngineHealth {
+        self.shared.engine.borrow().clone()
+    }
+
+    /// Refuses work that needs the engine while the last ping found it down, so that a caller
+    /// hears 503 at once instead of a session stuck in `creating` or a run reported `error`.
+    pub(super) fn engine_up(&self) -> Result<(), SessionError> {
+        match &*self.shared.engine.borrow() {
+            EngineHealth::Ok(_) => Ok(()),
+            EngineHealth::Down(why) => Err(SessionError::Sandbox(SandboxError::Unavailable(
+                why.clone(),
+            ))),
+        }
+    }
+
     pub fn idle_ttl(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.shared.config.idle_ttl()).expect("idle TTL fits")
     }
@@ -110,6 +130,7 @@ impl SessionRegistry {
     /// Creates a session and starts its container in the background (status `creating`,
     /// then `ready`).
     pub async fn create(&self, req: NewSession) -> Result<CreatedSession, SessionError> {
+        self.engine_up()?;
         let config = &self.shared.config;
         let name = req
             .environment

@@ -348,6 +348,7 @@ impl SessionRegistry {
             files.extend(extra);
         }
         self.check_files(&files)?;
+        self.engine_up()?;
         self.shared.quotas.check_run(session.id)?;
 
         let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);

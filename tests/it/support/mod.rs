@@ -389,6 +389,99 @@ impl Drop for SpawnedServer {
     }
 }
 
+/// A stand-in for the Docker engine's socket: it forwards to the real one, counts the engine
+/// checks (`GET /version`, `GET /_ping`) passing through, and can be stopped and started again,
+/// which is an engine outage to the server behind it without disturbing the shared engine.
+pub struct DockerProxy {
+    pub path: PathBuf,
+    pub engine_checks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl DockerProxy {
+    pub fn start(path: PathBuf) -> Self {
+        let proxy = Self {
+            path,
+            engine_checks: Default::default(),
+            tasks: Default::default(),
+        };
+        proxy.listen();
+        proxy
+    }
+
+    fn listen(&self) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = std::fs::remove_file(&self.path);
+        let listener = tokio::net::UnixListener::bind(&self.path).expect("bind the proxy socket");
+        let (counter, tasks) = (self.engine_checks.clone(), self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let counter = counter.clone();
+                let conn = tokio::spawn(async move {
+                    let Ok(mut engine) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.split();
+                    let (mut er, mut ew) = engine.split();
+                    let upstream = async {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let text = String::from_utf8_lossy(&buf[..n]);
+                            let checks = text.matches("GET /_ping").count()
+                                + text.matches("GET /version").count();
+                            counter.fetch_add(checks, Ordering::Relaxed);
+                            if ew.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        // A client that is done writing (an exec's stdin closed) still
+                        // reads: pass the half-close on and keep the other way open.
+                        let _ = ew.shutdown().await;
+                    };
+                    let downstream = async {
+                        let _ = tokio::io::copy(&mut er, &mut cw).await;
+                        let _ = cw.shutdown().await;
+                    };
+                    tokio::join!(upstream, downstream);
+                });
+                tasks.lock().expect("lock").push(conn.abort_handle());
+            }
+        });
+        self.tasks.lock().expect("lock").push(accept.abort_handle());
+    }
+
+    /// The engine goes away: no new connection, and every open one is cut.
+    pub fn stop(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// The engine is back.
+    pub fn restart(&self) {
+        self.listen();
+    }
+
+    /// `unix://…`, for `docker.host`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A port that was free a moment ago (bind :0, read it, let it go).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
