@@ -100,6 +100,7 @@ pub struct SessionsConfig {
     pub reap_interval_seconds: f64,
     pub event_buffer: usize,
     pub history_limit_bytes: usize,
+    pub runs_kept_in_full: usize,
 }
 
 /// A configuration that cannot be used, with the reason.
@@ -182,6 +183,9 @@ impl Config {
         }
         if s.event_buffer < 16 {
             return bad("sessions.event_buffer must be at least 16");
+        }
+        if s.runs_kept_in_full == 0 {
+            return bad("sessions.runs_kept_in_full must be at least 1");
         }
         if s.history_limit_bytes < 64 * 1024 {
             return bad("sessions.history_limit_bytes must be at least 65536");

@@ -359,3 +359,34 @@ async fn file_names_reach_commands_as_data_not_shell_text() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_run_output_is_bounded_per_session() {
+    let server = TestServer::start(|c| c.sessions.runs_kept_in_full = 2).await;
+    let session = server.python("print('x' * 3000)").await;
+    for _ in 0..4 {
+        let result = server
+            .api()
+            .execute(&session.id, &session.candidate, json!({}))
+            .await;
+        assert_eq!(result["stdout"].as_str().map(str::len), Some(3001));
+    }
+    let history = server.api().history(&session).await;
+    let runs = history["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 4, "every run is still listed");
+    let kept: Vec<(usize, bool)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["stdout"].as_str().map_or(0, str::len),
+                r["truncated"] == true,
+            )
+        })
+        .collect();
+    // The two older runs keep the first 1,024 characters; the newest two everything.
+    assert_eq!(
+        kept,
+        vec![(1024, true), (1024, true), (3001, false), (3001, false)]
+    );
+    assert!(runs.iter().all(|r| r["status"] == "completed"));
+}

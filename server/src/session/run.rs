@@ -526,7 +526,12 @@ impl SessionRegistry {
         record.stdout = outcome.stdout.clone();
         record.stderr = outcome.stderr.clone();
         record.truncated = outcome.truncated;
-        if let Err(err) = self.shared.store.finish_run(&record).await {
+        if let Err(err) = self
+            .shared
+            .store
+            .finish_run(&record, self.config().sessions.runs_kept_in_full)
+            .await
+        {
             tracing::error!(session = %session.id, %err, "could not store the run's result");
         }
         if !session_status.is_ended() {

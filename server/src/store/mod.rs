@@ -140,7 +140,9 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError>;
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
-    async fn finish_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    /// Records how a run ended; of the session's runs before the last `keep_full`, only the
+    /// start of the output is kept (so a session's stored output is bounded).
+    async fn finish_run(&self, run: &RunRecord, keep_full: usize) -> Result<(), StoreError>;
     async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`.
     async fn fail_unfinished_runs(&self) -> Result<usize, StoreError>;

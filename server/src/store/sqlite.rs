@@ -13,6 +13,8 @@ use super::{ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord}
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
 const LIVE: &str = "('creating','ready','executing','stopping')";
+/// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
+const OLD_RUN_OUTPUT: usize = 1024;
 
 /// SQLite-backed store. Cheap to clone.
 #[derive(Clone)]
@@ -362,10 +364,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn finish_run(&self, r: &RunRecord) -> Result<(), StoreError> {
+    async fn finish_run(&self, r: &RunRecord, keep_full: usize) -> Result<(), StoreError> {
         let r = r.clone();
         self.with(move |conn| {
-            conn.execute(
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
                    stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
                 params![
@@ -380,6 +383,17 @@ impl Store for SqliteStore {
                     r.build_ms.map(|d| d as i64),
                 ],
             )?;
+            // Older runs keep their status and timings but only the start of their output.
+            tx.execute(
+                "UPDATE runs SET stdout = substr(stdout, 1, ?3), stderr = substr(stderr, 1, ?3),
+                   truncated = 1
+                 WHERE session_id = ?1 AND finished_at IS NOT NULL
+                   AND (length(stdout) > ?3 OR length(stderr) > ?3)
+                   AND id NOT IN (SELECT id FROM runs WHERE session_id = ?1
+                                  ORDER BY started_at DESC LIMIT ?2)",
+                params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
+            )?;
+            tx.commit()?;
             Ok(())
         })
         .await
