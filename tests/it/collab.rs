@@ -171,3 +171,21 @@ async fn notes_reach_interviewers_only() {
     let (_late, welcome) = server.connect(&session.id, &session.interviewer, "").await;
     assert_eq!(welcome["notes"], "SECRET strong hire");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_failure_on_notes_is_internal_not_the_clients_fault() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.interviewer).await;
+    // Another writer holds the database: the server's write gives up after its busy timeout.
+    let db = rusqlite::Connection::open(server.config.data_dir.join("livecode.db")).expect("open");
+    db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    send(
+        &mut ws,
+        json!({"type": "notes", "text": "strong on testing"}),
+    )
+    .await;
+    let err = next_of_type_within(&mut ws, "error", Duration::from_secs(30)).await;
+    assert_eq!(err["code"], "INTERNAL", "{err}");
+    db.execute_batch("ROLLBACK").expect("unlock");
+}

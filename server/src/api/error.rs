@@ -228,6 +228,7 @@ impl From<crate::session::EditError> for ApiError {
             }
             EditError::TooLarge(m) => Self::CodeTooLarge(m),
             EditError::Ended => Self::SessionEnded,
+            EditError::Store(detail) => Self::Internal(anyhow::anyhow!(detail)),
         }
     }
 }

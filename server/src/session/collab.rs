@@ -27,6 +27,9 @@ pub enum EditError {
     TooLarge(String),
     #[error("the session has ended")]
     Ended,
+    /// The store failed; the client hears `INTERNAL`, the log has the detail.
+    #[error("internal error")]
+    Store(String),
 }
 
 impl From<CollabError> for EditError {
@@ -138,7 +141,7 @@ impl SessionRegistry {
             .store
             .set_notes(&session.id.to_string(), &text)
             .await
-            .map_err(|e| EditError::Invalid(e.to_string()))
+            .map_err(|e| EditError::Store(e.to_string()))
     }
 }
 

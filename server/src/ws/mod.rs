@@ -502,5 +502,11 @@ async fn handle(
         | ClientMessage::Pull { .. }
         | ClientMessage::Cursor { .. } => unreachable!("answered above"),
     };
-    result.err().map(|err| ServerMessage::from(&err))
+    result.err().map(|err| {
+        if matches!(err, ApiError::Internal(_) | ApiError::Unavailable(_)) {
+            // Detail to the log; the client gets the code.
+            tracing::error!(session = %session.id, error = ?err, "socket request failed");
+        }
+        ServerMessage::from(&err)
+    })
 }
