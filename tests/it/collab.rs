@@ -189,3 +189,41 @@ async fn a_store_failure_on_notes_is_internal_not_the_clients_fault() {
     assert_eq!(err["code"], "INTERNAL", "{err}");
     db.execute_batch("ROLLBACK").expect("unlock");
 }
+
+/// A socket that joins while the document changes sees every update after its `welcome`: the
+/// snapshot and the subscription are taken under one hold of the session's lock.
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_mid_edit_misses_no_update() {
+    let server = TestServer::start(|c| c.sockets.messages_per_second = 0).await;
+    let session = server.python("").await;
+    let mut writer = server.ws(&session.id, &session.candidate).await;
+    let typing = tokio::spawn(async move {
+        for version in 0..300u64 {
+            let changes = if version == 0 {
+                json!([[0, "x"]])
+            } else {
+                json!([version, [0, "x"]])
+            };
+            send(
+                &mut writer,
+                json!({"type": "update", "version": version,
+                "updates": [{"client_id": "w", "changes": changes}]}),
+            )
+            .await;
+            next_of_type(&mut writer, "updates").await;
+        }
+    });
+    for _ in 0..20 {
+        let (mut ws, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+        let seen = welcome["version"].as_u64().expect("version");
+        if seen >= 300 {
+            break;
+        }
+        let next = next_of_type(&mut ws, "updates").await;
+        assert_eq!(
+            next["version"], seen,
+            "a joiner at version {seen} got {next}"
+        );
+    }
+    typing.await.expect("typing");
+}
