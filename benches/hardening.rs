@@ -116,6 +116,19 @@ impl Server {
         ))
     }
 
+    /// A session whose document is `code` (python), and its candidate's socket.
+    async fn candidate(&self, code: &str) -> (String, Ws) {
+        let (id, candidate, _) = self
+            .session(json!({"environment": "python", "code": code}))
+            .await
+            .expect("session");
+        let ws = self
+            .socket(&id, &format!("?token={candidate}"))
+            .await
+            .expect("socket");
+        (id, ws)
+    }
+
     async fn socket(&self, id: &str, query: &str) -> Option<Ws> {
         let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url(id, query))
             .await
@@ -172,14 +185,7 @@ async fn no_op_updates(bin: &str) -> String {
         None,
     )
     .await;
-    let (id, candidate, _) = server
-        .session(json!({"environment": "python", "code": "print(1)"}))
-        .await
-        .expect("session");
-    let mut ws = server
-        .socket(&id, &format!("?token={candidate}"))
-        .await
-        .expect("socket");
+    let (_, mut ws) = server.candidate("print(1)").await;
     let zeros = "0,".repeat(280_000);
     let before = server.rss_mib();
     let mut peak = before;
@@ -267,14 +273,7 @@ async fn half_open(port: u16, count: usize) -> Vec<tokio::net::TcpStream> {
 /// a run on an open session work?
 async fn half_open_connections(bin: &str) -> String {
     let server = Server::start(bin, &[], Some(1024)).await;
-    let (id, candidate, _) = server
-        .session(json!({"environment": "python", "code": "print('ok')"}))
-        .await
-        .expect("session");
-    let mut ws = server
-        .socket(&id, &format!("?token={candidate}"))
-        .await
-        .expect("socket");
+    let (_, mut ws) = server.candidate("print('ok')").await;
     let held = half_open(server.port, 3000).await;
     let t = Instant::now();
     let served = matches!(
