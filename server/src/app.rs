@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.config.limits.run_timeout_seconds + 120),
         ))
-        .layer(middleware::map_response(error_shape))
+        .layer(middleware::from_fn(error_shape))
         .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -133,8 +133,14 @@ pub fn origin_allowed(config: &Config, origin: &HeaderValue, headers: &HeaderMap
     }
 }
 
-/// Errors made by layers (body limit, timeout, unknown method) get the error shape too.
-async fn error_shape(response: Response) -> Response {
+/// Errors made by layers (body limit, timeout, unknown method) get the error shape too, under
+/// `/api/` (pages keep their own answers).
+async fn error_shape(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    if !api {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()
