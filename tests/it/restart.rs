@@ -169,3 +169,58 @@ async fn a_container_that_dies_under_a_live_session_is_replaced() {
     let run = collect_run(&mut ws).await;
     assert_eq!(run.stdout, "still here\n", "{}", run.finished);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_killed_mid_run_ends_the_run_as_error_with_a_notice() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server
+        .python("import time\nprint('go', flush=True)\ntime.sleep(30)\n")
+        .await;
+    let ready = server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+    let container = ready["container_id"]
+        .as_str()
+        .expect("a container")
+        .to_string();
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    send(&mut ws, msg::run_document()).await;
+    stdout_until(&mut ws, "go").await;
+    let killed = Command::new("docker")
+        .args(["kill", &container])
+        .output()
+        .expect("docker kill");
+    assert!(killed.status.success(), "{killed:?}");
+    let run = collect_run(&mut ws).await;
+    assert_eq!(run.status(), "error", "{}", run.describe());
+    assert!(
+        run.stderr.contains("sandbox was lost"),
+        "{}",
+        run.describe()
+    );
+    // And the session heals: the next run works in a new container.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = server
+            .api()
+            .get_session(&session.id, &session.candidate)
+            .await;
+        if now["status"] == "ready" && now["container_id"].as_str().is_some_and(|c| c != container)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never replaced: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    send(
+        &mut ws,
+        json!({"type": "run", "files": {"main.py": "print('again')"}}),
+    )
+    .await;
+    let again = collect_run(&mut ws).await;
+    assert_eq!(again.stdout, "again\n", "{}", again.describe());
+}

@@ -305,6 +305,9 @@ struct ExecEnd {
     compile_failed: bool,
     exit_code: Option<i64>,
     oom: bool,
+    /// The container went away under the run (killed, removed): its end says nothing about
+    /// the program.
+    lost: bool,
 }
 
 impl SessionRegistry {
@@ -722,11 +725,21 @@ impl SessionRegistry {
             }
             Err(_) => (None, false),
         };
+        let stopped = stopped.or_else(|| ctx.stop.reason());
+        // A SIGKILL nobody here sent, or no exit code at all: was it the container that went?
+        let lost = stopped.is_none()
+            && !oom
+            && matches!(exit_code, None | Some(137))
+            && !matches!(self.sandbox().is_running(container).await, Ok(true));
+        if lost {
+            ctx.notice("the sandbox was lost during the run (killed or removed); a new one is being made and the session's files will be put back");
+        }
         ExecEnd {
             compile_failed: false,
-            stopped: stopped.or_else(|| ctx.stop.reason()),
+            stopped,
             exit_code,
             oom,
+            lost,
         }
     }
 
@@ -777,6 +790,7 @@ fn status_of(end: &ExecEnd) -> RunStatus {
         Some(StopReason::Killed | StopReason::Restarted | StopReason::SessionEnded) => {
             RunStatus::Killed
         }
+        None if end.lost => RunStatus::Error,
         None if end.oom => RunStatus::Oom,
         None if end.compile_failed => RunStatus::CompileError,
         None => RunStatus::Completed,
