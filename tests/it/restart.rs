@@ -224,3 +224,64 @@ async fn a_container_killed_mid_run_ends_the_run_as_error_with_a_notice() {
     let again = collect_run(&mut ws).await;
     assert_eq!(again.stdout, "again\n", "{}", again.describe());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_run_leaves_no_program_running() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let code = "print('spinning', flush=True)\nwhile True:\n    pass\n";
+    let session = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "code": code}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
+    send(&mut ws, msg::run_document()).await;
+    stdout_until(&mut ws, "spinning").await;
+    let container = first
+        .api()
+        .get_session(&session.id, &session.candidate)
+        .await["container_id"]
+        .as_str()
+        .expect("container")
+        .to_string();
+    let spinning = || {
+        let top = Command::new("docker")
+            .args(["top", &container, "-o", "pid,uid,args"])
+            .output()
+            .expect("docker top");
+        String::from_utf8_lossy(&top.stdout).contains("python3")
+    };
+    assert!(spinning(), "the program runs");
+    first.kill();
+
+    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    assert!(
+        !spinning(),
+        "the program outlived the server\n{}",
+        second.log_text()
+    );
+    // The cut-short run is on record as an error with a notice; the session works.
+    let history = second.api().history(&session).await;
+    let last = &history["runs"][0];
+    assert_eq!(last["status"], "error", "{history}");
+    assert!(
+        last["stderr"]
+            .as_str()
+            .unwrap_or("")
+            .contains("server stopped"),
+        "{history}"
+    );
+    let (mut ws, _) = connect(&second.ws_url(&session.id, &query)).await;
+    send(
+        &mut ws,
+        json!({"type": "run", "files": {"main.py": "print('after')"}}),
+    )
+    .await;
+    let run = collect_run(&mut ws).await;
+    assert_eq!(run.stdout, "after\n", "{}", run.describe());
+}

@@ -581,10 +581,10 @@ impl SessionRegistry {
     /// After a restart: brings back every live session from the store, adopts its container
     /// if it still runs (or makes a new one), and removes managed containers nobody owns.
     pub async fn restore(&self) -> Result<usize, SessionError> {
-        let failed = self.shared.store.fail_unfinished_runs().await?;
-        if failed > 0 {
+        let cut_short = self.shared.store.fail_unfinished_runs().await?;
+        if !cut_short.is_empty() {
             tracing::warn!(
-                runs = failed,
+                sessions = cut_short.len(),
                 "runs cut short by the last shutdown marked as error"
             );
         }
@@ -645,10 +645,18 @@ impl SessionRegistry {
                 last.and_then(super::run::summary_from_record),
             );
             restored += 1;
-            if adopted.is_none() {
-                self.spawn_container(session);
-            } else {
-                self.persist_state(&session, Status::Ready, None).await;
+            match &adopted {
+                None => self.spawn_container(session),
+                Some(container) => {
+                    // A server that died mid-run left its program running: stop it now.
+                    // Before serving, so that it cannot hit a new run.
+                    if cut_short.contains(&session.id.to_string()) {
+                        if let Err(err) = self.shared.sandbox.kill_run_processes(container).await {
+                            tracing::warn!(session = %session.id, %err, "could not stop the run a crash left behind");
+                        }
+                    }
+                    self.persist_state(&session, Status::Ready, None).await;
+                }
             }
         }
         for m in managed.into_iter().filter(|m| !kept.contains(&m.id)) {

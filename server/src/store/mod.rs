@@ -144,6 +144,6 @@ pub trait Store: Send + Sync {
     /// start of the output is kept (so a session's stored output is bounded).
     async fn finish_run(&self, run: &RunRecord, keep_full: usize) -> Result<(), StoreError>;
     async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError>;
-    /// Runs left unfinished by a crash are marked as `error`.
-    async fn fail_unfinished_runs(&self) -> Result<usize, StoreError>;
+    /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
+    async fn fail_unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -414,13 +414,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn fail_unfinished_runs(&self) -> Result<usize, StoreError> {
+    async fn fail_unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
         let now = Utc::now().to_rfc3339();
         self.with(move |conn| {
-            Ok(conn.execute(
-                "UPDATE runs SET finished_at = ?1, status = 'error' WHERE finished_at IS NULL",
+            let tx = conn.unchecked_transaction()?;
+            let sessions = {
+                let mut stmt =
+                    tx.prepare("SELECT DISTINCT session_id FROM runs WHERE finished_at IS NULL")?;
+                let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            tx.execute(
+                "UPDATE runs SET finished_at = ?1, status = 'error',
+                   stderr = stderr || '[livecode] the server stopped during the run' || char(10)
+                 WHERE finished_at IS NULL",
                 [now],
-            )?)
+            )?;
+            tx.commit()?;
+            Ok(sessions)
         })
         .await
     }
@@ -539,7 +550,10 @@ mod tests {
             (1, "x = 1")
         );
         assert!(store.updates("a").await.expect("updates").is_empty());
-        assert_eq!(store.fail_unfinished_runs().await.expect("fail"), 1);
+        assert_eq!(
+            store.fail_unfinished_runs().await.expect("fail"),
+            vec!["a".to_string()]
+        );
         assert_eq!(
             store
                 .last_run("a")
