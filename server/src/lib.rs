@@ -136,6 +136,13 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    {
+        let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            shutdown.cancelled().await;
+            sessions.stop_runs_for_shutdown().await;
+        });
+    }
     tasks.spawn(sandbox::watch_engine(
         sandbox.clone(),
         config.health_interval(),

@@ -285,3 +285,84 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
     let run = collect_run(&mut ws).await;
     assert_eq!(run.stdout, "after\n", "{}", run.describe());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopts_them() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let code =
+            "import time\nfor i in range(1000):\n    print(i, flush=True)\n    time.sleep(0.05)\n";
+        let session = Session::from(
+            first
+                .api()
+                .create_session(json!({"environment": "python", "code": code}))
+                .await,
+        );
+        let query = format!("?token={}", session.candidate);
+        let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
+        let (watcher, _) =
+            connect(&first.ws_url(&session.id, &format!("?token={}", session.interviewer))).await;
+        send(&mut ws, msg::run_document()).await;
+        stdout_until(&mut ws, "3").await;
+        let container = first
+            .api()
+            .get_session(&session.id, &session.candidate)
+            .await["container_id"]
+            .as_str()
+            .expect("container")
+            .to_string();
+        sessions.push((session, ws, watcher, container));
+    }
+    let started = std::time::Instant::now();
+    assert!(
+        first.terminate(Duration::from_secs(40)).await,
+        "a clean exit\n{}",
+        first.log_text()
+    );
+    println!(
+        "SIGTERM with 3 runs streaming: exited in {:?}",
+        started.elapsed()
+    );
+    for (_, ws, watcher, _) in sessions.iter_mut() {
+        for socket in [ws, watcher] {
+            let code = loop {
+                match socket.next().await {
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                        break frame.map(|f| u16::from(f.code))
+                    }
+                    Some(Ok(_)) => continue,
+                    other => panic!("no close frame: {other:?}"),
+                }
+            };
+            assert_eq!(code, Some(1012));
+        }
+    }
+    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    for (session, _, _, container) in &sessions {
+        let history = second.api().history(session).await;
+        let run = &history["runs"][0];
+        assert_eq!(run["status"], "error", "{history}");
+        assert!(
+            run["stderr"].as_str().unwrap_or("").contains("restarting"),
+            "{history}"
+        );
+        assert!(
+            run["stdout"].as_str().unwrap_or("").contains("3\n"),
+            "output up to the stop is kept"
+        );
+        let now = second
+            .api()
+            .get_session(&session.id, &session.candidate)
+            .await;
+        assert_eq!(
+            now["container_id"],
+            container.as_str(),
+            "adopted, not replaced: {now}"
+        );
+        assert_eq!(now["status"], "ready", "{now}");
+    }
+}

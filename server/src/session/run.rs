@@ -120,6 +120,8 @@ pub(super) enum StopReason {
     SessionEnded,
     Timeout,
     OutputLimit,
+    /// The server is shutting down: the run ends now, with a record, not at its timeout.
+    ServerShutdown,
 }
 
 #[derive(Debug)]
@@ -311,6 +313,30 @@ struct ExecEnd {
 }
 
 impl SessionRegistry {
+    /// On server shutdown: stops every run in progress and waits until each is recorded, so
+    /// none is left to its timeout or cut off unrecorded. Sessions and containers stay.
+    pub async fn stop_runs_for_shutdown(&self) {
+        let stoppers: Vec<Stopper> = self
+            .shared
+            .sessions
+            .iter()
+            .filter_map(|entry| entry.value().state().run.as_ref().map(|r| r.stopper()))
+            .collect();
+        if stoppers.is_empty() {
+            return;
+        }
+        tracing::info!(
+            runs = stoppers.len(),
+            "stopping runs in progress for shutdown"
+        );
+        futures_util::future::join_all(
+            stoppers
+                .into_iter()
+                .map(|s| s.stop(StopReason::ServerShutdown)),
+        )
+        .await;
+    }
+
     /// Starts a run; refuses with `RUN_IN_PROGRESS` unless `restart`, which kills the current
     /// run first. The run goes on in the background; the handle waits for it.
     pub async fn start_run(
@@ -700,6 +726,9 @@ impl SessionRegistry {
             };
             stopped = Some(reason);
             ctx.stop.request(reason);
+            if reason == StopReason::ServerShutdown {
+                ctx.notice("the server is restarting: the run was stopped");
+            }
             kill = self.sandbox().kill_run_processes(container).fuse();
             drain
                 .as_mut()
@@ -787,6 +816,7 @@ fn status_of(end: &ExecEnd) -> RunStatus {
     match end.stopped {
         Some(StopReason::Timeout) => RunStatus::Timeout,
         Some(StopReason::OutputLimit) => RunStatus::OutputLimit,
+        Some(StopReason::ServerShutdown) => RunStatus::Error,
         Some(StopReason::Killed | StopReason::Restarted | StopReason::SessionEnded) => {
             RunStatus::Killed
         }

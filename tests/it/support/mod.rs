@@ -358,6 +358,31 @@ impl SpawnedServer {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// SIGTERM, as a service manager stops it; waits up to `wait` for it to exit and says
+    /// whether it exited 0.
+    pub async fn terminate(&mut self, wait: Duration) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// True while the server process runs.
     pub fn alive(&mut self) -> bool {
         self.child
