@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::api::router())
         .merge(crate::web::router())
         .layer(RequestBodyLimitLayer::new(body_limit))
+        // Extractors have a limit of their own (2 MB); the configured one is the one.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site,

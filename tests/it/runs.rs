@@ -390,3 +390,68 @@ async fn stored_run_output_is_bounded_per_session() {
     );
     assert!(runs.iter().all(|r| r["status"] == "completed"));
 }
+
+/// A run cannot plant code that Python runs before the next run's program: user site
+/// directories (HOME is shared between runs) are switched off.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_user_site_does_not_run_in_later_runs() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('FAIL: 2 + 2 =', 2 + 2 + 1)").await;
+    let plant = r#"
+import os, site
+os.makedirs(site.getusersitepackages(), exist_ok=True)
+open(os.path.join(site.getusersitepackages(), 'usercustomize.py'), 'w').write(
+    "import builtins\nbuiltins.print = lambda *a, **k: None\nimport sys\nsys.stdout.write('ALL TESTS PASSED')\n")
+print('planted')
+"#;
+    let planted = server
+        .api()
+        .execute(&session.id, &session.candidate, json!({"code": plant}))
+        .await;
+    assert_eq!(planted["stdout"], "planted\n", "{planted}");
+    let after = server
+        .api()
+        .execute(&session.id, &session.interviewer, json!({}))
+        .await;
+    assert_eq!(after["stdout"], "FAIL: 2 + 2 = 5\n", "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_that_cannot_be_written_are_an_error_not_a_completed_run() {
+    let server = TestServer::start(|c| {
+        c.limits.workspace_mib = 1;
+        c.limits.code_limit_bytes = 4 << 20;
+    })
+    .await;
+    let session = server.python("print('small')").await;
+    let big = "x".repeat(3 << 20);
+    let result = server
+        .api()
+        .execute(
+            &session.id,
+            &session.candidate,
+            json!({"files": {"big.txt": big}}),
+        )
+        .await;
+    assert_eq!(
+        result["status"],
+        "error",
+        "{}",
+        clip(&result.to_string(), 400)
+    );
+    assert!(
+        result["stderr"]
+            .as_str()
+            .unwrap_or("")
+            .contains("could not be written"),
+        "{}",
+        clip(&result.to_string(), 400)
+    );
+    // With the reason, for the candidate to read (the disk is full, or the file too large).
+    let stderr = result["stderr"].as_str().unwrap_or("");
+    let reason = stderr.split("workspace: ").nth(1).unwrap_or("").trim();
+    assert!(
+        reason.contains("No space left") || reason.contains("File size limit"),
+        "{stderr}"
+    );
+}

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use super::{
     workspace_tar, BuildLog, ExecSpec, Execution, ExitStatus, KillOutcome, ManagedSandbox,
     OutputChunk, OutputStream, Sandbox, SandboxError, SandboxId, SandboxSpec, RUNNER_SCRIPT,
-    RUNNER_STARTED, RUN_UID, WORKSPACE,
+    RUNNER_STARTED, RUNNER_WORKSPACE_FAILED, RUN_UID, WORKSPACE,
 };
 
 /// Kills every process of the run's uid and checks that none is left (see the file).
@@ -152,41 +152,75 @@ impl DockerSandbox {
     }
 }
 
+/// Size of each container's /dev/shm.
+const SHM_BYTES: i64 = 8 * 1024 * 1024;
+
 fn uid_user() -> String {
     format!("{RUN_UID}:{RUN_UID}")
 }
 
-/// Reads output until the runner's started byte; returns what came before it (stderr only) and
-/// after it in the same chunk. An exec that ends without the byte never ran the runner: its
-/// output is the engine's complaint.
+/// Reads output until the runner said it started and wrote the workspace (two marker bytes on
+/// stdout); returns what came before them (stderr only) and after them. An exec that ends before
+/// the first marker never ran the runner: its output is the engine's complaint. A workspace
+/// that could not be written is reported with the runner's reason.
 async fn wait_for_runner(
     output: &mut futures_util::stream::BoxStream<'static, Result<OutputChunk, SandboxError>>,
 ) -> Result<Vec<Result<OutputChunk, SandboxError>>, SandboxError> {
     let mut early = Vec::new();
     let mut complaint = Vec::new();
+    let mut markers = 0;
+    let mut failed = false;
     while let Some(item) = output.next().await {
         let chunk = item?;
-        match chunk.stream {
-            OutputStream::Stdout
-                if complaint.is_empty() && chunk.data.first() == Some(&RUNNER_STARTED) =>
-            {
-                if chunk.data.len() > 1 {
-                    early.push(Ok(OutputChunk {
-                        stream: OutputStream::Stdout,
-                        data: chunk.data.slice(1..),
-                    }));
+        if failed {
+            complaint.extend_from_slice(&chunk.data);
+            continue;
+        }
+        if chunk.stream != OutputStream::Stdout || (markers == 0 && !complaint.is_empty()) {
+            complaint.extend_from_slice(&chunk.data);
+            early.push(Ok(chunk));
+            continue;
+        }
+        let mut data = chunk.data;
+        while markers < 2 && !data.is_empty() && !failed {
+            match (markers, data[0]) {
+                (_, RUNNER_STARTED) => markers += 1,
+                (1, RUNNER_WORKSPACE_FAILED) => {
+                    failed = true;
+                    complaint.clear();
                 }
-                return Ok(early);
+                _ => break,
             }
-            _ => {
-                complaint.extend_from_slice(&chunk.data);
-                early.push(Ok(chunk));
-            }
+            data = data.slice(1..);
+        }
+        if failed {
+            complaint.extend_from_slice(&data);
+            continue;
+        }
+        if markers == 0 {
+            complaint.extend_from_slice(&data);
+            early.push(Ok(OutputChunk {
+                stream: OutputStream::Stdout,
+                data,
+            }));
+            continue;
+        }
+        if !data.is_empty() {
+            early.push(Ok(OutputChunk {
+                stream: OutputStream::Stdout,
+                data,
+            }));
+        }
+        if markers == 2 {
+            return Ok(early);
         }
     }
-    Err(SandboxError::ExecFailed(
-        String::from_utf8_lossy(&complaint).trim().to_string(),
-    ))
+    let why = String::from_utf8_lossy(&complaint).trim().to_string();
+    Err(if failed {
+        SandboxError::Workspace(why)
+    } else {
+        SandboxError::ExecFailed(why)
+    })
 }
 
 /// Bounds a request that should answer quickly, so a hung engine can't hang a session.
@@ -253,6 +287,9 @@ impl Sandbox for DockerSandbox {
                     format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mib),
                 ),
             ])),
+            // /dev/shm counts against memory and outlives runs otherwise: small, and emptied
+            // before each run like /tmp.
+            shm_size: Some(SHM_BYTES),
             memory: Some(memory),
             // Swap equal to memory: no extra swap, so the memory limit is real.
             memory_swap: Some(memory),
@@ -314,7 +351,13 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<Execution, SandboxError> {
-        let mut env: Vec<String> = vec!["HOME=/tmp".into(), "LANG=C.UTF-8".into()];
+        // HOME is emptied before every run; no language may read code from a user site either.
+        let mut env: Vec<String> = vec![
+            "HOME=/tmp".into(),
+            "LANG=C.UTF-8".into(),
+            "PYTHONNOUSERSITE=1".into(),
+            "PYTHONDONTWRITEBYTECODE=1".into(),
+        ];
         env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
         let exec = timed(self.docker.create_exec(
             &id.0,
@@ -379,8 +422,20 @@ impl Sandbox for DockerSandbox {
             }
             input.flush().await
         };
-        let (written, started) = tokio::join!(timed(write), timed(wait_for_runner(&mut output)));
-        let early = started??;
+        // Both at once; a runner that gave up (e.g. the workspace is full) stops reading, so its
+        // answer must not wait for the rest of the tar to be written.
+        let (early, written) = {
+            let write = timed(write);
+            let wait = timed(wait_for_runner(&mut output));
+            tokio::pin!(write, wait);
+            tokio::select! {
+                started = &mut wait => {
+                    let early = started??;
+                    (early, write.await)
+                }
+                written = &mut write => (wait.await??, written),
+            }
+        };
         written?.map_err(|e| SandboxError::Engine(format!("writing the workspace: {e}")))?;
         let output = futures_util::stream::iter(early).chain(output).boxed();
 
@@ -600,5 +655,47 @@ impl Sandbox for DockerSandbox {
         .await;
         let _ = self.remove(&id).await;
         result
+    }
+}
+
+#[cfg(test)]
+mod runner_marker_tests {
+    use super::*;
+
+    fn chunks(
+        parts: &[(&[u8], OutputStream)],
+    ) -> futures_util::stream::BoxStream<'static, Result<OutputChunk, SandboxError>> {
+        let items: Vec<Result<OutputChunk, SandboxError>> = parts
+            .iter()
+            .map(|(d, s)| {
+                Ok(OutputChunk {
+                    stream: *s,
+                    data: bytes::Bytes::copy_from_slice(d),
+                })
+            })
+            .collect();
+        futures_util::stream::iter(items).boxed()
+    }
+
+    #[tokio::test]
+    async fn markers_split_the_runner_from_the_program() {
+        use OutputStream::*;
+        let mut ok = chunks(&[(b"\x06", Stdout), (b"\x06hello", Stdout)]);
+        let early = wait_for_runner(&mut ok).await.expect("started");
+        assert_eq!(early.len(), 1);
+        let mut failed = chunks(&[(b"\x06\x15tar: no space", Stdout), (b" left", Stdout)]);
+        match wait_for_runner(&mut failed).await {
+            Err(SandboxError::Workspace(why)) => assert_eq!(why, "tar: no space left"),
+            other => panic!("{other:?}"),
+        }
+        let mut split = chunks(&[(b"\x06", Stdout), (b"\x15", Stdout), (b"why", Stdout)]);
+        assert!(
+            matches!(wait_for_runner(&mut split).await, Err(SandboxError::Workspace(w)) if w == "why")
+        );
+        let mut never = chunks(&[(b"OCI runtime exec failed", Stderr)]);
+        assert!(matches!(
+            wait_for_runner(&mut never).await,
+            Err(SandboxError::ExecFailed(_))
+        ));
     }
 }

@@ -24,8 +24,12 @@ pub use docker::DockerSandbox;
 
 /// The shell program each run execs (see the file for its stdin protocol).
 pub const RUNNER_SCRIPT: &str = include_str!("runner.sh");
-/// The byte the runner writes first on stdout (see `runner.sh`).
+/// The byte the runner writes first on stdout, and again once the workspace is written (see
+/// `runner.sh`).
 pub const RUNNER_STARTED: u8 = 0x06;
+/// Written by the runner instead of the second `RUNNER_STARTED` when the workspace could not be
+/// written; its reason follows.
+pub const RUNNER_WORKSPACE_FAILED: u8 = 0x15;
 /// Exit code of the runner when the workspace could not be written.
 pub const RUNNER_FAILED: i64 = 125;
 /// Where the session's files live inside the sandbox.
@@ -147,6 +151,9 @@ pub enum SandboxError {
     /// The process could not be started in the sandbox (nothing of it ran).
     #[error("the sandbox could not start the program: {0}")]
     ExecFailed(String),
+    /// The run's files could not be written (nothing of the program ran).
+    #[error("the files could not be written to the workspace: {0}")]
+    Workspace(String),
 }
 
 /// Progress of an image build, line by line.

@@ -493,7 +493,15 @@ impl SessionRegistry {
             ),
             Err(err) => {
                 tracing::warn!(session = %session.id, run = %ctx.run_id, %err, "run failed");
-                ctx.notice(&format!("the run could not be started: {err}"));
+                // What the sandbox said is the candidate's business when it is about their
+                // files or program; anything else stays in the log.
+                let why = match &err {
+                    SessionError::Sandbox(
+                        e @ (SandboxError::Workspace(_) | SandboxError::ExecFailed(_)),
+                    ) => e.to_string(),
+                    other => other.to_string(),
+                };
+                ctx.notice(&format!("the run could not be started: {why}"));
                 (RunStatus::Error, None)
             }
         };
