@@ -257,35 +257,42 @@ pub enum EngineHealth {
     Down(String),
 }
 
-/// Pings the engine every `every` (four times as often while it is down, so recovery shows
-/// quickly) and publishes what it finds, until `shutdown`. Health checks read this instead of
-/// calling the engine, so no number of them adds load on Docker.
+/// Pings the engine every `every` (four times as often after a failure, so that an outage
+/// and a recovery both show quickly) and publishes what it finds, until `shutdown`. Health
+/// checks read this instead of calling the engine, so no number of them adds load on Docker.
+/// Two failed pings in a row make the engine `Down`: one slow answer on a busy host is not an
+/// outage, and `Down` makes the server refuse new sessions and runs.
 pub async fn watch_engine(
     sandbox: std::sync::Arc<dyn Sandbox>,
     every: std::time::Duration,
     tx: tokio::sync::watch::Sender<EngineHealth>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut failures = 0u32;
     loop {
-        let wait = if matches!(*tx.borrow(), EngineHealth::Ok(_)) {
-            every
-        } else {
-            every / 4
-        };
+        let wait = if failures == 0 { every } else { every / 4 };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let now = match tokio::time::timeout(
-            every.max(std::time::Duration::from_secs(2)),
-            sandbox.ping(),
-        )
-        .await
-        {
-            Ok(Ok(version)) => EngineHealth::Ok(version),
-            Ok(Err(err)) => EngineHealth::Down(err.to_string()),
-            Err(_) => EngineHealth::Down("the engine did not answer a ping in time".into()),
+        let now = match tokio::time::timeout(PING_TIMEOUT, sandbox.ping()).await {
+            Ok(Ok(version)) => {
+                failures = 0;
+                EngineHealth::Ok(version)
+            }
+            Ok(Err(err)) => {
+                failures += 1;
+                EngineHealth::Down(err.to_string())
+            }
+            Err(_) => {
+                failures += 1;
+                EngineHealth::Down("the engine did not answer a ping in time".into())
+            }
         };
+        if matches!(now, EngineHealth::Down(_)) && failures < 2 {
+            continue;
+        }
         tx.send_if_modified(|old| {
             if *old == now {
                 return false;
