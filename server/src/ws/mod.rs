@@ -265,7 +265,11 @@ async fn serve(
     let shutdown = state.shutdown.clone();
     loop {
         let cursor_due = cursors.due();
+        // Biased: events already queued for this socket go out before its next message is
+        // handled, so an answer (e.g. `update_rejected`) never overtakes an event emitted
+        // before it (the `updates` that made the client stale).
         let outgoing: Vec<Message> = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => {
                 let _ = sink.send(close_frame(close::RESTART, "server restarting")).await;
                 return;
