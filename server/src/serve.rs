@@ -163,7 +163,7 @@ pub async fn serve(
     });
     let header_timeout = Duration::from_secs_f64(config.header_read_timeout_seconds);
     let connections = TaskTracker::new();
-    let mut refused_logged = tokio::time::Instant::now() - Duration::from_secs(60);
+    let mut refused_logged: Option<tokio::time::Instant> = None;
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -179,8 +179,8 @@ pub async fn serve(
             },
         };
         let Some(place) = counter.admit(peer.ip()) else {
-            if refused_logged.elapsed() > Duration::from_secs(10) {
-                refused_logged = tokio::time::Instant::now();
+            if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                refused_logged = Some(tokio::time::Instant::now());
                 tracing::warn!(client = %peer.ip(), "connection cap reached; closing new connections");
             }
             drop(stream);
