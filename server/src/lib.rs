@@ -130,6 +130,7 @@ pub async fn run(
         tracing::info!(sessions = restored, "restored live sessions");
     }
     tasks.spawn(sessions.clone().run_container_watch(shutdown.clone()));
+    tasks.spawn(sessions.clone().run_engine_watch(shutdown.clone()));
     tasks.spawn(session::run_reaper(
         sessions.clone(),
         config.reap_interval(),

@@ -19,6 +19,9 @@ use crate::sandbox::OutputStream;
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     Status(Status),
+    /// The container engine stopped answering: the session cannot run code until it is back
+    /// (then a `Status` with the session's own status follows).
+    EngineDown,
     RunStarted {
         run_id: Uuid,
         by: Role,
@@ -77,6 +80,7 @@ impl SessionEvent {
             SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
             SessionEvent::Cursor { name, .. } => name.len(),
             SessionEvent::Status(_)
+            | SessionEvent::EngineDown
             | SessionEvent::RunStarted { .. }
             | SessionEvent::RunFinished { .. }
             | SessionEvent::Ended(_) => 0,

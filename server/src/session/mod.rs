@@ -401,6 +401,12 @@ impl Session {
         })
     }
 
+    /// Sends an event under the state lock, in order with every other.
+    fn emit(&self, event: SessionEvent) {
+        let _state = self.state();
+        self.emit_locked(event);
+    }
+
     fn emit_locked(&self, event: SessionEvent) {
         self.events.send(Arc::new(event));
     }

@@ -361,6 +361,76 @@ impl SessionRegistry {
         }
     }
 
+    /// Follows the engine's state until `shutdown`: while it is down every socket hears
+    /// `degraded`; when it is back, every live session's container is checked, a dead one is
+    /// removed and replaced (with backoff), and the sockets hear the session's status again.
+    /// Container deaths during the outage were not seen as events, hence the check.
+    pub async fn run_engine_watch(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut engine = self.shared.engine.clone();
+        let mut down = false;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = engine.changed() => if changed.is_err() { return },
+            }
+            let now_down = matches!(*engine.borrow_and_update(), EngineHealth::Down(_));
+            if now_down == down {
+                continue;
+            }
+            down = now_down;
+            let live: Vec<Arc<Session>> = self
+                .shared
+                .sessions
+                .iter()
+                .map(|e| e.value().clone())
+                .collect();
+            if down {
+                for session in &live {
+                    session.emit(SessionEvent::EngineDown);
+                }
+                continue;
+            }
+            tracing::info!(
+                sessions = live.len(),
+                "engine back: checking every session's container"
+            );
+            for session in live {
+                let this = self.clone();
+                self.shared
+                    .tasks
+                    .spawn(async move { this.heal_after_outage(session).await });
+            }
+        }
+    }
+
+    async fn heal_after_outage(&self, session: Arc<Session>) {
+        let container = session.state().container.clone();
+        if let Some(id) = &container {
+            if !matches!(self.shared.sandbox.is_running(id).await, Ok(true))
+                && self.forget_container(&session, id).await
+            {
+                tracing::warn!(session = %session.id, container = %id, "container died during the outage; replacing it");
+                let _ = self.shared.sandbox.remove(id).await;
+            }
+        }
+        let mut wait = std::time::Duration::from_millis(500);
+        for attempt in 1..=6 {
+            match self.ensure_container(&session).await {
+                Ok(_) | Err(SessionError::Ended) => break,
+                Err(err) if attempt == 6 => {
+                    tracing::error!(session = %session.id, %err, "no container after the outage");
+                }
+                Err(err) => {
+                    tracing::warn!(session = %session.id, %err, attempt, "could not make a container yet");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
+        // Everyone hears the session's own status again (`ready` once it has a container).
+        session.emit(SessionEvent::Status(session.status()));
+    }
+
     fn on_container_exit(&self, id: SandboxId) {
         let owner = self
             .shared

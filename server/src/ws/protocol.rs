@@ -234,6 +234,7 @@ impl From<&SessionEvent> for ServerMessage {
     fn from(event: &SessionEvent) -> Self {
         match event {
             SessionEvent::Status(s) => Self::Status { status: s.as_str() },
+            SessionEvent::EngineDown => Self::Status { status: "degraded" },
             SessionEvent::RunStarted { run_id, by } => Self::RunStarted {
                 run_id: *run_id,
                 by: *by,
