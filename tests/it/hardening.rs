@@ -675,25 +675,36 @@ async fn cross_site_requests_are_refused_and_listed_origins_get_cors() {
 async fn refusals_by_layers_have_the_error_shape() {
     let server = TestServer::start(|_| {}).await;
     let session = server.python("").await;
-    // A body over the limit.
-    let huge = format!(r#"{{"code":"{}"}}"#, "x".repeat(3 << 20));
-    let resp = server
-        .api()
-        .post_raw(
-            &format!("/sessions/{}/execute", session.id),
-            Some(&session.candidate),
-            &huge,
-        )
-        .await;
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.expect("the error shape, not plain text");
-    assert_eq!(status, 413, "{body}");
-    assert!(
-        body["error"]["code"]
-            .as_str()
-            .is_some_and(|c| c.ends_with("TOO_LARGE")),
-        "{body}"
+    // A body over the limit, announced by its length: refused before it is read. (Sent by
+    // hand: a client still uploading when the answer comes may see its connection reset.)
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/sessions/{}/execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
+        session.id, session.candidate
     );
+    tcp.write_all(head.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(DEFAULT_WAIT, async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.ends_with(b"}}") {
+                break;
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))
+        .unwrap_or_else(|e| panic!("the error shape, not plain text ({e}): {answer}"));
+    assert_eq!(body["error"]["code"], "BODY_TOO_LARGE", "{body}");
     // A method an endpoint does not take.
     let resp = server
         .http
