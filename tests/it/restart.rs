@@ -366,3 +366,67 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
         assert_eq!(now["status"], "ready", "{now}");
     }
 }
+
+/// A history folded by its bound comes back after a restart: the same document and version,
+/// and edits go on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folded_history_survives_a_restart() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let env = [
+        ("LIVECODE_SESSIONS__HISTORY_LIMIT_BYTES", "65536"),
+        ("LIVECODE_SOCKETS__MESSAGES_PER_SECOND", "0"),
+        ("LIVECODE_SOCKETS__BYTES_PER_SECOND", "0"),
+    ];
+    let mut first =
+        SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let session = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "code": ""}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
+    let mut len = 0;
+    for version in 0..150u64 {
+        let text = format!("{version:>1000}");
+        let changes = if len == 0 {
+            json!([[0, text]])
+        } else {
+            json!([[len, text]])
+        };
+        send(
+            &mut ws,
+            json!({"type": "update", "version": version,
+            "updates": [{"client_id": "me", "changes": changes}]}),
+        )
+        .await;
+        next_of_type(&mut ws, "updates").await;
+        len = 1000;
+    }
+    let before = first.api().history(&session).await;
+    assert!(before["base_version"].as_u64().expect("base") > 0, "folded");
+    first.kill();
+
+    let second = SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let (mut ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    assert_eq!(welcome["version"], 150);
+    assert_eq!(welcome["document"].as_str().map(str::trim), Some("149"));
+    let after = second.api().history(&session).await;
+    assert_eq!(after["base_version"], before["base_version"]);
+    assert_eq!(after["initial_document"], before["initial_document"]);
+    assert_eq!(after["updates"], before["updates"]);
+    send(
+        &mut ws,
+        json!({"type": "update", "version": 150,
+        "updates": [{"client_id": "me", "changes": [[1000, "print('on')"]]}]}),
+    )
+    .await;
+    let got = next_of_type(&mut ws, "updates").await;
+    assert_eq!(got["version"], 150, "{got}");
+    send(&mut ws, msg::run_document()).await;
+    let run = collect_run(&mut ws).await;
+    assert_eq!(run.stdout, "on\n", "{}", run.describe());
+}
