@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Makes `debian:bookworm-slim` available to Docker. Tries a pull first; on machines with no
-# container registry it builds the image with debootstrap from apt's own Debian mirror and
-# imports it. The rootfs tarball is cached, so a warm machine imports in seconds.
+# Makes `debian:<suite>-slim` available to Docker (suite: $1, default bookworm). Tries a pull
+# first; on machines with no container registry it builds the image with debootstrap from the
+# Debian mirror apt is configured with here and imports it. The rootfs tarball is cached, so a
+# warm machine imports in seconds.
 set -euo pipefail
 
-IMAGE=debian:bookworm-slim
+SUITE=${1:-bookworm}
+IMAGE=debian:$SUITE-slim
 CACHE_DIR=${LIVECODE_CACHE_DIR:-/var/cache/livecode}
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
@@ -16,7 +18,7 @@ if timeout 60 docker pull "$IMAGE" >/dev/null 2>&1; then
 fi
 
 mkdir -p "$CACHE_DIR"
-tarball="$CACHE_DIR/bookworm-minbase.tar"
+tarball="$CACHE_DIR/$SUITE-minbase.tar"
 if [ ! -s "$tarball" ]; then
   if ! command -v debootstrap >/dev/null 2>&1; then
     echo "bootstrap-base-image: installing debootstrap"
@@ -24,15 +26,20 @@ if [ ! -s "$tarball" ]; then
     apt-get update -qq
     apt-get install -y -qq debootstrap >/dev/null
   fi
-  # Use the mirror apt already uses here: it is the one this machine can reach.
+  # The mirror apt already uses here is the one this machine can reach; no mirror is written
+  # into the project.
   mirror=$( (cat /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -E '^URIs:' | awk '{print $2}';
              grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}') \
     | grep -v security | head -n 1 || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
+  if [ -z "$mirror" ]; then
+    echo "bootstrap-base-image: no Debian mirror in apt's configuration (/etc/apt/sources.list or" >&2
+    echo "  /etc/apt/sources.list.d/*.sources); configure one, or make $IMAGE available to Docker" >&2
+    exit 1
+  fi
   root=$(mktemp -d)
-  echo "bootstrap-base-image: debootstrap bookworm from $mirror (about a minute)"
-  debootstrap --variant=minbase bookworm "$root" "$mirror" >"$CACHE_DIR/debootstrap.log" 2>&1 || {
-    tail -n 30 "$CACHE_DIR/debootstrap.log" >&2
+  echo "bootstrap-base-image: debootstrap $SUITE from $mirror (about a minute)"
+  debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$CACHE_DIR/debootstrap-$SUITE.log" 2>&1 || {
+    tail -n 30 "$CACHE_DIR/debootstrap-$SUITE.log" >&2
     exit 1
   }
   # Trim what a container never needs, as the official slim image does.

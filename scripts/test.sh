@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of livecode: unit tests, and integration tests against a real Docker engine.
 # Installs and starts Docker when it is missing (root only), makes the base image when no
-# registry can be reached, and builds the environment images first.
+# registry can be reached, and builds the runner and the environment images first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
-bash scripts/bootstrap-base-image.sh
+bash scripts/bootstrap-base-image.sh bookworm
+# The runner is built with Debian stable's rustc.
+bash scripts/bootstrap-base-image.sh trixie
 
 cargo build --locked
 echo "--- building environment images"

@@ -34,6 +34,18 @@ pub struct Config {
     pub server: ServerConfig,
     pub sockets: SocketsConfig,
     pub quotas: QuotasConfig,
+    pub pool: PoolConfig,
+}
+
+/// The warm pool: started containers, runner open, waiting for sessions.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PoolConfig {
+    /// Containers kept for the default environment (unless `sizes` names it).
+    pub default_size: usize,
+    /// Containers kept per environment, by name; environments not named keep none.
+    pub sizes: std::collections::BTreeMap<String, usize>,
+    /// All pools together at most.
+    pub max_total: usize,
 }
 
 /// Connections: how many, and how long a client may take.

@@ -38,7 +38,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::AppState;
 use crate::config::Config;
 use crate::environments::Environments;
-use crate::sandbox::{DockerSandbox, Sandbox};
+use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
 use crate::store::{SqliteStore, Store};
 
@@ -62,11 +62,13 @@ pub async fn run(
         SqliteStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
-    let sandbox: Arc<dyn Sandbox> = Arc::new(
+    let docker = Arc::new(
         DockerSandbox::connect(&config.docker.host, &config.instance)
             .await
             .context("connecting to Docker (is it installed and running? see README)")?,
     );
+    let sandbox: Arc<dyn Sandbox> = docker.clone();
+    let images: Arc<dyn ImageBuilder> = docker;
     let engine = sandbox.ping().await.context("Docker does not answer")?;
     tracing::info!(docker = %engine, "connected to the container engine");
     let open_files = serve::raise_open_file_limit();
@@ -81,14 +83,14 @@ pub async fn run(
 
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
-    environments::images::mark_built(&sandbox, &environments)
+    environments::images::mark_built(&*images, &environments)
         .await
         .context("looking for the environment images")?;
     // Versions are read off the images in throw-away containers: seconds, so in the background.
     if config.read_versions_on_start {
-        let (sandbox, environments) = (sandbox.clone(), environments.clone());
+        let (images, environments) = (images.clone(), environments.clone());
         tasks.spawn(async move {
-            environments::images::read_versions(&sandbox, &environments, 4).await
+            environments::images::read_versions(&*images, &environments, 4).await
         });
     }
     let missing: Vec<String> = environments
@@ -96,25 +98,6 @@ pub async fn run(
         .filter(|e| !e.is_ready())
         .map(|e| e.name.clone())
         .collect();
-    if !missing.is_empty() {
-        if config.build_images_on_start {
-            tracing::info!(environments = ?missing, "building missing images in the background");
-            let (sandbox, environments) = (sandbox.clone(), environments.clone());
-            let parallel = config.parallel_builds;
-            tasks.spawn(async move {
-                for result in
-                    environments::images::build(&sandbox, &environments, &missing, true, parallel)
-                        .await
-                {
-                    if let Err(err) = result {
-                        tracing::error!("{err}");
-                    }
-                }
-            });
-        } else {
-            tracing::warn!(environments = ?missing, "images missing; run `livecode images build`");
-        }
-    }
 
     let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
     let sessions = SessionRegistry::new(
@@ -129,19 +112,39 @@ pub async fn run(
     if restored > 0 {
         tracing::info!(sessions = restored, "restored live sessions");
     }
-    tasks.spawn(sessions.clone().run_container_watch(shutdown.clone()));
-    tasks.spawn(sessions.clone().run_engine_watch(shutdown.clone()));
+    sessions.spawn_background(&shutdown);
     tasks.spawn(session::run_reaper(
         sessions.clone(),
         config.reap_interval(),
         shutdown.clone(),
     ));
-
+    if !missing.is_empty() {
+        if config.build_images_on_start {
+            tracing::info!(environments = ?missing, "building missing images in the background");
+            let (images, environments, sessions) =
+                (images.clone(), environments.clone(), sessions.clone());
+            let parallel = config.parallel_builds;
+            tasks.spawn(async move {
+                for result in
+                    environments::images::build(&*images, &environments, &missing, true, parallel)
+                        .await
+                {
+                    if let Err(err) = result {
+                        tracing::error!("{err}");
+                    }
+                }
+                // Pools of the environments just built can fill now.
+                sessions.wake_pool();
+            });
+        } else {
+            tracing::warn!(environments = ?missing, "images missing or stale; run `livecode images build`");
+        }
+    }
     {
         let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
         tasks.spawn(async move {
             shutdown.cancelled().await;
-            sessions.stop_runs_for_shutdown().await;
+            sessions.stop_for_shutdown().await;
         });
     }
     tasks.spawn(sandbox::watch_engine(

@@ -2,14 +2,13 @@
 //! cancellation token, and call into the library.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
 use livecode::cli::{Cli, Command, ImagesCommand};
 use livecode::config::Config;
 use livecode::environments::Environments;
-use livecode::sandbox::{DockerSandbox, Sandbox};
+use livecode::sandbox::DockerSandbox;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -62,10 +61,9 @@ async fn build_images(
             environments.names().join(", ")
         );
     }
-    let sandbox: Arc<dyn Sandbox> =
-        Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
+    let docker = DockerSandbox::connect(&config.docker.host, &config.instance).await?;
     let results = livecode::environments::images::build(
-        &sandbox,
+        &docker,
         &environments,
         &names,
         false,
@@ -104,11 +102,10 @@ async fn list_environments(
 ) -> anyhow::Result<()> {
     let config = Config::load(config.as_deref())?;
     let environments = Environments::load(&config.environments_dir)?;
-    let sandbox: Arc<dyn Sandbox> =
-        Arc::new(DockerSandbox::connect(&config.docker.host, &config.instance).await?);
+    let docker = DockerSandbox::connect(&config.docker.host, &config.instance).await?;
     // Marks built images ready and reads their versions; builds nothing.
-    livecode::environments::images::mark_built(&sandbox, &environments).await?;
-    livecode::environments::images::read_versions(&sandbox, &environments, 4).await;
+    livecode::environments::images::mark_built(&docker, &environments).await?;
+    livecode::environments::images::read_versions(&docker, &environments, 4).await;
     if markdown {
         print!("{}", livecode::environments::markdown_table(&environments));
         return Ok(());

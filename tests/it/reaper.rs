@@ -17,20 +17,17 @@ async fn an_idle_session_expires_and_loses_its_container() {
         .wait_status(&session.id, &session.candidate, "ready")
         .await;
     let mut ws = server.ws(&session.id, &session.candidate).await;
-    assert_eq!(
-        session_containers(&session.id).len(),
-        1,
+    let container = session_container(&server.api(), &session).await;
+    assert!(
+        container_exists(&container),
         "the session has its container"
     );
 
     let ended = next_of_type_within(&mut ws, "session_ended", Duration::from_secs(15)).await;
     assert_eq!(ended["reason"], "expired", "{ended}");
     assert!(
-        wait_until(Duration::from_secs(10), || session_containers(&session.id)
-            .is_empty())
-        .await,
-        "the expired session's container is still there: {:?}",
-        session_containers(&session.id)
+        wait_until(Duration::from_secs(10), || !container_exists(&container)).await,
+        "the expired session's container {container} is still there"
     );
     let got = server
         .api()

@@ -47,6 +47,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     assert_eq!(welcome["document"], code, "{welcome}");
     let run = run_message(&mut ws, msg::run_document()).await;
     assert_eq!(run.stdout, "before and after\n", "{}", first.log_text());
+    let container = session_container(&first.api(), &session).await;
 
     // A container of this instance that belongs to no session: an orphan to reap at start-up.
     let orphan = Command::new("docker")
@@ -59,10 +60,6 @@ async fn a_killed_server_comes_back_with_its_sessions() {
             "livecode.managed=true",
         ])
         .args(["--label", &format!("livecode.instance={instance}")])
-        .args([
-            "--label",
-            &format!("livecode.session={}", uuid::Uuid::new_v4()),
-        ])
         .args(["--label", "livecode.environment=bash"])
         .args(["livecode-env-bash", "sleep", "infinity"])
         .output()
@@ -87,7 +84,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
         "the orphan container {orphan} of this instance was not removed at start-up\n{}",
         second.log_text()
     );
-    let running = docker_ps(&[&format!("label=livecode.session={}", session.id)], false);
+    let running = docker_ps(&[&format!("id={container}")], false);
     assert_eq!(
         running.len(),
         1,
@@ -107,6 +104,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     .await;
     assert_eq!(got["session_id"], session.id.as_str(), "{got}");
     assert_eq!(got["status"], "ready", "{got}");
+    assert_eq!(got["container_id"], container.as_str(), "{got}");
     assert_eq!(
         got["last_execution"]["run_id"],
         run.run_id(),

@@ -451,7 +451,8 @@ async fn files_that_cannot_be_written_are_an_error_not_a_completed_run() {
     let stderr = result["stderr"].as_str().unwrap_or("");
     let reason = stderr.split("workspace: ").nth(1).unwrap_or("").trim();
     assert!(
-        reason.contains("No space left") || reason.contains("File size limit"),
+        reason.contains("no space left in the workspace")
+            || reason.contains("file too large for the workspace"),
         "{stderr}"
     );
 }

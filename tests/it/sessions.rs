@@ -156,15 +156,37 @@ async fn a_run_message_may_carry_its_stdin() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_persist_between_runs() {
+async fn each_run_starts_with_exactly_the_session_files() {
     let server = TestServer::start(|_| {}).await;
-    let session = server.python("").await;
+    let session = server
+        .session(json!({"environment": "python", "code": "", "files": {"data.txt": "session\n"}}))
+        .await;
     let mut ws = server.ws(&session.id, &session.candidate).await;
 
-    let run = run_code(&mut ws, "main.py", "open('data.txt', 'w').write('kept')\n").await;
+    // A run changes a session file, leaves files behind everywhere it may write, and plants
+    // a module that would shadow the standard library's.
+    let plant = "import os\n\
+        open('data.txt', 'w').write('changed')\n\
+        open('random.py', 'w').write('def randint(a, b): return 4\\n')\n\
+        os.makedirs('deep/er'); open('deep/er/x', 'w').write('x')\n\
+        open('/tmp/left', 'w').write('x' * 1000000)\n\
+        open(os.path.expanduser('~/.profile'), 'w').write('x')\n\
+        open('/dev/shm/seg', 'w').write('x')\n\
+        os.chmod('deep', 0)\n";
+    let run = run_code(&mut ws, "main.py", plant).await;
     run.assert_completed(0);
-    let run = run_code(&mut ws, "main.py", "print(open('data.txt').read())\n").await;
-    assert_eq!(run.stdout, "kept\n", "stderr: {}", run.stderr);
+
+    let look = "import os, random\n\
+        print(sorted(os.listdir('.')))\n\
+        print(open('data.txt').read(), end='')\n\
+        print(os.listdir('/tmp'), os.listdir(os.path.expanduser('~')), os.listdir('/dev/shm'))\n\
+        print(len({random.randint(1, 10**9) for _ in range(3)}))\n";
+    let run = run_code(&mut ws, "main.py", look).await;
+    assert_eq!(
+        run.stdout, "['data.txt', 'main.py']\nsession\n[] [] []\n3\n",
+        "stderr: {}",
+        run.stderr
+    );
     run.assert_completed(0);
 }
 
@@ -227,10 +249,10 @@ async fn get_session_describes_it_and_its_last_execution() {
         got.get("candidate_token").is_none(),
         "GET must not hand out tokens: {got}"
     );
-    assert_eq!(
-        session_containers(&session.id).len(),
-        1,
-        "one container per session"
+    let container = got["container_id"].as_str().expect("a container id");
+    assert!(
+        container_exists(container),
+        "the session's container exists"
     );
 
     let result = api
@@ -361,6 +383,7 @@ async fn delete_stops_the_session_and_keeps_it_readable() {
         .execute(&session.id, &session.candidate, json!({}))
         .await;
     assert_eq!(result["stdout"], "x\n");
+    let container = session_container(&api, &session).await;
 
     let body = expect_json(
         api.delete(&session.path(), Some(&session.interviewer))
@@ -376,9 +399,7 @@ async fn delete_stops_the_session_and_keeps_it_readable() {
         assert_eq!(ended["reason"], "stopped", "{ended}");
     }
     assert!(
-        wait_until(Duration::from_secs(10), || session_containers(&session.id)
-            .is_empty())
-        .await,
+        wait_until(Duration::from_secs(10), || !container_exists(&container)).await,
         "the container of a stopped session is removed"
     );
     let got = api.get_session(&session.id, &session.interviewer).await;

@@ -1,20 +1,60 @@
-//! Builds environment images: `livecode-env-<name>` from each folder's Dockerfile. When the
-//! base image `debian:bookworm-slim` is missing and can't be pulled (no registry), the embedded
-//! bootstrap script makes it with debootstrap first.
+//! Builds environment images. First `livecode-runner:<build>`, the runner built from the
+//! source embedded in this binary (`runner/`) with Debian's rustc; then `livecode-env-<name>`
+//! from each folder's Dockerfile, with the runner copied in and the image labelled with the
+//! runner build it carries. An image with another runner counts as missing, so it is rebuilt
+//! (from the layer cache: only the runner's layer changes), never half-used.
+//!
+//! When a base image is missing and can't be pulled (no registry), the embedded bootstrap
+//! script makes it with debootstrap first.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use livecode_runner::protocol::PROTOCOL_VERSION;
 
 use super::{Environment, Environments};
-use crate::sandbox::{Sandbox, SandboxError};
+use crate::sandbox::{ImageBuilder, SandboxError, RUNNER_LABEL, RUNNER_PATH};
 
 /// The base every environment's Dockerfile starts from.
 pub const BASE_IMAGE: &str = "debian:bookworm-slim";
-/// Makes [`BASE_IMAGE`] with debootstrap + `docker import` on machines with no registry.
+/// The base the runner is built on: Debian stable's rustc.
+pub const RUNNER_BASE_IMAGE: &str = "debian:trixie-slim";
+/// Makes a base image with debootstrap + `docker import` on machines with no registry.
 pub const BOOTSTRAP_SCRIPT: &str = include_str!("../../../scripts/bootstrap-base-image.sh");
+
+/// The runner's source and its builder's Dockerfile, as the build context of its image.
+#[derive(rust_embed::Embed)]
+#[folder = "runner/"]
+#[include = "Dockerfile"]
+#[include = "src/*.rs"]
+struct RunnerSource;
+
+/// Which runner this server's images carry: the protocol version and a digest of the
+/// runner's source.
+pub fn runner_build() -> &'static str {
+    static BUILD: OnceLock<String> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        for path in RunnerSource::iter() {
+            let file = RunnerSource::get(&path).expect("listed by iter");
+            hash.update(path.as_bytes());
+            hash.update((file.data.len() as u64).to_le_bytes());
+            hash.update(&file.data);
+        }
+        format!(
+            "p{PROTOCOL_VERSION}-{}",
+            &hex::encode(hash.finalize())[..16]
+        )
+    })
+}
+
+/// The image the runner binary is copied from.
+pub fn runner_image() -> String {
+    format!("livecode-runner:{}", runner_build())
+}
 
 /// Why an image could not be built; names the environment and carries the log's tail.
 #[derive(Debug, thiserror::Error)]
@@ -25,27 +65,36 @@ pub enum ImageError {
         reason: String,
         tail: String,
     },
-    #[error("base image {BASE_IMAGE} is missing and the bootstrap failed: {0}")]
-    Base(String),
+    #[error("base image {0} is missing and the bootstrap failed: {1}")]
+    Base(&'static str, String),
+    #[error("the runner's image could not be built: {reason}\n--- last lines of the build log ---\n{tail}")]
+    Runner { reason: String, tail: String },
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
 }
 
-/// Builds the images of `names` (all when empty), `parallel` at a time. With `only_missing`,
-/// images that already exist are only marked ready. Every environment's readiness is updated.
-/// Marks the environments whose image exists as ready; builds nothing.
+/// Marks the environments whose image exists and carries this server's runner as ready;
+/// builds nothing.
 pub async fn mark_built(
-    sandbox: &Arc<dyn Sandbox>,
+    images: &dyn ImageBuilder,
     environments: &Environments,
 ) -> Result<(), ImageError> {
     for env in environments.iter() {
-        env.set_ready(sandbox.image_exists(&env.image).await?);
+        let info = images.image(&env.image).await?;
+        let current = info.filter(|i| i.runner.as_deref() == Some(runner_build()));
+        if current.is_none() && env.is_ready() {
+            tracing::warn!(environment = %env.name, "image is gone or carries another runner");
+        }
+        env.set_image(current.map(|i| i.id));
     }
     Ok(())
 }
 
+/// Builds the images of `names` (all when empty), `parallel` at a time. With `only_missing`,
+/// images that exist with this server's runner are only marked ready. Every environment's
+/// readiness is updated.
 pub async fn build(
-    sandbox: &Arc<dyn Sandbox>,
+    images: &dyn ImageBuilder,
     environments: &Environments,
     names: &[String],
     only_missing: bool,
@@ -56,29 +105,32 @@ pub async fn build(
         .filter(|e| names.is_empty() || names.contains(&e.name))
         .cloned()
         .collect();
-
-    let mut todo = Vec::new();
-    for env in selected {
-        match sandbox.image_exists(&env.image).await {
-            Ok(true) if only_missing => env.set_ready(true),
-            Ok(_) => todo.push(env),
-            Err(err) => return vec![Err(err.into())],
-        }
+    if let Err(err) = mark_built(images, environments).await {
+        return vec![Err(err)];
     }
+    let todo: Vec<Arc<Environment>> = selected
+        .into_iter()
+        .filter(|e| !(only_missing && e.is_ready()))
+        .collect();
     if todo.is_empty() {
         return Vec::new();
     }
-    if let Err(err) = ensure_base_image(sandbox).await {
+    for base in [BASE_IMAGE, RUNNER_BASE_IMAGE] {
+        if let Err(err) = ensure_base_image(images, base).await {
+            return vec![Err(err)];
+        }
+    }
+    if let Err(err) = ensure_runner_image(images).await {
         return vec![Err(err)];
     }
     // Every Dockerfile starts with the same lines. The legacy builder shares a cached layer only
     // once it exists, so one image goes first and the rest, built in parallel, reuse its layer.
     let mut todo = todo.into_iter();
     let first = todo.next().expect("checked non-empty");
-    let mut results = vec![build_one(sandbox, &first).await];
+    let mut results = vec![build_one(images, &first).await];
     results.extend(
         futures_util::stream::iter(todo)
-            .map(|env| async move { build_one(sandbox, &env).await })
+            .map(|env| async move { build_one(images, &env).await })
             .buffer_unordered(parallel.max(1))
             .collect::<Vec<_>>()
             .await,
@@ -86,10 +138,71 @@ pub async fn build(
     results
 }
 
-async fn build_one(sandbox: &Arc<dyn Sandbox>, env: &Arc<Environment>) -> Result<(), ImageError> {
+/// Keeps the last lines of a build log, for the error that names the environment.
+struct Tail(std::sync::Mutex<std::collections::VecDeque<String>>);
+
+impl Tail {
+    fn new() -> Self {
+        Self(Default::default())
+    }
+
+    fn push(&self, line: &str) {
+        let mut tail = self.0.lock().expect("tail lock poisoned");
+        if tail.len() == 30 {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+    }
+
+    fn text(self) -> String {
+        let tail = self.0.into_inner().expect("tail lock poisoned");
+        tail.into_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+async fn ensure_runner_image(images: &dyn ImageBuilder) -> Result<(), ImageError> {
+    let image = runner_image();
+    if images.image(&image).await?.is_some() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    tracing::info!(%image, "building the runner");
+    let tail = Tail::new();
+    let log = |line: &str| {
+        tracing::debug!(image = "runner", "{line}");
+        tail.push(line);
+    };
+    let files: Vec<(String, Vec<u8>)> = RunnerSource::iter()
+        .map(|path| {
+            let data = RunnerSource::get(&path).expect("listed by iter").data;
+            (path.to_string(), data.into_owned())
+        })
+        .collect();
+    let context = tar_of(files.iter().map(|(p, d)| (p.as_str(), d.as_slice())));
+    match images
+        .build_image(
+            &image,
+            context,
+            &[("LIVECODE_RUNNER_BUILD", runner_build())],
+            &log,
+        )
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(%image, seconds = started.elapsed().as_secs_f64(), "runner built");
+            Ok(())
+        }
+        Err(err) => Err(ImageError::Runner {
+            reason: err.to_string(),
+            tail: tail.text(),
+        }),
+    }
+}
+
+async fn build_one(images: &dyn ImageBuilder, env: &Arc<Environment>) -> Result<(), ImageError> {
     let started = Instant::now();
     tracing::info!(environment = %env.name, image = %env.image, "building image");
-    let tail = std::sync::Mutex::new(std::collections::VecDeque::<String>::new());
+    let tail = Tail::new();
     let name = env.name.clone();
     let log = |line: &str| {
         if line.starts_with("Step ") {
@@ -97,37 +210,34 @@ async fn build_one(sandbox: &Arc<dyn Sandbox>, env: &Arc<Environment>) -> Result
         } else {
             tracing::debug!(environment = %name, "{line}");
         }
-        let mut tail = tail.lock().expect("tail lock poisoned");
-        if tail.len() == 30 {
-            tail.pop_front();
-        }
-        tail.push_back(line.to_string());
+        tail.push(line);
     };
-    match sandbox
-        .build_image(&env.image, context_tar(env), &log)
-        .await
-    {
-        Ok(()) => {
-            env.set_ready(true);
+    let built = images
+        .build_image(&env.image, context_tar(env), &[], &log)
+        .await;
+    let built = match built {
+        Ok(()) => images.image(&env.image).await.map_err(ImageError::from),
+        Err(err) => Err(ImageError::Build {
+            name: env.name.clone(),
+            reason: err.to_string(),
+            tail: tail.text(),
+        }),
+    };
+    match built {
+        Ok(info) => {
+            env.set_image(info.map(|i| i.id));
             tracing::info!(environment = %env.name, seconds = started.elapsed().as_secs_f64(), "image ready");
-            read_version(sandbox, env).await;
+            read_version(images, env).await;
             Ok(())
         }
-        Err(err) => {
-            let tail = tail.into_inner().expect("tail lock poisoned");
-            Err(ImageError::Build {
-                name: env.name.clone(),
-                reason: err.to_string(),
-                tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
-            })
-        }
+        Err(err) => Err(err),
     }
 }
 
 /// Reads the versions of every ready environment whose version is not known yet,
 /// `parallel` at a time.
 pub async fn read_versions(
-    sandbox: &Arc<dyn Sandbox>,
+    images: &dyn ImageBuilder,
     environments: &Environments,
     parallel: usize,
 ) {
@@ -136,17 +246,17 @@ pub async fn read_versions(
             .iter()
             .filter(|e| e.is_ready() && e.version().is_none()),
     )
-    .for_each_concurrent(parallel.max(1), |env| read_version(sandbox, env))
+    .for_each_concurrent(parallel.max(1), |env| read_version(images, env))
     .await;
 }
 
 /// Reads the language version off the image (never typed by hand).
-async fn read_version(sandbox: &Arc<dyn Sandbox>, env: &Environment) {
+async fn read_version(images: &dyn ImageBuilder, env: &Environment) {
     let command = &env.settings.version_command;
     if command.is_empty() || env.version().is_some() {
         return;
     }
-    match sandbox.probe_image(&env.image, command).await {
+    match images.probe_image(&env.image, command).await {
         Ok(out) => {
             let version = out
                 .lines()
@@ -159,38 +269,66 @@ async fn read_version(sandbox: &Arc<dyn Sandbox>, env: &Environment) {
     }
 }
 
-/// The environment's folder as a tar, the build context.
+/// The environment's folder as a tar, the build context, its Dockerfile ending with the
+/// runner copied in (root's alone to read and run: its mode comes from the runner's image)
+/// and the label that says which runner it is.
 fn context_tar(env: &Environment) -> Bytes {
+    let dockerfile = format!(
+        "{}\n# Added by livecode: the runner every run goes through (see runner/Dockerfile).\n\
+         COPY --from={} /livecode-runner {RUNNER_PATH}\nLABEL {RUNNER_LABEL}=\"{}\"\n",
+        String::from_utf8_lossy(&env.context["Dockerfile"]).trim_end(),
+        runner_image(),
+        runner_build(),
+    );
+    tar_of(env.context.iter().map(|(path, data)| {
+        if path == "Dockerfile" {
+            (path.as_str(), dockerfile.as_bytes())
+        } else {
+            (path.as_str(), data.as_slice())
+        }
+    }))
+}
+
+fn tar_of<'a>(files: impl Iterator<Item = (&'a str, &'a [u8])>) -> Bytes {
     let mut builder = tar::Builder::new(Vec::new());
-    for (path, data) in &env.context {
+    for (path, data) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(if path.ends_with(".sh") { 0o755 } else { 0o644 });
         header.set_mtime(0);
         builder
-            .append_data(&mut header, path, data.as_slice())
+            .append_data(&mut header, path, data)
             .expect("writing a tar to memory cannot fail");
     }
     Bytes::from(builder.into_inner().expect("tar to memory"))
 }
 
-async fn ensure_base_image(sandbox: &Arc<dyn Sandbox>) -> Result<(), ImageError> {
-    if sandbox.image_exists(BASE_IMAGE).await? {
+async fn ensure_base_image(
+    images: &dyn ImageBuilder,
+    image: &'static str,
+) -> Result<(), ImageError> {
+    if images.image(image).await?.is_some() {
         return Ok(());
     }
-    tracing::info!("{BASE_IMAGE} is missing: pulling it, or making it with debootstrap");
+    let suite = image
+        .trim_start_matches("debian:")
+        .trim_end_matches("-slim");
+    tracing::info!("{image} is missing: pulling it, or making it with debootstrap");
     let output = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(BOOTSTRAP_SCRIPT)
+        .arg("bootstrap-base-image")
+        .arg(suite)
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| ImageError::Base(format!("could not run bash: {e}")))?;
+        .map_err(|e| ImageError::Base(image, format!("could not run bash: {e}")))?;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         tracing::info!("{line}");
     }
     if !output.status.success() {
         return Err(ImageError::Base(
+            image,
             String::from_utf8_lossy(&output.stderr).into_owned(),
         ));
     }

@@ -55,16 +55,32 @@ pub struct Environment {
     /// The build context: every file of the folder, by relative path.
     pub context: BTreeMap<String, Vec<u8>>,
     ready: AtomicBool,
+    /// The engine's id of the image, once it is known to carry this server's runner.
+    image_id: Mutex<Option<String>>,
     version: Mutex<Option<String>>,
 }
 
 impl Environment {
+    /// The engine's id of the ready image.
+    pub fn image_id(&self) -> Option<String> {
+        self.image_id
+            .lock()
+            .expect("image id lock poisoned")
+            .clone()
+    }
+
+    /// Marks the image ready (with its id) or not.
+    pub fn set_image(&self, image_id: Option<String>) {
+        self.set_ready(image_id.is_some());
+        *self.image_id.lock().expect("image id lock poisoned") = image_id;
+    }
+
     /// True once the image exists in the engine.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
-    pub fn set_ready(&self, ready: bool) {
+    fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
     }
 
@@ -237,6 +253,7 @@ impl Environments {
             settings,
             context,
             ready: AtomicBool::new(false),
+            image_id: Mutex::new(None),
             version: Mutex::new(None),
         })
     }

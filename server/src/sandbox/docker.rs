@@ -1,8 +1,7 @@
-//! The Docker backend of [`Sandbox`], on bollard. The only module that imports bollard: engine
-//! errors become [`SandboxError`] here and nowhere else.
+//! The Docker backend of [`Sandbox`] and [`ImageBuilder`], on bollard. The only module that
+//! imports bollard: engine errors become [`SandboxError`] here and nowhere else.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,51 +10,54 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use super::{
-    workspace_tar, BuildLog, ExecSpec, Execution, ExitStatus, KillOutcome, ManagedSandbox,
-    OutputChunk, OutputStream, Sandbox, SandboxError, SandboxId, SandboxSpec, RUNNER_SCRIPT,
-    RUNNER_STARTED, RUNNER_WORKSPACE_FAILED, RUN_UID, WORKSPACE,
+    BuildLog, ImageBuilder, ImageInfo, ManagedSandbox, OutputChunk, OutputStream, RunnerPipe,
+    Sandbox, SandboxError, SandboxId, SandboxSpec, RUNNER_LABEL, RUNNER_PATH, RUN_UID, WORKSPACE,
 };
 
-/// Kills every process of the run's uid and checks that none is left (see the file).
-const KILL_SCRIPT: &str = include_str!("kill.sh");
 const LABEL_MANAGED: &str = "livecode.managed";
-const LABEL_SESSION: &str = "livecode.session";
 const LABEL_ENVIRONMENT: &str = "livecode.environment";
 const LABEL_INSTANCE: &str = "livecode.instance";
-/// The container's init and its `sleep infinity` run as `nobody`, so that a run (uid 1000)
-/// can `kill -1` everything of its own without killing the container.
-const KEEPER_USER: &str = "65534:65534";
+const LABEL_SPEC: &str = "livecode.spec";
+/// The container's init runs as root with only [`RUNNER_CAPS`], so that the runner, exec'd
+/// as root, has them; the keeper it starts drops to `nobody` with none
+/// (`livecode-runner keep`, then `sleep infinity`).
+const CONTAINER_USER: &str = "0:0";
+/// What the runner needs: become the run's uid, and signal it. Docker 20.10 gives an exec
+/// the container's capabilities as computed for the container's user, so they are set here
+/// and nowhere else; `no-new-privileges` keeps any process from gaining more.
+const RUNNER_CAPS: [&str; 3] = ["SETUID", "SETGID", "KILL"];
+/// The throw-away containers that read versions off images run as `nobody`.
+const PROBE_USER: &str = "65534:65534";
 /// Every request but image builds and attached streams gets this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Reads the cgroup's OOM-kill counter (cgroup v2 first, then v1).
-const OOM_COUNT_COMMAND: &str = "grep -h '^oom_kill ' /sys/fs/cgroup/memory.events \
-     /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null | head -n 1";
+/// Size of each container's /dev/shm: it counts against memory, and runs are emptied of it.
+const SHM_BYTES: i64 = 8 * 1024 * 1024;
+/// Bytes the runner's stream is read in.
+const STREAM_CAPACITY: usize = 256 * 1024;
 
-/// Session sandboxes as Docker containers: one per session, `sleep infinity` under an init,
-/// locked down, each run one `docker exec`.
+/// Session sandboxes as Docker containers: one per session, the keeper under an init, locked
+/// down, with the runner exec'd into it once.
 #[derive(Clone)]
 pub struct DockerSandbox {
     docker: Docker,
     instance: String,
-    /// OOM-kill counts last seen per container, to tell a new OOM kill from an old one.
-    oom_counts: Arc<dashmap::DashMap<String, u64>>,
 }
 
 impl DockerSandbox {
     /// Connects to `host` (empty: `$DOCKER_HOST` or the default socket) and negotiates the
     /// API version once; later clones share the negotiated client.
     pub async fn connect(host: &str, instance: &str) -> Result<Self, SandboxError> {
-        // Long client timeout: image builds stream for minutes. Short operations get their
-        // own timeouts below.
-        const CLIENT_TIMEOUT_SECS: u64 = 3600;
+        // Long client timeout: image builds and the runner's stream last long. Short
+        // operations get their own timeouts below.
+        const CLIENT_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
         let docker = if host.is_empty() {
             Docker::connect_with_defaults()
         } else if host.starts_with("unix://") || host.starts_with('/') {
@@ -71,63 +73,74 @@ impl DockerSandbox {
         Ok(Self {
             docker,
             instance: instance.to_string(),
-            oom_counts: Default::default(),
         })
     }
 
+    /// Which server and spec a container belongs to. Which session it serves is the store's
+    /// business: a pool container gets its session after it was made.
     fn labels(&self, spec: &SandboxSpec) -> HashMap<String, String> {
         HashMap::from([
             (LABEL_MANAGED.to_string(), "true".to_string()),
-            (LABEL_SESSION.to_string(), spec.session_id.clone()),
             (LABEL_ENVIRONMENT.to_string(), spec.environment.clone()),
             (LABEL_INSTANCE.to_string(), self.instance.clone()),
+            (LABEL_SPEC.to_string(), spec.digest()),
         ])
     }
 
-    /// Runs `command` to completion in the container; returns its stdout and exit code.
-    async fn exec_collect(
+    /// Starts an exec attached to stdin, stdout and stderr.
+    async fn attach(
         &self,
         id: &SandboxId,
-        command: &str,
-    ) -> Result<(String, Option<i64>), SandboxError> {
-        let exec = self
-            .docker
-            .create_exec(
-                &id.0,
-                CreateExecOptions {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(vec!["/bin/sh", "-c", command]),
-                    user: Some(&uid_user()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| engine_error(e, &id.0))?;
-        let started = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| engine_error(e, &id.0))?;
-        let StartExecResults::Attached { mut output, .. } = started else {
+        cmd: Vec<String>,
+        user: &str,
+    ) -> Result<RunnerPipe, SandboxError> {
+        let exec = timed(self.docker.create_exec(
+            &id.0,
+            CreateExecOptions {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(cmd),
+                user: Some(user.to_string()),
+                working_dir: Some("/".to_string()),
+                ..Default::default()
+            },
+        ))
+        .await?
+        .map_err(|e| engine_error(e, &id.0))?;
+        let started = timed(self.docker.start_exec(
+            &exec.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: Some(STREAM_CAPACITY),
+            }),
+        ))
+        .await?
+        .map_err(|e| engine_error(e, &id.0))?;
+        let StartExecResults::Attached { output, input } = started else {
             return Err(SandboxError::Engine("exec started detached".into()));
         };
-        let mut stdout = Vec::new();
-        while let Some(item) = output.next().await {
-            if let LogOutput::StdOut { message } = item.map_err(|e| engine_error(e, &id.0))? {
-                stdout.extend_from_slice(&message);
-            }
-        }
-        let info = timed(self.docker.inspect_exec(&exec.id))
-            .await?
-            .map_err(|e| engine_error(e, &id.0))?;
-        Ok((
-            String::from_utf8_lossy(&stdout).into_owned(),
-            info.exit_code,
-        ))
+        let output = output
+            .filter_map(|item| async move {
+                match item {
+                    Ok(LogOutput::StdOut { message }) => Some(Ok(OutputChunk {
+                        stream: OutputStream::Stdout,
+                        data: message,
+                    })),
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(OutputChunk {
+                        stream: OutputStream::Stderr,
+                        data: message,
+                    })),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(SandboxError::Engine(e.to_string()))),
+                }
+            })
+            .boxed();
+        Ok(RunnerPipe { output, input })
     }
 
-    /// Whether the container runs; `None` when it does not exist.
+    /// Whether the container runs (and is not paused); `None` when it does not exist.
     async fn running(&self, id: &SandboxId) -> Result<Option<bool>, SandboxError> {
         match timed(self.docker.inspect_container(
             &id.0,
@@ -135,7 +148,10 @@ impl DockerSandbox {
         ))
         .await?
         {
-            Ok(info) => Ok(Some(info.state.and_then(|s| s.running).unwrap_or(false))),
+            // A paused container runs nothing: its runner cannot answer.
+            Ok(info) => Ok(Some(info.state.is_some_and(|s| {
+                s.running.unwrap_or(false) && !s.paused.unwrap_or(false)
+            }))),
             Err(e) => match engine_error(e, &id.0) {
                 SandboxError::NotFound(_) => Ok(None),
                 other => Err(other),
@@ -143,84 +159,12 @@ impl DockerSandbox {
         }
     }
 
-    async fn oom_count(&self, id: &SandboxId) -> Option<u64> {
-        let out = tokio::time::timeout(REQUEST_TIMEOUT, self.exec_collect(id, OOM_COUNT_COMMAND))
-            .await
-            .ok()?
-            .ok()?;
-        out.0.split_whitespace().nth(1)?.parse().ok()
+    fn instance_filter(&self) -> Vec<String> {
+        vec![
+            format!("{LABEL_MANAGED}=true"),
+            format!("{LABEL_INSTANCE}={}", self.instance),
+        ]
     }
-}
-
-/// Size of each container's /dev/shm.
-const SHM_BYTES: i64 = 8 * 1024 * 1024;
-
-fn uid_user() -> String {
-    format!("{RUN_UID}:{RUN_UID}")
-}
-
-/// Reads output until the runner said it started and wrote the workspace (two marker bytes on
-/// stdout); returns what came before them (stderr only) and after them. An exec that ends before
-/// the first marker never ran the runner: its output is the engine's complaint. A workspace
-/// that could not be written is reported with the runner's reason.
-async fn wait_for_runner(
-    output: &mut futures_util::stream::BoxStream<'static, Result<OutputChunk, SandboxError>>,
-) -> Result<Vec<Result<OutputChunk, SandboxError>>, SandboxError> {
-    let mut early = Vec::new();
-    let mut complaint = Vec::new();
-    let mut markers = 0;
-    let mut failed = false;
-    while let Some(item) = output.next().await {
-        let chunk = item?;
-        if failed {
-            complaint.extend_from_slice(&chunk.data);
-            continue;
-        }
-        if chunk.stream != OutputStream::Stdout || (markers == 0 && !complaint.is_empty()) {
-            complaint.extend_from_slice(&chunk.data);
-            early.push(Ok(chunk));
-            continue;
-        }
-        let mut data = chunk.data;
-        while markers < 2 && !data.is_empty() && !failed {
-            match (markers, data[0]) {
-                (_, RUNNER_STARTED) => markers += 1,
-                (1, RUNNER_WORKSPACE_FAILED) => {
-                    failed = true;
-                    complaint.clear();
-                }
-                _ => break,
-            }
-            data = data.slice(1..);
-        }
-        if failed {
-            complaint.extend_from_slice(&data);
-            continue;
-        }
-        if markers == 0 {
-            complaint.extend_from_slice(&data);
-            early.push(Ok(OutputChunk {
-                stream: OutputStream::Stdout,
-                data,
-            }));
-            continue;
-        }
-        if !data.is_empty() {
-            early.push(Ok(OutputChunk {
-                stream: OutputStream::Stdout,
-                data,
-            }));
-        }
-        if markers == 2 {
-            return Ok(early);
-        }
-    }
-    let why = String::from_utf8_lossy(&complaint).trim().to_string();
-    Err(if failed {
-        SandboxError::Workspace(why)
-    } else {
-        SandboxError::ExecFailed(why)
-    })
 }
 
 /// Bounds a request that should answer quickly, so a hung engine can't hang a session.
@@ -272,6 +216,7 @@ impl Sandbox for DockerSandbox {
         let host_config = HostConfig {
             init: Some(true),
             cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(RUNNER_CAPS.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([
@@ -287,8 +232,6 @@ impl Sandbox for DockerSandbox {
                     format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mib),
                 ),
             ])),
-            // /dev/shm counts against memory and outlives runs otherwise: small, and emptied
-            // before each run like /tmp.
             shm_size: Some(SHM_BYTES),
             memory: Some(memory),
             // Swap equal to memory: no extra swap, so the memory limit is real.
@@ -312,8 +255,8 @@ impl Sandbox for DockerSandbox {
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
-            cmd: Some(vec!["sleep".into(), "infinity".into()]),
-            user: Some(KEEPER_USER.into()),
+            cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
+            user: Some(CONTAINER_USER.into()),
             working_dir: Some(WORKSPACE.into()),
             labels: Some(self.labels(spec)),
             // Only loopback inside; starts in half the time of NetworkMode "none" (20.10).
@@ -338,7 +281,6 @@ impl Sandbox for DockerSandbox {
             let _ = self.remove(&id).await;
             return Err(err);
         }
-        self.oom_counts.insert(id.0.clone(), 0);
         Ok(id)
     }
 
@@ -346,162 +288,12 @@ impl Sandbox for DockerSandbox {
         Ok(self.running(id).await? == Some(true))
     }
 
-    async fn exists(&self, id: &SandboxId) -> Result<bool, SandboxError> {
-        Ok(self.running(id).await?.is_some())
-    }
-
-    async fn exec(&self, id: &SandboxId, spec: ExecSpec) -> Result<Execution, SandboxError> {
-        // HOME is emptied before every run; no language may read code from a user site either.
-        let mut env: Vec<String> = vec![
-            "HOME=/tmp".into(),
-            "LANG=C.UTF-8".into(),
-            "PYTHONNOUSERSITE=1".into(),
-            "PYTHONDONTWRITEBYTECODE=1".into(),
-        ];
-        env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
-        let exec = timed(self.docker.create_exec(
-            &id.0,
-            CreateExecOptions {
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                cmd: Some(vec![
-                    "/bin/sh".to_string(),
-                    "-c".to_string(),
-                    RUNNER_SCRIPT.to_string(),
-                    "livecode-run".to_string(),
-                    spec.command.clone(),
-                ]),
-                env: Some(env),
-                user: Some(uid_user()),
-                working_dir: Some(WORKSPACE.to_string()),
-                ..Default::default()
-            },
-        ))
-        .await?
-        .map_err(|e| engine_error(e, &id.0))?;
-        let started = timed(self.docker.start_exec(
-            &exec.id,
-            Some(StartExecOptions {
-                detach: false,
-                tty: false,
-                output_capacity: Some(64 * 1024),
-            }),
-        ))
-        .await?
-        .map_err(|e| engine_error(e, &id.0))?;
-        let StartExecResults::Attached { output, mut input } = started else {
-            return Err(SandboxError::Engine("exec started detached".into()));
-        };
-
-        let container = id.0.clone();
-        let mut output = output
-            .filter_map(|item| async move {
-                match item {
-                    Ok(LogOutput::StdOut { message }) => Some(Ok(OutputChunk {
-                        stream: OutputStream::Stdout,
-                        data: message,
-                    })),
-                    Ok(LogOutput::StdErr { message }) => Some(Ok(OutputChunk {
-                        stream: OutputStream::Stderr,
-                        data: message,
-                    })),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(SandboxError::Engine(e.to_string()))),
-                }
-            })
-            .boxed();
-
-        // The runner reads the workspace tar first, then hands the rest of stdin to the program.
-        let tar = workspace_tar(&spec.files);
-        let header = format!("{}\n", if spec.files.is_empty() { 0 } else { tar.len() });
-        let write = async {
-            input.write_all(header.as_bytes()).await?;
-            if !spec.files.is_empty() {
-                input.write_all(&tar).await?;
-            }
-            input.flush().await
-        };
-        // Both at once; a runner that gave up (e.g. the workspace is full) stops reading, so its
-        // answer must not wait for the rest of the tar to be written.
-        let (early, written) = {
-            let write = timed(write);
-            let wait = timed(wait_for_runner(&mut output));
-            tokio::pin!(write, wait);
-            tokio::select! {
-                started = &mut wait => {
-                    let early = started??;
-                    (early, write.await)
-                }
-                written = &mut write => (wait.await??, written),
-            }
-        };
-        written?.map_err(|e| SandboxError::Engine(format!("writing the workspace: {e}")))?;
-        let output = futures_util::stream::iter(early).chain(output).boxed();
-
-        let this = self.clone();
-        let exec_id = exec.id;
-        let exit = Box::pin(async move {
-            let info = timed(this.docker.inspect_exec(&exec_id))
-                .await?
-                .map_err(|e| engine_error(e, &container))?;
-            let code = info.exit_code;
-            // 137 is SIGKILL: ours (timeout, kill), or the kernel's OOM killer. Only the
-            // cgroup's counter tells which, and reading it costs an exec, so only then.
-            let mut oom = false;
-            if code == Some(137) {
-                let id = SandboxId(container.clone());
-                if let Some(now) = this.oom_count(&id).await {
-                    let before = this.oom_counts.insert(container, now).unwrap_or(0);
-                    oom = now > before;
-                }
-            }
-            Ok(ExitStatus { code, oom })
-        });
-
-        Ok(Execution {
-            output,
-            stdin: input,
-            exit,
-        })
-    }
-
-    async fn kill_run_processes(&self, id: &SandboxId) -> Result<KillOutcome, SandboxError> {
-        let script = format!("RUN_UID={RUN_UID}\n{KILL_SCRIPT}");
-        for attempt in 0..2 {
-            match tokio::time::timeout(Duration::from_secs(4), self.exec_collect(id, &script)).await
-            {
-                Ok(Ok((_, Some(0)))) => return Ok(KillOutcome::Killed),
-                // Docker reports an exec that could not start (no free pid) as exit 126.
-                Ok(Ok((out, code))) => {
-                    tracing::debug!(sandbox = %id, attempt, ?code, %out, "kill exec left processes")
-                }
-                Ok(Err(SandboxError::NotFound(_))) => {
-                    return Err(SandboxError::NotFound(id.0.clone()))
-                }
-                Ok(Err(SandboxError::NotRunning(_))) => {
-                    return Err(SandboxError::NotRunning(id.0.clone()))
-                }
-                // Most likely the pids limit: no room for our own process. Try again briefly.
-                Ok(Err(err)) => tracing::debug!(sandbox = %id, attempt, %err, "kill exec failed"),
-                Err(_) => tracing::debug!(sandbox = %id, attempt, "kill exec timed out"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        // A fork bomb holds every pid: restarting kills the whole pid namespace at once.
-        tracing::warn!(sandbox = %id, "could not exec into the sandbox; restarting it");
-        timed(self.docker.restart_container(
-            &id.0,
-            Some(RestartContainerOptionsBuilder::new().t(0).build()),
-        ))
-        .await?
-        .map_err(|e| engine_error(e, &id.0))?;
-        self.oom_counts.remove(&id.0);
-        Ok(KillOutcome::Restarted)
+    async fn open_runner(&self, id: &SandboxId) -> Result<RunnerPipe, SandboxError> {
+        // As root, with the container's capabilities: exactly RUNNER_CAPS.
+        self.attach(id, vec![RUNNER_PATH.to_string()], "0:0").await
     }
 
     async fn remove(&self, id: &SandboxId) -> Result<(), SandboxError> {
-        self.oom_counts.remove(&id.0);
         let options = RemoveContainerOptionsBuilder::new()
             .force(true)
             .v(true)
@@ -517,19 +309,11 @@ impl Sandbox for DockerSandbox {
         }
     }
 
-    fn watch_exits(
-        &self,
-    ) -> futures_util::stream::BoxStream<'static, Result<SandboxId, SandboxError>> {
+    fn watch_exits(&self) -> BoxStream<'static, Result<SandboxId, SandboxError>> {
         let filters = HashMap::from([
             ("type", vec!["container".to_string()]),
-            ("event", vec!["die".to_string()]),
-            (
-                "label",
-                vec![
-                    format!("{LABEL_MANAGED}=true"),
-                    format!("{LABEL_INSTANCE}={}", self.instance),
-                ],
-            ),
+            ("event", vec!["die".to_string(), "pause".to_string()]),
+            ("label", self.instance_filter()),
         ]);
         let options = EventsOptionsBuilder::new().filters(&filters).build();
         self.docker
@@ -546,13 +330,7 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn list_managed(&self) -> Result<Vec<ManagedSandbox>, SandboxError> {
-        let filters = HashMap::from([(
-            "label",
-            vec![
-                format!("{LABEL_MANAGED}=true"),
-                format!("{LABEL_INSTANCE}={}", self.instance),
-            ],
-        )]);
+        let filters = HashMap::from([("label", self.instance_filter())]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
@@ -563,21 +341,32 @@ impl Sandbox for DockerSandbox {
         Ok(list
             .into_iter()
             .filter_map(|c| {
-                let session_id = c.labels.as_ref()?.get(LABEL_SESSION)?.clone();
+                let labels = c.labels.as_ref()?;
                 Some(ManagedSandbox {
-                    id: SandboxId(c.id?),
-                    session_id,
+                    environment: labels.get(LABEL_ENVIRONMENT).cloned().unwrap_or_default(),
+                    spec_digest: labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
+                    image_id: c.image_id.clone().unwrap_or_default(),
                     running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
+                    id: SandboxId(c.id?),
                 })
             })
             .collect())
     }
+}
 
-    async fn image_exists(&self, image: &str) -> Result<bool, SandboxError> {
+#[async_trait]
+impl ImageBuilder for DockerSandbox {
+    async fn image(&self, image: &str) -> Result<Option<ImageInfo>, SandboxError> {
         match timed(self.docker.inspect_image(image)).await? {
-            Ok(_) => Ok(true),
+            Ok(info) => Ok(Some(ImageInfo {
+                id: info.id.unwrap_or_default(),
+                runner: info
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(RUNNER_LABEL).cloned()),
+            })),
             Err(e) => match engine_error(e, image) {
-                SandboxError::NotFound(_) | SandboxError::ImageMissing(_) => Ok(false),
+                SandboxError::NotFound(_) | SandboxError::ImageMissing(_) => Ok(None),
                 other => Err(other),
             },
         }
@@ -587,12 +376,15 @@ impl Sandbox for DockerSandbox {
         &self,
         image: &str,
         context: Bytes,
+        args: &[(&str, &str)],
         log: BuildLog<'_>,
     ) -> Result<(), SandboxError> {
+        let args: HashMap<&str, &str> = args.iter().copied().collect();
         let options = BuildImageOptionsBuilder::new()
             .t(image)
             .rm(true)
             .forcerm(true)
+            .buildargs(&args)
             .build();
         let mut stream = self
             .docker
@@ -619,7 +411,7 @@ impl Sandbox for DockerSandbox {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(vec!["sleep".into(), "60".into()]),
-            user: Some(KEEPER_USER.into()),
+            user: Some(PROBE_USER.into()),
             network_disabled: Some(true),
             labels: Some(HashMap::from([
                 (LABEL_MANAGED.to_string(), "probe".to_string()),
@@ -648,54 +440,29 @@ impl Sandbox for DockerSandbox {
             ))
             .await?
             .map_err(|e| engine_error(e, image))?;
-            timed(self.exec_collect(&id, &format!("{command} 2>&1")))
-                .await?
-                .map(|(out, _)| out)
+            let mut pipe = self
+                .attach(
+                    &id,
+                    vec!["/bin/sh".into(), "-c".into(), format!("{command} 2>&1")],
+                    &format!("{RUN_UID}:{RUN_UID}"),
+                )
+                .await?;
+            drop(pipe.input);
+            let mut stdout = Vec::new();
+            let read = async {
+                while let Some(chunk) = pipe.output.next().await {
+                    let chunk = chunk?;
+                    if chunk.stream == OutputStream::Stdout {
+                        stdout.extend_from_slice(&chunk.data);
+                    }
+                }
+                Ok::<_, SandboxError>(())
+            };
+            timed(read).await??;
+            Ok(String::from_utf8_lossy(&stdout).into_owned())
         }
         .await;
         let _ = self.remove(&id).await;
         result
-    }
-}
-
-#[cfg(test)]
-mod runner_marker_tests {
-    use super::*;
-
-    fn chunks(
-        parts: &[(&[u8], OutputStream)],
-    ) -> futures_util::stream::BoxStream<'static, Result<OutputChunk, SandboxError>> {
-        let items: Vec<Result<OutputChunk, SandboxError>> = parts
-            .iter()
-            .map(|(d, s)| {
-                Ok(OutputChunk {
-                    stream: *s,
-                    data: bytes::Bytes::copy_from_slice(d),
-                })
-            })
-            .collect();
-        futures_util::stream::iter(items).boxed()
-    }
-
-    #[tokio::test]
-    async fn markers_split_the_runner_from_the_program() {
-        use OutputStream::*;
-        let mut ok = chunks(&[(b"\x06", Stdout), (b"\x06hello", Stdout)]);
-        let early = wait_for_runner(&mut ok).await.expect("started");
-        assert_eq!(early.len(), 1);
-        let mut failed = chunks(&[(b"\x06\x15tar: no space", Stdout), (b" left", Stdout)]);
-        match wait_for_runner(&mut failed).await {
-            Err(SandboxError::Workspace(why)) => assert_eq!(why, "tar: no space left"),
-            other => panic!("{other:?}"),
-        }
-        let mut split = chunks(&[(b"\x06", Stdout), (b"\x15", Stdout), (b"why", Stdout)]);
-        assert!(
-            matches!(wait_for_runner(&mut split).await, Err(SandboxError::Workspace(w)) if w == "why")
-        );
-        let mut never = chunks(&[(b"OCI runtime exec failed", Stderr)]);
-        assert!(matches!(
-            wait_for_runner(&mut never).await,
-            Err(SandboxError::ExecFailed(_))
-        ));
     }
 }

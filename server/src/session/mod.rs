@@ -6,7 +6,9 @@
 //!   the event fan-out.
 //! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions and everything that
 //!   creates, restores and ends them.
-//! - `run`: one run at a time: files in, command out, output streamed, limits enforced.
+//! - `container`: a session's container and runner: made or claimed, re-opened, replaced.
+//! - `pool`: warm containers with their runner open, per environment.
+//! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
 //! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
 //! - `reaper`: ends sessions idle past the TTL or past their lifetime.
 //! - `files`: validation of workspace file names and sizes.
@@ -14,8 +16,10 @@
 //! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
 
 mod collab;
+mod container;
 pub mod events;
 pub mod files;
+mod pool;
 mod quotas;
 mod reaper;
 mod registry;
@@ -30,6 +34,7 @@ use uuid::Uuid;
 
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use pool::PoolStatus;
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::{CreatedSession, History, NewSession, SessionRegistry};
@@ -38,7 +43,10 @@ pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 use crate::auth::{self, Role};
 use crate::collab::Authority;
 use crate::environments::Environment;
-use crate::sandbox::SandboxId;
+use crate::sandbox::{RunnerConn, SandboxId};
+
+/// The live sessions, shared by the registry (which owns them) and the container watch.
+type LiveMap = Arc<dashmap::DashMap<SessionId, Arc<Session>>>;
 
 /// A session's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -248,6 +256,9 @@ pub enum SessionError {
 struct State {
     status: Status,
     container: Option<SandboxId>,
+    /// The container's runner while its stream is open; opened at the first run after an
+    /// adoption.
+    runner: Option<Arc<RunnerConn>>,
     last_activity_at: DateTime<Utc>,
     doc: Authority,
     notes: String,

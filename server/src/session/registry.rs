@@ -1,16 +1,21 @@
 //! The registry of live sessions: a cheap-clone handle over the `DashMap` and everything a
-//! session needs to reach (sandbox, store, environments, config). Creating, restoring after a
-//! restart, and ending sessions happen here.
+//! session needs to reach (its containers, the store, environments, config). Creating,
+//! restoring after a restart, and ending sessions happen here; a session's container and
+//! runner are `container`'s business, its runs `run`'s.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::files::{validate_files, FilesError};
+use super::container::{spec, Containers};
+use super::files::validate_files;
+use super::pool::{Pool, PoolStatus};
+use super::run::{self, RunHandle, RunRequest, StopReason, Stopper};
 use super::{
     new_channel, EndReason, RunSummary, Session, SessionError, SessionEvent, SessionId,
     SessionSnapshot, State, Status,
@@ -19,15 +24,13 @@ use crate::auth::{self, Role};
 use crate::collab::{normalize_newlines, Authority, Update};
 use crate::config::Config;
 use crate::environments::Environments;
-use crate::sandbox::{EngineHealth, Sandbox, SandboxError, SandboxId, SandboxSpec};
+use crate::sandbox::{EngineHealth, ManagedSandbox, RunnerConn, Sandbox, SandboxId};
 use crate::store::{ListPage, SessionRecord, Store};
 
 /// Everything the registry's handles share.
 pub(super) struct Shared {
-    pub sessions: DashMap<SessionId, Arc<Session>>,
-    pub sandbox: Arc<dyn Sandbox>,
-    /// The engine as the background ping last found it.
-    pub engine: tokio::sync::watch::Receiver<EngineHealth>,
+    pub sessions: Arc<DashMap<SessionId, Arc<Session>>>,
+    pub containers: Containers,
     pub store: Arc<dyn Store>,
     pub environments: Arc<Environments>,
     pub config: Arc<Config>,
@@ -83,11 +86,27 @@ impl SessionRegistry {
         config: Arc<Config>,
         tasks: TaskTracker,
     ) -> Self {
+        let sessions = Arc::new(DashMap::new());
+        let pool = Pool::new(
+            sandbox.clone(),
+            environments.clone(),
+            config.clone(),
+            tasks.clone(),
+            engine.clone(),
+        );
+        let containers = Containers {
+            sandbox,
+            store: store.clone(),
+            config: config.clone(),
+            tasks: tasks.clone(),
+            pool,
+            engine,
+            live: sessions.clone(),
+        };
         Self {
             shared: Arc::new(Shared {
-                sessions: DashMap::new(),
-                sandbox,
-                engine,
+                sessions,
+                containers,
                 store,
                 environments,
                 quotas: super::quotas::Quotas::new(&config.quotas),
@@ -104,18 +123,32 @@ impl SessionRegistry {
 
     /// The engine's state as last seen (what `GET /health` reports).
     pub fn engine(&self) -> EngineHealth {
-        self.shared.engine.borrow().clone()
+        self.shared.containers.engine.borrow().clone()
     }
 
-    /// Refuses work that needs the engine while the last ping found it down, so that a caller
-    /// hears 503 at once instead of a session stuck in `creating` or a run reported `error`.
-    pub(super) fn engine_up(&self) -> Result<(), SessionError> {
-        match &*self.shared.engine.borrow() {
-            EngineHealth::Ok(_) => Ok(()),
-            EngineHealth::Down(why) => Err(SessionError::Sandbox(SandboxError::Unavailable(
-                why.clone(),
-            ))),
-        }
+    /// Every environment's warm pool.
+    pub fn pool(&self) -> Vec<PoolStatus> {
+        self.shared.containers.pool.status()
+    }
+
+    /// Wakes the pool's filler, e.g. once an image is built.
+    pub fn wake_pool(&self) {
+        self.shared.containers.pool.wake();
+    }
+
+    /// Starts the background work of live sessions: the container and engine watches and the
+    /// pool's filler. Each ends with `shutdown`.
+    pub fn spawn_background(&self, shutdown: &CancellationToken) {
+        let c = &self.shared.containers;
+        self.shared
+            .tasks
+            .spawn(c.clone().run_watch(shutdown.clone()));
+        self.shared
+            .tasks
+            .spawn(c.clone().run_engine_watch(shutdown.clone()));
+        self.shared
+            .tasks
+            .spawn(c.pool.clone().run_filler(shutdown.clone()));
     }
 
     pub fn idle_ttl(&self) -> chrono::Duration {
@@ -130,7 +163,7 @@ impl SessionRegistry {
     /// Creates a session and starts its container in the background (status `creating`,
     /// then `ready`).
     pub async fn create(&self, req: NewSession) -> Result<CreatedSession, SessionError> {
-        self.engine_up()?;
+        self.shared.containers.engine_up()?;
         let config = &self.shared.config;
         let name = req
             .environment
@@ -178,13 +211,21 @@ impl SessionRegistry {
             .quotas
             .check_create(&req.created_by, self.shared.sessions.len(), live_mine)?;
         let (candidate_token, interviewer_token) = (auth::new_token(), auth::new_token());
+        // A warm container makes the session ready before it is even answered.
+        let warm = self.shared.containers.pool.claim(&name);
         let now = Utc::now();
         let record = SessionRecord {
             id: Uuid::new_v4().to_string(),
             environment: name,
             label: req.label,
-            status: Status::Creating.as_str().into(),
-            container_id: None,
+            status: if warm.is_some() {
+                Status::Ready
+            } else {
+                Status::Creating
+            }
+            .as_str()
+            .into(),
+            container_id: warm.as_ref().map(|w| w.container.0.clone()),
             candidate_hash: auth::hash_token(&candidate_token),
             interviewer_hash: auth::hash_token(&interviewer_token),
             created_at: now,
@@ -199,9 +240,27 @@ impl SessionRegistry {
             notes: String::new(),
             files,
         };
-        self.shared.store.insert_session(&record).await?;
-        let session = self.insert(record, Vec::new(), None, None);
-        self.spawn_container(session.clone());
+        if let Err(err) = self.shared.store.insert_session(&record).await {
+            if let Some(warm) = warm {
+                warm.runner.close().await;
+                let _ = self.shared.containers.sandbox.remove(&warm.container).await;
+            }
+            return Err(err.into());
+        }
+        let session = match warm {
+            Some(warm) => self.insert(
+                record,
+                Vec::new(),
+                Some(warm.container),
+                Some(warm.runner),
+                None,
+            ),
+            None => {
+                let session = self.insert(record, Vec::new(), None, None, None);
+                self.shared.containers.spawn_ensure(session.clone());
+                session
+            }
+        };
         Ok(CreatedSession {
             session,
             candidate_token,
@@ -214,6 +273,7 @@ impl SessionRegistry {
         record: SessionRecord,
         updates: Vec<Update>,
         container: Option<SandboxId>,
+        runner: Option<Arc<RunnerConn>>,
         last_execution: Option<RunSummary>,
     ) -> Arc<Session> {
         let environment = self
@@ -241,6 +301,7 @@ impl SessionRegistry {
             state: Mutex::new(State {
                 status,
                 container,
+                runner,
                 last_activity_at: record.last_activity_at,
                 doc: Authority::restore(
                     record.initial_document,
@@ -262,237 +323,52 @@ impl SessionRegistry {
         session
     }
 
-    fn spawn_container(&self, session: Arc<Session>) {
-        let this = self.clone();
-        self.shared.tasks.spawn(async move {
-            if let Err(err) = this.ensure_container(&session).await {
-                tracing::warn!(session = %session.id, %err, "could not start the session's container");
-            }
-        });
-    }
-
-    /// The session's container, created (or re-created) if it has none.
-    pub(super) async fn ensure_container(
+    /// Starts a run (see `run`): the request is checked against the session's files and
+    /// the limits first, then the engine and the session's run quota.
+    pub async fn start_run(
         &self,
         session: &Arc<Session>,
-    ) -> Result<SandboxId, SessionError> {
-        let _lifecycle = session.lifecycle.lock().await;
-        if let Some(id) = session.state().container.clone() {
-            return Ok(id);
-        }
-        if session.status().is_ended() {
-            return Err(SessionError::Ended);
-        }
-        let limits = &self.shared.config.limits;
-        let runtime = &self.shared.config.docker.runtime;
-        let spec = SandboxSpec {
-            session_id: session.id.to_string(),
-            environment: session.environment.name.clone(),
-            image: session.environment.image.clone(),
-            memory_mib: session
-                .environment
-                .settings
-                .memory_mib
-                .unwrap_or(limits.memory_mib),
-            cpus: session.environment.settings.cpus.unwrap_or(limits.cpus),
-            pids: limits.pids,
-            workspace_mib: limits.workspace_mib,
-            tmp_mib: limits.tmp_mib,
-            nofile: limits.nofile,
-            runtime: (!runtime.is_empty()).then(|| runtime.clone()),
-        };
-        let started = std::time::Instant::now();
-        let id = self.shared.sandbox.create(&spec).await?;
-        tracing::info!(session = %session.id, container = %id, ms = started.elapsed().as_millis() as u64, "container started");
-        let status = {
-            let mut state = session.state();
-            state.container = Some(id.clone());
-            if state.status == Status::Creating {
-                state.status = Status::Ready;
-                session.emit_locked(SessionEvent::Status(Status::Ready));
-            }
-            state.status
-        };
-        self.persist_state(session, status, None).await;
-        Ok(id)
+        req: RunRequest,
+        by: Role,
+    ) -> Result<RunHandle, SessionError> {
+        let plan = run::plan_for(session, &req, &self.shared.config.limits)?;
+        self.shared.containers.engine_up()?;
+        self.shared.quotas.check_run(session.id)?;
+        run::start(&self.shared.containers, session, plan, req, by).await
     }
 
-    /// Forgets a container that died under the session, so that a new one is made; an idle
-    /// session shows `creating` until then.
-    pub(super) async fn forget_container(&self, session: &Arc<Session>, dead: &SandboxId) -> bool {
-        let _lifecycle = session.lifecycle.lock().await;
-        let mut state = session.state();
-        if state.container.as_ref() != Some(dead) {
-            return false;
-        }
-        state.container = None;
-        if state.status == Status::Ready {
-            state.status = Status::Creating;
-            session.emit_locked(SessionEvent::Status(Status::Creating));
-        }
-        true
-    }
-
-    /// Replaces the containers of live sessions as they die (killed, OOM of the keeper, removed
-    /// by hand), until `shutdown`. A container this server restarted itself is running again
-    /// by the time it is checked, and is left alone.
-    pub async fn run_container_watch(self, shutdown: tokio_util::sync::CancellationToken) {
-        use futures_util::StreamExt;
-        loop {
-            let mut exits = self.shared.sandbox.watch_exits();
-            loop {
-                let exit = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    exit = exits.next() => exit,
-                };
-                match exit {
-                    Some(Ok(id)) => self.on_container_exit(id),
-                    Some(Err(err)) => {
-                        tracing::warn!(%err, "container events failed; watching again");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            }
-        }
-    }
-
-    /// Follows the engine's state until `shutdown`: while it is down every socket hears
-    /// `degraded`; when it is back, every live session's container is checked, a dead one is
-    /// removed and replaced (with backoff), and the sockets hear the session's status again.
-    /// Container deaths during the outage were not seen as events, hence the check.
-    pub async fn run_engine_watch(self, shutdown: tokio_util::sync::CancellationToken) {
-        let mut engine = self.shared.engine.clone();
-        let mut down = false;
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                changed = engine.changed() => if changed.is_err() { return },
-            }
-            let now_down = matches!(*engine.borrow_and_update(), EngineHealth::Down(_));
-            if now_down == down {
-                continue;
-            }
-            down = now_down;
-            let live: Vec<Arc<Session>> = self
-                .shared
-                .sessions
-                .iter()
-                .map(|e| e.value().clone())
-                .collect();
-            if down {
-                for session in &live {
-                    session.emit(SessionEvent::EngineDown);
-                }
-                continue;
-            }
-            tracing::info!(
-                sessions = live.len(),
-                "engine back: checking every session's container"
-            );
-            for session in live {
-                let this = self.clone();
-                self.shared
-                    .tasks
-                    .spawn(async move { this.heal_after_outage(session).await });
-            }
-        }
-    }
-
-    async fn heal_after_outage(&self, session: Arc<Session>) {
-        let container = session.state().container.clone();
-        if let Some(id) = &container {
-            if !matches!(self.shared.sandbox.is_running(id).await, Ok(true))
-                && self.forget_container(&session, id).await
-            {
-                tracing::warn!(session = %session.id, container = %id, "container died during the outage; replacing it");
-                let _ = self.shared.sandbox.remove(id).await;
-            }
-        }
-        let mut wait = std::time::Duration::from_millis(500);
-        for attempt in 1..=6 {
-            match self.ensure_container(&session).await {
-                Ok(_) | Err(SessionError::Ended) => break,
-                Err(err) if attempt == 6 => {
-                    tracing::error!(session = %session.id, %err, "no container after the outage");
-                }
-                Err(err) => {
-                    tracing::warn!(session = %session.id, %err, attempt, "could not make a container yet");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-            }
-        }
-        // Everyone hears the session's own status again (`ready` once it has a container).
-        session.emit(SessionEvent::Status(session.status()));
-    }
-
-    fn on_container_exit(&self, id: SandboxId) {
-        let owner = self
+    /// On server shutdown: stops every run in progress and waits until each is recorded, so
+    /// none is left to its timeout or cut off unrecorded; then closes every runner (each
+    /// clears its sandbox). Sessions and containers stay, for the next start.
+    pub async fn stop_for_shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = self
             .shared
             .sessions
             .iter()
-            .find(|entry| entry.value().state().container.as_ref() == Some(&id))
-            .map(|entry| entry.value().clone());
-        let Some(session) = owner else { return };
-        let this = self.clone();
-        self.shared.tasks.spawn(async move {
-            // A restart (ours, to clear a fork bomb) is a die followed by a start: give it time.
-            for _ in 0..6 {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                if session.status().is_ended() {
-                    return;
-                }
-                if !this.shared.sandbox.exists(&id).await.unwrap_or(true) {
-                    break; // removed: no restart is coming
-                }
-                if matches!(this.shared.sandbox.is_running(&id).await, Ok(true)) {
-                    return;
-                }
-            }
-            if this.forget_container(&session, &id).await {
-                tracing::warn!(session = %session.id, container = %id, "container died; replacing it");
-                let _ = this.shared.sandbox.remove(&id).await;
-                if let Err(err) = this.ensure_container(&session).await {
-                    tracing::warn!(session = %session.id, %err, "could not replace the container");
-                }
-            }
-        });
-    }
-
-    /// Writes the session's status, container and last activity to the store; a failure is
-    /// logged, not fatal (the next write carries the same fields).
-    pub(super) async fn persist_state(
-        &self,
-        session: &Session,
-        status: Status,
-        reason: Option<EndReason>,
-    ) {
-        let (container, last_activity) = {
-            let state = session.state();
-            (
-                state.container.as_ref().map(|c| c.0.clone()),
-                state.last_activity_at,
+            .map(|entry| entry.value().clone())
+            .collect();
+        let stoppers: Vec<Stopper> = sessions
+            .iter()
+            .filter_map(|s| s.state().run.as_ref().map(|r| r.stopper()))
+            .collect();
+        if !stoppers.is_empty() {
+            tracing::info!(
+                runs = stoppers.len(),
+                "stopping runs in progress for shutdown"
+            );
+            futures_util::future::join_all(
+                stoppers
+                    .into_iter()
+                    .map(|s| s.stop(StopReason::ServerShutdown)),
             )
-        };
-        if let Err(err) = self
-            .shared
-            .store
-            .update_session_state(
-                &session.id.to_string(),
-                status.as_str(),
-                container.as_deref(),
-                last_activity,
-                reason.map(EndReason::as_str),
-            )
-            .await
-        {
-            tracing::error!(session = %session.id, %err, "could not store the session state");
+            .await;
         }
+        let runners: Vec<Arc<RunnerConn>> = sessions
+            .iter()
+            .filter_map(|s| s.state().runner.clone())
+            .collect();
+        futures_util::future::join_all(runners.iter().map(|r| r.close())).await;
+        self.shared.containers.pool.close_all().await;
     }
 
     /// Ends a session: stops its run, removes its container, tells its clients. Its code and
@@ -508,16 +384,9 @@ impl SessionRegistry {
             state.run.as_ref().map(|r| r.stopper())
         };
         if let Some(stopper) = active {
-            stopper.stop(super::run::StopReason::SessionEnded).await;
+            stopper.stop(StopReason::SessionEnded).await;
         }
-        let container = {
-            let _lifecycle = session.lifecycle.lock().await;
-            session.state().container.take()
-        };
-        let removed = match &container {
-            Some(id) => self.shared.sandbox.remove(id).await,
-            None => Ok(()),
-        };
+        let removed = self.shared.containers.release(session).await;
         let status = reason.status();
         {
             let mut state = session.state();
@@ -525,7 +394,10 @@ impl SessionRegistry {
             session.emit_locked(SessionEvent::Status(status));
             session.emit_locked(SessionEvent::Ended(reason));
         }
-        self.persist_state(session, status, Some(reason)).await;
+        self.shared
+            .containers
+            .persist_state(session, status, Some(reason))
+            .await;
         self.shared.sessions.remove(&session.id);
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         removed.map_err(SessionError::from)
@@ -648,18 +520,22 @@ impl SessionRegistry {
         Ok(out)
     }
 
-    /// After a restart: brings back every live session from the store, adopts its container
-    /// if it still runs (or makes a new one), and removes managed containers nobody owns.
+    /// After a restart: brings back every live session from the store and adopts its
+    /// container if it still runs and is made from today's image and spec (its runner is
+    /// re-opened at its next run, so many adopted sessions cost no execs at once), else makes
+    /// a new one. Containers no live session owns go to the warm pool or are removed.
     pub async fn restore(&self) -> Result<usize, SessionError> {
         let cut_short = self.shared.store.fail_unfinished_runs().await?;
         if !cut_short.is_empty() {
+            // Their programs ended with the old server's runner streams (a runner whose
+            // stdin ends kills every process of the run's uid).
             tracing::warn!(
                 sessions = cut_short.len(),
                 "runs cut short by the last shutdown marked as error"
             );
         }
         let records = self.shared.store.live_sessions().await?;
-        let managed = match self.shared.sandbox.list_managed().await {
+        let managed = match self.shared.containers.sandbox.list_managed().await {
             Ok(list) => list,
             Err(err) => {
                 tracing::error!(%err, "cannot list containers; sessions will get new ones");
@@ -686,11 +562,7 @@ impl SessionRegistry {
             }
             let adopted = managed
                 .iter()
-                .find(|m| {
-                    m.running
-                        && m.session_id == record.id
-                        && Some(&m.id.0) == record.container_id.as_ref()
-                })
+                .find(|m| Some(&m.id.0) == record.container_id.as_ref() && self.current(m))
                 .map(|m| m.id.clone());
             if let Some(id) = &adopted {
                 kept.insert(id.clone());
@@ -712,44 +584,44 @@ impl SessionRegistry {
                 record,
                 updates,
                 adopted.clone(),
+                None,
                 last.and_then(super::run::summary_from_record),
             );
             restored += 1;
             match &adopted {
-                None => self.spawn_container(session),
-                Some(container) => {
-                    // A server that died mid-run left its program running: stop it now.
-                    // Before serving, so that it cannot hit a new run.
-                    if cut_short.contains(&session.id.to_string()) {
-                        if let Err(err) = self.shared.sandbox.kill_run_processes(container).await {
-                            tracing::warn!(session = %session.id, %err, "could not stop the run a crash left behind");
-                        }
-                    }
-                    self.persist_state(&session, Status::Ready, None).await;
+                None => self.shared.containers.spawn_ensure(session),
+                Some(_) => {
+                    self.shared
+                        .containers
+                        .persist_state(&session, Status::Ready, None)
+                        .await
                 }
             }
         }
+        let pool = &self.shared.containers.pool;
         for m in managed.into_iter().filter(|m| !kept.contains(&m.id)) {
-            tracing::info!(container = %m.id, session = %m.session_id, "removing a container no live session owns");
-            if let Err(err) = self.shared.sandbox.remove(&m.id).await {
+            if self.current(&m) && pool.adopt(&m.environment, m.id.clone()) {
+                tracing::info!(container = %m.id, environment = %m.environment, "adopting a pool container");
+                continue;
+            }
+            tracing::info!(container = %m.id, "removing a container no live session owns");
+            if let Err(err) = self.shared.containers.sandbox.remove(&m.id).await {
                 tracing::warn!(container = %m.id, %err, "could not remove container");
             }
         }
         Ok(restored)
     }
 
-    pub(super) fn sandbox(&self) -> &Arc<dyn Sandbox> {
-        &self.shared.sandbox
-    }
-
-    /// Is this sandbox error the container being gone (so a new one would help)?
-    pub(super) fn container_gone(err: &SandboxError) -> bool {
-        matches!(err, SandboxError::NotFound(_) | SandboxError::NotRunning(_))
-    }
-
-    /// Validates a set of files against the configured limits.
-    pub(super) fn check_files(&self, files: &BTreeMap<String, String>) -> Result<(), FilesError> {
-        validate_files(files, self.shared.config.limits.code_limit_bytes)
+    /// A container worth keeping: running, of a ready environment, made from its image as it
+    /// is now and with today's spec.
+    fn current(&self, m: &ManagedSandbox) -> bool {
+        let Some(env) = self.shared.environments.get(&m.environment) else {
+            return false;
+        };
+        m.running
+            && env.is_ready()
+            && env.image_id().as_deref() == Some(m.image_id.as_str())
+            && m.spec_digest == spec(&self.shared.config, env).digest()
     }
 }
 

@@ -1179,9 +1179,19 @@ pub fn docker_ps(filters: &[&str], all: bool) -> Vec<String> {
         .collect()
 }
 
-/// Containers (running or not) of a session.
-pub fn session_containers(session_id: &str) -> Vec<String> {
-    docker_ps(&[&format!("label=livecode.session={session_id}")], true)
+/// Whether a container with this id exists, running or not.
+pub fn container_exists(id: &str) -> bool {
+    !docker_ps(&[&format!("id={id}")], true).is_empty()
+}
+
+/// The container a live session has now, from `GET /sessions/{id}` (which container serves
+/// which session is the store's business, not a label's).
+pub async fn session_container(api: &Api<'_>, session: &Session) -> String {
+    let got = api.get_session(&session.id, &session.interviewer).await;
+    got["container_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the session has no container: {got}"))
+        .to_string()
 }
 
 /// Polls `cond` every 100 ms until it holds or `wait` passes; returns whether it held.

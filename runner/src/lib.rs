@@ -1,0 +1,15 @@
+//! livecode-runner: the one process the server execs into each session container, and the
+//! protocol it speaks. The server uses this library for [`protocol`]; the binary (`main.rs`)
+//! is built from this folder by Debian's `rustc`, std only, statically linked, into every
+//! environment image.
+//!
+//! # Layout
+//! - [`protocol`]: the frames both ways, versioned.
+//! - [`procfs`]: pure readers of `/proc` and cgroup files, and the workspace path check.
+//! - `main.rs` (binary): modes `serve` (the default) and `keep`.
+//! - `sys.rs`: the few libc calls std does not wrap.
+//! - `worker.rs`: the thread that acts as the run's uid: kills, cleans, writes files.
+//! - `run.rs`: one run: build and run steps, output, stdin, limits.
+
+pub mod procfs;
+pub mod protocol;

@@ -1,0 +1,549 @@
+//! One run: its files written into an empty workspace, the build step (if any), the run step
+//! with stdin, output streamed as it is read, the timeout, the output cap and kills enforced,
+//! and afterwards every process of the run's uid gone and every scratch place empty again.
+//!
+//! The main thread drives a run and is the only one that reads [`Msg`]s; each step has a
+//! waiter, two output pumps and (the run step) a stdin writer, all started before the step's
+//! process, so nothing here needs a new pid once the program runs.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use livecode_runner::procfs;
+use livecode_runner::protocol::{End, Event, Finished, Phase, Request, RunRequest, Step, Stream};
+
+use crate::sys;
+use crate::worker::{Worker, RUN_UID};
+
+/// What reaches the main thread.
+pub enum Msg {
+    Request(Request),
+    /// The server's stream ended or broke.
+    Closed(String),
+    /// A step's process exited (the token names the step).
+    Exited(u64, io::Result<ExitStatus>),
+    /// Run `.0` reached its output cap.
+    OutputLimit(u64),
+}
+
+/// Writes frames to stdout, one at a time, numbering a run's output.
+pub struct Out {
+    seq: Mutex<u64>,
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self { seq: Mutex::new(0) }
+    }
+
+    pub fn send(&self, event: &Event) {
+        let _one_at_a_time = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        write_frame(&event.encode());
+    }
+
+    fn output(&self, run: u64, stream: Stream, data: &[u8]) {
+        let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        *seq += 1;
+        let frame = Event::Output {
+            run,
+            seq: *seq,
+            stream,
+            data: data.to_vec(),
+        }
+        .encode();
+        write_frame(&frame);
+    }
+
+    fn reset(&self) {
+        *self.seq.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+    }
+}
+
+fn write_frame(frame: &[u8]) {
+    // A failed write means the server is gone; the reader sees the same and ends the runner.
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(frame).and_then(|()| out.flush());
+}
+
+/// The run's output budget, both streams and both steps together.
+struct Budget {
+    used: AtomicU64,
+    limit: u64,
+    hit: AtomicBool,
+}
+
+impl Budget {
+    /// How much of `n` bytes may still go out.
+    fn take(&self, n: usize) -> usize {
+        let n = n as u64;
+        let before = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some((used + n).min(self.limit))
+            })
+            .expect("the closure always answers");
+        (self.limit - before).min(n) as usize
+    }
+}
+
+enum StdinCmd {
+    Data(Vec<u8>),
+    Eof,
+}
+
+/// The run in progress, as the main thread sees it.
+struct RunState {
+    id: u64,
+    end: Option<End>,
+    /// The server's stream ended during the run: the runner stops after it.
+    closed: bool,
+    /// Stdin that arrived before the run step started.
+    queued: VecDeque<StdinCmd>,
+    stdin: Option<Sender<StdinCmd>>,
+    /// Why a kill did not clear everything, for the run's message.
+    problem: Option<String>,
+}
+
+/// How one step went.
+struct StepEnd {
+    status: Option<ExitStatus>,
+    ms: u64,
+}
+
+pub struct Runner {
+    pub out: Arc<Out>,
+    pub worker: Worker,
+    pub rx: Receiver<Msg>,
+    pub tx: Sender<Msg>,
+    /// Scratch places may hold what a run wrote.
+    pub dirty: bool,
+    next_step: u64,
+}
+
+impl Runner {
+    pub fn new(out: Arc<Out>, worker: Worker, rx: Receiver<Msg>, tx: Sender<Msg>) -> Self {
+        Self {
+            out,
+            worker,
+            rx,
+            tx,
+            dirty: false,
+            next_step: 0,
+        }
+    }
+
+    /// Serves requests until the server's stream ends.
+    pub fn serve(&mut self) {
+        loop {
+            match self.rx.recv() {
+                Ok(Msg::Request(Request::Run(req))) => {
+                    if self.run(req) {
+                        return;
+                    }
+                }
+                // Stdin, EOF or a kill for a run that already ended: nothing to do.
+                Ok(Msg::Request(_) | Msg::Exited(..) | Msg::OutputLimit(_)) => {}
+                Ok(Msg::Closed(why)) => {
+                    eprintln!("livecode-runner: the server's stream ended: {why}");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Runs one request to its end; true when the server's stream closed meanwhile.
+    fn run(&mut self, req: RunRequest) -> bool {
+        self.out.reset();
+        let mut st = RunState {
+            id: req.run,
+            end: None,
+            closed: false,
+            queued: VecDeque::new(),
+            stdin: None,
+            problem: None,
+        };
+        let mut done = Finished {
+            run: req.run,
+            end: End::Exited,
+            phase: if req.build.is_some() {
+                Phase::Build
+            } else {
+                Phase::Run
+            },
+            exit_code: None,
+            signal: None,
+            oom: false,
+            build_ms: None,
+            run_ms: None,
+            truncated: false,
+            message: String::new(),
+        };
+        let prepared = if self.dirty {
+            self.worker.clean()
+        } else {
+            Ok(())
+        }
+        .map_err(|e| format!("the sandbox could not be cleared: {e}"))
+        .and_then(|()| {
+            self.dirty = true;
+            self.worker
+                .write(req.files)
+                .map_err(|e| format!("the files could not be written to the workspace: {e}"))
+        });
+        if let Err(message) = prepared {
+            done.end = End::Failed;
+            done.message = message;
+            return self.finish(done, &st);
+        }
+
+        let oom_before = oom_kills();
+        let budget = Arc::new(Budget {
+            used: AtomicU64::new(0),
+            limit: req.output_limit,
+            hit: AtomicBool::new(false),
+        });
+        let env = run_env(&req.env);
+        let mut steps: Vec<(Phase, &Step)> = Vec::new();
+        if let Some(build) = &req.build {
+            steps.push((Phase::Build, build));
+        }
+        steps.push((Phase::Run, &req.step));
+        for (phase, step) in steps {
+            done.phase = phase;
+            let end = match self.step(&mut st, phase, step, &env, &budget) {
+                Ok(end) => end,
+                Err(message) => {
+                    done.end = End::Failed;
+                    done.message = message;
+                    break;
+                }
+            };
+            match phase {
+                Phase::Build => done.build_ms = Some(end.ms),
+                Phase::Run => done.run_ms = Some(end.ms),
+            }
+            if let Some(status) = end.status {
+                done.exit_code = status.code();
+                done.signal = status.signal();
+            }
+            if budget.hit.load(Ordering::Acquire) && st.end.is_none() {
+                st.end = Some(End::OutputLimit);
+            }
+            if let Some(stopped) = st.end {
+                done.end = stopped;
+                break;
+            }
+            if phase == Phase::Build && done.exit_code != Some(0) {
+                break; // a compile error: nothing to run
+            }
+        }
+        done.truncated = budget.hit.load(Ordering::Acquire);
+        if let (Some(before), Some(after)) = (oom_before, oom_kills()) {
+            done.oom = after > before;
+        }
+        self.finish(done, &st)
+    }
+
+    fn finish(&mut self, mut done: Finished, st: &RunState) -> bool {
+        if let Some(problem) = &st.problem {
+            if !done.message.is_empty() {
+                done.message.push_str("; ");
+            }
+            done.message.push_str(problem);
+        }
+        self.out.send(&Event::Finished(done));
+        // Nothing a run wrote outlives it (and tmpfs memory is given back at once).
+        if self.worker.clean().is_ok() {
+            self.dirty = false;
+        }
+        st.closed
+    }
+
+    /// Runs one step to its end. Err: the step could not be started (nothing of it ran).
+    fn step(
+        &mut self,
+        st: &mut RunState,
+        phase: Phase,
+        step: &Step,
+        env: &[(String, String)],
+        budget: &Arc<Budget>,
+    ) -> Result<StepEnd, String> {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(&step.command)
+            .current_dir("/workspace")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(if phase == Phase::Run {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let parent = std::process::id() as i32;
+        // SAFETY: child_setup only makes async-signal-safe calls (see sys.rs).
+        unsafe {
+            cmd.pre_exec(move || sys::child_setup(RUN_UID, parent));
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("the program could not be started: {e}"))?;
+        self.out.send(&Event::Started { run: st.id, phase });
+        self.next_step += 1;
+        let token = self.next_step;
+        let helpers = match self.start_helpers(st, &mut child, budget) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = self.worker.kill_all();
+                return Err(format!("the runner could not start a thread: {e}"));
+            }
+        };
+        let waiter = thread::Builder::new()
+            .name("waiter".into())
+            .stack_size(64 * 1024)
+            .spawn({
+                let tx = self.tx.clone();
+                move || {
+                    let status = child.wait();
+                    let _ = tx.send(Msg::Exited(token, status));
+                }
+            });
+        if let Err(e) = waiter {
+            self.kill(st, End::Killed);
+            return Err(format!("the runner could not start a thread: {e}"));
+        }
+        let Helpers {
+            pumps,
+            stdin,
+            stdin_thread,
+        } = helpers;
+        if phase == Phase::Run {
+            // The only sender: once it is dropped the writer thread ends.
+            st.stdin = stdin;
+            while let Some(cmd) = st.queued.pop_front() {
+                self.forward_stdin(st, cmd);
+            }
+        }
+
+        let deadline = started + Duration::from_millis(step.timeout_ms);
+        let status = loop {
+            let wait = match st.end {
+                None => deadline.saturating_duration_since(Instant::now()),
+                Some(_) => Duration::from_secs(3600),
+            };
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Exited(t, status)) if t == token => break status.ok(),
+                Ok(Msg::Exited(..)) => {}
+                Ok(Msg::OutputLimit(run)) if run == st.id => self.kill(st, End::OutputLimit),
+                Ok(Msg::OutputLimit(_)) => {}
+                Ok(Msg::Request(req)) => self.during(st, req),
+                Ok(Msg::Closed(_)) => {
+                    st.closed = true;
+                    self.kill(st, End::Killed);
+                }
+                Err(RecvTimeoutError::Timeout) => self.kill(st, End::Timeout),
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the runner holds a sender"),
+            }
+        };
+        let ms = started.elapsed().as_millis() as u64;
+        // Whatever the step left running (background jobs, daemons) goes now, which also
+        // closes the pipes they held, so the pumps end.
+        if let Err(e) = self.worker.kill_all() {
+            st.problem = Some(e);
+        }
+        st.stdin = None;
+        for pump in pumps {
+            let _ = pump.join();
+        }
+        if let Some(writer) = stdin_thread {
+            let _ = writer.join();
+        }
+        Ok(StepEnd { status, ms })
+    }
+
+    /// The step's output pumps and, for the run step, its stdin writer.
+    fn start_helpers(
+        &self,
+        st: &RunState,
+        child: &mut Child,
+        budget: &Arc<Budget>,
+    ) -> io::Result<Helpers> {
+        let mut pumps = Vec::new();
+        let outputs: [(Option<Box<dyn Read + Send>>, Stream); 2] = [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                Stream::Stdout,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                Stream::Stderr,
+            ),
+        ];
+        for (pipe, stream) in outputs {
+            let Some(pipe) = pipe else { continue };
+            let (out, budget, tx, run) = (self.out.clone(), budget.clone(), self.tx.clone(), st.id);
+            pumps.push(
+                thread::Builder::new()
+                    .name("pump".into())
+                    .stack_size(256 * 1024)
+                    .spawn(move || pump(pipe, stream, run, &out, &budget, &tx))?,
+            );
+        }
+        let (mut stdin, mut stdin_thread) = (None, None);
+        if let Some(pipe) = child.stdin.take() {
+            let (tx, rx) = mpsc::channel();
+            let (out, run) = (self.out.clone(), st.id);
+            stdin_thread = Some(
+                thread::Builder::new()
+                    .name("stdin".into())
+                    .stack_size(64 * 1024)
+                    .spawn(move || write_stdin(pipe, &rx, run, &out))?,
+            );
+            stdin = Some(tx);
+        }
+        Ok(Helpers {
+            pumps,
+            stdin,
+            stdin_thread,
+        })
+    }
+
+    /// Stops the step: the first reason is the run's end.
+    fn kill(&mut self, st: &mut RunState, end: End) {
+        if st.end.is_none() {
+            st.end = Some(end);
+        }
+        if let Err(e) = self.worker.kill_all() {
+            st.problem = Some(e);
+        }
+    }
+
+    /// A request that arrives while a run goes on.
+    fn during(&mut self, st: &mut RunState, req: Request) {
+        match req {
+            Request::Kill { run } if run == st.id => self.kill(st, End::Killed),
+            Request::Stdin { run, data } if run == st.id => {
+                self.forward_stdin(st, StdinCmd::Data(data))
+            }
+            Request::StdinEof { run } if run == st.id => self.forward_stdin(st, StdinCmd::Eof),
+            Request::Run(other) => self.out.send(&Event::Refused {
+                run: other.run,
+                message: "a run is in progress".into(),
+            }),
+            _ => {} // meant for a run that already ended
+        }
+    }
+
+    fn forward_stdin(&mut self, st: &mut RunState, cmd: StdinCmd) {
+        let Some(writer) = &st.stdin else {
+            st.queued.push_back(cmd);
+            return;
+        };
+        if let Err(mpsc::SendError(StdinCmd::Data(data))) = writer.send(cmd) {
+            // The program closed its stdin: what it will never read is consumed all the same,
+            // so the server's window does not stall.
+            self.out.send(&Event::StdinConsumed {
+                run: st.id,
+                bytes: data.len() as u64,
+            });
+        }
+    }
+}
+
+struct Helpers {
+    pumps: Vec<JoinHandle<()>>,
+    stdin: Option<Sender<StdinCmd>>,
+    stdin_thread: Option<JoinHandle<()>>,
+}
+
+/// Streams one pipe as output frames until every writer of it is gone; past the budget it
+/// keeps reading (so the program is not stuck on a full pipe until it is killed) but sends
+/// nothing.
+fn pump(
+    mut pipe: Box<dyn Read + Send>,
+    stream: Stream,
+    run: u64,
+    out: &Out,
+    budget: &Budget,
+    tx: &Sender<Msg>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let room = budget.take(n);
+        if room > 0 {
+            out.output(run, stream, &buf[..room]);
+        }
+        if room < n && !budget.hit.swap(true, Ordering::AcqRel) {
+            let _ = tx.send(Msg::OutputLimit(run));
+        }
+    }
+}
+
+fn write_stdin(mut pipe: ChildStdin, rx: &Receiver<StdinCmd>, run: u64, out: &Out) {
+    for cmd in rx {
+        match cmd {
+            StdinCmd::Data(data) => {
+                let written = pipe.write_all(&data).is_ok();
+                out.send(&Event::StdinConsumed {
+                    run,
+                    bytes: data.len() as u64,
+                });
+                if !written {
+                    break;
+                }
+            }
+            StdinCmd::Eof => break, // dropping the pipe closes it
+        }
+    }
+}
+
+/// The environment of both steps: the image's, with HOME in the emptied /tmp and no place a
+/// language would read code from outside the workspace, then the request's.
+fn run_env(extra: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("HOME", "/tmp"),
+        ("USER", "runner"),
+        ("LOGNAME", "runner"),
+        ("LANG", "C.UTF-8"),
+        ("PYTHONNOUSERSITE", "1"),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.iter().cloned());
+    env
+}
+
+/// The container's OOM-kill counter (cgroup v2, then v1).
+fn oom_kills() -> Option<u64> {
+    [
+        "/sys/fs/cgroup/memory.events",
+        "/sys/fs/cgroup/memory/memory.oom_control",
+    ]
+    .iter()
+    .find_map(|path| procfs::oom_kills(&std::fs::read_to_string(path).ok()?))
+}

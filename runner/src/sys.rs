@@ -1,0 +1,151 @@
+//! The few libc calls std does not wrap. Credentials of one thread are changed with raw
+//! syscalls: glibc's wrappers change every thread of the process, which is exactly what the
+//! worker thread must not do.
+
+use std::io;
+use std::os::raw::{c_char, c_int, c_long, c_void};
+
+pub const SIGKILL: c_int = 9;
+const SIGXFSZ: c_int = 25;
+const SIG_DFL: usize = 0;
+const SIG_IGN: usize = 1;
+const PR_SET_PDEATHSIG: c_int = 1;
+const PR_SET_DUMPABLE: c_int = 4;
+const O_WRONLY: c_int = 1;
+const O_CLOEXEC: c_int = 0o2000000;
+const IPC_RMID: c_int = 0;
+
+#[cfg(target_arch = "x86_64")]
+mod nr {
+    pub const SETGROUPS: i64 = 116;
+    pub const SETRESUID: i64 = 117;
+    pub const SETRESGID: i64 = 119;
+}
+#[cfg(target_arch = "aarch64")]
+mod nr {
+    pub const SETGROUPS: i64 = 159;
+    pub const SETRESUID: i64 = 147;
+    pub const SETRESGID: i64 = 149;
+}
+
+extern "C" {
+    fn kill(pid: c_int, sig: c_int) -> c_int;
+    fn setsid() -> c_int;
+    fn prctl(option: c_int, arg2: usize, arg3: usize, arg4: usize, arg5: usize) -> c_int;
+    fn syscall(number: c_long, ...) -> c_long;
+    fn signal(sig: c_int, handler: usize) -> usize;
+    fn open(path: *const c_char, flags: c_int, ...) -> c_int;
+    fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+    fn close(fd: c_int) -> c_int;
+    fn getppid() -> c_int;
+    fn geteuid() -> u32;
+    fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
+    fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
+    fn semctl(id: c_int, num: c_int, cmd: c_int, ...) -> c_int;
+}
+
+fn check(ret: c_long) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sends `sig` to `pid` (`-1`: every process this thread may signal but its own and init).
+pub fn send_signal(pid: i32, sig: c_int) -> io::Result<()> {
+    // SAFETY: kill(2) takes plain integers.
+    check(unsafe { kill(pid, sig) } as c_long)
+}
+
+pub fn euid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { geteuid() }
+}
+
+/// Keeps other processes of our uid from reading our memory or file descriptors (the
+/// kernel also refuses ptrace to a process that is not dumpable).
+pub fn set_not_dumpable() -> io::Result<()> {
+    // SAFETY: prctl(2) with integer arguments.
+    check(unsafe { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) } as c_long)
+}
+
+/// The runner itself ignores SIGXFSZ, so writing a file past the container's file-size limit
+/// is an error it reports, not its death. Runs get the default back (see [`child_setup`]).
+pub fn ignore_sigxfsz() {
+    // SAFETY: installing SIG_IGN has no handler code to be unsafe.
+    unsafe { signal(SIGXFSZ, SIG_IGN) };
+}
+
+/// Changes the calling thread's credentials only: real, effective and saved uid and gid and
+/// no supplementary groups.
+pub fn set_thread_credentials(uids: [u32; 3], gids: [u32; 3]) -> io::Result<()> {
+    // SAFETY: raw syscalls with integer arguments; they touch only this thread's credentials.
+    unsafe {
+        check(syscall(nr::SETGROUPS, 0 as c_long, std::ptr::null::<u32>()))?;
+        check(syscall(
+            nr::SETRESGID,
+            gids[0] as c_long,
+            gids[1] as c_long,
+            gids[2] as c_long,
+        ))?;
+        check(syscall(
+            nr::SETRESUID,
+            uids[0] as c_long,
+            uids[1] as c_long,
+            uids[2] as c_long,
+        ))
+    }
+}
+
+/// Removes a SysV IPC object (`kind`: "shm", "msg" or "sem").
+pub fn remove_ipc(kind: &str, id: i32) -> io::Result<()> {
+    // SAFETY: IPC_RMID takes no buffer (NULL is allowed).
+    let ret = unsafe {
+        match kind {
+            "shm" => shmctl(id, IPC_RMID, std::ptr::null_mut()),
+            "msg" => msgctl(id, IPC_RMID, std::ptr::null_mut()),
+            _ => semctl(id, 0, IPC_RMID),
+        }
+    };
+    check(ret as c_long)
+}
+
+/// What a run's process does between fork and exec, as root still: prefer it to the runner
+/// when memory runs out, give it its own session, become `uid` with no capabilities, die
+/// with the runner. Only async-signal-safe calls: this runs in a forked child.
+pub fn child_setup(uid: u32, parent: i32) -> io::Result<()> {
+    const OOM_ADJ: &[u8] = b"/proc/self/oom_score_adj\0";
+    // SAFETY: each call takes integers or a static NUL-terminated path; none allocates.
+    unsafe {
+        // Raising our own score needs no privilege; after the uid change the file would no
+        // longer be ours to write (the process is not dumpable until exec).
+        let fd = open(OOM_ADJ.as_ptr().cast(), O_WRONLY | O_CLOEXEC);
+        if fd >= 0 {
+            write(fd, b"1000".as_ptr().cast(), 4);
+            close(fd);
+        }
+        check(setsid() as c_long)?;
+        check(syscall(nr::SETGROUPS, 0 as c_long, std::ptr::null::<u32>()))?;
+        check(syscall(
+            nr::SETRESGID,
+            uid as c_long,
+            uid as c_long,
+            uid as c_long,
+        ))?;
+        // All three uids non-zero: the kernel clears every capability.
+        check(syscall(
+            nr::SETRESUID,
+            uid as c_long,
+            uid as c_long,
+            uid as c_long,
+        ))?;
+        // After the uid change, which clears it.
+        check(prctl(PR_SET_PDEATHSIG, SIGKILL as usize, 0, 0, 0) as c_long)?;
+        if getppid() != parent {
+            return Err(io::Error::other("the runner is gone"));
+        }
+        signal(SIGXFSZ, SIG_DFL);
+    }
+    Ok(())
+}

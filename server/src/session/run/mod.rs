@@ -1,0 +1,450 @@
+//! One run at a time per session. A run's files and commands go to the session's runner in
+//! one request; its output comes back as it is produced and is fanned out to every
+//! participant; stdin, kills and stops go the same way. The runner enforces the timeout, the
+//! output cap and the cleanup; this module decides what a run's end means and records it.
+//!
+//! # Layout
+//! - `request`: the request checked and turned into a [`Plan`](request::Plan) (pure).
+//! - `output`: counting, decoding and cutting output into events.
+//! - `pump`: one run's conversation with the runner.
+//!
+//! Data flows one way: socket or REST → here → the session's container and runner
+//! (`container`) → the sandbox → events.
+
+mod output;
+mod pump;
+mod request;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::container::Containers;
+use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
+use crate::auth::Role;
+use crate::store::RunRecord;
+
+pub(super) use request::Plan;
+
+/// Stdin messages that may wait for a program that does not read.
+const STDIN_QUEUE: usize = 256;
+
+/// What to run.
+#[derive(Debug, Default, Clone)]
+pub struct RunRequest {
+    /// Replaces the document for this run only.
+    pub code: Option<String>,
+    /// The file `code` goes to (default: the environment's file name).
+    pub filename: Option<String>,
+    /// Extra files for this run, beside the session's own.
+    pub files: Option<BTreeMap<String, String>>,
+    /// Sent to the program's stdin as soon as it starts.
+    pub stdin: Option<String>,
+    /// Close stdin after `stdin` (non-interactive runs).
+    pub close_stdin: bool,
+    /// At most the configured run timeout.
+    pub timeout: Option<Duration>,
+    /// Kill a run in progress instead of refusing.
+    pub restart: bool,
+}
+
+/// How a run ended, with its (capped) output.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub exit_code: Option<i64>,
+    /// Time of the run itself, build excluded.
+    pub duration: Duration,
+    /// Time of the build step, for compiled languages.
+    pub build_duration: Option<Duration>,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+}
+
+/// A started run: wait for it to end.
+#[derive(Debug)]
+pub struct RunHandle {
+    pub run_id: Uuid,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl RunHandle {
+    /// Resolves when the run has ended.
+    pub async fn wait(mut self) -> Arc<RunOutcome> {
+        loop {
+            if let Some(outcome) = self.done.borrow_and_update().clone() {
+                return outcome;
+            }
+            if self.done.changed().await.is_err() {
+                // The run task is gone without an outcome: only on shutdown.
+                return Arc::new(RunOutcome {
+                    run_id: self.run_id,
+                    status: RunStatus::Error,
+                    exit_code: None,
+                    duration: Duration::ZERO,
+                    build_duration: None,
+                    stdout: String::new(),
+                    stderr: "the server shut down during the run\n".into(),
+                    truncated: false,
+                });
+            }
+        }
+    }
+}
+
+/// Why stdin could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StdinError {
+    #[error("nothing is running")]
+    NoRun,
+    #[error("the program is not reading its input fast enough")]
+    Full,
+    #[error("the program's input is closed")]
+    Closed,
+}
+
+/// Why a run was stopped before it ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StopReason {
+    Killed,
+    Restarted,
+    SessionEnded,
+    /// The server is shutting down: the run ends now, with a record, not at its timeout.
+    ServerShutdown,
+}
+
+#[derive(Debug)]
+enum StdinCommand {
+    Data(Bytes),
+    Eof,
+}
+
+#[derive(Debug, Default)]
+struct StopSignal {
+    reason: Mutex<Option<StopReason>>,
+    token: CancellationToken,
+}
+
+impl StopSignal {
+    /// The first reason wins.
+    fn request(&self, reason: StopReason) {
+        let mut current = self.reason.lock().expect("stop lock poisoned");
+        if current.is_none() {
+            *current = Some(reason);
+        }
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().expect("stop lock poisoned")
+    }
+}
+
+/// The session's handle on its run in progress.
+#[derive(Debug)]
+pub(super) struct ActiveRun {
+    pub id: Uuid,
+    stdin: mpsc::Sender<StdinCommand>,
+    stop: Arc<StopSignal>,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl ActiveRun {
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            stop: self.stop.clone(),
+            done: self.done.clone(),
+        }
+    }
+}
+
+/// Stops a run and waits for it to be over.
+pub(super) struct Stopper {
+    stop: Arc<StopSignal>,
+    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+}
+
+impl Stopper {
+    pub async fn stop(mut self, reason: StopReason) {
+        self.stop.request(reason);
+        let wait = self.done.wait_for(|outcome| outcome.is_some());
+        if tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .is_err()
+        {
+            tracing::error!("a stopped run did not end within 20 s");
+        }
+    }
+}
+
+impl Session {
+    /// Sends bytes to the running program's stdin and shows them to every participant.
+    pub fn send_stdin(&self, data: String, participant: u64) -> Result<(), StdinError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        let mut end = data.len().min(super::INPUT_PREVIEW_BYTES);
+        while !data.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (preview, truncated) = (data[..end].to_string(), end < data.len());
+        run.stdin
+            .try_send(StdinCommand::Data(Bytes::from(data)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StdinError::Full,
+                mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
+            })?;
+        self.emit_locked(SessionEvent::Input {
+            run_id: run.id,
+            participant,
+            data: preview,
+            truncated,
+        });
+        Ok(())
+    }
+
+    /// Closes the running program's stdin.
+    pub fn close_stdin(&self) -> Result<(), StdinError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        run.stdin
+            .try_send(StdinCommand::Eof)
+            .map_err(|_| StdinError::Closed)
+    }
+
+    /// Asks the running program to stop now; the run reports `killed`.
+    pub fn kill_run(&self) -> Result<(), SessionError> {
+        let state = self.state();
+        let run = state.run.as_ref().ok_or(SessionError::NoRun)?;
+        run.stop.request(StopReason::Killed);
+        Ok(())
+    }
+
+    /// The id of the run in progress, if any.
+    pub fn current_run(&self) -> Option<Uuid> {
+        self.state().run.as_ref().map(|r| r.id)
+    }
+}
+
+/// Everything a run task carries.
+struct RunCtx {
+    session: Arc<Session>,
+    run_id: Uuid,
+    stop: Arc<StopSignal>,
+    stdin: Option<mpsc::Receiver<StdinCommand>>,
+    plan: Plan,
+    output: output::Output,
+}
+
+/// The run `req` asks for, against the session's files and document as they are now.
+pub(super) fn plan_for(
+    session: &Session,
+    req: &RunRequest,
+    limits: &crate::config::Limits,
+) -> Result<Plan, SessionError> {
+    let (files, document) = {
+        let state = session.state();
+        (state.files.clone(), state.doc.doc().to_string())
+    };
+    request::plan(req, &session.environment, &files, &document, limits)
+}
+
+/// Starts a planned run; refuses with `RUN_IN_PROGRESS` unless `req.restart`, which stops the
+/// current run first. The run goes on in the background; the handle waits for it.
+pub(super) async fn start(
+    containers: &Containers,
+    session: &Arc<Session>,
+    plan: Plan,
+    req: RunRequest,
+    by: Role,
+) -> Result<RunHandle, SessionError> {
+    let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);
+    if let Some(data) = req.stdin.filter(|d| !d.is_empty()) {
+        stdin_tx
+            .try_send(StdinCommand::Data(Bytes::from(data)))
+            .expect("fresh channel has room");
+    }
+    if req.close_stdin {
+        stdin_tx
+            .try_send(StdinCommand::Eof)
+            .expect("fresh channel has room");
+    }
+    let stop = Arc::new(StopSignal::default());
+    let (done_tx, done_rx) = watch::channel(None);
+    let run_id = Uuid::new_v4();
+
+    // Take the one run slot, or stop the run holding it when asked to restart.
+    loop {
+        let holder = {
+            let mut state = session.state();
+            if state.status.is_ended() {
+                return Err(SessionError::Ended);
+            }
+            match &state.run {
+                Some(_) if !req.restart => return Err(SessionError::RunInProgress),
+                Some(run) => Some(run.stopper()),
+                None => {
+                    state.run = Some(ActiveRun {
+                        id: run_id,
+                        stdin: stdin_tx.clone(),
+                        stop: stop.clone(),
+                        done: done_rx.clone(),
+                    });
+                    state.last_activity_at = Utc::now();
+                    session.emit_locked(SessionEvent::RunStarted { run_id, by });
+                    state.status = Status::Executing;
+                    session.emit_locked(SessionEvent::Status(Status::Executing));
+                    None
+                }
+            }
+        };
+        match holder {
+            Some(stopper) => stopper.stop(StopReason::Restarted).await,
+            None => break,
+        }
+    }
+
+    let ctx = RunCtx {
+        output: output::Output::new(
+            session.clone(),
+            run_id,
+            containers.config.limits.output_limit_bytes,
+        ),
+        session: session.clone(),
+        run_id,
+        stop,
+        stdin: Some(stdin_rx),
+        plan,
+    };
+    let c = containers.clone();
+    containers
+        .tasks
+        .spawn(async move { run_task(&c, ctx, by, done_tx).await });
+    Ok(RunHandle {
+        run_id,
+        done: done_rx,
+    })
+}
+
+async fn run_task(
+    c: &Containers,
+    mut ctx: RunCtx,
+    by: Role,
+    done: watch::Sender<Option<Arc<RunOutcome>>>,
+) {
+    let session = ctx.session.clone();
+    let started_at = Utc::now();
+    let mut record = RunRecord {
+        id: ctx.run_id.to_string(),
+        session_id: session.id.to_string(),
+        by_role: by.as_str().into(),
+        started_at,
+        finished_at: None,
+        status: None,
+        exit_code: None,
+        duration_ms: None,
+        build_ms: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        truncated: false,
+    };
+    if let Err(err) = c.store.insert_run(&record).await {
+        tracing::error!(session = %session.id, %err, "could not store the run");
+    }
+
+    let ended = match pump::drive(c, &mut ctx).await {
+        Ok(ended) => ended,
+        Err(err) => {
+            tracing::warn!(session = %session.id, run = %ctx.run_id, %err, "run failed");
+            ctx.output
+                .notice(&format!("the run could not be started: {err}"));
+            pump::Ended::error()
+        }
+    };
+    let (stdout, stderr) = ctx.output.finish();
+    let finished_at = Utc::now();
+    let duration = Duration::from_millis(ended.run_ms.unwrap_or(0));
+    let outcome = Arc::new(RunOutcome {
+        run_id: ctx.run_id,
+        status: ended.status,
+        exit_code: ended.exit_code,
+        duration,
+        build_duration: ended.build_ms.map(Duration::from_millis),
+        stdout,
+        stderr,
+        truncated: ctx.output.truncated || ended.truncated,
+    });
+    let duration_ms = duration.as_millis() as u64;
+    let session_status = {
+        let mut state = session.state();
+        // Free the slot before telling anyone, so a `run` sent on seeing `run_finished`
+        // is never refused.
+        state.run = None;
+        state.last_activity_at = finished_at;
+        state.last_execution = Some(RunSummary {
+            run_id: ctx.run_id,
+            status: ended.status,
+            exit_code: ended.exit_code,
+            duration_ms,
+            build_ms: ended.build_ms,
+            truncated: outcome.truncated,
+            started_at,
+            finished_at,
+        });
+        session.emit_locked(SessionEvent::RunFinished {
+            run_id: ctx.run_id,
+            exit_code: ended.exit_code,
+            status: ended.status,
+            duration_ms,
+            build_ms: ended.build_ms,
+            truncated: outcome.truncated,
+        });
+        if state.status == Status::Executing {
+            state.status = Status::Ready;
+            session.emit_locked(SessionEvent::Status(Status::Ready));
+        }
+        state.status
+    };
+    let _ = done.send(Some(outcome.clone()));
+
+    record.finished_at = Some(finished_at);
+    record.status = Some(ended.status.as_str().into());
+    record.exit_code = ended.exit_code;
+    record.duration_ms = Some(duration_ms);
+    record.build_ms = ended.build_ms;
+    record.stdout = outcome.stdout.clone();
+    record.stderr = outcome.stderr.clone();
+    record.truncated = outcome.truncated;
+    if let Err(err) = c
+        .store
+        .finish_run(&record, c.config.sessions.runs_kept_in_full)
+        .await
+    {
+        tracing::error!(session = %session.id, %err, "could not store the run's result");
+    }
+    if !session_status.is_ended() {
+        c.persist_state(&session, session_status, None).await;
+    }
+}
+
+/// The stored form of a finished run, back as a summary.
+pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
+    let status = serde_json::from_value(serde_json::Value::String(record.status?)).ok()?;
+    Some(RunSummary {
+        run_id: Uuid::parse_str(&record.id).ok()?,
+        status,
+        exit_code: record.exit_code,
+        duration_ms: record.duration_ms.unwrap_or(0),
+        build_ms: record.build_ms,
+        truncated: record.truncated,
+        started_at: record.started_at,
+        finished_at: record.finished_at?,
+    })
+}

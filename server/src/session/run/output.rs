@@ -1,0 +1,130 @@
+//! A run's output on its way to the participants: counted against the cap (the runner
+//! enforces it too; this is the server's own bound), decoded as UTF-8 across chunk
+//! boundaries, cut into events of at most [`MAX_EVENT_TEXT`], and kept for the run's record.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::sandbox::OutputStream;
+use crate::session::events::Utf8Decoder;
+use crate::session::{Phase, Session, SessionEvent};
+
+/// The most text one `output` event carries, so that what a slow socket has in flight stays
+/// small; a larger piece goes out as several events.
+pub const MAX_EVENT_TEXT: usize = 16 * 1024;
+
+/// One run's output so far.
+pub struct Output {
+    session: Arc<Session>,
+    run_id: Uuid,
+    limit: usize,
+    used: usize,
+    /// Output was cut at the cap.
+    pub truncated: bool,
+    /// The step now producing output.
+    pub phase: Phase,
+    decoders: [Utf8Decoder; 2],
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    pub fn new(session: Arc<Session>, run_id: Uuid, limit: usize) -> Self {
+        Self {
+            session,
+            run_id,
+            limit,
+            used: 0,
+            truncated: false,
+            phase: Phase::Run,
+            decoders: Default::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    /// Counts, decodes and fans out one piece of output. False once over the cap.
+    pub fn push(&mut self, stream: OutputStream, data: &[u8]) -> bool {
+        let take = data.len().min(self.limit - self.used);
+        self.used += take;
+        let text = self.decoders[stream as usize].push(&data[..take]);
+        self.emit(stream, text);
+        if take < data.len() {
+            self.truncated = true;
+            return false;
+        }
+        true
+    }
+
+    /// A message from livecode itself, shown on stderr (not counted against the cap).
+    pub fn notice(&mut self, text: &str) {
+        self.emit(OutputStream::Stderr, format!("[livecode] {text}\n"));
+    }
+
+    /// Flushes what the decoders held back; answers stdout and stderr in full.
+    pub fn finish(&mut self) -> (String, String) {
+        for stream in [OutputStream::Stdout, OutputStream::Stderr] {
+            let rest = self.decoders[stream as usize].finish();
+            self.emit(stream, rest);
+        }
+        (
+            std::mem::take(&mut self.stdout),
+            std::mem::take(&mut self.stderr),
+        )
+    }
+
+    fn emit(&mut self, stream: OutputStream, text: String) {
+        if text.is_empty() {
+            return;
+        }
+        match stream {
+            OutputStream::Stdout => self.stdout.push_str(&text),
+            OutputStream::Stderr => self.stderr.push_str(&text),
+        }
+        for piece in pieces(&text, MAX_EVENT_TEXT) {
+            self.session.emit(SessionEvent::Output {
+                run_id: self.run_id,
+                stream,
+                phase: self.phase,
+                data: piece.to_string(),
+            });
+        }
+    }
+}
+
+/// `text` cut into pieces of at most `max` bytes, on character boundaries.
+pub fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            // One character longer than `max`: it goes whole.
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, after) = rest.split_at(end);
+        rest = after;
+        Some(piece)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_fit_and_keep_characters_whole() {
+        let text = "ab🎉cd";
+        let got: Vec<&str> = pieces(text, 3).collect();
+        assert_eq!(got, vec!["ab", "🎉", "cd"]);
+        assert_eq!(got.concat(), text);
+        assert_eq!(pieces("", 3).count(), 0);
+        assert!(pieces(&"x".repeat(40_000), MAX_EVENT_TEXT).all(|p| p.len() <= MAX_EVENT_TEXT));
+    }
+}

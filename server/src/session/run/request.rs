@@ -1,0 +1,192 @@
+//! What a run request asks for, checked and turned into what the runner needs: the files of
+//! the workspace, the file the program is in, the commands and the timeout. Pure: everything
+//! comes in as values, so each rule is unit-tested.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use livecode_runner::protocol::{self, Step};
+
+use super::RunRequest;
+use crate::config::Limits;
+use crate::environments::Environment;
+use crate::session::files::{validate_files, validate_path, FilesError};
+use crate::session::SessionError;
+
+/// A run, ready for the runner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Exactly the workspace of the run: the session's files, its document, the request's.
+    pub files: BTreeMap<String, String>,
+    /// The file the program is in.
+    pub filename: String,
+    pub timeout: Duration,
+    pub build: Option<Step>,
+    pub step: Step,
+}
+
+impl Plan {
+    /// The runner's request; `run` is numbered by the connection.
+    pub fn request(&self, output_limit: usize) -> protocol::RunRequest {
+        protocol::RunRequest {
+            run: 0,
+            files: self
+                .files
+                .iter()
+                .map(|(path, content)| protocol::File {
+                    path: path.clone(),
+                    content: content.as_bytes().to_vec(),
+                })
+                .collect(),
+            build: self.build.clone(),
+            step: self.step.clone(),
+            env: Vec::new(),
+            output_limit: output_limit as u64,
+        }
+    }
+}
+
+/// Checks `req` against the limits and builds the run: `session_files` and `document` are
+/// the session's own (the document goes into the environment's file name).
+pub fn plan(
+    req: &RunRequest,
+    env: &Environment,
+    session_files: &BTreeMap<String, String>,
+    document: &str,
+    limits: &Limits,
+) -> Result<Plan, SessionError> {
+    let max_timeout = Duration::from_secs(limits.run_timeout_seconds);
+    let timeout = match req.timeout {
+        Some(t) if t.is_zero() || t > max_timeout => {
+            return Err(SessionError::InvalidArgument(format!(
+                "timeout_seconds must be between 1 and {}",
+                max_timeout.as_secs()
+            )))
+        }
+        Some(t) => t,
+        None => max_timeout,
+    };
+    let filename = req
+        .filename
+        .clone()
+        .unwrap_or_else(|| env.settings.filename.clone());
+    validate_path(&filename).map_err(FilesError::from)?;
+
+    let mut files = session_files.clone();
+    files.insert(env.settings.filename.clone(), document.to_string());
+    if let Some(code) = &req.code {
+        files.insert(filename.clone(), code.clone());
+    }
+    if let Some(extra) = &req.files {
+        files.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    validate_files(&files, limits.code_limit_bytes)?;
+
+    let build_timeout = env
+        .settings
+        .build_timeout_seconds
+        .unwrap_or(limits.build_timeout_seconds);
+    Ok(Plan {
+        build: env.build_command(&filename).map(|command| Step {
+            command,
+            timeout_ms: build_timeout * 1000,
+        }),
+        step: Step {
+            command: env.run_command(&filename),
+            timeout_ms: timeout.as_millis() as u64,
+        },
+        files,
+        filename,
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::environments::Environments;
+
+    fn env(name: &str) -> std::sync::Arc<Environment> {
+        Environments::load("")
+            .expect("embedded environments")
+            .get(name)
+            .expect("known")
+            .clone()
+    }
+
+    fn check(req: RunRequest, env_name: &str) -> Result<Plan, SessionError> {
+        let files = BTreeMap::from([("data.txt".to_string(), "42\n".to_string())]);
+        plan(
+            &req,
+            &env(env_name),
+            &files,
+            "print('doc')",
+            &Config::defaults().limits,
+        )
+    }
+
+    #[test]
+    fn the_document_and_session_files_make_the_workspace() {
+        let p = check(RunRequest::default(), "python").expect("plan");
+        assert_eq!(p.filename, "main.py");
+        assert_eq!(p.timeout, Duration::from_secs(10));
+        assert_eq!(p.step.command, "python3 /workspace/main.py");
+        assert_eq!(p.step.timeout_ms, 10_000);
+        assert!(p.build.is_none());
+        assert_eq!(
+            p.files,
+            BTreeMap::from([
+                ("data.txt".to_string(), "42\n".to_string()),
+                ("main.py".to_string(), "print('doc')".to_string()),
+            ])
+        );
+    }
+
+    #[test]
+    fn code_and_files_of_the_request_win_for_this_run() {
+        let req = RunRequest {
+            code: Some("print(2)".into()),
+            filename: Some("other.py".into()),
+            files: Some(BTreeMap::from([("data.txt".into(), "7".into())])),
+            ..Default::default()
+        };
+        let p = check(req, "python").expect("plan");
+        assert_eq!(p.files["other.py"], "print(2)");
+        assert_eq!(p.files["main.py"], "print('doc')");
+        assert_eq!(p.files["data.txt"], "7");
+        assert_eq!(p.step.command, "python3 /workspace/other.py");
+    }
+
+    #[test]
+    fn compiled_languages_get_a_build_step_with_its_own_timeout() {
+        let p = check(RunRequest::default(), "c").expect("plan");
+        let build = p.build.expect("c builds");
+        assert!(build.command.contains("/workspace/main.c"), "{build:?}");
+        assert_eq!(build.timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        for timeout in [Duration::ZERO, Duration::from_secs(11)] {
+            let req = RunRequest {
+                timeout: Some(timeout),
+                ..Default::default()
+            };
+            assert!(matches!(
+                check(req, "python"),
+                Err(SessionError::InvalidArgument(_))
+            ));
+        }
+        let req = RunRequest {
+            filename: Some("../etc/passwd".into()),
+            ..Default::default()
+        };
+        assert!(matches!(check(req, "python"), Err(SessionError::Files(_))));
+        let req = RunRequest {
+            code: Some("x".repeat(300 * 1024)),
+            ..Default::default()
+        };
+        assert!(matches!(check(req, "python"), Err(SessionError::Files(_))));
+    }
+}
