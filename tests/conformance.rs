@@ -52,7 +52,7 @@ const PROPERTIES: &[&str] = &[
     "runtime_error",
     "compile_error",
     "many_lines",
-    "files_persist",
+    "run_files",
 ];
 
 fn main() -> ExitCode {
@@ -251,13 +251,27 @@ fn run_case(
                     let want: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
                     r.stdout_is(&want)
                 }
-                "files_persist" => {
+                "run_files" => {
+                    // What a run writes is gone for the next run...
                     session
                         .execute(json!({"code": program("write_file")?}))
                         .await?
                         .completed(0)?;
                     let r = session
                         .execute(json!({"code": program("read_file")?}))
+                        .await?;
+                    let out = r.0["stdout"].as_str().unwrap_or_default();
+                    if out.contains("persisted 42") {
+                        return Err(
+                            format!("a later run read what an earlier one wrote: {}", r.0).into(),
+                        );
+                    }
+                    // ...while a file the request names is there.
+                    let r = session
+                        .execute(json!({
+                            "code": program("read_file")?,
+                            "files": {"data.txt": "persisted 42\n"},
+                        }))
                         .await?;
                     r.completed(0)?;
                     let out = r.0["stdout"].as_str().unwrap_or_default();

@@ -8,8 +8,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -276,51 +277,66 @@ impl Runner {
         env: &[(String, String)],
         budget: &Arc<Budget>,
     ) -> Result<StepEnd, String> {
+        // Pipes first (owned by the run's uid), then the threads that serve them, then the
+        // process: once the program runs, nothing here needs a new pid.
+        let n = if phase == Phase::Run { 3 } else { 2 };
+        let mut pipes = self
+            .worker
+            .pipes(n)
+            .map_err(|e| format!("the runner could not make pipes: {e}"))?
+            .into_iter();
+        let (out_read, out_write) = pipes.next().expect("asked for them");
+        let (err_read, err_write) = pipes.next().expect("asked for them");
+        let stdin_pipe = pipes.next();
+        let (stdin_child, stdin_ours) = match stdin_pipe {
+            Some((read, write)) => (Stdio::from(read), Some(std::fs::File::from(write))),
+            None => (Stdio::null(), None),
+        };
+        let helpers = self
+            .start_helpers(st, [out_read, err_read], stdin_ours, budget)
+            .map_err(|e| format!("the runner could not start a thread: {e}"))?;
+        self.next_step += 1;
+        let token = self.next_step;
+
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(&step.command)
             .current_dir("/workspace")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(if phase == Phase::Run {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(stdin_child)
+            .stdout(Stdio::from(out_write))
+            .stderr(Stdio::from(err_write));
         let parent = std::process::id() as i32;
         // SAFETY: child_setup only makes async-signal-safe calls (see sys.rs).
         unsafe {
             cmd.pre_exec(move || sys::child_setup(RUN_UID, parent));
         }
         let started = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("the program could not be started: {e}"))?;
-        self.out.send(&Event::Started { run: st.id, phase });
-        self.next_step += 1;
-        let token = self.next_step;
-        let helpers = match self.start_helpers(st, &mut child, budget) {
-            Ok(h) => h,
+        let spawned = cmd.spawn();
+        // The child's ends of the pipes live in `cmd`: once it is gone, the pumps see the end
+        // of output when the program (and whatever it started) is gone.
+        drop(cmd);
+        let mut child = match spawned {
+            Ok(child) => child,
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = self.worker.kill_all();
-                return Err(format!("the runner could not start a thread: {e}"));
+                helpers.join();
+                return Err(format!("the program could not be started: {e}"));
             }
         };
+        self.out.send(&Event::Started { run: st.id, phase });
+        let tx = self.tx.clone();
         let waiter = thread::Builder::new()
             .name("waiter".into())
             .stack_size(64 * 1024)
-            .spawn({
-                let tx = self.tx.clone();
-                move || {
-                    let status = child.wait();
-                    let _ = tx.send(Msg::Exited(token, status));
-                }
+            .spawn(move || {
+                let status = child.wait();
+                let _ = tx.send(Msg::Exited(token, status));
             });
         if let Err(e) = waiter {
+            // Without a waiter nothing reaps the program: it is killed and left to the runner's
+            // end. The run says why.
             self.kill(st, End::Killed);
+            helpers.join();
             return Err(format!("the runner could not start a thread: {e}"));
         }
         let Helpers {
@@ -376,53 +392,49 @@ impl Runner {
     fn start_helpers(
         &self,
         st: &RunState,
-        child: &mut Child,
+        outputs: [OwnedFd; 2],
+        stdin: Option<std::fs::File>,
         budget: &Arc<Budget>,
     ) -> io::Result<Helpers> {
-        let mut pumps = Vec::new();
-        let outputs: [(Option<Box<dyn Read + Send>>, Stream); 2] = [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-                Stream::Stdout,
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-                Stream::Stderr,
-            ),
-        ];
-        for (pipe, stream) in outputs {
-            let Some(pipe) = pipe else { continue };
+        let mut helpers = Helpers {
+            pumps: Vec::new(),
+            stdin: None,
+            stdin_thread: None,
+        };
+        for (pipe, stream) in outputs.into_iter().zip([Stream::Stdout, Stream::Stderr]) {
+            let pipe = std::fs::File::from(pipe);
             let (out, budget, tx, run) = (self.out.clone(), budget.clone(), self.tx.clone(), st.id);
-            pumps.push(
-                thread::Builder::new()
-                    .name("pump".into())
-                    .stack_size(256 * 1024)
-                    .spawn(move || pump(pipe, stream, run, &out, &budget, &tx))?,
-            );
+            let pump = thread::Builder::new()
+                .name("pump".into())
+                .stack_size(256 * 1024)
+                .spawn(move || pump(pipe, stream, run, &out, &budget, &tx));
+            match pump {
+                Ok(handle) => helpers.pumps.push(handle),
+                Err(e) => {
+                    helpers.join();
+                    return Err(e);
+                }
+            }
         }
-        let (mut stdin, mut stdin_thread) = (None, None);
-        if let Some(pipe) = child.stdin.take() {
+        if let Some(pipe) = stdin {
             let (tx, rx) = mpsc::channel();
             let (out, run) = (self.out.clone(), st.id);
-            stdin_thread = Some(
-                thread::Builder::new()
-                    .name("stdin".into())
-                    .stack_size(64 * 1024)
-                    .spawn(move || write_stdin(pipe, &rx, run, &out))?,
-            );
-            stdin = Some(tx);
+            let writer = thread::Builder::new()
+                .name("stdin".into())
+                .stack_size(64 * 1024)
+                .spawn(move || write_stdin(pipe, &rx, run, &out));
+            match writer {
+                Ok(handle) => {
+                    helpers.stdin_thread = Some(handle);
+                    helpers.stdin = Some(tx);
+                }
+                Err(e) => {
+                    helpers.join();
+                    return Err(e);
+                }
+            }
         }
-        Ok(Helpers {
-            pumps,
-            stdin,
-            stdin_thread,
-        })
+        Ok(helpers)
     }
 
     /// Stops the step: the first reason is the run's end.
@@ -473,11 +485,24 @@ struct Helpers {
     stdin_thread: Option<JoinHandle<()>>,
 }
 
+impl Helpers {
+    /// Ends the threads of a step that never ran: their pipes have no other end any more.
+    fn join(self) {
+        drop(self.stdin);
+        for pump in self.pumps {
+            let _ = pump.join();
+        }
+        if let Some(writer) = self.stdin_thread {
+            let _ = writer.join();
+        }
+    }
+}
+
 /// Streams one pipe as output frames until every writer of it is gone; past the budget it
 /// keeps reading (so the program is not stuck on a full pipe until it is killed) but sends
 /// nothing.
 fn pump(
-    mut pipe: Box<dyn Read + Send>,
+    mut pipe: std::fs::File,
     stream: Stream,
     run: u64,
     out: &Out,
@@ -502,7 +527,7 @@ fn pump(
     }
 }
 
-fn write_stdin(mut pipe: ChildStdin, rx: &Receiver<StdinCmd>, run: u64, out: &Out) {
+fn write_stdin(mut pipe: std::fs::File, rx: &Receiver<StdinCmd>, run: u64, out: &Out) {
     for cmd in rx {
         match cmd {
             StdinCmd::Data(data) => {

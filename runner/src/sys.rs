@@ -3,6 +3,7 @@
 //! worker thread must not do.
 
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::raw::{c_char, c_int, c_long, c_void};
 
 pub const SIGKILL: c_int = 9;
@@ -38,6 +39,7 @@ extern "C" {
     fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
     fn close(fd: c_int) -> c_int;
     fn getppid() -> c_int;
+    fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
     fn geteuid() -> u32;
     fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
     fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
@@ -96,6 +98,16 @@ pub fn set_thread_credentials(uids: [u32; 3], gids: [u32; 3]) -> io::Result<()> 
             uids[2] as c_long,
         ))
     }
+}
+
+/// A pipe, both ends close-on-exec: (read, write). Its inode belongs to the calling thread's
+/// filesystem uid, which decides who may reopen it through `/dev/stdin` and the like.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 writes two fds into the array it is given.
+    check(unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) } as c_long)?;
+    // SAFETY: both fds are new and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Removes a SysV IPC object (`kind`: "shm", "msg" or "sem").

@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::mpsc;
@@ -35,17 +36,23 @@ enum Job {
     KillAll,
     Clean,
     Write(Vec<File>),
+    Pipes(usize),
+}
+
+enum Reply {
+    Done(Result<(), String>),
+    Pipes(io::Result<Vec<(OwnedFd, OwnedFd)>>),
 }
 
 /// A handle on the worker thread; each call waits for its answer.
 pub struct Worker {
-    jobs: mpsc::Sender<(Job, mpsc::Sender<Result<(), String>>)>,
+    jobs: mpsc::Sender<(Job, mpsc::Sender<Reply>)>,
 }
 
 impl Worker {
     /// Starts the thread and switches its credentials; fails if it cannot.
     pub fn start() -> io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<(Job, mpsc::Sender<Result<(), String>>)>();
+        let (tx, rx) = mpsc::channel::<(Job, mpsc::Sender<Reply>)>();
         let (ready_tx, ready_rx) = mpsc::channel();
         thread::Builder::new()
             .name("worker".into())
@@ -61,9 +68,10 @@ impl Worker {
                 }
                 for (job, reply) in rx {
                     let result = match job {
-                        Job::KillAll => kill_all(),
-                        Job::Clean => kill_all().and_then(|()| clean()),
-                        Job::Write(files) => write_files(&files),
+                        Job::KillAll => Reply::Done(kill_all()),
+                        Job::Clean => Reply::Done(kill_all().and_then(|()| clean())),
+                        Job::Write(files) => Reply::Done(write_files(&files)),
+                        Job::Pipes(n) => Reply::Pipes((0..n).map(|_| sys::pipe()).collect()),
                     };
                     let _ = reply.send(result);
                 }
@@ -74,13 +82,26 @@ impl Worker {
         Ok(Self { jobs: tx })
     }
 
-    fn call(&self, job: Job) -> Result<(), String> {
+    fn ask(&self, job: Job) -> Option<Reply> {
         let (tx, rx) = mpsc::channel();
-        self.jobs
-            .send((job, tx))
-            .map_err(|_| "the worker thread is gone".to_string())?;
-        rx.recv()
-            .unwrap_or_else(|_| Err("the worker thread is gone".into()))
+        self.jobs.send((job, tx)).ok()?;
+        rx.recv().ok()
+    }
+
+    fn call(&self, job: Job) -> Result<(), String> {
+        match self.ask(job) {
+            Some(Reply::Done(result)) => result,
+            _ => Err("the worker thread is gone".into()),
+        }
+    }
+
+    /// Pipes owned by the run's uid, so that a program may reopen its own stdin, stdout or
+    /// stderr (`/dev/stdin`, `> /dev/stderr`): a pipe made by root is root's alone.
+    pub fn pipes(&self, n: usize) -> io::Result<Vec<(OwnedFd, OwnedFd)>> {
+        match self.ask(Job::Pipes(n)) {
+            Some(Reply::Pipes(result)) => result,
+            _ => Err(io::Error::other("the worker thread is gone")),
+        }
     }
 
     /// Kills every process of the run's uid and waits until none is left.

@@ -6,6 +6,8 @@
 //! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
 //! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
 //! - `limits`: fork bombs, memory, output floods, a full disk, no network.
+//! - `engine`: the runner a run cannot touch, fork bombs without restarts, planted
+//!   symlinks, the warm pool (hits, misses, adoption at start-up).
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
@@ -18,6 +20,7 @@
 
 mod auth;
 mod collab;
+mod engine;
 mod fuzz;
 mod hardening;
 mod limits;

@@ -117,6 +117,19 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     let run = run_message(&mut ws, msg::run_document()).await;
     assert_eq!(run.stdout, "before and after\n", "{}", second.log_text());
     run.assert_completed(0);
+    // The runner was re-opened in the adopted container, and the old one is gone.
+    let runners = Command::new("docker")
+        .args([
+            "exec",
+            &container,
+            "sh",
+            "-c",
+            "grep -l '^livecode-runner$' /proc/[0-9]*/comm",
+        ])
+        .output()
+        .expect("docker exec");
+    let runners = String::from_utf8_lossy(&runners.stdout).lines().count();
+    assert_eq!(runners, 1, "one runner in the container");
 
     // The interviewer's token survived as well.
     let query = format!("?token={}", session.interviewer);
@@ -256,13 +269,14 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
     };
     assert!(spinning(), "the program runs");
     first.kill();
+    // The runner's stream ends with the server, and the runner stops the program then, not
+    // at the next start.
+    assert!(
+        wait_until(Duration::from_secs(10), || !spinning()).await,
+        "the program outlived the server"
+    );
 
     let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
-    assert!(
-        !spinning(),
-        "the program outlived the server\n{}",
-        second.log_text()
-    );
     // The cut-short run is on record as an error with a notice; the session works.
     let history = second.api().history(&session).await;
     let last = &history["runs"][0];

@@ -1,5 +1,6 @@
 //! `GET /health`: 200 while serving with Docker reachable, 503 when it is not. Answers from
-//! the engine state the background ping keeps, never by calling Docker itself.
+//! the engine state the background ping keeps, never by calling Docker itself, and shows the
+//! warm pool of each environment that keeps one.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,15 +17,15 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let version = env!("CARGO_PKG_VERSION");
-    let engine = state.sessions.engine();
-    match engine {
+    let pool = state.sessions.pool();
+    match state.sessions.engine() {
         EngineHealth::Ok(_) => (
             StatusCode::OK,
-            Json(json!({"status": "ok", "docker": "ok", "version": version})),
+            Json(json!({"status": "ok", "docker": "ok", "version": version, "pool": pool})),
         ),
         EngineHealth::Down(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "degraded", "docker": why, "version": version})),
+            Json(json!({"status": "degraded", "docker": why, "version": version, "pool": pool})),
         ),
     }
 }

@@ -137,12 +137,16 @@ impl Pool {
                 None
             })
         };
-        if let Some(c) = self.inner.counters.get(environment) {
-            let counter = if found.is_some() { &c.hits } else { &c.misses };
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
         self.wake();
         found
+    }
+
+    /// Counts a new session of `environment` that got a pool container (`hit`) or not.
+    pub(super) fn count(&self, environment: &str, hit: bool) {
+        if let Some(c) = self.inner.counters.get(environment) {
+            let counter = if hit { &c.hits } else { &c.misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Wakes the filler (a claim, an image built, the engine back).

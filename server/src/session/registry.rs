@@ -213,6 +213,7 @@ impl SessionRegistry {
         let (candidate_token, interviewer_token) = (auth::new_token(), auth::new_token());
         // A warm container makes the session ready before it is even answered.
         let warm = self.shared.containers.pool.claim(&name);
+        self.shared.containers.pool.count(&name, warm.is_some());
         let now = Utc::now();
         let record = SessionRecord {
             id: Uuid::new_v4().to_string(),

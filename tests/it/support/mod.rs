@@ -110,6 +110,10 @@ impl TestServer {
         // Twenty probe containers per server start would only load the machine; the
         // conformance suite checks versions.
         config.read_versions_on_start = false;
+        // One warm python container: a test's first python session takes the pool's path,
+        // later ones the path of a miss, and dozens of servers in parallel don't load the
+        // engine with containers nobody claims.
+        config.pool.default_size = 1;
         configure(&mut config);
 
         let shutdown = CancellationToken::new();
@@ -285,6 +289,8 @@ impl SpawnedServer {
                 c
             }
         };
+        // As TestServer: one warm python container, unless the test says otherwise.
+        command.env("LIVECODE_POOL__DEFAULT_SIZE", "1");
         command.envs(env.iter().copied());
         let child = command
             .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))
@@ -1184,10 +1190,12 @@ pub fn container_exists(id: &str) -> bool {
     !docker_ps(&[&format!("id={id}")], true).is_empty()
 }
 
-/// The container a live session has now, from `GET /sessions/{id}` (which container serves
-/// which session is the store's business, not a label's).
+/// The container a live session has once it is ready, from `GET /sessions/{id}` (which
+/// container serves which session is the store's business, not a label's).
 pub async fn session_container(api: &Api<'_>, session: &Session) -> String {
-    let got = api.get_session(&session.id, &session.interviewer).await;
+    let got = api
+        .wait_status(&session.id, &session.interviewer, "ready")
+        .await;
     got["container_id"]
         .as_str()
         .unwrap_or_else(|| panic!("the session has no container: {got}"))
