@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`protocol`]: the frames both ways, versioned.
 //! - [`procfs`]: pure readers of `/proc` and cgroup files, and the workspace path check.
+//! - [`shell`]: which commands need no shell.
 //! - `main.rs` (binary): modes `serve` (the default) and `keep`.
 //! - `sys.rs`: the few libc calls std does not wrap.
 //! - `worker.rs`: the thread that acts as the run's uid: kills, cleans, writes files.
@@ -13,3 +14,4 @@
 
 pub mod procfs;
 pub mod protocol;
+pub mod shell;

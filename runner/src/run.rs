@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use livecode_runner::procfs;
 use livecode_runner::protocol::{End, Event, Finished, Phase, Request, RunRequest, Step, Stream};
+use livecode_runner::{procfs, shell};
 
 use crate::sys;
 use crate::worker::{Worker, RUN_UID};
@@ -298,10 +298,22 @@ impl Runner {
         self.next_step += 1;
         let token = self.next_step;
 
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(&step.command)
-            .current_dir("/workspace")
+        // A program that is not there goes through the shell, which says so as it always has
+        // ("sh: 1: x: not found", exit 127).
+        let direct = shell::plain_words(&step.command).filter(|w| executable(w[0]));
+        let mut cmd = match direct {
+            Some(words) => {
+                let mut cmd = Command::new(words[0]);
+                cmd.args(&words[1..]);
+                cmd
+            }
+            None => {
+                let mut cmd = Command::new("/bin/sh");
+                cmd.arg("-c").arg(&step.command);
+                cmd
+            }
+        };
+        cmd.current_dir("/workspace")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(stdin_child)
             .stdout(Stdio::from(out_write))
@@ -561,6 +573,19 @@ fn run_env(extra: &[(String, String)]) -> Vec<(String, String)> {
     .collect();
     env.extend(extra.iter().cloned());
     env
+}
+
+/// Whether `program` names an executable file, as the shell would find it on PATH.
+fn executable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return is_exec(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| is_exec(&dir.join(program))))
 }
 
 /// The container's OOM-kill counter (cgroup v2, then v1).

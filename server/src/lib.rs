@@ -7,7 +7,8 @@
 //! - `auth`: API key and session tokens (hashed, compared in constant time), roles.
 //! - `collab`: the document authority (versions, change sets in UTF-16, history); no I/O.
 //! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
-//! - `sandbox`: the narrow `Sandbox` trait and its Docker backend.
+//! - `sandbox`: the narrow `Sandbox` and `ImageBuilder` traits, the client of each container's
+//!   runner, and the Docker backend.
 //! - `environments`: languages from `environments/*/environment.toml`, image builds.
 //! - `store`: SQLite persistence of sessions, documents and runs.
 //!

@@ -290,3 +290,42 @@ async fn pool_containers_are_adopted_at_start_up() {
     assert_eq!(result["stdout"], "adopted\n", "{result}");
     assert!(pooled.contains(&session_container(&second.api(), &created).await));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_container_is_replaced_and_the_session_goes_on() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('served')").await;
+    let api = server.api();
+    let old = session_container(&api, &session).await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    run_message(&mut ws, msg::run_document())
+        .await
+        .assert_completed(0);
+
+    // A paused container runs nothing, its runner included: it is as good as dead.
+    let paused = Command::new("docker")
+        .args(["pause", &old])
+        .output()
+        .expect("docker pause");
+    assert!(paused.status.success(), "{paused:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let now = api.get_session(&session.id, &session.candidate).await;
+        match now["container_id"].as_str() {
+            Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never replaced: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || !container_exists(&old)).await,
+        "the paused container is removed"
+    );
+    let run = run_message(&mut ws, msg::run_document()).await;
+    assert_eq!(run.stdout, "served\n", "{}", run.describe());
+    assert_eq!(session_container(&api, &session).await, new);
+}

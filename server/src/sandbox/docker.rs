@@ -41,7 +41,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Size of each container's /dev/shm: it counts against memory, and runs are emptied of it.
 const SHM_BYTES: i64 = 8 * 1024 * 1024;
 /// Bytes the runner's stream is read in.
-const STREAM_CAPACITY: usize = 256 * 1024;
+const STREAM_CAPACITY: usize = 32 * 1024;
 
 /// Session sandboxes as Docker containers: one per session, the keeper under an init, locked
 /// down, with the runner exec'd into it once.

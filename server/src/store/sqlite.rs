@@ -384,13 +384,16 @@ impl Store for SqliteStore {
                 ],
             )?;
             // Older runs keep their status and timings but only the start of their output.
+            // Each finish moves one run out of the newest `keep_full`: that one is cut, so the
+            // work per run stays the same however long the session (an index lookup, not a
+            // scan of every run's output).
             tx.execute(
                 "UPDATE runs SET stdout = substr(stdout, 1, ?3), stderr = substr(stderr, 1, ?3),
                    truncated = 1
-                 WHERE session_id = ?1 AND finished_at IS NOT NULL
-                   AND (length(stdout) > ?3 OR length(stderr) > ?3)
-                   AND id NOT IN (SELECT id FROM runs WHERE session_id = ?1
-                                  ORDER BY started_at DESC LIMIT ?2)",
+                 WHERE id = (SELECT id FROM runs WHERE session_id = ?1
+                             ORDER BY started_at DESC LIMIT 1 OFFSET ?2)
+                   AND finished_at IS NOT NULL
+                   AND (length(stdout) > ?3 OR length(stderr) > ?3)",
                 params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
             )?;
             tx.commit()?;
