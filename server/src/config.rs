@@ -113,6 +113,7 @@ pub struct SessionsConfig {
     pub event_buffer: usize,
     pub history_limit_bytes: usize,
     pub runs_kept_in_full: usize,
+    pub expiry_warning_seconds: u64,
 }
 
 /// A configuration that cannot be used, with the reason.

@@ -8,6 +8,8 @@
 //! - `limits`: fork bombs, memory, output floods, a full disk, no network.
 //! - `engine`: the runner a run cannot touch, fork bombs without restarts, planted
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
+//! - `catchup`: late joiners and reconnects get a run's output once each (`seq`); warnings
+//!   before a session ends, and extending it.
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
@@ -19,6 +21,7 @@
 //! Needs Docker and the `livecode-env-{python,node,bash}` images.
 
 mod auth;
+mod catchup;
 mod collab;
 mod engine;
 mod fuzz;

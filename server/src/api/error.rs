@@ -40,6 +40,8 @@ pub enum ApiError {
     NoRun,
     #[error("the session has ended")]
     SessionEnded,
+    #[error("the session is at its maximum lifetime")]
+    LifetimeReached,
     #[error("{0}")]
     Stdin(StdinError),
     #[error("{0}")]
@@ -86,6 +88,7 @@ impl ApiError {
             Self::RunInProgress => "RUN_IN_PROGRESS",
             Self::NoRun => "NO_RUN",
             Self::SessionEnded => "SESSION_ENDED",
+            Self::LifetimeReached => "LIFETIME_REACHED",
             Self::Stdin(StdinError::NoRun) => "NO_RUN",
             Self::Stdin(_) => "STDIN_UNAVAILABLE",
             Self::Capacity(_) => "CAPACITY",
@@ -121,9 +124,11 @@ impl ApiError {
             Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::RunInProgress | Self::NoRun | Self::SessionEnded | Self::Stdin(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::RunInProgress
+            | Self::NoRun
+            | Self::SessionEnded
+            | Self::LifetimeReached
+            | Self::Stdin(_) => StatusCode::CONFLICT,
             Self::ImageNotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,6 +155,9 @@ impl ApiError {
             Self::NoRun | Self::Stdin(StdinError::NoRun) => "start a run first",
             Self::Stdin(_) => "the program is not reading; wait or kill it",
             Self::SessionEnded => "create a new session",
+            Self::LifetimeReached => {
+                "sessions.max_lifetime_seconds bounds every session; create a new one to go on"
+            }
             Self::Capacity(_) => "the server is full; try again when sessions have ended",
             Self::RateLimited { .. } => "wait for Retry-After (retry_after_ms on the socket)",
             Self::TooManySockets(_) => "close another tab or socket of this session",
@@ -197,6 +205,7 @@ impl From<SessionError> for ApiError {
             SessionError::ImageNotReady(name) => Self::ImageNotReady(name),
             SessionError::NotFound => Self::SessionNotFound,
             SessionError::Ended => Self::SessionEnded,
+            SessionError::LifetimeReached => Self::LifetimeReached,
             SessionError::RunInProgress => Self::RunInProgress,
             SessionError::NoRun => Self::NoRun,
             SessionError::Files(FilesError::Path(e)) => Self::InvalidFilename(e.to_string()),

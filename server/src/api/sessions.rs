@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions", post(create).get(list))
         .route("/sessions/{id}", get(read).delete(delete))
         .route("/sessions/{id}/execute", post(execute))
+        .route("/sessions/{id}/extend", post(extend))
         .route("/sessions/{id}/history", get(history))
         .route("/sessions/{id}/notes", get(read_notes).put(write_notes))
         .route("/sessions/{id}/ws", get(crate::ws::upgrade))
@@ -342,6 +343,30 @@ async fn execute(
         build_time: outcome.build_duration.map(|d| d.as_secs_f64()),
         status: outcome.status.as_str(),
         truncated: outcome.truncated,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct Extended {
+    session_id: SessionId,
+    expires_at: DateTime<Utc>,
+}
+
+/// `POST /sessions/{id}/extend`: the session goes on for another idle TTL from now, within its
+/// maximum lifetime (the API key, or a token that may run code).
+async fn extend(
+    State(state): State<AppState>,
+    caller: SessionAccess,
+) -> Result<AppJson<Extended>, ApiError> {
+    caller.runner()?;
+    let session = state
+        .sessions
+        .get(&caller.id)
+        .ok_or(ApiError::SessionEnded)?;
+    let expires_at = state.sessions.extend(&session).await?;
+    Ok(AppJson(Extended {
+        session_id: caller.id,
+        expires_at,
     }))
 }
 

@@ -26,8 +26,10 @@ pub enum SessionEvent {
         run_id: Uuid,
         by: Role,
     },
+    /// A piece of a run's output; `seq` numbers the run's output and input from 1.
     Output {
         run_id: Uuid,
+        seq: u64,
         stream: OutputStream,
         phase: Phase,
         data: String,
@@ -60,6 +62,8 @@ pub enum SessionEvent {
     /// at most [`INPUT_PREVIEW_BYTES`] of it.
     Input {
         run_id: Uuid,
+        /// In the same numbering as the run's output.
+        seq: u64,
         participant: u64,
         data: String,
         /// More was typed than `data` shows.
@@ -67,9 +71,36 @@ pub enum SessionEvent {
     },
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
+    /// When the session ends now: `warning` ahead of the end (within
+    /// `sessions.expiry_warning_seconds`), or not after it was extended.
+    Expiry {
+        expires_at: chrono::DateTime<chrono::Utc>,
+        warning: bool,
+        reason: ExpiryReason,
+        /// `extend` would move the end (it cannot past the session's maximum lifetime).
+        can_extend: bool,
+    },
+}
+
+/// What ends a session that nothing more happens in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpiryReason {
+    /// No activity for the idle TTL.
+    Idle,
+    /// Its lifetime is over.
+    Lifetime,
 }
 
 impl SessionEvent {
+    /// The place in its run's numbering of output and input, for those events.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            SessionEvent::Output { seq, .. } | SessionEvent::Input { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+
     /// Roughly the bytes this event holds (and costs each socket to send).
     pub fn weight(&self) -> usize {
         const BASE: usize = 64;
@@ -80,6 +111,7 @@ impl SessionEvent {
             SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
             SessionEvent::Cursor { name, .. } => name.len(),
             SessionEvent::Status(_)
+            | SessionEvent::Expiry { .. }
             | SessionEvent::EngineDown
             | SessionEvent::RunStarted { .. }
             | SessionEvent::RunFinished { .. }
@@ -287,6 +319,7 @@ mod tests {
     fn output(data: &str) -> Arc<SessionEvent> {
         Arc::new(SessionEvent::Output {
             run_id: uuid::Uuid::nil(),
+            seq: 1,
             stream: OutputStream::Stdout,
             phase: Phase::Run,
             data: data.into(),

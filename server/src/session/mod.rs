@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
-pub use events::{EventReceiver, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use pool::PoolStatus;
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
@@ -228,6 +228,8 @@ pub enum SessionError {
     NotFound,
     #[error("the session has ended")]
     Ended,
+    #[error("the session is at its maximum lifetime")]
+    LifetimeReached,
     #[error("a run is already in progress")]
     RunInProgress,
     #[error("nothing is running")]
@@ -267,6 +269,40 @@ struct State {
     next_participant: u64,
     last_execution: Option<RunSummary>,
     run: Option<run::ActiveRun>,
+    /// The run in progress as far as it went: what a late or returning socket catches up on.
+    transcript: Option<Transcript>,
+    /// The hard end: creation plus the session's lifetime (`extend` moves it, within
+    /// `sessions.max_lifetime_seconds`).
+    deadline: DateTime<Utc>,
+    /// The end a warning was sent for, so each end is announced once.
+    warned_for: Option<DateTime<Utc>>,
+}
+
+/// The output and input of the run in progress, numbered as they were sent, bounded in bytes
+/// (the output cap, plus room for what was typed).
+#[derive(Debug)]
+struct Transcript {
+    run_id: Uuid,
+    by: Role,
+    started_at: DateTime<Utc>,
+    events: Vec<Arc<SessionEvent>>,
+    bytes: usize,
+    limit: usize,
+    last_seq: u64,
+    /// Something was left out past the bound.
+    truncated: bool,
+}
+
+/// What a socket that joins during a run needs of it: the run, and its output and input after
+/// the point the socket already had.
+#[derive(Debug, Clone)]
+pub struct CatchUp {
+    pub run_id: Uuid,
+    pub by: Role,
+    pub started_at: DateTime<Utc>,
+    pub events: Vec<Arc<SessionEvent>>,
+    /// Earlier output or input was not kept (past the transcript's bound).
+    pub truncated: bool,
 }
 
 /// One interview session.
@@ -278,8 +314,6 @@ pub struct Session {
     /// Who created it: "key", or "ip:<address>" in open mode (quotas, open-mode listing).
     pub created_by: String,
     pub created_at: DateTime<Utc>,
-    /// The hard end: creation plus the session's lifetime.
-    pub deadline: DateTime<Utc>,
     candidate_hash: String,
     interviewer_hash: String,
     events: events::EventSender,
@@ -336,28 +370,84 @@ impl Session {
             container_id: state.container.as_ref().map(|c| c.0.clone()),
             created_at: self.created_at,
             last_activity_at: state.last_activity_at,
-            expires_at: expiry(state.last_activity_at, idle_ttl, self.deadline),
+            expires_at: expiry(state.last_activity_at, idle_ttl, state.deadline),
             last_execution: state.last_execution.clone(),
             participants: state.participants.values().cloned().collect(),
         }
     }
 
     /// Subscribes to events together with a consistent snapshot: nothing sent after the
-    /// snapshot is missed, nothing before it is repeated (both under one hold of the state
-    /// lock, which every event is sent under).
+    /// snapshot is missed, nothing before it is repeated (all under one hold of the state
+    /// lock, which every event is sent under). With a run in progress, its output and input
+    /// come too: after `seq` of it when `after` names that run, else all of it.
     pub fn subscribe(
         &self,
         idle_ttl: chrono::Duration,
-    ) -> (SessionSnapshot, String, u64, EventReceiver) {
+        after: Option<(Uuid, u64)>,
+    ) -> Subscription {
         let state = self.state();
         let snapshot = self.snapshot_locked(&state, idle_ttl);
-        let rx = self.events.subscribe();
-        (
+        let events = self.events.subscribe();
+        let run = state.transcript.as_ref().map(|t| {
+            let from = match after {
+                Some((run_id, seq)) if run_id == t.run_id => seq,
+                _ => 0,
+            };
+            CatchUp {
+                run_id: t.run_id,
+                by: t.by,
+                started_at: t.started_at,
+                events: t
+                    .events
+                    .iter()
+                    .filter(|e| e.seq().is_some_and(|seq| seq > from))
+                    .cloned()
+                    .collect(),
+                truncated: t.truncated,
+            }
+        });
+        Subscription {
             snapshot,
-            state.doc.doc().to_string(),
-            state.doc.version(),
-            rx,
-        )
+            document: state.doc.doc().to_string(),
+            version: state.doc.version(),
+            run,
+            events,
+        }
+    }
+
+    /// Starts the transcript of a new run (under the state lock, with its `RunStarted`).
+    fn begin_transcript(state: &mut State, run_id: Uuid, by: Role, limit: usize) {
+        state.transcript = Some(Transcript {
+            run_id,
+            by,
+            started_at: Utc::now(),
+            events: Vec::new(),
+            bytes: 0,
+            limit,
+            last_seq: 0,
+            truncated: false,
+        });
+    }
+
+    /// Sends an event of the run in progress, numbered next, and keeps it in the transcript
+    /// while there is room. `make` gets the event's `seq`.
+    fn emit_run_event(&self, make: impl FnOnce(u64) -> SessionEvent) {
+        let mut state = self.state();
+        let Some(t) = state.transcript.as_mut() else {
+            drop(state);
+            self.emit(make(0));
+            return;
+        };
+        t.last_seq += 1;
+        let event = Arc::new(make(t.last_seq));
+        let weight = event.weight();
+        if t.bytes + weight <= t.limit {
+            t.bytes += weight;
+            t.events.push(event.clone());
+        } else {
+            t.truncated = true;
+        }
+        self.events.send(event);
     }
 
     /// Whether a socket with `credential` would be let in now (checked again by `join`).
@@ -421,6 +511,16 @@ impl Session {
     fn emit_locked(&self, event: SessionEvent) {
         self.events.send(Arc::new(event));
     }
+}
+
+/// A socket's start: the session as it is, the run in progress, and every event after.
+#[derive(Debug)]
+pub struct Subscription {
+    pub snapshot: SessionSnapshot,
+    pub document: String,
+    pub version: u64,
+    pub run: Option<CatchUp>,
+    pub events: EventReceiver,
 }
 
 /// Keeps a participant listed while a socket lives.

@@ -1,4 +1,5 @@
-//! Ends sessions idle past `idle_ttl` or older than their lifetime.
+//! Ends sessions idle past `idle_ttl` or older than their lifetime, and warns their sockets
+//! ahead of the end.
 
 use std::time::Duration;
 
@@ -18,8 +19,10 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
             _ = tick.tick() => {}
         }
         sessions.forget_idle_quotas();
+        let now = Utc::now();
+        sessions.warn_expiring(now);
         // Deciding is pure; ending awaits Docker, so no map guard is held meanwhile.
-        for session in sessions.expired(Utc::now()) {
+        for session in sessions.expired(now) {
             if let Err(err) = sessions.end(&session, EndReason::Expired).await {
                 tracing::warn!(session = %session.id, %err, "could not end expired session");
             }

@@ -17,8 +17,8 @@ use super::files::validate_files;
 use super::pool::{Pool, PoolStatus};
 use super::run::{self, RunHandle, RunRequest, StopReason, Stopper};
 use super::{
-    new_channel, EndReason, RunSummary, Session, SessionError, SessionEvent, SessionId,
-    SessionSnapshot, State, Status,
+    new_channel, EndReason, ExpiryReason, RunSummary, Session, SessionError, SessionEvent,
+    SessionId, SessionSnapshot, State, Status,
 };
 use crate::auth::{self, Role};
 use crate::collab::{normalize_newlines, Authority, Update};
@@ -295,7 +295,6 @@ impl SessionRegistry {
             label: record.label,
             created_by: record.created_by,
             created_at: record.created_at,
-            deadline: record.expires_at,
             candidate_hash: record.candidate_hash,
             interviewer_hash: record.interviewer_hash,
             events: new_channel(&self.shared.config),
@@ -317,6 +316,9 @@ impl SessionRegistry {
                 next_participant: 0,
                 last_execution,
                 run: None,
+                transcript: None,
+                deadline: record.expires_at,
+                warned_for: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
         });
@@ -404,6 +406,83 @@ impl SessionRegistry {
         removed.map_err(SessionError::from)
     }
 
+    /// Moves a session's end: activity now, and its deadline out to an idle TTL from now,
+    /// never past creation plus `sessions.max_lifetime_seconds` (`LifetimeReached` when the end
+    /// cannot move). Everyone hears the new end.
+    pub async fn extend(&self, session: &Arc<Session>) -> Result<DateTime<Utc>, SessionError> {
+        let now = Utc::now();
+        let idle_ttl = self.idle_ttl();
+        let cap = session.created_at
+            + chrono::Duration::from_std(self.shared.config.max_lifetime()).expect("fits");
+        let (expires_at, moved) = {
+            let mut state = session.state();
+            if state.status.is_ended() {
+                return Err(SessionError::Ended);
+            }
+            let was = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
+            state.last_activity_at = now;
+            let before = state.deadline;
+            let (deadline, expires_at) = extended(now, idle_ttl, before, cap);
+            if expires_at <= was {
+                return Err(SessionError::LifetimeReached);
+            }
+            state.deadline = deadline;
+            state.warned_for = None;
+            session.emit_locked(SessionEvent::Expiry {
+                expires_at,
+                warning: false,
+                reason: expiry_reason(now, idle_ttl, deadline),
+                can_extend: extended(now, idle_ttl, deadline, cap).1 > expires_at,
+            });
+            (
+                expires_at,
+                (state.deadline != before).then_some(state.deadline),
+            )
+        };
+        if let Some(deadline) = moved {
+            self.shared
+                .store
+                .set_deadline(&session.id.to_string(), deadline)
+                .await?;
+        }
+        let status = session.status();
+        self.shared
+            .containers
+            .persist_state(session, status, None)
+            .await;
+        Ok(expires_at)
+    }
+
+    /// Tells the sockets of every session that ends within `sessions.expiry_warning_seconds`
+    /// of `now` when and why, once for each end.
+    pub fn warn_expiring(&self, now: DateTime<Utc>) {
+        let warning = self.shared.config.sessions.expiry_warning_seconds;
+        if warning == 0 {
+            return;
+        }
+        let (idle_ttl, window) = (self.idle_ttl(), chrono::Duration::seconds(warning as i64));
+        let cap = chrono::Duration::from_std(self.shared.config.max_lifetime()).expect("fits");
+        for entry in self.shared.sessions.iter() {
+            let session = entry.value();
+            let mut state = session.state();
+            if state.status.is_ended() {
+                continue;
+            }
+            let expires_at = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
+            if expires_at - now > window || state.warned_for == Some(expires_at) {
+                continue;
+            }
+            state.warned_for = Some(expires_at);
+            let (_, later) = extended(now, idle_ttl, state.deadline, session.created_at + cap);
+            session.emit_locked(SessionEvent::Expiry {
+                expires_at,
+                warning: true,
+                reason: expiry_reason(state.last_activity_at, idle_ttl, state.deadline),
+                can_extend: later > expires_at,
+            });
+        }
+    }
+
     /// Sessions past their [`expiry`](super::expiry) at `now`, with no run in progress.
     pub fn expired(&self, now: DateTime<Utc>) -> Vec<Arc<Session>> {
         let idle_ttl = self.idle_ttl();
@@ -415,7 +494,7 @@ impl SessionRegistry {
                 let state = s.state();
                 !state.status.is_ended()
                     && state.run.is_none()
-                    && now >= super::expiry(state.last_activity_at, idle_ttl, s.deadline)
+                    && now >= super::expiry(state.last_activity_at, idle_ttl, state.deadline)
             })
             .map(|entry| entry.value().clone())
             .collect()
@@ -626,6 +705,32 @@ impl SessionRegistry {
     }
 }
 
+/// What `extend` at `now` makes of a session's deadline: an idle TTL from now at least, never
+/// past `cap`; answers the new deadline and the session's new end.
+fn extended(
+    now: DateTime<Utc>,
+    idle_ttl: chrono::Duration,
+    deadline: DateTime<Utc>,
+    cap: DateTime<Utc>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let deadline = deadline.max((now + idle_ttl).min(cap));
+    (deadline, super::expiry(now, idle_ttl, deadline))
+}
+
+/// Whether a session whose last activity was at `last_activity` ends for idleness or for its
+/// lifetime.
+fn expiry_reason(
+    last_activity: DateTime<Utc>,
+    idle_ttl: chrono::Duration,
+    deadline: DateTime<Utc>,
+) -> ExpiryReason {
+    if last_activity + idle_ttl < deadline {
+        ExpiryReason::Idle
+    } else {
+        ExpiryReason::Lifetime
+    }
+}
+
 fn snapshot_from_record(
     record: SessionRecord,
     last_execution: Option<RunSummary>,
@@ -641,5 +746,37 @@ fn snapshot_from_record(
         expires_at: record.expires_at,
         last_execution,
         participants: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extending_moves_the_deadline_an_idle_ttl_out_within_the_lifetime() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+            .expect("time")
+            .to_utc();
+        let min = chrono::Duration::minutes;
+        // A 20-minute session, idle TTL 30 min, lifetime 4 h: 30 more minutes from now.
+        let (deadline, end) = extended(t0 + min(18), min(30), t0 + min(20), t0 + min(240));
+        assert_eq!((deadline, end), (t0 + min(48), t0 + min(48)));
+        // Near the lifetime: only up to it.
+        let (deadline, end) = extended(t0 + min(230), min(30), t0 + min(235), t0 + min(240));
+        assert_eq!((deadline, end), (t0 + min(240), t0 + min(240)));
+        // A deadline further out than an idle TTL stays.
+        assert_eq!(
+            extended(t0, min(30), t0 + min(120), t0 + min(240)).0,
+            t0 + min(120)
+        );
+        assert_eq!(
+            expiry_reason(t0, min(30), t0 + min(120)),
+            ExpiryReason::Idle
+        );
+        assert_eq!(
+            expiry_reason(t0 + min(100), min(30), t0 + min(120)),
+            ExpiryReason::Lifetime
+        );
     }
 }

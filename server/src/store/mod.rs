@@ -114,6 +114,8 @@ pub trait Store: Send + Sync {
         last_activity_at: DateTime<Utc>,
         ended_reason: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// A session's new hard end (it was extended).
+    async fn set_deadline(&self, id: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Appends accepted updates and the document they lead to, in one transaction. The stored
     /// document only ever moves forward, whatever order concurrent calls finish in.
     async fn append_updates(

@@ -364,6 +364,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_deadline(&self, id: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let (id, at) = (id.to_string(), expires_at.to_rfc3339());
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET expires_at = ?2 WHERE id = ?1",
+                params![id, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn finish_run(&self, r: &RunRecord, keep_full: usize) -> Result<(), StoreError> {
         let r = r.clone();
         self.with(move |conn| {

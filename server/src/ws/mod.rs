@@ -49,6 +49,10 @@ pub struct SocketQuery {
     name: Option<String>,
     #[serde(default)]
     readonly: Option<String>,
+    /// With `after_seq`: what a reconnecting client already has of the run in progress (the
+    /// same as `after` of the `auth` message).
+    after_run: Option<uuid::Uuid>,
+    after_seq: Option<u64>,
 }
 
 /// `GET /sessions/{id}/ws`: checks what can be checked before upgrading, so a bad token or a
@@ -81,6 +85,7 @@ pub async fn upgrade(
     }
     let readonly = matches!(query.readonly.as_deref(), Some("1" | "true"));
     let name = clean_name(query.name.as_deref());
+    let after = query.after_run.zip(query.after_seq);
     let limit = state.config.socket_message_bytes();
     let tasks = state.tasks.clone();
     Ok(ws
@@ -88,7 +93,7 @@ pub async fn upgrade(
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             tasks
-                .spawn(serve(state, session, socket, role, readonly, name))
+                .spawn(serve(state, session, socket, role, readonly, name, after))
                 .await
                 .ok();
         })
@@ -196,13 +201,17 @@ async fn serve(
     role: Option<Role>,
     readonly: bool,
     name: String,
+    mut after: Option<(uuid::Uuid, u64)>,
 ) {
     let (mut sink, mut stream) = socket.split();
 
     let credential = match role {
         Some(role) => role,
         None => match authenticate(&session, &mut stream).await {
-            Some(role) => role,
+            Some((role, resume)) => {
+                after = resume.or(after);
+                role
+            }
             None => {
                 let err = ApiError::Unauthorized;
                 let _ = sink.send(send(ServerMessage::from(&err))).await;
@@ -231,14 +240,15 @@ async fn serve(
         participant: participant.id(),
     };
     let idle_ttl = state.sessions.idle_ttl();
-    let (snapshot, document, version, mut events) = session.subscribe(idle_ttl);
+    let start = session.subscribe(idle_ttl, after);
+    let (snapshot, mut events) = (start.snapshot, start.events);
     let participants = snapshot.participants.clone();
     let env = &session.environment;
     let welcome = ServerMessage::Welcome {
         session: Box::new(SessionView::from(snapshot)),
         role,
-        document,
-        version,
+        document: start.document,
+        version: start.version,
         participants,
         participant: me.participant,
         environment: EnvironmentInfo {
@@ -249,6 +259,7 @@ async fn serve(
             version: env.version(),
         },
         notes: (role == Role::Interviewer).then(|| session.notes()),
+        run: start.run.map(protocol::WelcomeRun::new),
     };
     if sink.send(send(welcome)).await.is_err() {
         return;
@@ -360,7 +371,7 @@ async fn serve(
 async fn authenticate(
     session: &Session,
     stream: &mut futures_util::stream::SplitStream<WebSocket>,
-) -> Option<Role> {
+) -> Option<(Role, Option<(uuid::Uuid, u64)>)> {
     let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
         .await
         .ok()??
@@ -369,7 +380,9 @@ async fn authenticate(
         return None;
     };
     match ClientMessage::parse(text.as_str()) {
-        Ok(ClientMessage::Auth { token }) => session.role_for_token(&token),
+        Ok(ClientMessage::Auth { token, after }) => session
+            .role_for_token(&token)
+            .map(|role| (role, after.map(|a| (a.run_id, a.seq)))),
         _ => None,
     }
 }
@@ -500,6 +513,12 @@ async fn handle(
             .sessions
             .end(session, EndReason::Stopped)
             .await
+            .map_err(ApiError::from),
+        ClientMessage::Extend => state
+            .sessions
+            .extend(session)
+            .await
+            .map(|_| ())
             .map_err(ApiError::from),
         ClientMessage::Ping
         | ClientMessage::Auth { .. }

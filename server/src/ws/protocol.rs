@@ -14,15 +14,18 @@ use crate::api::sessions::SessionView;
 use crate::auth::Role;
 use crate::collab::Update;
 use crate::sandbox::OutputStream;
-use crate::session::{Participant, Phase, RunStatus, SessionEvent};
+use crate::session::{CatchUp, ExpiryReason, Participant, Phase, RunStatus, SessionEvent};
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
-    /// Credentials, when the URL carried none; must be the first message.
+    /// Credentials, when the URL carried none; must be the first message. `after` says what
+    /// a reconnecting client already has of the run in progress.
     Auth {
         token: String,
+        #[serde(default)]
+        after: Option<After>,
     },
     Run {
         #[serde(default)]
@@ -59,6 +62,16 @@ pub enum ClientMessage {
         text: String,
     },
     EndSession,
+    /// Moves the session's end as far as its maximum lifetime allows.
+    Extend,
+}
+
+/// A place in a run's output: the client has every event of `run_id` up to `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    pub run_id: Uuid,
+    pub seq: u64,
 }
 
 /// One update as a client sends it; the change set stays the JSON text it was sent as.
@@ -114,6 +127,7 @@ const KNOWN_TYPES: &[&str] = &[
     "cursor",
     "notes",
     "end_session",
+    "extend",
 ];
 
 /// Why a client message was refused.
@@ -166,6 +180,8 @@ pub enum ServerMessage {
         /// Interviewers only.
         #[serde(skip_serializing_if = "Option::is_none")]
         notes: Option<String>,
+        /// The run in progress, with its output and input so far (after the client's `after`).
+        run: Option<WelcomeRun>,
     },
     Status {
         status: &'static str,
@@ -176,6 +192,7 @@ pub enum ServerMessage {
     },
     Output {
         run_id: Uuid,
+        seq: u64,
         stream: OutputStream,
         phase: Phase,
         data: String,
@@ -224,10 +241,47 @@ pub enum ServerMessage {
     /// What a participant typed into the running program.
     Input {
         run_id: Uuid,
+        seq: u64,
         participant: u64,
         data: String,
         truncated: bool,
     },
+    /// When the session ends: ahead of it (`warning`), and again once it was extended.
+    Expiry {
+        expires_at: chrono::DateTime<chrono::Utc>,
+        warning: bool,
+        reason: ExpiryReason,
+        can_extend: bool,
+    },
+}
+
+/// The run in progress as `welcome` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WelcomeRun {
+    pub run_id: Uuid,
+    pub by: Role,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// `output` and `input` messages, in order, as they were sent.
+    pub events: Vec<ServerMessage>,
+    /// Earlier output or input of the run was not kept.
+    pub truncated: bool,
+}
+
+impl WelcomeRun {
+    /// The run a joining socket catches up on, as the socket shows it to `role`.
+    pub fn new(run: CatchUp) -> Self {
+        Self {
+            run_id: run.run_id,
+            by: run.by,
+            started_at: run.started_at,
+            events: run
+                .events
+                .iter()
+                .map(|e| ServerMessage::from(&**e))
+                .collect(),
+            truncated: run.truncated,
+        }
+    }
 }
 
 impl From<&SessionEvent> for ServerMessage {
@@ -241,12 +295,14 @@ impl From<&SessionEvent> for ServerMessage {
             },
             SessionEvent::Output {
                 run_id,
+                seq,
                 stream,
                 phase,
                 data,
             } => Self::Output {
                 phase: *phase,
                 run_id: *run_id,
+                seq: *seq,
                 stream: *stream,
                 data: data.clone(),
             },
@@ -293,14 +349,27 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
             SessionEvent::Input {
                 run_id,
+                seq,
                 participant,
                 data,
                 truncated,
             } => Self::Input {
                 run_id: *run_id,
+                seq: *seq,
                 participant: *participant,
                 data: data.clone(),
                 truncated: *truncated,
+            },
+            SessionEvent::Expiry {
+                expires_at,
+                warning,
+                reason,
+                can_extend,
+            } => Self::Expiry {
+                expires_at: *expires_at,
+                warning: *warning,
+                reason: *reason,
+                can_extend: *can_extend,
             },
         }
     }
@@ -350,7 +419,10 @@ mod tests {
         );
         check(
             r#"{"type":"auth","token":"t"}"#,
-            Ok(ClientMessage::Auth { token: "t".into() }),
+            Ok(ClientMessage::Auth {
+                token: "t".into(),
+                after: None,
+            }),
         );
         check(
             r#"{"type":"update","version":3,"updates":[{"client_id":"c","changes":[1,[0,"x"]]}]}"#,

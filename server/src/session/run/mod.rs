@@ -34,6 +34,8 @@ pub(super) use request::Plan;
 
 /// Stdin messages that may wait for a program that does not read.
 const STDIN_QUEUE: usize = 256;
+/// What a run's transcript keeps of typed input, beside all of its output.
+const TRANSCRIPT_INPUT_BYTES: usize = 256 * 1024;
 
 /// What to run.
 #[derive(Debug, Default, Clone)]
@@ -188,21 +190,25 @@ impl Stopper {
 impl Session {
     /// Sends bytes to the running program's stdin and shows them to every participant.
     pub fn send_stdin(&self, data: String, participant: u64) -> Result<(), StdinError> {
-        let state = self.state();
-        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
         let mut end = data.len().min(super::INPUT_PREVIEW_BYTES);
         while !data.is_char_boundary(end) {
             end -= 1;
         }
         let (preview, truncated) = (data[..end].to_string(), end < data.len());
-        run.stdin
-            .try_send(StdinCommand::Data(Bytes::from(data)))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => StdinError::Full,
-                mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
-            })?;
-        self.emit_locked(SessionEvent::Input {
-            run_id: run.id,
+        let run_id = {
+            let state = self.state();
+            let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+            run.stdin
+                .try_send(StdinCommand::Data(Bytes::from(data)))
+                .map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => StdinError::Full,
+                    mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
+                })?;
+            run.id
+        };
+        self.emit_run_event(|seq| SessionEvent::Input {
+            run_id,
+            seq,
             participant,
             data: preview,
             truncated,
@@ -279,6 +285,8 @@ pub(super) async fn start(
     let stop = Arc::new(StopSignal::default());
     let (done_tx, done_rx) = watch::channel(None);
     let run_id = Uuid::new_v4();
+    // All of the output, and room for what participants type.
+    let transcript_limit = containers.config.limits.output_limit_bytes + TRANSCRIPT_INPUT_BYTES;
 
     // Take the one run slot, or stop the run holding it when asked to restart.
     loop {
@@ -298,6 +306,7 @@ pub(super) async fn start(
                         done: done_rx.clone(),
                     });
                     state.last_activity_at = Utc::now();
+                    Session::begin_transcript(&mut state, run_id, by, transcript_limit);
                     session.emit_locked(SessionEvent::RunStarted { run_id, by });
                     state.status = Status::Executing;
                     session.emit_locked(SessionEvent::Status(Status::Executing));
@@ -387,6 +396,7 @@ async fn run_task(
         // Free the slot before telling anyone, so a `run` sent on seeing `run_finished`
         // is never refused.
         state.run = None;
+        state.transcript = None;
         state.last_activity_at = finished_at;
         state.last_execution = Some(RunSummary {
             run_id: ctx.run_id,
