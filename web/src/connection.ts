@@ -1,7 +1,7 @@
 // The session socket: authenticates with the first message (the token never goes into a URL),
 // reconnects by itself with backoff, and notices a dead connection with application pings.
 
-import type { ClientMessage, ServerMessage, Welcome } from "./protocol";
+import type { After, ClientMessage, ServerMessage, Welcome } from "./protocol";
 
 /** What the page shows about the socket. */
 export type ConnectionState =
@@ -16,6 +16,8 @@ export interface ConnectionHandlers {
   state(state: ConnectionState): void;
   /** The socket failed `attempt` times in a row without a `welcome`. */
   failing?(attempt: number): void;
+  /** What the page already has of the run in progress: the server sends only the rest. */
+  resume?(): After | undefined;
 }
 
 const PING_EVERY_MS = 15_000;
@@ -97,7 +99,8 @@ export class Connection {
     this.ws = ws;
     ws.onopen = () => {
       this.lastFrameAt = Date.now();
-      ws.send(JSON.stringify({ type: "auth", token: this.token } satisfies ClientMessage));
+      const after = this.handlers.resume?.();
+      ws.send(JSON.stringify({ type: "auth", token: this.token, after } satisfies ClientMessage));
     };
     ws.onmessage = (event) => {
       if (ws !== this.ws) return;

@@ -50,8 +50,14 @@ export interface WireUpdate {
   readonly changes: unknown;
 }
 
+/** What a reconnecting page already has of the run in progress. */
+export interface After {
+  readonly run_id: string;
+  readonly seq: number;
+}
+
 export type ClientMessage =
-  | { type: "auth"; token: string }
+  | { type: "auth"; token: string; after?: After }
   | { type: "run"; restart?: boolean; stdin?: string }
   | { type: "stdin"; data: string }
   | { type: "stdin_eof" }
@@ -61,7 +67,31 @@ export type ClientMessage =
   | { type: "pull"; version: number }
   | { type: "cursor"; anchor: number; head: number; version: number }
   | { type: "notes"; text: string }
-  | { type: "end_session" };
+  | { type: "end_session" }
+  | { type: "extend" };
+
+/** A run's output, or what a participant typed into it; `seq` numbers both from 1. */
+export type OutputMessage =
+  | { type: "output"; run_id: string; seq: number; stream: "stdout" | "stderr"; phase?: "build" | "run"; data: string }
+  | { type: "input"; run_id: string; seq: number; participant: number; data: string; truncated?: boolean };
+
+/** The run in progress, as `welcome` carries it. */
+export interface WelcomeRun {
+  readonly run_id: string;
+  readonly by: Role;
+  readonly started_at: string;
+  readonly events: OutputMessage[];
+  readonly truncated: boolean;
+}
+
+/** When the session ends: ahead of it (`warning`), or after it was extended. */
+export interface ExpiryMessage {
+  readonly type: "expiry";
+  readonly expires_at: string;
+  readonly warning: boolean;
+  readonly reason: "idle" | "lifetime";
+  readonly can_extend: boolean;
+}
 
 export type ServerMessage =
   | {
@@ -74,11 +104,12 @@ export type ServerMessage =
       participant: number;
       environment: EnvironmentInfo;
       notes?: string;
+      run: WelcomeRun | null;
     }
   | { type: "status"; status: string }
   | { type: "run_started"; run_id: string; by: Role }
-  | { type: "output"; run_id: string; stream: "stdout" | "stderr"; phase?: "build" | "run"; data: string }
-  | { type: "input"; run_id: string; participant: number; data: string }
+  | OutputMessage
+  | ExpiryMessage
   | {
       type: "run_finished";
       run_id: string;

@@ -6,3 +6,4 @@ import "./session.test.mjs";
 import "./collab.test.mjs";
 import "./embed.test.mjs";
 import "./languages.test.mjs";
+import "./catchup.test.mjs";

@@ -274,8 +274,9 @@ struct State {
     /// The hard end: creation plus the session's lifetime (`extend` moves it, within
     /// `sessions.max_lifetime_seconds`).
     deadline: DateTime<Utc>,
-    /// The end a warning was sent for, so each end is announced once.
-    warned_for: Option<DateTime<Utc>>,
+    /// The warning sent for the session's coming end: each end is announced once, and a
+    /// socket that joins after it hears it too.
+    warning: Option<Arc<SessionEvent>>,
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes
@@ -406,11 +407,16 @@ impl Session {
                 truncated: t.truncated,
             }
         });
+        let warning = state
+            .warning
+            .clone()
+            .filter(|w| matches!(**w, SessionEvent::Expiry { expires_at, .. } if expires_at == snapshot.expires_at));
         Subscription {
             snapshot,
             document: state.doc.doc().to_string(),
             version: state.doc.version(),
             run,
+            warning,
             events,
         }
     }
@@ -511,6 +517,11 @@ impl Session {
     fn emit_locked(&self, event: SessionEvent) {
         self.events.send(Arc::new(event));
     }
+
+    /// As `emit_locked`, for an event the session keeps too.
+    fn emit_arc_locked(&self, event: Arc<SessionEvent>) {
+        self.events.send(event);
+    }
 }
 
 /// A socket's start: the session as it is, the run in progress, and every event after.
@@ -520,6 +531,8 @@ pub struct Subscription {
     pub document: String,
     pub version: u64,
     pub run: Option<CatchUp>,
+    /// The `expiry` warning for the session's coming end, if one was sent.
+    pub warning: Option<Arc<SessionEvent>>,
     pub events: EventReceiver,
 }
 

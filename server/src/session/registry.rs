@@ -318,7 +318,7 @@ impl SessionRegistry {
                 run: None,
                 transcript: None,
                 deadline: record.expires_at,
-                warned_for: None,
+                warning: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
         });
@@ -427,7 +427,7 @@ impl SessionRegistry {
                 return Err(SessionError::LifetimeReached);
             }
             state.deadline = deadline;
-            state.warned_for = None;
+            state.warning = None;
             session.emit_locked(SessionEvent::Expiry {
                 expires_at,
                 warning: false,
@@ -469,17 +469,21 @@ impl SessionRegistry {
                 continue;
             }
             let expires_at = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
-            if expires_at - now > window || state.warned_for == Some(expires_at) {
+            let warned = state.warning.as_ref().is_some_and(
+                |w| matches!(**w, SessionEvent::Expiry { expires_at: at, .. } if at == expires_at),
+            );
+            if expires_at - now > window || warned {
                 continue;
             }
-            state.warned_for = Some(expires_at);
             let (_, later) = extended(now, idle_ttl, state.deadline, session.created_at + cap);
-            session.emit_locked(SessionEvent::Expiry {
+            let event = Arc::new(SessionEvent::Expiry {
                 expires_at,
                 warning: true,
                 reason: expiry_reason(state.last_activity_at, idle_ttl, state.deadline),
                 can_extend: later > expires_at,
             });
+            state.warning = Some(event.clone());
+            session.emit_arc_locked(event);
         }
     }
 

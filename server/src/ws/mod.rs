@@ -264,6 +264,12 @@ async fn serve(
     if sink.send(send(welcome)).await.is_err() {
         return;
     }
+    // The session's end was announced before this socket came: it hears it now.
+    if let Some(warning) = start.warning {
+        if sink.send(send(ServerMessage::from(&*warning))).await.is_err() {
+            return;
+        }
+    }
 
     let config = &state.config.sockets;
     let budget = Budget::new(config);

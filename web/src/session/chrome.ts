@@ -1,0 +1,188 @@
+// The page's frame and small pieces of it: the layout, the connection pill's text, the ended
+// banner's, the candidate-link bar, the name this browser remembers, why a link does not
+// connect, and the handle the browser tests read.
+
+import { api, ApiError } from "../api";
+import type { ConnectionState } from "../connection";
+import { el } from "../dom";
+import type { Role, SessionView } from "../protocol";
+
+const NAME_KEY = "livecode.name";
+
+export function storedName(): string {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+export function storeName(name: string): void {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // not remembered
+  }
+}
+
+/** The connection pill; offline it counts the edits kept for later. */
+export function connectionText(state: ConnectionState, everOnline: boolean, pending: number): string {
+  const kept = pending ? ` · ${pending} edit${pending > 1 ? "s" : ""} not yet saved` : "";
+  switch (state.kind) {
+    case "online":
+      return "● connected";
+    case "connecting":
+      return (everOnline ? "● reconnecting…" : "● connecting…") + kept;
+    case "waiting": {
+      const secs = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+      return `● offline, retrying${secs ? ` in ${secs} s` : "…"}${kept}`;
+    }
+    case "closed":
+      return state.reason === "ended"
+        ? "● session ended"
+        : state.reason === "unauthorized"
+          ? "● not authorized"
+          : "● disconnected";
+  }
+}
+
+export function endedText(reason: string | null): string {
+  const why =
+    reason === "expired"
+      ? "it expired"
+      : reason === "stopped"
+        ? "an interviewer ended it"
+        : reason === "error"
+          ? "of an error"
+          : null;
+  return `This session has ended${why ? ` because ${why}` : ""}. The code is read-only now.`;
+}
+
+/** The candidate's link, for the interviewer who just made the session on the landing page. */
+export function candidateLinkBar(sessionId: string): HTMLElement | string {
+  let url = "";
+  try {
+    url = sessionStorage.getItem(`livecode.candidate.${sessionId}`) ?? "";
+  } catch {
+    // no storage: no bar
+  }
+  if (!url) return "";
+  const input = el("input", {
+    type: "text",
+    readonly: "",
+    value: url,
+    id: "candidate-link",
+    "aria-label": "Candidate link",
+  });
+  const copy = el("button", { type: "button", class: "btn small" }, "Copy");
+  copy.addEventListener("click", async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(url);
+    } catch {
+      document.execCommand("copy");
+    }
+    copy.textContent = "Copied";
+    setTimeout(() => (copy.textContent = "Copy"), 1500);
+  });
+  const close = el("button", { type: "button", class: "btn small ghost", "aria-label": "Hide" }, "✕");
+  const bar = el("div", { class: "linkbar" }, el("span", {}, "Send this link to the candidate:"), input, copy, close);
+  close.addEventListener("click", () => bar.remove());
+  return bar;
+}
+
+/** What the layout places; every part owns its element. */
+export interface PageParts {
+  readonly runs: { element: HTMLElement; runButton: HTMLElement; stopButton: HTMLElement };
+  readonly notes: { element: HTMLElement };
+  readonly editor: { element: HTMLElement };
+  readonly replay: { element: HTMLElement; button: HTMLElement };
+  readonly title: { title: HTMLElement; environment: HTMLElement };
+  readonly banner: { element: HTMLElement };
+  readonly people: { element: HTMLElement };
+  readonly clock: { element: HTMLElement };
+  readonly endButton: { element: HTMLElement };
+  readonly theme: { button: HTMLElement };
+  readonly connection: HTMLElement;
+  readonly candidateLink: HTMLElement | string;
+}
+
+/** The full page (top bar, banner, editor, console and notes), or the embed's slim bar. */
+export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
+  const side = el("div", { class: "side" }, p.runs.element, embed ? null : p.notes.element);
+  const editorPane = el("div", { class: "editor-pane" }, p.editor.element, p.replay.element);
+  const main = el("main", { class: "workspace" }, editorPane, side);
+  const spacer = el("span", { class: "spacer" });
+  const { runButton, stopButton } = p.runs;
+  if (embed) {
+    const bar = el("div", { class: "embed-bar" }, runButton, stopButton, p.title.environment, spacer, p.connection);
+    root.append(bar, p.banner.element, main);
+    return;
+  }
+  const header = el(
+    "header",
+    { class: "topbar" },
+    el("a", { class: "brand", href: "/" }, "livecode"),
+    el("div", { class: "session-info" }, p.title.title, p.title.environment),
+    runButton,
+    stopButton,
+    p.connection,
+    spacer,
+    p.people.element,
+    p.clock.element,
+    p.replay.button,
+    p.endButton.element,
+    p.theme.button,
+  );
+  root.append(header, p.banner.element, p.candidateLink, main);
+}
+
+/** Why a link keeps failing to connect, as REST tells it; `null` when REST cannot say either. */
+export async function whyFailing(
+  sessionId: string,
+  token: string,
+): Promise<{ kind: "ended"; session: SessionView } | { kind: "missing" | "unauthorized" } | null> {
+  try {
+    const session = await api.session(sessionId, token);
+    return ["stopped", "expired", "error"].includes(session.status) ? { kind: "ended", session } : null;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return { kind: "missing" };
+    if (err instanceof ApiError && err.status === 401) return { kind: "unauthorized" };
+    return null;
+  }
+}
+
+/** What the browser tests read off the page (`window.__livecode`). */
+export interface TestHandle {
+  role(): Role | null;
+  online(): boolean;
+  ended(): boolean;
+  language(): string;
+  text(): string | null;
+  version(): number | null;
+  unconfirmed(): number;
+  consoleText(): string;
+  replayText(): string | null;
+}
+
+export function exposeForTests(h: TestHandle): void {
+  (window as unknown as { __livecode: unknown }).__livecode = {
+    get role() {
+      return h.role();
+    },
+    get online() {
+      return h.online();
+    },
+    get ended() {
+      return h.ended();
+    },
+    get language() {
+      return h.language();
+    },
+    text: h.text,
+    version: h.version,
+    unconfirmed: h.unconfirmed,
+    consoleText: h.consoleText,
+    replayText: h.replayText,
+  };
+}

@@ -1,0 +1,89 @@
+// The parts of the top bar that are not a concern of their own: the session's title and
+// language, the theme switch, and the interviewer's End button (which asks twice).
+
+import { el } from "../dom";
+import type { ClientMessage, EnvironmentInfo, Role, SessionView } from "../protocol";
+import { applyTheme, type Theme } from "../theme";
+import { roleLabel } from "./participants";
+
+export class SessionTitle {
+  readonly title = el("span", { class: "title", id: "title" });
+  readonly environment = el("span", { class: "env", id: "environment" });
+
+  show(role: Role, session: SessionView, env: EnvironmentInfo): void {
+    this.title.textContent = session.label || roleLabel(role) + " view";
+    this.title.title = this.title.textContent;
+    const number = env.version?.match(/\d+(\.\d+)+/)?.[0];
+    this.environment.textContent = (env.description || env.name) + (number ? ` ${number}` : "");
+    this.environment.title = `${env.filename}${env.version ? ` · ${env.version}` : ""}`;
+    document.title = `${session.label || env.description || env.name} · livecode`;
+  }
+}
+
+export class ThemeSwitch {
+  readonly button = el("button", {
+    type: "button",
+    class: "btn icon",
+    id: "theme-toggle",
+    title: "Switch between light and dark",
+  });
+
+  constructor(
+    public theme: Theme,
+    private readonly changed: (theme: Theme) => void,
+  ) {
+    applyTheme(theme, false);
+    this.button.addEventListener("click", () => this.set(this.theme === "dark" ? "light" : "dark", true));
+    this.render();
+  }
+
+  /** Shows `theme`; `remember` keeps it for the next visit (an embed's command does not). */
+  set(theme: Theme, remember: boolean): void {
+    this.theme = theme;
+    applyTheme(theme, remember);
+    this.changed(theme);
+    this.render();
+  }
+
+  private render(): void {
+    this.button.textContent = this.theme === "dark" ? "☀" : "☾";
+    this.button.setAttribute("aria-label", this.theme === "dark" ? "Light theme" : "Dark theme");
+  }
+}
+
+export class EndButton {
+  readonly element = el(
+    "button",
+    { type: "button", class: "btn danger", id: "end-session", hidden: "" },
+    "End session",
+  );
+  private ended = false;
+
+  constructor(private readonly send: (msg: ClientMessage) => boolean) {
+    this.element.addEventListener("click", () => this.click());
+  }
+
+  update(online: boolean): void {
+    this.element.disabled = this.ended || !online;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.element.textContent = "Session ended";
+    this.element.disabled = true;
+  }
+
+  private click(): void {
+    const button = this.element;
+    if (button.dataset.confirm !== "1") {
+      button.dataset.confirm = "1";
+      button.textContent = "Really end?";
+      setTimeout(() => {
+        delete button.dataset.confirm;
+        if (!this.ended) button.textContent = "End session";
+      }, 4000);
+      return;
+    }
+    if (this.send({ type: "end_session" })) button.textContent = "Ending…";
+  }
+}

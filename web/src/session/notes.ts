@@ -1,0 +1,75 @@
+// The interviewers' private notes: typed here, saved over the socket after a pause, and
+// replaced by what another interviewer saved unless ours are still unsent.
+
+import { el } from "../dom";
+import type { ClientMessage } from "../protocol";
+
+const DEBOUNCE_MS = 600;
+
+export class NotesPanel {
+  private readonly area = el("textarea", {
+    id: "notes",
+    class: "notes",
+    placeholder: "Private notes: only interviewers see these",
+    spellcheck: "true",
+  });
+  private readonly state = el("span", { class: "notes-state", id: "notes-state" });
+  readonly element = el(
+    "section",
+    { class: "panel notes-panel", hidden: "", "aria-label": "Private notes" },
+    el("header", { class: "panel-head" }, el("h2", {}, "Private notes"), this.state),
+    this.area,
+  );
+  private timer = 0;
+  private sent: string | null = null;
+  private dirty = false;
+
+  constructor(private readonly send: (msg: ClientMessage) => boolean) {
+    this.area.addEventListener("input", () => {
+      this.dirty = true;
+      this.state.textContent = "editing…";
+      clearTimeout(this.timer);
+      this.timer = window.setTimeout(() => this.flush(), DEBOUNCE_MS);
+    });
+  }
+
+  /** Shown to interviewers only, with the notes the server has. */
+  open(notes: string): void {
+    this.element.hidden = false;
+    this.area.value = notes;
+    this.sent = notes;
+  }
+
+  /** After a (re)connect: unsent notes go out, else the server's are shown. */
+  welcome(notes: string): void {
+    if (this.dirty) this.flush();
+    else this.received(notes);
+  }
+
+  received(text: string): void {
+    if (this.dirty && text === this.sent) {
+      if (this.area.value === text) {
+        this.dirty = false;
+        this.state.textContent = "saved";
+      }
+      return;
+    }
+    if (this.dirty) return; // ours win until sent; the last write is the server's
+    this.area.value = text;
+    this.sent = text;
+  }
+
+  setEnded(ended: boolean): void {
+    this.area.readOnly = ended;
+  }
+
+  private flush(): void {
+    const text = this.area.value;
+    if (this.send({ type: "notes", text })) {
+      this.sent = text;
+      this.state.textContent = "saving…";
+    } else {
+      this.state.textContent = "not saved yet (offline)";
+    }
+  }
+}

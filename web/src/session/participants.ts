@@ -1,0 +1,95 @@
+// Who is connected: a chip per participant in their cursor's colour, one's own a button that
+// turns into a name field.
+
+import { participantColor } from "../cursors";
+import { el } from "../dom";
+import type { Participant, Role } from "../protocol";
+
+export function roleLabel(role: Role): string {
+  return role === "candidate" ? "Candidate" : role === "interviewer" ? "Interviewer" : "Observer";
+}
+
+/** The name a participant goes by: theirs, else their role. */
+export function displayName(p: Pick<Participant, "name" | "role">): string {
+  return p.name && p.name !== "anonymous" ? p.name : roleLabel(p.role);
+}
+
+export class ParticipantList {
+  readonly element = el("ul", { class: "participants", id: "participants", "aria-label": "Participants" });
+  private participants: Participant[] = [];
+  private me = -1;
+  private renamable = false;
+
+  constructor(
+    private name: string,
+    private readonly onRename: (name: string) => void,
+  ) {}
+
+  /** Shows `participants`; `me` is this page's own; `renamable` offers a name field. */
+  set(participants: Participant[], me: number, renamable: boolean): void {
+    this.participants = participants;
+    this.me = me;
+    this.renamable = renamable;
+    this.render();
+  }
+
+  private render(): void {
+    if (this.element.querySelector("input")) return; // renaming: keep the field
+    const items = this.participants.map((p) => {
+      const you = p.id === this.me;
+      const name = displayName(p);
+      const dot = el("span", { class: "dot" });
+      dot.style.backgroundColor = participantColor(p.id);
+      const body: Node[] = [dot, el("span", { class: "pname" }, name + (you ? " (you)" : ""))];
+      if (name.toLowerCase() !== p.role) body.push(el("span", { class: "prole" }, p.role));
+      if (you && this.renamable) {
+        const button = el(
+          "button",
+          { type: "button", class: "pbutton", id: "rename", title: "Change your name" },
+          ...body,
+        );
+        button.addEventListener("click", () => this.editName());
+        return el("li", { class: `participant role-${p.role} you` }, button);
+      }
+      return el(
+        "li",
+        { class: `participant role-${p.role}${you ? " you" : ""}`, title: `${name} (${p.role})` },
+        ...body,
+      );
+    });
+    this.element.replaceChildren(...items);
+  }
+
+  /** Turns one's own chip into a name field; Enter keeps the name, Escape doesn't. */
+  private editName(): void {
+    const input = el("input", {
+      type: "text",
+      class: "name",
+      id: "name",
+      maxlength: "40",
+      placeholder: "Your name",
+      "aria-label": "Your name",
+    });
+    input.value = this.name;
+    let done = false;
+    const finish = (keep: boolean) => {
+      if (done) return;
+      done = true;
+      input.remove();
+      const name = input.value.trim().slice(0, 40);
+      if (keep && name !== this.name) {
+        this.name = name;
+        this.onRename(name);
+      }
+      this.render();
+    };
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") finish(true);
+      else if (e.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
+    this.element.replaceChildren(el("li", { class: "participant editing" }, input));
+    input.focus();
+    input.select();
+  }
+}

@@ -1,0 +1,58 @@
+// Replay in place of the live editor, for interviewers: a toggle, and the replay view loaded
+// from the history when it is first opened.
+
+import type { Extension } from "@codemirror/state";
+
+import { el } from "../dom";
+import { Replay } from "../replay";
+import type { Theme } from "../theme";
+
+export class ReplayPane {
+  readonly element = el("div", { class: "replay-host", hidden: "" });
+  readonly button = el(
+    "button",
+    { type: "button", class: "btn", id: "replay-toggle", "aria-pressed": "false", hidden: "" },
+    "Replay",
+  );
+  private replay: Replay | null = null;
+  private language: Extension = [];
+
+  constructor(
+    private readonly sessionId: string,
+    private readonly token: string,
+    private readonly live: HTMLElement,
+    private theme: Theme,
+  ) {
+    this.button.addEventListener("click", () => this.toggle());
+  }
+
+  /** The text replay shows at its current version (for tests). */
+  text(): string | null {
+    return this.replay ? this.replay.textAt(Number(this.replay.element.dataset.version ?? 0)) : null;
+  }
+
+  setLanguage(ext: Extension): void {
+    this.language = ext;
+    this.replay?.setLanguage(ext);
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.replay?.setTheme(theme);
+  }
+
+  private toggle(): void {
+    const open = this.element.hidden;
+    this.element.hidden = !open;
+    this.live.hidden = open;
+    this.button.setAttribute("aria-pressed", String(open));
+    this.button.textContent = open ? "Back to live" : "Replay";
+    if (!open) return;
+    if (!this.replay) {
+      this.replay = new Replay(this.sessionId, this.token, this.theme);
+      this.replay.setLanguage(this.language);
+      this.element.appendChild(this.replay.element);
+    }
+    void this.replay.load();
+  }
+}

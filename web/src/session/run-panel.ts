@@ -1,0 +1,217 @@
+// Run, Stop, the console and the stdin box. It follows the run in progress by its `seq`, so a
+// page that joins during a run shows all of it (from `welcome`), and one that reconnects asks
+// for what came after its last item and shows nothing twice.
+
+import { OutputConsole, runSummary } from "../console";
+import { el } from "../dom";
+import type { EmbedEvent } from "../embed";
+import type { ClientMessage, OutputMessage, ServerMessage, Welcome } from "../protocol";
+
+export interface RunPanelHost {
+  send(msg: ClientMessage): boolean;
+  /** Runs the document (after pending edits are confirmed). */
+  run(): void;
+  post(event: EmbedEvent): void;
+  /** Marks the page as running (for styles). */
+  running(running: boolean): void;
+}
+
+/** Where a reconnecting socket picks the run up. */
+export interface ResumePoint {
+  readonly run_id: string;
+  readonly seq: number;
+}
+
+export class RunPanel {
+  readonly runButton = el(
+    "button",
+    { type: "button", class: "btn primary", id: "run", title: "Run (Ctrl+Enter)", disabled: "" },
+    "▶ Run",
+  );
+  readonly stopButton = el(
+    "button",
+    { type: "button", class: "btn", id: "stop", title: "Stop the running program", disabled: "" },
+    "■ Stop",
+  );
+  private readonly consoleEl = el("pre", { class: "console", id: "console", "aria-live": "polite", tabindex: "0" });
+  private readonly stdinInput = el("input", {
+    type: "text",
+    class: "stdin",
+    id: "stdin",
+    placeholder: "stdin: Enter sends a line to the running program",
+    autocomplete: "off",
+    spellcheck: "false",
+    disabled: "",
+  });
+  private readonly eofButton = el(
+    "button",
+    {
+      type: "button",
+      class: "btn small",
+      id: "stdin-eof",
+      title: "Close the program's standard input (Ctrl+D)",
+      disabled: "",
+    },
+    "EOF",
+  );
+  readonly console = new OutputConsole(this.consoleEl);
+  readonly element: HTMLElement;
+  /** A run is in progress. */
+  running = false;
+  private runId: string | null = null;
+  private lastSeq = 0;
+  /** This page's participant ids, one per socket it had: its own input is echoed locally. */
+  private readonly mine = new Set<number>();
+  private canType = false;
+
+  constructor(private readonly host: RunPanelHost) {
+    this.runButton.addEventListener("click", () => host.run());
+    this.stopButton.addEventListener("click", () => host.send({ type: "kill" }));
+    this.stdinInput.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        this.sendStdin();
+      } else if (e.key === "d" && e.ctrlKey) {
+        e.preventDefault();
+        this.sendEof();
+      }
+    });
+    this.eofButton.addEventListener("click", () => this.sendEof());
+    const clear = el(
+      "button",
+      { type: "button", class: "btn small", id: "clear-console", title: "Clear the console" },
+      "Clear",
+    );
+    clear.addEventListener("click", () => this.console.clear());
+    this.element = el(
+      "section",
+      { class: "panel console-panel", "aria-label": "Console" },
+      el("header", { class: "panel-head" }, el("h2", {}, "Console"), clear),
+      this.consoleEl,
+      el("div", { class: "stdin-row" }, this.stdinInput, this.eofButton),
+    );
+  }
+
+  /** Where to pick up the run in progress after a reconnect, if one is. */
+  resumePoint(): ResumePoint | undefined {
+    return this.running && this.runId ? { run_id: this.runId, seq: this.lastSeq } : undefined;
+  }
+
+  /** After each (re)connect: the run in progress as far as it went, or the end of the one this
+   * page was following. */
+  welcome(w: Welcome, first: boolean): void {
+    this.mine.add(w.participant);
+    const run = w.run;
+    if (run) {
+      if (run.run_id !== this.runId) {
+        this.started(run.run_id, run.by, new Date(run.started_at), !first || this.runId !== null);
+        if (first) this.console.line("meta", "(you joined during this run: its output so far)", "run-joined");
+      }
+      if (run.truncated) this.console.line("meta", "(part of this run's input is not shown)");
+      for (const event of run.events) this.item(event);
+      return;
+    }
+    const last = w.session.last_execution;
+    if (this.running && this.runId) {
+      // It ended while this page was away.
+      this.finished(
+        last && last.run_id === this.runId ? runSummary(last) : "the run ended while you were offline",
+        null,
+      );
+    } else if (first && last) {
+      this.console.line("meta", `Last run before you joined: ${runSummary(last)}`, "run-end-earlier");
+    }
+  }
+
+  /** Handles the run's messages; false for the others. */
+  message(msg: ServerMessage): boolean {
+    switch (msg.type) {
+      case "run_started":
+        this.started(msg.run_id, msg.by, new Date(), false);
+        return true;
+      case "output":
+      case "input":
+        this.item(msg);
+        return true;
+      case "run_finished":
+        if (msg.run_id === this.runId || this.runId === null) {
+          this.finished(runSummary(msg), `run-end status-${msg.status}`);
+        }
+        this.host.post({
+          type: "run_finished",
+          run_id: msg.run_id,
+          status: msg.status,
+          exit_code: msg.exit_code,
+          duration_ms: msg.duration_ms,
+        });
+        return true;
+      case "status":
+        if (msg.status === "executing") this.setRunning(true);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  /** Enables what this page may use now. */
+  update(live: boolean): void {
+    this.canType = live;
+    this.runButton.disabled = !live;
+    this.runButton.textContent = this.running ? "↻ Restart" : "▶ Run";
+    this.stopButton.disabled = !live || !this.running;
+    // The server takes input only while a program runs.
+    this.stdinInput.disabled = !live || !this.running;
+    this.eofButton.disabled = !live || !this.running;
+  }
+
+  /** The session ended: nothing runs any more. */
+  end(): void {
+    this.setRunning(false);
+  }
+
+  private started(runId: string, by: string, at: Date, rejoined: boolean): void {
+    this.runId = runId;
+    this.lastSeq = 0;
+    this.setRunning(true);
+    const when = at.toLocaleTimeString();
+    this.console.line("meta", `▶ run started by ${by} at ${when}${rejoined ? " (caught up)" : ""}`, "run-start");
+    this.host.post({ type: "run_started", run_id: runId, by });
+  }
+
+  private item(msg: OutputMessage): void {
+    if (msg.run_id !== this.runId) return; // a run this page never saw start
+    if (msg.seq <= this.lastSeq) return; // had it already
+    this.lastSeq = msg.seq;
+    if (msg.type === "output") {
+      this.console.append(msg.phase === "build" && msg.stream === "stdout" ? "build" : msg.stream, msg.data);
+    } else if (!this.mine.has(msg.participant)) {
+      // The sender echoed its own line already.
+      this.console.append("stdin", msg.data);
+    }
+  }
+
+  private finished(summary: string, className: string | null): void {
+    this.setRunning(false);
+    this.console.line("meta", summary, className ?? "run-end");
+    this.runId = null;
+  }
+
+  private setRunning(running: boolean): void {
+    this.running = running;
+    this.host.running(running);
+    this.update(this.canType);
+  }
+
+  private sendStdin(): void {
+    if (!this.canType) return;
+    const line = this.stdinInput.value;
+    if (this.host.send({ type: "stdin", data: line + "\n" })) {
+      this.console.append("stdin", line + "\n");
+      this.stdinInput.value = "";
+    }
+  }
+
+  private sendEof(): void {
+    if (this.canType && this.host.send({ type: "stdin_eof" })) this.console.line("meta", "stdin closed (EOF)");
+  }
+}
