@@ -266,7 +266,11 @@ async fn serve(
     }
     // The session's end was announced before this socket came: it hears it now.
     if let Some(warning) = start.warning {
-        if sink.send(send(ServerMessage::from(&*warning))).await.is_err() {
+        if sink
+            .send(send(ServerMessage::from(&*warning)))
+            .await
+            .is_err()
+        {
             return;
         }
     }
