@@ -5,22 +5,24 @@
 //! one language: `cargo test --test conformance -- python::`.
 //!
 //! One server serves every case (on its own runtime); each case makes its own session and
-//! ends it.
+//! ends it. The server, REST and socket helpers are the integration tests' (`tests/it/support`).
+
+#[path = "it/support/mod.rs"]
+#[allow(dead_code)] // the integration tests use more of it
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
-const INSTANCE: &str = "conformance";
+use support::TestServer;
 /// Compilers on half a core are slow: generous, but a hang still ends.
 const CASE_WAIT: Duration = Duration::from_secs(240);
 
@@ -36,12 +38,8 @@ struct Expect {
     skip: Vec<String>,
 }
 
-#[derive(Clone)]
-struct Ctx {
-    base: String,
-    ws_base: String,
-    http: reqwest::Client,
-}
+/// The one server every case talks to.
+type Ctx = Arc<TestServer>;
 
 const PROPERTIES: &[&str] = &[
     "hello",
@@ -63,12 +61,10 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    let data = tempfile::tempdir().expect("temp dir");
-    let shutdown = CancellationToken::new();
     let ctx = if args.list {
         None
     } else {
-        Some(runtime.block_on(start_server(data.path(), shutdown.clone())))
+        Some(Arc::new(runtime.block_on(start_server())))
     };
 
     let mut trials = vec![Trial::test("coverage::every_environment_has_programs", {
@@ -91,14 +87,9 @@ fn main() -> ExitCode {
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);
-    shutdown.cancel();
+    // The server stops and its containers go (its instance label) with the last handle.
+    runtime.block_on(async move { drop(ctx) });
     drop(runtime);
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker rm -f -v $(docker ps -aq --filter label=livecode.instance={INSTANCE}) >/dev/null 2>&1"
-        ))
-        .status();
     conclusion.exit_code()
 }
 
@@ -135,40 +126,18 @@ fn coverage(root: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
-async fn start_server(data: &Path, shutdown: CancellationToken) -> Ctx {
-    let mut config = livecode::config::Config::defaults();
-    config.data_dir = data.to_path_buf();
-    config.instance = INSTANCE.into();
-    config.build_images_on_start = false;
-    // One client runs every case, each in a session of its own, as fast as it can: the
-    // per-client quotas that keep one anonymous client from filling a server would stop it.
-    config.quotas.max_live_sessions_per_ip = 0;
-    config.quotas.sessions_per_minute = 0;
-    config.quotas.runs_per_minute = 0;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        if let Err(err) = livecode::run(config, listener, shutdown).await {
-            panic!("server failed: {err:#}");
-        }
-    });
-    let ctx = Ctx {
-        base: format!("http://{addr}/api/v1"),
-        ws_base: format!("ws://{addr}/api/v1"),
-        http: reqwest::Client::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = ctx.http.get(format!("{}/health", ctx.base)).send().await {
-            if r.status().is_success() {
-                return ctx;
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn start_server() -> TestServer {
+    TestServer::start(|config| {
+        // The version property reads what the server reads off the images at start-up.
+        config.read_versions_on_start = true;
+        // One client runs every case, each in a session of its own, as fast as it can: the
+        // per-client quotas that keep one anonymous client from filling a server would stop
+        // it.
+        config.quotas.max_live_sessions_per_ip = 0;
+        config.quotas.sessions_per_minute = 0;
+        config.quotas.runs_per_minute = 0;
+    })
+    .await
 }
 
 fn run_case(
@@ -294,13 +263,7 @@ async fn check_version(ctx: &Ctx, env: &str) -> Result<(), Failed> {
     // Versions are read off the images in the background after start-up.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let list: Value = ctx
-            .http
-            .get(format!("{}/environments", ctx.base))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let list = support::expect_json(ctx.api().get("/environments", None).await, 200).await;
         let item = list
             .as_array()
             .and_then(|l| l.iter().find(|e| e["name"] == env))
@@ -322,11 +285,10 @@ async fn check_version(ctx: &Ctx, env: &str) -> Result<(), Failed> {
     }
 }
 
+/// A case's session on the shared server.
 struct Session<'a> {
-    ctx: &'a Ctx,
-    id: String,
-    candidate: String,
-    interviewer: String,
+    ctx: &'a TestServer,
+    created: support::Session,
 }
 
 struct Executed(Value);
@@ -383,133 +345,59 @@ impl Executed {
 }
 
 impl<'a> Session<'a> {
-    async fn create(ctx: &'a Ctx, env: &str) -> Result<Session<'a>, Failed> {
+    async fn create(ctx: &'a TestServer, env: &str) -> Result<Session<'a>, Failed> {
         let resp = ctx
-            .http
-            .post(format!("{}/sessions", ctx.base))
-            .json(&json!({"environment": env}))
-            .send()
-            .await?;
+            .api()
+            .post("/sessions", None, &json!({"environment": env}))
+            .await;
         let status = resp.status();
         let body: Value = resp.json().await?;
         if status != 201 {
             return Err(format!("creating a {env} session: {status} {body}").into());
         }
-        let field = |k: &str| {
-            body[k]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("no {k}"))
-        };
         Ok(Session {
             ctx,
-            id: field("session_id")?,
-            candidate: field("candidate_token")?,
-            interviewer: field("interviewer_token")?,
+            created: support::Session::from(body),
         })
     }
 
     async fn execute(&self, body: Value) -> Result<Executed, Failed> {
-        let resp = self
-            .ctx
-            .http
-            .post(format!("{}/sessions/{}/execute", self.ctx.base, self.id))
-            .bearer_auth(&self.candidate)
-            .json(&body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let value: Value = resp.json().await?;
-        if status != 200 {
-            return Err(format!("execute: {status} {value}").into());
-        }
-        Ok(Executed(value))
+        let s = &self.created;
+        Ok(Executed(
+            self.ctx.api().execute(&s.id, &s.candidate, body).await,
+        ))
     }
 
     /// Runs over the socket and types two lines one at a time, as a candidate would.
     async fn interactive_stdin(&self, code: &str) -> Result<(), Failed> {
-        let url = format!(
-            "{}/sessions/{}/ws?token={}",
-            self.ctx.ws_base, self.id, self.candidate
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
-        let env: Value = next_of(&mut ws, "welcome").await?;
-        let filename = env["environment"]["filename"]
+        let s = &self.created;
+        let (mut ws, welcome) = self.ctx.connect(&s.id, &s.candidate, "").await;
+        let filename = welcome["environment"]["filename"]
             .as_str()
             .ok_or("no filename in welcome")?
             .to_string();
         let files: BTreeMap<String, String> = [(filename, code.to_string())].into();
-        send(&mut ws, json!({"type": "run", "files": files})).await?;
-        let started = next_of(&mut ws, "run_started").await?;
+        support::send(&mut ws, json!({"type": "run", "files": files})).await;
+        support::next_of_type(&mut ws, "run_started").await;
         // Build first (if any): typing goes in once the program is running.
-        send(&mut ws, json!({"type": "stdin", "data": "first line\n"})).await?;
+        support::send(&mut ws, support::msg::stdin("first line\n")).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        send(&mut ws, json!({"type": "stdin", "data": "second line\n"})).await?;
+        support::send(&mut ws, support::msg::stdin("second line\n")).await;
         // End of input, as Ctrl-D would: some programs read to the end before answering.
-        send(&mut ws, json!({"type": "stdin_eof"})).await?;
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        loop {
-            let msg = next_json(&mut ws).await?;
-            match msg["type"].as_str() {
-                Some("output") if msg["run_id"] == started["run_id"] && msg["phase"] != "build" => {
-                    let data = msg["data"].as_str().unwrap_or_default();
-                    if msg["stream"] == "stdout" {
-                        stdout.push_str(data)
-                    } else {
-                        stderr.push_str(data)
-                    }
-                }
-                Some("run_finished") => {
-                    if msg["status"] != "completed" || msg["exit_code"] != 0 {
-                        return Err(format!("run finished {msg} (stderr {stderr:?})").into());
-                    }
-                    break;
-                }
-                _ => {}
-            }
+        support::send(&mut ws, support::msg::stdin_eof()).await;
+        let run = support::collect_run_within(&mut ws, CASE_WAIT).await;
+        if run.status() != "completed" || run.exit_code() != Some(0) {
+            return Err(format!("run finished {} (stderr {:?})", run.finished, run.stderr).into());
         }
+        let stdout = run.stdout_of_phase("run");
         if stdout != "second line\nfirst line\n" {
-            return Err(format!("stdout {stdout:?} (stderr {stderr:?})").into());
+            return Err(format!("stdout {stdout:?} (stderr {:?})", run.stderr).into());
         }
         Ok(())
     }
 
     async fn end(&self) {
-        let _ = self
-            .ctx
-            .http
-            .delete(format!("{}/sessions/{}", self.ctx.base, self.id))
-            .bearer_auth(&self.interviewer)
-            .send()
-            .await;
-    }
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn send(ws: &mut Ws, value: Value) -> Result<(), Failed> {
-    ws.send(Message::text(value.to_string())).await?;
-    Ok(())
-}
-
-async fn next_json(ws: &mut Ws) -> Result<Value, Failed> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text)?),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err("the socket closed".into()),
-        }
-    }
-}
-
-async fn next_of(ws: &mut Ws, kind: &str) -> Result<Value, Failed> {
-    loop {
-        let msg = next_json(ws).await?;
-        if msg["type"] == kind {
-            return Ok(msg);
-        }
+        let s = &self.created;
+        self.ctx.api().delete(&s.path(), Some(&s.interviewer)).await;
     }
 }

@@ -1,8 +1,7 @@
-//! [`AppState`] and the router: the one place routes and layers are assembled, including the
-//! guards every request passes: cross-site refusal, CORS for listed origins, the body limit,
-//! and refusals from layers turned into the error shape.
+//! The router: the one place routes and layers are assembled (REST, the socket, the pages),
+//! including the guards every request passes: cross-site refusal, CORS for listed origins,
+//! the body limit, and refusals from layers turned into the error shape.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -10,8 +9,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -20,18 +17,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::ApiError;
 use crate::config::{url_origin, Config};
-use crate::environments::Environments;
-use crate::session::SessionRegistry;
-
-/// Everything a handler may reach. Cheap to clone: every field is a handle.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub sessions: SessionRegistry,
-    pub environments: Arc<Environments>,
-    pub tasks: TaskTracker,
-    pub shutdown: CancellationToken,
-}
+pub use crate::state::AppState;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
@@ -39,7 +25,10 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.code_limit_bytes * 6 + 64 * 1024;
     let cors = cors(&state.config);
     Router::new()
-        .nest("/api/v1", crate::api::router())
+        .nest(
+            "/api/v1",
+            crate::api::router().route("/sessions/{id}/ws", axum::routing::get(crate::ws::upgrade)),
+        )
         .merge(crate::web::router())
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.

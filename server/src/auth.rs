@@ -19,6 +19,13 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Candidate, Role::Interviewer, Role::Observer];
+
+    /// The role with this name ([`Role::as_str`] backwards).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Candidate => "candidate",

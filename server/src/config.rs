@@ -125,6 +125,11 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A refusal naming what is wrong.
+fn bad(what: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid(what.to_string()))
+}
+
 impl Config {
     /// The embedded defaults alone (what tests start from).
     pub fn defaults() -> Self {
@@ -160,8 +165,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_limits()?;
+        self.validate_sessions()?;
+        self.validate_connections()?;
+        self.validate_names()
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
-        let bad = |what: &str| Err(ConfigError::Invalid(what.to_string()));
         if l.memory_mib < 16 {
             return bad("limits.memory_mib must be at least 16");
         }
@@ -182,6 +193,16 @@ impl Config {
         if l.workspace_mib == 0 || l.tmp_mib == 0 {
             return bad("limits.workspace_mib and limits.tmp_mib must be positive");
         }
+        if l.stdin_message_bytes == 0 {
+            return bad("limits.stdin_message_bytes must be positive");
+        }
+        if self.parallel_builds == 0 {
+            return bad("parallel_builds must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn validate_sessions(&self) -> Result<(), ConfigError> {
         let s = &self.sessions;
         if s.idle_ttl_seconds == 0 || s.max_lifetime_seconds == 0 {
             return bad(
@@ -190,9 +211,6 @@ impl Config {
         }
         if s.reap_interval_seconds.is_nan() || s.reap_interval_seconds < 0.05 {
             return bad("sessions.reap_interval_seconds must be at least 0.05");
-        }
-        if self.parallel_builds == 0 {
-            return bad("parallel_builds must be at least 1");
         }
         if s.event_buffer < 16 {
             return bad("sessions.event_buffer must be at least 16");
@@ -203,9 +221,10 @@ impl Config {
         if s.history_limit_bytes < 64 * 1024 {
             return bad("sessions.history_limit_bytes must be at least 65536");
         }
-        if l.stdin_message_bytes == 0 {
-            return bad("limits.stdin_message_bytes must be positive");
-        }
+        Ok(())
+    }
+
+    fn validate_connections(&self) -> Result<(), ConfigError> {
         let (server, sockets) = (&self.server, &self.sockets);
         if server.max_connections < 16 {
             return bad("server.max_connections must be at least 16");
@@ -234,6 +253,10 @@ impl Config {
                 "sockets.ping_seconds must be at least 0.1 and below sockets.idle_timeout_seconds",
             );
         }
+        Ok(())
+    }
+
+    fn validate_names(&self) -> Result<(), ConfigError> {
         for origin in &self.cors_origins {
             if origin != "*" && url_origin(origin).as_deref() != Some(origin.trim_end_matches('/'))
             {

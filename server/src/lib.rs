@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `config`: [`Config`](config::Config), embedded defaults, then a file, then `LIVECODE_*`.
-//! - `app`: [`AppState`](app::AppState) and the router.
+//! - `state`: [`AppState`](state::AppState), what every handler may reach; `app`: the router.
 //! - `api`: REST under `/api/v1`; `ws`: the session socket; `web`: the embedded page.
 //! - `auth`: API key and session tokens (hashed, compared in constant time), roles.
 //! - `collab`: the document authority (versions, change sets in UTF-16, history); no I/O.
@@ -25,6 +25,7 @@ pub mod environments;
 pub mod sandbox;
 pub mod serve;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod web;
 pub mod ws;
@@ -36,12 +37,82 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
+use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
+
+/// The Docker engine, as the sandbox and the image builder, and its version.
+async fn connect_engine(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Sandbox>, Arc<dyn ImageBuilder>, String)> {
+    let docker = Arc::new(
+        DockerSandbox::connect(&config.docker.host, &config.instance)
+            .await
+            .context("connecting to Docker (is it installed and running? see README)")?,
+    );
+    let version = docker.ping().await.context("Docker does not answer")?;
+    tracing::info!(docker = %version, "connected to the container engine");
+    Ok((docker.clone(), docker, version))
+}
+
+/// Raises the open-file limit and answers the connection cap it leaves room for (logged).
+fn connection_limits(config: &Config) -> usize {
+    let open_files = serve::raise_open_file_limit();
+    let max_connections = serve::connection_cap(config.server.max_connections, open_files);
+    tracing::info!(
+        open_files = open_files
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        max_connections,
+        "connection limits"
+    );
+    max_connections
+}
+
+/// In the background: reads the language versions off the images (seconds, in throw-away
+/// containers), and builds the images that are missing or stale when the config says so,
+/// then lets the warm pools fill.
+fn spawn_image_work(
+    config: &Config,
+    images: &Arc<dyn ImageBuilder>,
+    environments: &Arc<Environments>,
+    sessions: &SessionRegistry,
+    tasks: &TaskTracker,
+) {
+    if config.read_versions_on_start {
+        let (images, environments) = (images.clone(), environments.clone());
+        tasks.spawn(async move {
+            environments::images::read_versions(&*images, &environments, 4).await
+        });
+    }
+    let missing: Vec<String> = environments
+        .iter()
+        .filter(|e| !e.is_ready())
+        .map(|e| e.name.clone())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    if !config.build_images_on_start {
+        tracing::warn!(environments = ?missing, "images missing or stale; run `livecode images build`");
+        return;
+    }
+    tracing::info!(environments = ?missing, "building missing images in the background");
+    let (images, environments, sessions) = (images.clone(), environments.clone(), sessions.clone());
+    let parallel = config.parallel_builds;
+    tasks.spawn(async move {
+        let built =
+            environments::images::build(&*images, &environments, &missing, true, parallel).await;
+        for err in built.into_iter().filter_map(Result::err) {
+            tracing::error!("{err}");
+        }
+        // Pools of the environments just built can fill now.
+        sessions.wake_pool();
+    });
+}
 
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
 /// is not session end: containers stay and are adopted by the next start.
@@ -63,42 +134,14 @@ pub async fn run(
         SqliteStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
-    let docker = Arc::new(
-        DockerSandbox::connect(&config.docker.host, &config.instance)
-            .await
-            .context("connecting to Docker (is it installed and running? see README)")?,
-    );
-    let sandbox: Arc<dyn Sandbox> = docker.clone();
-    let images: Arc<dyn ImageBuilder> = docker;
-    let engine = sandbox.ping().await.context("Docker does not answer")?;
-    tracing::info!(docker = %engine, "connected to the container engine");
-    let open_files = serve::raise_open_file_limit();
-    let max_connections = serve::connection_cap(config.server.max_connections, open_files);
-    tracing::info!(
-        open_files = open_files
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        max_connections,
-        "connection limits"
-    );
+    let (sandbox, images, engine) = connect_engine(&config).await?;
+    let max_connections = connection_limits(&config);
 
     let tasks = TaskTracker::new();
     // Mark what is already built before accepting sessions; build the rest in the background.
     environments::images::mark_built(&*images, &environments)
         .await
         .context("looking for the environment images")?;
-    // Versions are read off the images in throw-away containers: seconds, so in the background.
-    if config.read_versions_on_start {
-        let (images, environments) = (images.clone(), environments.clone());
-        tasks.spawn(async move {
-            environments::images::read_versions(&*images, &environments, 4).await
-        });
-    }
-    let missing: Vec<String> = environments
-        .iter()
-        .filter(|e| !e.is_ready())
-        .map(|e| e.name.clone())
-        .collect();
 
     let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
     let sessions = SessionRegistry::new(
@@ -119,28 +162,7 @@ pub async fn run(
         config.reap_interval(),
         shutdown.clone(),
     ));
-    if !missing.is_empty() {
-        if config.build_images_on_start {
-            tracing::info!(environments = ?missing, "building missing images in the background");
-            let (images, environments, sessions) =
-                (images.clone(), environments.clone(), sessions.clone());
-            let parallel = config.parallel_builds;
-            tasks.spawn(async move {
-                for result in
-                    environments::images::build(&*images, &environments, &missing, true, parallel)
-                        .await
-                {
-                    if let Err(err) = result {
-                        tracing::error!("{err}");
-                    }
-                }
-                // Pools of the environments just built can fill now.
-                sessions.wake_pool();
-            });
-        } else {
-            tracing::warn!(environments = ?missing, "images missing or stale; run `livecode images build`");
-        }
-    }
+    spawn_image_work(&config, &images, &environments, &sessions, &tasks);
     {
         let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
         tasks.spawn(async move {

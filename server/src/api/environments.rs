@@ -6,7 +6,7 @@ use axum::Router;
 use serde::Serialize;
 
 use super::extract::AppJson;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth;
+use crate::state::AppState;
 
 /// `Json` whose rejections are [`ApiError`]s.
 #[derive(Debug, FromRequest)]

@@ -3,19 +3,23 @@
 //! # Layout
 //! - `error`: [`ApiError`], the one error vocabulary of REST and the socket.
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
+//! - `access`: what a credential grants on one session (REST and the socket's upgrade).
+//! - `views`: what REST and the socket show of a session.
 //! - `sessions`, `environments`, `health`: one router each.
 
+pub mod access;
 mod environments;
 pub mod error;
 pub mod extract;
 mod health;
-pub mod sessions;
+mod sessions;
+pub mod views;
 
 use axum::Router;
 
 pub use error::ApiError;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Every REST route, to be nested under `/api/v1`.
 pub fn router() -> Router<AppState> {

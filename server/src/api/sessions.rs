@@ -1,10 +1,10 @@
-//! `/sessions`: create, list, read, execute, delete.
+//! `/sessions`: create, list, read, execute, extend, delete, history, notes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -13,13 +13,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::access::SessionAccess;
 use super::error::ApiError;
-use super::extract::{AppJson, Bearer, Caller, OptionalJson};
-use crate::app::AppState;
-use crate::auth::Role;
-use crate::session::{
-    EndReason, NewSession, Participant, RunRequest, RunSummary, SessionId, SessionSnapshot,
-};
+use super::extract::{AppJson, Caller, OptionalJson};
+use super::views::{HistoryView, SessionView};
+use crate::session::{EndReason, NewSession, RunRequest, SessionId};
+use crate::state::AppState;
 use crate::store::ListPage;
 
 pub fn router() -> Router<AppState> {
@@ -30,85 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/extend", post(extend))
         .route("/sessions/{id}/history", get(history))
         .route("/sessions/{id}/notes", get(read_notes).put(write_notes))
-        .route("/sessions/{id}/ws", get(crate::ws::upgrade))
-}
-
-/// Who is asking about one session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// The API key (or anyone in open mode for operator-only calls).
-    Operator,
-    /// A token of this session.
-    Token(Role),
-}
-
-/// A request about one session: its id (from the path) and what the caller's credential
-/// grants there. 404 for an unknown or malformed id, 401 for a missing or wrong credential.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionAccess {
-    pub id: SessionId,
-    pub access: Access,
-}
-
-impl axum::extract::FromRequestParts<AppState> for SessionAccess {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, ApiError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::SessionNotFound)?;
-        let id = parse_id(&raw)?;
-        let bearer = Bearer::from_request_parts(parts, state).await?;
-        let access = authorize(state, &id, &bearer).await?;
-        Ok(Self { id, access })
-    }
-}
-
-impl SessionAccess {
-    /// The API key or an interviewer token: ending, replay, notes.
-    fn interviewer(&self) -> Result<(), ApiError> {
-        match self.access {
-            Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
-            Access::Token(_) => Err(ApiError::Forbidden),
-        }
-    }
-
-    /// The role a run is made as; observers may not run.
-    fn runner(&self) -> Result<Role, ApiError> {
-        match self.access {
-            Access::Operator => Ok(Role::Interviewer),
-            Access::Token(role) if role.can_write() => Ok(role),
-            Access::Token(_) => Err(ApiError::Forbidden),
-        }
-    }
-}
-
-/// Parses a session id; a malformed one is simply not found.
-pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
-    raw.parse().map_err(|_| ApiError::SessionNotFound)
-}
-
-/// Checks a bearer credential against one session: 404 before 401, so a wrong token can't
-/// tell whether the session exists only when it could anyway (ids are UUIDv4).
-pub async fn authorize(
-    state: &AppState,
-    id: &SessionId,
-    bearer: &Bearer,
-) -> Result<Access, ApiError> {
-    if !state.sessions.exists(id).await? {
-        return Err(ApiError::SessionNotFound);
-    }
-    if bearer.is_api_key(state) {
-        return Ok(Access::Operator);
-    }
-    let token = bearer.0.as_deref().ok_or(ApiError::Unauthorized)?;
-    match state.sessions.role_for_token(id, token).await? {
-        Some(role) => Ok(Access::Token(role)),
-        None => Err(ApiError::Unauthorized),
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,38 +101,6 @@ async fn create(
             interviewer_token: created.interviewer_token,
         }),
     ))
-}
-
-/// A session as GET shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionView {
-    session_id: SessionId,
-    status: &'static str,
-    environment: String,
-    label: Option<String>,
-    container_id: Option<String>,
-    created_at: DateTime<Utc>,
-    last_activity_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    last_execution: Option<RunSummary>,
-    participants: Vec<Participant>,
-}
-
-impl From<SessionSnapshot> for SessionView {
-    fn from(s: SessionSnapshot) -> Self {
-        Self {
-            session_id: s.id,
-            status: s.status.as_str(),
-            environment: s.environment,
-            label: s.label,
-            container_id: s.container_id,
-            created_at: s.created_at,
-            last_activity_at: s.last_activity_at,
-            expires_at: s.expires_at,
-            last_execution: s.last_execution,
-            participants: s.participants,
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -370,83 +258,13 @@ async fn extend(
     }))
 }
 
-/// `GET /sessions/{id}/history`, typed so that change sets go out as the raw JSON they are
-/// kept as (a `json!` tree would parse each one again).
-#[derive(Debug, Serialize)]
-struct HistoryView {
-    session_id: SessionId,
-    initial_document: String,
-    base_version: u64,
-    version: u64,
-    updates: Vec<UpdateView>,
-    runs: Vec<RunView>,
-}
-
-#[derive(Debug, Serialize)]
-struct UpdateView {
-    version: u64,
-    at: DateTime<Utc>,
-    client_id: String,
-    changes: Box<serde_json::value::RawValue>,
-}
-
-#[derive(Debug, Serialize)]
-struct RunView {
-    run_id: String,
-    by: String,
-    started_at: DateTime<Utc>,
-    finished_at: Option<DateTime<Utc>>,
-    status: Option<String>,
-    exit_code: Option<i64>,
-    duration_ms: Option<u64>,
-    build_ms: Option<u64>,
-    stdout: String,
-    stderr: String,
-    truncated: bool,
-}
-
 async fn history(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<HistoryView>, ApiError> {
     caller.interviewer()?;
-    let id = caller.id;
-    let history = state.sessions.history(&id).await?;
-    let updates: Vec<UpdateView> = history
-        .updates
-        .into_iter()
-        .map(|u| UpdateView {
-            version: u.version,
-            at: u.at,
-            client_id: u.client_id,
-            changes: u.changes,
-        })
-        .collect();
-    let runs = history
-        .runs
-        .into_iter()
-        .map(|r| RunView {
-            run_id: r.id,
-            by: r.by_role,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            status: r.status,
-            exit_code: r.exit_code,
-            duration_ms: r.duration_ms,
-            build_ms: r.build_ms,
-            stdout: r.stdout,
-            stderr: r.stderr,
-            truncated: r.truncated,
-        })
-        .collect();
-    Ok(AppJson(HistoryView {
-        session_id: id,
-        initial_document: history.initial_document,
-        base_version: history.base_version,
-        version: history.base_version + updates.len() as u64,
-        updates,
-        runs,
-    }))
+    let history = state.sessions.history(&caller.id).await?;
+    Ok(AppJson(HistoryView::new(caller.id, history)))
 }
 
 async fn read_notes(

@@ -242,3 +242,40 @@ pub async fn watch_engine(
         });
     }
 }
+
+/// A sandbox backend for unit tests of the layers above: the engine never answers.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub struct Unreachable;
+
+    fn down<T>() -> Result<T, SandboxError> {
+        Err(SandboxError::Unavailable("no engine in unit tests".into()))
+    }
+
+    #[async_trait]
+    impl Sandbox for Unreachable {
+        async fn ping(&self) -> Result<String, SandboxError> {
+            down()
+        }
+        async fn create(&self, _: &SandboxSpec) -> Result<SandboxId, SandboxError> {
+            down()
+        }
+        async fn is_running(&self, _: &SandboxId) -> Result<bool, SandboxError> {
+            down()
+        }
+        async fn open_runner(&self, _: &SandboxId) -> Result<RunnerPipe, SandboxError> {
+            down()
+        }
+        async fn remove(&self, _: &SandboxId) -> Result<(), SandboxError> {
+            down()
+        }
+        fn watch_exits(&self) -> BoxStream<'static, Result<SandboxId, SandboxError>> {
+            Box::pin(futures_util::stream::empty())
+        }
+        async fn list_managed(&self) -> Result<Vec<ManagedSandbox>, SandboxError> {
+            down()
+        }
+    }
+}

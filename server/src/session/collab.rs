@@ -52,14 +52,14 @@ impl Session {
     pub fn cursor(&self, participant: u64, anchor: u64, head: u64, version: u64) {
         let state = self.state();
         if let Some(p) = state.participants.get(&participant) {
-            self.emit_locked(SessionEvent::Cursor {
+            self.emit_locked(SessionEvent::Cursor(super::events::Cursor {
                 participant,
                 name: p.name.clone(),
                 role: p.role,
                 anchor,
                 head,
                 version,
-            });
+            }));
         }
     }
 
@@ -105,9 +105,8 @@ impl SessionRegistry {
             (records, document, state.doc.version(), pushed.compaction)
         };
         let store = &self.shared.store;
-        let id = session.id.to_string();
         if let Err(err) = store
-            .append_updates(&id, &records, &document, new_version)
+            .append_updates(&session.id, &records, &document, new_version)
             .await
         {
             tracing::error!(session = %session.id, %err, "could not store document updates");
@@ -115,7 +114,7 @@ impl SessionRegistry {
         if let Some(c) = compaction {
             tracing::info!(session = %session.id, base_version = c.base_version, "edit history over its bound; folded the oldest updates into the base");
             if let Err(err) = store
-                .compact_updates(&id, c.base_version, &c.base_document)
+                .compact_updates(&session.id, c.base_version, &c.base_document)
                 .await
             {
                 tracing::error!(session = %session.id, %err, "could not compact the stored history");
@@ -139,7 +138,7 @@ impl SessionRegistry {
         }
         self.shared
             .store
-            .set_notes(&session.id.to_string(), &text)
+            .set_notes(&session.id, &text)
             .await
             .map_err(|e| EditError::Store(e.to_string()))
     }

@@ -260,11 +260,11 @@ impl Containers {
         if let Err(err) = self
             .store
             .update_session_state(
-                &session.id.to_string(),
-                status.as_str(),
+                &session.id,
+                status,
                 container.as_deref(),
                 last_activity,
-                reason.map(EndReason::as_str),
+                reason,
             )
             .await
         {

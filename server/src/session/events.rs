@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 
+use serde::Serialize;
 use tokio::sync::Notify;
 
 use uuid::Uuid;
@@ -15,33 +16,18 @@ use crate::auth::Role;
 use crate::collab::Update;
 use crate::sandbox::OutputStream;
 
-/// One event of a session.
+/// One event of a session. The events that reach sockets as they are carry their payload as
+/// a struct of its own, which the socket's message wraps unchanged (one conversion, no field
+/// copied by hand).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     Status(Status),
     /// The container engine stopped answering: the session cannot run code until it is back
     /// (then a `Status` with the session's own status follows).
     EngineDown,
-    RunStarted {
-        run_id: Uuid,
-        by: Role,
-    },
-    /// A piece of a run's output; `seq` numbers the run's output and input from 1.
-    Output {
-        run_id: Uuid,
-        seq: u64,
-        stream: OutputStream,
-        phase: Phase,
-        data: String,
-    },
-    RunFinished {
-        run_id: Uuid,
-        exit_code: Option<i64>,
-        status: RunStatus,
-        duration_ms: u64,
-        build_ms: Option<u64>,
-        truncated: bool,
-    },
+    RunStarted(RunStarted),
+    Output(Output),
+    RunFinished(RunFinished),
     Presence(Vec<Participant>),
     Ended(EndReason),
     /// Accepted document updates; the first applies to `version`.
@@ -49,37 +35,74 @@ pub enum SessionEvent {
         version: u64,
         updates: Vec<Arc<Update>>,
     },
-    /// A participant's selection.
-    Cursor {
-        participant: u64,
-        name: String,
-        role: Role,
-        anchor: u64,
-        head: u64,
-        version: u64,
-    },
-    /// A participant typed into the running program's stdin (so everyone sees the answers):
-    /// at most [`INPUT_PREVIEW_BYTES`] of it.
-    Input {
-        run_id: Uuid,
-        /// In the same numbering as the run's output.
-        seq: u64,
-        participant: u64,
-        data: String,
-        /// More was typed than `data` shows.
-        truncated: bool,
-    },
+    Cursor(Cursor),
+    Input(Input),
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
-    /// When the session ends now: `warning` ahead of the end (within
-    /// `sessions.expiry_warning_seconds`), or not after it was extended.
-    Expiry {
-        expires_at: chrono::DateTime<chrono::Utc>,
-        warning: bool,
-        reason: ExpiryReason,
-        /// `extend` would move the end (it cannot past the session's maximum lifetime).
-        can_extend: bool,
-    },
+    Expiry(Expiry),
+}
+
+/// A run started.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStarted {
+    pub run_id: Uuid,
+    pub by: Role,
+}
+
+/// A piece of a run's output; `seq` numbers the run's output and input from 1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    pub run_id: Uuid,
+    pub seq: u64,
+    pub stream: OutputStream,
+    pub phase: Phase,
+    pub data: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunFinished {
+    pub run_id: Uuid,
+    pub exit_code: Option<i64>,
+    pub status: RunStatus,
+    pub duration_ms: u64,
+    pub build_ms: Option<u64>,
+    pub truncated: bool,
+}
+
+/// A participant's selection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cursor {
+    pub participant: u64,
+    pub name: String,
+    pub role: Role,
+    pub anchor: u64,
+    pub head: u64,
+    pub version: u64,
+}
+
+/// A participant typed into the running program's stdin (so everyone sees the answers): at
+/// most [`INPUT_PREVIEW_BYTES`] of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Input {
+    pub run_id: Uuid,
+    /// In the same numbering as the run's output.
+    pub seq: u64,
+    pub participant: u64,
+    pub data: String,
+    /// More was typed than `data` shows.
+    pub truncated: bool,
+}
+
+/// When the session ends now: `warning` ahead of the end (within
+/// `sessions.expiry_warning_seconds`), or not after it was extended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expiry {
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub warning: bool,
+    pub reason: ExpiryReason,
+    /// `extend` would move the end (it cannot past the session's maximum lifetime).
+    pub can_extend: bool,
 }
 
 /// What ends a session that nothing more happens in.
@@ -96,7 +119,9 @@ impl SessionEvent {
     /// The place in its run's numbering of output and input, for those events.
     pub fn seq(&self) -> Option<u64> {
         match self {
-            SessionEvent::Output { seq, .. } | SessionEvent::Input { seq, .. } => Some(*seq),
+            SessionEvent::Output(Output { seq, .. }) | SessionEvent::Input(Input { seq, .. }) => {
+                Some(*seq)
+            }
             _ => None,
         }
     }
@@ -105,16 +130,18 @@ impl SessionEvent {
     pub fn weight(&self) -> usize {
         const BASE: usize = 64;
         BASE + match self {
-            SessionEvent::Output { data, .. } | SessionEvent::Input { data, .. } => data.len(),
+            SessionEvent::Output(Output { data, .. }) | SessionEvent::Input(Input { data, .. }) => {
+                data.len()
+            }
             SessionEvent::Notes(text) => text.len(),
             SessionEvent::Updates { updates, .. } => updates.iter().map(|u| u.weight()).sum(),
             SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
-            SessionEvent::Cursor { name, .. } => name.len(),
+            SessionEvent::Cursor(c) => c.name.len(),
             SessionEvent::Status(_)
-            | SessionEvent::Expiry { .. }
+            | SessionEvent::Expiry(_)
             | SessionEvent::EngineDown
-            | SessionEvent::RunStarted { .. }
-            | SessionEvent::RunFinished { .. }
+            | SessionEvent::RunStarted(_)
+            | SessionEvent::RunFinished(_)
             | SessionEvent::Ended(_) => 0,
         }
     }
@@ -317,13 +344,13 @@ mod tests {
     use super::*;
 
     fn output(data: &str) -> Arc<SessionEvent> {
-        Arc::new(SessionEvent::Output {
+        Arc::new(SessionEvent::Output(Output {
             run_id: uuid::Uuid::nil(),
             seq: 1,
             stream: OutputStream::Stdout,
             phase: Phase::Run,
             data: data.into(),
-        })
+        }))
     }
 
     #[tokio::test]
@@ -334,9 +361,7 @@ mod tests {
         for i in 0..100 {
             sender.send(output(&format!("{i:>100}")));
             let got = fast.recv().await.expect("fast keeps up");
-            assert!(
-                matches!(&*got, SessionEvent::Output { data, .. } if data.trim() == i.to_string())
-            );
+            assert!(matches!(&*got, SessionEvent::Output(o) if o.data.trim() == i.to_string()));
         }
         assert_eq!(fast.queued_bytes(), 0);
         // The slow one held at most its bound, and was dropped past it.

@@ -4,8 +4,9 @@
 //! # Layout
 //! - [`Session`]: identity, credentials (hashed), live state behind a `std::sync::Mutex`, and
 //!   the event fan-out.
-//! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions and everything that
-//!   creates, restores and ends them.
+//! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions: creating and ending
+//!   them; `lookup` (live, else from the store), `restore` (after a restart) and `expiry`
+//!   (deadlines, warnings, extending) add to it.
 //! - `container`: a session's container and runner: made or claimed, re-opened, replaced.
 //! - `pool`: warm containers with their runner open, per environment.
 //! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
@@ -18,27 +19,35 @@
 mod collab;
 mod container;
 pub mod events;
+mod expiry;
 pub mod files;
+mod lookup;
 mod pool;
 mod quotas;
 mod reaper;
 mod registry;
+mod restore;
 mod run;
+mod types;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use lookup::History;
 pub use pool::PoolStatus;
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
-pub use registry::{CreatedSession, History, NewSession, SessionRegistry};
+pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
+pub use types::{
+    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
+    Status,
+};
 
 use crate::auth::{self, Role};
 use crate::collab::Authority;
@@ -47,175 +56,6 @@ use crate::sandbox::{RunnerConn, SandboxId};
 
 /// The live sessions, shared by the registry (which owns them) and the container watch.
 type LiveMap = Arc<dashmap::DashMap<SessionId, Arc<Session>>>;
-
-/// A session's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct SessionId(pub Uuid);
-
-impl std::fmt::Display for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for SessionId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(SessionId)
-    }
-}
-
-/// Where a session is in its life (API.md's session status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Creating,
-    Ready,
-    Executing,
-    Stopping,
-    Stopped,
-    Expired,
-    Error,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "creating",
-            Status::Ready => "ready",
-            Status::Executing => "executing",
-            Status::Stopping => "stopping",
-            Status::Stopped => "stopped",
-            Status::Expired => "expired",
-            Status::Error => "error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
-    }
-
-    /// Stopping, stopped, expired or error: the session takes no more runs.
-    pub fn is_ended(self) -> bool {
-        matches!(
-            self,
-            Status::Stopping | Status::Stopped | Status::Expired | Status::Error
-        )
-    }
-}
-
-/// How a run ended (API.md's execute status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Completed,
-    Timeout,
-    Oom,
-    Killed,
-    OutputLimit,
-    /// The build step failed (compiled languages); nothing was run.
-    CompileError,
-    Error,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Completed => "completed",
-            RunStatus::Timeout => "timeout",
-            RunStatus::Oom => "oom",
-            RunStatus::Killed => "killed",
-            RunStatus::OutputLimit => "output_limit",
-            RunStatus::CompileError => "compile_error",
-            RunStatus::Error => "error",
-        }
-    }
-}
-
-/// Which step of a run produced output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Build,
-    Run,
-}
-
-/// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndReason {
-    Expired,
-    Stopped,
-    Error,
-}
-
-impl EndReason {
-    fn status(self) -> Status {
-        match self {
-            EndReason::Expired => Status::Expired,
-            EndReason::Stopped => Status::Stopped,
-            EndReason::Error => Status::Error,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Expired => "expired",
-            EndReason::Stopped => "stopped",
-            EndReason::Error => "error",
-        }
-    }
-}
-
-/// Someone connected to a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Participant {
-    /// Unique within the session while connected; ties cursors to names.
-    pub id: u64,
-    pub role: Role,
-    pub name: String,
-    /// The token it came with (an interviewer watching read-only is an observer with the
-    /// interviewer's token): sockets are capped per token.
-    #[serde(skip)]
-    pub credential: Role,
-}
-
-/// Why a socket may not join a session now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SocketCap {
-    #[error("the session has {0} sockets open, its limit")]
-    Session(usize),
-    #[error("this token has {0} sockets open on the session, its limit")]
-    Token(usize),
-}
-
-/// The last finished run, as GET shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunSummary {
-    pub run_id: Uuid,
-    pub status: RunStatus,
-    pub exit_code: Option<i64>,
-    pub duration_ms: u64,
-    pub build_ms: Option<u64>,
-    pub truncated: bool,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-}
-
-/// What the API shows of a session.
-#[derive(Debug, Clone)]
-pub struct SessionSnapshot {
-    pub id: SessionId,
-    pub status: Status,
-    pub environment: String,
-    pub label: Option<String>,
-    pub container_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_activity_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub last_execution: Option<RunSummary>,
-    pub participants: Vec<Participant>,
-}
 
 /// Why a session operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -407,10 +247,9 @@ impl Session {
                 truncated: t.truncated,
             }
         });
-        let warning = state
-            .warning
-            .clone()
-            .filter(|w| matches!(**w, SessionEvent::Expiry { expires_at, .. } if expires_at == snapshot.expires_at));
+        let warning = state.warning.clone().filter(
+            |w| matches!(&**w, SessionEvent::Expiry(e) if e.expires_at == snapshot.expires_at),
+        );
         Subscription {
             snapshot,
             document: state.doc.doc().to_string(),

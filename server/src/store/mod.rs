@@ -8,23 +8,27 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 pub use sqlite::SqliteStore;
+
+use crate::auth::Role;
+use crate::session::{EndReason, RunStatus, SessionId, Status};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
-    pub id: String,
+    pub id: SessionId,
     pub environment: String,
     pub label: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub container_id: Option<String>,
     pub candidate_hash: String,
     pub interviewer_hash: String,
     pub created_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    pub ended_reason: Option<String>,
+    pub ended_reason: Option<EndReason>,
     /// The document at `base_version`, where the kept history (and replay) starts.
     pub initial_document: String,
     /// Updates before this version were folded into `initial_document` (history bound).
@@ -42,12 +46,12 @@ pub struct SessionRecord {
 /// A run as stored: started, then finished.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
-    pub id: String,
-    pub session_id: String,
-    pub by_role: String,
+    pub id: Uuid,
+    pub session_id: SessionId,
+    pub by_role: Role,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     pub exit_code: Option<i64>,
     pub duration_ms: Option<u64>,
     pub build_ms: Option<u64>,
@@ -108,35 +112,39 @@ pub trait Store: Send + Sync {
     /// Status, container and last activity: what changes as a session lives.
     async fn update_session_state(
         &self,
-        id: &str,
-        status: &str,
+        id: &SessionId,
+        status: Status,
         container_id: Option<&str>,
         last_activity_at: DateTime<Utc>,
-        ended_reason: Option<&str>,
+        ended_reason: Option<EndReason>,
     ) -> Result<(), StoreError>;
     /// A session's new hard end (it was extended).
-    async fn set_deadline(&self, id: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn set_deadline(
+        &self,
+        id: &SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Appends accepted updates and the document they lead to, in one transaction. The stored
     /// document only ever moves forward, whatever order concurrent calls finish in.
     async fn append_updates(
         &self,
-        id: &str,
+        id: &SessionId,
         updates: &[UpdateRecord],
         document: &str,
         version: u64,
     ) -> Result<(), StoreError>;
     /// Every update of a session, oldest first.
-    async fn updates(&self, id: &str) -> Result<Vec<UpdateRecord>, StoreError>;
+    async fn updates(&self, id: &SessionId) -> Result<Vec<UpdateRecord>, StoreError>;
     /// Every run of a session, oldest first.
-    async fn runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
-    async fn set_notes(&self, id: &str, notes: &str) -> Result<(), StoreError>;
-    async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError>;
+    async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError>;
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session not yet ended, for start-up.
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;
     /// Folds the updates before `base_version` into the base document (the history bound).
     async fn compact_updates(
         &self,
-        id: &str,
+        id: &SessionId,
         base_version: u64,
         base_document: &str,
     ) -> Result<(), StoreError>;
@@ -145,7 +153,7 @@ pub trait Store: Send + Sync {
     /// Records how a run ended; of the session's runs before the last `keep_full`, only the
     /// start of the output is kept (so a session's stored output is bounded).
     async fn finish_run(&self, run: &RunRecord, keep_full: usize) -> Result<(), StoreError>;
-    async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError>;
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
-    async fn fail_unfinished_runs(&self) -> Result<Vec<String>, StoreError>;
+    async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
 }

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::api::sessions::SessionView;
+use crate::api::views::SessionView;
 use crate::auth::Role;
 use crate::collab::Update;
-use crate::sandbox::OutputStream;
-use crate::session::{CatchUp, ExpiryReason, Participant, Phase, RunStatus, SessionEvent};
+use crate::session::{events, CatchUp, Participant, SessionEvent};
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -181,30 +180,14 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         notes: Option<String>,
         /// The run in progress, with its output and input so far (after the client's `after`).
-        run: Option<WelcomeRun>,
+        run: Option<Box<WelcomeRun>>,
     },
     Status {
         status: &'static str,
     },
-    RunStarted {
-        run_id: Uuid,
-        by: Role,
-    },
-    Output {
-        run_id: Uuid,
-        seq: u64,
-        stream: OutputStream,
-        phase: Phase,
-        data: String,
-    },
-    RunFinished {
-        run_id: Uuid,
-        exit_code: Option<i64>,
-        status: RunStatus,
-        duration_ms: u64,
-        build_ms: Option<u64>,
-        truncated: bool,
-    },
+    RunStarted(events::RunStarted),
+    Output(events::Output),
+    RunFinished(events::RunFinished),
     Presence {
         participants: Vec<Participant>,
     },
@@ -227,32 +210,14 @@ pub enum ServerMessage {
     UpdateRejected {
         version: u64,
     },
-    Cursor {
-        participant: u64,
-        name: String,
-        role: Role,
-        anchor: u64,
-        head: u64,
-        version: u64,
-    },
+    Cursor(events::Cursor),
     Notes {
         text: String,
     },
     /// What a participant typed into the running program.
-    Input {
-        run_id: Uuid,
-        seq: u64,
-        participant: u64,
-        data: String,
-        truncated: bool,
-    },
+    Input(events::Input),
     /// When the session ends: ahead of it (`warning`), and again once it was extended.
-    Expiry {
-        expires_at: chrono::DateTime<chrono::Utc>,
-        warning: bool,
-        reason: ExpiryReason,
-        can_extend: bool,
-    },
+    Expiry(events::Expiry),
 }
 
 /// The run in progress as `welcome` shows it.
@@ -289,38 +254,9 @@ impl From<&SessionEvent> for ServerMessage {
         match event {
             SessionEvent::Status(s) => Self::Status { status: s.as_str() },
             SessionEvent::EngineDown => Self::Status { status: "degraded" },
-            SessionEvent::RunStarted { run_id, by } => Self::RunStarted {
-                run_id: *run_id,
-                by: *by,
-            },
-            SessionEvent::Output {
-                run_id,
-                seq,
-                stream,
-                phase,
-                data,
-            } => Self::Output {
-                phase: *phase,
-                run_id: *run_id,
-                seq: *seq,
-                stream: *stream,
-                data: data.clone(),
-            },
-            SessionEvent::RunFinished {
-                run_id,
-                exit_code,
-                status,
-                duration_ms,
-                build_ms,
-                truncated,
-            } => Self::RunFinished {
-                build_ms: *build_ms,
-                run_id: *run_id,
-                exit_code: *exit_code,
-                status: *status,
-                duration_ms: *duration_ms,
-                truncated: *truncated,
-            },
+            SessionEvent::RunStarted(e) => Self::RunStarted(e.clone()),
+            SessionEvent::Output(e) => Self::Output(e.clone()),
+            SessionEvent::RunFinished(e) => Self::RunFinished(e.clone()),
             SessionEvent::Presence(list) => Self::Presence {
                 participants: list.clone(),
             },
@@ -331,46 +267,10 @@ impl From<&SessionEvent> for ServerMessage {
                 version: *version,
                 updates: updates.clone(),
             },
-            SessionEvent::Cursor {
-                participant,
-                name,
-                role,
-                anchor,
-                head,
-                version,
-            } => Self::Cursor {
-                participant: *participant,
-                name: name.clone(),
-                role: *role,
-                anchor: *anchor,
-                head: *head,
-                version: *version,
-            },
+            SessionEvent::Cursor(e) => Self::Cursor(e.clone()),
             SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
-            SessionEvent::Input {
-                run_id,
-                seq,
-                participant,
-                data,
-                truncated,
-            } => Self::Input {
-                run_id: *run_id,
-                seq: *seq,
-                participant: *participant,
-                data: data.clone(),
-                truncated: *truncated,
-            },
-            SessionEvent::Expiry {
-                expires_at,
-                warning,
-                reason,
-                can_extend,
-            } => Self::Expiry {
-                expires_at: *expires_at,
-                warning: *warning,
-                reason: *reason,
-                can_extend: *can_extend,
-            },
+            SessionEvent::Input(e) => Self::Input(e.clone()),
+            SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
         }
     }
 }
@@ -476,14 +376,14 @@ mod tests {
 
     #[test]
     fn server_messages_have_type_first_and_api_names() {
-        let text = ServerMessage::RunFinished {
+        let text = ServerMessage::RunFinished(events::RunFinished {
             run_id: Uuid::nil(),
             exit_code: None,
-            status: RunStatus::OutputLimit,
+            status: crate::session::RunStatus::OutputLimit,
             duration_ms: 5,
             build_ms: None,
             truncated: true,
-        }
+        })
         .to_text();
         assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
         assert!(text.contains(r#""status":"output_limit""#), "{text}");

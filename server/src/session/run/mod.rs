@@ -4,6 +4,7 @@
 //! output cap and the cleanup; this module decides what a run's end means and records it.
 //!
 //! # Layout
+//! - `control`: the session's handle on its run in progress: stdin, kills, stops.
 //! - `request`: the request checked and turned into a [`Plan`](request::Plan) (pure).
 //! - `output`: counting, decoding and cutting output into events.
 //! - `pump`: one run's conversation with the runner.
@@ -11,25 +12,30 @@
 //! Data flows one way: socket or REST → here → the session's container and runner
 //! (`container`) → the sandbox → events.
 
+mod control;
 mod output;
 mod pump;
 mod request;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::container::Containers;
+use super::events::{RunFinished, RunStarted};
 use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::store::RunRecord;
 
+pub(super) use control::ActiveRun;
+pub use control::StdinError;
+use control::{StdinCommand, StopSignal};
+pub(super) use control::{StopReason, Stopper};
 pub(super) use request::Plan;
 
 /// Stdin messages that may wait for a program that does not read.
@@ -102,143 +108,6 @@ impl RunHandle {
     }
 }
 
-/// Why stdin could not be delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum StdinError {
-    #[error("nothing is running")]
-    NoRun,
-    #[error("the program is not reading its input fast enough")]
-    Full,
-    #[error("the program's input is closed")]
-    Closed,
-}
-
-/// Why a run was stopped before it ended by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StopReason {
-    Killed,
-    Restarted,
-    SessionEnded,
-    /// The server is shutting down: the run ends now, with a record, not at its timeout.
-    ServerShutdown,
-}
-
-#[derive(Debug)]
-enum StdinCommand {
-    Data(Bytes),
-    Eof,
-}
-
-#[derive(Debug, Default)]
-struct StopSignal {
-    reason: Mutex<Option<StopReason>>,
-    token: CancellationToken,
-}
-
-impl StopSignal {
-    /// The first reason wins.
-    fn request(&self, reason: StopReason) {
-        let mut current = self.reason.lock().expect("stop lock poisoned");
-        if current.is_none() {
-            *current = Some(reason);
-        }
-        self.token.cancel();
-    }
-
-    fn reason(&self) -> Option<StopReason> {
-        *self.reason.lock().expect("stop lock poisoned")
-    }
-}
-
-/// The session's handle on its run in progress.
-#[derive(Debug)]
-pub(super) struct ActiveRun {
-    pub id: Uuid,
-    stdin: mpsc::Sender<StdinCommand>,
-    stop: Arc<StopSignal>,
-    done: watch::Receiver<Option<Arc<RunOutcome>>>,
-}
-
-impl ActiveRun {
-    pub fn stopper(&self) -> Stopper {
-        Stopper {
-            stop: self.stop.clone(),
-            done: self.done.clone(),
-        }
-    }
-}
-
-/// Stops a run and waits for it to be over.
-pub(super) struct Stopper {
-    stop: Arc<StopSignal>,
-    done: watch::Receiver<Option<Arc<RunOutcome>>>,
-}
-
-impl Stopper {
-    pub async fn stop(mut self, reason: StopReason) {
-        self.stop.request(reason);
-        let wait = self.done.wait_for(|outcome| outcome.is_some());
-        if tokio::time::timeout(Duration::from_secs(20), wait)
-            .await
-            .is_err()
-        {
-            tracing::error!("a stopped run did not end within 20 s");
-        }
-    }
-}
-
-impl Session {
-    /// Sends bytes to the running program's stdin and shows them to every participant.
-    pub fn send_stdin(&self, data: String, participant: u64) -> Result<(), StdinError> {
-        let mut end = data.len().min(super::INPUT_PREVIEW_BYTES);
-        while !data.is_char_boundary(end) {
-            end -= 1;
-        }
-        let (preview, truncated) = (data[..end].to_string(), end < data.len());
-        let run_id = {
-            let state = self.state();
-            let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
-            run.stdin
-                .try_send(StdinCommand::Data(Bytes::from(data)))
-                .map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(_) => StdinError::Full,
-                    mpsc::error::TrySendError::Closed(_) => StdinError::Closed,
-                })?;
-            run.id
-        };
-        self.emit_run_event(|seq| SessionEvent::Input {
-            run_id,
-            seq,
-            participant,
-            data: preview,
-            truncated,
-        });
-        Ok(())
-    }
-
-    /// Closes the running program's stdin.
-    pub fn close_stdin(&self) -> Result<(), StdinError> {
-        let state = self.state();
-        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
-        run.stdin
-            .try_send(StdinCommand::Eof)
-            .map_err(|_| StdinError::Closed)
-    }
-
-    /// Asks the running program to stop now; the run reports `killed`.
-    pub fn kill_run(&self) -> Result<(), SessionError> {
-        let state = self.state();
-        let run = state.run.as_ref().ok_or(SessionError::NoRun)?;
-        run.stop.request(StopReason::Killed);
-        Ok(())
-    }
-
-    /// The id of the run in progress, if any.
-    pub fn current_run(&self) -> Option<Uuid> {
-        self.state().run.as_ref().map(|r| r.id)
-    }
-}
-
 /// Everything a run task carries.
 struct RunCtx {
     session: Arc<Session>,
@@ -307,7 +176,7 @@ pub(super) async fn start(
                     });
                     state.last_activity_at = Utc::now();
                     Session::begin_transcript(&mut state, run_id, by, transcript_limit);
-                    session.emit_locked(SessionEvent::RunStarted { run_id, by });
+                    session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
                     state.status = Status::Executing;
                     session.emit_locked(SessionEvent::Status(Status::Executing));
                     None
@@ -351,9 +220,9 @@ async fn run_task(
     let session = ctx.session.clone();
     let started_at = Utc::now();
     let mut record = RunRecord {
-        id: ctx.run_id.to_string(),
-        session_id: session.id.to_string(),
-        by_role: by.as_str().into(),
+        id: ctx.run_id,
+        session_id: session.id,
+        by_role: by,
         started_at,
         finished_at: None,
         status: None,
@@ -390,44 +259,13 @@ async fn run_task(
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
     });
-    let duration_ms = duration.as_millis() as u64;
-    let session_status = {
-        let mut state = session.state();
-        // Free the slot before telling anyone, so a `run` sent on seeing `run_finished`
-        // is never refused.
-        state.run = None;
-        state.transcript = None;
-        state.last_activity_at = finished_at;
-        state.last_execution = Some(RunSummary {
-            run_id: ctx.run_id,
-            status: ended.status,
-            exit_code: ended.exit_code,
-            duration_ms,
-            build_ms: ended.build_ms,
-            truncated: outcome.truncated,
-            started_at,
-            finished_at,
-        });
-        session.emit_locked(SessionEvent::RunFinished {
-            run_id: ctx.run_id,
-            exit_code: ended.exit_code,
-            status: ended.status,
-            duration_ms,
-            build_ms: ended.build_ms,
-            truncated: outcome.truncated,
-        });
-        if state.status == Status::Executing {
-            state.status = Status::Ready;
-            session.emit_locked(SessionEvent::Status(Status::Ready));
-        }
-        state.status
-    };
+    let session_status = finished(&session, &outcome, ended.build_ms, started_at, finished_at);
     let _ = done.send(Some(outcome.clone()));
 
     record.finished_at = Some(finished_at);
-    record.status = Some(ended.status.as_str().into());
+    record.status = Some(ended.status);
     record.exit_code = ended.exit_code;
-    record.duration_ms = Some(duration_ms);
+    record.duration_ms = Some(outcome.duration.as_millis() as u64);
     record.build_ms = ended.build_ms;
     record.stdout = outcome.stdout.clone();
     record.stderr = outcome.stderr.clone();
@@ -444,11 +282,52 @@ async fn run_task(
     }
 }
 
+/// The run is over: frees the slot and tells everyone, under the state lock; answers the
+/// session's status after it.
+fn finished(
+    session: &Session,
+    outcome: &RunOutcome,
+    build_ms: Option<u64>,
+    started_at: chrono::DateTime<Utc>,
+    finished_at: chrono::DateTime<Utc>,
+) -> Status {
+    let duration_ms = outcome.duration.as_millis() as u64;
+    let mut state = session.state();
+    // Free the slot before telling anyone, so a `run` sent on seeing `run_finished` is never
+    // refused.
+    state.run = None;
+    state.transcript = None;
+    state.last_activity_at = finished_at;
+    state.last_execution = Some(RunSummary {
+        run_id: outcome.run_id,
+        status: outcome.status,
+        exit_code: outcome.exit_code,
+        duration_ms,
+        build_ms,
+        truncated: outcome.truncated,
+        started_at,
+        finished_at,
+    });
+    session.emit_locked(SessionEvent::RunFinished(RunFinished {
+        run_id: outcome.run_id,
+        exit_code: outcome.exit_code,
+        status: outcome.status,
+        duration_ms,
+        build_ms,
+        truncated: outcome.truncated,
+    }));
+    if state.status == Status::Executing {
+        state.status = Status::Ready;
+        session.emit_locked(SessionEvent::Status(Status::Ready));
+    }
+    state.status
+}
+
 /// The stored form of a finished run, back as a summary.
 pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
-    let status = serde_json::from_value(serde_json::Value::String(record.status?)).ok()?;
+    let status = record.status?;
     Some(RunSummary {
-        run_id: Uuid::parse_str(&record.id).ok()?,
+        run_id: record.id,
         status,
         exit_code: record.exit_code,
         duration_ms: record.duration_ms.unwrap_or(0),

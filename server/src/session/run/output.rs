@@ -83,12 +83,14 @@ impl Output {
             OutputStream::Stderr => self.stderr.push_str(&text),
         }
         for piece in pieces(&text, MAX_EVENT_TEXT) {
-            self.session.emit_run_event(|seq| SessionEvent::Output {
-                run_id: self.run_id,
-                seq,
-                stream,
-                phase: self.phase,
-                data: piece.to_string(),
+            self.session.emit_run_event(|seq| {
+                SessionEvent::Output(crate::session::events::Output {
+                    run_id: self.run_id,
+                    seq,
+                    stream,
+                    phase: self.phase,
+                    data: piece.to_string(),
+                })
             });
         }
     }

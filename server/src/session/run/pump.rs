@@ -149,8 +149,28 @@ async fn follow(c: &Containers, ctx: &mut RunCtx, ready: &Ready, mut events: Run
             _ = &mut backstop => break Some(Cut::Hung),
         }
     };
+    cut_short(
+        c,
+        ctx,
+        ready,
+        stopped,
+        cut.expect("the loop only breaks with a cut"),
+    )
+    .await
+}
+
+/// The run's events stopped before its `Finished`: says why to the participants, drops a
+/// runner that can no longer be trusted, and ends the run as the server's stop (if any) says.
+async fn cut_short(
+    c: &Containers,
+    ctx: &mut RunCtx,
+    ready: &Ready,
+    stopped: Option<StopReason>,
+    cut: Cut,
+) -> Ended {
+    let runner = &ready.runner;
     let session = &ctx.session;
-    match cut.expect("the loop only breaks with a cut") {
+    match cut {
         Cut::Refused(why) => {
             tracing::error!(session = %session.id, %why, "the runner refused a run");
             ctx.output

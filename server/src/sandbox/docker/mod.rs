@@ -9,22 +9,22 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    EventsOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
-use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
+mod images;
+
 use super::{
-    BuildLog, ImageBuilder, ImageInfo, ManagedSandbox, OutputChunk, OutputStream, RunnerPipe,
-    Sandbox, SandboxError, SandboxId, SandboxSpec, RUNNER_LABEL, RUNNER_PATH, RUN_UID, WORKSPACE,
+    ManagedSandbox, OutputChunk, OutputStream, RunnerPipe, Sandbox, SandboxError, SandboxId,
+    SandboxSpec, RUNNER_PATH, RUN_UID, WORKSPACE,
 };
 
-const LABEL_MANAGED: &str = "livecode.managed";
+pub(super) const LABEL_MANAGED: &str = "livecode.managed";
 const LABEL_ENVIRONMENT: &str = "livecode.environment";
-const LABEL_INSTANCE: &str = "livecode.instance";
+pub(super) const LABEL_INSTANCE: &str = "livecode.instance";
 const LABEL_SPEC: &str = "livecode.spec";
 /// The container's init runs as root with only [`RUNNER_CAPS`], so that the runner, exec'd
 /// as root, has them; the keeper it starts drops to `nobody` with none
@@ -35,7 +35,7 @@ const CONTAINER_USER: &str = "0:0";
 /// and nowhere else; `no-new-privileges` keeps any process from gaining more.
 const RUNNER_CAPS: [&str; 3] = ["SETUID", "SETGID", "KILL"];
 /// The throw-away containers that read versions off images run as `nobody`.
-const PROBE_USER: &str = "65534:65534";
+pub(super) const PROBE_USER: &str = "65534:65534";
 /// Every request but image builds and attached streams gets this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Size of each container's /dev/shm: it counts against memory, and runs are emptied of it.
@@ -47,8 +47,8 @@ const STREAM_CAPACITY: usize = 32 * 1024;
 /// down, with the runner exec'd into it once.
 #[derive(Clone)]
 pub struct DockerSandbox {
-    docker: Docker,
-    instance: String,
+    pub(super) docker: Docker,
+    pub(super) instance: String,
 }
 
 impl DockerSandbox {
@@ -88,7 +88,7 @@ impl DockerSandbox {
     }
 
     /// Starts an exec attached to stdin, stdout and stderr.
-    async fn attach(
+    pub(super) async fn attach(
         &self,
         id: &SandboxId,
         cmd: Vec<String>,
@@ -168,13 +168,13 @@ impl DockerSandbox {
 }
 
 /// Bounds a request that should answer quickly, so a hung engine can't hang a session.
-async fn timed<F: std::future::Future>(f: F) -> Result<F::Output, SandboxError> {
+pub(super) async fn timed<F: std::future::Future>(f: F) -> Result<F::Output, SandboxError> {
     tokio::time::timeout(REQUEST_TIMEOUT, f).await.map_err(|_| {
         SandboxError::Unavailable("the container engine did not answer in time".into())
     })
 }
 
-fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxError {
+pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxError {
     use bollard::errors::Error as E;
     match err {
         E::DockerResponseServerError {
@@ -351,118 +351,5 @@ impl Sandbox for DockerSandbox {
                 })
             })
             .collect())
-    }
-}
-
-#[async_trait]
-impl ImageBuilder for DockerSandbox {
-    async fn image(&self, image: &str) -> Result<Option<ImageInfo>, SandboxError> {
-        match timed(self.docker.inspect_image(image)).await? {
-            Ok(info) => Ok(Some(ImageInfo {
-                id: info.id.unwrap_or_default(),
-                runner: info
-                    .config
-                    .and_then(|c| c.labels)
-                    .and_then(|l| l.get(RUNNER_LABEL).cloned()),
-            })),
-            Err(e) => match engine_error(e, image) {
-                SandboxError::NotFound(_) | SandboxError::ImageMissing(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn build_image(
-        &self,
-        image: &str,
-        context: Bytes,
-        args: &[(&str, &str)],
-        log: BuildLog<'_>,
-    ) -> Result<(), SandboxError> {
-        let args: HashMap<&str, &str> = args.iter().copied().collect();
-        let options = BuildImageOptionsBuilder::new()
-            .t(image)
-            .rm(true)
-            .forcerm(true)
-            .buildargs(&args)
-            .build();
-        let mut stream = self
-            .docker
-            .build_image(options, None, Some(bollard::body_full(context)));
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| match e {
-                bollard::errors::Error::DockerStreamError { error } => SandboxError::Build(error),
-                other => engine_error(other, image),
-            })?;
-            if let Some(error) = info.error {
-                return Err(SandboxError::Build(error));
-            }
-            if let Some(line) = info.stream {
-                let line = line.trim_end();
-                if !line.is_empty() {
-                    log(line);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn probe_image(&self, image: &str, command: &str) -> Result<String, SandboxError> {
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: Some(vec!["sleep".into(), "60".into()]),
-            user: Some(PROBE_USER.into()),
-            network_disabled: Some(true),
-            labels: Some(HashMap::from([
-                (LABEL_MANAGED.to_string(), "probe".to_string()),
-                (LABEL_INSTANCE.to_string(), self.instance.clone()),
-            ])),
-            host_config: Some(HostConfig {
-                init: Some(true),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                auto_remove: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let created = timed(self.docker.create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            body,
-        ))
-        .await?
-        .map_err(|e| engine_error(e, image))?;
-        let id = SandboxId(created.id);
-        let result = async {
-            timed(self.docker.start_container(
-                &id.0,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            ))
-            .await?
-            .map_err(|e| engine_error(e, image))?;
-            let mut pipe = self
-                .attach(
-                    &id,
-                    vec!["/bin/sh".into(), "-c".into(), format!("{command} 2>&1")],
-                    &format!("{RUN_UID}:{RUN_UID}"),
-                )
-                .await?;
-            drop(pipe.input);
-            let mut stdout = Vec::new();
-            let read = async {
-                while let Some(chunk) = pipe.output.next().await {
-                    let chunk = chunk?;
-                    if chunk.stream == OutputStream::Stdout {
-                        stdout.extend_from_slice(&chunk.data);
-                    }
-                }
-                Ok::<_, SandboxError>(())
-            };
-            timed(read).await??;
-            Ok(String::from_utf8_lossy(&stdout).into_owned())
-        }
-        .await;
-        let _ = self.remove(&id).await;
-        result
     }
 }

@@ -6,9 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
+
+mod rows;
+
+use rows::{query_sessions, run_from_row, session_from_row, time};
 
 use super::{ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
+use crate::session::{EndReason, SessionId, Status};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
@@ -71,66 +76,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(&s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
-}
-
-fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
-    let files: String = row.get("files")?;
-    Ok(SessionRecord {
-        id: row.get("id")?,
-        environment: row.get("environment")?,
-        label: row.get("label")?,
-        status: row.get("status")?,
-        container_id: row.get("container_id")?,
-        candidate_hash: row.get("candidate_hash")?,
-        interviewer_hash: row.get("interviewer_hash")?,
-        created_at: time(row.get("created_at")?)?,
-        last_activity_at: time(row.get("last_activity_at")?)?,
-        expires_at: time(row.get("expires_at")?)?,
-        ended_reason: row.get("ended_reason")?,
-        initial_document: row.get("initial_document")?,
-        base_version: row.get::<_, i64>("base_version")? as u64,
-        created_by: row.get("created_by")?,
-        document: row.get("document")?,
-        version: row.get::<_, i64>("version")? as u64,
-        notes: row.get("notes")?,
-        files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-    })
-}
-
-fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        id: row.get("id")?,
-        session_id: row.get("session_id")?,
-        by_role: row.get("by_role")?,
-        started_at: time(row.get("started_at")?)?,
-        finished_at: row
-            .get::<_, Option<String>>("finished_at")?
-            .map(time)
-            .transpose()?,
-        status: row.get("status")?,
-        exit_code: row.get("exit_code")?,
-        duration_ms: row.get::<_, Option<i64>>("duration_ms")?.map(|d| d as u64),
-        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
-        stdout: row.get("stdout")?,
-        stderr: row.get("stderr")?,
-        truncated: row.get("truncated")?,
-    })
-}
-
-fn query_sessions(conn: &Connection, sql: &str) -> Result<Vec<SessionRecord>, StoreError> {
-    let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(session_from_row(row)?);
-    }
-    Ok(out)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
@@ -170,15 +115,14 @@ impl Store for SqliteStore {
 
     async fn update_session_state(
         &self,
-        id: &str,
-        status: &str,
+        id: &SessionId,
+        status: Status,
         container_id: Option<&str>,
         last_activity_at: DateTime<Utc>,
-        ended_reason: Option<&str>,
+        ended_reason: Option<EndReason>,
     ) -> Result<(), StoreError> {
-        let (id, status) = (id.to_string(), status.to_string());
+        let id = *id;
         let container_id = container_id.map(str::to_string);
-        let ended_reason = ended_reason.map(str::to_string);
         self.with(move |conn| {
             conn.execute(
                 "UPDATE sessions SET status = ?2, container_id = ?3, last_activity_at = ?4,
@@ -198,12 +142,12 @@ impl Store for SqliteStore {
 
     async fn append_updates(
         &self,
-        id: &str,
+        id: &SessionId,
         updates: &[UpdateRecord],
         document: &str,
         version: u64,
     ) -> Result<(), StoreError> {
-        let (id, document, updates) = (id.to_string(), document.to_string(), updates.to_vec());
+        let (id, document, updates) = (*id, document.to_string(), updates.to_vec());
         self.with(move |conn| {
             let tx = conn.unchecked_transaction()?;
             {
@@ -231,8 +175,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn updates(&self, id: &str) -> Result<Vec<UpdateRecord>, StoreError> {
-        let id = id.to_string();
+    async fn updates(&self, id: &SessionId) -> Result<Vec<UpdateRecord>, StoreError> {
+        let id = *id;
         self.with(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT u.version, u.at, u.client_id, u.changes FROM updates u
@@ -256,8 +200,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError> {
-        let session_id = session_id.to_string();
+    async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError> {
+        let session_id = *session_id;
         self.with(move |conn| {
             let mut stmt =
                 conn.prepare("SELECT * FROM runs WHERE session_id = ?1 ORDER BY started_at")?;
@@ -271,8 +215,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_notes(&self, id: &str, notes: &str) -> Result<(), StoreError> {
-        let (id, notes) = (id.to_string(), notes.to_string());
+    async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError> {
+        let (id, notes) = (*id, notes.to_string());
         self.with(move |conn| {
             conn.execute(
                 "UPDATE sessions SET notes = ?2 WHERE id = ?1",
@@ -283,8 +227,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let id = id.to_string();
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let id = *id;
         self.with(move |conn| {
             let mut stmt = conn.prepare("SELECT * FROM sessions WHERE id = ?1")?;
             let row = stmt
@@ -307,11 +251,11 @@ impl Store for SqliteStore {
 
     async fn compact_updates(
         &self,
-        id: &str,
+        id: &SessionId,
         base_version: u64,
         base_document: &str,
     ) -> Result<(), StoreError> {
-        let (id, base_document) = (id.to_string(), base_document.to_string());
+        let (id, base_document) = (*id, base_document.to_string());
         self.with(move |conn| {
             let tx = conn.unchecked_transaction()?;
             let moved = tx.execute(
@@ -357,15 +301,24 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO runs (id, session_id, by_role, started_at) VALUES (?1, ?2, ?3, ?4)",
-                params![r.id, r.session_id, r.by_role, r.started_at.to_rfc3339()],
+                params![
+                    r.id.to_string(),
+                    r.session_id,
+                    r.by_role,
+                    r.started_at.to_rfc3339()
+                ],
             )?;
             Ok(())
         })
         .await
     }
 
-    async fn set_deadline(&self, id: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        let (id, at) = (id.to_string(), expires_at.to_rfc3339());
+    async fn set_deadline(
+        &self,
+        id: &SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (id, at) = (*id, expires_at.to_rfc3339());
         self.with(move |conn| {
             conn.execute(
                 "UPDATE sessions SET expires_at = ?2 WHERE id = ?1",
@@ -384,7 +337,7 @@ impl Store for SqliteStore {
                 "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
                    stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
                 params![
-                    r.id,
+                    r.id.to_string(),
                     r.finished_at.map(|t| t.to_rfc3339()),
                     r.status,
                     r.exit_code,
@@ -414,8 +367,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn last_run(&self, session_id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let session_id = session_id.to_string();
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError> {
+        let session_id = *session_id;
         self.with(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT * FROM runs WHERE session_id = ?1 AND finished_at IS NOT NULL
@@ -429,14 +382,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn fail_unfinished_runs(&self) -> Result<Vec<String>, StoreError> {
+    async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError> {
         let now = Utc::now().to_rfc3339();
         self.with(move |conn| {
             let tx = conn.unchecked_transaction()?;
             let sessions = {
                 let mut stmt =
                     tx.prepare("SELECT DISTINCT session_id FROM runs WHERE finished_at IS NULL")?;
-                let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+                let rows = stmt.query_map([], |row| row.get::<_, SessionId>(0))?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
             tx.execute(
@@ -453,149 +406,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session(id: &str) -> SessionRecord {
-        let now = Utc::now();
-        SessionRecord {
-            id: id.into(),
-            environment: "python".into(),
-            label: Some("Jane – loop".into()),
-            status: "ready".into(),
-            container_id: None,
-            candidate_hash: "c".into(),
-            interviewer_hash: "i".into(),
-            created_at: now,
-            last_activity_at: now,
-            expires_at: now,
-            ended_reason: None,
-            initial_document: "print('é🎉')".into(),
-            base_version: 0,
-            created_by: "ip:127.0.0.1".into(),
-            document: "print('é🎉')".into(),
-            version: 0,
-            notes: String::new(),
-            files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn sessions_and_runs_survive_reopening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path()).expect("open");
-        let s = session("a");
-        store.insert_session(&s).await.expect("insert");
-        let update = UpdateRecord {
-            version: 0,
-            at: s.created_at,
-            client_id: "c1".into(),
-            changes: serde_json::value::RawValue::from_string(r#"[[11, "x = 1"]]"#.into())
-                .expect("json"),
-        };
-        store
-            .append_updates("a", std::slice::from_ref(&update), "x = 1", 1)
-            .await
-            .expect("update");
-        // A late write of an older document never wins.
-        store
-            .append_updates("a", &[], "stale", 0)
-            .await
-            .expect("stale");
-        store
-            .update_session_state("a", "stopped", Some("c1"), s.created_at, Some("stopped"))
-            .await
-            .expect("state");
-        let run = RunRecord {
-            id: "r1".into(),
-            session_id: "a".into(),
-            by_role: "candidate".into(),
-            started_at: s.created_at,
-            finished_at: None,
-            status: None,
-            exit_code: None,
-            duration_ms: None,
-            build_ms: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            truncated: false,
-        };
-        store.insert_run(&run).await.expect("run");
-        drop(store);
-
-        let store = SqliteStore::open(dir.path()).expect("reopen");
-        let got = store.get_session("a").await.expect("get").expect("present");
-        assert_eq!(got.document, "x = 1");
-        assert_eq!(got.version, 1);
-        assert_eq!(got.initial_document, "print('é🎉')");
-        assert_eq!(store.updates("a").await.expect("updates"), vec![update]);
-        assert_eq!(got.status, "stopped");
-        assert_eq!(got.files, s.files);
-        assert!(store.live_sessions().await.expect("live").is_empty());
-        let page = |created_by: Option<&str>| ListPage {
-            created_by: created_by.map(str::to_string),
-            limit: 10,
-            offset: 0,
-        };
-        assert_eq!(
-            store.list_sessions(&page(None)).await.expect("list").len(),
-            1
-        );
-        assert_eq!(
-            store
-                .list_sessions(&page(Some("ip:127.0.0.1")))
-                .await
-                .expect("mine")
-                .len(),
-            1
-        );
-        assert!(store
-            .list_sessions(&page(Some("key")))
-            .await
-            .expect("theirs")
-            .is_empty());
-        // Compaction moves the base forward and drops what it folded in.
-        store
-            .compact_updates("a", 1, "x = 1")
-            .await
-            .expect("compact");
-        let got = store.get_session("a").await.expect("get").expect("present");
-        assert_eq!(
-            (got.base_version, got.initial_document.as_str()),
-            (1, "x = 1")
-        );
-        assert!(store.updates("a").await.expect("updates").is_empty());
-        assert_eq!(
-            store.fail_unfinished_runs().await.expect("fail"),
-            vec!["a".to_string()]
-        );
-        assert_eq!(
-            store
-                .last_run("a")
-                .await
-                .expect("last")
-                .expect("run")
-                .status
-                .as_deref(),
-            Some("error")
-        );
-    }
-
-    #[test]
-    fn migrations_run_once_and_a_newer_database_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        drop(SqliteStore::open(dir.path()).expect("first open migrates"));
-        drop(SqliteStore::open(dir.path()).expect("second open has nothing to do"));
-        let conn = Connection::open(dir.path().join("livecode.db")).expect("open");
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .expect("pragma");
-        assert_eq!(version, MIGRATIONS.len());
-        conn.pragma_update(None, "user_version", 99).expect("bump");
-        drop(conn);
-        let err = SqliteStore::open(dir.path())
-            .err()
-            .expect("newer schema refused");
-        assert!(err.to_string().contains("schema version 99"), "{err}");
-    }
-}
+mod tests;

@@ -1,0 +1,121 @@
+//! Who is asking about one session: the extractors that turn a path's id and a credential
+//! into what it grants there, for REST ([`SessionAccess`], `Authorization: Bearer`) and for the
+//! socket's upgrade ([`SocketAccess`], `?token=` or none yet). 404 before 401, so a wrong token
+//! tells nothing about a session it could not know of anyway (ids are UUIDv4).
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::Bearer;
+use crate::auth::Role;
+use crate::session::SessionId;
+use crate::state::AppState;
+
+/// Who is asking about one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The API key (or anyone in open mode for operator-only calls).
+    Operator,
+    /// A token of this session.
+    Token(Role),
+}
+
+/// A request about one session: its id (from the path) and what the caller's credential
+/// grants there. 404 for an unknown or malformed id, 401 for a missing or wrong credential.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionAccess {
+    pub id: SessionId,
+    pub access: Access,
+}
+
+impl FromRequestParts<AppState> for SessionAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let id = existing_session(parts, state).await?;
+        let bearer = Bearer::from_request_parts(parts, state).await?;
+        let access = if bearer.is_api_key(state) {
+            Access::Operator
+        } else {
+            let token = bearer.0.as_deref().ok_or(ApiError::Unauthorized)?;
+            Access::Token(role_of(state, &id, token).await?)
+        };
+        Ok(Self { id, access })
+    }
+}
+
+/// A socket upgrade: the session, and the role of the `?token=` it came with. Without one,
+/// the token comes in the socket's first message (which keeps it out of URLs).
+#[derive(Debug, Clone, Copy)]
+pub struct SocketAccess {
+    pub id: SessionId,
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for SocketAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let id = existing_session(parts, state).await?;
+        let Query(query) = Query::<TokenQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+        let role = match &query.token {
+            Some(token) => Some(role_of(state, &id, token).await?),
+            None => None,
+        };
+        Ok(Self { id, role })
+    }
+}
+
+/// The session the path names, live or ended; 404 when there is none.
+async fn existing_session(parts: &mut Parts, state: &AppState) -> Result<SessionId, ApiError> {
+    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::SessionNotFound)?;
+    let id = parse_id(&raw)?;
+    if !state.sessions.exists(&id).await? {
+        return Err(ApiError::SessionNotFound);
+    }
+    Ok(id)
+}
+
+/// The role a session token grants on session `id`; 401 for any other string.
+async fn role_of(state: &AppState, id: &SessionId, token: &str) -> Result<Role, ApiError> {
+    state
+        .sessions
+        .role_for_token(id, token)
+        .await?
+        .ok_or(ApiError::Unauthorized)
+}
+
+impl SessionAccess {
+    /// The API key or an interviewer token: ending, replay, notes.
+    pub fn interviewer(&self) -> Result<(), ApiError> {
+        match self.access {
+            Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
+            Access::Token(_) => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// The role a run is made as; observers may not run.
+    pub fn runner(&self) -> Result<Role, ApiError> {
+        match self.access {
+            Access::Operator => Ok(Role::Interviewer),
+            Access::Token(role) if role.can_write() => Ok(role),
+            Access::Token(_) => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+/// Parses a session id; a malformed one is simply not found.
+pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
+    raw.parse().map_err(|_| ApiError::SessionNotFound)
+}

@@ -1,0 +1,116 @@
+//! What REST and the socket show of a session: the wire shapes both use, built from the
+//! session's typed values.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::session::{History, Participant, RunStatus, RunSummary, SessionId, SessionSnapshot};
+
+/// A session as GET shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    session_id: SessionId,
+    status: crate::session::Status,
+    environment: String,
+    label: Option<String>,
+    container_id: Option<String>,
+    created_at: DateTime<Utc>,
+    last_activity_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    last_execution: Option<RunSummary>,
+    participants: Vec<Participant>,
+}
+
+impl From<SessionSnapshot> for SessionView {
+    fn from(s: SessionSnapshot) -> Self {
+        Self {
+            session_id: s.id,
+            status: s.status,
+            environment: s.environment,
+            label: s.label,
+            container_id: s.container_id,
+            created_at: s.created_at,
+            last_activity_at: s.last_activity_at,
+            expires_at: s.expires_at,
+            last_execution: s.last_execution,
+            participants: s.participants,
+        }
+    }
+}
+
+/// `GET /sessions/{id}/history`, typed so that change sets go out as the raw JSON they are
+/// kept as (a `json!` tree would parse each one again).
+#[derive(Debug, Serialize)]
+pub struct HistoryView {
+    session_id: SessionId,
+    initial_document: String,
+    base_version: u64,
+    version: u64,
+    updates: Vec<UpdateView>,
+    runs: Vec<RunView>,
+}
+
+#[derive(Debug, Serialize)]
+struct UpdateView {
+    version: u64,
+    at: DateTime<Utc>,
+    client_id: String,
+    changes: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunView {
+    run_id: Uuid,
+    by: Role,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    status: Option<RunStatus>,
+    exit_code: Option<i64>,
+    duration_ms: Option<u64>,
+    build_ms: Option<u64>,
+    stdout: String,
+    stderr: String,
+    truncated: bool,
+}
+
+impl HistoryView {
+    pub fn new(session_id: SessionId, history: History) -> Self {
+        let updates: Vec<UpdateView> = history
+            .updates
+            .into_iter()
+            .map(|u| UpdateView {
+                version: u.version,
+                at: u.at,
+                client_id: u.client_id,
+                changes: u.changes,
+            })
+            .collect();
+        let runs = history
+            .runs
+            .into_iter()
+            .map(|r| RunView {
+                run_id: r.id,
+                by: r.by_role,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                status: r.status,
+                exit_code: r.exit_code,
+                duration_ms: r.duration_ms,
+                build_ms: r.build_ms,
+                stdout: r.stdout,
+                stderr: r.stderr,
+                truncated: r.truncated,
+            })
+            .collect();
+        Self {
+            session_id,
+            initial_document: history.initial_document,
+            base_version: history.base_version,
+            version: history.base_version + updates.len() as u64,
+            updates,
+            runs,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Finding a session: live in the registry, else as the store has it (ended sessions stay
+//! readable). One lookup does the "live, else stored" for every reader.
+
+use std::sync::Arc;
+
+use super::registry::SessionRegistry;
+use super::{RunSummary, Session, SessionError, SessionId, SessionSnapshot};
+use crate::auth::{self, Role};
+use crate::store::{ListPage, RunRecord, SessionRecord, UpdateRecord};
+
+/// A session's document history and runs.
+#[derive(Debug)]
+pub struct History {
+    /// The document at `base_version`, where the kept history starts.
+    pub initial_document: String,
+    pub base_version: u64,
+    pub updates: Vec<UpdateRecord>,
+    pub runs: Vec<RunRecord>,
+}
+
+/// A session as found: live, or only in the store (it ended, or another node holds it).
+enum Found {
+    Live(Arc<Session>),
+    Stored(Box<SessionRecord>),
+}
+
+impl SessionRegistry {
+    /// The session with this id, live first, else from the store.
+    async fn lookup(&self, id: &SessionId) -> Result<Found, SessionError> {
+        if let Some(session) = self.get(id) {
+            return Ok(Found::Live(session));
+        }
+        match self.shared.store.get_session(id).await? {
+            Some(record) => Ok(Found::Stored(Box::new(record))),
+            None => Err(SessionError::NotFound),
+        }
+    }
+
+    /// A snapshot of a live session, or of an ended one from the store.
+    pub async fn snapshot(&self, id: &SessionId) -> Result<SessionSnapshot, SessionError> {
+        Ok(match self.lookup(id).await? {
+            Found::Live(session) => session.snapshot(self.idle_ttl()),
+            Found::Stored(record) => {
+                let last = self.shared.store.last_run(id).await?;
+                snapshot_from_record(*record, last.and_then(super::run::summary_from_record))
+            }
+        })
+    }
+
+    /// The role a token grants on session `id`, live or ended.
+    pub async fn role_for_token(
+        &self,
+        id: &SessionId,
+        token: &str,
+    ) -> Result<Option<Role>, SessionError> {
+        Ok(match self.lookup(id).await? {
+            Found::Live(session) => session.role_for_token(token),
+            Found::Stored(record) => {
+                if auth::token_matches(token, &record.interviewer_hash) {
+                    Some(Role::Interviewer)
+                } else if auth::token_matches(token, &record.candidate_hash) {
+                    Some(Role::Candidate)
+                } else {
+                    None
+                }
+            }
+        })
+    }
+
+    /// Everything replay needs, from the store (so it works after the session ended).
+    pub async fn history(&self, id: &SessionId) -> Result<History, SessionError> {
+        let record = self
+            .shared
+            .store
+            .get_session(id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        Ok(History {
+            initial_document: record.initial_document,
+            base_version: record.base_version,
+            updates: self.shared.store.updates(id).await?,
+            runs: self.shared.store.runs(id).await?,
+        })
+    }
+
+    /// The private notes of a live or ended session.
+    pub async fn notes(&self, id: &SessionId) -> Result<String, SessionError> {
+        Ok(match self.lookup(id).await? {
+            Found::Live(session) => session.notes(),
+            Found::Stored(record) => record.notes,
+        })
+    }
+
+    /// Does a session with this id exist at all (live or ended)?
+    pub async fn exists(&self, id: &SessionId) -> Result<bool, SessionError> {
+        match self.lookup(id).await {
+            Ok(_) => Ok(true),
+            Err(SessionError::NotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A page of sessions, newest first: live ones as they are now.
+    pub async fn list(&self, page: &ListPage) -> Result<Vec<SessionSnapshot>, SessionError> {
+        let records = self.shared.store.list_sessions(page).await?;
+        Ok(records
+            .into_iter()
+            .map(|record| match self.get(&record.id) {
+                Some(live) => live.snapshot(self.idle_ttl()),
+                None => snapshot_from_record(record, None),
+            })
+            .collect())
+    }
+}
+
+fn snapshot_from_record(
+    record: SessionRecord,
+    last_execution: Option<RunSummary>,
+) -> SessionSnapshot {
+    SessionSnapshot {
+        id: record.id,
+        status: record.status,
+        environment: record.environment,
+        label: record.label,
+        container_id: None,
+        created_at: record.created_at,
+        last_activity_at: record.last_activity_at,
+        expires_at: record.expires_at,
+        last_execution,
+        participants: Vec::new(),
+    }
+}

@@ -1,0 +1,113 @@
+//! Rows to records and back: how each typed value of a record is kept in a column. Ids are
+//! their text form, statuses and roles their names, times RFC 3339; a value that does not read
+//! back is a corrupt row, said once here.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, Row};
+
+use crate::auth::Role;
+use crate::session::{EndReason, RunStatus, SessionId, Status};
+use crate::store::{RunRecord, SessionRecord, StoreError};
+
+/// A value kept as the text of its name.
+macro_rules! named_text {
+    ($ty:ty) => {
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                <$ty>::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(format!("no {} named '{text}'", stringify!($ty)).into())
+                })
+            }
+        }
+    };
+}
+
+named_text!(Status);
+named_text!(RunStatus);
+named_text!(EndReason);
+named_text!(Role);
+
+impl ToSql for SessionId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
+    }
+}
+
+impl FromSql for SessionId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: uuid::Error| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+pub fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
+}
+
+pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
+    let files: String = row.get("files")?;
+    Ok(SessionRecord {
+        id: row.get("id")?,
+        environment: row.get("environment")?,
+        label: row.get("label")?,
+        status: row.get("status")?,
+        container_id: row.get("container_id")?,
+        candidate_hash: row.get("candidate_hash")?,
+        interviewer_hash: row.get("interviewer_hash")?,
+        created_at: time(row.get("created_at")?)?,
+        last_activity_at: time(row.get("last_activity_at")?)?,
+        expires_at: time(row.get("expires_at")?)?,
+        ended_reason: row.get("ended_reason")?,
+        initial_document: row.get("initial_document")?,
+        base_version: row.get::<_, i64>("base_version")? as u64,
+        created_by: row.get("created_by")?,
+        document: row.get("document")?,
+        version: row.get::<_, i64>("version")? as u64,
+        notes: row.get("notes")?,
+        files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+pub fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
+    let id: String = row.get("id")?;
+    Ok(RunRecord {
+        id: uuid::Uuid::parse_str(&id)
+            .map_err(|e| StoreError::Corrupt(format!("run id '{id}': {e}")))?,
+        session_id: row.get("session_id")?,
+        by_role: row.get("by_role")?,
+        started_at: time(row.get("started_at")?)?,
+        finished_at: row
+            .get::<_, Option<String>>("finished_at")?
+            .map(time)
+            .transpose()?,
+        status: row.get("status")?,
+        exit_code: row.get("exit_code")?,
+        duration_ms: row.get::<_, Option<i64>>("duration_ms")?.map(|d| d as u64),
+        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
+        stdout: row.get("stdout")?,
+        stderr: row.get("stderr")?,
+        truncated: row.get("truncated")?,
+    })
+}
+
+pub fn query_sessions(conn: &Connection, sql: &str) -> Result<Vec<SessionRecord>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(session_from_row(row)?);
+    }
+    Ok(out)
+}

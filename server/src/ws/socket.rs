@@ -1,0 +1,516 @@
+//! One socket's life: authenticate (unless the URL did), join, `welcome`, then events out and
+//! client messages in until either side ends, the client falls behind or goes silent, or the
+//! server shuts down. Generic over the `Sink` and `Stream` of messages, so a unit test drives
+//! it with channels, without a server (as axum's `testing-websockets` example does).
+
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use uuid::Uuid;
+
+use super::handle::{handle, invalid, Client};
+use super::pacing::{Budget, CursorPacer};
+use super::protocol::{ClientMessage, EnvironmentInfo, ServerMessage, WelcomeRun};
+use crate::api::views::SessionView;
+use crate::api::ApiError;
+use crate::auth::Role;
+use crate::session::{Lagged, Session, SessionEvent};
+use crate::state::AppState;
+
+/// How long a client has to send `auth` when the URL carried no token.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A send that takes longer than this means the client stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Close codes beyond RFC 6455's.
+mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const RESTART: u16 = 1012;
+    pub const TRY_LATER: u16 = 1013;
+    /// The client fell too far behind the event stream; reconnect for a fresh `welcome`.
+    pub const LAGGED: u16 = 4000;
+    pub const UNAUTHORIZED: u16 = 4401;
+}
+
+/// What the upgrade learnt before the socket opened.
+#[derive(Debug, Clone)]
+pub struct Start {
+    /// The role of the URL's token; `None`: the first message must be `auth`.
+    pub role: Option<Role>,
+    pub readonly: bool,
+    pub name: String,
+    /// What a reconnecting client already has of the run in progress.
+    pub after: Option<(Uuid, u64)>,
+}
+
+/// Sockets per session and per token.
+pub fn caps(state: &AppState) -> (usize, usize) {
+    let s = &state.config.sockets;
+    (s.max_per_session, s.max_per_token)
+}
+
+fn text(msg: ServerMessage) -> Message {
+    Message::Text(Utf8Bytes::from(msg.to_text()))
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Serves one socket until it ends.
+pub async fn serve<S, R, E>(
+    state: AppState,
+    session: Arc<Session>,
+    mut sink: S,
+    mut stream: R,
+    start: Start,
+) where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: Display,
+{
+    let Some((me, after, _participant)) =
+        admit(&session, &state, &mut sink, &mut stream, start).await
+    else {
+        return;
+    };
+    let Some(mut events) = welcome(&state, &session, me, after, &mut sink).await else {
+        return;
+    };
+
+    let mut socket = Socket::new(&state, &session, me);
+    let mut ping =
+        tokio::time::interval(Duration::from_secs_f64(state.config.sockets.ping_seconds));
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await; // the first tick is immediate
+    let shutdown = state.shutdown.clone();
+    loop {
+        let cursor_due = socket.cursors.due();
+        // Biased: events already queued for this socket go out before its next message is
+        // handled, so an answer (e.g. `update_rejected`) never overtakes an event emitted
+        // before it (the `updates` that made the client stale).
+        let outgoing: Vec<Message> = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => vec![close_frame(close::RESTART, "server restarting")],
+            event = events.recv() => socket.event(event),
+            _ = tokio::time::sleep_until(cursor_due.unwrap_or_else(Instant::now).into()), if cursor_due.is_some() => {
+                socket.send_cursor(Instant::now());
+                Vec::new()
+            }
+            _ = ping.tick() => socket.ping(),
+            incoming = stream.next() => match socket.incoming(incoming).await {
+                Some(out) => out,
+                None => return,
+            },
+        };
+        for message in outgoing {
+            let closing = matches!(message, Message::Close(_));
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+                Ok(Ok(())) if !closing => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// A socket after its `welcome`: who it is, what it may still send, when it was last heard.
+struct Socket<'a> {
+    state: &'a AppState,
+    session: &'a Arc<Session>,
+    me: Client,
+    budget: Budget,
+    cursors: CursorPacer,
+    idle_timeout: Duration,
+    heard: Instant,
+}
+
+impl<'a> Socket<'a> {
+    fn new(state: &'a AppState, session: &'a Arc<Session>, me: Client) -> Self {
+        let config = &state.config.sockets;
+        Self {
+            state,
+            session,
+            me,
+            budget: Budget::new(config),
+            cursors: CursorPacer::new(config.cursor_hz),
+            idle_timeout: Duration::from_secs_f64(config.idle_timeout_seconds),
+            heard: Instant::now(),
+        }
+    }
+
+    /// An event of the session, as this socket's client sees it.
+    fn event(&self, event: Result<Arc<SessionEvent>, Lagged>) -> Vec<Message> {
+        match event {
+            Ok(event) if !self.me.sees(&event) => Vec::new(),
+            Ok(event) => {
+                let mut out = vec![text(ServerMessage::from(&*event))];
+                if matches!(*event, SessionEvent::Ended(_)) {
+                    out.push(close_frame(close::NORMAL, "session ended"));
+                }
+                out
+            }
+            Err(Lagged) => {
+                tracing::info!(session = %self.session.id, "socket fell behind; closing it");
+                vec![close_frame(close::LAGGED, "fell behind; reconnect")]
+            }
+        }
+    }
+
+    /// The ping tick: a ping, or the end of a client silent past the idle timeout.
+    fn ping(&self) -> Vec<Message> {
+        if self.heard.elapsed() > self.idle_timeout {
+            vec![close_frame(
+                close::GOING_AWAY,
+                "idle: nothing heard from the client",
+            )]
+        } else {
+            vec![Message::Ping(Default::default())]
+        }
+    }
+
+    /// Sends the held-back cursor position if one is due.
+    fn send_cursor(&mut self, now: Instant) {
+        if let Some((anchor, head, version)) = self.cursors.take(now) {
+            self.session
+                .cursor(self.me.participant, anchor, head, version);
+        }
+    }
+
+    /// What the client sent; `None` when the socket is over.
+    async fn incoming<E: Display>(
+        &mut self,
+        incoming: Option<Result<Message, E>>,
+    ) -> Option<Vec<Message>> {
+        self.heard = Instant::now();
+        Some(match incoming? {
+            Ok(Message::Text(frame)) => {
+                self.budget.spend(frame.len()).await;
+                match ClientMessage::parse(frame.as_str()) {
+                    Ok(ClientMessage::Cursor {
+                        anchor,
+                        head,
+                        version,
+                    }) => {
+                        // Observers may point at code too; a cursor changes nothing.
+                        let now = Instant::now();
+                        if self.cursors.offer((anchor, head, version), now) {
+                            self.send_cursor(now);
+                        }
+                        self.session.touch();
+                        Vec::new()
+                    }
+                    parsed => handle(self.state, self.session, self.me, parsed)
+                        .await
+                        .map(|m| vec![text(m)])
+                        .unwrap_or_default(),
+                }
+            }
+            Ok(Message::Binary(data)) => {
+                self.budget.spend(data.len()).await;
+                vec![text(invalid("binary frames are not part of the protocol"))]
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => Vec::new(),
+            Ok(Message::Close(_)) => return None,
+            // tungstenite refuses a frame over the size limit with a capacity error; say so
+            // with 1009 instead of dropping the connection bare.
+            Err(err) if err.to_string().contains("Space limit exceeded") => {
+                let limit = self.state.config.socket_message_bytes();
+                let reason = format!("message too big: the limit is {limit} bytes");
+                vec![Message::Close(Some(CloseFrame {
+                    code: close::TOO_BIG,
+                    reason: reason.into(),
+                }))]
+            }
+            Err(_) => return None,
+        })
+    }
+}
+
+/// Authenticates (unless the URL did) and joins the session within its socket caps; the
+/// guard keeps the participant listed. `None`: refused, and the client told why.
+async fn admit<S, R, E>(
+    session: &Arc<Session>,
+    state: &AppState,
+    sink: &mut S,
+    stream: &mut R,
+    start: Start,
+) -> Option<(
+    Client,
+    Option<(Uuid, u64)>,
+    crate::session::ParticipantGuard,
+)>
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let mut after = start.after;
+    let credential = match start.role {
+        Some(role) => role,
+        None => match authenticate(session, stream).await {
+            Some((role, resume)) => {
+                after = resume.or(after);
+                role
+            }
+            None => {
+                let _ = sink
+                    .send(text(ServerMessage::from(&ApiError::Unauthorized)))
+                    .await;
+                let _ = sink
+                    .send(close_frame(close::UNAUTHORIZED, "unauthorized"))
+                    .await;
+                return None;
+            }
+        },
+    };
+    let role = if start.readonly {
+        Role::Observer
+    } else {
+        credential
+    };
+    match session.join(role, credential, start.name, caps(state)) {
+        Ok(guard) => {
+            let me = Client {
+                role,
+                participant: guard.id(),
+            };
+            Some((me, after, guard))
+        }
+        Err(cap) => {
+            let _ = sink
+                .send(text(ServerMessage::from(&ApiError::TooManySockets(cap))))
+                .await;
+            let _ = sink
+                .send(close_frame(close::TRY_LATER, "too many sockets"))
+                .await;
+            None
+        }
+    }
+}
+
+/// Subscribes and sends `welcome` (and an expiry warning sent before this socket came);
+/// `None` when the client is already gone.
+async fn welcome<S: Sink<Message> + Unpin>(
+    state: &AppState,
+    session: &Session,
+    me: Client,
+    after: Option<(Uuid, u64)>,
+    sink: &mut S,
+) -> Option<crate::session::EventReceiver> {
+    let start = session.subscribe(state.sessions.idle_ttl(), after);
+    let participants = start.snapshot.participants.clone();
+    let env = &session.environment;
+    let welcome = ServerMessage::Welcome {
+        session: Box::new(SessionView::from(start.snapshot)),
+        role: me.role,
+        document: start.document,
+        version: start.version,
+        participants,
+        participant: me.participant,
+        environment: EnvironmentInfo {
+            name: env.name.clone(),
+            description: env.settings.description.clone(),
+            filename: env.settings.filename.clone(),
+            editor_language: env.settings.editor_language.clone(),
+            version: env.version(),
+        },
+        notes: (me.role == Role::Interviewer).then(|| session.notes()),
+        run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
+    };
+    sink.send(text(welcome)).await.ok()?;
+    if let Some(warning) = start.warning {
+        sink.send(text(ServerMessage::from(&*warning))).await.ok()?;
+    }
+    Some(start.events)
+}
+
+/// The role the first message's `auth` earns, and what it already has of the run.
+async fn authenticate<R, E>(
+    session: &Session,
+    stream: &mut R,
+) -> Option<(Role, Option<(Uuid, u64)>)>
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let first = tokio::time::timeout(AUTH_TIMEOUT, stream.next())
+        .await
+        .ok()??
+        .ok()?;
+    let Message::Text(frame) = first else {
+        return None;
+    };
+    match ClientMessage::parse(frame.as_str()) {
+        Ok(ClientMessage::Auth { token, after }) => session
+            .role_for_token(&token)
+            .map(|role| (role, after.map(|a| (a.run_id, a.seq)))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use serde_json::{json, Value};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::PollSender;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::environments::Environments;
+    use crate::sandbox::testing::Unreachable;
+    use crate::sandbox::EngineHealth;
+    use crate::session::{NewSession, SessionRegistry};
+    use crate::store::SqliteStore;
+
+    /// A real registry and store, and a sandbox that never answers: enough for everything a
+    /// socket does but run code.
+    async fn state(dir: &std::path::Path) -> AppState {
+        let config = Arc::new(Config::defaults());
+        let environments = Arc::new(Environments::load("").expect("embedded environments"));
+        environments
+            .get("python")
+            .expect("python")
+            .set_image(Some("sha256:test".into()));
+        let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
+        let tasks = tokio_util::task::TaskTracker::new();
+        let sessions = SessionRegistry::new(
+            Arc::new(Unreachable),
+            engine,
+            Arc::new(SqliteStore::open(dir).expect("store")),
+            environments.clone(),
+            config.clone(),
+            tasks.clone(),
+        );
+        AppState {
+            config,
+            sessions,
+            environments,
+            tasks,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// The next message that is not presence or status.
+    async fn next(rx: &mut mpsc::Receiver<Message>) -> Message {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("a message in time")
+                .expect("the loop is still sending");
+            if let Message::Text(t) = &msg {
+                let v: Value = serde_json::from_str(t.as_str()).expect("json");
+                if v["type"] == "presence" || v["type"] == "status" {
+                    continue;
+                }
+            }
+            return msg;
+        }
+    }
+
+    async fn next_json(rx: &mut mpsc::Receiver<Message>) -> Value {
+        match next(rx).await {
+            Message::Text(t) => serde_json::from_str(t.as_str()).expect("json"),
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = state(dir.path()).await;
+        let created = state
+            .sessions
+            .create(NewSession {
+                environment: Some("python".into()),
+                code: Some(String::new()),
+                created_by: "ip:test".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("session");
+        let (client, client_rx) = mpsc::channel::<Message>(16);
+        let (server_tx, mut server_rx) = mpsc::channel::<Message>(64);
+        let incoming = futures_util::stream::unfold(client_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx))
+        });
+        let start = Start {
+            role: None,
+            readonly: false,
+            name: "Ada".into(),
+            after: None,
+        };
+        let serving = tokio::spawn(serve(
+            state.clone(),
+            created.session.clone(),
+            PollSender::new(server_tx),
+            Box::pin(incoming),
+            start,
+        ));
+        let say = |v: Value| Message::Text(v.to_string().into());
+
+        client
+            .send(say(
+                json!({"type": "auth", "token": created.candidate_token}),
+            ))
+            .await
+            .expect("send");
+        let welcome = next_json(&mut server_rx).await;
+        assert_eq!(
+            (welcome["type"].as_str(), welcome["role"].as_str()),
+            (Some("welcome"), Some("candidate")),
+            "{welcome}"
+        );
+        assert!(welcome["run"].is_null(), "{welcome}");
+
+        client
+            .send(say(json!({"type": "ping"})))
+            .await
+            .expect("send");
+        assert_eq!(next_json(&mut server_rx).await["type"], "pong");
+        for (sent, code) in [
+            (Message::Text("nonsense".into()), "INVALID_MESSAGE"),
+            (say(json!({"type": "dance"})), "UNKNOWN_MESSAGE"),
+            (Message::Binary(vec![1, 2].into()), "INVALID_MESSAGE"),
+            (say(json!({"type": "notes", "text": "x"})), "FORBIDDEN"),
+            (say(json!({"type": "kill"})), "NO_RUN"),
+        ] {
+            client.send(sent).await.expect("send");
+            let error = next_json(&mut server_rx).await;
+            assert_eq!(error["code"], code, "{error}");
+        }
+
+        let edit = json!({"type": "update", "version": 0, "updates": [{"client_id": "c", "changes": [[0, "x"]]}]});
+        client.send(say(edit.clone())).await.expect("send");
+        let updates = next_json(&mut server_rx).await;
+        assert_eq!(
+            (updates["type"].as_str(), updates["version"].as_u64()),
+            (Some("updates"), Some(0)),
+            "{updates}"
+        );
+        // The same edit again is on a stale version.
+        client.send(say(edit)).await.expect("send");
+        let rejected = next_json(&mut server_rx).await;
+        assert_eq!(rejected["type"], "update_rejected", "{rejected}");
+        assert_eq!(rejected["version"], 1, "{rejected}");
+        assert_eq!(created.session.document().0, "x");
+
+        // Server shutdown closes the socket with 1012.
+        state.shutdown.cancel();
+        match next(&mut server_rx).await {
+            Message::Close(Some(frame)) => assert_eq!(frame.code, close::RESTART),
+            other => panic!("no close frame: {other:?}"),
+        }
+        tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .expect("the loop ends")
+            .expect("no panic");
+    }
+}
