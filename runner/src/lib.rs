@@ -10,7 +10,8 @@
 //! - `main.rs` (binary): modes `serve` (the default) and `keep`.
 //! - `sys.rs`: the few libc calls std does not wrap.
 //! - `worker.rs`: the thread that acts as the run's uid: kills, cleans, writes files.
-//! - `run.rs`: one run: build and run steps, output, stdin, limits.
+//! - `run.rs`: one run: build and run steps, limits, kills.
+//! - `streams.rs`: frames out, the output budget and pumps, the stdin writer.
 
 pub mod procfs;
 pub mod protocol;

@@ -10,6 +10,7 @@
 //!   capabilities and becomes `sleep infinity`.
 
 mod run;
+mod streams;
 mod sys;
 mod worker;
 
@@ -23,7 +24,8 @@ use std::time::{Duration, Instant};
 use livecode_runner::procfs;
 use livecode_runner::protocol::{frame_len, Event, Request, PROTOCOL_VERSION};
 
-use run::{Msg, Out, Runner};
+use run::{Msg, Runner};
+use streams::Out;
 use worker::Worker;
 
 /// Which build of the runner this is (a hash of its source, set by the image build).

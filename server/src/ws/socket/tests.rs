@@ -1,0 +1,160 @@
+//! The socket loop driven over channels: no server, a real registry and store, and a
+//! sandbox that never answers.
+
+use std::convert::Infallible;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+use super::*;
+use crate::config::Config;
+use crate::environments::Environments;
+use crate::sandbox::testing::Unreachable;
+use crate::sandbox::EngineHealth;
+use crate::session::{NewSession, SessionRegistry};
+use crate::store::SqliteStore;
+
+/// A real registry and store, and a sandbox that never answers: enough for everything a
+/// socket does but run code.
+async fn state(dir: &std::path::Path) -> AppState {
+    let config = Arc::new(Config::defaults());
+    let environments = Arc::new(Environments::load("").expect("embedded environments"));
+    environments
+        .get("python")
+        .expect("python")
+        .set_image(Some("sha256:test".into()));
+    let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
+    let tasks = tokio_util::task::TaskTracker::new();
+    let sessions = SessionRegistry::new(
+        Arc::new(Unreachable),
+        engine,
+        Arc::new(SqliteStore::open(dir).expect("store")),
+        environments.clone(),
+        config.clone(),
+        tasks.clone(),
+    );
+    AppState {
+        config,
+        sessions,
+        environments,
+        tasks,
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    }
+}
+
+/// The next message that is not presence or status.
+async fn next(rx: &mut mpsc::Receiver<Message>) -> Message {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("the loop is still sending");
+        if let Message::Text(t) = &msg {
+            let v: Value = serde_json::from_str(t.as_str()).expect("json");
+            if v["type"] == "presence" || v["type"] == "status" {
+                continue;
+            }
+        }
+        return msg;
+    }
+}
+
+async fn next_json(rx: &mut mpsc::Receiver<Message>) -> Value {
+    match next(rx).await {
+        Message::Text(t) => serde_json::from_str(t.as_str()).expect("json"),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path()).await;
+    let created = state
+        .sessions
+        .create(NewSession {
+            environment: Some("python".into()),
+            code: Some(String::new()),
+            created_by: "ip:test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("session");
+    let (client, client_rx) = mpsc::channel::<Message>(16);
+    let (server_tx, mut server_rx) = mpsc::channel::<Message>(64);
+    let incoming = futures_util::stream::unfold(client_rx, |mut rx| async move {
+        rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx))
+    });
+    let start = Start {
+        role: None,
+        readonly: false,
+        name: "Ada".into(),
+        after: None,
+    };
+    let serving = tokio::spawn(serve(
+        state.clone(),
+        created.session.clone(),
+        PollSender::new(server_tx),
+        Box::pin(incoming),
+        start,
+    ));
+    let say = |v: Value| Message::Text(v.to_string().into());
+
+    client
+        .send(say(
+            json!({"type": "auth", "token": created.candidate_token}),
+        ))
+        .await
+        .expect("send");
+    let welcome = next_json(&mut server_rx).await;
+    assert_eq!(
+        (welcome["type"].as_str(), welcome["role"].as_str()),
+        (Some("welcome"), Some("candidate")),
+        "{welcome}"
+    );
+    assert!(welcome["run"].is_null(), "{welcome}");
+
+    client
+        .send(say(json!({"type": "ping"})))
+        .await
+        .expect("send");
+    assert_eq!(next_json(&mut server_rx).await["type"], "pong");
+    for (sent, code) in [
+        (Message::Text("nonsense".into()), "INVALID_MESSAGE"),
+        (say(json!({"type": "dance"})), "UNKNOWN_MESSAGE"),
+        (Message::Binary(vec![1, 2].into()), "INVALID_MESSAGE"),
+        (say(json!({"type": "notes", "text": "x"})), "FORBIDDEN"),
+        (say(json!({"type": "kill"})), "NO_RUN"),
+    ] {
+        client.send(sent).await.expect("send");
+        let error = next_json(&mut server_rx).await;
+        assert_eq!(error["code"], code, "{error}");
+    }
+
+    let edit = json!({"type": "update", "version": 0, "updates": [{"client_id": "c", "changes": [[0, "x"]]}]});
+    client.send(say(edit.clone())).await.expect("send");
+    let updates = next_json(&mut server_rx).await;
+    assert_eq!(
+        (updates["type"].as_str(), updates["version"].as_u64()),
+        (Some("updates"), Some(0)),
+        "{updates}"
+    );
+    // The same edit again is on a stale version.
+    client.send(say(edit)).await.expect("send");
+    let rejected = next_json(&mut server_rx).await;
+    assert_eq!(rejected["type"], "update_rejected", "{rejected}");
+    assert_eq!(rejected["version"], 1, "{rejected}");
+    assert_eq!(created.session.document().0, "x");
+
+    // Server shutdown closes the socket with 1012.
+    state.shutdown.cancel();
+    match next(&mut server_rx).await {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, close::RESTART),
+        other => panic!("no close frame: {other:?}"),
+    }
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the loop ends")
+        .expect("no panic");
+}
