@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Makes `debian:<suite>-slim` available to Docker (suite: $1, default bookworm). Tries a pull
+# Makes `debian:<suite>-slim` available to Docker (suite: $1, default trixie, Debian stable). Tries a pull
 # first; on machines with no container registry it builds the image with debootstrap from the
 # Debian mirror apt is configured with here and imports it. The rootfs tarball is cached, so a
 # warm machine imports in seconds.
 set -euo pipefail
 
-SUITE=${1:-bookworm}
+SUITE=${1:-trixie}
 IMAGE=debian:$SUITE-slim
 CACHE_DIR=${LIVECODE_CACHE_DIR:-/var/cache/livecode}
 

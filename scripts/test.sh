@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
-bash scripts/bootstrap-base-image.sh bookworm
-# The runner is built with Debian stable's rustc.
+# Every image, the runner's included, is built on Debian stable.
 bash scripts/bootstrap-base-image.sh trixie
 
 cargo build --locked

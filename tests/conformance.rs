@@ -51,7 +51,15 @@ const PROPERTIES: &[&str] = &[
     "compile_error",
     "many_lines",
     "run_files",
+    "sum",
+    "libraries",
+    "entry",
 ];
+
+/// Properties whose program only some environments have: the ones with libraries, and the
+/// ones whose program names its entry (`public class Solution`). `coverage` checks the folders
+/// against `environment.toml`.
+const OPTIONAL: &[&str] = &["libraries", "entry"];
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -75,7 +83,8 @@ fn main() -> ExitCode {
         for property in PROPERTIES {
             let name = format!("{env}::{property}");
             let ignored = expect.skip.iter().any(|s| s == property)
-                || (*property == "compile_error" && !expect.compiled);
+                || (*property == "compile_error" && !expect.compiled)
+                || (OPTIONAL.contains(property) && !root.join(&env).join(property).exists());
             let (ctx, env, expect, dir) =
                 (ctx.clone(), env.clone(), expect.clone(), root.join(&env));
             let handle = runtime.handle().clone();
@@ -122,6 +131,29 @@ fn coverage(root: &Path) -> Result<(), Failed> {
     let names = envs.names();
     if names != folders {
         return Err(format!("environments {names:?} but conformance folders {folders:?}").into());
+    }
+    for env in envs.iter() {
+        let has = |file: &str| root.join(&env.name).join(file).exists();
+        let listed = !env.settings.libraries.is_empty();
+        if has("libraries") != listed {
+            return Err(format!(
+                "{}: libraries {:?} in environment.toml, but a `libraries` program: {}",
+                env.name,
+                env.settings.libraries,
+                has("libraries")
+            )
+            .into());
+        }
+        let named = !env.settings.entry_patterns.is_empty();
+        if has("entry") != named {
+            return Err(format!(
+                "{}: entry_patterns {:?}, but an `entry` program: {}",
+                env.name,
+                env.settings.entry_patterns,
+                has("entry")
+            )
+            .into());
+        }
     }
     Ok(())
 }
@@ -248,6 +280,31 @@ fn run_case(
                         return Err(format!("read back {out:?}, wanted \"persisted 42\"").into());
                     }
                     Ok(())
+                }
+                "sum" => {
+                    // Numbers over several lines, some on one, a blank line, one past 32 bits.
+                    let r = session
+                        .execute(json!({
+                            "code": program("sum")?,
+                            "stdin": "3 -1\n10\n\n1000000000000 7\n",
+                        }))
+                        .await?;
+                    r.completed(0)?;
+                    r.stdout_is("1000000000019\n")
+                }
+                "libraries" => {
+                    let r = session
+                        .execute(json!({"code": program("libraries")?}))
+                        .await?;
+                    r.completed(0)?;
+                    r.stdout_is("1 2 3\n")
+                }
+                "entry" => {
+                    // As written elsewhere (`public class Solution`, `module Solution`),
+                    // with no file name given.
+                    let r = session.execute(json!({"code": program("entry")?})).await?;
+                    r.completed(0)?;
+                    r.stdout_is("entry 42\n")
                 }
                 other => Err(format!("unknown property {other}").into()),
             };

@@ -12,6 +12,7 @@
 //! - `worker.rs`: the thread that acts as the run's uid: kills, cleans, writes files.
 //! - `run.rs`: one run: build and run steps, limits, kills.
 //! - `streams.rs`: frames out, the output budget and pumps, the stdin writer.
+//! - `cache.rs`: the build cache: a build's outputs by the digest of its inputs.
 
 pub mod procfs;
 pub mod protocol;

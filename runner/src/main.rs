@@ -9,6 +9,7 @@
 //! - `keep`: the container's keeper, started by its init: drops to uid 65534 with no
 //!   capabilities and becomes `sleep infinity`.
 
+mod cache;
 mod run;
 mod streams;
 mod sys;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use livecode_runner::procfs;
 use livecode_runner::protocol::{frame_len, Event, Request, PROTOCOL_VERSION};
 
+use cache::Cache;
 use run::{Msg, Runner};
 use streams::Out;
 use worker::Worker;
@@ -97,7 +99,14 @@ fn serve() {
         eprintln!("livecode-runner: cannot start its reader: {e}");
         exit(2);
     }
-    let mut runner = Runner::new(out, worker, rx, tx);
+    let cache = Cache::start();
+    if cache.is_none() {
+        eprintln!(
+            "livecode-runner: no build cache here ({} is not mounted as its own)",
+            cache::CACHE_DIR
+        );
+    }
+    let mut runner = Runner::new(out, worker, cache, rx, tx);
     runner.dirty = clean.is_err();
     runner.serve();
     // The server is gone: nothing of a run outlives the connection that started it.

@@ -10,7 +10,7 @@
 use std::fmt;
 
 /// Bumped whenever a frame changes shape or meaning.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The largest frame either side accepts; anything longer is a broken stream.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 
@@ -44,6 +44,9 @@ pub struct RunRequest {
     pub env: Vec<(String, String)>,
     /// Bytes of stdout and stderr of both steps together; past it the run is stopped.
     pub output_limit: u64,
+    /// A digest of everything the build reads (64 hex digits), from the server: a build whose
+    /// key is in the runner's cache is not run, its outputs are copied in instead.
+    pub build_key: Option<String>,
 }
 
 /// What the server sends.
@@ -109,6 +112,8 @@ pub struct Finished {
     /// Output was cut at `output_limit`.
     pub truncated: bool,
     pub message: String,
+    /// The build step did not run: its outputs came from the cache (`build_ms` is 0).
+    pub build_cached: bool,
 }
 
 /// What the runner sends.
@@ -208,6 +213,13 @@ impl Writer {
         }
     }
 
+    fn opt_str(&mut self, v: Option<&str>) -> &mut Self {
+        match v {
+            Some(v) => self.u8(1).str(v),
+            None => self.u8(0),
+        }
+    }
+
     fn step(&mut self, s: &Step) -> &mut Self {
         self.str(&s.command).u64(s.timeout_ms)
     }
@@ -283,6 +295,14 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn opt_str(&mut self) -> Result<Option<String>, DecodeError> {
+        Ok(if self.bool()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
+    }
+
     fn step(&mut self) -> Result<Step, DecodeError> {
         Ok(Step {
             command: self.str()?,
@@ -342,7 +362,7 @@ impl Request {
                 for (k, v) in &r.env {
                     w.str(k).str(v);
                 }
-                w.u64(r.output_limit);
+                w.u64(r.output_limit).opt_str(r.build_key.as_deref());
                 w.finish()
             }
             Request::Stdin { run, data } => {
@@ -391,6 +411,7 @@ impl Request {
                     step,
                     env,
                     output_limit: r.u64()?,
+                    build_key: r.opt_str()?,
                 })
             }
             2 => Request::Stdin {
@@ -457,7 +478,8 @@ impl Event {
                     .opt_u64(f.build_ms)
                     .opt_u64(f.run_ms)
                     .u8(f.truncated as u8)
-                    .str(&f.message);
+                    .str(&f.message)
+                    .u8(f.build_cached as u8);
                 w.finish()
             }
             Event::Refused { run, message } => {
@@ -512,6 +534,7 @@ impl Event {
                 run_ms: r.opt_u64()?,
                 truncated: r.bool()?,
                 message: r.str()?,
+                build_cached: r.bool()?,
             }),
             6 => Event::Refused {
                 run: r.u64()?,

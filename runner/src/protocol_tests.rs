@@ -33,6 +33,7 @@ fn requests_round_trip() {
             },
             env: vec![("A".into(), "b c".into())],
             output_limit: 1 << 20,
+            build_key: Some("ab".repeat(32)),
         }),
         Request::Stdin {
             run: 7,
@@ -75,6 +76,7 @@ fn events_round_trip() {
             run_ms: None,
             truncated: false,
             message: "why".into(),
+            build_cached: true,
         }),
         Event::Refused {
             run: 0,

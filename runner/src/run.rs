@@ -17,9 +17,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use livecode_runner::protocol::{End, Event, Finished, Phase, Request, RunRequest, Step, Stream};
+use livecode_runner::protocol::{
+    End, Event, File, Finished, Phase, Request, RunRequest, Step, Stream,
+};
 use livecode_runner::shell;
 
+use crate::cache::{self, Cache, Output};
 use crate::streams::{
     executable, oom_kills, pump, run_env, write_stdin, Budget, Helpers, Out, StdinCmd,
 };
@@ -59,6 +62,8 @@ struct StepEnd {
 pub struct Runner {
     pub out: Arc<Out>,
     pub worker: Worker,
+    /// Outputs of earlier builds (none without the cache's mount).
+    pub cache: Option<Cache>,
     pub rx: Receiver<Msg>,
     pub tx: Sender<Msg>,
     /// Scratch places may hold what a run wrote.
@@ -67,10 +72,17 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(out: Arc<Out>, worker: Worker, rx: Receiver<Msg>, tx: Sender<Msg>) -> Self {
+    pub fn new(
+        out: Arc<Out>,
+        worker: Worker,
+        cache: Option<Cache>,
+        rx: Receiver<Msg>,
+        tx: Sender<Msg>,
+    ) -> Self {
         Self {
             out,
             worker,
+            cache,
             rx,
             tx,
             dirty: false,
@@ -124,7 +136,15 @@ impl Runner {
             run_ms: None,
             truncated: false,
             message: String::new(),
+            build_cached: false,
         };
+        let key = req
+            .build
+            .as_ref()
+            .and(req.build_key.clone())
+            .filter(|k| self.cache.is_some() && cache::valid_key(k));
+        let inputs: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
+        let files = key.as_ref().map(|_| req.files.clone());
         let prepared = if self.dirty {
             self.worker.clean()
         } else {
@@ -137,11 +157,18 @@ impl Runner {
                 .write(req.files)
                 .map_err(|e| format!("the files could not be written to the workspace: {e}"))
         });
-        if let Err(message) = prepared {
-            done.end = End::Failed;
-            done.message = message;
-            return self.finish(done, &st);
-        }
+        let prepared = prepared.and_then(|()| match (&key, files) {
+            (Some(key), Some(files)) => self.restore(key, files).map(|cached| (Some(key), cached)),
+            _ => Ok((None, None)),
+        });
+        let (key, mut cached) = match prepared {
+            Ok(found) => found,
+            Err(message) => {
+                done.end = End::Failed;
+                done.message = message;
+                return self.finish(done, &st);
+            }
+        };
 
         let oom_before = oom_kills();
         let budget = Arc::new(Budget {
@@ -157,7 +184,23 @@ impl Runner {
         steps.push((Phase::Run, &req.step));
         for (phase, step) in steps {
             done.phase = phase;
-            let end = match self.step(&mut st, phase, step, &env, &budget) {
+            if phase == Phase::Build {
+                if let Some(output) = cached.take() {
+                    self.replay(&st, output, &budget);
+                    done.build_ms = Some(0);
+                    done.build_cached = true;
+                    continue;
+                }
+                if key.is_some() {
+                    self.out.record();
+                }
+            }
+            let result = self.step(&mut st, phase, step, &env, &budget);
+            let recorded = match phase {
+                Phase::Build => self.out.take_recorded(),
+                Phase::Run => None,
+            };
+            let end = match result {
                 Ok(end) => end,
                 Err(message) => {
                     done.end = End::Failed;
@@ -183,12 +226,59 @@ impl Runner {
             if phase == Phase::Build && done.exit_code != Some(0) {
                 break; // a compile error: nothing to run
             }
+            if let (Phase::Build, Some(key), Some(output)) = (phase, key, recorded) {
+                self.keep_build(key, &inputs, output);
+            }
         }
         done.truncated = budget.hit.load(Ordering::Acquire);
         if let (Some(before), Some(after)) = (oom_before, oom_kills()) {
             done.oom = after > before;
         }
         self.finish(done, &st)
+    }
+
+    /// On a cache hit, the cached build's files join the request's in the workspace and its
+    /// output is returned for replay. When the copy fails the workspace is made again and the
+    /// build runs.
+    fn restore(&mut self, key: &str, files: Vec<File>) -> Result<Option<Output>, String> {
+        let Some(output) = self.cache.as_ref().and_then(|c| c.lookup(key)) else {
+            return Ok(None);
+        };
+        match self.worker.restore(cache::entry_files(key)) {
+            Ok(()) => Ok(Some(output)),
+            Err(e) => {
+                eprintln!("livecode-runner: {e}; building instead");
+                self.worker
+                    .clean()
+                    .and_then(|()| self.worker.write(files))
+                    .map_err(|e| format!("the files could not be written to the workspace: {e}"))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The build step of a cache hit, as the server would have seen it: started, then what
+    /// it printed (within the run's output budget).
+    fn replay(&self, st: &RunState, output: Output, budget: &Budget) {
+        self.out.send(&Event::Started {
+            run: st.id,
+            phase: Phase::Build,
+        });
+        for (stream, data) in output {
+            let room = budget.take(data.len());
+            if room > 0 {
+                self.out.output(st.id, stream, &data[..room]);
+            }
+        }
+    }
+
+    /// Caches a successful build. Whatever the build started is stopped first, so nothing
+    /// changes the workspace while it is copied.
+    fn keep_build(&self, key: &str, inputs: &[String], output: Output) {
+        let Some(cache) = &self.cache else { return };
+        if self.worker.kill_all().is_ok() {
+            cache.store(key, inputs.to_vec(), output);
+        }
     }
 
     fn finish(&mut self, mut done: Finished, st: &RunState) -> bool {

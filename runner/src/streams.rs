@@ -11,16 +11,36 @@ use std::thread::JoinHandle;
 use livecode_runner::procfs;
 use livecode_runner::protocol::{Event, Stream};
 
+use crate::cache::{Output, Recorder};
 use crate::run::Msg;
 
-/// Writes frames to stdout, one at a time, numbering a run's output.
+/// Writes frames to stdout, one at a time, numbering a run's output; while a build is being
+/// recorded for the cache, keeps a copy of what it prints.
 pub struct Out {
     seq: Mutex<u64>,
+    recorder: Mutex<Option<Recorder>>,
 }
 
 impl Out {
     pub fn new() -> Self {
-        Self { seq: Mutex::new(0) }
+        Self {
+            seq: Mutex::new(0),
+            recorder: Mutex::new(None),
+        }
+    }
+
+    /// Starts keeping a copy of the output.
+    pub fn record(&self) {
+        *self.recorder.lock().unwrap_or_else(|p| p.into_inner()) = Some(Recorder::default());
+    }
+
+    /// What was output since [`Self::record`], unless it was too much.
+    pub fn take_recorded(&self) -> Option<Output> {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?
+            .finish()
     }
 
     pub fn send(&self, event: &Event) {
@@ -29,6 +49,14 @@ impl Out {
     }
 
     pub fn output(&self, run: u64, stream: Stream, data: &[u8]) {
+        if let Some(recorder) = self
+            .recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            recorder.push(stream, data);
+        }
         let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
         *seq += 1;
         let frame = Event::Output {

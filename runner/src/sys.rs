@@ -7,6 +7,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::raw::{c_char, c_int, c_long, c_void};
 
 pub const SIGKILL: c_int = 9;
+/// No space left on device.
+pub const ENOSPC: i32 = 28;
 const SIGXFSZ: c_int = 25;
 const SIG_DFL: usize = 0;
 const SIG_IGN: usize = 1;

@@ -13,7 +13,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ enum Job {
     KillAll,
     Clean,
     Write(Vec<File>),
+    Restore(PathBuf),
     Pipes(usize),
 }
 
@@ -71,6 +72,10 @@ impl Worker {
                         Job::KillAll => Reply::Done(kill_all()),
                         Job::Clean => Reply::Done(kill_all().and_then(|()| clean())),
                         Job::Write(files) => Reply::Done(write_files(&files)),
+                        Job::Restore(from) => Reply::Done(
+                            copy_tree(&from, Path::new("/workspace"))
+                                .map_err(|e| format!("copying a cached build: {e}")),
+                        ),
                         Job::Pipes(n) => Reply::Pipes((0..n).map(|_| sys::pipe()).collect()),
                     };
                     let _ = reply.send(result);
@@ -117,6 +122,11 @@ impl Worker {
     /// Writes files into the (empty) workspace, never following a symlink.
     pub fn write(&self, files: Vec<File>) -> Result<(), String> {
         self.call(Job::Write(files))
+    }
+
+    /// Copies a cached build's files (see `cache.rs`) into the workspace, as the run's own.
+    pub fn restore(&self, from: PathBuf) -> Result<(), String> {
+        self.call(Job::Restore(from))
     }
 }
 
@@ -222,6 +232,33 @@ fn write_files(files: &[File]) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", file.path))?;
         out.write_all(&file.content)
             .map_err(|e| format!("{}: {}", file.path, write_error(&e)))?;
+    }
+    Ok(())
+}
+
+/// Copies the tree `from` into `to`, modes kept; never follows a symlink in `to` (new files
+/// are O_EXCL, directories must be directories).
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let target = to.join(entry.file_name());
+        if meta.is_dir() {
+            match fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(io::Error::other("a file is in the way of a directory")),
+                Err(_) => fs::DirBuilder::new().mode(0o755).create(&target)?,
+            }
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            let mode = meta.permissions().mode() & 0o777;
+            let mut dst = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&target)?;
+            io::copy(&mut fs::File::open(entry.path())?, &mut dst)?;
+        }
     }
     Ok(())
 }

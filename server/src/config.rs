@@ -100,6 +100,7 @@ pub struct Limits {
     pub code_limit_bytes: usize,
     pub workspace_mib: u64,
     pub tmp_mib: u64,
+    pub build_cache_mib: u64,
     pub nofile: u64,
     pub stdin_message_bytes: usize,
 }

@@ -184,6 +184,8 @@ struct Executed {
     execution_time: f64,
     /// Seconds the build step took (compiled languages), apart from `execution_time`.
     build_time: Option<f64>,
+    /// The build did not run: an unchanged program's outputs came from the build cache.
+    build_cached: bool,
     status: &'static str,
     truncated: bool,
 }
@@ -229,6 +231,7 @@ async fn execute(
         exit_code: outcome.exit_code,
         execution_time: outcome.duration.as_secs_f64(),
         build_time: outcome.build_duration.map(|d| d.as_secs_f64()),
+        build_cached: outcome.build_cached,
         status: outcome.status.as_str(),
         truncated: outcome.truncated,
     }))

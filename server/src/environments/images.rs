@@ -17,10 +17,9 @@ use livecode_runner::protocol::PROTOCOL_VERSION;
 use super::{Environment, Environments};
 use crate::sandbox::{ImageBuilder, SandboxError, RUNNER_LABEL, RUNNER_PATH};
 
-/// The base every environment's Dockerfile starts from.
-pub const BASE_IMAGE: &str = "debian:bookworm-slim";
-/// The base the runner is built on: Debian stable's rustc.
-pub const RUNNER_BASE_IMAGE: &str = "debian:trixie-slim";
+/// The base every environment's Dockerfile starts from, and the runner's (Debian stable's
+/// rustc builds it).
+pub const BASE_IMAGE: &str = "debian:trixie-slim";
 /// Makes a base image with debootstrap + `docker import` on machines with no registry.
 pub const BOOTSTRAP_SCRIPT: &str = include_str!("../../../scripts/bootstrap-base-image.sh");
 
@@ -115,10 +114,8 @@ pub async fn build(
     if todo.is_empty() {
         return Vec::new();
     }
-    for base in [BASE_IMAGE, RUNNER_BASE_IMAGE] {
-        if let Err(err) = ensure_base_image(images, base).await {
-            return vec![Err(err)];
-        }
+    if let Err(err) = ensure_base_image(images, BASE_IMAGE).await {
+        return vec![Err(err)];
     }
     if let Err(err) = ensure_runner_image(images).await {
         return vec![Err(err)];
@@ -212,8 +209,18 @@ async fn build_one(images: &dyn ImageBuilder, env: &Arc<Environment>) -> Result<
         }
         tail.push(line);
     };
+    let npm = if env.settings.host_npm {
+        Some(host_npm().await)
+    } else {
+        None
+    };
+    let args: Vec<(&str, &str)> = npm
+        .and_then(|n| n.registry.as_deref())
+        .map(|registry| ("LIVECODE_NPM_REGISTRY", registry))
+        .into_iter()
+        .collect();
     let built = images
-        .build_image(&env.image, context_tar(env), &[], &log)
+        .build_image(&env.image, context_tar(env, npm), &args, &log)
         .await;
     let built = match built {
         Ok(()) => images.image(&env.image).await.map_err(ImageError::from),
@@ -269,10 +276,49 @@ async fn read_version(images: &dyn ImageBuilder, env: &Environment) {
     }
 }
 
+/// This machine's npm registry and CA bundle, for images that install from npm: read from
+/// npm's own configuration, so no registry is written into livecode.
+#[derive(Debug, Default)]
+pub struct HostNpm {
+    pub registry: Option<String>,
+    /// The CA bundle npm is configured with; empty when none.
+    pub ca: Vec<u8>,
+}
+
+async fn host_npm() -> &'static HostNpm {
+    static NPM: tokio::sync::OnceCell<HostNpm> = tokio::sync::OnceCell::const_new();
+    NPM.get_or_init(|| async {
+        let get = |key: &'static str| async move {
+            let out = tokio::process::Command::new("npm")
+                .args(["config", "get", key])
+                .kill_on_drop(true)
+                .output()
+                .await
+                .ok()
+                .filter(|o| o.status.success())?;
+            let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (!value.is_empty() && value != "null" && value != "undefined").then_some(value)
+        };
+        let registry = get("registry").await;
+        let ca = match get("cafile").await {
+            Some(path) => tokio::fs::read(&path).await.unwrap_or_else(|err| {
+                tracing::warn!(%path, %err, "npm's cafile cannot be read");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        if registry.is_none() {
+            tracing::warn!("npm's registry is unknown here (no npm?): images use npm's default");
+        }
+        HostNpm { registry, ca }
+    })
+    .await
+}
+
 /// The environment's folder as a tar, the build context, its Dockerfile ending with the
 /// runner copied in (root's alone to read and run: its mode comes from the runner's image)
-/// and the label that says which runner it is.
-fn context_tar(env: &Environment) -> Bytes {
+/// and the label that says which runner it is; with `npm`, the CA bundle beside it.
+fn context_tar(env: &Environment, npm: Option<&HostNpm>) -> Bytes {
     let dockerfile = format!(
         "{}\n# Added by livecode: the runner every run goes through (see runner/Dockerfile).\n\
          COPY --from={} /livecode-runner {RUNNER_PATH}\nLABEL {RUNNER_LABEL}=\"{}\"\n",
@@ -280,13 +326,19 @@ fn context_tar(env: &Environment) -> Bytes {
         runner_image(),
         runner_build(),
     );
-    tar_of(env.context.iter().map(|(path, data)| {
-        if path == "Dockerfile" {
-            (path.as_str(), dockerfile.as_bytes())
-        } else {
-            (path.as_str(), data.as_slice())
-        }
-    }))
+    let npm_ca = npm.map(|n| ("livecode-npm-ca.pem", n.ca.as_slice()));
+    tar_of(
+        env.context
+            .iter()
+            .map(|(path, data)| {
+                if path == "Dockerfile" {
+                    (path.as_str(), dockerfile.as_bytes())
+                } else {
+                    (path.as_str(), data.as_slice())
+                }
+            })
+            .chain(npm_ca),
+    )
 }
 
 fn tar_of<'a>(files: impl Iterator<Item = (&'a str, &'a [u8])>) -> Bytes {

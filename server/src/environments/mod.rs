@@ -44,6 +44,22 @@ pub struct EnvironmentToml {
     pub cpus: Option<f64>,
     /// Limit of the build step, when it needs other than `limits.build_timeout_seconds`.
     pub build_timeout_seconds: Option<u64>,
+    /// Libraries installed beside the language, for the README's table.
+    #[serde(default)]
+    pub libraries: String,
+    /// Regular expressions tried in order on the program; the first capture of the first that
+    /// matches is its entry (`{entry}`: Java's class, Haskell's module).
+    #[serde(default)]
+    pub entry_patterns: Vec<String>,
+    /// `{entry}` when no pattern matches; the file name's stem when unset.
+    pub entry_default: Option<String>,
+    /// The program's file name when a pattern matched (`{entry}.java`), for toolchains that
+    /// want a file named after what it holds; `filename` when unset.
+    pub entry_filename: Option<String>,
+    /// The image installs from npm: its build gets this machine's npm registry (build arg
+    /// `LIVECODE_NPM_REGISTRY`) and CA bundle (`livecode-npm-ca.pem`, empty when none).
+    #[serde(default)]
+    pub host_npm: bool,
 }
 
 /// A language sessions can use.
@@ -54,6 +70,7 @@ pub struct Environment {
     pub settings: EnvironmentToml,
     /// The build context: every file of the folder, by relative path.
     pub context: BTreeMap<String, Vec<u8>>,
+    entry_patterns: Vec<regex::Regex>,
     ready: AtomicBool,
     /// The engine's id of the image, once it is known to carry this server's runner.
     image_id: Mutex<Option<String>>,
@@ -99,14 +116,40 @@ impl Environment {
     }
 
     /// The run command for a program in `filename`, placeholders filled in.
-    pub fn run_command(&self, filename: &str) -> String {
-        expand_placeholders(&self.settings.run, filename)
+    pub fn run_command(&self, program: &Program) -> String {
+        expand_placeholders(&self.settings.run, program)
     }
 
-    /// The build command for a program in `filename`, or `None` for interpreted languages.
-    pub fn build_command(&self, filename: &str) -> Option<String> {
+    /// The build command for a program, or `None` for interpreted languages.
+    pub fn build_command(&self, program: &Program) -> Option<String> {
         self.is_compiled()
-            .then(|| expand_placeholders(&self.settings.build, filename))
+            .then(|| expand_placeholders(&self.settings.build, program))
+    }
+
+    /// The entry `code` declares (its public class, its module), if a pattern finds one.
+    fn declared_entry(&self, code: &str) -> Option<String> {
+        self.entry_patterns.iter().find_map(|pattern| {
+            let name = pattern.captures(code)?.get(1)?.as_str();
+            // A name becomes a file name: only plain ones.
+            crate::session::files::validate_path(name)
+                .is_ok()
+                .then(|| name.to_string())
+        })
+    }
+
+    /// Where `code` goes and what it is called: `filename` when the request names the file,
+    /// else the environment's, or the one its entry asks for (`Solution.java`).
+    pub fn program(&self, code: &str, filename: Option<&str>) -> Program {
+        let declared = self.declared_entry(code);
+        let filename = match (filename, &declared, &self.settings.entry_filename) {
+            (Some(name), _, _) => name.to_string(),
+            (None, Some(entry), Some(template)) => template.replace("{entry}", entry),
+            _ => self.settings.filename.clone(),
+        };
+        let entry = declared
+            .or_else(|| self.settings.entry_default.clone())
+            .unwrap_or_else(|| stem(&filename).to_string());
+        Program { filename, entry }
     }
 
     /// The document an empty session starts with.
@@ -115,17 +158,32 @@ impl Environment {
     }
 }
 
-/// Fills `{file_path}`, `{filename}`, `{output_path}` and `{workspace}`, each quoted for the
-/// shell that runs the command: a file name is data, never shell text (`x;id;.py` names a
-/// file, it does not run `id`). Names of plain characters stay unquoted.
-pub fn expand_placeholders(command: &str, filename: &str) -> String {
-    let stem = filename.rsplit_once('.').map_or(filename, |(stem, _)| stem);
+/// A program to build and run: the file it is in, and its entry (`{entry}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub filename: String,
+    pub entry: String,
+}
+
+fn stem(filename: &str) -> &str {
+    filename.rsplit_once('.').map_or(filename, |(stem, _)| stem)
+}
+
+/// Fills `{file_path}`, `{filename}`, `{output_path}`, `{entry}` and `{workspace}`, each quoted
+/// for the shell that runs the command: a file name is data, never shell text (`x;id;.py`
+/// names a file, it does not run `id`). Names of plain characters stay unquoted.
+pub fn expand_placeholders(command: &str, program: &Program) -> String {
+    let filename = &program.filename;
     // File names never hold NUL (they are validated), the one thing shlex cannot quote.
     let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| "''".into(), |q| q.into_owned());
     command
         .replace("{file_path}", &quote(&format!("{WORKSPACE}/{filename}")))
         .replace("{filename}", &quote(filename))
-        .replace("{output_path}", &quote(&format!("{WORKSPACE}/{stem}")))
+        .replace(
+            "{output_path}",
+            &quote(&format!("{WORKSPACE}/{}", stem(filename))),
+        )
+        .replace("{entry}", &quote(&program.entry))
         .replace("{workspace}", &quote(WORKSPACE))
 }
 
@@ -148,7 +206,7 @@ pub fn short_version(output: &str) -> Option<String> {
 /// The README's language table, from the environments and the versions read off their images.
 pub fn markdown_table(environments: &Environments) -> String {
     let mut out = String::from(
-        "| environment | language | version | file | compiled |\n|---|---|---|---|---|\n",
+        "| environment | language | version | file | compiled | libraries |\n|---|---|---|---|---|---|\n",
     );
     for env in environments.iter() {
         let version = env
@@ -156,12 +214,13 @@ pub fn markdown_table(environments: &Environments) -> String {
             .and_then(|v| short_version(&v))
             .unwrap_or_else(|| "?".into());
         out.push_str(&format!(
-            "| `{}` | {} | {} | `{}` | {} |\n",
+            "| `{}` | {} | {} | `{}` | {} | {} |\n",
             env.name,
             env.settings.description,
             version,
             env.settings.filename,
-            if env.is_compiled() { "yes" } else { "no" }
+            if env.is_compiled() { "yes" } else { "no" },
+            env.settings.libraries,
         ));
     }
     out
@@ -247,11 +306,17 @@ impl Environments {
         if settings.run.trim().is_empty() {
             return Err(invalid("run is empty".into()));
         }
+        let entry_patterns = settings
+            .entry_patterns
+            .iter()
+            .map(|p| regex::Regex::new(p).map_err(|e| invalid(format!("entry_patterns: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Environment {
             name: name.to_string(),
             image: format!("livecode-env-{name}"),
             settings,
             context,
+            entry_patterns,
             ready: AtomicBool::new(false),
             image_id: Mutex::new(None),
             version: Mutex::new(None),
@@ -325,9 +390,44 @@ mod tests {
             assert!(!env.template().is_empty());
             assert!(env.context.contains_key("Dockerfile"));
         }
+        let python = envs.get("python").expect("python");
         assert_eq!(
-            envs.get("python").expect("python").run_command("main.py"),
+            python.run_command(&python.program("print(1)", None)),
             "python3 /workspace/main.py"
+        );
+    }
+
+    #[test]
+    fn java_programs_are_named_after_their_public_class() {
+        let envs = Environments::load("").expect("embedded environments are valid");
+        let java = envs.get("java").expect("java");
+        let program = |code: &str| java.program(code, None);
+        let solution = program("import java.util.*;\n\npublic final class Solution {\n  public static class Node {}\n  public static void main(String[] a) {}\n}\n");
+        assert_eq!(solution.filename, "Solution.java");
+        assert_eq!(solution.entry, "Solution");
+        assert!(java.run_command(&solution).ends_with(" Solution"));
+        // A public class wins over a helper declared first; without one, the first
+        // top-level class runs, as the source launcher would.
+        let p = program("class Helper {}\npublic class HelloWorld { }\n");
+        assert_eq!(
+            (p.filename.as_str(), p.entry.as_str()),
+            ("HelloWorld.java", "HelloWorld")
+        );
+        let p = program("class Solution {\n  public static void main(String[] a) {}\n}\n");
+        assert_eq!(
+            (p.filename.as_str(), p.entry.as_str()),
+            ("Solution.java", "Solution")
+        );
+        let p = program("void main() { IO.println(1); }\n");
+        assert_eq!(
+            (p.filename.as_str(), p.entry.as_str()),
+            ("Main.java", "Main")
+        );
+        // A file the request names is kept.
+        let p = java.program("public class Solution {}", Some("Other.java"));
+        assert_eq!(
+            (p.filename.as_str(), p.entry.as_str()),
+            ("Other.java", "Solution")
         );
     }
 
@@ -348,20 +448,24 @@ mod tests {
 
     #[test]
     fn placeholders_expand() {
+        let program = |filename: &str| Program {
+            filename: filename.into(),
+            entry: stem(filename).into(),
+        };
         assert_eq!(
             expand_placeholders(
-                "gcc -o {output_path} {file_path} && cd {workspace} && ls {filename}",
-                "main.c"
+                "gcc -o {output_path} {file_path} && cd {workspace} && ls {filename} {entry}",
+                &program("main.c")
             ),
-            "gcc -o /workspace/main /workspace/main.c && cd /workspace && ls main.c"
+            "gcc -o /workspace/main /workspace/main.c && cd /workspace && ls main.c main"
         );
         // Names are data: quoted, so the shell neither splits nor runs them.
         assert_eq!(
-            expand_placeholders("python3 {file_path}", "x;id>&2;.py"),
+            expand_placeholders("python3 {file_path}", &program("x;id>&2;.py")),
             "python3 '/workspace/x;id>&2;.py'"
         );
         assert_eq!(
-            expand_placeholders("run {file_path} {output_path}.exe", "a b's.py"),
+            expand_placeholders("run {file_path} {output_path}.exe", &program("a b's.py")),
             r#"run "/workspace/a b's.py" "/workspace/a b's".exe"#
         );
     }

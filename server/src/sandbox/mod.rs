@@ -29,6 +29,9 @@ pub use runner::{RunEvent, RunEvents, RunnerConn, RunnerError};
 pub const WORKSPACE: &str = "/workspace";
 /// The uid runs execute as; the sandbox's keeper and its runner run as others.
 pub const RUN_UID: u32 = 1000;
+/// The runner's build cache: a tmpfs of its own, which only the runner's cache uid may write.
+pub const BUILD_CACHE: &str = "/var/cache/livecode";
+pub const BUILD_CACHE_UID: u32 = 1001;
 /// Where the runner binary lives in every environment image.
 pub const RUNNER_PATH: &str = "/usr/local/bin/livecode-runner";
 /// The image label that names the runner build an image carries.
@@ -54,6 +57,8 @@ pub struct SandboxSpec {
     pub pids: i64,
     pub workspace_mib: u64,
     pub tmp_mib: u64,
+    /// The build cache's tmpfs ([`BUILD_CACHE`]); 0 for none.
+    pub build_cache_mib: u64,
     pub nofile: u64,
     /// OCI runtime, e.g. `runsc`; `None` for the engine's default.
     pub runtime: Option<String>,

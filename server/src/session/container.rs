@@ -54,6 +54,7 @@ pub(super) fn spec(config: &Config, env: &Environment) -> SandboxSpec {
         pids: limits.pids,
         workspace_mib: limits.workspace_mib,
         tmp_mib: limits.tmp_mib,
+        build_cache_mib: limits.build_cache_mib,
         nofile: limits.nofile,
         runtime: (!runtime.is_empty()).then(|| runtime.clone()),
     }

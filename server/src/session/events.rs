@@ -67,6 +67,8 @@ pub struct RunFinished {
     pub status: RunStatus,
     pub duration_ms: u64,
     pub build_ms: Option<u64>,
+    /// The build did not run: an unchanged program's outputs came from the build cache.
+    pub build_cached: bool,
     pub truncated: bool,
 }
 

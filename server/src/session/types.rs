@@ -189,6 +189,7 @@ pub struct RunSummary {
     pub exit_code: Option<i64>,
     pub duration_ms: u64,
     pub build_ms: Option<u64>,
+    pub build_cached: bool,
     pub truncated: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,

@@ -381,13 +381,15 @@ mod tests {
             exit_code: None,
             status: crate::session::RunStatus::OutputLimit,
             duration_ms: 5,
-            build_ms: None,
+            build_ms: Some(0),
+            build_cached: true,
             truncated: true,
         })
         .to_text();
         assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
         assert!(text.contains(r#""status":"output_limit""#), "{text}");
         assert!(text.contains(r#""exit_code":null"#), "{text}");
+        assert!(text.contains(r#""build_cached":true"#), "{text}");
         assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
     }
 }

@@ -19,7 +19,7 @@ mod images;
 
 use super::{
     ManagedSandbox, OutputChunk, OutputStream, RunnerPipe, Sandbox, SandboxError, SandboxId,
-    SandboxSpec, RUNNER_PATH, RUN_UID, WORKSPACE,
+    SandboxSpec, BUILD_CACHE, BUILD_CACHE_UID, RUNNER_PATH, RUN_UID, WORKSPACE,
 };
 
 pub(super) const LABEL_MANAGED: &str = "livecode.managed";
@@ -219,7 +219,7 @@ impl Sandbox for DockerSandbox {
             cap_add: Some(RUNNER_CAPS.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
-            tmpfs: Some(HashMap::from([
+            tmpfs: Some(HashMap::from_iter([
                 (
                     WORKSPACE.to_string(),
                     format!(
@@ -231,7 +231,17 @@ impl Sandbox for DockerSandbox {
                     "/tmp".to_string(),
                     format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mib),
                 ),
-            ])),
+            ]
+            .into_iter()
+            .chain((spec.build_cache_mib > 0).then(|| {
+                (
+                    BUILD_CACHE.to_string(),
+                    format!(
+                        "rw,noexec,nosuid,nodev,size={}m,uid={BUILD_CACHE_UID},gid={BUILD_CACHE_UID},mode=0755",
+                        spec.build_cache_mib
+                    ),
+                )
+            })))),
             shm_size: Some(SHM_BYTES),
             memory: Some(memory),
             // Swap equal to memory: no extra swap, so the memory limit is real.

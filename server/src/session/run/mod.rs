@@ -72,6 +72,8 @@ pub struct RunOutcome {
     pub duration: Duration,
     /// Time of the build step, for compiled languages.
     pub build_duration: Option<Duration>,
+    /// The build was not run: its outputs came from the container's build cache.
+    pub build_cached: bool,
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
@@ -99,6 +101,7 @@ impl RunHandle {
                     exit_code: None,
                     duration: Duration::ZERO,
                     build_duration: None,
+                    build_cached: false,
                     stdout: String::new(),
                     stderr: "the server shut down during the run\n".into(),
                     truncated: false,
@@ -255,6 +258,7 @@ async fn run_task(
         exit_code: ended.exit_code,
         duration,
         build_duration: ended.build_ms.map(Duration::from_millis),
+        build_cached: ended.build_cached,
         stdout,
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
@@ -304,6 +308,7 @@ fn finished(
         exit_code: outcome.exit_code,
         duration_ms,
         build_ms,
+        build_cached: outcome.build_cached,
         truncated: outcome.truncated,
         started_at,
         finished_at,
@@ -314,6 +319,7 @@ fn finished(
         status: outcome.status,
         duration_ms,
         build_ms,
+        build_cached: outcome.build_cached,
         truncated: outcome.truncated,
     }));
     if state.status == Status::Executing {
@@ -332,6 +338,8 @@ pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
         exit_code: record.exit_code,
         duration_ms: record.duration_ms.unwrap_or(0),
         build_ms: record.build_ms,
+        // Not stored: a build that ran takes at least a millisecond.
+        build_cached: record.build_ms == Some(0),
         truncated: record.truncated,
         started_at: record.started_at,
         finished_at: record.finished_at?,

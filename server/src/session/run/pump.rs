@@ -26,6 +26,8 @@ pub(in crate::session) struct Ended {
     pub exit_code: Option<i64>,
     pub run_ms: Option<u64>,
     pub build_ms: Option<u64>,
+    /// The build's outputs came from the runner's cache.
+    pub build_cached: bool,
     /// The runner cut the output at the cap.
     pub truncated: bool,
 }
@@ -37,6 +39,7 @@ impl Ended {
             exit_code: None,
             run_ms: None,
             build_ms: None,
+            build_cached: false,
             truncated: false,
         }
     }
@@ -241,6 +244,7 @@ fn ended(ctx: &mut RunCtx, stopped: Option<StopReason>, f: &Finished) -> Ended {
             .flatten(),
         run_ms: f.run_ms,
         build_ms: f.build_ms,
+        build_cached: f.build_cached,
         truncated: f.truncated,
     }
 }
@@ -279,6 +283,7 @@ mod tests {
             run_ms: Some(5),
             truncated: false,
             message: String::new(),
+            build_cached: false,
         }
     }
 

@@ -23,6 +23,9 @@ pub struct Plan {
     pub timeout: Duration,
     pub build: Option<Step>,
     pub step: Step,
+    /// A digest of everything the build reads: the image, the build command and every file
+    /// of the workspace. The runner keeps a build's outputs under it.
+    pub build_key: Option<String>,
 }
 
 impl Plan {
@@ -42,6 +45,7 @@ impl Plan {
             step: self.step.clone(),
             env: Vec::new(),
             output_limit: output_limit as u64,
+            build_key: self.build_key.clone(),
         }
     }
 }
@@ -66,16 +70,19 @@ pub fn plan(
         Some(t) => t,
         None => max_timeout,
     };
-    let filename = req
-        .filename
-        .clone()
-        .unwrap_or_else(|| env.settings.filename.clone());
-    validate_path(&filename).map_err(FilesError::from)?;
-
+    if let Some(name) = &req.filename {
+        validate_path(name).map_err(FilesError::from)?;
+    }
+    // The document goes where its own content asks (Java: a file named after its public
+    // class); the request's code, where the request says or its content asks.
     let mut files = session_files.clone();
-    files.insert(env.settings.filename.clone(), document.to_string());
+    files.insert(env.program(document, None).filename, document.to_string());
+    let program = env.program(
+        req.code.as_deref().unwrap_or(document),
+        req.filename.as_deref(),
+    );
     if let Some(code) = &req.code {
-        files.insert(filename.clone(), code.clone());
+        files.insert(program.filename.clone(), code.clone());
     }
     if let Some(extra) = &req.files {
         files.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -86,19 +93,40 @@ pub fn plan(
         .settings
         .build_timeout_seconds
         .unwrap_or(limits.build_timeout_seconds);
+    let build = env.build_command(&program).map(|command| Step {
+        command,
+        timeout_ms: build_timeout * 1000,
+    });
     Ok(Plan {
-        build: env.build_command(&filename).map(|command| Step {
-            command,
-            timeout_ms: build_timeout * 1000,
-        }),
+        build_key: build
+            .as_ref()
+            .map(|b| build_key(&env.image_id().unwrap_or_default(), &b.command, &files)),
+        build,
         step: Step {
-            command: env.run_command(&filename),
+            command: env.run_command(&program),
             timeout_ms: timeout.as_millis() as u64,
         },
         files,
-        filename,
+        filename: program.filename,
         timeout,
     })
+}
+
+/// Lengths before every field, so no two different builds can read the same.
+fn build_key(image: &str, command: &str, files: &BTreeMap<String, String>) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    field(image.as_bytes());
+    field(command.as_bytes());
+    for (path, content) in files {
+        field(path.as_bytes());
+        field(content.as_bytes());
+    }
+    hex::encode(hash.finalize())
 }
 
 #[cfg(test)]
@@ -159,11 +187,65 @@ mod tests {
     }
 
     #[test]
+    fn a_java_document_is_saved_under_its_public_class() {
+        let req = RunRequest::default();
+        let files = BTreeMap::new();
+        let doc = "public class Solution { public static void main(String[] a) {} }";
+        let p = plan(&req, &env("java"), &files, doc, &Config::defaults().limits).expect("plan");
+        assert_eq!(p.filename, "Solution.java");
+        assert_eq!(p.files.keys().collect::<Vec<_>>(), ["Solution.java"]);
+        assert!(p.step.command.ends_with(" Solution"), "{:?}", p.step);
+        assert!(
+            p.build
+                .expect("java builds")
+                .command
+                .contains("/workspace/Solution.java"),
+            "the build compiles the named file"
+        );
+    }
+
+    #[test]
     fn compiled_languages_get_a_build_step_with_its_own_timeout() {
         let p = check(RunRequest::default(), "c").expect("plan");
         let build = p.build.expect("c builds");
         assert!(build.command.contains("/workspace/main.c"), "{build:?}");
         assert_eq!(build.timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn builds_are_keyed_by_everything_they_read() {
+        let key = |doc: &str, files: &[(&str, &str)]| {
+            let files = files
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let p = plan(
+                &RunRequest::default(),
+                &env("c"),
+                &files,
+                doc,
+                &Config::defaults().limits,
+            )
+            .expect("plan");
+            p.build_key.expect("c builds")
+        };
+        let base = key("int main(){}", &[]);
+        assert_eq!(base.len(), 64);
+        assert_eq!(
+            base,
+            key("int main(){}", &[]),
+            "the same inputs, the same key"
+        );
+        assert_ne!(base, key("int main(){ }", &[]));
+        assert_ne!(
+            base,
+            key("int main(){}", &[("h.h", "")]),
+            "an #include may read it"
+        );
+        assert!(check(RunRequest::default(), "python")
+            .expect("plan")
+            .build_key
+            .is_none());
     }
 
     #[test]
