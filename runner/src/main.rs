@@ -10,6 +10,7 @@
 //!   capabilities and becomes `sleep infinity`.
 
 mod cache;
+mod daemon;
 mod run;
 mod streams;
 mod sys;
@@ -26,6 +27,7 @@ use livecode_runner::procfs;
 use livecode_runner::protocol::{frame_len, Event, Request, PROTOCOL_VERSION};
 
 use cache::Cache;
+use daemon::Daemon;
 use run::{Msg, Runner};
 use streams::Out;
 use worker::Worker;
@@ -108,6 +110,11 @@ fn serve() {
     }
     let mut runner = Runner::new(out, worker, cache, rx, tx);
     runner.dirty = clean.is_err();
+    // Started now, so that it is warm before the first build.
+    runner.daemon = Daemon::from_env();
+    if let Some(daemon) = &mut runner.daemon {
+        daemon.ensure();
+    }
     runner.serve();
     // The server is gone: nothing of a run outlives the connection that started it.
     let _ = runner.worker.clean();

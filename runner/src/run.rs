@@ -23,6 +23,7 @@ use livecode_runner::protocol::{
 use livecode_runner::shell;
 
 use crate::cache::{self, Cache, Output};
+use crate::daemon::Daemon;
 use crate::streams::{
     executable, oom_kills, pump, run_env, write_stdin, Budget, Helpers, Out, StdinCmd,
 };
@@ -68,6 +69,8 @@ pub struct Runner {
     pub tx: Sender<Msg>,
     /// Scratch places may hold what a run wrote.
     pub dirty: bool,
+    /// The toolchain's resident compiler, if the environment has one.
+    pub daemon: Option<Daemon>,
     next_step: u64,
 }
 
@@ -86,6 +89,7 @@ impl Runner {
             rx,
             tx,
             dirty: false,
+            daemon: None,
             next_step: 0,
         }
     }
@@ -112,6 +116,9 @@ impl Runner {
 
     /// Runs one request to its end; true when the server's stream closed meanwhile.
     fn run(&mut self, req: RunRequest) -> bool {
+        if let Some(daemon) = &mut self.daemon {
+            daemon.ensure();
+        }
         self.out.reset();
         let mut st = RunState {
             id: req.run,
@@ -349,7 +356,7 @@ impl Runner {
         let parent = std::process::id() as i32;
         // SAFETY: child_setup only makes async-signal-safe calls (see sys.rs).
         unsafe {
-            cmd.pre_exec(move || sys::child_setup(RUN_UID, parent));
+            cmd.pre_exec(move || sys::child_setup(RUN_UID, parent, true));
         }
         let started = Instant::now();
         let spawned = cmd.spawn();

@@ -126,15 +126,20 @@ pub fn remove_ipc(kind: &str, id: i32) -> io::Result<()> {
 }
 
 /// What a run's process does between fork and exec, as root still: prefer it to the runner
-/// when memory runs out, give it its own session, become `uid` with no capabilities, die
-/// with the runner. Only async-signal-safe calls: this runs in a forked child.
-pub fn child_setup(uid: u32, parent: i32) -> io::Result<()> {
+/// (and to a toolchain's daemon) when memory runs out (`first_to_go`), give it its own
+/// session, become `uid` with no capabilities, die with the runner. Only async-signal-safe
+/// calls: this runs in a forked child.
+pub fn child_setup(uid: u32, parent: i32, first_to_go: bool) -> io::Result<()> {
     const OOM_ADJ: &[u8] = b"/proc/self/oom_score_adj\0";
     // SAFETY: each call takes integers or a static NUL-terminated path; none allocates.
     unsafe {
         // Raising our own score needs no privilege; after the uid change the file would no
         // longer be ours to write (the process is not dumpable until exec).
-        let fd = open(OOM_ADJ.as_ptr().cast(), O_WRONLY | O_CLOEXEC);
+        let fd = if first_to_go {
+            open(OOM_ADJ.as_ptr().cast(), O_WRONLY | O_CLOEXEC)
+        } else {
+            -1
+        };
         if fd >= 0 {
             write(fd, b"1000".as_ptr().cast(), 4);
             close(fd);

@@ -316,14 +316,17 @@ async fn host_npm() -> &'static HostNpm {
 }
 
 /// The environment's folder as a tar, the build context, its Dockerfile ending with the
-/// runner copied in (root's alone to read and run: its mode comes from the runner's image)
-/// and the label that says which runner it is; with `npm`, the CA bundle beside it.
+/// runner copied in (root's alone to read and run: its mode comes from the runner's image),
+/// `livecode-compile` beside it (for builds that reach a resident compiler) and the label
+/// that says which runner it is; with `npm`, the CA bundle beside it.
 fn context_tar(env: &Environment, npm: Option<&HostNpm>) -> Bytes {
+    let runner = runner_image();
     let dockerfile = format!(
         "{}\n# Added by livecode: the runner every run goes through (see runner/Dockerfile).\n\
-         COPY --from={} /livecode-runner {RUNNER_PATH}\nLABEL {RUNNER_LABEL}=\"{}\"\n",
+         COPY --from={runner} /livecode-runner {RUNNER_PATH}\n\
+         COPY --from={runner} /livecode-compile /usr/local/bin/livecode-compile\n\
+         LABEL {RUNNER_LABEL}=\"{}\"\n",
         String::from_utf8_lossy(&env.context["Dockerfile"]).trim_end(),
-        runner_image(),
         runner_build(),
     );
     let npm_ca = npm.map(|n| ("livecode-npm-ca.pem", n.ca.as_slice()));

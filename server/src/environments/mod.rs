@@ -56,6 +56,9 @@ pub struct EnvironmentToml {
     /// The program's file name when a pattern matched (`{entry}.java`), for toolchains that
     /// want a file named after what it holds; `filename` when unset.
     pub entry_filename: Option<String>,
+    /// A resident compiler the runner starts with the container, as a uid of its own (the
+    /// build reaches it with `livecode-runner compile`; see docs/protocol.md).
+    pub daemon: Option<String>,
     /// The image installs from npm: its build gets this machine's npm registry (build arg
     /// `LIVECODE_NPM_REGISTRY`) and CA bundle (`livecode-npm-ca.pem`, empty when none).
     #[serde(default)]

@@ -32,6 +32,11 @@ pub const RUN_UID: u32 = 1000;
 /// The runner's build cache: a tmpfs of its own, which only the runner's cache uid may write.
 pub const BUILD_CACHE: &str = "/var/cache/livecode";
 pub const BUILD_CACHE_UID: u32 = 1001;
+/// A toolchain's resident compiler (the spec's `daemon`): its uid, and its own tmpfs, where
+/// its socket is.
+pub const DAEMON_DIR: &str = "/run/livecode";
+pub const DAEMON_UID: u32 = 1002;
+pub const DAEMON_DIR_MIB: u64 = 64;
 /// Where the runner binary lives in every environment image.
 pub const RUNNER_PATH: &str = "/usr/local/bin/livecode-runner";
 /// The image label that names the runner build an image carries.
@@ -59,6 +64,9 @@ pub struct SandboxSpec {
     pub tmp_mib: u64,
     /// The build cache's tmpfs ([`BUILD_CACHE`]); 0 for none.
     pub build_cache_mib: u64,
+    /// The command of the toolchain's resident compiler, which the runner starts as
+    /// [`DAEMON_UID`] (environment.toml `daemon`).
+    pub daemon: Option<String>,
     pub nofile: u64,
     /// OCI runtime, e.g. `runsc`; `None` for the engine's default.
     pub runtime: Option<String>,

@@ -55,6 +55,7 @@ pub(super) fn spec(config: &Config, env: &Environment) -> SandboxSpec {
         workspace_mib: limits.workspace_mib,
         tmp_mib: limits.tmp_mib,
         build_cache_mib: limits.build_cache_mib,
+        daemon: env.settings.daemon.clone(),
         nofile: limits.nofile,
         runtime: (!runtime.is_empty()).then(|| runtime.clone()),
     }

@@ -19,7 +19,8 @@ mod images;
 
 use super::{
     ManagedSandbox, OutputChunk, OutputStream, RunnerPipe, Sandbox, SandboxError, SandboxId,
-    SandboxSpec, BUILD_CACHE, BUILD_CACHE_UID, RUNNER_PATH, RUN_UID, WORKSPACE,
+    SandboxSpec, BUILD_CACHE, BUILD_CACHE_UID, DAEMON_DIR, DAEMON_DIR_MIB, DAEMON_UID, RUNNER_PATH,
+    RUN_UID, WORKSPACE,
 };
 
 pub(super) const LABEL_MANAGED: &str = "livecode.managed";
@@ -241,6 +242,14 @@ impl Sandbox for DockerSandbox {
                         spec.build_cache_mib
                     ),
                 )
+            }))
+            .chain(spec.daemon.is_some().then(|| {
+                (
+                    DAEMON_DIR.to_string(),
+                    format!(
+                        "rw,noexec,nosuid,nodev,size={DAEMON_DIR_MIB}m,uid={DAEMON_UID},gid={DAEMON_UID},mode=0755"
+                    ),
+                )
             })))),
             shm_size: Some(SHM_BYTES),
             memory: Some(memory),
@@ -266,6 +275,11 @@ impl Sandbox for DockerSandbox {
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
+            // The runner reads it when it starts (its daemon.rs).
+            env: spec
+                .daemon
+                .as_ref()
+                .map(|command| vec![format!("LIVECODE_DAEMON={command}")]),
             user: Some(CONTAINER_USER.into()),
             working_dir: Some(WORKSPACE.into()),
             labels: Some(self.labels(spec)),

@@ -1,0 +1,133 @@
+// kotlind: Kotlin's compiler kept warm in one JVM, as the daemon's own uid (see the
+// runner's daemon.rs). A fresh kotlinc spends seconds loading and JIT-compiling itself; a warm
+// one compiles hello world in a fraction of that. It compiles sources it is sent into a
+// scratch directory of its own and sends the classes back: it never reads a candidate's paths,
+// and runs nothing it compiles.
+package livecode.kotlind
+
+import java.io.BufferedInputStream
+import java.io.BufferedOutputStream
+import java.io.ByteArrayOutputStream
+import java.io.DataInputStream
+import java.io.DataOutputStream
+import java.io.PrintStream
+import java.net.StandardProtocolFamily
+import java.net.UnixDomainSocketAddress
+import java.nio.channels.Channels
+import java.nio.channels.ServerSocketChannel
+import java.nio.file.Files
+import java.nio.file.Path
+import java.nio.file.Paths
+import java.nio.file.attribute.PosixFilePermissions
+import java.util.concurrent.atomic.AtomicLong
+import org.jetbrains.kotlin.cli.jvm.K2JVMCompiler
+
+private const val STDLIB = "/usr/local/lib/kotlinc/lib/kotlin-stdlib.jar"
+private val SCRATCH: Path = Paths.get("/run/livecode/kotlind")
+/** A compile that runs longer is stuck (or made to be): the daemon ends and the runner
+ *  starts another, rather than leave every later build queued behind it. */
+private const val COMPILE_LIMIT_MS = 60_000L
+private const val WARMUPS = 4
+private val NAME = Regex("[A-Za-z0-9_$][A-Za-z0-9_.$-]*\\.kt")
+
+private val SAMPLE = """
+    data class Point(val x: Int, val y: Int)
+    fun main() {
+        val points = (1..3).map { Point(it, it * it) }.filter { it.y > 1 }.sortedBy { it.x }
+        val byY = mutableMapOf<Int, String>()
+        for ((x, y) in points) byY[y] = "x=${'$'}x"
+        val line = readlnOrNull()
+        when (val n = line?.trim()?.split(" ")?.sumOf { it.toLong() }) { null -> println(byY) else -> println(n) }
+    }
+""".trimIndent().toByteArray()
+
+/** When the compile in progress started (0: none). */
+private val compileStarted = AtomicLong(0)
+
+fun main() {
+    watchdog()
+    // Warm first: until the socket exists, a client compiles in its own JVM as before.
+    repeat(WARMUPS) { compile(listOf(Source("main.kt", SAMPLE))) }
+    val socket = Paths.get(SOCKET)
+    Files.deleteIfExists(socket)
+    val server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)
+    server.bind(UnixDomainSocketAddress.of(socket))
+    // Builds run as the candidate's uid: any local process may connect, none may replace it.
+    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rwxrwxrwx"))
+    System.err.println("kotlind: ready")
+    while (true) {
+        server.accept().use { ch ->
+            try {
+                val input = DataInputStream(BufferedInputStream(Channels.newInputStream(ch)))
+                val output = DataOutputStream(BufferedOutputStream(Channels.newOutputStream(ch)))
+                require(input.readInt() == MAGIC) { "not a kotlind request" }
+                val sources = input.readSources(intArrayOf(MAX_BYTES), MAX_FILES)
+                val started = System.nanoTime()
+                val answer = compile(sources)
+                val ms = (System.nanoTime() - started) / 1_000_000
+                System.err.println("kotlind: compiled ${sources.size} file(s) in $ms ms, exit ${answer.exitCode}")
+                output.writeInt(answer.exitCode)
+                output.writeBlob(answer.diagnostics)
+                output.writeSources(answer.files)
+                output.flush()
+            } catch (e: Exception) {
+                System.err.println("kotlind: a request failed: $e")
+            }
+        }
+    }
+}
+
+private fun watchdog() {
+    val thread = Thread {
+        while (true) {
+            Thread.sleep(1000)
+            val started = compileStarted.get()
+            if (started != 0L && System.currentTimeMillis() - started > COMPILE_LIMIT_MS) {
+                System.err.println("kotlind: a compile ran over ${COMPILE_LIMIT_MS / 1000} s; ending")
+                Runtime.getRuntime().halt(3)
+            }
+        }
+    }
+    thread.isDaemon = true
+    thread.start()
+}
+
+/** Compiles `sources` (named as the client's kotlinc would print them) into fresh scratch. */
+private fun compile(sources: List<Source>): Answer {
+    require(sources.isNotEmpty()) { "no sources" }
+    SCRATCH.toFile().deleteRecursively()
+    val out = SCRATCH.resolve("out")
+    Files.createDirectories(out)
+    val paths = sources.mapIndexed { i, source ->
+        val base = Paths.get(source.name).fileName?.toString() ?: ""
+        require(NAME.matches(base)) { "not a Kotlin source name: ${source.name}" }
+        val dir = SCRATCH.resolve("src").resolve(i.toString())
+        Files.createDirectories(dir)
+        dir.resolve(base).also { Files.write(it, source.bytes) }
+    }
+    val diagnostics = ByteArrayOutputStream()
+    compileStarted.set(System.currentTimeMillis())
+    val code = try {
+        K2JVMCompiler().exec(
+            PrintStream(diagnostics, true, Charsets.UTF_8),
+            "-no-stdlib", "-no-reflect", "-cp", STDLIB, "-d", out.toString(),
+            *paths.map { it.toString() }.toTypedArray(),
+        ).code
+    } finally {
+        compileStarted.set(0)
+    }
+    // The compiler names our scratch copies (absolute, or relative to our directory): the
+    // candidate sees the names their own build would have printed.
+    var text = diagnostics.toString(Charsets.UTF_8)
+    val cwd = Paths.get("").toAbsolutePath()
+    for ((path, source) in paths.zip(sources)) {
+        text = text.replace(path.toString(), source.name)
+        if (path.startsWith(cwd)) text = text.replace(cwd.relativize(path).toString(), source.name)
+    }
+    val files = Files.walk(out).use { walk ->
+        walk.filter { Files.isRegularFile(it) }
+            .map { Source(out.relativize(it).toString(), Files.readAllBytes(it)) }
+            .toList()
+    }
+    return Answer(code, text.toByteArray(), files)
+}
