@@ -8,7 +8,8 @@
 //!   differs), as an edited program is; `build_time` of `execute`, which the runner measures;
 //! - unchanged re-run: the same request again, the build cache's hit;
 //! - the bare compiler: the environment's build command run in a loop by one `docker exec`
-//!   into the same container as uid 1000 (timed inside by `date`; no daemon);
+//!   into the same container as uid 1000 (timed inside by `date`; no daemon), the workspace
+//!   and `/tmp` emptied before each build as the runner empties them;
 //! - run: `execution_time` of the cached re-runs, beside the run command looped the same way.
 //!
 //! The session comes from the warm pool, and the bench waits for the container's resident
@@ -27,6 +28,8 @@ use livecode::environments::{Environment, Environments};
 use support::Server;
 
 const ROUNDS: usize = 7;
+/// Between two runs, and between two bare runs.
+const PAUSE: Duration = Duration::from_millis(200);
 /// How long a container's resident compiler may take to warm before the bench starts.
 const DAEMON_WARMUP: Duration = Duration::from_secs(40);
 
@@ -71,6 +74,9 @@ struct Figures {
 }
 
 async fn execute(server: &Server, id: &str, token: &str, body: &Value) -> Value {
+    // The container's CPU quota refills between runs (both sides pause as long): a run that
+    // follows another at once would be throttled by the quota its predecessor spent.
+    tokio::time::sleep(PAUSE).await;
     let got: Value = server
         .http
         .post(server.url(&format!("/sessions/{id}/execute")))
@@ -157,13 +163,16 @@ async fn bare(docker: &Docker, container: &str, env: &Environment) -> (Vec<f64>,
         printf '%s' "$CODE" > "/workspace/$FILE"
         i=0
         while [ -n "$BUILD" ] && [ $i -lt $N ]; do
+            # As each run starts: only the program in the workspace, an empty /tmp.
+            find /workspace -mindepth 1 ! -name "$FILE" -delete 2>/dev/null
+            find /tmp -mindepth 1 -delete 2>/dev/null
             t=$(date +%s%N); eval "$BUILD" </dev/null >/dev/null 2>&1 || echo "build failed"
-            echo "b $(( $(date +%s%N) - t ))"; i=$((i + 1))
+            echo "b $(( $(date +%s%N) - t ))"; i=$((i + 1)); sleep 0.2
         done
         i=0
         while [ $i -lt $N ]; do
             t=$(date +%s%N); eval "$RUN" </dev/null >/dev/null 2>&1 || echo "run failed"
-            echo "r $(( $(date +%s%N) - t ))"; i=$((i + 1))
+            echo "r $(( $(date +%s%N) - t ))"; i=$((i + 1)); sleep 0.2
         done
     "#;
     // As the runner's run environment has it (runner/src/streams.rs).

@@ -1,6 +1,6 @@
 //! Builds: the cache in the session's container (an unchanged program is not rebuilt, a run
-//! cannot write the cache), and a toolchain's resident compiler (Kotlin's kotlind), which
-//! serves builds and which runs can neither stop nor replace.
+//! cannot write the cache), and the toolchains' resident compilers (kotlind, javad), which
+//! serve builds and which runs can neither stop nor replace.
 
 use std::process::Command;
 use std::time::Duration;
@@ -75,11 +75,36 @@ int main(void) {
     assert_eq!(tried["stdout"], "Permission denied\n", "{tried}");
 }
 
+/// What a run tries against the daemon: stop it, replace its socket, write beside it.
+const ATTACK: &str = "rm -f /run/livecode/compiler.sock; echo x > /run/livecode/planted; \
+    for p in /proc/[0-9]*; do kill -9 ${p#/proc/}; done";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kotlin_builds_go_through_its_resident_compiler_which_runs_cannot_harm() {
+async fn kotlin_builds_go_through_kotlind_which_runs_cannot_harm() {
+    let attack = format!(
+        "fun main() {{\n    ProcessBuilder(\"sh\", \"-c\", \"{}\").inheritIO().start().waitFor()\n}}\n",
+        ATTACK.replace('$', "${'$'}")
+    );
+    let changed = "fun main() = println(\"still served\")\n";
+    resident_compiler("kotlin", &attack, changed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_builds_go_through_javad_which_runs_cannot_harm() {
+    let attack = format!(
+        "public class Main {{\n    public static void main(String[] a) throws Exception {{\n        \
+         new ProcessBuilder(\"sh\", \"-c\", \"{ATTACK}\").inheritIO().start().waitFor();\n    }}\n}}\n"
+    );
+    let changed = "class Main { public static void main(String[] a) { System.out.println(\"still served\"); } }\n";
+    resident_compiler("java", &attack, changed).await;
+}
+
+/// The environment's daemon serves its builds (its log counts them), and a run that attacks
+/// it leaves it, its socket and its directory as they were.
+async fn resident_compiler(environment: &str, attack: &str, changed: &str) {
     let server = TestServer::start(|_| {}).await;
     let api = server.api();
-    let session = server.session(json!({"environment": "kotlin"})).await;
+    let session = server.session(json!({"environment": environment})).await;
     let (id, token) = (&session.id, &session.candidate);
     api.wait_status(id, token, "ready").await;
     let container = session_container(&api, &session).await;
@@ -91,36 +116,28 @@ async fn kotlin_builds_go_through_its_resident_compiler_which_runs_cannot_harm()
     };
     let compiles = || {
         in_container(&container, "cat /run/livecode/daemon.log")
-            .matches("kotlind: compiled")
+            .matches(": compiled ")
             .count()
     };
     let warm = wait_until(Duration::from_secs(90), || {
         !in_container(&container, "[ -S /run/livecode/compiler.sock ] && echo up").is_empty()
     })
     .await;
-    assert!(warm, "kotlind never listened: {}", daemon());
+    assert!(warm, "the daemon never listened: {}", daemon());
     let before = daemon();
     assert!(
         before.contains(" java"),
-        "kotlind runs as uid 1002: {before}"
+        "the daemon runs as uid 1002: {before}"
     );
 
     let hello = api.execute(id, token, json!({})).await;
     execute_ok(&hello);
     assert_eq!(hello["stdout"], "Hello, livecode!\n");
-    assert_eq!(compiles(), 1, "the build went through kotlind");
+    assert_eq!(compiles(), 1, "the build went through the daemon");
 
-    // A run that tries to stop it, replace its socket and write beside it.
-    let attack = r#"
-fun main() {
-    val sh = "rm -f /run/livecode/compiler.sock; echo x > /run/livecode/planted; " +
-        "for p in /proc/[0-9]*; do kill -9 ${'$'}{p#/proc/}; done"
-    ProcessBuilder("sh", "-c", sh).inheritIO().start().waitFor()
-}
-"#;
     let tried = api.execute(id, token, json!({"code": attack})).await;
     assert_ne!(tried["status"], "compile_error", "{tried}");
-    assert_eq!(daemon(), before, "kotlind is the same process");
+    assert_eq!(daemon(), before, "the daemon is the same process");
     assert_eq!(
         in_container(
             &container,
@@ -129,14 +146,8 @@ fun main() {
         "socket\n"
     );
 
-    let after = api
-        .execute(
-            id,
-            token,
-            json!({"code": "fun main() = println(\"still served\")\n"}),
-        )
-        .await;
+    let after = api.execute(id, token, json!({"code": changed})).await;
     execute_ok(&after);
     assert_eq!(after["stdout"], "still served\n");
-    assert_eq!(compiles(), 3, "both later builds went through kotlind");
+    assert_eq!(compiles(), 3, "both later builds went through the daemon");
 }

@@ -5,7 +5,7 @@
 //! - `support`: `TestServer`, `SpawnedServer`, REST and socket helpers, one per boundary.
 //! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
 //! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
-//! - `builds`: the build cache, and Kotlin's resident compiler that runs cannot harm.
+//! - `builds`: the build cache, and the resident compilers (kotlind, javad) runs cannot harm.
 //! - `limits`: fork bombs, memory, output floods, a full disk, no network.
 //! - `engine`: the runner a run cannot touch, fork bombs without restarts, planted
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
@@ -19,7 +19,7 @@
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
-//! Needs Docker and the `livecode-env-{python,node,bash,c,kotlin}` images.
+//! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images.
 
 mod auth;
 mod builds;

@@ -84,6 +84,7 @@ export function runSummary(run: {
   exit_code: number | null;
   duration_ms: number | null;
   build_ms?: number | null;
+  build_cached?: boolean;
   truncated?: boolean;
 }): string {
   const parts: string[] = [];
@@ -113,7 +114,8 @@ export function runSummary(run: {
       parts.push("unfinished");
   }
   if (run.duration_ms !== null && run.status !== "compile_error") parts.push(seconds(run.duration_ms));
-  if (run.build_ms !== null && run.build_ms !== undefined) parts.push(`build ${seconds(run.build_ms)}`);
+  if (run.build_cached) parts.push("build cached");
+  else if (run.build_ms !== null && run.build_ms !== undefined) parts.push(`build ${seconds(run.build_ms)}`);
   if (run.truncated) parts.push("output truncated");
   return parts.join(" · ");
 }

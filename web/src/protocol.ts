@@ -30,6 +30,7 @@ export interface SessionView {
     readonly exit_code: number | null;
     readonly duration_ms: number;
     readonly build_ms?: number | null;
+    readonly build_cached?: boolean;
     readonly truncated: boolean;
     readonly started_at?: string;
   } | null;
@@ -117,6 +118,8 @@ export type ServerMessage =
       status: RunStatus;
       duration_ms: number;
       build_ms?: number | null;
+      /** The build did not run: the program was unchanged, its build came from the cache. */
+      build_cached?: boolean;
       truncated: boolean;
     }
   | { type: "presence"; participants: Participant[] }

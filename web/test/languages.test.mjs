@@ -44,7 +44,7 @@ describe("language modes", () => {
     assert.deepEqual(context.pageErrors, []);
   });
 
-  test("a compiled language: compile_error, then a run with its build time", async (t) => {
+  test("a compiled language: compile_error, a run with its build time, an unchanged re-run cached", async (t) => {
     const envs = await api(f.server, "GET", "/environments");
     if (!envs.some((e) => e.name === "c" && e.ready)) {
       t.skip("the C image is not built");
@@ -60,7 +60,12 @@ describe("language modes", () => {
     await page.keyboard.insertText('#include <stdio.h>\nint main(void) { puts("compiled"); return 3; }\n');
     await page.keyboard.press("Control+Enter");
     await waitForConsole(page, "exit code 3");
-    assert.match(await page.locator("#console .run-end").last().textContent(), /exit code 3 · .* · build .*/);
+    assert.match(await page.locator("#console .run-end").last().textContent(), /exit code 3 · .* · build \d/);
+    // Unchanged: the build comes from the cache in the container.
+    const ends = await page.locator("#console .run-end").count();
+    await page.click("#run");
+    await page.waitForFunction((n) => document.querySelectorAll("#console .run-end").length > n, ends);
+    assert.match(await page.locator("#console .run-end").last().textContent(), /exit code 3 · .* · build cached/);
     await page.close();
   });
 });
