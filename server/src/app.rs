@@ -12,8 +12,12 @@ use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+
+/// The header that carries a request's id, both ways.
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
 
 use crate::api::ApiError;
 use crate::config::{url_origin, Config};
@@ -29,6 +33,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             crate::api::router().route("/sessions/{id}/ws", axum::routing::get(crate::ws::upgrade)),
         )
+        .route("/metrics", axum::routing::get(crate::metrics::serve))
         .merge(crate::web::router())
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.
@@ -49,7 +54,17 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(error_shape))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        // Every line logged while serving a request carries its id.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
 

@@ -14,9 +14,19 @@ use serde::Deserialize;
 pub const DEFAULTS: &str = include_str!("../../config/livecode.toml");
 
 /// Everything the server can be told.
+/// How log lines are written (`log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub log_format: LogFormat,
     pub data_dir: PathBuf,
     pub api_key: String,
     pub public_url: String,

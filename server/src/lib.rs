@@ -9,6 +9,7 @@
 //! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
 //! - `sandbox`: the narrow `Sandbox` and `ImageBuilder` traits, the client of each container's
 //!   runner, and the Docker backend.
+//! - `metrics`: Prometheus metrics at `/metrics`.
 //! - `environments`: languages from `environments/*/environment.toml`, image builds.
 //! - `store`: SQLite persistence of sessions, documents and runs.
 //!
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod collab;
 pub mod config;
 pub mod environments;
+pub mod metrics;
 pub mod sandbox;
 pub mod serve;
 pub mod session;
@@ -121,6 +123,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    crate::metrics::install();
     let config = Arc::new(config);
     if config.open_mode() {
         tracing::warn!(

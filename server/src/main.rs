@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use livecode::cli::{Cli, Command, ImagesCommand};
-use livecode::config::Config;
+use livecode::config::{Config, LogFormat};
 use livecode::environments::Environments;
 use livecode::sandbox::DockerSandbox;
 use tokio_util::sync::CancellationToken;
@@ -14,13 +14,20 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("LIVECODE_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    // A config that does not load is reported by the command itself, in text.
+    let format = Config::load(cli.config.as_deref()).map_or(LogFormat::Text, |c| c.log_format);
+    let filter = EnvFilter::try_from_env("LIVECODE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Images {

@@ -17,6 +17,7 @@
 //! - `fuzz`: thousands of random and malformed socket frames; the server stays up.
 //! - `hardening`: every attack on the server itself: floods, stalled and half-open
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
+//! - `operations`: `/metrics` after real runs, JSON logs and request ids.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images.
@@ -29,6 +30,7 @@ mod engine;
 mod fuzz;
 mod hardening;
 mod limits;
+mod operations;
 mod reaper;
 mod restart;
 mod runs;

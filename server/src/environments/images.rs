@@ -230,6 +230,7 @@ async fn build_one(images: &dyn ImageBuilder, env: &Arc<Environment>) -> Result<
             tail: tail.text(),
         }),
     };
+    crate::metrics::image_built(&env.name, built.is_ok());
     match built {
         Ok(info) => {
             env.set_image(info.map(|i| i.id));

@@ -237,6 +237,9 @@ pub async fn watch_engine(
                 EngineHealth::Down("the engine did not answer a ping in time".into())
             }
         };
+        if matches!(now, EngineHealth::Down(_)) {
+            crate::metrics::engine_error();
+        }
         if matches!(now, EngineHealth::Down(_)) && failures < 2 {
             continue;
         }

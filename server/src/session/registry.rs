@@ -124,6 +124,15 @@ impl SessionRegistry {
         self.shared.containers.engine.borrow().clone()
     }
 
+    /// How many live sessions are in each status.
+    pub fn count_by_status(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for session in self.shared.sessions.iter() {
+            *counts.entry(session.status().as_str()).or_default() += 1;
+        }
+        counts
+    }
+
     /// Every environment's warm pool.
     pub fn pool(&self) -> Vec<PoolStatus> {
         self.shared.containers.pool.status()

@@ -67,6 +67,7 @@ pub async fn upgrade(
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
+            let _open = crate::metrics::SocketGauge::open();
             let (sink, stream) = socket.split();
             tasks
                 .spawn(socket::serve(state, session, sink, stream, start))

@@ -177,6 +177,7 @@ pub(super) async fn timed<F: std::future::Future>(f: F) -> Result<F::Output, San
 
 pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxError {
     use bollard::errors::Error as E;
+    crate::metrics::engine_error();
     match err {
         E::DockerResponseServerError {
             status_code: 404,

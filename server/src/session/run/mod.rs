@@ -264,6 +264,13 @@ async fn run_task(
         truncated: ctx.output.truncated || ended.truncated,
     });
     let session_status = finished(&session, &outcome, ended.build_ms, started_at, finished_at);
+    crate::metrics::run_finished(
+        &session.environment.name,
+        outcome.status.as_str(),
+        ctx.output.first_output.map(|t| t - ctx.output.requested),
+        outcome.duration,
+        outcome.build_cached,
+    );
     let _ = done.send(Some(outcome.clone()));
 
     record.finished_at = Some(finished_at);

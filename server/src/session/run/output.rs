@@ -24,6 +24,9 @@ pub struct Output {
     pub truncated: bool,
     /// The step now producing output.
     pub phase: Phase,
+    /// When the run was asked for, and when its program first printed.
+    pub requested: std::time::Instant,
+    pub first_output: Option<std::time::Instant>,
     decoders: [Utf8Decoder; 2],
     stdout: String,
     stderr: String,
@@ -38,6 +41,8 @@ impl Output {
             used: 0,
             truncated: false,
             phase: Phase::Run,
+            requested: std::time::Instant::now(),
+            first_output: None,
             decoders: Default::default(),
             stdout: String::new(),
             stderr: String::new(),
@@ -46,6 +51,10 @@ impl Output {
 
     /// Counts, decodes and fans out one piece of output. False once over the cap.
     pub fn push(&mut self, stream: OutputStream, data: &[u8]) -> bool {
+        if self.phase == Phase::Run && !data.is_empty() {
+            self.first_output
+                .get_or_insert_with(std::time::Instant::now);
+        }
         let take = data.len().min(self.limit - self.used);
         self.used += take;
         let text = self.decoders[stream as usize].push(&data[..take]);
