@@ -17,5 +17,8 @@ bash scripts/check-readme-table.sh
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
 
+echo "--- the server's image, started with docker-compose.yml"
+bash scripts/test-server-image.sh
+
 echo "--- browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
 bash web/test/run.sh

@@ -29,6 +29,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub data_dir: PathBuf,
     pub api_key: String,
+    pub allow_open_mode: bool,
     pub public_url: String,
     pub default_environment: String,
     pub environments_dir: String,
@@ -176,6 +177,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.api_key.is_empty() && !self.allow_open_mode {
+            return bad("api_key is empty and allow_open_mode is false: set LIVECODE_API_KEY (or allow open mode)");
+        }
         self.validate_limits()?;
         self.validate_sessions()?;
         self.validate_connections()?;

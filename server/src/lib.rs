@@ -20,6 +20,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod collab;
 pub mod config;
 pub mod environments;

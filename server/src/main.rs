@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use livecode::cli::{Cli, Command, ImagesCommand};
+use livecode::cli::{Cli, Command, ImagesCommand, SessionsCommand};
+use livecode::client::Client;
 use livecode::config::{Config, LogFormat};
 use livecode::environments::Environments;
 use livecode::sandbox::DockerSandbox;
@@ -17,8 +18,15 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // A config that does not load is reported by the command itself, in text.
     let format = Config::load(cli.config.as_deref()).map_or(LogFormat::Text, |c| c.log_format);
-    let filter = EnvFilter::try_from_env("LIVECODE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    // On a terminal, `images build` shows a bar per image; the log says only what goes wrong.
+    let bars = matches!(cli.command, Some(Command::Images { .. }))
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if bars {
+        livecode::environments::images::show_progress();
+    }
+    let default_filter = if bars { "warn" } else { "info,tower_http=warn" };
+    let filter =
+        EnvFilter::try_from_env("LIVECODE_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     match format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
         LogFormat::Json => tracing_subscriber::fmt()
@@ -34,6 +42,33 @@ async fn main() -> ExitCode {
             command: ImagesCommand::Build { names, parallel },
         } => build_images(cli.config, names, parallel).await,
         Command::Environments { markdown } => list_environments(cli.config, markdown).await,
+        Command::Run { file, env, stdin } => {
+            let client = Client::new(&cli.url, cli.api_key);
+            return match client.run(&file, env, stdin).await {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(err) => {
+                    eprintln!("livecode: {err:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Sessions { command } => {
+            sessions(
+                Client::new(&cli.url, cli.api_key).with_token(cli.token),
+                command,
+            )
+            .await
+        }
+        Command::Watch { session } => match cli.token {
+            Some(token) => {
+                Client::new(&cli.url, cli.api_key)
+                    .watch(&session, &token)
+                    .await
+            }
+            None => Err(anyhow::anyhow!(
+                "watch needs a session token (--token or LIVECODE_TOKEN)"
+            )),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,6 +77,19 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn sessions(client: Client, command: SessionsCommand) -> anyhow::Result<()> {
+    let answer = match command {
+        SessionsCommand::List => client.sessions_list().await?,
+        SessionsCommand::Create { env, file } => client.sessions_create(env, file).await?,
+        SessionsCommand::Show { session } => client.sessions_show(&session).await?,
+        SessionsCommand::End { session } => client.sessions_end(&session).await?,
+    };
+    if !answer.is_null() {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    }
+    Ok(())
 }
 
 async fn serve(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
 //! - `catchup`: late joiners and reconnects get a run's output once each (`seq`); warnings
 //!   before a session ends, and extending it.
+//! - `cli`: the binary's client commands (`run` interactive, `sessions`, `watch`).
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
@@ -25,6 +26,7 @@
 mod auth;
 mod builds;
 mod catchup;
+mod cli;
 mod collab;
 mod engine;
 mod fuzz;

@@ -196,16 +196,53 @@ async fn ensure_runner_image(images: &dyn ImageBuilder) -> Result<(), ImageError
     }
 }
 
+/// Progress bars for `livecode images build` on a terminal (none for the server's builds).
+static PROGRESS: std::sync::OnceLock<indicatif::MultiProgress> = std::sync::OnceLock::new();
+
+/// Shows a progress bar per image being built, instead of log lines (a terminal's command).
+pub fn show_progress() {
+    PROGRESS.get_or_init(indicatif::MultiProgress::new);
+}
+
+/// Dockerfile step `n` of `m`, from a "Step n/m : ..." line of the build's output.
+fn step_of(line: &str) -> Option<(u64, u64)> {
+    let (n, m) = line
+        .strip_prefix("Step ")?
+        .split_once(' ')?
+        .0
+        .split_once('/')?;
+    Some((n.parse().ok()?, m.parse().ok()?))
+}
+
 async fn build_one(images: &dyn ImageBuilder, env: &Arc<Environment>) -> Result<(), ImageError> {
     let started = Instant::now();
     tracing::info!(environment = %env.name, image = %env.image, "building image");
     let tail = Tail::new();
     let name = env.name.clone();
+    let bar = PROGRESS.get().map(|multi| {
+        let bar = multi.add(indicatif::ProgressBar::new(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {pos}/{len} {wide_msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(name.clone());
+        bar
+    });
+    let steps = std::sync::atomic::AtomicU64::new(0);
+    // Every line goes to the debug log and the failure tail; the info log gets one line per
+    // image (below), a terminal a bar that moves with each step.
     let log = |line: &str| {
-        if line.starts_with("Step ") {
-            tracing::info!(environment = %name, "{line}");
-        } else {
-            tracing::debug!(environment = %name, "{line}");
+        tracing::debug!(environment = %name, "{line}");
+        if let Some((n, m)) = step_of(line) {
+            steps.store(m, std::sync::atomic::Ordering::Relaxed);
+            if let Some(bar) = &bar {
+                bar.set_length(m);
+                bar.set_position(n);
+                bar.set_message(line.split_once(" : ").map_or("", |(_, s)| s).to_string());
+            }
         }
         tail.push(line);
     };
@@ -231,10 +268,19 @@ async fn build_one(images: &dyn ImageBuilder, env: &Arc<Environment>) -> Result<
         }),
     };
     crate::metrics::image_built(&env.name, built.is_ok());
+    if let Some(bar) = &bar {
+        let took = format!("{:.1} s", started.elapsed().as_secs_f64());
+        bar.finish_with_message(if built.is_ok() {
+            format!("ready in {took}")
+        } else {
+            format!("FAILED after {took}")
+        });
+    }
+    let steps = steps.load(std::sync::atomic::Ordering::Relaxed);
     match built {
         Ok(info) => {
             env.set_image(info.map(|i| i.id));
-            tracing::info!(environment = %env.name, seconds = started.elapsed().as_secs_f64(), "image ready");
+            tracing::info!(environment = %env.name, steps, seconds = started.elapsed().as_secs_f64(), "image ready");
             read_version(images, env).await;
             Ok(())
         }
@@ -389,4 +435,17 @@ async fn ensure_base_image(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_of;
+
+    #[test]
+    fn steps_are_read_off_the_builders_lines() {
+        assert_eq!(step_of("Step 12/15 : WORKDIR /workspace"), Some((12, 15)));
+        assert_eq!(step_of("Step 1/3 : FROM debian:trixie-slim"), Some((1, 3)));
+        assert_eq!(step_of(" ---> Running in 03b5791ff572"), None);
+        assert_eq!(step_of("Step x/y : nonsense"), None);
+    }
 }
