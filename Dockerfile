@@ -31,6 +31,7 @@ COPY environments environments
 COPY web/dist web/dist
 COPY benches benches
 COPY tests tests
+COPY scripts scripts
 RUN cargo build --release --locked --offline --bin livecode \
  && strip target/release/livecode
 

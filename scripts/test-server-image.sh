@@ -12,6 +12,7 @@ if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null
     exit 1
   fi
   echo "test-server-image: installing docker-compose"
+  apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 fi
 compose() {

@@ -7,9 +7,13 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use livecode_runner::compiler::{encode_request, read_answer, FALLBACK_EXIT};
+
+/// How long a daemon may take to answer before the build compiles by itself.
+const ANSWER_WITHIN: Duration = Duration::from_secs(20);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,11 +40,13 @@ fn compile(args: &[String]) -> i32 {
         let Ok(content) = std::fs::read(&path) else {
             return FALLBACK_EXIT;
         };
-        // As the compiler prints it: relative to the working directory when under it.
-        let shown = path.strip_prefix(&cwd).map_or(path.clone(), PathBuf::from);
-        sources.push((shown.to_string_lossy().into_owned(), content));
+        // As the build named it: the daemon prints it as its compiler would.
+        sources.push((file.clone(), content));
     }
     let answer = UnixStream::connect(socket).and_then(|mut stream| {
+        // A daemon that does not answer in time is as good as none.
+        stream.set_read_timeout(Some(ANSWER_WITHIN))?;
+        stream.set_write_timeout(Some(ANSWER_WITHIN))?;
         stream.write_all(&encode_request(&sources))?;
         read_answer(&mut stream)
     });

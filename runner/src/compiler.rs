@@ -4,7 +4,7 @@
 //! big-endian u32 length and its bytes, names are UTF-8.
 //!
 //! - request: u32 [`MAGIC`], u32 n, n × (blob name, blob content): the sources, named as the
-//!   toolchain's own compiler would print them;
+//!   build named them (the daemon shows them in its diagnostics as its compiler would);
 //! - answer: u32 exit code, blob diagnostics, u32 n, n × (blob path, blob content): what the
 //!   compile wrote, paths relative to the output directory.
 //!

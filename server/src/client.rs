@@ -178,6 +178,7 @@ impl Client {
                 }
             }
         });
+        let mut started = false;
         let code = loop {
             let Some(frame) = rx.next().await else {
                 bail!("the server closed the socket")
@@ -187,9 +188,12 @@ impl Client {
             };
             let msg: Value = serde_json::from_str(&text)?;
             match msg["type"].as_str() {
+                Some("run_started") => started = true,
                 Some("output") => print_output(&msg),
                 Some("run_finished") => break exit_code(&msg),
-                Some("error") => bail!(
+                // Before the run: it was refused. During it: stdin that came too late (the
+                // program had ended), which the run's own end reports.
+                Some("error") if !started || msg["code"] != "NO_RUN" => bail!(
                     "{}: {}",
                     msg["code"].as_str().unwrap_or("?"),
                     msg["message"].as_str().unwrap_or("")

@@ -46,6 +46,16 @@ pub struct Config {
     pub sockets: SocketsConfig,
     pub quotas: QuotasConfig,
     pub pool: PoolConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Where session events are POSTed (`[webhooks]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhooksConfig {
+    pub url: String,
+    pub secret: String,
+    pub max_attempts: u32,
+    pub timeout_seconds: u64,
 }
 
 /// The warm pool: started containers, runner open, waiting for sessions.
@@ -179,6 +189,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.api_key.is_empty() && !self.allow_open_mode {
             return bad("api_key is empty and allow_open_mode is false: set LIVECODE_API_KEY (or allow open mode)");
+        }
+        if !self.webhooks.url.is_empty() && self.webhooks.secret.is_empty() {
+            return bad("webhooks.url is set but webhooks.secret is empty: receivers could not check the signature");
+        }
+        if self.webhooks.max_attempts == 0 || self.webhooks.timeout_seconds == 0 {
+            return bad("webhooks.max_attempts and webhooks.timeout_seconds must be positive");
         }
         self.validate_limits()?;
         self.validate_sessions()?;

@@ -31,6 +31,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod webhooks;
 pub mod ws;
 
 use std::sync::Arc;

@@ -44,13 +44,15 @@ async fn main() -> ExitCode {
         Command::Environments { markdown } => list_environments(cli.config, markdown).await,
         Command::Run { file, env, stdin } => {
             let client = Client::new(&cli.url, cli.api_key);
-            return match client.run(&file, env, stdin).await {
-                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            // Exits at once: a read of the terminal's stdin may still be waiting, and would hold
+            // the runtime's shutdown until Enter.
+            match client.run(&file, env, stdin).await {
+                Ok(code) => std::process::exit(code.clamp(0, 255)),
                 Err(err) => {
                     eprintln!("livecode: {err:#}");
-                    ExitCode::FAILURE
+                    std::process::exit(1)
                 }
-            };
+            }
         }
         Command::Sessions { command } => {
             sessions(

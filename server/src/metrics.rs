@@ -40,8 +40,8 @@ pub fn install() -> &'static PrometheusHandle {
 pub async fn serve(_: Operator, State(state): State<AppState>) -> impl IntoResponse {
     let handle = install();
     let mut by_status = state.sessions.count_by_status();
-    for status in ["creating", "ready", "executing", "error"] {
-        by_status.entry(status).or_default();
+    for status in crate::session::Status::ALL {
+        by_status.entry(status.as_str()).or_default();
     }
     for (status, n) in by_status {
         metrics::gauge!("livecode_sessions", "status" => status).set(n as f64);

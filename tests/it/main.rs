@@ -19,6 +19,7 @@
 //! - `hardening`: every attack on the server itself: floods, stalled and half-open
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `operations`: `/metrics` after real runs, JSON logs and request ids.
+//! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images.
@@ -38,3 +39,4 @@ mod restart;
 mod runs;
 mod sessions;
 mod support;
+mod webhooks;

@@ -85,10 +85,19 @@ public final class Javad {
                 DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch)));
                 if (in.readInt() != MAGIC) throw new IOException("not a request");
                 List<Source> sources = readSources(in);
+                // A client that is gone (its run was stopped) gets no compile: requests a run
+                // left queued cannot hold up the builds after it.
+                ch.configureBlocking(false);
+                int gone = ch.read(java.nio.ByteBuffer.allocate(1));
+                ch.configureBlocking(true);
+                if (gone < 0) {
+                    log("javad: a client left before its compile");
+                    continue;
+                }
                 long started = System.nanoTime();
                 Answer answer = compile(sources);
                 long ms = (System.nanoTime() - started) / 1_000_000;
-                System.err.println("javad: compiled " + sources.size() + " file(s) in " + ms + " ms, exit " + answer.exitCode());
+                log("javad: compiled " + sources.size() + " file(s) in " + ms + " ms, exit " + answer.exitCode());
                 out.writeInt(answer.exitCode());
                 writeBlob(out, answer.diagnostics());
                 out.writeInt(answer.files().size());
@@ -97,10 +106,18 @@ public final class Javad {
                     writeBlob(out, f.bytes());
                 }
                 out.flush();
-            } catch (Exception e) {
-                System.err.println("javad: a request failed: " + e);
+            } catch (Throwable e) {
+                // Out of memory or stack included: one request's failure is not the daemon's.
+                log("javad: a request failed: " + e);
             }
         }
+    }
+
+    /** Lines logged so far: the log is capped, so that requests cannot fill its tmpfs. */
+    static int logged = 0;
+
+    static void log(String line) {
+        if (logged++ < 2000) System.err.println(line.length() > 300 ? line.substring(0, 300) + "…" : line);
     }
 
     static void watchdog() {
@@ -113,7 +130,7 @@ public final class Javad {
                 }
                 long started = compileStarted.get();
                 if (started != 0 && System.currentTimeMillis() - started > COMPILE_LIMIT_MS) {
-                    System.err.println("javad: a compile ran over " + COMPILE_LIMIT_MS / 1000 + " s; ending");
+                    log("javad: a compile ran over " + COMPILE_LIMIT_MS / 1000 + " s; ending");
                     Runtime.getRuntime().halt(3);
                 }
             }
@@ -161,7 +178,7 @@ public final class Javad {
             Source source = sources.get(i);
             Path name = Path.of(source.name()).getFileName();
             String base = name == null ? "" : name.toString();
-            if (!NAME.matcher(base).matches()) throw new IOException("not a Java source name: " + source.name());
+            if (!NAME.matcher(base).matches()) throw new IOException("not a Java source name");
             Path dir = SCRATCH.resolve("src").resolve(Integer.toString(i));
             Files.createDirectories(dir);
             Path path = dir.resolve(base);

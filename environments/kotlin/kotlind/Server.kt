@@ -62,19 +62,36 @@ fun main() {
                 val output = DataOutputStream(BufferedOutputStream(Channels.newOutputStream(ch)))
                 require(input.readInt() == MAGIC) { "not a kotlind request" }
                 val sources = input.readSources(intArrayOf(MAX_BYTES), MAX_FILES)
+                // A client that is gone (its run was stopped) gets no compile: requests a run
+                // left queued cannot hold up the builds after it.
+                ch.configureBlocking(false)
+                val gone = ch.read(java.nio.ByteBuffer.allocate(1))
+                ch.configureBlocking(true)
+                if (gone < 0) {
+                    log("kotlind: a client left before its compile")
+                    return@use
+                }
                 val started = System.nanoTime()
                 val answer = compile(sources)
                 val ms = (System.nanoTime() - started) / 1_000_000
-                System.err.println("kotlind: compiled ${sources.size} file(s) in $ms ms, exit ${answer.exitCode}")
+                log("kotlind: compiled ${sources.size} file(s) in $ms ms, exit ${answer.exitCode}")
                 output.writeInt(answer.exitCode)
                 output.writeBlob(answer.diagnostics)
                 output.writeSources(answer.files)
                 output.flush()
-            } catch (e: Exception) {
-                System.err.println("kotlind: a request failed: $e")
+            } catch (e: Throwable) {
+                // Out of memory or stack included: one request's failure is not the daemon's.
+                log("kotlind: a request failed: $e")
             }
         }
     }
+}
+
+/** Lines logged so far: the log is capped, so that requests cannot fill its tmpfs. */
+private var logged = 0
+
+private fun log(line: String) {
+    if (logged++ < 2000) System.err.println(if (line.length > 300) line.take(300) + "…" else line)
 }
 
 private fun watchdog() {
@@ -83,7 +100,7 @@ private fun watchdog() {
             Thread.sleep(1000)
             val started = compileStarted.get()
             if (started != 0L && System.currentTimeMillis() - started > COMPILE_LIMIT_MS) {
-                System.err.println("kotlind: a compile ran over ${COMPILE_LIMIT_MS / 1000} s; ending")
+                log("kotlind: a compile ran over ${COMPILE_LIMIT_MS / 1000} s; ending")
                 Runtime.getRuntime().halt(3)
             }
         }
@@ -100,7 +117,7 @@ private fun compile(sources: List<Source>): Answer {
     Files.createDirectories(out)
     val paths = sources.mapIndexed { i, source ->
         val base = Paths.get(source.name).fileName?.toString() ?: ""
-        require(NAME.matches(base)) { "not a Kotlin source name: ${source.name}" }
+        require(NAME.matches(base)) { "not a Kotlin source name" }
         val dir = SCRATCH.resolve("src").resolve(i.toString())
         Files.createDirectories(dir)
         dir.resolve(base).also { Files.write(it, source.bytes) }
@@ -121,8 +138,10 @@ private fun compile(sources: List<Source>): Answer {
     var text = diagnostics.toString(Charsets.UTF_8)
     val cwd = Paths.get("").toAbsolutePath()
     for ((path, source) in paths.zip(sources)) {
-        text = text.replace(path.toString(), source.name)
-        if (path.startsWith(cwd)) text = text.replace(cwd.relativize(path).toString(), source.name)
+        // As kotlinc prints them when the build runs it in /workspace: relative to it.
+        val shown = source.name.removePrefix("/workspace/")
+        text = text.replace(path.toString(), shown)
+        if (path.startsWith(cwd)) text = text.replace(cwd.relativize(path).toString(), shown)
     }
     val files = Files.walk(out).use { walk ->
         walk.filter { Files.isRegularFile(it) }

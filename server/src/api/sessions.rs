@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/execute", post(execute))
         .route("/sessions/{id}/extend", post(extend))
         .route("/sessions/{id}/history", get(history))
+        .route("/sessions/{id}/events", get(events))
         .route("/sessions/{id}/notes", get(read_notes).put(write_notes))
 }
 
@@ -268,6 +269,19 @@ async fn history(
     caller.interviewer()?;
     let history = state.sessions.history(&caller.id).await?;
     Ok(AppJson(HistoryView::new(caller.id, history)))
+}
+
+/// The session's events, as webhooks deliver them (interviewers and the API key).
+async fn events(
+    State(state): State<AppState>,
+    caller: SessionAccess,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    caller.interviewer()?;
+    let events = state.sessions.events(&caller.id).await?;
+    let events: Vec<_> = events.iter().map(crate::webhooks::body).collect();
+    Ok(AppJson(
+        serde_json::json!({"session_id": caller.id, "events": events}),
+    ))
 }
 
 async fn read_notes(

@@ -32,6 +32,8 @@ pub(super) struct Containers {
     pub engine: watch::Receiver<EngineHealth>,
     /// The live sessions (owned by the registry), to find whose container died.
     pub live: LiveMap,
+    /// Sessions' events: the store's audit trail and the webhook.
+    pub events: crate::webhooks::Events,
 }
 
 /// A session's runner, ready for a run.

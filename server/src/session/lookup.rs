@@ -83,6 +83,19 @@ impl SessionRegistry {
         })
     }
 
+    /// A live or ended session's events (its audit trail), oldest first.
+    pub async fn events(
+        &self,
+        id: &SessionId,
+    ) -> Result<Vec<crate::store::EventRecord>, SessionError> {
+        self.shared
+            .store
+            .get_session(id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        Ok(self.shared.store.events(id).await?)
+    }
+
     /// The private notes of a live or ended session.
     pub async fn notes(&self, id: &SessionId) -> Result<String, SessionError> {
         Ok(match self.lookup(id).await? {

@@ -100,6 +100,7 @@ impl SessionRegistry {
             pool,
             engine,
             live: sessions.clone(),
+            events: crate::webhooks::Events::new(store.clone(), &config.webhooks),
         };
         Self {
             shared: Arc::new(Shared {
@@ -131,6 +132,11 @@ impl SessionRegistry {
             *counts.entry(session.status().as_str()).or_default() += 1;
         }
         counts
+    }
+
+    /// Records an event of a session (the audit trail, and the webhook).
+    pub fn record_event(&self, session: SessionId, kind: &str, data: serde_json::Value) {
+        self.shared.containers.events.record(session, kind, data);
     }
 
     /// Every environment's warm pool.
@@ -237,6 +243,15 @@ impl SessionRegistry {
                 session
             }
         };
+        self.record_event(
+            session.id,
+            "session.created",
+            serde_json::json!({
+                "environment": session.environment.name,
+                "label": session.label,
+                "created_by": if session.created_by == super::BY_KEY { "api_key" } else { "open_mode" },
+            }),
+        );
         Ok(CreatedSession {
             session,
             candidate_token,
@@ -420,6 +435,11 @@ impl SessionRegistry {
             .persist_state(session, status, Some(reason))
             .await;
         self.shared.sessions.remove(&session.id);
+        self.record_event(
+            session.id,
+            "session.ended",
+            serde_json::json!({"reason": reason.as_str()}),
+        );
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         removed.map_err(SessionError::from)
     }

@@ -60,6 +60,19 @@ pub struct RunRecord {
     pub truncated: bool,
 }
 
+/// One event of a session's audit trail (what webhooks deliver too).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRecord {
+    pub id: Uuid,
+    pub session_id: SessionId,
+    /// `session.created`, `participant.joined`, `participant.left`, `run.finished`,
+    /// `session.ended`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
 /// One accepted document update, as stored.
 #[derive(Debug, Clone)]
 pub struct UpdateRecord {
@@ -138,6 +151,9 @@ pub trait Store: Send + Sync {
     /// Every run of a session, oldest first.
     async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError>;
     async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError>;
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
+    /// A session's events, oldest first.
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError>;
     async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session not yet ended, for start-up.
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;

@@ -264,6 +264,20 @@ async fn run_task(
         truncated: ctx.output.truncated || ended.truncated,
     });
     let session_status = finished(&session, &outcome, ended.build_ms, started_at, finished_at);
+    c.events.record(
+        session.id,
+        "run.finished",
+        serde_json::json!({
+            "run_id": outcome.run_id,
+            "by": by.as_str(),
+            "status": outcome.status.as_str(),
+            "exit_code": outcome.exit_code,
+            "duration_ms": outcome.duration.as_millis() as u64,
+            "build_ms": ended.build_ms,
+            "build_cached": outcome.build_cached,
+            "truncated": outcome.truncated,
+        }),
+    );
     crate::metrics::run_finished(
         &session.environment.name,
         outcome.status.as_str(),

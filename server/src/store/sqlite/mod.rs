@@ -12,11 +12,15 @@ mod rows;
 
 use rows::{query_sessions, run_from_row, session_from_row, time};
 
-use super::{ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
+use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::session::{EndReason, SessionId, Status};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration_2.sql"),
+    include_str!("migration_3.sql"),
+];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
 const OLD_RUN_OUTPUT: usize = 1024;
@@ -223,6 +227,50 @@ impl Store for SqliteStore {
                 params![id, notes],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let e = event.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO events (id, session_id, type, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    e.id.to_string(),
+                    e.session_id,
+                    e.kind,
+                    e.at.to_rfc3339(),
+                    e.data.to_string()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+        let id = *id;
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, session_id, type, at, data FROM events WHERE session_id = ?1 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([id])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let event_id: String = row.get(0)?;
+                let data: String = row.get(4)?;
+                out.push(EventRecord {
+                    id: uuid::Uuid::parse_str(&event_id)
+                        .map_err(|e| StoreError::Corrupt(format!("event id '{event_id}': {e}")))?,
+                    session_id: row.get(1)?,
+                    kind: row.get(2)?,
+                    at: time(row.get(3)?)?,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
+                });
+            }
+            Ok(out)
         })
         .await
     }
