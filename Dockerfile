@@ -31,7 +31,8 @@ COPY environments environments
 COPY web/dist web/dist
 COPY benches benches
 COPY tests tests
-COPY scripts scripts
+# The one script the binary embeds (the base image's bootstrap).
+COPY scripts/bootstrap-base-image.sh scripts/
 RUN cargo build --release --locked --offline --bin livecode \
  && strip target/release/livecode
 

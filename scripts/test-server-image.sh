@@ -29,7 +29,8 @@ export DOCKER_GID
 DOCKER_GID=$(stat -c %g /var/run/docker.sock)
 base="http://127.0.0.1:$LIVECODE_PORT"
 cleanup() {
-  compose -p "$project" logs --no-color --tail 30 >&2 || true
+  status=$?
+  [ "$status" -eq 0 ] || compose -p "$project" logs --no-color --tail 30 >&2 || true
   compose -p "$project" down -v >/dev/null 2>&1 || true
   ids=$(docker ps -aq --filter "label=livecode.instance=$project")
   [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
