@@ -24,7 +24,10 @@ async fn metrics_count_real_runs_and_json_logs_carry_request_ids() {
         &log,
         &[
             ("LIVECODE_LOG_FORMAT", "json"),
-            ("LIVECODE_LOG", "info,tower_http=debug"),
+            (
+                "LIVECODE_LOG",
+                "info,tower_http=debug,livecode::session::run=debug",
+            ),
         ],
         None,
     )
@@ -36,9 +39,22 @@ async fn metrics_count_real_runs_and_json_logs_carry_request_ids() {
     let session = Session::from(created);
     api.wait_status(&session.id, &session.candidate, "ready")
         .await;
-    let ok = api
-        .execute(&session.id, &session.candidate, json!({}))
-        .await;
+    // This run's request names its id: the run's own log lines carry it.
+    let ok: Value = server
+        .http
+        .post(format!(
+            "http://127.0.0.1:{}/api/v1/sessions/{}/execute",
+            server.port, session.id
+        ))
+        .bearer_auth(&session.candidate)
+        .header("x-request-id", "run-request-7")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("execute")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(ok["status"], "completed", "{ok}");
     let failed = api
         .execute(
@@ -136,6 +152,14 @@ async fn metrics_count_real_runs_and_json_logs_carry_request_ids() {
         l["span"]["request_id"] == "probe-42" && l["span"]["path"] == "/api/v1/environments"
     });
     assert!(tagged, "the request's log lines carry its id:\n{text}");
+    let run_line = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "run finished" && l["fields"]["run"] == ok["run_id"]);
+    assert_eq!(
+        run_line.map(|l| l["span"]["request_id"].clone()),
+        Some(json!("run-request-7")),
+        "the run task's lines carry the id of the request that started it:\n{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,6 +63,8 @@ pub async fn upgrade(
     };
     let limit = state.config.socket_message_bytes();
     let tasks = state.tasks.clone();
+    // The socket's lines, and its runs', carry the upgrade request's id.
+    let span = tracing::Span::current();
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -70,7 +72,10 @@ pub async fn upgrade(
             let _open = crate::metrics::SocketGauge::open();
             let (sink, stream) = socket.split();
             tasks
-                .spawn(socket::serve(state, session, sink, stream, start))
+                .spawn(tracing::Instrument::instrument(
+                    socket::serve(state, session, sink, stream, start),
+                    span,
+                ))
                 .await
                 .ok();
         })

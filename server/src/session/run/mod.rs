@@ -205,9 +205,12 @@ pub(super) async fn start(
         plan,
     };
     let c = containers.clone();
-    containers
-        .tasks
-        .spawn(async move { run_task(&c, ctx, by, done_tx).await });
+    // The run's log lines carry the request's id (REST) or the socket's (run message).
+    let span = tracing::Span::current();
+    containers.tasks.spawn(tracing::Instrument::instrument(
+        async move { run_task(&c, ctx, by, done_tx).await },
+        span,
+    ));
     Ok(RunHandle {
         run_id,
         done: done_rx,
@@ -264,6 +267,13 @@ async fn run_task(
         truncated: ctx.output.truncated || ended.truncated,
     });
     let session_status = finished(&session, &outcome, ended.build_ms, started_at, finished_at);
+    tracing::debug!(
+        session = %session.id,
+        run = %outcome.run_id,
+        status = outcome.status.as_str(),
+        ms = outcome.duration.as_millis() as u64,
+        "run finished"
+    );
     c.events.record(
         session.id,
         "run.finished",
