@@ -177,8 +177,7 @@ pub(super) async fn timed<F: std::future::Future>(f: F) -> Result<F::Output, San
 
 pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxError {
     use bollard::errors::Error as E;
-    crate::metrics::engine_error();
-    match err {
+    let mapped = match err {
         E::DockerResponseServerError {
             status_code: 404,
             message,
@@ -201,7 +200,15 @@ pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxEr
         | E::SocketNotFoundError(_)
         | E::RequestTimeoutError => SandboxError::Unavailable(err.to_string()),
         other => SandboxError::Engine(other.to_string()),
+    };
+    // A missing image or a stopped container is an answer, not the engine failing.
+    if matches!(
+        mapped,
+        SandboxError::Engine(_) | SandboxError::Unavailable(_)
+    ) {
+        crate::metrics::engine_error();
     }
+    mapped
 }
 
 #[async_trait]
