@@ -158,6 +158,8 @@ pub struct Session {
     candidate_hash: String,
     interviewer_hash: String,
     events: events::EventSender,
+    /// The audit trail and webhook (participants joining and leaving are recorded here).
+    audit: crate::webhooks::Events,
     state: Mutex<State>,
     /// Serializes container creation and removal for this session.
     lifecycle: tokio::sync::Mutex<()>,
@@ -341,6 +343,12 @@ impl Session {
         state.last_activity_at = Utc::now();
         let list = state.participants.values().cloned().collect();
         self.emit_locked(SessionEvent::Presence(list));
+        drop(state);
+        self.audit.record(
+            self.id,
+            "participant.joined",
+            serde_json::json!({"participant": key, "role": role.as_str()}),
+        );
         Ok(ParticipantGuard {
             session: self.clone(),
             key,
@@ -392,10 +400,17 @@ impl ParticipantGuard {
 impl Drop for ParticipantGuard {
     fn drop(&mut self) {
         let mut state = self.session.state();
-        if state.participants.remove(&self.key).is_some() {
-            let list = state.participants.values().cloned().collect();
-            self.session.emit_locked(SessionEvent::Presence(list));
-        }
+        let Some(gone) = state.participants.remove(&self.key) else {
+            return;
+        };
+        let list = state.participants.values().cloned().collect();
+        self.session.emit_locked(SessionEvent::Presence(list));
+        drop(state);
+        self.session.audit.record(
+            self.session.id,
+            "participant.left",
+            serde_json::json!({"participant": self.key, "role": gone.role.as_str()}),
+        );
     }
 }
 

@@ -331,6 +331,7 @@ impl SessionRegistry {
             candidate_hash: record.candidate_hash,
             interviewer_hash: record.interviewer_hash,
             events: new_channel(&self.shared.config),
+            audit: self.shared.containers.events.clone(),
             state: Mutex::new(State {
                 status,
                 container,

@@ -234,36 +234,6 @@ impl<'a> Socket<'a> {
     }
 }
 
-/// A participant's `participant.joined` event, and `participant.left` when dropped.
-struct ParticipantEvents {
-    state: AppState,
-    session: crate::session::SessionId,
-    data: serde_json::Value,
-}
-
-impl ParticipantEvents {
-    fn joined(state: &AppState, session: &Session, participant: u64, role: Role) -> Self {
-        let data = serde_json::json!({"participant": participant, "role": role.as_str()});
-        state
-            .sessions
-            .record_event(session.id, "participant.joined", data.clone());
-        Self {
-            state: state.clone(),
-            session: session.id,
-            data,
-        }
-    }
-}
-
-impl Drop for ParticipantEvents {
-    fn drop(&mut self) {
-        let data = std::mem::take(&mut self.data);
-        self.state
-            .sessions
-            .record_event(self.session, "participant.left", data);
-    }
-}
-
 /// Authenticates (unless the URL did) and joins the session within its socket caps; the
 /// guard keeps the participant listed. `None`: refused, and the client told why.
 async fn admit<S, R, E>(
@@ -275,7 +245,7 @@ async fn admit<S, R, E>(
 ) -> Option<(
     Client,
     Option<(Uuid, u64)>,
-    (crate::session::ParticipantGuard, ParticipantEvents),
+    crate::session::ParticipantGuard,
 )>
 where
     S: Sink<Message> + Unpin,
@@ -311,8 +281,7 @@ where
                 role,
                 participant: guard.id(),
             };
-            let events = ParticipantEvents::joined(state, session, guard.id(), role);
-            Some((me, after, (guard, events)))
+            Some((me, after, guard))
         }
         Err(cap) => {
             let _ = sink
