@@ -1,4 +1,4 @@
-// Multi-page build into dist/: index.html, session.html and embed.html at the root, everything
+// Multi-page build into dist/: index.html, session.html, embed.html and docs.html at the root, everything
 // else under dist/assets/ with content hashes (the server caches those for good).
 
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,7 @@ const pageRoutes: Plugin = {
     server.middlewares.use((req, _res, next) => {
       if (req.url?.startsWith("/s/")) req.url = "/session.html";
       else if (req.url?.startsWith("/embed/")) req.url = "/embed.html";
+      else if (req.url === "/docs") req.url = "/docs.html";
       next();
     });
   },
@@ -36,6 +37,8 @@ export default defineConfig({
     // No inline scripts or data: URLs, so a strict CSP can forbid them.
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+    // Swagger UI (the docs page only) is one prebuilt bundle of 1.6 MB.
+    chunkSizeWarningLimit: 1700,
     rollupOptions: {
       output: {
         // The editor's core is one chunk shared by the session page and the embed; the few
@@ -49,8 +52,9 @@ export default defineConfig({
           const name = mode ? `mode-${mode}` : pkg ? pkg.replace(/^@/, "").replace(/\//g, "-") : "[name]";
           return `assets/${name}-[hash].js`;
         },
+        // The pages' own styles are livecode-*.css; the docs' Swagger UI styles keep their name.
         assetFileNames: (asset) =>
-          asset.names.some((n) => n.endsWith(".css"))
+          asset.names.some((n) => n.endsWith(".css") && !n.startsWith("docs"))
             ? "assets/livecode-[hash][extname]"
             : "assets/[name]-[hash][extname]",
       },
@@ -58,6 +62,7 @@ export default defineConfig({
         index: page("index.html"),
         session: page("session.html"),
         embed: page("embed.html"),
+        docs: page("docs.html"),
       },
     },
   },

@@ -15,10 +15,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 /// The header that carries a request's id, both ways.
 const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
 
+use crate::api::openapi::Described;
 use crate::api::ApiError;
 use crate::config::{url_origin, Config};
 pub use crate::state::AppState;
@@ -28,13 +30,9 @@ pub fn router(state: AppState) -> Router {
     // Room for the largest accepted program, JSON-escaped, plus the rest of the body.
     let body_limit = state.config.limits.code_limit_bytes * 6 + 64 * 1024;
     let cors = cors(&state.config);
-    Router::new()
-        .nest(
-            "/api/v1",
-            crate::api::router().route("/sessions/{id}/ws", axum::routing::get(crate::ws::upgrade)),
-        )
-        .route("/metrics", axum::routing::get(crate::metrics::serve))
-        .merge(crate::web::router())
+    let (router, doc) = described_router();
+    router
+        .layer(axum::Extension(Described::new(&doc)))
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
@@ -66,6 +64,23 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Every route, each documented by its handler: the REST API and its socket under `/api/v1`,
+/// `/metrics`, and the pages.
+pub fn described_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = crate::api::router().routes(utoipa_axum::routes!(crate::ws::upgrade));
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::api::openapi::base())
+        .nest("/api/v1", api)
+        .routes(utoipa_axum::routes!(crate::metrics::serve))
+        .merge(crate::web::router())
+        .split_for_parts();
+    // axum's catch-all `{*rest}` is OpenAPI's plain `{rest}`.
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    (router, doc)
 }
 
 /// Real CORS for the origins in `cors_origins` (none by default: the layer then adds nothing).

@@ -37,6 +37,13 @@ pub fn install() -> &'static PrometheusHandle {
     })
 }
 
+/// Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+        (status = 401, body = crate::api::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn serve(_: Operator, State(state): State<AppState>) -> impl IntoResponse {
     let handle = install();
     let mut by_status = state.sessions.count_by_status();

@@ -1,11 +1,11 @@
-//! The page, embedded in the binary: `/`, `/s/{id}`, `/embed/{id}` and `/assets/*`. Hashed
-//! assets are cached for good, HTML never; `frame-ancestors` comes from config.
+//! The pages, embedded in the binary: `/`, `/s/{id}`, `/embed/{id}`, `/docs` and `/assets/*`.
+//! Hashed assets are cached for good, HTML never; `frame-ancestors` comes from config.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -13,21 +13,39 @@ use crate::state::AppState;
 #[folder = "web/dist/"]
 struct Assets;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { page("index.html", "'self'") }))
-        .route(
-            "/s/{id}",
-            get(
-                |State(_s): State<AppState>, Path(_id): Path<String>| async {
-                    page("session.html", "'self'")
-                },
-            ),
-        )
-        .route("/embed/{id}", get(embed))
-        .route("/assets/{*path}", get(asset))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(landing))
+        .routes(routes!(session))
+        .routes(routes!(embed))
+        .routes(routes!(docs))
+        .routes(routes!(asset))
 }
 
+/// The landing page: create a session.
+#[utoipa::path(get, path = "/", tag = "pages",
+    responses((status = 200, content_type = "text/html")))]
+async fn landing() -> Response {
+    page("index.html", "'self'")
+}
+
+/// A session's page; the token comes in the fragment (`#token=…`), never to the server.
+#[utoipa::path(get, path = "/s/{id}", tag = "pages",
+    responses((status = 200, content_type = "text/html")))]
+async fn session(Path(_id): Path<String>) -> Response {
+    page("session.html", "'self'")
+}
+
+/// This API's reference, rendered from `/api/v1/openapi.json`.
+#[utoipa::path(get, path = "/docs", tag = "pages",
+    responses((status = 200, content_type = "text/html")))]
+async fn docs() -> Response {
+    page("docs.html", "'self'")
+}
+
+/// The session page for an `<iframe>`: framable by `frame_ancestors`.
+#[utoipa::path(get, path = "/embed/{id}", tag = "pages",
+    responses((status = 200, content_type = "text/html")))]
 async fn embed(State(state): State<AppState>, Path(_id): Path<String>) -> Response {
     let mut ancestors = vec!["'self'".to_string()];
     ancestors.extend(state.config.frame_ancestors.iter().cloned());
@@ -65,6 +83,10 @@ fn page(file: &str, frame_ancestors: &str) -> Response {
         .into_response()
 }
 
+/// The pages' scripts, styles and images.
+#[utoipa::path(get, path = "/assets/{*path}", tag = "pages",
+    params(("path" = String, Path, description = "A file under web/dist/assets")),
+    responses((status = 200, description = "The file"), (status = 404, description = "No such asset")))]
 async fn asset(Path(path): Path<String>) -> Response {
     let path = format!("assets/{path}");
     let Some(content) = Assets::get(&path) else {

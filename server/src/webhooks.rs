@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -75,13 +75,7 @@ impl Events {
 
 /// The body a receiver gets.
 pub fn body(event: &EventRecord) -> Value {
-    json!({
-        "id": event.id,
-        "type": event.kind,
-        "session_id": event.session_id,
-        "at": event.at,
-        "data": event.data,
-    })
+    serde_json::to_value(event).expect("events always serialize")
 }
 
 /// `t=…,v1=…` for `body` sent at `t`.

@@ -19,6 +19,7 @@
 //! - `hardening`: every attack on the server itself: floods, stalled and half-open
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `operations`: `/metrics` after real runs, JSON logs and request ids.
+//! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
@@ -33,6 +34,7 @@ mod engine;
 mod fuzz;
 mod hardening;
 mod limits;
+mod openapi;
 mod operations;
 mod reaper;
 mod restart;

@@ -1,5 +1,6 @@
 // The landing page: in open mode a form that starts a session and lands on the interviewer's
-// view with the candidate's link; with an API key configured, only what the service is.
+// view with the candidate's link; with an API key configured, only what the service is. And
+// `/docs`, the API reference the server renders from its own OpenAPI document.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -68,6 +69,38 @@ describe("landing page", () => {
     await page.waitForSelector(".intro");
     await until("the page to settle", async () => (await page.textContent("#app")).includes("API"));
     assert.equal(await page.locator("#new-session").count(), 0);
+    await page.close();
+  });
+
+  test("/docs shows every operation of the server's document and tries one, all from the server", async () => {
+    const page = await context.newPage();
+    const foreign = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).origin !== f.server.url) foreign.push(r.url());
+    });
+    const doc = await (await fetch(f.server.url + "/api/v1/openapi.json")).json();
+    const operations = Object.values(doc.paths).flatMap((item) =>
+      Object.keys(item).filter((m) => ["get", "post", "put", "delete", "patch"].includes(m)),
+    );
+    await page.goto(f.server.url + "/docs");
+    await page.waitForSelector(".opblock");
+    assert.equal(await page.locator(".opblock").count(), operations.length);
+    await screenshot(page, "docs");
+    // "Try it out" on GET /api/v1/environments answers from this server.
+    const environments = page.locator("#operations-environments-list_environments");
+    await environments.locator(".opblock-summary").click();
+    await environments.locator(".try-out__btn").click();
+    await environments.locator(".execute").click();
+    await until("the response", async () =>
+      (
+        (await environments
+          .locator(".live-responses-table")
+          .first()
+          .textContent()
+          .catch(() => "")) ?? ""
+      ).includes('"python"'),
+    );
+    assert.deepEqual(foreign, [], "the docs page loads nothing from elsewhere");
     await page.close();
   });
 });

@@ -1,20 +1,21 @@
 //! `GET /environments`: what sessions can be created with, and whether each is ready.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::AppJson;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/environments", get(list))
-        .route("/embed-config", get(embed_config))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(embed_config))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct EnvironmentView {
     name: String,
     description: String,
@@ -26,6 +27,9 @@ struct EnvironmentView {
     template: String,
 }
 
+/// Every environment, with its version and whether its image is built.
+#[utoipa::path(get, path = "/environments", tag = "environments", operation_id = "list_environments",
+    responses((status = 200, body = Vec<EnvironmentView>)))]
 async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
     AppJson(
         state
@@ -45,7 +49,17 @@ async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
     )
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct EmbedConfig {
+    /// The origins allowed to frame the embed (and to talk to it with `postMessage`).
+    frame_ancestors: Vec<String>,
+}
+
 /// What the embed page needs to check `postMessage` origins: the allowed parent origins.
-async fn embed_config(State(state): State<AppState>) -> AppJson<serde_json::Value> {
-    AppJson(serde_json::json!({"frame_ancestors": state.config.frame_ancestors}))
+#[utoipa::path(get, path = "/embed-config", tag = "pages",
+    responses((status = 200, body = EmbedConfig)))]
+async fn embed_config(State(state): State<AppState>) -> AppJson<EmbedConfig> {
+    AppJson(EmbedConfig {
+        frame_ancestors: state.config.frame_ancestors.clone(),
+    })
 }

@@ -4,10 +4,26 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::session::files::FilesError;
 use crate::session::{SessionError, StdinError};
+
+/// Every error answer's body: `{"error":{"code","message","hint"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `UNAUTHORIZED`, `SESSION_NOT_FOUND`, `RATE_LIMITED`, …
+    #[schema(example = "SESSION_NOT_FOUND")]
+    pub code: &'static str,
+    pub message: String,
+    /// What to do about it.
+    pub hint: &'static str,
+}
 
 /// A failure as a client sees it.
 #[derive(Debug, thiserror::Error)]
@@ -248,8 +264,13 @@ impl IntoResponse for ApiError {
             // Detail to the log, not the client.
             tracing::error!(error = ?self, "request failed");
         }
-        let body = json!({"error": {
-            "code": self.code(), "message": self.to_string(), "hint": self.hint() }});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                hint: self.hint(),
+            },
+        };
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(wait) = self.retry_after() {
             // Whole seconds, rounded up: a client that waits that long is let in.

@@ -5,27 +5,41 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `environments`, `health`: one router each.
+//! - `sessions`, `environments`, `health`: one router each, every route documented by its
+//!   handler's `#[utoipa::path]`.
+//! - `openapi`: the document those make, and the socket messages' schemas.
 
 pub mod access;
 mod environments;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod openapi;
 mod sessions;
 pub mod views;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 
 use crate::state::AppState;
 
-/// Every REST route, to be nested under `/api/v1`.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every REST route, to be nested under `/api/v1` (an unknown path there answers NO_ROUTE
+/// through `app`'s error shaping).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(health::router())
         .merge(environments::router())
         .merge(sessions::router())
-        .fallback(|| async { ApiError::NoRoute })
+        .merge(openapi::router())
+}
+
+/// The `{id}` of every `/sessions/{id}/…` route, for the document (the handlers read it with
+/// `SessionAccess`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only its description is used
+pub struct SessionPath {
+    /// The session's id.
+    id: uuid::Uuid,
 }

@@ -7,43 +7,50 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::SessionAccess;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Caller, OptionalJson};
 use super::views::{HistoryView, SessionView};
+use super::SessionPath;
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
 use crate::store::ListPage;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sessions", post(create).get(list))
-        .route("/sessions/{id}", get(read).delete(delete))
-        .route("/sessions/{id}/execute", post(execute))
-        .route("/sessions/{id}/extend", post(extend))
-        .route("/sessions/{id}/history", get(history))
-        .route("/sessions/{id}/events", get(events))
-        .route("/sessions/{id}/notes", get(read_notes).put(write_notes))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, delete))
+        .routes(routes!(execute))
+        .routes(routes!(extend))
+        .routes(routes!(history))
+        .routes(routes!(events))
+        .routes(routes!(read_notes, write_notes))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// An environment's name (`GET /environments`); the configured default when absent.
     environment: Option<String>,
+    /// The first document; the environment's template when absent.
     code: Option<String>,
+    /// More files of the workspace, by relative name.
     #[serde(default)]
     files: BTreeMap<String, String>,
+    /// Idle time before the session expires (bounded by the server's maximum).
     ttl_seconds: Option<u64>,
+    /// Free text for the operator's own use, at most 200 characters.
     label: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Created {
     session_id: SessionId,
     status: &'static str,
@@ -57,6 +64,19 @@ struct Created {
     embed_url: String,
 }
 
+/// Creates a session and starts its container; answers with its two tokens and links.
+#[utoipa::path(post, path = "/sessions", tag = "sessions", operation_id = "create_session",
+    request_body(content = Option<CreateBody>, description = "Optional: an empty body takes the defaults"),
+    responses(
+        (status = 201, description = "Created", body = Created),
+        (status = 400, description = "Unknown environment, bad file name or argument", body = ErrorBody),
+        (status = 401, description = "No or wrong API key", body = ErrorBody),
+        (status = 413, description = "Code too large", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "At capacity, image not built, or Docker unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     Caller(created_by): Caller,
@@ -104,15 +124,26 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// At most `quotas.list_page_size`.
     limit: Option<usize>,
     offset: Option<usize>,
 }
 
-/// `GET /sessions?limit=&offset=`: newest first, a page at a time, with a `Link: rel="next"`
+/// Sessions, newest first, a page at a time (`?limit=&offset=`), with a `Link: rel="next"`
 /// header while there may be more. In open mode a caller sees only the sessions it created.
+#[utoipa::path(get, path = "/sessions", tag = "sessions", operation_id = "list_sessions", params(ListQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<SessionView>,
+            headers(("link" = String, description = "`<…>; rel=\"next\"` while there may be more"))),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or wrong API key", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -143,6 +174,15 @@ async fn list(
     Ok((headers, AppJson(views)))
 }
 
+/// A session: its status, participants and last run (any of its tokens, or the API key).
+#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", operation_id = "get_session", params(SessionPath),
+    responses(
+        (status = 200, body = SessionView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn read(
     State(state): State<AppState>,
     caller: SessionAccess,
@@ -150,32 +190,52 @@ async fn read(
     Ok(AppJson(state.sessions.snapshot(&caller.id).await?.into()))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct Ended {
+    session_id: SessionId,
+    status: crate::session::Status,
+}
+
+/// Ends the session now (an interviewer token or the API key); what was written is kept.
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", operation_id = "end_session", params(SessionPath),
+    responses(
+        (status = 200, body = Ended),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<serde_json::Value>, ApiError> {
+) -> Result<AppJson<Ended>, ApiError> {
     caller.interviewer()?;
     let id = caller.id;
     if let Some(session) = state.sessions.get(&id) {
         state.sessions.end(&session, EndReason::Stopped).await?;
     }
     let status = state.sessions.snapshot(&id).await?.status;
-    Ok(AppJson(
-        serde_json::json!({"session_id": id, "status": status.as_str()}),
-    ))
+    Ok(AppJson(Ended {
+        session_id: id,
+        status,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExecuteBody {
+    /// The program; the session's document when absent.
     code: Option<String>,
     filename: Option<String>,
     files: Option<BTreeMap<String, String>>,
+    /// All of the program's input; stdin is closed after it.
     stdin: Option<String>,
+    /// At most `limits.run_timeout_seconds`.
     timeout_seconds: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Executed {
     session_id: SessionId,
     run_id: Uuid,
@@ -187,10 +247,27 @@ struct Executed {
     build_time: Option<f64>,
     /// The build did not run: an unchanged program's outputs came from the build cache.
     build_cached: bool,
-    status: &'static str,
+    status: crate::session::RunStatus,
     truncated: bool,
 }
 
+/// Runs a program in the session's container and answers when it ends (the socket streams
+/// the same run live to everyone in the session).
+#[utoipa::path(post, path = "/sessions/{id}/execute", tag = "sessions", params(SessionPath),
+    request_body(content = Option<ExecuteBody>, description = "Optional: runs the session's files as they are"),
+    responses(
+        (status = 200, description = "The run ended (whatever its status)", body = Executed),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "An observer's token", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A run is in progress, or the session ended", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn execute(
     State(state): State<AppState>,
     caller: SessionAccess,
@@ -233,19 +310,29 @@ async fn execute(
         execution_time: outcome.duration.as_secs_f64(),
         build_time: outcome.build_duration.map(|d| d.as_secs_f64()),
         build_cached: outcome.build_cached,
-        status: outcome.status.as_str(),
+        status: outcome.status,
         truncated: outcome.truncated,
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Extended {
     session_id: SessionId,
     expires_at: DateTime<Utc>,
 }
 
-/// `POST /sessions/{id}/extend`: the session goes on for another idle TTL from now, within its
+/// Moves the session's end: it goes on for another idle TTL from now, within its
 /// maximum lifetime (the API key, or a token that may run code).
+#[utoipa::path(post, path = "/sessions/{id}/extend", tag = "sessions", params(SessionPath),
+    responses(
+        (status = 200, body = Extended),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Ended, or at its maximum lifetime", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn extend(
     State(state): State<AppState>,
     caller: SessionAccess,
@@ -262,6 +349,17 @@ async fn extend(
     }))
 }
 
+/// Everything needed to replay the session: the first document, every accepted update and
+/// every run (interviewers and the API key).
+#[utoipa::path(get, path = "/sessions/{id}/history", tag = "sessions", params(SessionPath),
+    responses(
+        (status = 200, body = HistoryView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn history(
     State(state): State<AppState>,
     caller: SessionAccess,
@@ -271,40 +369,79 @@ async fn history(
     Ok(AppJson(HistoryView::new(caller.id, history)))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+struct Events {
+    session_id: SessionId,
+    /// Oldest first.
+    events: Vec<crate::store::EventRecord>,
+}
+
 /// The session's events, as webhooks deliver them (interviewers and the API key).
+#[utoipa::path(get, path = "/sessions/{id}/events", tag = "sessions", params(SessionPath),
+    responses(
+        (status = 200, body = Events),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn events(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<serde_json::Value>, ApiError> {
+) -> Result<AppJson<Events>, ApiError> {
     caller.interviewer()?;
     let events = state.sessions.events(&caller.id).await?;
-    let events: Vec<_> = events.iter().map(crate::webhooks::body).collect();
-    Ok(AppJson(
-        serde_json::json!({"session_id": caller.id, "events": events}),
-    ))
+    Ok(AppJson(Events {
+        session_id: caller.id,
+        events,
+    }))
 }
 
+/// The interviewers' private notes (never shown to candidates or observers).
+#[utoipa::path(get, path = "/sessions/{id}/notes", tag = "sessions", params(SessionPath),
+    responses(
+        (status = 200, body = Notes),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn read_notes(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<serde_json::Value>, ApiError> {
+) -> Result<AppJson<Notes>, ApiError> {
     caller.interviewer()?;
     let id = caller.id;
     let text = state.sessions.notes(&id).await?;
-    Ok(AppJson(serde_json::json!({"text": text})))
+    Ok(AppJson(Notes { text }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NotesBody {
+struct Notes {
     text: String,
 }
 
+/// Replaces the notes; every interviewer's socket hears of it.
+#[utoipa::path(put, path = "/sessions/{id}/notes", tag = "sessions", params(SessionPath),
+    request_body = Notes,
+    responses(
+        (status = 200, body = Notes),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn write_notes(
     State(state): State<AppState>,
     caller: SessionAccess,
-    AppJson(body): AppJson<NotesBody>,
-) -> Result<AppJson<serde_json::Value>, ApiError> {
+    AppJson(body): AppJson<Notes>,
+) -> Result<AppJson<Notes>, ApiError> {
     caller.interviewer()?;
     let id = caller.id;
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
@@ -312,5 +449,5 @@ async fn write_notes(
         .sessions
         .set_notes(&session, body.text.clone())
         .await?;
-    Ok(AppJson(serde_json::json!({"text": body.text})))
+    Ok(AppJson(body))
 }

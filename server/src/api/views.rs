@@ -9,7 +9,7 @@ use crate::auth::Role;
 use crate::session::{History, Participant, RunStatus, RunSummary, SessionId, SessionSnapshot};
 
 /// A session as GET shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     session_id: SessionId,
     status: crate::session::Status,
@@ -42,7 +42,7 @@ impl From<SessionSnapshot> for SessionView {
 
 /// `GET /sessions/{id}/history`, typed so that change sets go out as the raw JSON they are
 /// kept as (a `json!` tree would parse each one again).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryView {
     session_id: SessionId,
     initial_document: String,
@@ -52,15 +52,17 @@ pub struct HistoryView {
     runs: Vec<RunView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UpdateView {
     version: u64,
     at: DateTime<Utc>,
     client_id: String,
+    /// A CodeMirror change set in its JSON form.
+    #[schema(value_type = Vec<serde_json::Value>)]
     changes: Box<serde_json::value::RawValue>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RunView {
     run_id: Uuid,
     by: Role,

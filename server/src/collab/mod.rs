@@ -21,10 +21,11 @@ use serde_json::value::RawValue;
 pub use changes::{ChangeError, ChangeSet};
 
 /// One accepted update, as stored and broadcast.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Update {
     pub client_id: String,
     /// The change set in CodeMirror's JSON form, as the client sent it.
+    #[schema(value_type = Vec<serde_json::Value>)]
     pub changes: Box<RawValue>,
     #[serde(skip)]
     pub at: DateTime<Utc>,

@@ -43,14 +43,14 @@ pub enum SessionEvent {
 }
 
 /// A run started.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunStarted {
     pub run_id: Uuid,
     pub by: Role,
 }
 
 /// A piece of a run's output; `seq` numbers the run's output and input from 1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Output {
     pub run_id: Uuid,
     pub seq: u64,
@@ -60,7 +60,7 @@ pub struct Output {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunFinished {
     pub run_id: Uuid,
     pub exit_code: Option<i64>,
@@ -73,7 +73,7 @@ pub struct RunFinished {
 }
 
 /// A participant's selection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Cursor {
     pub participant: u64,
     pub name: String,
@@ -85,7 +85,7 @@ pub struct Cursor {
 
 /// A participant typed into the running program's stdin (so everyone sees the answers): at
 /// most [`INPUT_PREVIEW_BYTES`] of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Input {
     pub run_id: Uuid,
     /// In the same numbering as the run's output.
@@ -98,7 +98,7 @@ pub struct Input {
 
 /// When the session ends now: `warning` ahead of the end (within
 /// `sessions.expiry_warning_seconds`), or not after it was extended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Expiry {
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub warning: bool,
@@ -108,7 +108,7 @@ pub struct Expiry {
 }
 
 /// What ends a session that nothing more happens in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExpiryReason {
     /// No activity for the idle TTL.

@@ -27,7 +27,7 @@ pub(super) struct Warm {
 }
 
 /// One environment's pool, as health and the log show it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PoolStatus {
     pub environment: String,
     /// Containers waiting with their runner open.

@@ -8,7 +8,20 @@ use uuid::Uuid;
 use crate::auth::Role;
 
 /// A session's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[schema(value_type = Uuid)]
 pub struct SessionId(pub Uuid);
 
 impl std::fmt::Display for SessionId {
@@ -25,7 +38,7 @@ impl std::str::FromStr for SessionId {
 }
 
 /// Where a session is in its life (API.md's session status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Creating,
@@ -75,7 +88,7 @@ impl Status {
 }
 
 /// How a run ended (API.md's execute status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Completed,
@@ -118,7 +131,7 @@ impl RunStatus {
 }
 
 /// Which step of a run produced output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Build,
@@ -126,7 +139,7 @@ pub enum Phase {
 }
 
 /// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EndReason {
     Expired,
@@ -160,7 +173,7 @@ impl EndReason {
 }
 
 /// Someone connected to a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Participant {
     /// Unique within the session while connected; ties cursors to names.
     pub id: u64,
@@ -182,7 +195,7 @@ pub enum SocketCap {
 }
 
 /// The last finished run, as GET shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RunSummary {
     pub run_id: Uuid,
     pub status: RunStatus,

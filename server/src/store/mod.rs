@@ -61,7 +61,7 @@ pub struct RunRecord {
 }
 
 /// One event of a session's audit trail (what webhooks deliver too).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct EventRecord {
     pub id: Uuid,
     pub session_id: SessionId,
@@ -70,6 +70,7 @@ pub struct EventRecord {
     #[serde(rename = "type")]
     pub kind: String,
     pub at: DateTime<Utc>,
+    /// What happened: the participant, the run's status and timings, the end's reason.
     pub data: serde_json::Value,
 }
 

@@ -27,9 +27,12 @@ use crate::api::ApiError;
 use crate::state::AppState;
 
 /// What the upgrade's URL may say besides the token (which `SocketAccess` reads).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SocketQuery {
+    /// The name others see (cursors, presence).
     name: Option<String>,
+    /// An interviewer watching without being seen to edit: joins as an observer.
     #[serde(default)]
     readonly: Option<String>,
     /// With `after_seq`: what a reconnecting client already has of the run in progress (the
@@ -38,8 +41,23 @@ pub struct SocketQuery {
     after_seq: Option<u64>,
 }
 
-/// `GET /sessions/{id}/ws`: checks what can be checked before upgrading, so a bad token or a
+/// The session's socket. What can be checked is checked before upgrading, so a bad token or a
 /// full session gets an HTTP error with the error body rather than a socket that closes at once.
+#[utoipa::path(get, path = "/sessions/{id}/ws", tag = "socket", operation_id = "socket",
+    description = "Upgrades to the session's WebSocket. Text frames, one JSON object each, `type` first: \
+the `ClientMessage` and `ServerMessage` components, and one schema per message at `/api/v1/socket-schemas.json`.",
+    params(
+        crate::api::SessionPath,
+        ("token" = Option<String>, Query, description = "A session token; without it, the first message is `auth`"),
+        SocketQuery,
+    ),
+    responses(
+        (status = 101, description = "Switching to the socket"),
+        (status = 401, body = crate::api::error::ErrorBody),
+        (status = 404, body = crate::api::error::ErrorBody),
+        (status = 409, description = "The session ended", body = crate::api::error::ErrorBody),
+        (status = 429, description = "Too many sockets", body = crate::api::error::ErrorBody),
+    ))]
 pub async fn upgrade(
     State(state): State<AppState>,
     access: SocketAccess,

@@ -16,7 +16,7 @@ use crate::collab::Update;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
 
 /// What a client may send.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Credentials, when the URL carried none; must be the first message. `after` says what
@@ -40,9 +40,9 @@ pub enum ClientMessage {
     StdinEof,
     Kill,
     Ping,
-    /// Document updates made on `version`. Parsed by [`UpdateMessage`], straight from the
-    /// text: a tagged enum would first copy the change sets into a tree.
-    #[serde(skip_deserializing)]
+    /// Document updates made on `version`. [`ClientMessage::parse`] reads it with
+    /// [`UpdateMessage`], straight from the text: a tagged enum would first copy the change
+    /// sets into a tree (the derive still describes it, for the schema).
     Update {
         version: u64,
         updates: Vec<ClientUpdate>,
@@ -66,7 +66,7 @@ pub enum ClientMessage {
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct After {
     pub run_id: Uuid,
@@ -74,10 +74,12 @@ pub struct After {
 }
 
 /// One update as a client sends it; the change set stays the JSON text it was sent as.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
     pub client_id: String,
+    /// A CodeMirror change set in its JSON form.
+    #[schema(value_type = Vec<serde_json::Value>)]
     pub changes: Box<RawValue>,
 }
 
@@ -105,7 +107,7 @@ struct Envelope<'a> {
 }
 
 /// An environment as `welcome` describes it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EnvironmentInfo {
     pub name: String,
     pub description: String,
@@ -164,7 +166,7 @@ impl ClientMessage {
 }
 
 /// What the server sends.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     Welcome {
@@ -221,12 +223,13 @@ pub enum ServerMessage {
 }
 
 /// The run in progress as `welcome` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WelcomeRun {
     pub run_id: Uuid,
     pub by: Role,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// `output` and `input` messages, in order, as they were sent.
+    #[schema(no_recursion)]
     pub events: Vec<ServerMessage>,
     /// Earlier output or input of the run was not kept.
     pub truncated: bool,

@@ -1,0 +1,197 @@
+//! The API's description, made from the code: OpenAPI 3.1 from the handlers' `#[utoipa::path]`
+//! and the types' `ToSchema` (`/api/v1/openapi.json`, shown at `/docs`), and one standalone
+//! JSON Schema per socket message, cut from the same components
+//! (`/api/v1/socket-schemas.json`).
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::{json, Map, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+use crate::ws::{ClientMessage, ServerMessage};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "livecode",
+        description = "Live-coding sessions for technical interviews: create a session, share its links, \
+run code in its container, follow it over the socket (`/api/v1/sessions/{id}/ws`; its messages' \
+schemas are at `/api/v1/socket-schemas.json`). Errors are `{\"error\":{\"code\",\"message\",\"hint\"}}`."
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "sessions", description = "Sessions, their runs, replay and notes"),
+        (name = "environments", description = "What sessions can be created with"),
+        (name = "socket", description = "The session socket"),
+        (name = "operations", description = "Health, metrics and this description"),
+        (name = "pages", description = "The pages people open"),
+    ),
+    components(schemas(ClientMessage, ServerMessage))
+)]
+struct ApiDoc;
+
+/// `Authorization: Bearer …`: the API key, or one of a session's tokens.
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The API key (`api_key` in config), or a session's candidate or \
+                         interviewer token, each scoped to its one session",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document's root, which the routers' paths are added to.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The finished description, served as built (made once, when the router is).
+#[derive(Clone)]
+pub struct Described {
+    openapi: Arc<str>,
+    socket: Arc<str>,
+}
+
+impl Described {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        let value = serde_json::to_value(doc).expect("the document serializes");
+        let socket = socket_schemas(&value).to_string();
+        Self {
+            openapi: doc.to_json().expect("the document serializes").into(),
+            socket: socket.into(),
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(socket_schemas_json))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
+async fn openapi_json(Extension(described): Extension<Described>) -> Response {
+    json_response(&described.openapi)
+}
+
+/// A JSON Schema (2020-12) for each socket message, by direction and `type`:
+/// `{"client": {"run": {…}, …}, "server": {"welcome": {…}, …}}`.
+#[utoipa::path(get, path = "/socket-schemas.json", tag = "socket",
+    responses((status = 200, description = "One schema per message", content_type = "application/json")))]
+async fn socket_schemas_json(Extension(described): Extension<Described>) -> Response {
+    json_response(&described.socket)
+}
+
+fn json_response(body: &Arc<str>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Cuts the `ClientMessage` and `ServerMessage` components into one schema per message: each
+/// alternative of their `oneOf`, named by its `type`, with the components it refers to under
+/// `$defs` (so each stands alone).
+pub fn socket_schemas(doc: &Value) -> Value {
+    let components = &doc["components"]["schemas"];
+    let mut out = Map::new();
+    for (direction, component) in [("client", "ClientMessage"), ("server", "ServerMessage")] {
+        let mut messages = Map::new();
+        let alternatives = components[component]["oneOf"].as_array().cloned();
+        for alternative in alternatives.unwrap_or_default() {
+            let Some(kind) = message_type(&alternative) else {
+                continue;
+            };
+            let mut defs = Map::new();
+            collect_refs(&alternative, components, &mut defs);
+            let mut schema = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": format!("{direction} message '{kind}'"),
+            });
+            let object = schema.as_object_mut().expect("an object");
+            for (k, v) in alternative.as_object().into_iter().flatten() {
+                object.insert(k.clone(), v.clone());
+            }
+            if !defs.is_empty() {
+                object.insert("$defs".into(), Value::Object(defs));
+            }
+            messages.insert(kind, rewrite_refs(schema));
+        }
+        out.insert(direction.into(), Value::Object(messages));
+    }
+    Value::Object(out)
+}
+
+/// The `type` an alternative pins: `properties.type.enum[0]`, possibly inside an `allOf`.
+fn message_type(schema: &Value) -> Option<String> {
+    if let Some(kind) = schema["properties"]["type"]["enum"][0].as_str() {
+        return Some(kind.to_string());
+    }
+    if let Some(kind) = schema["properties"]["type"]["const"].as_str() {
+        return Some(kind.to_string());
+    }
+    let parts = schema["allOf"].as_array()?;
+    parts.iter().find_map(message_type)
+}
+
+/// Every component `schema` refers to, transitively, by name.
+fn collect_refs(schema: &Value, components: &Value, defs: &mut Map<String, Value>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                if !defs.contains_key(name) {
+                    let target = components[name].clone();
+                    defs.insert(name.to_string(), target.clone());
+                    collect_refs(&target, components, defs);
+                }
+            }
+            map.values().for_each(|v| collect_refs(v, components, defs));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, components, defs)),
+        _ => {}
+    }
+}
+
+/// `#/components/schemas/X` → `#/$defs/X`.
+fn rewrite_refs(schema: Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => {
+                        let r = r.replace("#/components/schemas/", "#/$defs/");
+                        (k, Value::String(r))
+                    }
+                    (_, v) => (k, rewrite_refs(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(rewrite_refs).collect()),
+        other => other,
+    }
+}

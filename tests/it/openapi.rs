@@ -1,0 +1,436 @@
+//! The API's description against the server it describes: every documented route answers
+//! with a documented status and a body its schema accepts; the router has no method a path's
+//! document does not list, and no route bypasses the documenting macro; every socket message a
+//! real session sends (and every one a client sends) matches its own JSON Schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const KEY: &str = "openapi-test-key-0123456789abcdef";
+
+async fn document(server: &TestServer) -> Value {
+    let resp = server.api().get("/openapi.json", None).await;
+    expect_json(resp, 200).await
+}
+
+/// A validator for `schema`, whose `$ref`s point into `doc`'s components.
+fn validator(schema: &Value, doc: &Value) -> jsonschema::Validator {
+    let mut root = schema.clone();
+    root.as_object_mut()
+        .expect("a schema object")
+        .insert("components".into(), doc["components"].clone());
+    jsonschema::draft202012::new(&root)
+        .unwrap_or_else(|e| panic!("not a valid JSON Schema ({e}): {schema}"))
+}
+
+fn errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_answers_as_documented() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let doc = document(&server).await;
+    assert_eq!(doc["openapi"], "3.1.0", "OpenAPI 3.1");
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "code": "print('documented')\n"}),
+            )
+            .await,
+    );
+    server
+        .api()
+        .wait_status(&session.id, &session.interviewer, "ready")
+        .await;
+    // A real asset, named in a page the server serves.
+    let base = format!("http://{}", server.addr);
+    let landing = server
+        .http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("text");
+    let asset = landing
+        .split("/assets/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the landing page names an asset")
+        .to_string();
+
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations: Vec<(String, String, Value)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("a path item")
+                .iter()
+                .filter(|(method, _)| {
+                    ["get", "post", "put", "delete", "patch"].contains(&method.as_str())
+                })
+                .map(|(method, op)| (path.clone(), method.clone(), op.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Ending the session goes last: the routes before it need it alive.
+    operations.sort_by_key(|(path, method, _)| (method == "delete", path.clone()));
+    assert!(operations.len() >= 20, "{} operations", operations.len());
+    let ids: BTreeSet<&str> = operations
+        .iter()
+        .map(|(path, method, op)| {
+            let params: Vec<_> = op["parameters"].as_array().into_iter().flatten().collect();
+            let names: BTreeSet<_> = params
+                .iter()
+                .map(|p| format!("{} {}", p["in"], p["name"]))
+                .collect();
+            assert_eq!(
+                names.len(),
+                params.len(),
+                "{method} {path}: a parameter twice"
+            );
+            op["operationId"].as_str().expect("an operationId")
+        })
+        .collect();
+    assert_eq!(ids.len(), operations.len(), "operationIds are unique");
+
+    let mut answered = BTreeMap::new();
+    for (path, method, op) in &operations {
+        let url = format!(
+            "{base}{}",
+            path.replace("{id}", &session.id).replace("{path}", &asset)
+        );
+        let status = if path.ends_with("/ws") {
+            // The socket's route answers by upgrading.
+            let (_ws, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+            assert_eq!(welcome["type"], "welcome");
+            101
+        } else {
+            let request = match method.as_str() {
+                "get" => server.http.get(&url),
+                "delete" => server.http.delete(&url),
+                "post" => server.http.post(&url).json(&match path.as_str() {
+                    p if p.ends_with("/execute") => json!({"code": "print(6 * 7)\n"}),
+                    _ => json!({}),
+                }),
+                "put" => server.http.put(&url).json(&json!({"text": "documented"})),
+                other => panic!("no request for method {other}"),
+            };
+            // The session's own routes take its interviewer token, the rest the API key.
+            let bearer = if path.contains("{id}") && path.starts_with("/api/") {
+                &session.interviewer
+            } else {
+                KEY
+            };
+            let resp = request
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            let status = resp.status().as_u16();
+            let content_type = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp.bytes().await.expect("body");
+            assert!(
+                (200..300).contains(&status),
+                "{method} {path} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let documented = &op["responses"][status.to_string()];
+            assert!(
+                documented.is_object(),
+                "{method} {path} answered {status}, which its document does not list"
+            );
+            if let Some(schema) = documented["content"]["application/json"]["schema"].as_object() {
+                assert!(
+                    content_type.starts_with("application/json"),
+                    "{method} {path}: {content_type}"
+                );
+                let value: Value = serde_json::from_slice(&body).expect("a JSON body");
+                let v = validator(&Value::Object(schema.clone()), &doc);
+                let errs = errors(&v, &value);
+                assert!(
+                    errs.is_empty(),
+                    "{method} {path}: the body does not match its schema: {errs:?}\n{value}"
+                );
+            }
+            status
+        };
+        assert!(
+            op["responses"][status.to_string()].is_object(),
+            "{method} {path}: {status} is not documented"
+        );
+        answered.insert(format!("{method} {path}"), status);
+    }
+
+    // The router has no method on a documented path that the document leaves out.
+    for (path, item) in paths {
+        let url = format!(
+            "{base}{}",
+            path.replace("{id}", &session.id).replace("{path}", &asset)
+        );
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                continue;
+            }
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let resp = server
+                .http
+                .request(m, &url)
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(
+                resp.status().as_u16(),
+                405,
+                "{method} {path} is routed but not documented"
+            );
+        }
+    }
+    // And a path nobody documented is no route at all.
+    check_error(
+        server.api().get("/undocumented", Some(KEY)).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    eprintln!("answered: {answered:?}");
+}
+
+/// Routes reach the router only through `utoipa_axum::routes!` (which documents them):
+/// no `.route(…)`, `.nest_service(…)` or `axum::routing` anywhere in the server.
+#[test]
+fn no_route_bypasses_the_document() {
+    let mut undocumented = Vec::new();
+    let mut stack = vec![repo_path("server/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if [".route(", ".route_service(", ".nest_service(", "routing::"]
+                    .iter()
+                    .any(|p| code.contains(p))
+                {
+                    undocumented.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "routes added past utoipa_axum::routes! are missing from the document:\n{}",
+        undocumented.join("\n")
+    );
+}
+
+const CLIENT_TYPES: &[&str] = &[
+    "auth",
+    "run",
+    "stdin",
+    "stdin_eof",
+    "kill",
+    "ping",
+    "update",
+    "pull",
+    "cursor",
+    "notes",
+    "end_session",
+    "extend",
+];
+
+const SERVER_TYPES: &[&str] = &[
+    "welcome",
+    "status",
+    "run_started",
+    "output",
+    "run_finished",
+    "presence",
+    "error",
+    "session_ended",
+    "pong",
+    "updates",
+    "update_rejected",
+    "cursor",
+    "notes",
+    "input",
+    "expiry",
+];
+
+/// Checks `message` against the schema of its direction and type.
+fn check_message(schemas: &Value, direction: &str, message: &Value) {
+    let kind = message["type"].as_str().expect("a type");
+    let schema = &schemas[direction][kind];
+    assert!(schema.is_object(), "no {direction} schema for '{kind}'");
+    let v = jsonschema::draft202012::new(schema)
+        .unwrap_or_else(|e| panic!("the {direction} schema of '{kind}' is invalid: {e}"));
+    let errs = errors(&v, message);
+    assert!(
+        errs.is_empty(),
+        "{direction} message '{kind}' does not match its schema: {errs:?}\n{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_socket_message_matches_its_schema() {
+    let server = TestServer::start(|_| {}).await;
+    let schemas = expect_json(server.api().get("/socket-schemas.json", None).await, 200).await;
+    let names = |d: &str| -> BTreeSet<String> {
+        schemas[d]
+            .as_object()
+            .expect("messages")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let want = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        names("client"),
+        want(CLIENT_TYPES),
+        "one schema per client message"
+    );
+    assert_eq!(
+        names("server"),
+        want(SERVER_TYPES),
+        "one schema per server message"
+    );
+    for schema in schemas["client"].as_object().into_iter().flatten() {
+        assert_eq!(
+            schema.1["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{}",
+            schema.0
+        );
+    }
+    // The schemas are not vacuous: a message missing a field, or of the wrong shape, fails.
+    let output = jsonschema::draft202012::new(&schemas["server"]["output"]).expect("schema");
+    assert!(!output.is_valid(&json!({"type": "output", "data": "x"})));
+    let stdin = jsonschema::draft202012::new(&schemas["client"]["stdin"]).expect("schema");
+    assert!(!stdin.is_valid(&json!({"type": "stdin", "data": 5})));
+
+    let session = server
+        .python("name = input('name? ')\nprint('hello', name)\n")
+        .await;
+    let (mut interviewer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&name=Ines")
+        .await;
+    check_message(&schemas, "server", &welcome);
+    let (mut candidate, welcome) = server
+        .connect(&session.id, &session.candidate, "&name=Cara")
+        .await;
+    check_message(&schemas, "server", &welcome);
+    let version = welcome["version"].as_u64().expect("version");
+    let length = welcome["document"]
+        .as_str()
+        .expect("document")
+        .encode_utf16()
+        .count();
+
+    let sent = [
+        json!({"type": "ping"}),
+        json!({"type": "cursor", "anchor": 0, "head": 4, "version": version}),
+        json!({"type": "update", "version": version,
+            "updates": [{"client_id": "c1", "changes": [[0, "# hi\n"], length]}]}),
+        json!({"type": "update", "version": version,
+            "updates": [{"client_id": "c1", "changes": [[0, "stale"], length]}]}),
+        json!({"type": "pull", "version": version}),
+        json!({"type": "run", "stdin": null}),
+        json!({"type": "stdin", "data": "Ada\n"}),
+        json!({"type": "stdin_eof"}),
+        json!({"type": "extend"}),
+        json!({"type": "dance"}),
+    ];
+    let mut early = Vec::new();
+    for message in &sent {
+        if message["type"] != "dance" {
+            check_message(&schemas, "client", message);
+        }
+        send(&mut candidate, message.clone()).await;
+        if message["type"] == "run" {
+            // What came before the run started (pong, updates, …) is checked below too.
+            let before = frames_until(&mut candidate, "run_started", Duration::from_secs(30)).await;
+            early.extend(before.into_iter().map(|(_, v)| v));
+        }
+    }
+    send(&mut interviewer, json!({"type": "notes", "text": "good"})).await;
+    check_message(
+        &schemas,
+        "client",
+        &json!({"type": "notes", "text": "good"}),
+    );
+    for other in [
+        json!({"type": "kill"}),
+        json!({"type": "end_session"}),
+        json!({"type": "auth", "token": "t", "after": {"run_id": session.id, "seq": 3}}),
+        json!({"type": "run", "files": {"main.py": "print(1)\n"}, "restart": true}),
+    ] {
+        check_message(&schemas, "client", &other);
+    }
+
+    // Everything both sockets hear until the run ends, and a little after.
+    let mut seen = BTreeSet::new();
+    for ws in [&mut candidate, &mut interviewer] {
+        let mut frames: Vec<Value> = std::mem::take(&mut early);
+        frames.extend(
+            frames_until(ws, "run_finished", Duration::from_secs(30))
+                .await
+                .into_iter()
+                .map(|(_, v)| v),
+        );
+        let quiet = std::time::Instant::now() + Duration::from_millis(800);
+        while let Frame::Json(v) = next_frame(ws, quiet).await {
+            frames.push(v);
+        }
+        for message in &frames {
+            check_message(&schemas, "server", message);
+            seen.insert(message["type"].as_str().unwrap_or("").to_string());
+        }
+    }
+    send(&mut interviewer, json!({"type": "end_session"})).await;
+    let ended = next_of_type(&mut candidate, "session_ended").await;
+    check_message(&schemas, "server", &ended);
+    seen.insert("session_ended".into());
+    for kind in [
+        "pong",
+        "cursor",
+        "updates",
+        "update_rejected",
+        "run_started",
+        "output",
+        "input",
+        "run_finished",
+        "presence",
+        "notes",
+        "expiry",
+        "error",
+        "session_ended",
+    ] {
+        assert!(
+            seen.contains(kind),
+            "no '{kind}' message was seen: {seen:?}"
+        );
+    }
+}
