@@ -210,11 +210,48 @@ async fn every_documented_route_answers_as_documented() {
         "NOT_FOUND",
     )
     .await;
+    // Refusals match the document's error shape: a wrong token, a session that is not there,
+    // a body of the wrong type.
+    let error_schema = validator(&json!({"$ref": "#/components/schemas/ErrorBody"}), &doc);
+    let missing = format!("{base}/api/v1/sessions/{}", uuid::Uuid::new_v4());
+    let not_json = server
+        .http
+        .post(format!("{base}/api/v1/sessions"))
+        .bearer_auth(KEY)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(not_json.status().as_u16(), 415);
+    assert!(doc["paths"]["/api/v1/sessions"]["post"]["responses"]["415"].is_object());
+    for resp in [
+        server
+            .http
+            .get(&missing)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .expect("get"),
+        server
+            .http
+            .get(&missing)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("get"),
+        not_json,
+    ] {
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.expect("an error body");
+        let errs = errors(&error_schema, &body);
+        assert!(errs.is_empty(), "{status}: {errs:?} {body}");
+    }
     eprintln!("answered: {answered:?}");
 }
 
-/// Routes reach the router only through `utoipa_axum::routes!` (which documents them):
-/// no `.route(…)`, `.nest_service(…)` or `axum::routing` anywhere in the server.
+/// Routes reach the router only through `utoipa_axum::routes!` (which documents them): no
+/// `.route(…)`, fallback, plain `Router::new()` or `axum::routing` anywhere in the server.
 #[test]
 fn no_route_bypasses_the_document() {
     let mut undocumented = Vec::new();
@@ -231,10 +268,22 @@ fn no_route_bypasses_the_document() {
             }
             let text = std::fs::read_to_string(&path).expect("read");
             for (n, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if [".route(", ".route_service(", ".nest_service(", "routing::"]
-                    .iter()
-                    .any(|p| code.contains(p))
+                let code = line
+                    .split("//")
+                    .next()
+                    .unwrap_or("")
+                    .replace("OpenApiRouter::new(", "");
+                if [
+                    ".route(",
+                    ".route_service(",
+                    ".nest_service(",
+                    ".fallback(",
+                    ".fallback_service(",
+                    "routing::",
+                    "Router::new(",
+                ]
+                .iter()
+                .any(|p| code.contains(p))
                 {
                     undocumented.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
                 }
@@ -318,18 +367,21 @@ async fn every_socket_message_matches_its_schema() {
         want(SERVER_TYPES),
         "one schema per server message"
     );
-    for schema in schemas["client"].as_object().into_iter().flatten() {
-        assert_eq!(
-            schema.1["$schema"], "https://json-schema.org/draft/2020-12/schema",
-            "{}",
-            schema.0
-        );
+    for direction in ["client", "server"] {
+        for (kind, schema) in schemas[direction].as_object().into_iter().flatten() {
+            assert_eq!(
+                schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
+                "{direction} {kind}"
+            );
+        }
     }
     // The schemas are not vacuous: a message missing a field, or of the wrong shape, fails.
     let output = jsonschema::draft202012::new(&schemas["server"]["output"]).expect("schema");
     assert!(!output.is_valid(&json!({"type": "output", "data": "x"})));
     let stdin = jsonschema::draft202012::new(&schemas["client"]["stdin"]).expect("schema");
     assert!(!stdin.is_valid(&json!({"type": "stdin", "data": 5})));
+    // Fields the server refuses (deny_unknown_fields), the schema refuses too.
+    assert!(!stdin.is_valid(&json!({"type": "stdin", "data": "x", "extra": 1})));
 
     let session = server
         .python("name = input('name? ')\nprint('hello', name)\n")

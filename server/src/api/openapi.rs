@@ -72,11 +72,66 @@ pub struct Described {
 
 impl Described {
     pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
-        let value = serde_json::to_value(doc).expect("the document serializes");
+        let mut value = serde_json::to_value(doc).expect("the document serializes");
+        finish(&mut value);
         let socket = socket_schemas(&value).to_string();
         Self {
-            openapi: doc.to_json().expect("the document serializes").into(),
+            openapi: value.to_string().into(),
             socket: socket.into(),
+        }
+    }
+}
+
+/// What the annotations cannot say, or would say once per handler: bodies that may be left
+/// out, the refusals every body or state change can meet (the media type, a page of another
+/// origin), and client messages' closed field sets (`deny_unknown_fields`).
+fn finish(doc: &mut Value) {
+    let error = |description: &str| {
+        json!({"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+    };
+    for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        let socket = path.ends_with("/ws");
+        for (method, op) in item.as_object_mut().into_iter().flatten() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let optional_body = matches!(
+                op.get("operationId").and_then(Value::as_str),
+                Some("create_session" | "execute")
+            );
+            let has_body = op.contains_key("requestBody");
+            if optional_body {
+                op["requestBody"]["required"] = json!(false);
+            }
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("responses");
+            if has_body {
+                responses
+                    .entry("415")
+                    .or_insert_with(|| error("The body is not `application/json`"));
+            }
+            if socket || matches!(method.as_str(), "post" | "put" | "delete") {
+                let refused = "A page of another origin (FORBIDDEN_ORIGIN)";
+                match responses.get_mut("403") {
+                    Some(r) => {
+                        let d = r["description"].as_str().unwrap_or("Forbidden");
+                        r["description"] = json!(format!("{d}; or {refused}"));
+                    }
+                    None => {
+                        responses.insert("403".into(), error(refused));
+                    }
+                }
+            }
+        }
+    }
+    let client = &mut doc["components"]["schemas"]["ClientMessage"]["oneOf"];
+    for message in client.as_array_mut().into_iter().flatten() {
+        if message["type"] == "object" {
+            message["additionalProperties"] = json!(false);
         }
     }
 }

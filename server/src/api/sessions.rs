@@ -66,7 +66,7 @@ struct Created {
 
 /// Creates a session and starts its container; answers with its two tokens and links.
 #[utoipa::path(post, path = "/sessions", tag = "sessions", operation_id = "create_session",
-    request_body(content = Option<CreateBody>, description = "Optional: an empty body takes the defaults"),
+    request_body(content = CreateBody, description = "Optional: an empty body takes the defaults"),
     responses(
         (status = 201, description = "Created", body = Created),
         (status = 400, description = "Unknown environment, bad file name or argument", body = ErrorBody),
@@ -254,7 +254,7 @@ struct Executed {
 /// Runs a program in the session's container and answers when it ends (the socket streams
 /// the same run live to everyone in the session).
 #[utoipa::path(post, path = "/sessions/{id}/execute", tag = "sessions", params(SessionPath),
-    request_body(content = Option<ExecuteBody>, description = "Optional: runs the session's files as they are"),
+    request_body(content = ExecuteBody, description = "Optional: runs the session's files as they are"),
     responses(
         (status = 200, description = "The run ended (whatever its status)", body = Executed),
         (status = 400, body = ErrorBody),

@@ -40,9 +40,9 @@ pub enum ClientMessage {
     StdinEof,
     Kill,
     Ping,
-    /// Document updates made on `version`. [`ClientMessage::parse`] reads it with
-    /// [`UpdateMessage`], straight from the text: a tagged enum would first copy the change
-    /// sets into a tree (the derive still describes it, for the schema).
+    /// Document updates made on `version`.
+    // `parse` reads it with `UpdateMessage`, straight from the text: a tagged enum would first
+    // copy the change sets into a tree (the derive still describes it, for the schema).
     Update {
         version: u64,
         updates: Vec<ClientUpdate>,
