@@ -34,7 +34,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: "es2022",
     sourcemap: false,
-    // No inline scripts or data: URLs, so a strict CSP can forbid them.
+    // No inline scripts or data: URLs of ours (Swagger UI's CSS on /docs has its own), so a
+    // strict CSP can forbid them on the session pages.
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     // Swagger UI (the docs page only) is one prebuilt bundle of 1.6 MB.

@@ -34,6 +34,15 @@ impl Role {
         }
     }
 
+    /// The name of someone who gave none, as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Candidate => "Candidate",
+            Role::Interviewer => "Interviewer",
+            Role::Observer => "Observer",
+        }
+    }
+
     /// May this role change the document or run code?
     pub fn can_write(self) -> bool {
         !matches!(self, Role::Observer)

@@ -1,8 +1,14 @@
 // The CodeMirror editor of the session page and of replay: the extensions every code editor
 // here has, and compartments for what changes while the page lives (language, theme,
-// read-only).
+// read-only, the person's settings: keymap, font size, tab width).
 
-import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
+import {
+  autocompletion,
+  closeBrackets,
+  closeBracketsKeymap,
+  completeAnyWord,
+  completionKeymap,
+} from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import {
   bracketMatching,
@@ -29,6 +35,7 @@ import {
   rectangularSelection,
 } from "@codemirror/view";
 
+import type { EditorSettings, KeymapName } from "./settings";
 import type { Theme } from "./theme";
 
 /** What may change in an editor after it is made. */
@@ -37,11 +44,20 @@ export class EditorCompartments {
   readonly theme = new Compartment();
   readonly readOnly = new Compartment();
   readonly placeholder = new Compartment();
+  readonly keymap = new Compartment();
+  readonly layout = new Compartment();
 }
 
-/** The shared base: gutters, history, brackets, indentation, search. */
-export function baseExtensions(c: EditorCompartments, theme: Theme, readOnly: boolean): Extension {
+/** The shared base: gutters, history, brackets, indentation, search, completion. */
+export function baseExtensions(
+  c: EditorCompartments,
+  theme: Theme,
+  readOnly: boolean,
+  settings: EditorSettings,
+): Extension {
   return [
+    // Vim's and Emacs' bindings go ahead of every other keymap.
+    c.keymap.of([]),
     lineNumbers(),
     highlightActiveLineGutter(),
     foldGutter(),
@@ -51,14 +67,19 @@ export function baseExtensions(c: EditorCompartments, theme: Theme, readOnly: bo
     dropCursor(),
     EditorState.allowMultipleSelections.of(true),
     indentOnInput(),
-    indentUnit.of("    "),
+    c.layout.of(layoutExtension(settings)),
     bracketMatching(),
     closeBrackets(),
     rectangularSelection(),
     highlightActiveLine(),
     highlightSelectionMatches(),
+    // The language's own completions (keywords, where its mode lists them) and, for every
+    // language, the words already in the document.
+    autocompletion(),
+    EditorState.languageData.of(() => [{ autocomplete: completeAnyWord }]),
     keymap.of([
       ...closeBracketsKeymap,
+      ...completionKeymap,
       ...defaultKeymap,
       ...searchKeymap,
       ...historyKeymap,
@@ -70,6 +91,27 @@ export function baseExtensions(c: EditorCompartments, theme: Theme, readOnly: bo
     c.readOnly.of(readOnlyExtension(readOnly)),
     c.placeholder.of([]),
   ];
+}
+
+/** Font size and tab width. */
+export function layoutExtension(settings: EditorSettings): Extension {
+  return [
+    EditorState.tabSize.of(settings.tabWidth),
+    indentUnit.of(" ".repeat(settings.tabWidth)),
+    EditorView.theme({ ".cm-scroller": { fontSize: `${settings.fontSize}px` } }),
+  ];
+}
+
+/** Vim's or Emacs' bindings, loaded when first picked (each is a chunk of its own). */
+export async function keymapExtension(name: KeymapName): Promise<Extension> {
+  switch (name) {
+    case "vim":
+      return Prec.highest((await import("@replit/codemirror-vim")).vim());
+    case "emacs":
+      return Prec.highest((await import("@replit/codemirror-emacs")).emacs());
+    default:
+      return [];
+  }
 }
 
 /** Read-only keeps the editor focusable, so text can still be selected and copied. */
@@ -100,7 +142,7 @@ export function placeholderExtension(text: string): Extension {
 /** Editor chrome from the page's CSS variables, so one theme serves both. */
 const chrome = EditorView.theme({
   "&": { height: "100%", backgroundColor: "var(--editor-bg)", color: "var(--fg)" },
-  ".cm-scroller": { fontFamily: "var(--mono)", fontSize: "14px", lineHeight: "1.5" },
+  ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.5" },
   ".cm-gutters": {
     backgroundColor: "var(--editor-gutter)",
     color: "var(--muted)",

@@ -8,6 +8,7 @@ import { EditorView } from "@codemirror/view";
 import { api } from "./api";
 import { runSummary } from "./console";
 import { baseExtensions, EditorCompartments, editorTheme } from "./editor";
+import { savedSettings } from "./settings";
 import type { History, HistoryRun } from "./protocol";
 import type { Theme } from "./theme";
 import { el } from "./dom";
@@ -44,7 +45,10 @@ export class Replay {
     theme: Theme,
   ) {
     this.view = new EditorView({
-      state: EditorState.create({ doc: "", extensions: baseExtensions(this.compartments, theme, true) }),
+      state: EditorState.create({
+        doc: "",
+        extensions: baseExtensions(this.compartments, theme, true, savedSettings()),
+      }),
     });
     this.slider = el("input", {
       type: "range",

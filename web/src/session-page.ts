@@ -28,6 +28,8 @@ import { NotesPanel } from "./session/notes";
 import { ParticipantList } from "./session/participants";
 import { ReplayPane } from "./session/replay-pane";
 import { RunPanel } from "./session/run-panel";
+import { savedSettings } from "./settings";
+import { SettingsMenu } from "./session/settings-menu";
 import { savedTheme } from "./theme";
 
 export interface PageOptions {
@@ -51,6 +53,7 @@ class SessionPage {
   private readonly banner = new Banner();
   private readonly title = new SessionTitle();
   private readonly theme: ThemeSwitch;
+  private readonly settings: SettingsMenu;
   private readonly editor: DocumentEditor;
   private readonly runs: RunPanel;
   private readonly people: ParticipantList;
@@ -105,7 +108,9 @@ class SessionPage {
         languageLoaded: (ext) => this.replay.setLanguage(ext),
       },
       theme,
+      savedSettings(),
     );
+    this.settings = new SettingsMenu(savedSettings(), (s) => this.editor.setSettings(s));
     this.runs = new RunPanel({
       send,
       run,
@@ -162,9 +167,9 @@ class SessionPage {
         void this.run();
       }
     });
-    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme } = this;
+    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings } = this;
     layout(this.root, this.options.embed, {
-      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme },
+      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings },
       connection: this.stateEl,
       candidateLink: candidateLinkBar(this.sessionId),
     });

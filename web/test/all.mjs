@@ -7,3 +7,4 @@ import "./collab.test.mjs";
 import "./embed.test.mjs";
 import "./languages.test.mjs";
 import "./catchup.test.mjs";
+import "./editor.test.mjs";

@@ -100,7 +100,8 @@ pub async fn upgrade(
         .into_response())
 }
 
-/// A display name as others see it: no control characters, 40 at most, else "anonymous".
+/// A display name as others see it: no control characters, 40 at most (empty: the socket
+/// names its participant by role when it joins).
 fn clean_name(name: Option<&str>) -> String {
     let name: String = name
         .unwrap_or("")
@@ -108,10 +109,5 @@ fn clean_name(name: Option<&str>) -> String {
         .filter(|c| !c.is_control())
         .take(40)
         .collect();
-    let name = name.trim();
-    if name.is_empty() {
-        "anonymous".into()
-    } else {
-        name.to_string()
-    }
+    name.trim().to_string()
 }

@@ -12,4 +12,6 @@ SwaggerUIBundle({
   // "Try it out" sends the key or token given under "Authorize" as a Bearer header.
   persistAuthorization: false,
   tryItOutEnabled: false,
+  // Nothing leaves the server: no badge from the public validator.
+  validatorUrl: "none",
 });

@@ -103,6 +103,7 @@ export interface PageParts {
   readonly clock: { element: HTMLElement };
   readonly endButton: { element: HTMLElement };
   readonly theme: { button: HTMLElement };
+  readonly settings: { button: HTMLElement; element: HTMLElement };
   readonly connection: HTMLElement;
   readonly candidateLink: HTMLElement | string;
 }
@@ -132,6 +133,7 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     p.clock.element,
     p.replay.button,
     p.endButton.element,
+    el("div", { class: "settings-anchor" }, p.settings.button, p.settings.element),
     p.theme.button,
   );
   root.append(header, p.banner.element, p.candidateLink, main);

@@ -13,11 +13,14 @@ import {
   baseExtensions,
   EditorCompartments,
   editorTheme,
+  keymapExtension,
+  layoutExtension,
   placeholderExtension,
   readOnlyExtension,
   runKeymap,
 } from "../editor";
 import { loadLanguage } from "../languages";
+import type { EditorSettings } from "../settings";
 import type { Theme } from "../theme";
 
 /** What the editor starts from: the live document, or an ended session's last version. */
@@ -54,6 +57,7 @@ export class DocumentEditor {
   constructor(
     private readonly host: DocumentHost,
     private theme: Theme,
+    private settings: EditorSettings,
   ) {}
 
   get ready(): boolean {
@@ -81,7 +85,23 @@ export class DocumentEditor {
       this.host.languageLoaded(ext);
     });
     void this.loadPlaceholder(setup.environment);
+    void this.applyKeymap();
     if (focus) this.view.focus();
+  }
+
+  /** The person changed a setting: shown at once, the keymap once its chunk is loaded. */
+  setSettings(settings: EditorSettings): void {
+    const keymapChanged = settings.keymap !== this.settings.keymap;
+    this.settings = settings;
+    this.view?.dispatch({ effects: this.compartments.layout.reconfigure(layoutExtension(settings)) });
+    if (keymapChanged) void this.applyKeymap();
+  }
+
+  private async applyKeymap(): Promise<void> {
+    const wanted = this.settings.keymap;
+    const ext = await keymapExtension(wanted);
+    // A later pick wins over a slower load.
+    if (this.settings.keymap === wanted) this.view?.dispatch({ effects: this.compartments.keymap.reconfigure(ext) });
   }
 
   /** Starts over from the server's document (after the peer diverged). */
@@ -89,6 +109,7 @@ export class DocumentEditor {
     if (!this.view) return;
     this.view.setState(this.state(setup));
     this.view.dispatch({ effects: this.compartments.language.reconfigure(this.languageExt) });
+    void this.applyKeymap();
   }
 
   /** Replaces the whole text, as an edit (an embed's `set_code`). */
@@ -115,7 +136,7 @@ export class DocumentEditor {
     return EditorState.create({
       doc: setup.document,
       extensions: [
-        baseExtensions(this.compartments, this.theme, setup.readOnly),
+        baseExtensions(this.compartments, this.theme, setup.readOnly, this.settings),
         runKeymap(() => this.host.run()),
         extension,
         EditorView.updateListener.of((u) => {

@@ -275,7 +275,13 @@ where
     } else {
         credential
     };
-    match session.join(role, credential, start.name, caps(state)) {
+    // Someone who gave no name is shown as what they are ("Candidate"), on cursors too.
+    let name = if start.name.is_empty() {
+        role.label().to_string()
+    } else {
+        start.name
+    };
+    match session.join(role, credential, name, caps(state)) {
         Ok(guard) => {
             let me = Client {
                 role,
