@@ -10,6 +10,7 @@
 //! - `sandbox`: the narrow `Sandbox` and `ImageBuilder` traits, the client of each container's
 //!   runner, and the Docker backend.
 //! - `metrics`: Prometheus metrics at `/metrics`.
+//! - `questions`: interview questions, their test cases, test reports and who sees what.
 //! - `environments`: languages from `environments/*/environment.toml`, image builds.
 //! - `store`: SQLite persistence of sessions, documents and runs.
 //!
@@ -25,6 +26,7 @@ pub mod collab;
 pub mod config;
 pub mod environments;
 pub mod metrics;
+pub mod questions;
 pub mod sandbox;
 pub mod serve;
 pub mod session;

@@ -19,6 +19,8 @@
 //! - `hardening`: every attack on the server itself: floods, stalled and half-open
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `operations`: `/metrics` after real runs, JSON logs and request ids.
+//! - `questions`: questions with test cases, test runs from the socket and REST, hidden cases
+//!   counted for candidates and shown to interviewers.
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
@@ -36,6 +38,7 @@ mod hardening;
 mod limits;
 mod openapi;
 mod operations;
+mod questions;
 mod reaper;
 mod restart;
 mod runs;

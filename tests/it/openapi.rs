@@ -39,12 +39,26 @@ async fn every_documented_route_answers_as_documented() {
     let server = TestServer::start(|c| c.api_key = KEY.into()).await;
     let doc = document(&server).await;
     assert_eq!(doc["openapi"], "3.1.0", "OpenAPI 3.1");
+    let question_body = json!({
+        "title": "Echo",
+        "cases": [{"name": "one", "stdin": "", "expected": "documented\n"}]
+    });
+    let question = expect_json(
+        server
+            .api()
+            .post("/questions", Some(KEY), &question_body)
+            .await,
+        201,
+    )
+    .await;
+    let question_id = question["question_id"].as_str().expect("id").to_string();
     let session = Session::from(
         server
             .api()
             .create_session_as(
                 Some(KEY),
-                json!({"environment": "python", "code": "print('documented')\n"}),
+                json!({"environment": "python", "code": "print('documented')\n",
+                    "question": question_id}),
             )
             .await,
     );
@@ -109,7 +123,9 @@ async fn every_documented_route_answers_as_documented() {
     for (path, method, op) in &operations {
         let url = format!(
             "{base}{}",
-            path.replace("{id}", &session.id).replace("{path}", &asset)
+            path.replace("{id}", &session.id)
+                .replace("{path}", &asset)
+                .replace("{question_id}", &question_id)
         );
         let status = if path.ends_with("/ws") {
             // The socket's route answers by upgrading.
@@ -122,6 +138,7 @@ async fn every_documented_route_answers_as_documented() {
                 "delete" => server.http.delete(&url),
                 "post" => server.http.post(&url).json(&match path.as_str() {
                     p if p.ends_with("/execute") => json!({"code": "print(6 * 7)\n"}),
+                    "/api/v1/questions" => question_body.clone(),
                     _ => json!({}),
                 }),
                 "put" => server.http.put(&url).json(&json!({"text": "documented"})),
@@ -182,7 +199,9 @@ async fn every_documented_route_answers_as_documented() {
     for (path, item) in paths {
         let url = format!(
             "{base}{}",
-            path.replace("{id}", &session.id).replace("{path}", &asset)
+            path.replace("{id}", &session.id)
+                .replace("{path}", &asset)
+                .replace("{question_id}", &question_id)
         );
         for method in ["get", "post", "put", "delete", "patch"] {
             if item.get(method).is_some() {
@@ -310,6 +329,7 @@ const CLIENT_TYPES: &[&str] = &[
     "notes",
     "end_session",
     "extend",
+    "run_tests",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -328,6 +348,9 @@ const SERVER_TYPES: &[&str] = &[
     "notes",
     "input",
     "expiry",
+    "tests_started",
+    "test_result",
+    "tests_finished",
 ];
 
 /// Checks `message` against the schema of its direction and type.

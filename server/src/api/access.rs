@@ -105,6 +105,14 @@ impl SessionAccess {
         }
     }
 
+    /// Whose view of the session the caller gets (the API key: an interviewer's).
+    pub fn viewer(&self) -> Role {
+        match self.access {
+            Access::Operator => Role::Interviewer,
+            Access::Token(role) => role,
+        }
+    }
+
     /// The role a run is made as; observers may not run.
     pub fn runner(&self) -> Result<Role, ApiError> {
         match self.access {

@@ -54,6 +54,10 @@ pub enum ApiError {
     RunInProgress,
     #[error("nothing is running")]
     NoRun,
+    #[error("this session has no question")]
+    NoQuestion,
+    #[error("no question with that id")]
+    QuestionNotFound,
     #[error("the session has ended")]
     SessionEnded,
     #[error("the session is at its maximum lifetime")]
@@ -103,6 +107,8 @@ impl ApiError {
             Self::InvalidMessage(_) => "INVALID_MESSAGE",
             Self::RunInProgress => "RUN_IN_PROGRESS",
             Self::NoRun => "NO_RUN",
+            Self::NoQuestion => "NO_QUESTION",
+            Self::QuestionNotFound => "QUESTION_NOT_FOUND",
             Self::SessionEnded => "SESSION_ENDED",
             Self::LifetimeReached => "LIFETIME_REACHED",
             Self::Stdin(StdinError::NoRun) => "NO_RUN",
@@ -125,7 +131,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::SessionNotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::SessionNotFound | Self::NoRoute | Self::QuestionNotFound => StatusCode::NOT_FOUND,
             Self::UnknownEnvironment(_)
             | Self::InvalidFilename(_)
             | Self::InvalidJson(_)
@@ -142,6 +148,7 @@ impl ApiError {
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::RunInProgress
             | Self::NoRun
+            | Self::NoQuestion
             | Self::SessionEnded
             | Self::LifetimeReached
             | Self::Stdin(_) => StatusCode::CONFLICT,
@@ -169,6 +176,8 @@ impl ApiError {
                 "wait for run_finished, send 'kill', or run with \"restart\": true"
             }
             Self::NoRun | Self::Stdin(StdinError::NoRun) => "start a run first",
+            Self::NoQuestion => "create the session with \"question\": <question_id> to run tests",
+            Self::QuestionNotFound => "GET /api/v1/questions lists the questions",
             Self::Stdin(_) => "the program is not reading; wait or kill it",
             Self::SessionEnded => "create a new session",
             Self::LifetimeReached => {
@@ -224,6 +233,7 @@ impl From<SessionError> for ApiError {
             SessionError::LifetimeReached => Self::LifetimeReached,
             SessionError::RunInProgress => Self::RunInProgress,
             SessionError::NoRun => Self::NoRun,
+            SessionError::NoQuestion => Self::NoQuestion,
             SessionError::Files(FilesError::Path(e)) => Self::InvalidFilename(e.to_string()),
             SessionError::Files(e @ FilesError::TooLarge { .. }) => {
                 Self::CodeTooLarge(e.to_string())

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod openapi;
+mod questions;
 mod sessions;
 pub mod views;
 
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(environments::router())
         .merge(sessions::router())
+        .merge(questions::router())
         .merge(openapi::router())
 }
 

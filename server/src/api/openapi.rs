@@ -29,6 +29,7 @@ schemas are at `/api/v1/socket-schemas.json`). Errors are `{\"error\":{\"code\",
     tags(
         (name = "sessions", description = "Sessions, their runs, replay and notes"),
         (name = "environments", description = "What sessions can be created with"),
+        (name = "questions", description = "Interview questions, their test cases, and test runs"),
         (name = "socket", description = "The session socket"),
         (name = "operations", description = "Health, metrics and this description"),
         (name = "pages", description = "The pages people open"),

@@ -48,6 +48,9 @@ struct CreateBody {
     ttl_seconds: Option<u64>,
     /// Free text for the operator's own use, at most 200 characters.
     label: Option<String>,
+    /// A question (`POST /questions`): its starter code for the environment when `code` is
+    /// absent, and its test cases for **Run tests**.
+    question: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,6 +98,7 @@ async fn create(
             files: body.files,
             ttl_seconds: body.ttl_seconds,
             label: body.label,
+            question: body.question,
             created_by,
         })
         .await?;
@@ -296,6 +300,7 @@ async fn execute(
                 close_stdin: true,
                 timeout,
                 restart: false,
+                quiet: false,
             },
             by,
         )

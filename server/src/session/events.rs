@@ -40,6 +40,21 @@ pub enum SessionEvent {
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
     Expiry(Expiry),
+    /// A test run began: the session's question's cases, run one after another.
+    TestsStarted(TestsStarted),
+    /// One case is done (a hidden one is seen by interviewers only).
+    TestResult(Arc<crate::questions::CaseResult>),
+    /// Every case is done; each role sees its view of the report.
+    TestsFinished(Arc<crate::questions::TestReport>),
+}
+
+/// A test run began.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TestsStarted {
+    pub tests_id: Uuid,
+    pub by: Role,
+    /// Every case, hidden ones included.
+    pub total: usize,
 }
 
 /// A run started.
@@ -139,7 +154,14 @@ impl SessionEvent {
             SessionEvent::Updates { updates, .. } => updates.iter().map(|u| u.weight()).sum(),
             SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
             SessionEvent::Cursor(c) => c.name.len(),
-            SessionEvent::Status(_)
+            SessionEvent::TestResult(r) => r.actual.len() + r.expected.len() + r.stderr.len(),
+            SessionEvent::TestsFinished(r) => r
+                .results
+                .iter()
+                .map(|r| BASE + r.actual.len() + r.expected.len() + r.stderr.len())
+                .sum(),
+            SessionEvent::TestsStarted(_)
+            | SessionEvent::Status(_)
             | SessionEvent::Expiry(_)
             | SessionEvent::EngineDown
             | SessionEvent::RunStarted(_)

@@ -28,6 +28,7 @@ mod reaper;
 mod registry;
 mod restore;
 mod run;
+mod testing;
 mod types;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
+pub use testing::TestsHandle;
 pub use types::{
     EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
     Status,
@@ -74,6 +76,8 @@ pub enum SessionError {
     RunInProgress,
     #[error("nothing is running")]
     NoRun,
+    #[error("this session has no question")]
+    NoQuestion,
     #[error(transparent)]
     Files(#[from] files::FilesError),
     #[error("{0}")]
@@ -117,6 +121,8 @@ struct State {
     /// The warning sent for the session's coming end: each end is announced once, and a
     /// socket that joins after it hears it too.
     warning: Option<Arc<SessionEvent>>,
+    /// The test run in progress: it holds the run slot between its cases.
+    testing: Option<Uuid>,
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes

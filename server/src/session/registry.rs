@@ -16,6 +16,7 @@ use super::container::Containers;
 use super::files::validate_files;
 use super::pool::{Pool, PoolStatus};
 use super::run::{self, RunHandle, RunRequest, StopReason, Stopper};
+use super::testing::{self, TestsHandle};
 use super::{
     new_channel, EndReason, RunSummary, Session, SessionError, SessionEvent, SessionId, State,
     Status,
@@ -24,8 +25,9 @@ use crate::auth::{self, Role};
 use crate::collab::{normalize_newlines, Authority, Update};
 use crate::config::Config;
 use crate::environments::Environments;
+use crate::questions::{Question, TestReport};
 use crate::sandbox::{EngineHealth, RunnerConn, Sandbox, SandboxId};
-use crate::store::{SessionRecord, Store};
+use crate::store::{ListPage, SessionRecord, Store};
 
 /// Everything the registry's handles share.
 pub(super) struct Shared {
@@ -71,6 +73,9 @@ pub struct NewSession {
     pub files: BTreeMap<String, String>,
     pub ttl_seconds: Option<u64>,
     pub label: Option<String>,
+    /// The question the interview is about: its starter code (when `code` is absent) and
+    /// its test cases.
+    pub question: Option<Uuid>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
 }
@@ -175,8 +180,20 @@ impl SessionRegistry {
 
     /// Creates a session and starts its container in the background (status `creating`,
     /// then `ready`).
-    pub async fn create(&self, req: NewSession) -> Result<CreatedSession, SessionError> {
+    pub async fn create(&self, mut req: NewSession) -> Result<CreatedSession, SessionError> {
         self.shared.containers.engine_up()?;
+        if let Some(id) = req.question {
+            let question = self.shared.store.get_question(&id).await?.ok_or_else(|| {
+                SessionError::InvalidArgument(format!("no question with id {id}"))
+            })?;
+            let environment = req
+                .environment
+                .clone()
+                .unwrap_or_else(|| self.shared.config.default_environment.clone());
+            if req.code.is_none() {
+                req.code = question.starters.get(&environment).cloned();
+            }
+        }
         let Prepared {
             environment: name,
             lifetime,
@@ -229,6 +246,12 @@ impl SessionRegistry {
             }
             return Err(err.into());
         }
+        if let Some(question) = &req.question {
+            self.shared
+                .store
+                .set_session_question(&record.id, question)
+                .await?;
+        }
         let session = match warm {
             Some(warm) => self.insert(
                 record,
@@ -249,6 +272,7 @@ impl SessionRegistry {
             serde_json::json!({
                 "environment": session.environment.name,
                 "label": session.label,
+                "question_id": req.question,
                 "created_by": if session.created_by == super::BY_KEY { "api_key" } else { "open_mode" },
             }),
         );
@@ -353,6 +377,7 @@ impl SessionRegistry {
                 transcript: None,
                 deadline: record.expires_at,
                 warning: None,
+                testing: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
         });
@@ -372,6 +397,65 @@ impl SessionRegistry {
         self.shared.containers.engine_up()?;
         self.shared.quotas.check_run(session.id)?;
         run::start(&self.shared.containers, session, plan, req, by).await
+    }
+
+    /// The question session `id` was created with, if any.
+    pub async fn question(&self, id: &SessionId) -> Result<Option<Question>, SessionError> {
+        let Some(question) = self.shared.store.session_question(id).await? else {
+            return Ok(None);
+        };
+        Ok(self.shared.store.get_question(&question).await?)
+    }
+
+    /// Starts a test run of the session's question (one quota of runs for all its cases).
+    pub async fn start_tests(
+        &self,
+        session: &Arc<Session>,
+        by: Role,
+    ) -> Result<TestsHandle, SessionError> {
+        let question = self
+            .question(&session.id)
+            .await?
+            .ok_or(SessionError::NoQuestion)?;
+        if question.cases.is_empty() {
+            return Err(SessionError::InvalidArgument(
+                "the session's question has no test cases".into(),
+            ));
+        }
+        self.shared.containers.engine_up()?;
+        self.shared.quotas.check_run(session.id)?;
+        testing::start(&self.shared.containers, session, question, by)
+    }
+
+    /// A session's test reports, oldest first.
+    pub async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, SessionError> {
+        self.shared
+            .store
+            .get_session(id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        Ok(self.shared.store.test_reports(id).await?)
+    }
+
+    /// Keeps a new question.
+    pub async fn create_question(
+        &self,
+        question: &Question,
+        created_by: &str,
+    ) -> Result<(), SessionError> {
+        Ok(self
+            .shared
+            .store
+            .insert_question(question, created_by)
+            .await?)
+    }
+
+    pub async fn get_question(&self, id: &Uuid) -> Result<Option<Question>, SessionError> {
+        Ok(self.shared.store.get_question(id).await?)
+    }
+
+    pub async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, SessionError> {
+        Ok(self.shared.store.list_questions(page).await?)
     }
 
     /// On server shutdown: stops every run in progress and waits until each is recorded, so

@@ -13,6 +13,7 @@ use uuid::Uuid;
 pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
+use crate::questions::{Question, TestReport};
 use crate::session::{EndReason, RunStatus, SessionId, Status};
 
 /// A session as stored.
@@ -173,4 +174,23 @@ pub trait Store: Send + Sync {
     async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
+    async fn insert_question(
+        &self,
+        question: &Question,
+        created_by: &str,
+    ) -> Result<(), StoreError>;
+    async fn get_question(&self, id: &Uuid) -> Result<Option<Question>, StoreError>;
+    /// Newest first; only those `created_by` made when given (open mode).
+    async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, StoreError>;
+    /// The question session `id` was created with.
+    async fn set_session_question(&self, id: &SessionId, question: &Uuid)
+        -> Result<(), StoreError>;
+    async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError>;
+    async fn insert_test_report(
+        &self,
+        id: &SessionId,
+        report: &TestReport,
+    ) -> Result<(), StoreError>;
+    /// A session's test runs, oldest first.
+    async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, StoreError>;
 }

@@ -122,6 +122,14 @@ pub async fn handle(
                 .map_err(Into::into),
             Err(err) => Err(err),
         },
+        ClientMessage::RunTests => match me.may_write() {
+            Ok(()) => sessions
+                .start_tests(session, me.role)
+                .await
+                .map(|_| ())
+                .map_err(Into::into),
+            Err(err) => Err(err),
+        },
         ClientMessage::Extend => match me.may_write() {
             Ok(()) => sessions
                 .extend(session)

@@ -63,6 +63,8 @@ pub enum ClientMessage {
     EndSession,
     /// Moves the session's end as far as its maximum lifetime allows.
     Extend,
+    /// Runs every test case of the session's question.
+    RunTests,
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -129,6 +131,7 @@ const KNOWN_TYPES: &[&str] = &[
     "notes",
     "end_session",
     "extend",
+    "run_tests",
 ];
 
 /// Why a client message was refused.
@@ -220,6 +223,12 @@ pub enum ServerMessage {
     Input(events::Input),
     /// When the session ends: ahead of it (`warning`), and again once it was extended.
     Expiry(events::Expiry),
+    /// A test run of the session's question began.
+    TestsStarted(events::TestsStarted),
+    /// One case's result (hidden cases: interviewers only).
+    TestResult(crate::questions::CaseResult),
+    /// The test run's report, as the receiving role may see it.
+    TestsFinished(crate::questions::TestReportView),
 }
 
 /// The run in progress as `welcome` shows it.
@@ -274,6 +283,20 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
             SessionEvent::Input(e) => Self::Input(e.clone()),
             SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
+            SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),
+            SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
+            // Without a role, the least: what a candidate may see.
+            SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
+        }
+    }
+}
+
+impl ServerMessage {
+    /// `event` as a socket of `role` gets it (test reports differ by role).
+    pub fn for_role(event: &SessionEvent, role: Role) -> Self {
+        match event {
+            SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(role)),
+            other => Self::from(other),
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// Kill a run in progress instead of refusing.
     pub restart: bool,
+    /// A test case's run: the session hears that something runs (its status), not what;
+    /// the run is not the session's last execution, nor a run of its history (its test
+    /// report keeps it).
+    pub quiet: bool,
 }
 
 /// How a run ended, with its (capped) output.
@@ -167,6 +171,10 @@ pub(super) async fn start(
             if state.status.is_ended() {
                 return Err(SessionError::Ended);
             }
+            // A test run holds the slot between its cases too.
+            if state.testing.is_some() && !req.quiet {
+                return Err(SessionError::RunInProgress);
+            }
             match &state.run {
                 Some(_) if !req.restart => return Err(SessionError::RunInProgress),
                 Some(run) => Some(run.stopper()),
@@ -178,8 +186,10 @@ pub(super) async fn start(
                         done: done_rx.clone(),
                     });
                     state.last_activity_at = Utc::now();
-                    Session::begin_transcript(&mut state, run_id, by, transcript_limit);
-                    session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
+                    if !req.quiet {
+                        Session::begin_transcript(&mut state, run_id, by, transcript_limit);
+                        session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
+                    }
                     state.status = Status::Executing;
                     session.emit_locked(SessionEvent::Status(Status::Executing));
                     None
@@ -192,12 +202,14 @@ pub(super) async fn start(
         }
     }
 
+    let mut output = output::Output::new(
+        session.clone(),
+        run_id,
+        containers.config.limits.output_limit_bytes,
+    );
+    output.quiet = req.quiet;
     let ctx = RunCtx {
-        output: output::Output::new(
-            session.clone(),
-            run_id,
-            containers.config.limits.output_limit_bytes,
-        ),
+        output,
         session: session.clone(),
         run_id,
         stop,
@@ -239,8 +251,11 @@ async fn run_task(
         stderr: String::new(),
         truncated: false,
     };
-    if let Err(err) = c.store.insert_run(&record).await {
-        tracing::error!(session = %session.id, %err, "could not store the run");
+    let quiet = ctx.output.quiet;
+    if !quiet {
+        if let Err(err) = c.store.insert_run(&record).await {
+            tracing::error!(session = %session.id, %err, "could not store the run");
+        }
     }
 
     let ended = match pump::drive(c, &mut ctx).await {
@@ -266,7 +281,13 @@ async fn run_task(
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
     });
-    let session_status = finished(&session, &outcome, ended.build_ms, started_at, finished_at);
+    let session_status = finished(
+        &session,
+        &outcome,
+        ended.build_ms,
+        (started_at, finished_at),
+        quiet,
+    );
     tracing::debug!(
         session = %session.id,
         run = %outcome.run_id,
@@ -274,20 +295,22 @@ async fn run_task(
         ms = outcome.duration.as_millis() as u64,
         "run finished"
     );
-    c.events.record(
-        session.id,
-        "run.finished",
-        serde_json::json!({
-            "run_id": outcome.run_id,
-            "by": by.as_str(),
-            "status": outcome.status.as_str(),
-            "exit_code": outcome.exit_code,
-            "duration_ms": outcome.duration.as_millis() as u64,
-            "build_ms": ended.build_ms,
-            "build_cached": outcome.build_cached,
-            "truncated": outcome.truncated,
-        }),
-    );
+    if !quiet {
+        c.events.record(
+            session.id,
+            "run.finished",
+            serde_json::json!({
+                "run_id": outcome.run_id,
+                "by": by.as_str(),
+                "status": outcome.status.as_str(),
+                "exit_code": outcome.exit_code,
+                "duration_ms": outcome.duration.as_millis() as u64,
+                "build_ms": ended.build_ms,
+                "build_cached": outcome.build_cached,
+                "truncated": outcome.truncated,
+            }),
+        );
+    }
     crate::metrics::run_finished(
         &session.environment.name,
         outcome.status.as_str(),
@@ -296,6 +319,12 @@ async fn run_task(
         outcome.build_cached,
     );
     let _ = done.send(Some(outcome.clone()));
+    if quiet {
+        if !session_status.is_ended() {
+            c.persist_state(&session, session_status, None).await;
+        }
+        return;
+    }
 
     record.finished_at = Some(finished_at);
     record.status = Some(ended.status);
@@ -318,21 +347,24 @@ async fn run_task(
 }
 
 /// The run is over: frees the slot and tells everyone, under the state lock; answers the
-/// session's status after it.
+/// session's status after it. A quiet run only frees the slot (its test run goes on).
 fn finished(
     session: &Session,
     outcome: &RunOutcome,
     build_ms: Option<u64>,
-    started_at: chrono::DateTime<Utc>,
-    finished_at: chrono::DateTime<Utc>,
+    (started_at, finished_at): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+    quiet: bool,
 ) -> Status {
     let duration_ms = outcome.duration.as_millis() as u64;
     let mut state = session.state();
     // Free the slot before telling anyone, so a `run` sent on seeing `run_finished` is never
     // refused.
     state.run = None;
-    state.transcript = None;
     state.last_activity_at = finished_at;
+    if quiet {
+        return state.status;
+    }
+    state.transcript = None;
     state.last_execution = Some(RunSummary {
         run_id: outcome.run_id,
         status: outcome.status,

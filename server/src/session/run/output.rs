@@ -26,6 +26,8 @@ pub struct Output {
     pub phase: Phase,
     /// When the run was asked for, and when its program first printed.
     pub requested: std::time::Instant,
+    /// Kept, not sent: a test case's run (whose output may be a hidden case's).
+    pub quiet: bool,
     pub first_output: Option<std::time::Instant>,
     decoders: [Utf8Decoder; 2],
     stdout: String,
@@ -42,6 +44,7 @@ impl Output {
             truncated: false,
             phase: Phase::Run,
             requested: std::time::Instant::now(),
+            quiet: false,
             first_output: None,
             decoders: Default::default(),
             stdout: String::new(),
@@ -90,6 +93,9 @@ impl Output {
         match stream {
             OutputStream::Stdout => self.stdout.push_str(&text),
             OutputStream::Stderr => self.stderr.push_str(&text),
+        }
+        if self.quiet {
+            return;
         }
         for piece in pieces(&text, MAX_EVENT_TEXT) {
             self.session.emit_run_event(|seq| {

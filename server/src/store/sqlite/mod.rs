@@ -13,6 +13,7 @@ mod rows;
 use rows::{query_sessions, run_from_row, session_from_row, time};
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
+use crate::questions::{Question, TestReport};
 use crate::session::{EndReason, SessionId, Status};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
@@ -20,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2.sql"),
     include_str!("migration_3.sql"),
+    include_str!("migration_4.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -451,6 +453,133 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn insert_question(&self, q: &Question, created_by: &str) -> Result<(), StoreError> {
+        let body = json(q)?;
+        let (id, at, by) = (
+            q.question_id.to_string(),
+            q.created_at.to_rfc3339(),
+            created_by.to_string(),
+        );
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO questions (id, created_at, created_by, body) VALUES (?1, ?2, ?3, ?4)",
+                params![id, at, by, body],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_question(&self, id: &uuid::Uuid) -> Result<Option<Question>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let body: Option<String> = conn
+                .query_row("SELECT body FROM questions WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            body.map(|b| parse(&b, "question")).transpose()
+        })
+        .await
+    }
+
+    async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, StoreError> {
+        let page = page.clone();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT body FROM questions WHERE ?1 IS NULL OR created_by = ?1
+                 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
+            )?;
+            let mut rows = stmt.query(params![
+                page.created_by,
+                page.limit as i64,
+                page.offset as i64
+            ])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                out.push(parse(&body, "question")?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_session_question(
+        &self,
+        id: &SessionId,
+        question: &uuid::Uuid,
+    ) -> Result<(), StoreError> {
+        let (id, question) = (*id, question.to_string());
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO session_questions (session_id, question_id) VALUES (?1, ?2)",
+                params![id, question],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_question(&self, id: &SessionId) -> Result<Option<uuid::Uuid>, StoreError> {
+        let id = *id;
+        self.with(move |conn| {
+            let q: Option<String> = conn
+                .query_row(
+                    "SELECT question_id FROM session_questions WHERE session_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            q.map(|q| {
+                uuid::Uuid::parse_str(&q)
+                    .map_err(|e| StoreError::Corrupt(format!("question id '{q}': {e}")))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn insert_test_report(
+        &self,
+        id: &SessionId,
+        report: &TestReport,
+    ) -> Result<(), StoreError> {
+        let (id, tests_id, body) = (*id, report.tests_id.to_string(), json(report)?);
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO test_runs (id, session_id, body) VALUES (?1, ?2, ?3)",
+                params![tests_id, id, body],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, StoreError> {
+        let id = *id;
+        self.with(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq")?;
+            let mut rows = stmt.query([id])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                out.push(parse(&body, "test report")?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// A value kept whole as JSON.
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("unserializable: {e}")))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ impl<'a> Socket<'a> {
         match event {
             Ok(event) if !self.me.sees(&event) => Vec::new(),
             Ok(event) => {
-                let mut out = vec![text(ServerMessage::from(&*event))];
+                let mut out = vec![text(ServerMessage::for_role(&event, self.me.role))];
                 if matches!(*event, SessionEvent::Ended(_)) {
                     out.push(close_frame(close::NORMAL, "session ended"));
                 }

@@ -1,0 +1,232 @@
+//! A test run: every case of the session's question, one after another, each a quiet run in
+//! the session's container (the same engine as any run: the build cache makes every case after
+//! the first skip the build). The run slot is held from the first case to the report; each
+//! case's result goes out as it is known, the report at the end, and the report is stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::container::Containers;
+use super::events::TestsStarted;
+use super::run::{self, RunRequest};
+use super::{RunStatus, Session, SessionError, SessionEvent, Status};
+use crate::auth::Role;
+use crate::questions::{
+    clip, output_matches, CaseResult, Question, TestCase, TestReport, Verdict, RESULT_OUTPUT_BYTES,
+};
+
+/// A started test run: wait for its report.
+#[derive(Debug)]
+pub struct TestsHandle {
+    pub tests_id: Uuid,
+    done: watch::Receiver<Option<Arc<TestReport>>>,
+}
+
+impl TestsHandle {
+    /// The report, once every case is done; `None` if the server shut down first.
+    pub async fn wait(mut self) -> Option<Arc<TestReport>> {
+        loop {
+            if let Some(report) = self.done.borrow_and_update().clone() {
+                return Some(report);
+            }
+            self.done.changed().await.ok()?;
+        }
+    }
+}
+
+/// Takes the run slot for a test run of `question` and starts it in the background.
+pub(super) fn start(
+    c: &Containers,
+    session: &Arc<Session>,
+    question: Question,
+    by: Role,
+) -> Result<TestsHandle, SessionError> {
+    let tests_id = Uuid::new_v4();
+    // The code as it is now is what every case runs (edits during the run change nothing).
+    let code = {
+        let mut state = session.state();
+        if state.status.is_ended() {
+            return Err(SessionError::Ended);
+        }
+        if state.run.is_some() || state.testing.is_some() {
+            return Err(SessionError::RunInProgress);
+        }
+        state.testing = Some(tests_id);
+        state.last_activity_at = Utc::now();
+        session.emit_locked(SessionEvent::TestsStarted(TestsStarted {
+            tests_id,
+            by,
+            total: question.cases.len(),
+        }));
+        state.status = Status::Executing;
+        session.emit_locked(SessionEvent::Status(Status::Executing));
+        state.doc.doc().to_string()
+    };
+    let (done_tx, done_rx) = watch::channel(None);
+    let (c2, session2) = (c.clone(), session.clone());
+    let span = tracing::Span::current();
+    c.tasks.spawn(tracing::Instrument::instrument(
+        async move {
+            let report = run_all(&c2, &session2, &question, tests_id, by, code).await;
+            let _ = done_tx.send(Some(report));
+        },
+        span,
+    ));
+    Ok(TestsHandle {
+        tests_id,
+        done: done_rx,
+    })
+}
+
+async fn run_all(
+    c: &Containers,
+    session: &Arc<Session>,
+    question: &Question,
+    tests_id: Uuid,
+    by: Role,
+    code: String,
+) -> Arc<TestReport> {
+    let started_at = Utc::now();
+    let mut results = Vec::with_capacity(question.cases.len());
+    let mut stop: Option<&'static str> = None;
+    for (index, case) in question.cases.iter().enumerate() {
+        let result = match stop {
+            Some(why) => not_run(index, case, why),
+            None => {
+                let result = run_case(c, session, index, case, &code, by).await;
+                stop = match result.verdict {
+                    Verdict::CompileError => Some("the build failed"),
+                    _ if result.status == Some(RunStatus::Killed) => {
+                        Some("the test run was stopped")
+                    }
+                    Verdict::NotRun => Some("the session could not run it"),
+                    _ => None,
+                };
+                result
+            }
+        };
+        let result = Arc::new(result);
+        session.emit(SessionEvent::TestResult(result.clone()));
+        results.push(Arc::unwrap_or_clone(result));
+    }
+    let report = Arc::new(TestReport {
+        tests_id,
+        question_id: question.question_id,
+        by,
+        started_at,
+        finished_at: Utc::now(),
+        passed: results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Passed)
+            .count(),
+        total: results.len(),
+        results,
+    });
+    let status = {
+        let mut state = session.state();
+        state.testing = None;
+        state.last_activity_at = Utc::now();
+        session.emit_locked(SessionEvent::TestsFinished(report.clone()));
+        if state.status == Status::Executing {
+            state.status = Status::Ready;
+            session.emit_locked(SessionEvent::Status(Status::Ready));
+        }
+        state.status
+    };
+    if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
+        tracing::error!(session = %session.id, %err, "could not store the test report");
+    }
+    c.events.record(
+        session.id,
+        "tests.finished",
+        serde_json::json!({
+            "tests_id": report.tests_id,
+            "question_id": report.question_id,
+            "by": by.as_str(),
+            "passed": report.passed,
+            "total": report.total,
+            "cases": report.results.iter().map(|r| serde_json::json!({
+                "name": r.name, "hidden": r.hidden, "verdict": r.verdict,
+            })).collect::<Vec<_>>(),
+        }),
+    );
+    if !status.is_ended() {
+        c.persist_state(session, status, None).await;
+    }
+    report
+}
+
+async fn run_case(
+    c: &Containers,
+    session: &Arc<Session>,
+    index: usize,
+    case: &TestCase,
+    code: &str,
+    by: Role,
+) -> CaseResult {
+    let req = RunRequest {
+        code: Some(code.to_string()),
+        stdin: Some(case.stdin.clone()),
+        close_stdin: true,
+        timeout: Some(Duration::from_secs_f64(case.time_limit_seconds)),
+        quiet: true,
+        ..Default::default()
+    };
+    let started = match run::plan_for(session, &req, &c.config.limits) {
+        Ok(plan) => run::start(c, session, plan, req, by).await,
+        Err(err) => Err(err),
+    };
+    let outcome = match started {
+        Ok(handle) => handle.wait().await,
+        Err(err) => {
+            tracing::info!(session = %session.id, %err, "a test case could not run");
+            return not_run(index, case, "the session could not run it");
+        }
+    };
+    let verdict = match outcome.status {
+        RunStatus::Completed if outcome.exit_code == Some(0) => {
+            if output_matches(&case.expected, &outcome.stdout, case.exact) {
+                Verdict::Passed
+            } else {
+                Verdict::Failed
+            }
+        }
+        RunStatus::CompileError => Verdict::CompileError,
+        _ => Verdict::Error,
+    };
+    CaseResult {
+        index,
+        name: case.name.clone(),
+        hidden: case.hidden,
+        verdict,
+        status: Some(outcome.status),
+        exit_code: outcome.exit_code,
+        duration_ms: outcome.duration.as_millis() as u64,
+        stdin: clip(&case.stdin, RESULT_OUTPUT_BYTES),
+        expected: clip(&case.expected, RESULT_OUTPUT_BYTES),
+        actual: clip(&outcome.stdout, RESULT_OUTPUT_BYTES),
+        stderr: clip(&outcome.stderr, RESULT_OUTPUT_BYTES),
+        exact: case.exact,
+    }
+}
+
+fn not_run(index: usize, case: &TestCase, why: &str) -> CaseResult {
+    CaseResult {
+        index,
+        name: case.name.clone(),
+        hidden: case.hidden,
+        verdict: Verdict::NotRun,
+        status: None,
+        exit_code: None,
+        duration_ms: 0,
+        stdin: clip(&case.stdin, RESULT_OUTPUT_BYTES),
+        expected: clip(&case.expected, RESULT_OUTPUT_BYTES),
+        actual: String::new(),
+        stderr: format!("not run: {why}\n"),
+        exact: case.exact,
+    }
+}

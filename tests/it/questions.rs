@@ -1,0 +1,410 @@
+//! Questions and test cases: created and listed with the API key, named by a session (whose
+//! document starts as the question's starter), run case by case in the session's container
+//! from the socket and from REST, stored and listed, with hidden cases reaching candidates
+//! only as counts.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const KEY: &str = "questions-test-key-0123456789abcdef";
+
+/// Adds the two numbers of its line; sleeps on "sleep"; trailing spaces on purpose.
+const STARTER: &str = "import time\nline = input()\nif line == 'sleep':\n    time.sleep(30)\na, b = map(int, line.split())\nprint(a + b, end='  \\n')\n";
+
+fn question() -> Value {
+    json!({
+        "title": "Sum of two",
+        "prompt": "Read **two** integers, print their sum.",
+        "starters": {"python": STARTER, "bash": "read a b; echo $((a + b))\n"},
+        "cases": [
+            {"name": "small", "stdin": "1 2\n", "expected": "3\n"},
+            {"name": "wrong on purpose", "stdin": "2 2\n", "expected": "5\n"},
+            {"name": "exact", "stdin": "1 1\n", "expected": "2\n", "exact": true},
+            {"name": "slow", "stdin": "sleep\n", "expected": "0\n", "time_limit_seconds": 1},
+            {"name": "hidden-pass", "stdin": "40 2\n", "expected": "42\n", "hidden": true},
+            {"name": "hidden-fail", "stdin": "7 7\n", "expected": "SECRET-EXPECTED\n", "hidden": true}
+        ]
+    })
+}
+
+async fn post_json(
+    server: &TestServer,
+    path: &str,
+    bearer: &str,
+    body: &Value,
+) -> reqwest::Response {
+    server.api().post(path, Some(bearer), body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_are_kept_and_checked() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let created = expect_json(
+        post_json(&server, "/questions", KEY, &question()).await,
+        201,
+    )
+    .await;
+    let id = created["question_id"].as_str().expect("an id").to_string();
+    assert_eq!(created["cases"][3]["time_limit_seconds"], 1.0);
+    assert_eq!(
+        created["cases"][0]["time_limit_seconds"], 10.0,
+        "the default"
+    );
+    // Only the API key.
+    check_error(
+        post_json(&server, "/questions", "nope", &question()).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    check_error(
+        server.api().get("/questions", None).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let listed = expect_json(server.api().get("/questions", Some(KEY)).await, 200).await;
+    assert_eq!(listed[0]["question_id"], id.as_str());
+    let read = expect_json(
+        server
+            .api()
+            .get(&format!("/questions/{id}"), Some(KEY))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(read, created);
+    check_error(
+        server
+            .api()
+            .get(&format!("/questions/{}", uuid::Uuid::new_v4()), Some(KEY))
+            .await,
+        404,
+        "QUESTION_NOT_FOUND",
+    )
+    .await;
+    check_error(
+        server.api().get("/questions/not-a-uuid", Some(KEY)).await,
+        404,
+        "QUESTION_NOT_FOUND",
+    )
+    .await;
+    // Bad questions are refused with what is wrong.
+    for (change, needle, code) in [
+        (json!({"title": ""}), "title", "INVALID_ARGUMENT"),
+        (
+            json!({"starters": {"cobol": ""}}),
+            "cobol",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            json!({"cases": [{"name": "a", "expected": ""}, {"name": "a", "expected": ""}]}),
+            "two cases",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            json!({"cases": [{"name": "a", "expected": "", "time_limit_seconds": 0}]}),
+            "time_limit",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            json!({"cases": [{"name": "a", "expected": "", "surprise": 1}]}),
+            "surprise",
+            "INVALID_JSON",
+        ),
+    ] {
+        let mut body = question();
+        for (k, v) in change.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let err = check_error(
+            post_json(&server, "/questions", KEY, &body).await,
+            400,
+            code,
+        )
+        .await;
+        let message = err["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(needle), "{needle}: {err}");
+    }
+    // A session naming an unknown question is refused; one without a question has no tests.
+    let unknown = json!({"environment": "python", "question": uuid::Uuid::new_v4()});
+    check_error(
+        post_json(&server, "/sessions", KEY, &unknown).await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
+    let plain = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python"}))
+            .await,
+    );
+    check_error(
+        post_json(
+            &server,
+            &format!("/sessions/{}/tests", plain.id),
+            &plain.candidate,
+            &json!({}),
+        )
+        .await,
+        409,
+        "NO_QUESTION",
+    )
+    .await;
+    check_error(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/question", plain.id),
+                Some(&plain.candidate),
+            )
+            .await,
+        409,
+        "NO_QUESTION",
+    )
+    .await;
+}
+
+/// Every frame a socket gets until `tests_finished`.
+async fn until_tests_finished(ws: &mut WsStream) -> Vec<Value> {
+    frames_until(ws, "tests_finished", Duration::from_secs(90))
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_runs_show_candidates_counts_and_interviewers_everything() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let created = expect_json(
+        post_json(&server, "/questions", KEY, &question()).await,
+        201,
+    )
+    .await;
+    let question_id = created["question_id"].as_str().expect("id").to_string();
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "question": question_id}),
+            )
+            .await,
+    );
+    let (mut candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(
+        welcome["document"], STARTER,
+        "the document starts as the starter"
+    );
+    let mut interviewer = server.ws(&session.id, &session.interviewer).await;
+
+    // What each role is shown of the question.
+    let seen = |token: String| {
+        let api = server.api();
+        let path = format!("/sessions/{}/question", session.id);
+        async move { expect_json(api.get(&path, Some(&token)).await, 200).await }
+    };
+    let as_candidate = seen(session.candidate.clone()).await;
+    assert_eq!(as_candidate["title"], "Sum of two");
+    assert_eq!(as_candidate["cases"].as_array().map(Vec::len), Some(4));
+    assert_eq!(as_candidate["hidden_cases"], 2);
+    assert!(!as_candidate.to_string().contains("SECRET-EXPECTED"));
+    let as_interviewer = seen(session.interviewer.clone()).await;
+    assert_eq!(as_interviewer["cases"].as_array().map(Vec::len), Some(6));
+
+    send(&mut candidate, json!({"type": "run_tests"})).await;
+    let started = next_of_type(&mut candidate, "tests_started").await;
+    assert_eq!(started["total"], 6);
+    assert_eq!(started["by"], "candidate");
+    // One run at a time: the test run holds the slot.
+    send(&mut interviewer, json!({"type": "run"})).await;
+    let refused = next_of_type(&mut interviewer, "error").await;
+    assert_eq!(refused["code"], "RUN_IN_PROGRESS", "{refused}");
+    let candidate_frames = until_tests_finished(&mut candidate).await;
+    let interviewer_frames = until_tests_finished(&mut interviewer).await;
+
+    // Every frame matches its documented schema (the test messages among them).
+    let schemas = expect_json(server.api().get("/socket-schemas.json", None).await, 200).await;
+    for frame in candidate_frames.iter().chain(&interviewer_frames) {
+        let schema = &schemas["server"][frame["type"].as_str().expect("type")];
+        let validator = jsonschema::draft202012::new(schema).expect("a schema");
+        let errors: Vec<String> = validator.iter_errors(frame).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}: {frame}");
+    }
+    let results = |frames: &[Value]| -> Vec<Value> {
+        frames
+            .iter()
+            .filter(|f| f["type"] == "test_result")
+            .cloned()
+            .collect()
+    };
+    // The candidate heard the four visible cases, one by one, and nothing of the hidden ones.
+    let seen_by_candidate = results(&candidate_frames);
+    let names: Vec<&str> = seen_by_candidate
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, ["small", "wrong on purpose", "exact", "slow"]);
+    let verdicts: Vec<&str> = seen_by_candidate
+        .iter()
+        .filter_map(|r| r["verdict"].as_str())
+        .collect();
+    // "exact" fails: the program prints trailing spaces, which only an exact case counts.
+    assert_eq!(verdicts, ["passed", "failed", "failed", "error"]);
+    assert_eq!(seen_by_candidate[3]["status"], "timeout");
+    assert_eq!(seen_by_candidate[1]["actual"], "4  \n");
+    for frame in &candidate_frames {
+        let text = frame.to_string();
+        assert!(
+            !text.contains("SECRET-EXPECTED") && !text.contains("hidden-"),
+            "{text}"
+        );
+    }
+    // No run of its own: the cases' output is not streamed.
+    assert!(candidate_frames
+        .iter()
+        .all(|f| f["type"] != "output" && f["type"] != "run_started"));
+    let report = candidate_frames.last().expect("tests_finished");
+    assert_eq!(
+        (report["passed"].as_u64(), report["total"].as_u64()),
+        (Some(2), Some(6))
+    );
+    assert_eq!(report["hidden"], json!({"passed": 1, "total": 2}));
+    assert_eq!(report["results"].as_array().map(Vec::len), Some(4));
+
+    // The interviewer heard every case, hidden ones in full.
+    let seen_by_interviewer = results(&interviewer_frames);
+    assert_eq!(seen_by_interviewer.len(), 6);
+    assert_eq!(seen_by_interviewer[5]["name"], "hidden-fail");
+    assert_eq!(seen_by_interviewer[5]["verdict"], "failed");
+    assert_eq!(seen_by_interviewer[5]["expected"], "SECRET-EXPECTED\n");
+    assert_eq!(seen_by_interviewer[5]["actual"], "14  \n");
+    let full = interviewer_frames.last().expect("tests_finished");
+    assert_eq!(full["results"].as_array().map(Vec::len), Some(6));
+    assert_eq!(full["tests_id"], report["tests_id"]);
+
+    // The same from REST, waited for; then both runs are listed, each as its reader may see.
+    let by_rest = expect_json(
+        post_json(
+            &server,
+            &format!("/sessions/{}/tests", session.id),
+            &session.interviewer,
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(by_rest["by"], "interviewer");
+    assert_eq!(by_rest["passed"], 2);
+    assert_eq!(by_rest["results"].as_array().map(Vec::len), Some(6));
+    let listed = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/tests", session.id),
+                Some(&session.candidate),
+            )
+            .await,
+        200,
+    )
+    .await;
+    let tests = listed["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 2);
+    assert!(tests
+        .iter()
+        .all(|t| t["results"].as_array().map(Vec::len) == Some(4)));
+    assert!(!listed.to_string().contains("SECRET-EXPECTED"));
+    let listed = expect_json(
+        server
+            .api()
+            .get(&format!("/sessions/{}/tests", session.id), Some(KEY))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        listed["tests"][0]["results"].as_array().map(Vec::len),
+        Some(6)
+    );
+
+    // The audit trail has both test runs, with counts.
+    let events = expect_json(
+        server
+            .api()
+            .get(
+                &format!("/sessions/{}/events", session.id),
+                Some(&session.interviewer),
+            )
+            .await,
+        200,
+    )
+    .await;
+    let finished: Vec<&Value> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "tests.finished")
+        .collect();
+    assert_eq!(finished.len(), 2, "{events}");
+    assert_eq!(finished[0]["data"]["passed"], 2);
+    assert_eq!(finished[0]["data"]["total"], 6);
+    assert!(events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .all(|e| e["type"] != "run.finished"));
+
+    // After the test run the session runs code again, and its last run is not a test case.
+    let run = run_code(&mut candidate, "main.py", "print('after')\n").await;
+    run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_build_fails_every_case_without_running_them() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let body = json!({
+        "title": "C sum",
+        "starters": {"c": "int main(void) { return syntax error }\n"},
+        "cases": [
+            {"name": "one", "stdin": "1 2\n", "expected": "3\n"},
+            {"name": "two", "stdin": "2 2\n", "expected": "4\n"}
+        ]
+    });
+    let created = expect_json(post_json(&server, "/questions", KEY, &body).await, 201).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "c", "question": created["question_id"]}),
+            )
+            .await,
+    );
+    let report = expect_json(
+        post_json(
+            &server,
+            &format!("/sessions/{}/tests", session.id),
+            &session.candidate,
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(report["results"][0]["verdict"], "compile_error", "{report}");
+    assert!(
+        report["results"][0]["stderr"]
+            .as_str()
+            .unwrap_or("")
+            .contains("error"),
+        "{report}"
+    );
+    assert_eq!(report["results"][1]["verdict"], "not_run", "{report}");
+    assert_eq!(report["passed"], 0);
+}
