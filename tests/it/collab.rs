@@ -227,3 +227,46 @@ async fn joining_mid_edit_misses_no_update() {
     }
     typing.await.expect("typing");
 }
+
+/// A page losing focus is a signal for interviewers: they hear it live, it is recorded once per
+/// change, and replay's history carries it; the candidate hears nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn focus_changes_reach_interviewers_and_the_history() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print(1)\n").await;
+    let (mut cand, _) = server
+        .connect(&session.id, &session.candidate, "&name=Cara")
+        .await;
+    let mut intv = server.ws(&session.id, &session.interviewer).await;
+    for focused in [false, false, true] {
+        send(&mut cand, json!({"type": "focus", "focused": focused})).await;
+    }
+    let lost = next_of_type(&mut intv, "focus").await;
+    assert_eq!(
+        (&lost["name"], &lost["role"], &lost["focused"]),
+        (&json!("Cara"), &json!("candidate"), &json!(false)),
+        "{lost}"
+    );
+    let back = next_of_type(&mut intv, "focus").await;
+    assert_eq!(
+        back["focused"], true,
+        "the repeated 'false' is no change: {back}"
+    );
+    // The candidate's own socket hears none of it.
+    send(&mut cand, json!({"type": "ping"})).await;
+    let frames = frames_until(&mut cand, "pong", Duration::from_secs(5)).await;
+    assert!(
+        frames.iter().all(|(_, f)| f["type"] != "focus"),
+        "{frames:?}"
+    );
+    let history = server.api().history(&session).await;
+    let focus: Vec<&Value> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "participant.focus")
+        .collect();
+    assert_eq!(focus.len(), 2, "{history}");
+    assert_eq!(focus[0]["data"]["focused"], false);
+    assert!(history["tests"].as_array().is_some_and(Vec::is_empty));
+}

@@ -330,6 +330,7 @@ const CLIENT_TYPES: &[&str] = &[
     "end_session",
     "extend",
     "run_tests",
+    "focus",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -351,6 +352,7 @@ const SERVER_TYPES: &[&str] = &[
     "tests_started",
     "test_result",
     "tests_finished",
+    "focus",
 ];
 
 /// Checks `message` against the schema of its direction and type.

@@ -233,7 +233,10 @@ async fn test_runs_show_candidates_counts_and_interviewers_everything() {
     for frame in candidate_frames.iter().chain(&interviewer_frames) {
         let schema = &schemas["server"][frame["type"].as_str().expect("type")];
         let validator = jsonschema::draft202012::new(schema).expect("a schema");
-        let errors: Vec<String> = validator.iter_errors(frame).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(frame)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?}: {frame}");
     }
     let results = |frames: &[Value]| -> Vec<Value> {

@@ -1,6 +1,14 @@
 // REST calls under /api/v1. Tokens go in the Authorization header, never in a URL.
 
-import type { ApiErrorBody, CreatedSession, Environment, History, SessionView } from "./protocol";
+import type {
+  ApiErrorBody,
+  CreatedSession,
+  Environment,
+  History,
+  QuestionView,
+  SessionView,
+  TestReport,
+} from "./protocol";
 
 /** A failed call: the HTTP status and the server's error code, when it sent one. */
 export class ApiError extends Error {
@@ -46,6 +54,10 @@ export const api = {
     call<CreatedSession>("POST", "/sessions", undefined, body),
   session: (id: string, token: string) => call<SessionView>("GET", `/sessions/${id}`, token),
   history: (id: string, token: string) => call<History>("GET", `/sessions/${id}/history`, token),
+  /** The session's question; 409 NO_QUESTION when it has none. */
+  question: (id: string, token: string) => call<QuestionView>("GET", `/sessions/${id}/question`, token),
+  tests: (id: string, token: string) =>
+    call<{ session_id: string; tests: TestReport[] }>("GET", `/sessions/${id}/tests`, token),
   /** Origins allowed to embed `/embed/{id}`, which are also the origins the embed listens to. */
   embedConfig: () => call<{ frame_ancestors: string[] }>("GET", "/embed-config"),
 };

@@ -69,7 +69,8 @@ export type ClientMessage =
   | { type: "cursor"; anchor: number; head: number; version: number }
   | { type: "notes"; text: string }
   | { type: "end_session" }
-  | { type: "extend" };
+  | { type: "extend" }
+  | { type: "run_tests" };
 
 /** A run's output, or what a participant typed into it; `seq` numbers both from 1. */
 export type OutputMessage =
@@ -137,7 +138,10 @@ export type ServerMessage =
       head: number;
       version: number;
     }
-  | { type: "notes"; text: string };
+  | { type: "notes"; text: string }
+  | { type: "tests_started"; tests_id: string; by: Role; total: number }
+  | ({ type: "test_result" } & CaseResult)
+  | ({ type: "tests_finished" } & TestReport);
 
 export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
 
@@ -199,4 +203,56 @@ export interface History {
 /** The error body every REST failure has. */
 export interface ApiErrorBody {
   readonly error: { code: string; message: string; hint?: string };
+}
+
+/** A test case of a question (`GET /sessions/{id}/question`). */
+export interface TestCase {
+  readonly name: string;
+  readonly stdin: string;
+  readonly expected: string;
+  readonly time_limit_seconds: number;
+  readonly hidden: boolean;
+  readonly exact: boolean;
+}
+
+/** The session's question as this participant may see it. */
+export interface QuestionView {
+  readonly question_id: string;
+  readonly title: string;
+  /** Markdown. */
+  readonly prompt: string;
+  readonly starters: Record<string, string>;
+  /** Hidden cases only for interviewers. */
+  readonly cases: TestCase[];
+  readonly hidden_cases: number;
+}
+
+export type Verdict = "passed" | "failed" | "error" | "compile_error" | "not_run";
+
+export interface CaseResult {
+  readonly index: number;
+  readonly name: string;
+  readonly hidden: boolean;
+  readonly verdict: Verdict;
+  readonly status: RunStatus | null;
+  readonly exit_code: number | null;
+  readonly duration_ms: number;
+  readonly stdin: string;
+  readonly expected: string;
+  readonly actual: string;
+  readonly stderr: string;
+  readonly exact: boolean;
+}
+
+/** A test run's report as this participant may see it. */
+export interface TestReport {
+  readonly tests_id: string;
+  readonly question_id: string;
+  readonly by: Role;
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly passed: number;
+  readonly total: number;
+  readonly hidden: { passed: number; total: number };
+  readonly results: CaseResult[];
 }

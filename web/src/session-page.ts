@@ -29,6 +29,7 @@ import { ParticipantList } from "./session/participants";
 import { ReplayPane } from "./session/replay-pane";
 import { RunPanel } from "./session/run-panel";
 import { savedSettings } from "./settings";
+import { QuestionPanel } from "./session/question-panel";
 import { SettingsMenu } from "./session/settings-menu";
 import { savedTheme } from "./theme";
 
@@ -54,6 +55,7 @@ class SessionPage {
   private readonly title = new SessionTitle();
   private readonly theme: ThemeSwitch;
   private readonly settings: SettingsMenu;
+  private readonly question: QuestionPanel;
   private readonly editor: DocumentEditor;
   private readonly runs: RunPanel;
   private readonly people: ParticipantList;
@@ -111,6 +113,7 @@ class SessionPage {
       savedSettings(),
     );
     this.settings = new SettingsMenu(savedSettings(), (s) => this.editor.setSettings(s));
+    this.question = new QuestionPanel(send);
     this.runs = new RunPanel({
       send,
       run,
@@ -167,16 +170,16 @@ class SessionPage {
         void this.run();
       }
     });
-    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings } = this;
+    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
     layout(this.root, this.options.embed, {
-      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings },
+      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question },
       connection: this.stateEl,
       candidateLink: candidateLinkBar(this.sessionId),
     });
   }
 
   private message(msg: ServerMessage): void {
-    if (this.runs.message(msg)) return;
+    if (this.runs.message(msg) || this.question.message(msg)) return;
     const peer = this.editor.peer();
     switch (msg.type) {
       case "welcome":
@@ -218,6 +221,12 @@ class SessionPage {
     if (first) {
       this.editor.create(this.setup(w), !this.options.embed && w.role !== "observer");
       this.applyRole(w.role, w.notes);
+      if (!this.options.embed) {
+        void this.question.load(this.sessionId, this.token).then((has) => {
+          this.root.classList.toggle("has-question", has);
+          this.updateControls();
+        });
+      }
       const { sessionId } = this;
       this.embed?.post({
         type: "ready",
@@ -300,6 +309,7 @@ class SessionPage {
 
   private updateControls(): void {
     this.runs.update(this.connection.online && this.canWrite());
+    this.question.update(this.connection.online && this.canWrite());
     this.endButton.update(this.connection.online);
     this.notes.setEnded(this.ended);
   }

@@ -8,3 +8,4 @@ import "./embed.test.mjs";
 import "./languages.test.mjs";
 import "./catchup.test.mjs";
 import "./editor.test.mjs";
+import "./questions.test.mjs";

@@ -50,6 +50,11 @@ pub struct HistoryView {
     version: u64,
     updates: Vec<UpdateView>,
     runs: Vec<RunView>,
+    /// The session's events (as `GET /sessions/{id}/events`): joins, leaves, focus changes,
+    /// test runs, its end. Replay marks them on its timeline.
+    events: Vec<crate::store::EventRecord>,
+    /// Every test run, in full.
+    tests: Vec<crate::questions::TestReport>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -113,6 +118,8 @@ impl HistoryView {
             version: history.base_version + updates.len() as u64,
             updates,
             runs,
+            events: history.events,
+            tests: history.tests,
         }
     }
 }

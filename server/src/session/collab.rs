@@ -147,7 +147,7 @@ impl SessionRegistry {
 /// Whether a role may see an event (notes are for interviewers only).
 pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
     match event {
-        SessionEvent::Notes(_) => role == Role::Interviewer,
+        SessionEvent::Notes(_) | SessionEvent::Focus(_) => role == Role::Interviewer,
         SessionEvent::TestResult(r) => !r.hidden || crate::questions::sees_hidden(role),
         _ => true,
     }

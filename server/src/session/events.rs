@@ -46,6 +46,19 @@ pub enum SessionEvent {
     TestResult(Arc<crate::questions::CaseResult>),
     /// Every case is done; each role sees its view of the report.
     TestsFinished(Arc<crate::questions::TestReport>),
+    /// A participant's page gained or lost focus (interviewers only).
+    Focus(Focus),
+}
+
+/// A participant's page gained or lost focus.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Focus {
+    pub participant: u64,
+    pub name: String,
+    pub role: Role,
+    /// False: the tab was hidden or the window lost focus.
+    pub focused: bool,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A test run began.
@@ -160,6 +173,7 @@ impl SessionEvent {
                 .iter()
                 .map(|r| BASE + r.actual.len() + r.expected.len() + r.stderr.len())
                 .sum(),
+            SessionEvent::Focus(f) => f.name.len(),
             SessionEvent::TestsStarted(_)
             | SessionEvent::Status(_)
             | SessionEvent::Expiry(_)

@@ -16,6 +16,9 @@ pub struct History {
     pub base_version: u64,
     pub updates: Vec<UpdateRecord>,
     pub runs: Vec<RunRecord>,
+    /// The audit trail: joins, leaves, focus, test runs, the end.
+    pub events: Vec<crate::store::EventRecord>,
+    pub tests: Vec<crate::questions::TestReport>,
 }
 
 /// A session as found: live, or only in the store (it ended, or another node holds it).
@@ -80,6 +83,8 @@ impl SessionRegistry {
             base_version: record.base_version,
             updates: self.shared.store.updates(id).await?,
             runs: self.shared.store.runs(id).await?,
+            events: self.shared.store.events(id).await?,
+            tests: self.shared.store.test_reports(id).await?,
         })
     }
 

@@ -344,6 +344,7 @@ impl Session {
                 role,
                 name,
                 credential,
+                focused: true,
             },
         );
         state.last_activity_at = Utc::now();
@@ -359,6 +360,33 @@ impl Session {
             session: self.clone(),
             key,
         })
+    }
+
+    /// A participant's page gained or lost focus (a signal interviewers see, never acted on):
+    /// told to interviewers and recorded, each change once.
+    pub fn set_focus(&self, participant: u64, focused: bool) {
+        let mut state = self.state();
+        let Some(p) = state.participants.get_mut(&participant) else {
+            return;
+        };
+        if p.focused == focused {
+            return;
+        }
+        p.focused = focused;
+        let (role, name) = (p.role, p.name.clone());
+        self.emit_locked(SessionEvent::Focus(events::Focus {
+            participant,
+            name: name.clone(),
+            role,
+            focused,
+            at: Utc::now(),
+        }));
+        drop(state);
+        self.audit.record(
+            self.id,
+            "participant.focus",
+            serde_json::json!({"participant": participant, "role": role.as_str(), "name": name, "focused": focused}),
+        );
     }
 
     /// Sends an event under the state lock, in order with every other.

@@ -183,6 +183,9 @@ pub struct Participant {
     /// interviewer's token): sockets are capped per token.
     #[serde(skip)]
     pub credential: Role,
+    /// The participant's page is in view (its tab has focus); interviewers hear changes.
+    #[serde(skip)]
+    pub focused: bool,
 }
 
 /// Why a socket may not join a session now.

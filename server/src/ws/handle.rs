@@ -122,6 +122,10 @@ pub async fn handle(
                 .map_err(Into::into),
             Err(err) => Err(err),
         },
+        ClientMessage::Focus { focused } => {
+            session.set_focus(me.participant, focused);
+            return None;
+        }
         ClientMessage::RunTests => match me.may_write() {
             Ok(()) => sessions
                 .start_tests(session, me.role)

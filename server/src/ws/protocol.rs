@@ -65,6 +65,10 @@ pub enum ClientMessage {
     Extend,
     /// Runs every test case of the session's question.
     RunTests,
+    /// This page gained or lost focus (its tab hidden, its window left).
+    Focus {
+        focused: bool,
+    },
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -132,6 +136,7 @@ const KNOWN_TYPES: &[&str] = &[
     "end_session",
     "extend",
     "run_tests",
+    "focus",
 ];
 
 /// Why a client message was refused.
@@ -229,6 +234,8 @@ pub enum ServerMessage {
     TestResult(crate::questions::CaseResult),
     /// The test run's report, as the receiving role may see it.
     TestsFinished(crate::questions::TestReportView),
+    /// A participant's page gained or lost focus (interviewers only).
+    Focus(events::Focus),
 }
 
 /// The run in progress as `welcome` shows it.
@@ -284,6 +291,7 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Input(e) => Self::Input(e.clone()),
             SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
             SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),
+            SessionEvent::Focus(e) => Self::Focus(e.clone()),
             SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
             // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),

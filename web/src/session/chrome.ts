@@ -104,6 +104,7 @@ export interface PageParts {
   readonly endButton: { element: HTMLElement };
   readonly theme: { button: HTMLElement };
   readonly settings: { button: HTMLElement; element: HTMLElement };
+  readonly question: { element: HTMLElement };
   readonly connection: HTMLElement;
   readonly candidateLink: HTMLElement | string;
 }
@@ -112,7 +113,7 @@ export interface PageParts {
 export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
   const side = el("div", { class: "side" }, p.runs.element, embed ? null : p.notes.element);
   const editorPane = el("div", { class: "editor-pane" }, p.editor.element, p.replay.element);
-  const main = el("main", { class: "workspace" }, editorPane, side);
+  const main = el("main", { class: "workspace" }, embed ? null : p.question.element, editorPane, side);
   const spacer = el("span", { class: "spacer" });
   const { runButton, stopButton } = p.runs;
   if (embed) {

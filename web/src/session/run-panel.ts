@@ -146,7 +146,9 @@ export class RunPanel {
         });
         return true;
       case "status":
+        // A test run executes without run messages of its own: its status is all there is.
         if (msg.status === "executing") this.setRunning(true);
+        else if (msg.status === "ready" && this.running) this.setRunning(false);
         return false;
       default:
         return false;
