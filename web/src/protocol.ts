@@ -70,7 +70,8 @@ export type ClientMessage =
   | { type: "notes"; text: string }
   | { type: "end_session" }
   | { type: "extend" }
-  | { type: "run_tests" };
+  | { type: "run_tests" }
+  | { type: "focus"; focused: boolean };
 
 /** A run's output, or what a participant typed into it; `seq` numbers both from 1. */
 export type OutputMessage =
@@ -141,7 +142,8 @@ export type ServerMessage =
   | { type: "notes"; text: string }
   | { type: "tests_started"; tests_id: string; by: Role; total: number }
   | ({ type: "test_result" } & CaseResult)
-  | ({ type: "tests_finished" } & TestReport);
+  | ({ type: "tests_finished" } & TestReport)
+  | { type: "focus"; participant: number; name: string; role: Role; focused: boolean; at: string };
 
 export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
 
@@ -192,12 +194,22 @@ export interface HistoryRun {
   readonly truncated: boolean;
 }
 
+/** One event of a session's audit trail (`GET /sessions/{id}/events`). */
+export interface HistoryEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly at: string;
+  readonly data: Record<string, unknown> | null;
+}
+
 /** `GET /sessions/{id}/history`. */
 export interface History {
   readonly initial_document: string;
   readonly version: number;
   readonly updates: HistoryUpdate[];
   readonly runs: HistoryRun[];
+  readonly events?: HistoryEvent[];
+  readonly tests?: TestReport[];
 }
 
 /** The error body every REST failure has. */

@@ -1,6 +1,8 @@
-// Replay: the code as it was at any moment, from `GET /sessions/{id}/history`. A scrubber over
-// the document's versions with the runs marked where they started; each version's text is
-// version 0 with the first k stored change sets applied.
+// Replay: the code as it was at any moment, from `GET /sessions/{id}/history`. A timeline on
+// wall-clock time with the session's moments marked (runs, test runs, joins and leaves, a tab
+// losing focus, large pastes); playback at 1×–32× that skips idle stretches; a run's marker
+// shows the code as it was when it ran. Each version's text is version 0 with the first k
+// stored change sets applied.
 
 import { ChangeSet, EditorState, Text, type Extension } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
@@ -9,7 +11,7 @@ import { api } from "./api";
 import { runSummary } from "./console";
 import { baseExtensions, EditorCompartments, editorTheme } from "./editor";
 import { savedSettings } from "./settings";
-import type { History, HistoryRun } from "./protocol";
+import type { History, HistoryEvent, HistoryRun, TestReport } from "./protocol";
 import type { Theme } from "./theme";
 import { el } from "./dom";
 
@@ -22,8 +24,30 @@ export function versionsOf(history: History): Text[] {
   return docs;
 }
 
-function clock(iso: string): string {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+/** Characters one update must insert to count as a paste. */
+export const PASTE_CHARS = 120;
+/** Playback jumps a stretch with nothing in it longer than this (in playback time). */
+const IDLE_SKIP_MS = 1500;
+const TICK_MS = 50;
+export const SPEEDS = [1, 2, 4, 8, 16, 32];
+const LANES: Record<Moment["kind"], number> = { run: 0, tests: 0, paste: 1, join: 2, leave: 2, focus: 2, end: 2 };
+
+/** A moment the timeline marks. */
+interface Moment {
+  readonly at: number;
+  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "end";
+  readonly label: string;
+  readonly className: string;
+  readonly run?: HistoryRun;
+}
+
+/** The characters an update inserts (a CodeMirror change set in its JSON form). */
+export function insertedChars(changes: unknown): number {
+  let n = 0;
+  for (const part of Array.isArray(changes) ? changes : []) {
+    if (Array.isArray(part)) for (const line of part.slice(1)) if (typeof line === "string") n += line.length + 1;
+  }
+  return Math.max(0, n - 1);
 }
 
 export class Replay {
@@ -35,9 +59,16 @@ export class Replay {
   private readonly label: HTMLElement;
   private readonly runInfo: HTMLElement;
   private readonly playButton: HTMLButtonElement;
+  private readonly speed: HTMLSelectElement;
   private history: History | null = null;
   private docs: Text[] = [];
+  /** When each version was made (ms), version 1 first. */
+  private times: number[] = [];
+  private moments: Moment[] = [];
+  /** The timeline's start (ms since the epoch); the slider counts ms from it. */
+  private start = 0;
   private playTimer = 0;
+  private shownVersion = -1;
 
   constructor(
     private readonly sessionId: string,
@@ -55,17 +86,21 @@ export class Replay {
       min: "0",
       max: "0",
       value: "0",
+      step: "100",
       class: "replay-slider",
-      "aria-label": "Version",
+      "aria-label": "Time",
     });
     this.slider.addEventListener("input", () => {
       this.stop();
-      this.show(Number(this.slider.value));
+      this.showAt(Number(this.slider.value));
     });
     this.markers = el("div", { class: "replay-markers" });
-    this.label = el("span", { class: "replay-label" }, "loading…");
-    this.playButton = el("button", { type: "button", class: "btn" }, "▶ Play");
+    this.label = el("span", { class: "replay-label", id: "replay-clock" }, "loading…");
+    this.playButton = el("button", { type: "button", class: "btn", id: "replay-play" }, "▶ Play");
     this.playButton.addEventListener("click", () => (this.playTimer ? this.stop() : this.play()));
+    this.speed = el("select", { id: "replay-speed", "aria-label": "Speed", title: "Playback speed" });
+    for (const s of SPEEDS) this.speed.append(el("option", { value: String(s) }, `${s}×`));
+    this.speed.value = "4";
     const refresh = el("button", { type: "button", class: "btn" }, "Refresh");
     refresh.addEventListener("click", () => void this.load());
     this.runInfo = el("pre", { class: "replay-run console" });
@@ -77,6 +112,7 @@ export class Replay {
         "div",
         { class: "replay-bar" },
         this.playButton,
+        this.speed,
         el("div", { class: "replay-track" }, this.slider, this.markers),
         this.label,
         refresh,
@@ -93,7 +129,7 @@ export class Replay {
     this.view.dispatch({ effects: this.compartments.theme.reconfigure(editorTheme(theme)) });
   }
 
-  /** Fetches the history again and shows its latest version. */
+  /** Fetches the history again and shows its end. */
   async load(): Promise<void> {
     this.label.textContent = "loading…";
     try {
@@ -104,24 +140,38 @@ export class Replay {
       this.label.textContent = `could not load the history: ${(err as Error).message}`;
       return;
     }
-    const last = this.docs.length - 1;
-    this.slider.max = String(last);
+    const history = this.history;
+    this.times = history.updates.map((u) => Date.parse(u.at));
+    this.moments = momentsOf(history);
+    const all = [...this.times, ...this.moments.map((m) => m.at)];
+    this.start = all.length ? Math.min(...all) : Date.now();
+    const end = all.length ? Math.max(...all) : this.start;
+    this.slider.max = String(Math.max(0, end - this.start));
     this.drawMarkers();
-    this.show(last);
+    this.showAt(end - this.start);
   }
 
-  /** Shows the document at `version`. */
-  show(version: number): void {
-    const history = this.history;
-    if (!history) return;
-    const v = Math.max(0, Math.min(version, this.docs.length - 1));
-    this.slider.value = String(v);
-    this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: this.docs[v] } });
-    const at = v === 0 ? null : history.updates[v - 1].at;
-    const when = at ? `${clock(at)}` : "start";
-    this.label.textContent = `version ${v} of ${this.docs.length - 1} · ${when}`;
+  /** Shows the code as it was `offset` ms into the timeline. */
+  showAt(offset: number): void {
+    if (!this.history) return;
+    const max = Number(this.slider.max);
+    const t = Math.max(0, Math.min(offset, max));
+    this.slider.value = String(t);
+    const at = this.start + t;
+    const v = this.versionAt(at);
+    if (v !== this.shownVersion) {
+      this.shownVersion = v;
+      this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: this.docs[v] } });
+    }
+    this.label.textContent = `${clock(at)} · +${elapsed(t)} · version ${v} of ${this.docs.length - 1}`;
     this.element.dataset.version = String(v);
-    this.showRun(this.lastRunBy(v));
+    this.element.dataset.time = String(t);
+    this.showRun(this.lastRunBy(at));
+  }
+
+  /** The version shown (tests and the pane read it). */
+  get version(): number {
+    return Math.max(0, this.shownVersion);
   }
 
   /** The text at `version` (tests and the embed read it). */
@@ -129,65 +179,74 @@ export class Replay {
     return this.docs[version]?.toString() ?? "";
   }
 
-  private versionAt(iso: string): number {
-    const t = Date.parse(iso);
-    const updates = this.history?.updates ?? [];
+  /** The last version made at or before `at`. */
+  private versionAt(at: number): number {
     let v = 0;
-    while (v < updates.length && Date.parse(updates[v].at) <= t) v++;
+    while (v < this.times.length && this.times[v] <= at) v++;
     return v;
   }
 
-  /** The last run started by the time of `version`: the console as it stood then. */
-  private lastRunBy(version: number): HistoryRun | null {
-    const history = this.history;
-    if (!history) return null;
-    const until = version < history.updates.length ? Date.parse(history.updates[version].at) : Infinity;
+  /** The last run started by `at`: the console as it stood then. */
+  private lastRunBy(at: number): HistoryRun | null {
     let found: HistoryRun | null = null;
-    for (const run of history.runs) if (Date.parse(run.started_at) < until) found = run;
+    for (const run of this.history?.runs ?? []) if (Date.parse(run.started_at) <= at) found = run;
     return found;
   }
 
   private drawMarkers(): void {
-    const history = this.history!;
-    const max = Math.max(1, this.docs.length - 1);
+    const span = Math.max(1, Number(this.slider.max));
     this.markers.replaceChildren();
-    for (const run of history.runs) {
-      const v = this.versionAt(run.started_at);
+    for (const m of this.moments) {
       const marker = el("button", {
         type: "button",
-        class: `replay-marker status-${run.status ?? "running"}`,
-        title: `Run by ${run.by} at ${clock(run.started_at)}: ${runSummary(run)}`,
-        "aria-label": `Run at version ${v}`,
+        class: `replay-marker kind-${m.kind} ${m.className}`,
+        title: `${clock(m.at)}: ${m.label}`,
+        "aria-label": m.label,
+        "data-kind": m.kind,
       });
-      marker.style.left = `${(v / max) * 100}%`;
+      marker.style.left = `${((m.at - this.start) / span) * 100}%`;
+      // One lane per sort of moment, so a run and a join at the same second are both there.
+      marker.style.top = `${LANES[m.kind] * 0.8}rem`;
       marker.addEventListener("click", () => {
         this.stop();
-        this.show(v);
+        // A run's code is the code as it was when it started.
+        this.showAt(m.at - this.start);
       });
       this.markers.appendChild(marker);
     }
   }
 
   private showRun(run: HistoryRun | null): void {
+    if (this.runInfo.dataset.run === (run?.run_id ?? "")) return;
+    this.runInfo.dataset.run = run?.run_id ?? "";
+    this.element.dataset.run = run?.run_id ?? "";
     this.runInfo.replaceChildren();
     this.runInfo.hidden = !run;
     if (!run) return;
-    this.runInfo.append(el("div", { class: "out-meta" }, `Last run by then: ${run.by}, at ${clock(run.started_at)}`));
+    this.runInfo.append(
+      el("div", { class: "out-meta" }, `Last run by then: ${run.by}, at ${clock(Date.parse(run.started_at))}`),
+    );
     if (run.stdout) this.runInfo.append(el("span", { class: "out-stdout" }, run.stdout));
     if (run.stderr) this.runInfo.append(el("span", { class: "out-stderr" }, run.stderr));
     this.runInfo.append(el("div", { class: "out-meta" }, runSummary(run)));
   }
 
+  /** Plays from here (from the start at the end) at the chosen speed, jumping idle stretches. */
   private play(): void {
-    const last = this.docs.length - 1;
-    if (Number(this.slider.value) >= last) this.show(0);
-    const step = Math.max(1, Math.ceil(last / 400));
+    const max = Number(this.slider.max);
+    if (Number(this.slider.value) >= max) this.showAt(0);
     this.playButton.textContent = "❚❚ Pause";
+    this.element.dataset.playing = "true";
+    const events = [...this.times, ...this.moments.map((m) => m.at)].map((t) => t - this.start).sort((a, b) => a - b);
     this.playTimer = window.setInterval(() => {
-      const next = Number(this.slider.value) + step;
-      this.show(next);
-      if (next >= last) this.stop();
-    }, 40);
+      const speed = Number(this.speed.value) || 1;
+      let t = Number(this.slider.value) + TICK_MS * speed;
+      const next = events.find((e) => e > t);
+      // Nothing happens for a while: go to just before the next thing that does.
+      if (next !== undefined && (next - t) / speed > IDLE_SKIP_MS) t = next - (IDLE_SKIP_MS / 4) * speed;
+      this.showAt(t);
+      if (t >= max) this.stop();
+    }, TICK_MS);
   }
 
   private stop(): void {
@@ -195,10 +254,80 @@ export class Replay {
     clearInterval(this.playTimer);
     this.playTimer = 0;
     this.playButton.textContent = "▶ Play";
+    delete this.element.dataset.playing;
   }
 
   destroy(): void {
     this.stop();
     this.view.destroy();
   }
+}
+
+/** What the timeline marks, from a history, in time order. */
+function momentsOf(history: History): Moment[] {
+  const moments: Moment[] = [];
+  for (const run of history.runs) {
+    moments.push({
+      at: Date.parse(run.started_at),
+      kind: "run",
+      label: `Run by ${run.by}: ${runSummary(run)}`,
+      className: `status-${run.status ?? "running"}`,
+      run,
+    });
+  }
+  for (const t of history.tests ?? []) moments.push(testsMoment(t));
+  for (const e of history.events ?? []) {
+    const m = eventMoment(e);
+    if (m) moments.push(m);
+  }
+  for (const u of history.updates) {
+    const n = insertedChars(u.changes);
+    if (n >= PASTE_CHARS) {
+      moments.push({
+        at: Date.parse(u.at),
+        kind: "paste",
+        label: `Large paste: ${n} characters at once`,
+        className: "",
+      });
+    }
+  }
+  return moments.sort((a, b) => a.at - b.at);
+}
+
+function testsMoment(t: TestReport): Moment {
+  return {
+    at: Date.parse(t.started_at),
+    kind: "tests",
+    label: `Tests run by ${t.by}: ${t.passed}/${t.total} passed`,
+    className: t.passed === t.total ? "status-completed" : "status-failed",
+  };
+}
+
+function eventMoment(e: HistoryEvent): Moment | null {
+  const at = Date.parse(e.at);
+  const who = (e.data?.name as string | undefined) || (e.data?.role as string | undefined) || "someone";
+  switch (e.type) {
+    case "participant.joined":
+      return { at, kind: "join", label: `${who} joined`, className: "" };
+    case "participant.left":
+      return { at, kind: "leave", label: `${who} left`, className: "" };
+    case "participant.focus":
+      return e.data?.focused === false ? { at, kind: "focus", label: `${who}'s tab lost focus`, className: "" } : null;
+    case "session.ended":
+      return { at, kind: "end", label: "The session ended", className: "" };
+    default:
+      return null;
+  }
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function elapsed(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const m = Math.floor(s / 60);
+  const h = Math.floor(m / 60);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m % 60)}:${two(s % 60)}` : `${two(m)}:${two(s % 60)}`;
 }

@@ -73,6 +73,8 @@ class SessionPage {
   private resetOnWelcome = false;
   private connState: ConnectionState = { kind: "connecting", attempt: 0 };
   private tickTimer = 0;
+  /** What this page last told the server of its focus. */
+  private sentFocus = true;
 
   constructor(
     private readonly root: HTMLElement,
@@ -155,6 +157,17 @@ class SessionPage {
     }
     this.embed?.start();
     this.connection.start();
+    // Interviewers see when a participant's tab loses focus (shown, never acted on). An embed's
+    // focus is its host page's business.
+    if (!this.options.embed) {
+      for (const [target, type] of [
+        [document, "visibilitychange"],
+        [window, "blur"],
+        [window, "focus"],
+      ] as const) {
+        target.addEventListener(type, () => this.reportFocus());
+      }
+    }
     this.tickTimer = window.setInterval(() => {
       if (!this.options.embed) this.clock.render();
       if (this.connState.kind !== "online") this.renderConnection();
@@ -204,6 +217,8 @@ class SessionPage {
         return this.clock.expiry(msg);
       case "notes":
         return this.notes.received(msg.text);
+      case "focus":
+        return this.people.focus(msg.participant, msg.focused, new Date(msg.at));
       case "error":
         return this.onError(msg.code, msg.message);
       case "session_ended":
@@ -213,6 +228,9 @@ class SessionPage {
 
   private onWelcome(w: Welcome): void {
     const first = this.welcomed === null;
+    // A new socket is a new participant, in focus until it says otherwise.
+    this.sentFocus = true;
+    this.reportFocus();
     this.welcomed = w;
     this.role = w.role;
     this.everOnline = true;
@@ -293,6 +311,13 @@ class SessionPage {
     console.warn("livecode: resynchronising the document:", why);
     this.resetOnWelcome = true;
     this.connection.rename(this.name);
+  }
+
+  private reportFocus(): void {
+    if (this.options.embed || !this.connection.online) return;
+    const focused = document.visibilityState === "visible" && document.hasFocus();
+    if (focused === this.sentFocus) return;
+    if (this.connection.send({ type: "focus", focused })) this.sentFocus = focused;
   }
 
   private canWrite(): boolean {

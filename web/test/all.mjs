@@ -9,3 +9,4 @@ import "./languages.test.mjs";
 import "./catchup.test.mjs";
 import "./editor.test.mjs";
 import "./questions.test.mjs";
+import "./replay.test.mjs";

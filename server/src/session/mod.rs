@@ -350,11 +350,12 @@ impl Session {
         state.last_activity_at = Utc::now();
         let list = state.participants.values().cloned().collect();
         self.emit_locked(SessionEvent::Presence(list));
+        let name = state.participants[&key].name.clone();
         drop(state);
         self.audit.record(
             self.id,
             "participant.joined",
-            serde_json::json!({"participant": key, "role": role.as_str()}),
+            serde_json::json!({"participant": key, "role": role.as_str(), "name": name}),
         );
         Ok(ParticipantGuard {
             session: self.clone(),
@@ -443,7 +444,7 @@ impl Drop for ParticipantGuard {
         self.session.audit.record(
             self.session.id,
             "participant.left",
-            serde_json::json!({"participant": self.key, "role": gone.role.as_str()}),
+            serde_json::json!({"participant": self.key, "role": gone.role.as_str(), "name": gone.name}),
         );
     }
 }

@@ -17,6 +17,8 @@ export function displayName(p: Pick<Participant, "name" | "role">): string {
 export class ParticipantList {
   readonly element = el("ul", { class: "participants", id: "participants", "aria-label": "Participants" });
   private participants: Participant[] = [];
+  /** Participants whose page is out of focus (interviewers hear of it), since when. */
+  private away = new Map<number, Date>();
   private me = -1;
   private renamable = false;
 
@@ -28,8 +30,16 @@ export class ParticipantList {
   /** Shows `participants`; `me` is this page's own; `renamable` offers a name field. */
   set(participants: Participant[], me: number, renamable: boolean): void {
     this.participants = participants;
+    for (const id of this.away.keys()) if (!participants.some((p) => p.id === id)) this.away.delete(id);
     this.me = me;
     this.renamable = renamable;
+    this.render();
+  }
+
+  /** A participant's page lost or regained focus. */
+  focus(participant: number, focused: boolean, at: Date): void {
+    if (focused) this.away.delete(participant);
+    else this.away.set(participant, at);
     this.render();
   }
 
@@ -42,6 +52,11 @@ export class ParticipantList {
       dot.style.backgroundColor = participantColor(p.id);
       const body: Node[] = [dot, el("span", { class: "pname" }, name + (you ? " (you)" : ""))];
       if (name.toLowerCase() !== p.role) body.push(el("span", { class: "prole" }, p.role));
+      const away = this.away.get(p.id);
+      if (away) {
+        const since = away.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+        body.push(el("span", { class: "paway", title: `Their tab has been out of focus since ${since}` }, "away"));
+      }
       if (you && this.renamable) {
         const button = el(
           "button",

@@ -28,7 +28,7 @@ export class ReplayPane {
 
   /** The text replay shows at its current version (for tests). */
   text(): string | null {
-    return this.replay ? this.replay.textAt(Number(this.replay.element.dataset.version ?? 0)) : null;
+    return this.replay ? this.replay.textAt(this.replay.version) : null;
   }
 
   setLanguage(ext: Extension): void {
