@@ -136,6 +136,16 @@ pub struct SessionsConfig {
     pub history_limit_bytes: usize,
     pub runs_kept_in_full: usize,
     pub expiry_warning_seconds: u64,
+    /// Who may switch a session's language: `everyone` who may run code, or `interviewers`.
+    pub language_switch: LanguageSwitch,
+}
+
+/// Who may switch a session's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LanguageSwitch {
+    Everyone,
+    Interviewers,
 }
 
 /// A configuration that cannot be used, with the reason.

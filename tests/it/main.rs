@@ -19,6 +19,7 @@
 //! - `hardening`: every attack on the server itself: floods, stalled and half-open
 //!   connections, quotas, cross-site requests, oversize frames and bodies.
 //! - `operations`: `/metrics` after real runs, JSON logs and request ids.
+//! - `switch`: switching a session's language: live, a document per language, a new container.
 //! - `questions`: questions with test cases, test runs from the socket and REST, hidden cases
 //!   counted for candidates and shown to interviewers.
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
@@ -44,4 +45,5 @@ mod restart;
 mod runs;
 mod sessions;
 mod support;
+mod switch;
 mod webhooks;

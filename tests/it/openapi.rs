@@ -139,6 +139,7 @@ async fn every_documented_route_answers_as_documented() {
                 "post" => server.http.post(&url).json(&match path.as_str() {
                     p if p.ends_with("/execute") => json!({"code": "print(6 * 7)\n"}),
                     "/api/v1/questions" => question_body.clone(),
+                    p if p.ends_with("/environment") => json!({"environment": "python"}),
                     _ => json!({}),
                 }),
                 "put" => server.http.put(&url).json(&json!({"text": "documented"})),
@@ -331,6 +332,7 @@ const CLIENT_TYPES: &[&str] = &[
     "extend",
     "run_tests",
     "focus",
+    "switch_environment",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -353,6 +355,7 @@ const SERVER_TYPES: &[&str] = &[
     "test_result",
     "tests_finished",
     "focus",
+    "environment",
 ];
 
 /// Checks `message` against the schema of its direction and type.

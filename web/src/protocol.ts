@@ -71,7 +71,8 @@ export type ClientMessage =
   | { type: "end_session" }
   | { type: "extend" }
   | { type: "run_tests" }
-  | { type: "focus"; focused: boolean };
+  | { type: "focus"; focused: boolean }
+  | { type: "switch_environment"; environment: string };
 
 /** A run's output, or what a participant typed into it; `seq` numbers both from 1. */
 export type OutputMessage =
@@ -106,6 +107,8 @@ export type ServerMessage =
       participants: Participant[];
       participant: number;
       environment: EnvironmentInfo;
+      /** This page may switch the session's language. */
+      can_switch?: boolean;
       notes?: string;
       run: WelcomeRun | null;
     }
@@ -143,7 +146,8 @@ export type ServerMessage =
   | { type: "tests_started"; tests_id: string; by: Role; total: number }
   | ({ type: "test_result" } & CaseResult)
   | ({ type: "tests_finished" } & TestReport)
-  | { type: "focus"; participant: number; name: string; role: Role; focused: boolean; at: string };
+  | { type: "focus"; participant: number; name: string; role: Role; focused: boolean; at: string }
+  | { type: "environment"; environment: EnvironmentInfo; by: Role };
 
 export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
 

@@ -30,12 +30,21 @@ export const PASTE_CHARS = 120;
 const IDLE_SKIP_MS = 1500;
 const TICK_MS = 50;
 export const SPEEDS = [1, 2, 4, 8, 16, 32];
-const LANES: Record<Moment["kind"], number> = { run: 0, tests: 0, paste: 1, join: 2, leave: 2, focus: 2, end: 2 };
+const LANES: Record<Moment["kind"], number> = {
+  run: 0,
+  tests: 0,
+  paste: 1,
+  switch: 1,
+  join: 2,
+  leave: 2,
+  focus: 2,
+  end: 2,
+};
 
 /** A moment the timeline marks. */
 interface Moment {
   readonly at: number;
-  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "end";
+  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "end";
   readonly label: string;
   readonly className: string;
   readonly run?: HistoryRun;
@@ -281,6 +290,8 @@ function momentsOf(history: History): Moment[] {
     if (m) moments.push(m);
   }
   for (const u of history.updates) {
+    // The server's own updates (a language switch) are not pastes.
+    if (u.client_id === "livecode") continue;
     const n = insertedChars(u.changes);
     if (n >= PASTE_CHARS) {
       moments.push({
@@ -313,6 +324,8 @@ function eventMoment(e: HistoryEvent): Moment | null {
       return { at, kind: "leave", label: `${who} left`, className: "" };
     case "participant.focus":
       return e.data?.focused === false ? { at, kind: "focus", label: `${who}'s tab lost focus`, className: "" } : null;
+    case "session.environment":
+      return { at, kind: "switch", label: `Switched to ${e.data?.to} by ${e.data?.by}`, className: "" };
     case "session.ended":
       return { at, kind: "end", label: "The session ended", className: "" };
     default:

@@ -52,7 +52,7 @@ class SessionPage {
   private name: string;
   private readonly connection: Connection;
   private readonly banner = new Banner();
-  private readonly title = new SessionTitle();
+  private readonly title: SessionTitle;
   private readonly theme: ThemeSwitch;
   private readonly settings: SettingsMenu;
   private readonly question: QuestionPanel;
@@ -116,6 +116,7 @@ class SessionPage {
     );
     this.settings = new SettingsMenu(savedSettings(), (s) => this.editor.setSettings(s));
     this.question = new QuestionPanel(send);
+    this.title = new SessionTitle((environment) => send({ type: "switch_environment", environment }));
     this.runs = new RunPanel({
       send,
       run,
@@ -219,6 +220,14 @@ class SessionPage {
         return this.notes.received(msg.text);
       case "focus":
         return this.people.focus(msg.participant, msg.focused, new Date(msg.at));
+      case "environment":
+        this.title.setEnvironment(msg.environment);
+        this.editor.switchLanguage(msg.environment.editor_language, msg.environment.name);
+        this.runs.console.line(
+          "meta",
+          `Switched to ${msg.environment.description || msg.environment.name} by ${msg.by}`,
+        );
+        return;
       case "error":
         return this.onError(msg.code, msg.message);
       case "session_ended":
@@ -265,6 +274,10 @@ class SessionPage {
       if (w.role === "interviewer" && w.notes !== undefined) this.notes.welcome(w.notes);
     }
     this.title.show(w.role, w.session, w.environment);
+    if (!first && this.editor.language !== w.environment.editor_language) {
+      this.editor.switchLanguage(w.environment.editor_language, w.environment.name);
+    }
+    void this.title.offerSwitch(!this.options.embed && w.can_switch === true);
     this.showParticipants(w.participants);
     this.updateControls();
     this.embed?.flush();
@@ -335,6 +348,7 @@ class SessionPage {
   private updateControls(): void {
     this.runs.update(this.connection.online && this.canWrite());
     this.question.update(this.connection.online && this.canWrite());
+    this.title.setEnabled(this.connection.online && !this.ended && !this.runs.running);
     this.endButton.update(this.connection.online);
     this.notes.setEnded(this.ended);
   }

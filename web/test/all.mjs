@@ -10,3 +10,4 @@ import "./catchup.test.mjs";
 import "./editor.test.mjs";
 import "./questions.test.mjs";
 import "./replay.test.mjs";
+import "./switch.test.mjs";

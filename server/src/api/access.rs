@@ -127,3 +127,13 @@ impl SessionAccess {
 pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::SessionNotFound)
 }
+
+/// Whether `role` may switch a session's language (`sessions.language_switch`).
+pub fn may_switch(config: &crate::config::Config, role: Role) -> Result<(), ApiError> {
+    use crate::config::LanguageSwitch;
+    match (config.sessions.language_switch, role) {
+        (_, Role::Interviewer) => Ok(()),
+        (LanguageSwitch::Everyone, r) if r.can_write() => Ok(()),
+        _ => Err(ApiError::Forbidden),
+    }
+}

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read, delete))
         .routes(routes!(execute))
         .routes(routes!(extend))
+        .routes(routes!(switch_environment))
         .routes(routes!(history))
         .routes(routes!(events))
         .routes(routes!(read_notes, write_notes))
@@ -110,7 +111,7 @@ async fn create(
         AppJson(Created {
             session_id: session.id,
             status: snapshot.status.as_str(),
-            environment: session.environment.name.clone(),
+            environment: session.environment().name.clone(),
             created_at: session.created_at,
             expires_at: snapshot.expires_at,
             candidate_url: format!("{base}/s/{}#token={}", session.id, created.candidate_token),
@@ -352,6 +353,51 @@ async fn extend(
         session_id: caller.id,
         expires_at,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SwitchBody {
+    /// An environment's name (`GET /environments`).
+    environment: String,
+}
+
+/// Switches the session to another language: its container changes (from the warm pool when
+/// there is one) and its document becomes that language's own (kept from an earlier switch,
+/// the question's starter, or the template); everyone sees it live. Who may: `sessions.
+/// language_switch` (everyone who may run code, or interviewers only; the API key always).
+#[utoipa::path(post, path = "/sessions/{id}/environment", tag = "sessions", operation_id = "switch_environment",
+    params(SessionPath),
+    request_body = SwitchBody,
+    responses(
+        (status = 200, description = "The session, now in the environment", body = SessionView),
+        (status = 400, description = "Unknown environment", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A run in progress, or the session ended", body = ErrorBody),
+        (status = 503, description = "The image is not built", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn switch_environment(
+    State(state): State<AppState>,
+    caller: SessionAccess,
+    AppJson(body): AppJson<SwitchBody>,
+) -> Result<AppJson<SessionView>, ApiError> {
+    let by = caller.runner()?;
+    if let super::access::Access::Token(role) = caller.access {
+        super::access::may_switch(&state.config, role)?;
+    }
+    let session = state
+        .sessions
+        .get(&caller.id)
+        .ok_or(ApiError::SessionEnded)?;
+    state
+        .sessions
+        .switch_environment(&session, &body.environment, by)
+        .await?;
+    Ok(AppJson(state.sessions.snapshot(&caller.id).await?.into()))
 }
 
 /// Everything needed to replay the session: the first document, every accepted update and

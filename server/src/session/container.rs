@@ -152,7 +152,7 @@ impl Containers {
         &self,
         session: &Arc<Session>,
     ) -> Result<(SandboxId, Arc<RunnerConn>), SessionError> {
-        let env = &session.environment;
+        let env = &session.environment();
         let (container, runner) = match self.pool.claim(&env.name) {
             Some(warm) => (warm.container, warm.runner),
             None => {

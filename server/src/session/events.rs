@@ -48,6 +48,33 @@ pub enum SessionEvent {
     TestsFinished(Arc<crate::questions::TestReport>),
     /// A participant's page gained or lost focus (interviewers only).
     Focus(Focus),
+    /// The session switched language (its document and container follow).
+    Environment {
+        environment: EnvironmentInfo,
+        by: Role,
+    },
+}
+
+/// An environment as `welcome` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EnvironmentInfo {
+    pub name: String,
+    pub description: String,
+    pub filename: String,
+    pub editor_language: String,
+    pub version: Option<String>,
+}
+
+impl EnvironmentInfo {
+    pub fn of(env: &crate::environments::Environment) -> Self {
+        Self {
+            name: env.name.clone(),
+            description: env.settings.description.clone(),
+            filename: env.settings.filename.clone(),
+            editor_language: env.settings.editor_language.clone(),
+            version: env.version(),
+        }
+    }
 }
 
 /// A participant's page gained or lost focus.
@@ -174,6 +201,7 @@ impl SessionEvent {
                 .map(|r| BASE + r.actual.len() + r.expected.len() + r.stderr.len())
                 .sum(),
             SessionEvent::Focus(f) => f.name.len(),
+            SessionEvent::Environment { .. } => BASE,
             SessionEvent::TestsStarted(_)
             | SessionEvent::Status(_)
             | SessionEvent::Expiry(_)

@@ -28,6 +28,7 @@ mod reaper;
 mod registry;
 mod restore;
 mod run;
+mod switch;
 mod testing;
 mod types;
 
@@ -123,6 +124,10 @@ struct State {
     warning: Option<Arc<SessionEvent>>,
     /// The test run in progress: it holds the run slot between its cases.
     testing: Option<Uuid>,
+    /// The session's language now (a switch changes it, and its container).
+    environment: Arc<Environment>,
+    /// The documents of the languages it switched away from, by environment name.
+    documents: BTreeMap<String, String>,
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes
@@ -156,7 +161,6 @@ pub struct CatchUp {
 #[derive(Debug)]
 pub struct Session {
     pub id: SessionId,
-    pub environment: Arc<Environment>,
     pub label: Option<String>,
     /// Who created it: "key", or "ip:<address>" in open mode (quotas, open-mode listing).
     pub created_by: String,
@@ -191,6 +195,11 @@ impl Session {
         self.state().status
     }
 
+    /// The session's environment now.
+    pub fn environment(&self) -> Arc<Environment> {
+        self.state().environment.clone()
+    }
+
     /// The document and its version.
     pub fn document(&self) -> (String, u64) {
         let state = self.state();
@@ -214,7 +223,7 @@ impl Session {
         SessionSnapshot {
             id: self.id,
             status: state.status,
-            environment: self.environment.name.clone(),
+            environment: state.environment.name.clone(),
             label: self.label.clone(),
             container_id: state.container.as_ref().map(|c| c.0.clone()),
             created_at: self.created_at,

@@ -238,6 +238,7 @@ impl SessionRegistry {
             version: 0,
             notes: String::new(),
             files,
+            documents: BTreeMap::new(),
         };
         if let Err(err) = self.shared.store.insert_session(&record).await {
             if let Some(warm) = warm {
@@ -270,7 +271,7 @@ impl SessionRegistry {
             session.id,
             "session.created",
             serde_json::json!({
-                "environment": session.environment.name,
+                "environment": session.environment().name,
                 "label": session.label,
                 "question_id": req.question,
                 "created_by": if session.created_by == super::BY_KEY { "api_key" } else { "open_mode" },
@@ -348,7 +349,6 @@ impl SessionRegistry {
         let id = record.id;
         let session = Arc::new(Session {
             id,
-            environment,
             label: record.label,
             created_by: record.created_by,
             created_at: record.created_at,
@@ -378,6 +378,8 @@ impl SessionRegistry {
                 deadline: record.expires_at,
                 warning: None,
                 testing: None,
+                environment,
+                documents: record.documents,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
         });

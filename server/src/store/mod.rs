@@ -42,6 +42,8 @@ pub struct SessionRecord {
     pub notes: String,
     /// Extra files beside the document, by relative path.
     pub files: BTreeMap<String, String>,
+    /// The documents of the session's other languages, by environment name.
+    pub documents: BTreeMap<String, String>,
 }
 
 /// A run as stored: started, then finished.
@@ -174,6 +176,13 @@ pub trait Store: Send + Sync {
     async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
+    /// The session switched language: its environment and the other languages' documents.
+    async fn set_environment(
+        &self,
+        id: &SessionId,
+        environment: &str,
+        documents: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
     async fn insert_question(
         &self,
         question: &Question,

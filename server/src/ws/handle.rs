@@ -126,6 +126,15 @@ pub async fn handle(
             session.set_focus(me.participant, focused);
             return None;
         }
+        ClientMessage::SwitchEnvironment { environment } => {
+            match crate::api::access::may_switch(&state.config, me.role) {
+                Ok(()) => sessions
+                    .switch_environment(session, &environment, me.role)
+                    .await
+                    .map_err(Into::into),
+                Err(err) => Err(err),
+            }
+        }
         ClientMessage::RunTests => match me.may_write() {
             Ok(()) => sessions
                 .start_tests(session, me.role)

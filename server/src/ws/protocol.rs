@@ -69,6 +69,10 @@ pub enum ClientMessage {
     Focus {
         focused: bool,
     },
+    /// Switches the session to another environment (language).
+    SwitchEnvironment {
+        environment: String,
+    },
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -112,15 +116,7 @@ struct Envelope<'a> {
     kind: std::borrow::Cow<'a, str>,
 }
 
-/// An environment as `welcome` describes it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct EnvironmentInfo {
-    pub name: String,
-    pub description: String,
-    pub filename: String,
-    pub editor_language: String,
-    pub version: Option<String>,
-}
+pub use crate::session::events::EnvironmentInfo;
 
 const KNOWN_TYPES: &[&str] = &[
     "auth",
@@ -137,6 +133,7 @@ const KNOWN_TYPES: &[&str] = &[
     "extend",
     "run_tests",
     "focus",
+    "switch_environment",
 ];
 
 /// Why a client message was refused.
@@ -186,6 +183,8 @@ pub enum ServerMessage {
         /// This socket's participant id.
         participant: u64,
         environment: EnvironmentInfo,
+        /// This socket may switch the session's language (`switch_environment`).
+        can_switch: bool,
         /// Interviewers only.
         #[serde(skip_serializing_if = "Option::is_none")]
         notes: Option<String>,
@@ -236,6 +235,12 @@ pub enum ServerMessage {
     TestsFinished(crate::questions::TestReportView),
     /// A participant's page gained or lost focus (interviewers only).
     Focus(events::Focus),
+    /// The session switched language: the editor's language, the file name and the template
+    /// follow (the document itself changes by an `updates`).
+    Environment {
+        environment: EnvironmentInfo,
+        by: Role,
+    },
 }
 
 /// The run in progress as `welcome` shows it.
@@ -292,6 +297,10 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
             SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),
             SessionEvent::Focus(e) => Self::Focus(e.clone()),
+            SessionEvent::Environment { environment, by } => Self::Environment {
+                environment: environment.clone(),
+                by: *by,
+            },
             SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
             // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),

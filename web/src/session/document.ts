@@ -104,6 +104,19 @@ export class DocumentEditor {
     if (this.settings.keymap === wanted) this.view?.dispatch({ effects: this.compartments.keymap.reconfigure(ext) });
   }
 
+  /** The session switched language: its mode, and its template as the placeholder. */
+  switchLanguage(language: string, environment: string): void {
+    this.language = language;
+    void loadLanguage(language).then((ext) => {
+      if (this.language !== language) return;
+      this.languageExt = ext;
+      this.view?.dispatch({ effects: this.compartments.language.reconfigure(ext) });
+      this.host.languageLoaded(ext);
+    });
+    this.view?.dispatch({ effects: this.compartments.placeholder.reconfigure([]) });
+    void this.loadPlaceholder(environment);
+  }
+
   /** Starts over from the server's document (after the peer diverged). */
   reset(setup: DocumentSetup): void {
     if (!this.view) return;

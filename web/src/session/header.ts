@@ -1,6 +1,7 @@
 // The parts of the top bar that are not a concern of their own: the session's title and
 // language, the theme switch, and the interviewer's End button (which asks twice).
 
+import { api } from "../api";
 import { el } from "../dom";
 import type { ClientMessage, EnvironmentInfo, Role, SessionView } from "../protocol";
 import { applyTheme, type Theme } from "../theme";
@@ -8,15 +9,51 @@ import { roleLabel } from "./participants";
 
 export class SessionTitle {
   readonly title = el("span", { class: "title", id: "title" });
-  readonly environment = el("span", { class: "env", id: "environment" });
+  private readonly envLabel = el("span", { class: "env", id: "environment" });
+  /** Switching language, for those who may: the ready environments. */
+  private readonly picker = el("select", { class: "env-picker", id: "environment-select", "aria-label": "Language" });
+  /** The language: its name, or the picker that switches it. */
+  readonly environment = el("span", { class: "env-box" }, this.envLabel, this.picker);
+  private label = "";
+  private current = "";
+
+  constructor(private readonly switchTo: (environment: string) => void) {
+    this.picker.hidden = true;
+    this.picker.addEventListener("change", () => {
+      if (this.picker.value !== this.current) this.switchTo(this.picker.value);
+    });
+  }
 
   show(role: Role, session: SessionView, env: EnvironmentInfo): void {
+    this.label = session.label ?? "";
     this.title.textContent = session.label || roleLabel(role) + " view";
     this.title.title = this.title.textContent;
+    this.setEnvironment(env);
+  }
+
+  /** The session's language now (after a switch too). */
+  setEnvironment(env: EnvironmentInfo): void {
+    this.current = env.name;
     const number = env.version?.match(/\d+(\.\d+)+/)?.[0];
-    this.environment.textContent = (env.description || env.name) + (number ? ` ${number}` : "");
-    this.environment.title = `${env.filename}${env.version ? ` · ${env.version}` : ""}`;
-    document.title = `${session.label || env.description || env.name} · livecode`;
+    this.envLabel.textContent = (env.description || env.name) + (number ? ` ${number}` : "");
+    this.envLabel.title = `${env.filename}${env.version ? ` · ${env.version}` : ""}`;
+    this.envLabel.dataset.name = env.name;
+    this.picker.value = env.name;
+    document.title = `${this.label || env.description || env.name} · livecode`;
+  }
+
+  /** Offers the switch (once: the ready environments). */
+  async offerSwitch(enabled: boolean): Promise<void> {
+    if (!enabled || this.picker.options.length) return;
+    const envs = (await api.environments()).filter((e) => e.ready);
+    for (const e of envs) this.picker.append(el("option", { value: e.name }, e.description || e.name));
+    this.picker.value = this.current;
+    this.picker.hidden = false;
+    this.envLabel.hidden = true;
+  }
+
+  setEnabled(enabled: boolean): void {
+    this.picker.disabled = !enabled;
   }
 }
 

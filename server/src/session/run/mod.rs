@@ -131,11 +131,15 @@ pub(super) fn plan_for(
     req: &RunRequest,
     limits: &crate::config::Limits,
 ) -> Result<Plan, SessionError> {
-    let (files, document) = {
+    let (files, document, environment) = {
         let state = session.state();
-        (state.files.clone(), state.doc.doc().to_string())
+        (
+            state.files.clone(),
+            state.doc.doc().to_string(),
+            state.environment.clone(),
+        )
     };
-    request::plan(req, &session.environment, &files, &document, limits)
+    request::plan(req, &environment, &files, &document, limits)
 }
 
 /// Starts a planned run; refuses with `RUN_IN_PROGRESS` unless `req.restart`, which stops the
@@ -312,7 +316,7 @@ async fn run_task(
         );
     }
     crate::metrics::run_finished(
-        &session.environment.name,
+        &session.environment().name,
         outcome.status.as_str(),
         ctx.output.first_output.map(|t| t - ctx.output.requested),
         outcome.duration,

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_2.sql"),
     include_str!("migration_3.sql"),
     include_str!("migration_4.sql"),
+    include_str!("migration_5.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -90,9 +91,10 @@ impl Store for SqliteStore {
             conn.execute(
                 "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
                    interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
-                   document, version, files, initial_document, notes, base_version, created_by)
+                   document, version, files, initial_document, notes, base_version, created_by,
+                   documents)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18)",
+                   ?17, ?18, ?19)",
                 params![
                     s.id,
                     s.environment,
@@ -112,6 +114,7 @@ impl Store for SqliteStore {
                     s.notes,
                     s.base_version as i64,
                     s.created_by,
+                    serde_json::to_string(&s.documents).expect("a string map serializes"),
                 ],
             )?;
             Ok(())
@@ -453,6 +456,23 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn set_environment(
+        &self,
+        id: &SessionId,
+        environment: &str,
+        documents: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let (id, environment, documents) = (*id, environment.to_string(), json(documents)?);
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET environment = ?2, documents = ?3 WHERE id = ?1",
+                params![id, environment, documents],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn insert_question(&self, q: &Question, created_by: &str) -> Result<(), StoreError> {
         let body = json(q)?;
         let (id, at, by) = (

@@ -58,6 +58,7 @@ pub fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
 
 pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
     let files: String = row.get("files")?;
+    let documents: String = row.get("documents")?;
     Ok(SessionRecord {
         id: row.get("id")?,
         environment: row.get("environment")?,
@@ -77,6 +78,8 @@ pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         version: row.get::<_, i64>("version")? as u64,
         notes: row.get("notes")?,
         files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        documents: serde_json::from_str(&documents)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     })
 }
 

@@ -24,6 +24,7 @@ fn session(id: SessionId) -> SessionRecord {
         version: 0,
         notes: String::new(),
         files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
+        documents: [("bash".to_string(), "echo hi\n".to_string())].into(),
     }
 }
 

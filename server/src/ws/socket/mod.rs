@@ -312,7 +312,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
 ) -> Option<crate::session::EventReceiver> {
     let start = session.subscribe(state.sessions.idle_ttl(), after);
     let participants = start.snapshot.participants.clone();
-    let env = &session.environment;
+    let env = &session.environment();
     let welcome = ServerMessage::Welcome {
         session: Box::new(SessionView::from(start.snapshot)),
         role: me.role,
@@ -320,13 +320,8 @@ async fn welcome<S: Sink<Message> + Unpin>(
         version: start.version,
         participants,
         participant: me.participant,
-        environment: EnvironmentInfo {
-            name: env.name.clone(),
-            description: env.settings.description.clone(),
-            filename: env.settings.filename.clone(),
-            editor_language: env.settings.editor_language.clone(),
-            version: env.version(),
-        },
+        environment: EnvironmentInfo::of(env),
+        can_switch: crate::api::access::may_switch(&state.config, me.role).is_ok(),
         notes: (me.role == Role::Interviewer).then(|| session.notes()),
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
     };
