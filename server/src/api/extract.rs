@@ -175,3 +175,36 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Self(format!("ip:{ip}")))
     }
 }
+
+/// `?limit=&offset=` of a list (sessions, questions): at most `quotas.list_page_size`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most `quotas.list_page_size` (the default).
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// The page a list request asks for: its query, clamped, and in open mode only what the
+/// caller created.
+#[derive(Debug)]
+pub struct Paged(pub crate::store::ListPage);
+
+impl FromRequestParts<AppState> for Paged {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        let axum::extract::Query(query) =
+            axum::extract::Query::<PageQuery>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+        let max = state.config.quotas.list_page_size.max(1);
+        Ok(Self(crate::store::ListPage {
+            created_by: state.config.open_mode().then_some(caller),
+            limit: query.limit.unwrap_or(max).clamp(1, max),
+            offset: query.offset.unwrap_or(0),
+        }))
+    }
+}

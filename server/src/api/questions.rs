@@ -1,7 +1,6 @@
 //! `/questions`: interview questions (the API key), and a session's question and test runs.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,12 +10,11 @@ use uuid::Uuid;
 
 use super::access::SessionAccess;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AppJson, Caller, Operator};
+use super::extract::{AppJson, Caller, Operator, PageQuery, Paged};
 use super::SessionPath;
 use crate::questions::{NewQuestion, Question, QuestionView, TestReportView};
 use crate::session::SessionId;
 use crate::state::AppState;
-use crate::store::ListPage;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,18 +52,9 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(question)))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// At most `quotas.list_page_size`.
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
-
 /// Questions, newest first (in open mode, the caller's own).
 #[utoipa::path(get, path = "/questions", tag = "questions", operation_id = "list_questions",
-    params(ListQuery),
+    params(PageQuery),
     responses(
         (status = 200, body = Vec<Question>),
         (status = 400, body = ErrorBody),
@@ -75,17 +64,8 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    _: Operator,
-    Caller(caller): Caller,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Paged(page): Paged,
 ) -> Result<AppJson<Vec<Question>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
-    let max = state.config.quotas.list_page_size.max(1);
-    let page = ListPage {
-        created_by: state.config.open_mode().then_some(caller),
-        limit: query.limit.unwrap_or(max).clamp(1, max),
-        offset: query.offset.unwrap_or(0),
-    };
     Ok(AppJson(state.sessions.list_questions(&page).await?))
 }
 

@@ -3,25 +3,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::SessionAccess;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AppJson, Caller, OptionalJson};
+use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
 use super::views::{HistoryView, SessionView};
 use super::SessionPath;
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
-use crate::store::ListPage;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -129,18 +127,9 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// At most `quotas.list_page_size`.
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
-
 /// Sessions, newest first, a page at a time (`?limit=&offset=`), with a `Link: rel="next"`
 /// header while there may be more. In open mode a caller sees only the sessions it created.
-#[utoipa::path(get, path = "/sessions", tag = "sessions", operation_id = "list_sessions", params(ListQuery),
+#[utoipa::path(get, path = "/sessions", tag = "sessions", operation_id = "list_sessions", params(PageQuery),
     responses(
         (status = 200, description = "Newest first", body = Vec<SessionView>,
             headers(("link" = String, description = "`<…>; rel=\"next\"` while there may be more"))),
@@ -151,18 +140,9 @@ struct ListQuery {
 )]
 async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Paged(page): Paged,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
-    let max = state.config.quotas.list_page_size.max(1);
-    let limit = query.limit.unwrap_or(max).clamp(1, max);
-    let offset = query.offset.unwrap_or(0);
-    let page = ListPage {
-        created_by: state.config.open_mode().then_some(caller),
-        limit,
-        offset,
-    };
+    let (limit, offset) = (page.limit, page.offset);
     let list = state.sessions.list(&page).await?;
     let mut headers = axum::http::HeaderMap::new();
     if list.len() == limit {
