@@ -18,8 +18,9 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
 /// Each case's stdin and expected output.
 pub const MAX_CASE_BYTES: usize = 256 * 1024;
-/// What a stored result keeps of a case's actual output and stderr.
-pub const RESULT_OUTPUT_BYTES: usize = 16 * 1024;
+/// What a result keeps of a case's stdin, expected and actual output and stderr (so that a
+/// report of 100 cases stays well under a socket's queue).
+pub const RESULT_OUTPUT_BYTES: usize = 8 * 1024;
 /// A case's time limit when it names none, and the most it may name.
 pub const DEFAULT_TIME_LIMIT_SECONDS: f64 = 10.0;
 

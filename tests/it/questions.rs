@@ -411,3 +411,46 @@ async fn a_failed_build_fails_every_case_without_running_them() {
     assert_eq!(report["results"][1]["verdict"], "not_run", "{report}");
     assert_eq!(report["passed"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_stops_a_test_run_and_stdin_cannot_reach_its_cases() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let slow: Vec<Value> = (0..4)
+        .map(|i| json!({"name": format!("slow {i}"), "stdin": "sleep\n", "expected": "0\n", "time_limit_seconds": 2}))
+        .collect();
+    let body = json!({"title": "Slow", "starters": {"python": STARTER}, "cases": slow});
+    let created = expect_json(post_json(&server, "/questions", KEY, &body).await, 201).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "question": created["question_id"]}),
+            )
+            .await,
+    );
+    let mut cand = server.ws(&session.id, &session.candidate).await;
+    send(&mut cand, json!({"type": "run_tests"})).await;
+    next_of_type(&mut cand, "tests_started").await;
+    // What a participant types does not reach a case.
+    send(&mut cand, json!({"type": "stdin", "data": "1 2\n"})).await;
+    check_ws_error(&mut cand, "NO_RUN").await;
+    next_of_type(&mut cand, "test_result").await;
+    send(&mut cand, json!({"type": "kill"})).await;
+    let report = next_of_type_within(&mut cand, "tests_finished", Duration::from_secs(30)).await;
+    let verdicts: Vec<&str> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["verdict"].as_str())
+        .collect();
+    assert_eq!(verdicts.len(), 4, "{report}");
+    assert_eq!(verdicts[3], "not_run", "the test run stopped: {report}");
+    assert!(
+        verdicts.iter().filter(|v| **v == "not_run").count() >= 2,
+        "{report}"
+    );
+    // The session runs code again.
+    let run = run_code(&mut cand, "main.py", "print('free')\n").await;
+    run.assert_completed(0);
+}

@@ -45,10 +45,16 @@ async fn a_switch_is_seen_live_keeps_each_document_and_changes_the_container() {
     )
     .await;
     for ws in [&mut cand, &mut intv] {
-        let switched = next_of_type(ws, "environment").await;
+        // The document first (the server's update), then the language.
+        let frames = frames_until(ws, "environment", Duration::from_secs(30)).await;
+        let (_, switched) = frames.last().expect("environment");
         assert_eq!(switched["environment"]["name"], "bash", "{switched}");
         assert_eq!(switched["by"], "candidate");
-        let update = next_of_type(ws, "updates").await;
+        let update = frames
+            .iter()
+            .find(|(_, f)| f["type"] == "updates")
+            .map(|(_, f)| f)
+            .expect("the document's update before the switch");
         assert_eq!(update["updates"][0]["client_id"], "livecode", "{update}");
     }
     let now = server
@@ -133,9 +139,40 @@ async fn a_switch_is_seen_live_keeps_each_document_and_changes_the_container() {
 async fn bad_switches_are_refused_and_change_nothing() {
     let server = TestServer::start(|c| {
         c.sessions.language_switch = livecode::config::LanguageSwitch::Interviewers;
+        c.limits.code_limit_bytes = 4096;
     })
     .await;
     let session = server.python("print(1)\n").await;
+    // A document the switch cannot bring (a starter over the code limit) changes nothing.
+    let big = json!({"title": "Big", "starters": {"bash": format!("# {}\n", "x".repeat(5000))}});
+    let question = expect_json(server.api().post("/questions", None, &big).await, 201).await;
+    let with_question = Session::from(
+        server
+            .create_session(json!({"environment": "python", "code": "print(2)\n", "question": question["question_id"]}))
+            .await,
+    );
+    let before = server
+        .api()
+        .wait_status(&with_question.id, &with_question.interviewer, "ready")
+        .await;
+    check_error(
+        switch(&server, &with_question, &with_question.interviewer, "bash").await,
+        413,
+        "CODE_TOO_LARGE",
+    )
+    .await;
+    let after = server
+        .api()
+        .get_session(&with_question.id, &with_question.interviewer)
+        .await;
+    assert_eq!(after["environment"], "python");
+    assert_eq!(after["status"], "ready");
+    assert_eq!(after["container_id"], before["container_id"]);
+    let ran = server
+        .api()
+        .execute(&with_question.id, &with_question.candidate, json!({}))
+        .await;
+    assert_eq!(ran["stdout"], "2\n", "{ran}");
     check_error(
         switch(&server, &session, &session.candidate, "bash").await,
         403,

@@ -237,6 +237,7 @@ class SessionPage {
 
   private onWelcome(w: Welcome): void {
     const first = this.welcomed === null;
+    if (!first) this.question.reconnected();
     // A new socket is a new participant, in focus until it says otherwise.
     this.sentFocus = true;
     this.reportFocus();
@@ -355,6 +356,7 @@ class SessionPage {
 
   private onError(code: string, message: string): void {
     const console = this.runs.console;
+    this.question.refused();
     if (["CODE_TOO_LARGE", "INVALID_MESSAGE", "FORBIDDEN"].includes(code) && this.editor.peer()?.refused()) {
       console.line("error", `Your last edit was refused: ${message}`);
       return this.diverged(code);

@@ -34,6 +34,8 @@ pub(super) struct Containers {
     pub live: LiveMap,
     /// Sessions' events: the store's audit trail and the webhook.
     pub events: crate::webhooks::Events,
+    /// The server is shutting down: test runs start no further case.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A session's runner, ready for a run.

@@ -124,6 +124,10 @@ struct State {
     warning: Option<Arc<SessionEvent>>,
     /// The test run in progress: it holds the run slot between its cases.
     testing: Option<Uuid>,
+    /// A participant stopped the test run: no further case starts.
+    tests_stopped: bool,
+    /// A language switch is under way: it holds the run slot.
+    switching: bool,
     /// The session's language now (a switch changes it, and its container).
     environment: Arc<Environment>,
     /// The documents of the languages it switched away from, by environment name.

@@ -106,6 +106,7 @@ impl SessionRegistry {
             engine,
             live: sessions.clone(),
             events: crate::webhooks::Events::new(store.clone(), &config.webhooks),
+            stopping: Default::default(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -378,6 +379,8 @@ impl SessionRegistry {
                 deadline: record.expires_at,
                 warning: None,
                 testing: None,
+                tests_stopped: false,
+                switching: false,
                 environment,
                 documents: record.documents,
             }),
@@ -464,6 +467,11 @@ impl SessionRegistry {
     /// none is left to its timeout or cut off unrecorded; then closes every runner (each
     /// clears its sandbox). Sessions and containers stay, for the next start.
     pub async fn stop_for_shutdown(&self) {
+        // Test runs start no further case (the one running is stopped below).
+        self.shared
+            .containers
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let sessions: Vec<Arc<Session>> = self
             .shared
             .sessions

@@ -36,46 +36,55 @@ impl SessionRegistry {
             .question(&session.id)
             .await?
             .and_then(|q| q.starters.get(name).cloned());
+        // A switch replaces the container: it counts as a run for the quotas.
+        shared.quotas.check_run(session.id)?;
         let _lifecycle = session.lifecycle.lock().await;
-        let (from, old_container, old_runner) = {
+        let arrived = {
             let mut state = session.state();
             if state.status.is_ended() {
                 return Err(SessionError::Ended);
             }
-            if state.run.is_some() || state.testing.is_some() {
+            if state.run.is_some() || state.testing.is_some() || state.switching {
                 return Err(SessionError::RunInProgress);
             }
             if state.environment.name == name {
                 return Ok(());
             }
+            // Holds the run slot until the document and the environment have both changed.
+            state.switching = true;
+            state
+                .documents
+                .get(name)
+                .cloned()
+                .or(starter)
+                .unwrap_or_else(|| env.template())
+        };
+        // First what can fail (the document), so that a refused switch changes nothing.
+        let left = match self.replace_document(session, &arrived).await {
+            Ok(left) => left,
+            Err(err) => {
+                session.state().switching = false;
+                return Err(err);
+            }
+        };
+        let (from, old_container, old_runner, documents, ended) = {
+            let mut state = session.state();
+            state.switching = false;
             let from = std::mem::replace(&mut state.environment, env.clone());
+            state.documents.remove(name);
+            state.documents.insert(from.name.clone(), left);
             session.emit_locked(SessionEvent::Environment {
                 environment: super::events::EnvironmentInfo::of(&env),
                 by,
             });
-            state.status = Status::Creating;
-            session.emit_locked(SessionEvent::Status(Status::Creating));
-            (from, state.container.take(), state.runner.take())
+            let (container, runner) = (state.container.take(), state.runner.take());
+            let ended = state.status.is_ended();
+            if !ended {
+                state.status = Status::Creating;
+                session.emit_locked(SessionEvent::Status(Status::Creating));
+            }
+            (from, container, runner, state.documents.clone(), ended)
         };
-        // The document: the language's own, replacing the one left (which is kept).
-        let arrived = {
-            let mut state = session.state();
-            state
-                .documents
-                .remove(name)
-                .or(starter)
-                .unwrap_or_else(|| env.template())
-        };
-        let left = self.replace_document(session, &arrived).await?;
-        let documents = {
-            let mut state = session.state();
-            state.documents.insert(from.name.clone(), left);
-            state.documents.clone()
-        };
-        shared
-            .store
-            .set_environment(&session.id, name, &documents)
-            .await?;
         // The old container goes; the new one comes from the pool or is made.
         if let Some(runner) = old_runner {
             runner.close().await;
@@ -88,11 +97,20 @@ impl SessionRegistry {
                 }
             });
         }
-        shared
-            .containers
-            .persist_state(session, Status::Creating, None)
-            .await;
-        shared.containers.spawn_ensure(session.clone());
+        if let Err(err) = shared
+            .store
+            .set_environment(&session.id, name, &documents)
+            .await
+        {
+            tracing::error!(session = %session.id, %err, "could not store the language switch");
+        }
+        if !ended {
+            shared
+                .containers
+                .persist_state(session, Status::Creating, None)
+                .await;
+            shared.containers.spawn_ensure(session.clone());
+        }
         shared.containers.events.record(
             session.id,
             "session.environment",
@@ -108,6 +126,13 @@ impl SessionRegistry {
         session: &Arc<Session>,
         text: &str,
     ) -> Result<String, SessionError> {
+        let limit = self.shared.config.limits.code_limit_bytes;
+        if text.len() > limit {
+            return Err(SessionError::Files(super::files::FilesError::TooLarge {
+                size: text.len(),
+                limit,
+            }));
+        }
         for _ in 0..5 {
             let (old, version) = session.document();
             if old == text {

@@ -52,10 +52,11 @@ pub(super) fn start(
         if state.status.is_ended() {
             return Err(SessionError::Ended);
         }
-        if state.run.is_some() || state.testing.is_some() {
+        if state.run.is_some() || state.testing.is_some() || state.switching {
             return Err(SessionError::RunInProgress);
         }
         state.testing = Some(tests_id);
+        state.tests_stopped = false;
         state.last_activity_at = Utc::now();
         session.emit_locked(SessionEvent::TestsStarted(TestsStarted {
             tests_id,
@@ -94,6 +95,13 @@ async fn run_all(
     let mut results = Vec::with_capacity(question.cases.len());
     let mut stop: Option<&'static str> = None;
     for (index, case) in question.cases.iter().enumerate() {
+        if stop.is_none() {
+            if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                stop = Some("the server is shutting down");
+            } else if std::mem::take(&mut session.state().tests_stopped) {
+                stop = Some("the test run was stopped");
+            }
+        }
         let result = match stop {
             Some(why) => not_run(index, case, why),
             None => {
@@ -129,6 +137,7 @@ async fn run_all(
     let status = {
         let mut state = session.state();
         state.testing = None;
+        state.tests_stopped = false;
         state.last_activity_at = Utc::now();
         session.emit_locked(SessionEvent::TestsFinished(report.clone()));
         if state.status == Status::Executing {

@@ -73,6 +73,20 @@ export class QuestionPanel {
     return true;
   }
 
+  /** The server refused what this page asked for: a Run tests that did not start is over. */
+  refused(): void {
+    if (this.running && this.summary.dataset.state !== "running") {
+      this.running = false;
+      this.render();
+    }
+  }
+
+  /** A new socket: what runs now comes with its messages. */
+  reconnected(): void {
+    this.running = false;
+    this.render();
+  }
+
   /** Whether this participant may run tests now. */
   update(enabled: boolean): void {
     this.enabled = enabled;

@@ -109,6 +109,10 @@ impl Session {
         let (preview, truncated) = (data[..end].to_string(), end < data.len());
         let run_id = {
             let state = self.state();
+            // A test case's input is the case's own.
+            if state.testing.is_some() {
+                return Err(StdinError::NoRun);
+            }
             let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
             run.stdin
                 .try_send(StdinCommand::Data(Bytes::from(data)))
@@ -133,6 +137,9 @@ impl Session {
     /// Closes the running program's stdin.
     pub fn close_stdin(&self) -> Result<(), StdinError> {
         let state = self.state();
+        if state.testing.is_some() {
+            return Err(StdinError::NoRun);
+        }
         let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
         run.stdin
             .try_send(StdinCommand::Eof)
@@ -141,9 +148,16 @@ impl Session {
 
     /// Asks the running program to stop now; the run reports `killed`.
     pub fn kill_run(&self) -> Result<(), SessionError> {
-        let state = self.state();
-        let run = state.run.as_ref().ok_or(SessionError::NoRun)?;
-        run.stop.request(StopReason::Killed);
+        let mut state = self.state();
+        // A test run stops with the case running, or before the next one.
+        if state.testing.is_some() {
+            state.tests_stopped = true;
+        }
+        match state.run.as_ref() {
+            Some(run) => run.stop.request(StopReason::Killed),
+            None if state.testing.is_some() => {}
+            None => return Err(SessionError::NoRun),
+        }
         Ok(())
     }
 

@@ -176,7 +176,7 @@ pub(super) async fn start(
                 return Err(SessionError::Ended);
             }
             // A test run holds the slot between its cases too.
-            if state.testing.is_some() && !req.quiet {
+            if (state.testing.is_some() && !req.quiet) || state.switching {
                 return Err(SessionError::RunInProgress);
             }
             match &state.run {
@@ -324,9 +324,7 @@ async fn run_task(
     );
     let _ = done.send(Some(outcome.clone()));
     if quiet {
-        if !session_status.is_ended() {
-            c.persist_state(&session, session_status, None).await;
-        }
+        // The test run persists the session's status when it is done.
         return;
     }
 
