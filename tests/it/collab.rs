@@ -270,3 +270,79 @@ async fn focus_changes_reach_interviewers_and_the_history() {
     assert_eq!(focus[0]["data"]["focused"], false);
     assert!(history["tests"].as_array().is_some_and(Vec::is_empty));
 }
+
+/// The workspace's other files are edited together like the document: updates carry `file`,
+/// a stale one is rejected for that file, pulls catch up per file, runs use the files as
+/// edited, and a new socket's welcome has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_edited_together_and_runs_use_them() {
+    let server = TestServer::start(|_| {}).await;
+    let session = Session::from(
+        server
+            .create_session(json!({
+                "environment": "python",
+                "code": "import helper\nprint(helper.X)\n",
+                "files": {"helper.py": "X = 1\n"}
+            }))
+            .await,
+    );
+    let (mut cand, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let mut intv = server.ws(&session.id, &session.interviewer).await;
+    assert_eq!(
+        welcome["files"],
+        json!([{"name": "helper.py", "document": "X = 1\n", "version": 0}])
+    );
+    let file_update = |version: u64, client: &str, changes: Value| {
+        json!({"type": "update", "version": version, "file": "helper.py",
+            "updates": [{"client_id": client, "changes": changes}]})
+    };
+    // "X = 1\n" → "X = 42\n": the candidate types, the interviewer hears it as the file's.
+    send(&mut cand, file_update(0, "c", json!([4, [1, "42"], 1]))).await;
+    let heard = next_of_type(&mut intv, "updates").await;
+    assert_eq!(
+        (&heard["file"], &heard["version"]),
+        (&json!("helper.py"), &json!(0)),
+        "{heard}"
+    );
+    // The interviewer's edit on the same version is stale for that file.
+    send(&mut intv, file_update(0, "i", json!([[1, "Y"], 5]))).await;
+    let rejected = next_of_type(&mut intv, "update_rejected").await;
+    assert_eq!(
+        (&rejected["file"], &rejected["version"]),
+        (&json!("helper.py"), &json!(1))
+    );
+    // A pull of the file catches up; a file that is not there is refused.
+    send(
+        &mut intv,
+        json!({"type": "pull", "version": 0, "file": "helper.py"}),
+    )
+    .await;
+    let pulled = next_of_type(&mut intv, "updates").await;
+    assert_eq!(
+        pulled["updates"].as_array().map(Vec::len),
+        Some(1),
+        "{pulled}"
+    );
+    send(
+        &mut cand,
+        file_update(0, "c", json!([[0, "x"]]))
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("file".into(), json!("nope.py"));
+                Value::Object(o)
+            })
+            .expect("object"),
+    )
+    .await;
+    check_ws_error(&mut cand, "INVALID_MESSAGE").await;
+    // The document's own version did not move.
+    let (_late, again) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(again["version"], 0);
+    assert_eq!(again["files"][0]["document"], "X = 42\n");
+    assert_eq!(again["files"][0]["version"], 1);
+    // Runs see the file as edited.
+    let run = run_message(&mut cand, json!({"type": "run"})).await;
+    run.assert_completed(0);
+    assert_eq!(run.stdout_of_phase("run"), "42\n");
+}

@@ -64,9 +64,9 @@ export type ClientMessage =
   | { type: "stdin_eof" }
   | { type: "kill" }
   | { type: "ping" }
-  | { type: "update"; version: number; updates: WireUpdate[] }
-  | { type: "pull"; version: number }
-  | { type: "cursor"; anchor: number; head: number; version: number }
+  | { type: "update"; version: number; updates: WireUpdate[]; file?: string }
+  | { type: "pull"; version: number; file?: string }
+  | { type: "cursor"; anchor: number; head: number; version: number; file?: string }
   | { type: "notes"; text: string }
   | { type: "end_session" }
   | { type: "extend" }
@@ -109,6 +109,8 @@ export type ServerMessage =
       environment: EnvironmentInfo;
       /** This page may switch the session's language. */
       can_switch?: boolean;
+      /** The workspace's other files, edited together (tabs). */
+      files?: { name: string; document: string; version: number }[];
       notes?: string;
       run: WelcomeRun | null;
     }
@@ -131,8 +133,8 @@ export type ServerMessage =
   | { type: "error"; code: string; message: string; hint?: string }
   | { type: "session_ended"; reason: EndReason }
   | { type: "pong" }
-  | { type: "updates"; version: number; updates: WireUpdate[] }
-  | { type: "update_rejected"; version: number }
+  | { type: "updates"; version: number; updates: WireUpdate[]; file?: string }
+  | { type: "update_rejected"; version: number; file?: string }
   | {
       type: "cursor";
       participant: number;
@@ -141,6 +143,7 @@ export type ServerMessage =
       anchor: number;
       head: number;
       version: number;
+      file?: string;
     }
   | { type: "notes"; text: string }
   | { type: "tests_started"; tests_id: string; by: Role; total: number }

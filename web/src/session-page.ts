@@ -29,6 +29,7 @@ import { ParticipantList } from "./session/participants";
 import { ReplayPane } from "./session/replay-pane";
 import { RunPanel } from "./session/run-panel";
 import { savedSettings } from "./settings";
+import { FileTabs } from "./session/file-tabs";
 import { QuestionPanel } from "./session/question-panel";
 import { SettingsMenu } from "./session/settings-menu";
 import { savedTheme } from "./theme";
@@ -56,6 +57,7 @@ class SessionPage {
   private readonly theme: ThemeSwitch;
   private readonly settings: SettingsMenu;
   private readonly question: QuestionPanel;
+  private readonly files: FileTabs;
   private readonly editor: DocumentEditor;
   private readonly runs: RunPanel;
   private readonly people: ParticipantList;
@@ -89,6 +91,7 @@ class SessionPage {
     const theme = hashTheme === "dark" || hashTheme === "light" ? hashTheme : savedTheme();
     this.theme = new ThemeSwitch(theme, (t) => {
       this.editor.setTheme(t);
+      this.files.setTheme(t);
       this.replay.setTheme(t);
     });
     const readonly = ["1", "true"].includes(hash.get("readonly") ?? "");
@@ -114,7 +117,16 @@ class SessionPage {
       theme,
       savedSettings(),
     );
-    this.settings = new SettingsMenu(savedSettings(), (s) => this.editor.setSettings(s));
+    this.files = new FileTabs(
+      { send, diverged: (why) => this.diverged(why) },
+      this.editor.element,
+      theme,
+      savedSettings(),
+    );
+    this.settings = new SettingsMenu(savedSettings(), (s) => {
+      this.editor.setSettings(s);
+      this.files.setSettings(s);
+    });
     this.question = new QuestionPanel(send);
     this.title = new SessionTitle((environment) => send({ type: "switch_environment", environment }));
     this.runs = new RunPanel({
@@ -184,16 +196,17 @@ class SessionPage {
         void this.run();
       }
     });
-    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
+    const { runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question, files } =
+      this;
     layout(this.root, this.options.embed, {
-      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question },
+      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question, files },
       connection: this.stateEl,
       candidateLink: candidateLinkBar(this.sessionId),
     });
   }
 
   private message(msg: ServerMessage): void {
-    if (this.runs.message(msg) || this.question.message(msg)) return;
+    if (this.runs.message(msg) || this.question.message(msg) || this.files.message(msg)) return;
     const peer = this.editor.peer();
     switch (msg.type) {
       case "welcome":
@@ -206,6 +219,7 @@ class SessionPage {
         return peer?.cursor(msg);
       case "presence":
         this.showParticipants(msg.participants);
+        this.files.presence(msg.participants);
         return peer?.presence(msg.participants);
       case "status":
         // The engine is down: runs wait for it; the session's own status comes after.
@@ -275,6 +289,7 @@ class SessionPage {
       if (w.role === "interviewer" && w.notes !== undefined) this.notes.welcome(w.notes);
     }
     this.title.show(w.role, w.session, w.environment);
+    this.files.welcome(w.environment.filename, w.files ?? [], w.role === "observer" || this.ended);
     if (!first && this.editor.language !== w.environment.editor_language) {
       this.editor.switchLanguage(w.environment.editor_language, w.environment.name);
     }
@@ -292,7 +307,10 @@ class SessionPage {
 
   private connectionState(state: ConnectionState): void {
     this.connState = state;
-    if (state.kind === "connecting" || state.kind === "waiting") this.editor.peer()?.disconnected();
+    if (state.kind === "connecting" || state.kind === "waiting") {
+      this.editor.peer()?.disconnected();
+      this.files.disconnected();
+    }
     if (state.kind === "closed" && state.reason === "ended") this.endedUi(null);
     if (state.kind === "closed" && state.reason === "unauthorized") {
       this.fatal("This link is not valid for this session (wrong or revoked token).");
@@ -392,6 +410,7 @@ class SessionPage {
     this.banner.hide("degraded");
     this.banner.show("ended", endedText(reason));
     this.editor.setReadOnly(true);
+    this.files.setReadOnly(true);
     this.runs.end();
     this.root.classList.add("ended");
     this.showParticipants([]);
@@ -440,7 +459,8 @@ class SessionPage {
       language: () => this.editor.language,
       text: () => this.editor.text(),
       version: () => this.editor.version(),
-      unconfirmed: () => this.editor.peer()?.unconfirmed ?? 0,
+      unconfirmed: () => (this.editor.peer()?.unconfirmed ?? 0) + this.files.unconfirmed(),
+      fileText: (name: string) => this.files.text(name),
       consoleText: () => this.runs.console.text(),
       replayText: () => this.replay.text(),
     });

@@ -11,3 +11,4 @@ import "./editor.test.mjs";
 import "./questions.test.mjs";
 import "./replay.test.mjs";
 import "./switch.test.mjs";
+import "./files.test.mjs";

@@ -43,13 +43,30 @@ impl From<CollabError> for EditError {
 }
 
 impl Session {
-    /// Updates since `version`, and the version they start at.
-    pub fn updates_since(&self, version: u64) -> Result<Vec<Arc<Update>>, EditError> {
-        Ok(self.state().doc.since(version)?)
+    /// Updates of the document (or of `file`) since `version`.
+    pub fn updates_since(
+        &self,
+        file: Option<&str>,
+        version: u64,
+    ) -> Result<Vec<Arc<Update>>, EditError> {
+        let state = self.state();
+        match file {
+            None => Ok(state.doc.since(version)?),
+            Some(name) => Ok(state
+                .file_docs
+                .get(name)
+                .ok_or_else(|| no_file(name))?
+                .since(version)?),
+        }
     }
 
-    /// Broadcasts a participant's selection.
-    pub fn cursor(&self, participant: u64, anchor: u64, head: u64, version: u64) {
+    /// Broadcasts a participant's selection (in the document, or in `file`).
+    pub fn cursor(
+        &self,
+        participant: u64,
+        (anchor, head, version): (u64, u64, u64),
+        file: Option<String>,
+    ) {
         let state = self.state();
         if let Some(p) = state.participants.get(&participant) {
             self.emit_locked(SessionEvent::Cursor(super::events::Cursor {
@@ -59,6 +76,7 @@ impl Session {
                 anchor,
                 head,
                 version,
+                file,
             }));
         }
     }
@@ -77,6 +95,24 @@ impl SessionRegistry {
         version: u64,
         updates: Vec<(String, Box<RawValue>)>,
     ) -> Result<(), EditError> {
+        self.push_file_updates(session, None, version, updates)
+            .await
+    }
+
+    /// As `push_updates`, for `file` (another file of the workspace) when it is given.
+    pub async fn push_file_updates(
+        &self,
+        session: &Arc<Session>,
+        file: Option<&str>,
+        version: u64,
+        updates: Vec<(String, Box<RawValue>)>,
+    ) -> Result<(), EditError> {
+        // The document by its own file name is the document.
+        let main = session.environment().settings.filename.clone();
+        let file = file.filter(|f| *f != main);
+        if let Some(name) = file {
+            return self.push_to_file(session, name, version, updates).await;
+        }
         let limit = self.config().limits.code_limit_bytes;
         let now = Utc::now();
         let (records, document, new_version, compaction) = {
@@ -98,6 +134,7 @@ impl SessionRegistry {
                 })
                 .collect::<Vec<_>>();
             session.emit_locked(SessionEvent::Updates {
+                file: None,
                 version: pushed.first,
                 updates: pushed.accepted,
             });
@@ -121,6 +158,50 @@ impl SessionRegistry {
             }
         }
         Ok(())
+    }
+
+    /// Applies updates to one of the workspace's other files; broadcasts them and stores the
+    /// file's text (its edits are not part of the document's history).
+    async fn push_to_file(
+        &self,
+        session: &Arc<Session>,
+        name: &str,
+        version: u64,
+        updates: Vec<(String, Box<RawValue>)>,
+    ) -> Result<(), EditError> {
+        let limit = self.config().limits.code_limit_bytes;
+        let now = Utc::now();
+        let files = {
+            let mut state = session.state();
+            if state.status.is_ended() {
+                return Err(EditError::Ended);
+            }
+            // The workspace as a whole stays within the code limit.
+            let others: usize = state
+                .files
+                .iter()
+                .filter(|(n, _)| n.as_str() != name)
+                .map(|(_, t)| t.len())
+                .sum::<usize>()
+                + state.doc.doc().len();
+            let room = limit.saturating_sub(others).max(1);
+            let authority = state.file_docs.get_mut(name).ok_or_else(|| no_file(name))?;
+            let pushed = authority.push(version, updates, now, room)?;
+            let text = authority.doc().to_string();
+            state.files.insert(name.to_string(), text);
+            state.last_activity_at = now;
+            session.emit_locked(SessionEvent::Updates {
+                file: Some(name.to_string()),
+                version: pushed.first,
+                updates: pushed.accepted,
+            });
+            state.files.clone()
+        };
+        self.shared
+            .store
+            .set_files(&session.id, &files)
+            .await
+            .map_err(|e| EditError::Store(e.to_string()))
     }
 
     /// Replaces the private notes; only interviewers hear of it.
@@ -151,4 +232,11 @@ pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
         SessionEvent::TestResult(r) => !r.hidden || crate::questions::sees_hidden(role),
         _ => true,
     }
+}
+
+fn no_file(name: &str) -> EditError {
+    EditError::Invalid(format!(
+        "no file named '{}' in this session",
+        name.chars().take(100).collect::<String>()
+    ))
 }

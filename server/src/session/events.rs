@@ -32,6 +32,8 @@ pub enum SessionEvent {
     Ended(EndReason),
     /// Accepted document updates; the first applies to `version`.
     Updates {
+        /// Another file of the workspace than the document.
+        file: Option<String>,
         version: u64,
         updates: Vec<Arc<Update>>,
     },
@@ -136,6 +138,9 @@ pub struct Cursor {
     pub anchor: u64,
     pub head: u64,
     pub version: u64,
+    /// In another file of the workspace than the document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A participant typed into the running program's stdin (so everyone sees the answers): at

@@ -109,7 +109,11 @@ struct State {
     last_activity_at: DateTime<Utc>,
     doc: Authority,
     notes: String,
+    /// The workspace's other files as they are now (what runs get beside the document).
     files: BTreeMap<String, String>,
+    /// Each of those files, edited together like the document (tabs in the page); their
+    /// accepted updates are kept in memory for pulls, their text in `files`.
+    file_docs: BTreeMap<String, Authority>,
     participants: BTreeMap<u64, Participant>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
@@ -275,6 +279,11 @@ impl Session {
             snapshot,
             document: state.doc.doc().to_string(),
             version: state.doc.version(),
+            files: state
+                .file_docs
+                .iter()
+                .map(|(name, doc)| (name.clone(), doc.doc().to_string(), doc.version()))
+                .collect(),
             run,
             warning,
             events,
@@ -428,6 +437,8 @@ pub struct Subscription {
     pub run: Option<CatchUp>,
     /// The `expiry` warning for the session's coming end, if one was sent.
     pub warning: Option<Arc<SessionEvent>>,
+    /// The other files: name, text, version.
+    pub files: Vec<(String, String, u64)>,
     pub events: EventReceiver,
 }
 

@@ -370,6 +370,14 @@ impl SessionRegistry {
                     self.shared.config.sessions.history_limit_bytes,
                 ),
                 notes: record.notes,
+                file_docs: record
+                    .files
+                    .iter()
+                    .map(|(name, text)| {
+                        let history = self.shared.config.sessions.history_limit_bytes;
+                        (name.clone(), Authority::new(text.clone(), history))
+                    })
+                    .collect(),
                 files: record.files,
                 participants: BTreeMap::new(),
                 next_participant: 0,

@@ -176,6 +176,12 @@ pub trait Store: Send + Sync {
     async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
+    /// The workspace's other files as they are now (edited together).
+    async fn set_files(
+        &self,
+        id: &SessionId,
+        files: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError>;
     /// The session switched language: its environment and the other languages' documents.
     async fn set_environment(
         &self,

@@ -78,9 +78,13 @@ pub async fn handle(
             return Some(ServerMessage::Pong);
         }
         ClientMessage::Auth { .. } => return Some(invalid("already authenticated")),
-        ClientMessage::Pull { version } => {
-            return Some(match session.updates_since(version) {
-                Ok(updates) => ServerMessage::Updates { version, updates },
+        ClientMessage::Pull { version, file } => {
+            return Some(match session.updates_since(file.as_deref(), version) {
+                Ok(updates) => ServerMessage::Updates {
+                    file,
+                    version,
+                    updates,
+                },
                 Err(err) => invalid(&err.to_string()),
             })
         }
@@ -105,12 +109,14 @@ pub async fn handle(
         ClientMessage::Kill => me
             .may_write()
             .and_then(|()| session.kill_run().map_err(ApiError::from)),
-        ClientMessage::Update { version, updates } => {
-            match update(state, session, me, version, updates).await {
-                Ok(Some(rejected)) => return Some(rejected),
-                other => other.map(|_| ()),
-            }
-        }
+        ClientMessage::Update {
+            version,
+            updates,
+            file,
+        } => match update(state, session, me, (file, version), updates).await {
+            Ok(Some(rejected)) => return Some(rejected),
+            other => other.map(|_| ()),
+        },
         ClientMessage::Notes { text } => match me.interviewer() {
             Ok(()) => sessions.set_notes(session, text).await.map_err(Into::into),
             Err(err) => Err(err),
@@ -190,7 +196,7 @@ async fn update(
     state: &AppState,
     session: &Arc<Session>,
     me: Client,
-    version: u64,
+    (file, version): (Option<String>, u64),
     updates: Vec<super::protocol::ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
     me.may_write()?;
@@ -198,10 +204,15 @@ async fn update(
         .into_iter()
         .map(|u| (u.client_id, u.changes))
         .collect();
-    match state.sessions.push_updates(session, version, updates).await {
-        Err(EditError::Stale { current }) => {
-            Ok(Some(ServerMessage::UpdateRejected { version: current }))
-        }
+    match state
+        .sessions
+        .push_file_updates(session, file.as_deref(), version, updates)
+        .await
+    {
+        Err(EditError::Stale { current }) => Ok(Some(ServerMessage::UpdateRejected {
+            file,
+            version: current,
+        })),
         other => other.map(|()| None).map_err(ApiError::from),
     }
 }

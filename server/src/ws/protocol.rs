@@ -46,16 +46,23 @@ pub enum ClientMessage {
     Update {
         version: u64,
         updates: Vec<ClientUpdate>,
+        /// Another file of the workspace than the document (a tab).
+        #[serde(default)]
+        file: Option<String>,
     },
-    /// Every accepted update since `version`.
+    /// Every accepted update since `version` (of the document, or of `file`).
     Pull {
         version: u64,
+        #[serde(default)]
+        file: Option<String>,
     },
     Cursor {
         anchor: u64,
         head: u64,
         #[serde(default)]
         version: u64,
+        #[serde(default)]
+        file: Option<String>,
     },
     Notes {
         text: String,
@@ -107,6 +114,8 @@ struct UpdateMessage {
     _type: IgnoredAny,
     version: u64,
     updates: Vec<ClientUpdate>,
+    #[serde(default)]
+    file: Option<String>,
 }
 
 /// Just the `type` of a message; everything else is skipped without being kept.
@@ -164,6 +173,7 @@ impl ClientMessage {
             return Ok(ClientMessage::Update {
                 version: m.version,
                 updates: m.updates,
+                file: m.file,
             });
         }
         serde_json::from_str(text).map_err(invalid)
@@ -183,6 +193,8 @@ pub enum ServerMessage {
         /// This socket's participant id.
         participant: u64,
         environment: EnvironmentInfo,
+        /// The workspace's other files, each edited together like the document (tabs).
+        files: Vec<FileDoc>,
         /// This socket may switch the session's language (`switch_environment`).
         can_switch: bool,
         /// Interviewers only.
@@ -213,10 +225,15 @@ pub enum ServerMessage {
     },
     Pong,
     Updates {
+        /// Another file of the workspace than the document (a tab).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
         version: u64,
         updates: Vec<Arc<Update>>,
     },
     UpdateRejected {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
         version: u64,
     },
     Cursor(events::Cursor),
@@ -241,6 +258,15 @@ pub enum ServerMessage {
         environment: EnvironmentInfo,
         by: Role,
     },
+}
+
+/// One of the workspace's other files as `welcome` shows it: its text and the version its
+/// updates go on from.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FileDoc {
+    pub name: String,
+    pub document: String,
+    pub version: u64,
 }
 
 /// The run in progress as `welcome` shows it.
@@ -287,7 +313,12 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Ended(reason) => Self::SessionEnded {
                 reason: reason.as_str(),
             },
-            SessionEvent::Updates { version, updates } => Self::Updates {
+            SessionEvent::Updates {
+                file,
+                version,
+                updates,
+            } => Self::Updates {
+                file: file.clone(),
                 version: *version,
                 updates: updates.clone(),
             },
@@ -371,6 +402,7 @@ mod tests {
             r#"{"type":"update","version":3,"updates":[{"client_id":"c","changes":[1,[0,"x"]]}]}"#,
             Ok(ClientMessage::Update {
                 version: 3,
+                file: None,
                 updates: vec![ClientUpdate {
                     client_id: "c".into(),
                     changes: RawValue::from_string(r#"[1,[0,"x"]]"#.into()).expect("json"),

@@ -105,6 +105,7 @@ export interface PageParts {
   readonly theme: { button: HTMLElement };
   readonly settings: { button: HTMLElement; element: HTMLElement };
   readonly question: { element: HTMLElement };
+  readonly files: { bar: HTMLElement; views: HTMLElement };
   readonly connection: HTMLElement;
   readonly candidateLink: HTMLElement | string;
 }
@@ -112,7 +113,14 @@ export interface PageParts {
 /** The full page (top bar, banner, editor, console and notes), or the embed's slim bar. */
 export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
   const side = el("div", { class: "side" }, p.runs.element, embed ? null : p.notes.element);
-  const editorPane = el("div", { class: "editor-pane" }, p.editor.element, p.replay.element);
+  const editorPane = el(
+    "div",
+    { class: "editor-pane" },
+    p.files.bar,
+    p.editor.element,
+    p.files.views,
+    p.replay.element,
+  );
   const main = el("main", { class: "workspace" }, embed ? null : p.question.element, editorPane, side);
   const spacer = el("span", { class: "spacer" });
   const { runButton, stopButton } = p.runs;
@@ -164,6 +172,7 @@ export interface TestHandle {
   text(): string | null;
   version(): number | null;
   unconfirmed(): number;
+  fileText(name: string): string | null;
   consoleText(): string;
   replayText(): string | null;
 }
@@ -185,6 +194,7 @@ export function exposeForTests(h: TestHandle): void {
     text: h.text,
     version: h.version,
     unconfirmed: h.unconfirmed,
+    fileText: h.fileText,
     consoleText: h.consoleText,
     replayText: h.replayText,
   };

@@ -456,6 +456,22 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn set_files(
+        &self,
+        id: &SessionId,
+        files: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let (id, files) = (*id, json(files)?);
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET files = ?2 WHERE id = ?1",
+                params![id, files],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_environment(
         &self,
         id: &SessionId,

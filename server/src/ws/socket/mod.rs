@@ -128,6 +128,8 @@ struct Socket<'a> {
     me: Client,
     budget: Budget,
     cursors: CursorPacer,
+    /// The file the latest cursor is in (none: the document).
+    cursor_file: Option<String>,
     idle_timeout: Duration,
     heard: Instant,
 }
@@ -141,6 +143,7 @@ impl<'a> Socket<'a> {
             me,
             budget: Budget::new(config),
             cursors: CursorPacer::new(config.cursor_hz),
+            cursor_file: None,
             idle_timeout: Duration::from_secs_f64(config.idle_timeout_seconds),
             heard: Instant::now(),
         }
@@ -179,8 +182,11 @@ impl<'a> Socket<'a> {
     /// Sends the held-back cursor position if one is due.
     fn send_cursor(&mut self, now: Instant) {
         if let Some((anchor, head, version)) = self.cursors.take(now) {
-            self.session
-                .cursor(self.me.participant, anchor, head, version);
+            self.session.cursor(
+                self.me.participant,
+                (anchor, head, version),
+                self.cursor_file.clone(),
+            );
         }
     }
 
@@ -198,9 +204,11 @@ impl<'a> Socket<'a> {
                         anchor,
                         head,
                         version,
+                        file,
                     }) => {
                         // Observers may point at code too; a cursor changes nothing.
                         let now = Instant::now();
+                        self.cursor_file = file;
                         if self.cursors.offer((anchor, head, version), now) {
                             self.send_cursor(now);
                         }
@@ -321,6 +329,15 @@ async fn welcome<S: Sink<Message> + Unpin>(
         participants,
         participant: me.participant,
         environment: EnvironmentInfo::of(env),
+        files: start
+            .files
+            .into_iter()
+            .map(|(name, document, version)| super::protocol::FileDoc {
+                name,
+                document,
+                version,
+            })
+            .collect(),
         can_switch: crate::api::access::may_switch(&state.config, me.role).is_ok(),
         notes: (me.role == Role::Interviewer).then(|| session.notes()),
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
