@@ -442,3 +442,47 @@ async fn a_folded_history_survives_a_restart() {
     let run = collect_run(&mut ws).await;
     assert_eq!(run.stdout, "on\n", "{}", run.describe());
 }
+
+/// A file's edits and version survive a restart: a page that had them reconnects to the same
+/// version and text (and a file created with CRLF line breaks is edited as `\n` text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_files_version_and_text_survive_a_restart() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("data");
+    let log = data.path().join("server.log");
+    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let session = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "code": "print(1)\n",
+                "files": {"notes.txt": "one\r\ntwo\r\n"}}))
+            .await,
+    );
+    let query = format!("?token={}", session.candidate);
+    let (mut ws, welcome) = connect(&first.ws_url(&session.id, &query)).await;
+    assert_eq!(welcome["files"][0]["document"], "one\ntwo\n", "{welcome}");
+    for version in 0..3u64 {
+        // Appends "x" at the end, one update per version.
+        let len = 8 + version;
+        send(
+            &mut ws,
+            json!({"type": "update", "version": version, "file": "notes.txt",
+                "updates": [{"client_id": "c", "changes": [len, [0, "x"]]}]}),
+        )
+        .await;
+        let confirmed = next_of_type(&mut ws, "updates").await;
+        assert_eq!(confirmed["version"], version, "{confirmed}");
+    }
+    // The store writes the files in the background of the edit: let it land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill();
+    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let (_ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    assert_eq!(
+        welcome["files"],
+        json!([{"name": "notes.txt", "document": "one\ntwo\nxxx", "version": 3}]),
+        "{}",
+        second.log_text()
+    );
+}

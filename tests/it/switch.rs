@@ -225,4 +225,16 @@ async fn bad_switches_are_refused_and_change_nothing() {
         200,
     )
     .await;
+    // Not to a language whose document's name a file of the workspace already has.
+    let clash = Session::from(
+        server
+            .create_session(json!({"environment": "python", "files": {"main.sh": "echo\n"}}))
+            .await,
+    );
+    check_error(
+        switch(&server, &clash, &clash.interviewer, "bash").await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
 }

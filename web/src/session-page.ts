@@ -118,7 +118,7 @@ class SessionPage {
       savedSettings(),
     );
     this.files = new FileTabs(
-      { send, diverged: (why) => this.diverged(why) },
+      { send, diverged: (why) => this.resync(why) },
       this.editor.element,
       theme,
       savedSettings(),
@@ -236,6 +236,7 @@ class SessionPage {
         return this.people.focus(msg.participant, msg.focused, new Date(msg.at));
       case "environment":
         this.title.setEnvironment(msg.environment);
+        this.files.setMainFile(msg.environment.filename);
         this.editor.switchLanguage(msg.environment.editor_language, msg.environment.name);
         this.runs.console.line(
           "meta",
@@ -340,8 +341,13 @@ class SessionPage {
   }
 
   private diverged(why: string): void {
-    console.warn("livecode: resynchronising the document:", why);
     this.resetOnWelcome = true;
+    this.resync(why);
+  }
+
+  /** A fresh `welcome` (a new socket): a file's tab that diverged starts over from it. */
+  private resync(why: string): void {
+    console.warn("livecode: resynchronising:", why);
     this.connection.rename(this.name);
   }
 
@@ -361,6 +367,7 @@ class SessionPage {
     // Runs use the server's copy of the document: let pending edits land first.
     const peer = this.editor.peer();
     if (peer && peer.unconfirmed > 0) await peer.whenSynced(RUN_SYNC_WAIT_MS);
+    await this.files.whenSynced(RUN_SYNC_WAIT_MS);
     this.connection.send(this.runs.running ? { type: "run", restart: true } : { type: "run" });
   }
 
@@ -375,9 +382,14 @@ class SessionPage {
   private onError(code: string, message: string): void {
     const console = this.runs.console;
     this.question.refused();
-    if (["CODE_TOO_LARGE", "INVALID_MESSAGE", "FORBIDDEN"].includes(code) && this.editor.peer()?.refused()) {
-      console.line("error", `Your last edit was refused: ${message}`);
-      return this.diverged(code);
+    if (["CODE_TOO_LARGE", "INVALID_MESSAGE", "FORBIDDEN"].includes(code)) {
+      // Whichever editor had an edit in flight: the document, or a file's tab.
+      const main = this.editor.peer()?.refused() ?? false;
+      const file = this.files.refused();
+      if (main || file) {
+        console.line("error", `Your last edit was refused: ${message}`);
+        return main ? this.diverged(code) : this.resync(code);
+      }
     }
     if (code === "RUN_IN_PROGRESS") {
       return void console.line("error", "A run is already in progress: Stop it, or press Run again to restart.");

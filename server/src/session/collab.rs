@@ -50,6 +50,8 @@ impl Session {
         version: u64,
     ) -> Result<Vec<Arc<Update>>, EditError> {
         let state = self.state();
+        // The document by its own file name is the document.
+        let file = file.filter(|f| *f != state.environment.settings.filename);
         match file {
             None => Ok(state.doc.since(version)?),
             Some(name) => Ok(state
@@ -68,6 +70,14 @@ impl Session {
         file: Option<String>,
     ) {
         let state = self.state();
+        let file = file.filter(|f| *f != state.environment.settings.filename);
+        // A cursor in a file that is not there goes nowhere.
+        if file
+            .as_ref()
+            .is_some_and(|f| !state.file_docs.contains_key(f))
+        {
+            return;
+        }
         if let Some(p) = state.participants.get(&participant) {
             self.emit_locked(SessionEvent::Cursor(super::events::Cursor {
                 participant,
@@ -169,24 +179,17 @@ impl SessionRegistry {
         version: u64,
         updates: Vec<(String, Box<RawValue>)>,
     ) -> Result<(), EditError> {
+        // Each file, like the document, is at most the code limit (a run refuses a workspace
+        // over it as a whole, with the reason).
         let limit = self.config().limits.code_limit_bytes;
         let now = Utc::now();
-        let files = {
+        let (files, versions) = {
             let mut state = session.state();
             if state.status.is_ended() {
                 return Err(EditError::Ended);
             }
-            // The workspace as a whole stays within the code limit.
-            let others: usize = state
-                .files
-                .iter()
-                .filter(|(n, _)| n.as_str() != name)
-                .map(|(_, t)| t.len())
-                .sum::<usize>()
-                + state.doc.doc().len();
-            let room = limit.saturating_sub(others).max(1);
             let authority = state.file_docs.get_mut(name).ok_or_else(|| no_file(name))?;
-            let pushed = authority.push(version, updates, now, room)?;
+            let pushed = authority.push(version, updates, now, limit)?;
             let text = authority.doc().to_string();
             state.files.insert(name.to_string(), text);
             state.last_activity_at = now;
@@ -195,13 +198,24 @@ impl SessionRegistry {
                 version: pushed.first,
                 updates: pushed.accepted,
             });
-            state.files.clone()
+            let versions: std::collections::BTreeMap<String, u64> = state
+                .file_docs
+                .iter()
+                .map(|(n, d)| (n.clone(), d.version()))
+                .collect();
+            (state.files.clone(), versions)
         };
-        self.shared
+        // Every accepted push moves one file's version: their sum orders the writes.
+        let rev = versions.values().sum();
+        if let Err(err) = self
+            .shared
             .store
-            .set_files(&session.id, &files)
+            .set_files(&session.id, &files, &versions, rev)
             .await
-            .map_err(|e| EditError::Store(e.to_string()))
+        {
+            tracing::error!(session = %session.id, %err, "could not store a file's edits");
+        }
+        Ok(())
     }
 
     /// Replaces the private notes; only interviewers hear of it.

@@ -240,6 +240,7 @@ impl SessionRegistry {
             notes: String::new(),
             files,
             documents: BTreeMap::new(),
+            file_versions: BTreeMap::new(),
         };
         if let Err(err) = self.shared.store.insert_session(&record).await {
             if let Some(warm) = warm {
@@ -301,7 +302,12 @@ impl SessionRegistry {
         if !environment.is_ready() {
             return Err(SessionError::ImageNotReady(name));
         }
-        let mut files = req.files.clone();
+        // Files are text with `\n` line breaks, as the editor counts them.
+        let mut files: BTreeMap<String, String> = req
+            .files
+            .iter()
+            .map(|(name, text)| (name.clone(), normalize_newlines(text)))
+            .collect();
         if let Some(code) = &req.code {
             files.insert(environment.settings.filename.clone(), code.clone());
         }
@@ -370,12 +376,22 @@ impl SessionRegistry {
                     self.shared.config.sessions.history_limit_bytes,
                 ),
                 notes: record.notes,
+                // Each file goes on from its stored version (its edits are not kept: a pull
+                // from before a restart reloads), with a small history of its own.
                 file_docs: record
                     .files
                     .iter()
                     .map(|(name, text)| {
-                        let history = self.shared.config.sessions.history_limit_bytes;
-                        (name.clone(), Authority::new(text.clone(), history))
+                        let history = self.shared.config.sessions.history_limit_bytes / 8;
+                        let version = record.file_versions.get(name).copied().unwrap_or(0);
+                        let doc = Authority::restore(
+                            text.clone(),
+                            version,
+                            Vec::new(),
+                            text.clone(),
+                            history,
+                        );
+                        (name.clone(), doc)
                     })
                     .collect(),
                 files: record.files,

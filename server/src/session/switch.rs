@@ -50,6 +50,12 @@ impl SessionRegistry {
             if state.environment.name == name {
                 return Ok(());
             }
+            if state.file_docs.contains_key(&env.settings.filename) {
+                return Err(SessionError::InvalidArgument(format!(
+                    "the workspace has a file named {}, which would be the {name} document",
+                    env.settings.filename
+                )));
+            }
             // Holds the run slot until the document and the environment have both changed.
             state.switching = true;
             state

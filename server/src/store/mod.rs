@@ -44,6 +44,8 @@ pub struct SessionRecord {
     pub files: BTreeMap<String, String>,
     /// The documents of the session's other languages, by environment name.
     pub documents: BTreeMap<String, String>,
+    /// The version each file is at (they are edited together).
+    pub file_versions: BTreeMap<String, u64>,
 }
 
 /// A run as stored: started, then finished.
@@ -176,11 +178,14 @@ pub trait Store: Send + Sync {
     async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
-    /// The workspace's other files as they are now (edited together).
+    /// The workspace's other files as they are now (edited together) and their versions;
+    /// a write whose `rev` is not above the stored one is older and is dropped.
     async fn set_files(
         &self,
         id: &SessionId,
         files: &BTreeMap<String, String>,
+        versions: &BTreeMap<String, u64>,
+        rev: u64,
     ) -> Result<(), StoreError>;
     /// The session switched language: its environment and the other languages' documents.
     async fn set_environment(

@@ -63,6 +63,8 @@ export class FileTabs {
   private readonly tabs = new Map<string, FileTab>();
   private active: string | null = null;
   private readOnly = false;
+  /** Files whose peer and the server disagreed: rebuilt from the next `welcome`. */
+  private readonly stale = new Set<string>();
 
   constructor(
     private readonly host: FileTabsHost,
@@ -76,15 +78,46 @@ export class FileTabs {
 
   /** The files of a `welcome`: new ones get a tab, known ones catch up. */
   welcome(mainFile: string, files: { name: string; document: string; version: number }[], readOnly: boolean): void {
-    this.mainButton.textContent = mainFile;
-    this.mainButton.dataset.file = mainFile;
+    this.setMainFile(mainFile);
     this.readOnly = readOnly;
     for (const f of files) {
       const tab = this.tabs.get(f.name);
-      if (tab) tab.view.plugin(tab.plugin)?.connected(f.version);
-      else this.add(f.name, f.document, f.version);
+      if (tab && this.stale.has(f.name)) {
+        // Start this file over from the server's text (its unsaved change could not be kept).
+        this.stale.delete(f.name);
+        this.remove(tab);
+        this.add(f.name, f.document, f.version);
+      } else if (tab) {
+        tab.view.plugin(tab.plugin)?.connected(f.version);
+      } else {
+        this.add(f.name, f.document, f.version);
+      }
     }
     this.bar.hidden = this.tabs.size === 0;
+    if (this.active !== null) this.show(this.active);
+  }
+
+  /** The document's tab is named after the document's file (it changes with the language). */
+  setMainFile(name: string): void {
+    this.mainButton.textContent = name;
+    this.mainButton.dataset.file = name;
+  }
+
+  /** An edit was refused: the file whose push was in flight starts over at the next welcome. */
+  refused(): boolean {
+    let any = false;
+    for (const tab of this.tabs.values()) {
+      if (tab.view.plugin(tab.plugin)?.refused()) {
+        this.stale.add(tab.name);
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  /** Resolves when every file's edits are confirmed (or after `timeoutMs`). */
+  async whenSynced(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.tabs.values()].map((t) => t.view.plugin(t.plugin)?.whenSynced(timeoutMs)));
   }
 
   /** Handles a file's collaboration messages; answers whether `msg` was one. */
@@ -162,6 +195,12 @@ export class FileTabs {
     }
   }
 
+  private remove(tab: FileTab): void {
+    tab.view.destroy();
+    tab.button.remove();
+    this.tabs.delete(tab.name);
+  }
+
   private peer(name: string): Peer | null {
     const tab = this.tabs.get(name);
     return tab ? tab.view.plugin(tab.plugin) : null;
@@ -177,7 +216,10 @@ export class FileTabs {
     };
     const { extension, plugin } = peerExtension(version, {
       transport,
-      onDiverged: (why) => this.host.diverged(why),
+      onDiverged: (why) => {
+        this.stale.add(name);
+        this.host.diverged(why);
+      },
     });
     const compartments = new EditorCompartments();
     const view = new EditorView({

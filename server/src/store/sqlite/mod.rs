@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_3.sql"),
     include_str!("migration_4.sql"),
     include_str!("migration_5.sql"),
+    include_str!("migration_6.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -460,12 +461,15 @@ impl Store for SqliteStore {
         &self,
         id: &SessionId,
         files: &std::collections::BTreeMap<String, String>,
+        versions: &std::collections::BTreeMap<String, u64>,
+        rev: u64,
     ) -> Result<(), StoreError> {
-        let (id, files) = (*id, json(files)?);
+        let (id, files, versions) = (*id, json(files)?, json(versions)?);
         self.with(move |conn| {
             conn.execute(
-                "UPDATE sessions SET files = ?2 WHERE id = ?1",
-                params![id, files],
+                "UPDATE sessions SET files = ?2, file_versions = ?3, files_rev = ?4
+                 WHERE id = ?1 AND files_rev < ?4",
+                params![id, files, versions, rev as i64],
             )?;
             Ok(())
         })

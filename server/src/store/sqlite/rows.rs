@@ -59,6 +59,7 @@ pub fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
 pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
     let files: String = row.get("files")?;
     let documents: String = row.get("documents")?;
+    let file_versions: String = row.get("file_versions")?;
     Ok(SessionRecord {
         id: row.get("id")?,
         environment: row.get("environment")?,
@@ -79,6 +80,8 @@ pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         notes: row.get("notes")?,
         files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         documents: serde_json::from_str(&documents)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        file_versions: serde_json::from_str(&file_versions)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     })
 }

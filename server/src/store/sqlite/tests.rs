@@ -25,6 +25,7 @@ fn session(id: SessionId) -> SessionRecord {
         notes: String::new(),
         files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
         documents: [("bash".to_string(), "echo hi\n".to_string())].into(),
+        file_versions: [("data/in.txt".to_string(), 3)].into(),
     }
 }
 
