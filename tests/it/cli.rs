@@ -24,7 +24,8 @@ fn cli(server: &TestServer) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn livecode_run_is_interactive_and_exits_with_the_programs_code() {
-    let server = TestServer::start(|_| {}).await;
+    // The run waits for typed answers: on a loaded machine the default 10 s could end it first.
+    let server = TestServer::start(|c| c.limits.run_timeout_seconds = 60).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let program = dir.path().join("ask.py");
     std::fs::write(
@@ -43,12 +44,21 @@ async fn livecode_run_is_interactive_and_exits_with_the_programs_code() {
         .expect("the livecode binary");
     let mut stdin = child.stdin.take().expect("stdin");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // What the client said on stderr, for a failure's message.
+    let mut errors = child.stderr.take().expect("stderr");
     let mut next = async || {
-        tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
             .expect("a line in time")
-            .expect("read")
-            .expect("a line")
+            .expect("read");
+        match line {
+            Some(line) => line,
+            None => {
+                let mut said = String::new();
+                let _ = tokio::io::AsyncReadExt::read_to_string(&mut errors, &mut said).await;
+                panic!("the client's output ended early; it said: {said}")
+            }
+        }
     };
     // The prompt arrives before any answer is typed: output is live, stdin interactive.
     assert_eq!(next().await, "name?");
@@ -63,7 +73,7 @@ async fn livecode_run_is_interactive_and_exits_with_the_programs_code() {
         .expect("status");
     assert_eq!(status.code(), Some(5), "the program's exit code");
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+    tokio::io::AsyncReadExt::read_to_string(&mut errors, &mut stderr)
         .await
         .expect("stderr");
     assert!(
