@@ -319,7 +319,9 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
         let (watcher, _) =
             connect(&first.ws_url(&session.id, &format!("?token={}", session.interviewer))).await;
         send(&mut ws, msg::run_document()).await;
-        stdout_until(&mut ws, "3").await;
+        // The newline too: unbuffered Python writes "3" and "\n" separately, and the stop
+        // drops what comes after it.
+        stdout_until(&mut ws, "3\n").await;
         let container = first
             .api()
             .get_session(&session.id, &session.candidate)
@@ -364,7 +366,7 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
         );
         assert!(
             run["stdout"].as_str().unwrap_or("").contains("3\n"),
-            "output up to the stop is kept"
+            "output up to the stop is kept: {history}"
         );
         let now = second
             .api()
