@@ -134,6 +134,10 @@ async fn run_all(
         total: results.len(),
         results,
     });
+    // Stored before it is announced, so a page loaded on `tests_finished` finds it.
+    if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
+        tracing::error!(session = %session.id, %err, "could not store the test report");
+    }
     let status = {
         let mut state = session.state();
         state.testing = None;
@@ -146,9 +150,6 @@ async fn run_all(
         }
         state.status
     };
-    if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
-        tracing::error!(session = %session.id, %err, "could not store the test report");
-    }
     c.events.record(
         session.id,
         "tests.finished",

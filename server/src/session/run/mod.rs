@@ -285,6 +285,25 @@ async fn run_task(
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
     });
+    // Stored before anyone hears of the end, so whoever reads the history on `run_finished`
+    // (or on the answer of `POST /execute`) finds the run there.
+    if !quiet {
+        record.finished_at = Some(finished_at);
+        record.status = Some(ended.status);
+        record.exit_code = ended.exit_code;
+        record.duration_ms = Some(outcome.duration.as_millis() as u64);
+        record.build_ms = ended.build_ms;
+        record.stdout = outcome.stdout.clone();
+        record.stderr = outcome.stderr.clone();
+        record.truncated = outcome.truncated;
+        if let Err(err) = c
+            .store
+            .finish_run(&record, c.config.sessions.runs_kept_in_full)
+            .await
+        {
+            tracing::error!(session = %session.id, %err, "could not store the run's result");
+        }
+    }
     let session_status = finished(
         &session,
         &outcome,
@@ -328,21 +347,6 @@ async fn run_task(
         return;
     }
 
-    record.finished_at = Some(finished_at);
-    record.status = Some(ended.status);
-    record.exit_code = ended.exit_code;
-    record.duration_ms = Some(outcome.duration.as_millis() as u64);
-    record.build_ms = ended.build_ms;
-    record.stdout = outcome.stdout.clone();
-    record.stderr = outcome.stderr.clone();
-    record.truncated = outcome.truncated;
-    if let Err(err) = c
-        .store
-        .finish_run(&record, c.config.sessions.runs_kept_in_full)
-        .await
-    {
-        tracing::error!(session = %session.id, %err, "could not store the run's result");
-    }
     if !session_status.is_ended() {
         c.persist_state(&session, session_status, None).await;
     }
