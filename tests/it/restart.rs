@@ -488,3 +488,54 @@ async fn a_files_version_and_text_survive_a_restart() {
         second.log_text()
     );
 }
+
+/// A store that names another language's container (a crash in the middle of a language
+/// switch can leave one) does not get that container adopted: each session comes back in a
+/// container of its own language.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_of_another_language_is_not_adopted() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let python = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "code": "print('py', 6 * 7)"}))
+            .await,
+    );
+    let node = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "node", "code": "console.log('js', 6 * 7)"}))
+            .await,
+    );
+    let python_box = session_container(&first.api(), &python).await;
+    let node_box = session_container(&first.api(), &node).await;
+    first.kill();
+
+    let db = rusqlite::Connection::open(data_dir.join("livecode.db")).expect("open the store");
+    for (session, other) in [(&python, &node_box), (&node, &python_box)] {
+        let changed = db
+            .execute(
+                "UPDATE sessions SET container_id = ?2 WHERE id = ?1",
+                [session.id.as_str(), other.as_str()],
+            )
+            .expect("swap the containers");
+        assert_eq!(changed, 1);
+    }
+    drop(db);
+
+    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    for (session, wrong, expected) in [
+        (&python, &node_box, "py 42\n"),
+        (&node, &python_box, "js 42\n"),
+    ] {
+        let now = session_container(&second.api(), session).await;
+        assert_ne!(&now, wrong, "another language's container was adopted");
+        let query = format!("?token={}", session.candidate);
+        let (mut ws, _) = connect(&second.ws_url(&session.id, &query)).await;
+        let run = run_message(&mut ws, msg::run_document()).await;
+        assert_eq!(run.stdout, expected, "{}", run.describe());
+    }
+}

@@ -13,9 +13,9 @@ use crate::store::SessionRecord;
 
 impl SessionRegistry {
     /// After a restart: brings back every live session from the store and adopts its
-    /// container if it still runs and is made from today's image and spec (its runner is
-    /// re-opened at its next run, so many adopted sessions cost no execs at once), else makes
-    /// a new one. Containers no live session owns go to the warm pool or are removed.
+    /// container if it still runs, is of the session's environment and is made from today's
+    /// image and spec (its runner is re-opened at its next run, so many adopted sessions cost
+    /// no execs at once), else makes a new one. Containers no live session owns go to the warm pool or are removed.
     pub async fn restore(&self) -> Result<usize, SessionError> {
         let cut_short = self.shared.store.fail_unfinished_runs().await?;
         if !cut_short.is_empty() {
@@ -52,9 +52,15 @@ impl SessionRegistry {
                     .await;
                 continue;
             }
+            // Of the session's language too: a crash in the middle of a language switch may
+            // leave the store naming the other language's container.
             let adopted = managed
                 .iter()
-                .find(|m| Some(&m.id.0) == record.container_id.as_ref() && self.current(m))
+                .find(|m| {
+                    Some(&m.id.0) == record.container_id.as_ref()
+                        && m.environment == record.environment
+                        && self.current(m)
+                })
                 .map(|m| m.id.clone());
             if let Some(id) = &adopted {
                 kept.insert(id.clone());
