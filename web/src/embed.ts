@@ -11,6 +11,15 @@ export type EmbedEvent =
   | { type: "run_finished"; run_id: string; status: string; exit_code: number | null; duration_ms: number }
   | { type: "code_changed"; code: string; version: number }
   | { type: "code"; code: string; version: number }
+  | {
+      type: "tests_finished";
+      tests_id: string;
+      passed: number;
+      total: number;
+      hidden: { passed: number; total: number };
+      cases: { name: string; verdict: string; hidden: boolean }[];
+    }
+  | { type: "environment_changed"; environment: string; by: string }
   | { type: "session_ended"; reason: string };
 
 /** What the parent may ask. */
@@ -19,7 +28,9 @@ export type EmbedCommand =
   | { type: "stop" }
   | { type: "set_code"; code: string }
   | { type: "set_theme"; theme: "light" | "dark" }
-  | { type: "get_code" };
+  | { type: "get_code" }
+  | { type: "run_tests" }
+  | { type: "switch_environment"; environment: string };
 
 /** Whether `origin` matches a CSP source expression of `frame-ancestors`. */
 export function originAllowed(origin: string, sources: readonly string[]): boolean {
@@ -125,8 +136,14 @@ export class EmbedBridge {
       case "run":
       case "stop":
       case "get_code":
+      case "run_tests":
         this.onCommand({ type: data.type });
         break;
+      case "switch_environment": {
+        const environment = (data as { environment?: unknown }).environment;
+        if (typeof environment === "string") this.onCommand({ type: "switch_environment", environment });
+        break;
+      }
       case "set_code":
         if (typeof (data as { code?: unknown }).code === "string") {
           this.onCommand({ type: "set_code", code: (data as { code: string }).code });

@@ -157,6 +157,9 @@ class SessionPage {
             return code === null || version === null ? null : { code, version };
           },
           setTheme: (t) => this.theme.set(t, false),
+          runTests: () => this.question.runTests(),
+          switchEnvironment: (environment) =>
+            this.welcomed?.can_switch === true && send({ type: "switch_environment", environment }),
         })
       : null;
     this.build();
@@ -205,7 +208,24 @@ class SessionPage {
     });
   }
 
+  /** What an embed's parent hears of the socket besides runs (`RunPanel` posts those). */
+  private tellParent(msg: ServerMessage): void {
+    if (msg.type === "tests_finished") {
+      this.embed?.post({
+        type: "tests_finished",
+        tests_id: msg.tests_id,
+        passed: msg.passed,
+        total: msg.total,
+        hidden: msg.hidden,
+        cases: msg.results.map((r) => ({ name: r.name, verdict: r.verdict, hidden: r.hidden })),
+      });
+    } else if (msg.type === "environment") {
+      this.embed?.post({ type: "environment_changed", environment: msg.environment.name, by: msg.by });
+    }
+  }
+
   private message(msg: ServerMessage): void {
+    if (this.embed) this.tellParent(msg);
     if (this.runs.message(msg) || this.question.message(msg) || this.files.message(msg)) return;
     const peer = this.editor.peer();
     switch (msg.type) {
@@ -264,12 +284,10 @@ class SessionPage {
     if (first) {
       this.editor.create(this.setup(w), !this.options.embed && w.role !== "observer");
       this.applyRole(w.role, w.notes);
-      if (!this.options.embed) {
-        void this.question.load(this.sessionId, this.token).then((has) => {
-          this.root.classList.toggle("has-question", has);
-          this.updateControls();
-        });
-      }
+      void this.question.load(this.sessionId, this.token).then((has) => {
+        this.root.classList.toggle("has-question", has);
+        this.updateControls();
+      });
       const { sessionId } = this;
       this.embed?.post({
         type: "ready",
@@ -294,7 +312,7 @@ class SessionPage {
     if (!first && this.editor.language !== w.environment.editor_language) {
       this.editor.switchLanguage(w.environment.editor_language, w.environment.name);
     }
-    void this.title.offerSwitch(!this.options.embed && w.can_switch === true);
+    void this.title.offerSwitch(w.can_switch === true);
     this.showParticipants(w.participants);
     this.updateControls();
     this.embed?.flush();

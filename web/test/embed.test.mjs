@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import {
+  api,
   createSession,
   fixture,
   hostPages,
@@ -100,6 +101,73 @@ describe("embed", () => {
     await sleep(700);
     assert.ok(!(await frame.evaluate(() => window.__livecode.text())).includes("HACKED"));
     assert.ok(!(await serverDocument(f.server, session)).text.includes("HACKED"));
+    await page.close();
+  });
+
+  test("a candidate's embed shows the question, runs tests and switches language on the parent's command", async () => {
+    const question = await api(f.server, "POST", "/questions", {
+      body: {
+        title: "Double it",
+        prompt: "Print twice the number read.",
+        starters: { python: "print(int(input()) * 2)\n", node: "console.log('js')\n" },
+        cases: [
+          { name: "two", stdin: "2\n", expected: "4\n" },
+          { name: "wrong on purpose", stdin: "3\n", expected: "7\n" },
+          { name: "secret-case", stdin: "10\n", expected: "20\n", hidden: true },
+        ],
+      },
+    });
+    const s = await createSession(f.server, { environment: "python", question: question.question_id });
+    const embedUrl = `${f.server.url}/embed/${s.session_id}#token=${s.candidate_token}`;
+    const page = await context.newPage();
+    await page.goto(`${f.hosts.allowed.url}/embed-example.html#${encodeURIComponent(embedUrl)}`);
+    await until("ready", async () => (await events(page)).some((e) => e.type === "ready"), 15_000);
+    const frame = page.frame({ url: /\/embed\// });
+    await frame.waitForSelector("#question-title");
+    assert.equal(await frame.textContent("#question-title"), "Double it");
+    assert.ok(!(await frame.textContent("#question")).includes("secret"));
+
+    await page.click("#run-tests");
+    const report = await until(
+      "tests_finished",
+      async () => (await events(page)).find((e) => e.type === "tests_finished"),
+      60_000,
+    );
+    assert.equal(report.passed, 2);
+    assert.equal(report.total, 3);
+    assert.deepEqual(report.hidden, { passed: 1, total: 1 });
+    // Only the cases a candidate may see, by name.
+    assert.deepEqual(
+      report.cases.map((c) => `${c.name}:${c.verdict}`),
+      ["two:passed", "wrong on purpose:failed"],
+    );
+    await until("the report in the frame", async () =>
+      /2\/3 passed/.test((await frame.textContent("#test-summary")) ?? ""),
+    );
+    await page.locator("#livecode").screenshot({
+      path: join(REPO, "test-artifacts", "screenshots", "embed-question.png"),
+    });
+
+    // The parent switches the language; the embed and the server follow, and the parent hears it.
+    await page.fill("#environment", "node");
+    await page.click("#switch");
+    const changed = await until(
+      "environment_changed",
+      async () => (await events(page)).find((e) => e.type === "environment_changed"),
+      60_000,
+    );
+    assert.deepEqual([changed.environment, changed.by], ["node", "candidate"]);
+    await until(
+      "the picker in the frame on node",
+      async () => (await frame.inputValue("#environment-select")) === "node",
+    );
+    assert.equal(await frame.evaluate(() => window.__livecode.language), "javascript");
+    await until(
+      "the starter in the frame",
+      async () => (await frame.evaluate(() => window.__livecode.text())) === "console.log('js')\n",
+    );
+    const now = await api(f.server, "GET", `/sessions/${s.session_id}`, { token: s.candidate_token });
+    assert.equal(now.environment, "node");
     await page.close();
   });
 

@@ -121,7 +121,7 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     p.files.views,
     p.replay.element,
   );
-  const main = el("main", { class: "workspace" }, embed ? null : p.question.element, editorPane, side);
+  const main = el("main", { class: "workspace" }, p.question.element, editorPane, side);
   const spacer = el("span", { class: "spacer" });
   const { runButton, stopButton } = p.runs;
   if (embed) {

@@ -1,5 +1,5 @@
-// The embed's side of the page: what the parent is told (ready, runs, code changes) and the
-// commands it sends, held until the page can carry them out.
+// The embed's side of the page: what the parent is told (ready, runs, tests, code and language
+// changes) and the commands it sends, held until the page can carry them out.
 
 import { EmbedBridge, type EmbedCommand, type EmbedEvent } from "../embed";
 
@@ -13,6 +13,8 @@ export interface EmbedHost {
   setCode(code: string): void;
   code(): { code: string; version: number } | null;
   setTheme(theme: "light" | "dark"): void;
+  runTests(): void;
+  switchEnvironment(environment: string): void;
 }
 
 export class EmbedCommands {
@@ -64,6 +66,12 @@ export class EmbedCommands {
         break;
       case "set_code":
         this.host.setCode(command.code);
+        break;
+      case "run_tests":
+        this.host.runTests();
+        break;
+      case "switch_environment":
+        this.host.switchEnvironment(command.environment);
         break;
       case "get_code": {
         const code = this.host.code();

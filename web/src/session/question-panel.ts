@@ -43,12 +43,15 @@ export class QuestionPanel {
   constructor(private readonly send: (msg: ClientMessage) => boolean) {
     this.element.hidden = true;
     this.runTestsButton.hidden = true;
-    this.runTestsButton.addEventListener("click", () => {
-      if (this.send({ type: "run_tests" })) {
-        this.running = true;
-        this.render();
-      }
-    });
+    this.runTestsButton.addEventListener("click", () => this.runTests());
+  }
+
+  /** Runs every case, as the button does, when this participant may; answers whether it asked. */
+  runTests(): boolean {
+    if (!this.question || !this.enabled || this.running || !this.send({ type: "run_tests" })) return false;
+    this.running = true;
+    this.render();
+    return true;
   }
 
   get present(): boolean {
