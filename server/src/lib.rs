@@ -184,6 +184,7 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let events = sessions.event_sink();
     let state = AppState {
         config: config.clone(),
         sessions,
@@ -207,6 +208,13 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("some tasks did not finish within 20 s of shutdown");
+    }
+    // The last events (runs stopped, participants gone) reach the store before the exit.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), events.settled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some events were not stored within 5 s of shutdown");
     }
     Ok(())
 }

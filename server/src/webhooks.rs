@@ -1,7 +1,10 @@
 //! A session's events: kept in the store (`GET /sessions/{id}/events`, an audit trail a
 //! platform can poll) and POSTed to `webhooks.url` when one is configured: JSON, signed with
 //! HMAC-SHA256, retried with backoff, delivered in order by one background task. Recording
-//! never waits for either: a run is never slowed by a receiver.
+//! never waits for either: a run is never slowed by a receiver. One writer task stores the
+//! events in the order they were recorded and only then hands them to the webhook, so the
+//! trail and the deliveries have one order; a reader waits for what was recorded before it
+//! ([`Events::settled`]).
 //!
 //! The signature: `x-livecode-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>"
 //! under webhooks.secret>`; `x-livecode-event` names the type, `x-livecode-delivery` the
@@ -13,7 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::config::WebhooksConfig;
@@ -27,30 +30,44 @@ const QUEUE: usize = 4096;
 /// Where events go. Cheap to clone.
 #[derive(Clone)]
 pub struct Events {
-    store: Arc<dyn Store>,
-    deliveries: Option<mpsc::Sender<EventRecord>>,
+    writes: mpsc::UnboundedSender<Write>,
+    webhook: bool,
+}
+
+/// What the writer task is asked.
+enum Write {
+    Event(EventRecord),
+    /// Answered once everything recorded before it is stored.
+    Settled(oneshot::Sender<()>),
 }
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Events")
-            .field("webhook", &self.deliveries.is_some())
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
 
 impl Events {
-    /// Starts the delivery task when a URL is configured.
+    /// Starts the writer task, and the delivery task when a URL is configured.
     pub fn new(store: Arc<dyn Store>, config: &WebhooksConfig) -> Self {
         let deliveries = (!config.url.is_empty()).then(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(deliver(config.clone(), rx));
             tx
         });
-        Self { store, deliveries }
+        // Unbounded: events come from what participants do (joins, runs, switches), each
+        // already rate-limited or bounded by the socket caps.
+        let (writes, rx) = mpsc::unbounded_channel();
+        let webhook = deliveries.is_some();
+        tokio::spawn(write(store, rx, deliveries));
+        Self { writes, webhook }
     }
 
-    /// Records `kind` with `data` for `session`, in the store and to the webhook.
+    /// Records `kind` with `data` for `session`, in the store and to the webhook. Callers
+    /// record before they tell the participants, so whoever reads the trail on hearing of
+    /// the event finds it there.
     pub fn record(&self, session: SessionId, kind: &str, data: Value) {
         let event = EventRecord {
             id: Uuid::new_v4(),
@@ -59,17 +76,42 @@ impl Events {
             at: Utc::now(),
             data,
         };
-        if let Some(tx) = &self.deliveries {
-            if tx.try_send(event.clone()).is_err() {
+        if self.writes.send(Write::Event(event)).is_err() {
+            tracing::error!(%session, kind, "the event writer is gone: event not stored");
+        }
+    }
+
+    /// Waits until every event recorded before this call is stored.
+    pub async fn settled(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.writes.send(Write::Settled(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn write(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Write>,
+    deliveries: Option<mpsc::Sender<EventRecord>>,
+) {
+    while let Some(write) = rx.recv().await {
+        let event = match write {
+            Write::Event(event) => event,
+            Write::Settled(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        if let Err(err) = store.insert_event(&event).await {
+            tracing::error!(session = %event.session_id, %err, "could not store an event");
+        }
+        if let Some(tx) = &deliveries {
+            let (session, kind) = (event.session_id, event.kind.clone());
+            if tx.try_send(event).is_err() {
                 tracing::warn!(%session, kind, "webhook queue full: event not delivered");
             }
         }
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(err) = store.insert_event(&event).await {
-                tracing::error!(session = %event.session_id, %err, "could not store an event");
-            }
-        });
     }
 }
 

@@ -78,6 +78,7 @@ impl SessionRegistry {
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
+        self.shared.containers.events.settled().await;
         Ok(History {
             initial_document: record.initial_document,
             base_version: record.base_version,
@@ -98,6 +99,7 @@ impl SessionRegistry {
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
+        self.shared.containers.events.settled().await;
         Ok(self.shared.store.events(id).await?)
     }
 

@@ -371,14 +371,13 @@ impl Session {
         );
         state.last_activity_at = Utc::now();
         let list = state.participants.values().cloned().collect();
-        self.emit_locked(SessionEvent::Presence(list));
-        let name = state.participants[&key].name.clone();
-        drop(state);
         self.audit.record(
             self.id,
             "participant.joined",
-            serde_json::json!({"participant": key, "role": role.as_str(), "name": name}),
+            serde_json::json!({"participant": key, "role": role.as_str(), "name": state.participants[&key].name}),
         );
+        self.emit_locked(SessionEvent::Presence(list));
+        drop(state);
         Ok(ParticipantGuard {
             session: self.clone(),
             key,
@@ -397,19 +396,18 @@ impl Session {
         }
         p.focused = focused;
         let (role, name) = (p.role, p.name.clone());
-        self.emit_locked(SessionEvent::Focus(events::Focus {
-            participant,
-            name: name.clone(),
-            role,
-            focused,
-            at: Utc::now(),
-        }));
-        drop(state);
         self.audit.record(
             self.id,
             "participant.focus",
             serde_json::json!({"participant": participant, "role": role.as_str(), "name": name, "focused": focused}),
         );
+        self.emit_locked(SessionEvent::Focus(events::Focus {
+            participant,
+            name,
+            role,
+            focused,
+            at: Utc::now(),
+        }));
     }
 
     /// Sends an event under the state lock, in order with every other.
@@ -463,13 +461,12 @@ impl Drop for ParticipantGuard {
             return;
         };
         let list = state.participants.values().cloned().collect();
-        self.session.emit_locked(SessionEvent::Presence(list));
-        drop(state);
         self.session.audit.record(
             self.session.id,
             "participant.left",
             serde_json::json!({"participant": self.key, "role": gone.role.as_str(), "name": gone.name}),
         );
+        self.session.emit_locked(SessionEvent::Presence(list));
     }
 }
 

@@ -145,6 +145,11 @@ impl SessionRegistry {
         self.shared.containers.events.record(session, kind, data);
     }
 
+    /// Where the sessions' events go (the audit trail and the webhook).
+    pub fn event_sink(&self) -> crate::webhooks::Events {
+        self.shared.containers.events.clone()
+    }
+
     /// Every environment's warm pool.
     pub fn pool(&self) -> Vec<PoolStatus> {
         self.shared.containers.pool.status()
@@ -546,6 +551,11 @@ impl SessionRegistry {
         {
             let mut state = session.state();
             state.status = status;
+            self.record_event(
+                session.id,
+                "session.ended",
+                serde_json::json!({"reason": reason.as_str()}),
+            );
             session.emit_locked(SessionEvent::Status(status));
             session.emit_locked(SessionEvent::Ended(reason));
         }
@@ -554,11 +564,6 @@ impl SessionRegistry {
             .persist_state(session, status, Some(reason))
             .await;
         self.shared.sessions.remove(&session.id);
-        self.record_event(
-            session.id,
-            "session.ended",
-            serde_json::json!({"reason": reason.as_str()}),
-        );
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         removed.map_err(SessionError::from)
     }

@@ -73,12 +73,17 @@ impl SessionRegistry {
                 return Err(err);
             }
         };
-        let (from, old_container, old_runner, documents, ended) = {
+        let (old_container, old_runner, documents, ended) = {
             let mut state = session.state();
             state.switching = false;
             let from = std::mem::replace(&mut state.environment, env.clone());
             state.documents.remove(name);
             state.documents.insert(from.name.clone(), left);
+            shared.containers.events.record(
+                session.id,
+                "session.environment",
+                serde_json::json!({"from": from.name, "to": name, "by": by.as_str()}),
+            );
             session.emit_locked(SessionEvent::Environment {
                 environment: super::events::EnvironmentInfo::of(&env),
                 by,
@@ -89,7 +94,7 @@ impl SessionRegistry {
                 state.status = Status::Creating;
                 session.emit_locked(SessionEvent::Status(Status::Creating));
             }
-            (from, container, runner, state.documents.clone(), ended)
+            (container, runner, state.documents.clone(), ended)
         };
         // The old container goes; the new one comes from the pool or is made.
         if let Some(runner) = old_runner {
@@ -117,11 +122,6 @@ impl SessionRegistry {
                 .await;
             shared.containers.spawn_ensure(session.clone());
         }
-        shared.containers.events.record(
-            session.id,
-            "session.environment",
-            serde_json::json!({"from": from.name, "to": name, "by": by.as_str()}),
-        );
         Ok(())
     }
 

@@ -138,18 +138,6 @@ async fn run_all(
     if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
         tracing::error!(session = %session.id, %err, "could not store the test report");
     }
-    let status = {
-        let mut state = session.state();
-        state.testing = None;
-        state.tests_stopped = false;
-        state.last_activity_at = Utc::now();
-        session.emit_locked(SessionEvent::TestsFinished(report.clone()));
-        if state.status == Status::Executing {
-            state.status = Status::Ready;
-            session.emit_locked(SessionEvent::Status(Status::Ready));
-        }
-        state.status
-    };
     c.events.record(
         session.id,
         "tests.finished",
@@ -164,6 +152,18 @@ async fn run_all(
             })).collect::<Vec<_>>(),
         }),
     );
+    let status = {
+        let mut state = session.state();
+        state.testing = None;
+        state.tests_stopped = false;
+        state.last_activity_at = Utc::now();
+        session.emit_locked(SessionEvent::TestsFinished(report.clone()));
+        if state.status == Status::Executing {
+            state.status = Status::Ready;
+            session.emit_locked(SessionEvent::Status(Status::Ready));
+        }
+        state.status
+    };
     if !status.is_ended() {
         c.persist_state(session, status, None).await;
     }

@@ -285,8 +285,8 @@ async fn run_task(
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
     });
-    // Stored before anyone hears of the end, so whoever reads the history on `run_finished`
-    // (or on the answer of `POST /execute`) finds the run there.
+    // Stored (and its event recorded) before anyone hears of the end, so whoever reads the
+    // history on `run_finished` (or on the answer of `POST /execute`) finds the run there.
     if !quiet {
         record.finished_at = Some(finished_at);
         record.status = Some(ended.status);
@@ -303,22 +303,6 @@ async fn run_task(
         {
             tracing::error!(session = %session.id, %err, "could not store the run's result");
         }
-    }
-    let session_status = finished(
-        &session,
-        &outcome,
-        ended.build_ms,
-        (started_at, finished_at),
-        quiet,
-    );
-    tracing::debug!(
-        session = %session.id,
-        run = %outcome.run_id,
-        status = outcome.status.as_str(),
-        ms = outcome.duration.as_millis() as u64,
-        "run finished"
-    );
-    if !quiet {
         c.events.record(
             session.id,
             "run.finished",
@@ -334,6 +318,20 @@ async fn run_task(
             }),
         );
     }
+    let session_status = finished(
+        &session,
+        &outcome,
+        ended.build_ms,
+        (started_at, finished_at),
+        quiet,
+    );
+    tracing::debug!(
+        session = %session.id,
+        run = %outcome.run_id,
+        status = outcome.status.as_str(),
+        ms = outcome.duration.as_millis() as u64,
+        "run finished"
+    );
     crate::metrics::run_finished(
         &session.environment().name,
         outcome.status.as_str(),
