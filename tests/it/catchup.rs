@@ -8,9 +8,21 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-/// Prints 0..9, one line every 200 ms.
-const TICKER: &str =
-    "import time\nfor i in range(10):\n    print(i, flush=True)\n    time.sleep(0.2)\n";
+/// Prints 0..9, one line every 200 ms, and waits for a line of stdin before 7: the run goes
+/// on until the test lets it (see [`release`]), however slow the machine.
+const TICKER: &str = "import time\nfor i in range(10):\n    if i == 7:\n        input()\n    print(i, flush=True)\n    time.sleep(0.2)\n";
+
+/// What a socket sees of the whole run: 0..6, the line [`release`] sent, 7..9.
+fn whole_run() -> String {
+    let line = |i: i32| format!("{i}\n");
+    (0..7).map(line).chain(["go\n".to_string()]).chain((7..10).map(line)).collect()
+}
+
+/// Lets the ticker past its input(), once it has printed 6 (the line is shown when sent).
+async fn release(candidate: &mut WsStream) {
+    stdout_until(candidate, "6\n").await;
+    send(candidate, msg::stdin("go\n")).await;
+}
 
 /// The `output` and `input` items of a welcome's run, and of the messages after it until
 /// `run_finished`, as (seq, data) in the order they came.
@@ -63,12 +75,12 @@ async fn a_late_joiner_sees_the_whole_run() {
         run["events"].as_array().is_some_and(|e| !e.is_empty()),
         "with what it printed so far: {welcome}"
     );
+    release(&mut candidate).await;
     let (items, finished) = rest_of_run(&mut interviewer, &welcome).await;
     assert_eq!(finished["run_id"], run["run_id"]);
     assert_numbered_from_one(&items);
-    let stdout: String = items.iter().map(|(_, d)| d.as_str()).collect();
-    let want: String = (0..10).map(|i| format!("{i}\n")).collect();
-    assert_eq!(stdout, want, "0..9, none missing, none twice");
+    let seen: String = items.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(seen, whole_run(), "0..9, none missing, none twice");
 
     // Outside a run, welcome has none.
     let (_, welcome) = server.connect(&session.id, &session.interviewer, "").await;
@@ -98,7 +110,9 @@ async fn a_reconnecting_socket_gets_only_what_it_missed() {
     }
     // Its network blips: it is gone for a while, then dials again with what it has.
     drop(watcher);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Gone while more came (the candidate sees it), then back before the run ends (it waits
+    // for the candidate).
+    stdout_until(&mut candidate, "4\n").await;
     let (mut watcher, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
         .expect("socket");
@@ -112,12 +126,12 @@ async fn a_reconnecting_socket_gets_only_what_it_missed() {
     assert_eq!(welcome["run"]["run_id"], run_id.as_str(), "{welcome}");
     let first = welcome["run"]["events"][0]["seq"].as_u64();
     assert_eq!(first, Some(last + 1), "only what came after: {welcome}");
+    release(&mut candidate).await;
     let (rest, _) = rest_of_run(&mut watcher, &welcome).await;
     had.extend(rest);
     assert_numbered_from_one(&had);
-    let stdout: String = had.iter().map(|(_, d)| d.as_str()).collect();
-    let want: String = (0..10).map(|i| format!("{i}\n")).collect();
-    assert_eq!(stdout, want);
+    let seen: String = had.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(seen, whole_run());
 
     // The same through the URL, for clients that put the token there.
     let (_, welcome) = server

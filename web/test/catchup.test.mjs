@@ -21,8 +21,19 @@ import {
   waitForConsole,
 } from "./support.mjs";
 
-/** Prints "tick 0" to "tick 19", one every 150 ms. */
-const TICKER = 'import time\nfor i in range(20):\n    print("tick", i, flush=True)\n    time.sleep(0.15)\n';
+/**
+ * Prints "tick 0" to "tick 19", one every 100 ms, and waits for a line of stdin before
+ * "tick 10": the run goes on until the test lets it, however slow the machine.
+ */
+const TICKER =
+  'import time\nfor i in range(20):\n    if i == 10:\n        input()\n    print("tick", i, flush=True)\n    time.sleep(0.1)\n';
+
+/** Lets the ticker past its input(). */
+async function release(candidate) {
+  await waitForConsole(candidate, "tick 9");
+  await candidate.fill("#stdin", "go");
+  await candidate.press("#stdin", "Enter");
+}
 
 /** Every tick once, in order. */
 function assertAllTicksOnce(console) {
@@ -54,6 +65,8 @@ describe("catching up", () => {
     await candidate.click("#run");
     await waitForConsole(candidate, "tick 5");
     const late = await openSession(ci, `${session.interviewerUrl}&readonly=1`);
+    await waitForConsole(late, "tick 9");
+    await release(candidate);
     await waitForConsole(late, "tick 19");
     await waitForConsole(late, "exit code 0");
     const { console } = await pageState(late);
@@ -75,6 +88,8 @@ describe("catching up", () => {
     await until("the page to notice it is offline", async () => !(await pageState(watcher)).online);
     await new Promise((r) => setTimeout(r, 800));
     f.proxy.refuse(false);
+    await until("the page to be back", async () => (await pageState(watcher)).online, 30_000);
+    await release(candidate);
     await waitForConsole(watcher, "exit code 0", 30_000);
     const { console } = await pageState(watcher);
     assertAllTicksOnce(console);
