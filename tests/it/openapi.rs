@@ -470,30 +470,7 @@ async fn every_socket_message_matches_its_schema() {
         check_message(&schemas, "client", &other);
     }
 
-    // Everything both sockets hear until the run ends, and a little after.
-    let mut seen = BTreeSet::new();
-    for ws in [&mut candidate, &mut interviewer] {
-        let mut frames: Vec<Value> = std::mem::take(&mut early);
-        frames.extend(
-            frames_until(ws, "run_finished", Duration::from_secs(30))
-                .await
-                .into_iter()
-                .map(|(_, v)| v),
-        );
-        let quiet = std::time::Instant::now() + Duration::from_millis(800);
-        while let Frame::Json(v) = next_frame(ws, quiet).await {
-            frames.push(v);
-        }
-        for message in &frames {
-            check_message(&schemas, "server", message);
-            seen.insert(message["type"].as_str().unwrap_or("").to_string());
-        }
-    }
-    send(&mut interviewer, json!({"type": "end_session"})).await;
-    let ended = next_of_type(&mut candidate, "session_ended").await;
-    check_message(&schemas, "server", &ended);
-    seen.insert("session_ended".into());
-    for kind in [
+    let kinds = [
         "pong",
         "cursor",
         "updates",
@@ -506,8 +483,39 @@ async fn every_socket_message_matches_its_schema() {
         "notes",
         "expiry",
         "error",
-        "session_ended",
-    ] {
+    ];
+    // Everything both sockets hear until the run ends, then until every kind above has come
+    // (some answers may come after the run's end on a slow machine).
+    let mut seen = BTreeSet::new();
+    let mut check = |message: &Value, seen: &mut BTreeSet<String>| {
+        check_message(&schemas, "server", message);
+        seen.insert(message["type"].as_str().unwrap_or("").to_string());
+    };
+    for ws in [&mut candidate, &mut interviewer] {
+        let mut frames: Vec<Value> = std::mem::take(&mut early);
+        frames.extend(
+            frames_until(ws, "run_finished", Duration::from_secs(30))
+                .await
+                .into_iter()
+                .map(|(_, v)| v),
+        );
+        for message in &frames {
+            check(message, &mut seen);
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !kinds.iter().all(|k| seen.contains(*k)) && std::time::Instant::now() < deadline {
+        for ws in [&mut candidate, &mut interviewer] {
+            let wait = std::time::Instant::now() + Duration::from_millis(200);
+            if let Frame::Json(v) = next_frame(ws, wait).await {
+                check(&v, &mut seen);
+            }
+        }
+    }
+    send(&mut interviewer, json!({"type": "end_session"})).await;
+    let ended = next_of_type(&mut candidate, "session_ended").await;
+    check(&ended, &mut seen);
+    for kind in kinds.into_iter().chain(["session_ended"]) {
         assert!(
             seen.contains(kind),
             "no '{kind}' message was seen: {seen:?}"

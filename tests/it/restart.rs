@@ -420,7 +420,21 @@ async fn a_folded_history_survives_a_restart() {
         next_of_type(&mut ws, "updates").await;
         len = 1000;
     }
-    let before = first.api().history(&session).await;
+    // Updates are stored (and folded) just after they are echoed: wait until the last is,
+    // and the history holds still.
+    let mut before = first.api().history(&session).await;
+    for _ in 0..100 {
+        let held = |h: &serde_json::Value| {
+            h["base_version"].as_u64().unwrap_or(0)
+                + h["updates"].as_array().map_or(0, |u| u.len() as u64)
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let again = first.api().history(&session).await;
+        if held(&before) == 150 && again == before {
+            break;
+        }
+        before = again;
+    }
     assert!(before["base_version"].as_u64().expect("base") > 0, "folded");
     first.kill();
 
@@ -476,8 +490,23 @@ async fn a_files_version_and_text_survive_a_restart() {
         let confirmed = next_of_type(&mut ws, "updates").await;
         assert_eq!(confirmed["version"], version, "{confirmed}");
     }
-    // The store writes the files in the background of the edit: let it land.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The store writes the files in the background of the edit: wait until it has.
+    let db = rusqlite::Connection::open(data_dir.join("livecode.db")).expect("open the store");
+    let stored = || {
+        db.query_row(
+            "SELECT files_rev FROM sessions WHERE id = ?1",
+            [session.id.as_str()],
+            |row| row.get::<_, i64>(0),
+        )
+        .expect("the session's row")
+            >= 3
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), stored).await,
+        "the file's edits were not stored\n{}",
+        first.log_text()
+    );
+    drop(db);
     first.kill();
     let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
     let (_ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;

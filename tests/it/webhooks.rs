@@ -69,7 +69,17 @@ async fn a_receiver_gets_signed_events_in_order_and_the_api_lists_them() {
     let ran = api.execute(id, token, json!({})).await;
     assert_eq!(ran["stdout"], "hooked\n");
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server notices the socket is gone before the session ends.
+    let mut gone = false;
+    for _ in 0..300 {
+        let now = api.get_session(id, token).await;
+        if now["participants"].as_array().is_some_and(|p| p.is_empty()) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the participant never left");
     let resp = api.delete(&format!("/sessions/{id}"), Some(token)).await;
     assert!(resp.status().is_success());
 
