@@ -487,7 +487,7 @@ async fn every_socket_message_matches_its_schema() {
     // Everything both sockets hear until the run ends, then until every kind above has come
     // (some answers may come after the run's end on a slow machine).
     let mut seen = BTreeSet::new();
-    let mut check = |message: &Value, seen: &mut BTreeSet<String>| {
+    let check = |message: &Value, seen: &mut BTreeSet<String>| {
         check_message(&schemas, "server", message);
         seen.insert(message["type"].as_str().unwrap_or("").to_string());
     };
