@@ -23,7 +23,7 @@ async fn an_idle_session_expires_and_loses_its_container() {
         "the session has its container"
     );
 
-    let ended = next_of_type_within(&mut ws, "session_ended", Duration::from_secs(15)).await;
+    let ended = next_of_type_within(&mut ws, "session_ended", Duration::from_secs(60)).await;
     assert_eq!(ended["reason"], "expired", "{ended}");
     assert!(
         wait_until(Duration::from_secs(10), || !container_exists(&container)).await,

@@ -272,7 +272,7 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
     // The runner's stream ends with the server, and the runner stops the program then, not
     // at the next start.
     assert!(
-        wait_until(Duration::from_secs(10), || !spinning()).await,
+        wait_until(Duration::from_secs(60), || !spinning()).await,
         "the program outlived the server"
     );
 

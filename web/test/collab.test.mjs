@@ -77,7 +77,7 @@ describe("collaboration", () => {
       })(),
     ]);
     await Promise.all([waitSynced(a), waitSynced(b)]);
-    const server = await serverDocument(f.server, session);
+    const server = await serverDocument(f.server, session, { page: a });
     await until("both pages to show the server's text", async () => {
       const [sa, sb] = await Promise.all([pageState(a), pageState(b)]);
       return sa.text === server.text && sb.text === server.text;
@@ -136,7 +136,7 @@ describe("collaboration", () => {
     await waitSynced(candidate, 20_000);
 
     const expected = "# reviewed\n" + part1 + part2;
-    const server = await serverDocument(f.server, session);
+    const server = await serverDocument(f.server, session, { page: candidate });
     assert.equal(server.text, expected);
     await until("both pages to converge", async () => {
       const [a, b] = await Promise.all([pageState(candidate), pageState(interviewer)]);

@@ -48,7 +48,7 @@ describe("editor and console", () => {
     await page.keyboard.type("p");
     await until("p to put it below", async () => (await pageState(page)).text === "second = 2\nfirst = 1\n");
     await waitSynced(page);
-    assert.equal((await serverDocument(server, session)).text, "second = 2\nfirst = 1\n");
+    assert.equal((await serverDocument(server, session, { page })).text, "second = 2\nfirst = 1\n");
     // The choice is this browser's: a new page opens in Vim mode.
     const again = await openSession(context, session.candidateUrl);
     await again.click("#settings-toggle");
@@ -118,7 +118,7 @@ describe("editor and console", () => {
       const candidate = await openSession(anonymous, session.candidateUrl);
       await candidate.click(".cm-content");
       await candidate.keyboard.press("End");
-      await interviewer.waitForSelector(".lc-remote-caret .lc-remote-name:text('Candidate')", { timeout: 5000 });
+      await interviewer.waitForSelector(".lc-remote-caret .lc-remote-name:text('Candidate')", { timeout: 20_000 });
       await interviewer.close();
     } finally {
       await anonymous.close();

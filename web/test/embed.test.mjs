@@ -68,8 +68,8 @@ describe("embed", () => {
     assert.equal(finished.status, "completed");
     assert.equal(finished.exit_code, 0);
     assert.ok((await events(page)).some((e) => e.type === "run_started"));
-    assert.equal((await serverDocument(f.server, session)).text, 'print("hello from the host")\n');
     const frame = page.frame({ url: /\/embed\// });
+    assert.equal((await serverDocument(f.server, session, { page: frame })).text, 'print("hello from the host")\n');
     await until("the output in the embed's console", async () =>
       (await frame.evaluate(() => window.__livecode.consoleText())).includes("hello from the host"),
     );

@@ -52,7 +52,7 @@ describe("replay", () => {
       Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
       document.dispatchEvent(new Event("visibilitychange"));
     });
-    await interviewer.waitForSelector("#participants .paway", { timeout: 5000 });
+    await interviewer.waitForSelector("#participants .paway", { timeout: 20_000 });
 
     await interviewer.click("#replay-toggle");
     await interviewer.waitForSelector(".replay-marker.kind-run");

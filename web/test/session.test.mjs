@@ -92,7 +92,7 @@ describe("session page", () => {
       async () => (await pageState(interviewer)).text === program,
     );
     // The candidate's cursor shows on the interviewer's page, with the candidate's name.
-    await interviewer.waitForSelector(".lc-remote-caret .lc-remote-name:text('Ada')", { timeout: 5000 });
+    await interviewer.waitForSelector(".lc-remote-caret .lc-remote-name:text('Ada')", { timeout: 20_000 });
 
     await candidate.keyboard.press("Control+Enter");
     await waitForConsole(candidate, "hello from the candidate");
@@ -161,7 +161,7 @@ describe("session page", () => {
     await interviewer.click(".cm-content");
     await interviewer.keyboard.press("ControlOrMeta+Home");
     await waitSynced(candidate);
-    await candidate.waitForSelector(".lc-remote-caret", { timeout: 5000 });
+    await candidate.waitForSelector(".lc-remote-caret", { timeout: 20_000 });
     await screenshot(candidate, "candidate-view");
     await screenshot(interviewer, "interviewer-view");
     await interviewer.evaluate(() => document.querySelector("#theme-toggle").click());
@@ -206,7 +206,7 @@ describe("session page", () => {
   });
 
   test("replay shows an earlier version at an earlier point of the timeline", async () => {
-    const now = await serverDocument(server, session);
+    const now = await serverDocument(server, session, { page: candidate });
     await interviewer.click("#replay-toggle");
     await interviewer.waitForSelector(".replay-slider");
     await until("the history to load", async () =>
@@ -246,7 +246,7 @@ describe("session page", () => {
     await interviewer.click("#end-session");
     await interviewer.click("#end-session"); // confirm
     for (const page of [candidate, interviewer]) {
-      await page.waitForSelector("#banner:not([hidden])", { timeout: 10_000 });
+      await page.waitForSelector("#banner:not([hidden])", { timeout: 60_000 });
       assert.match(await page.textContent("#banner"), /session has ended/);
       assert.equal(await page.evaluate(() => window.__livecode.ended), true);
       assert.equal(await page.isDisabled("#run"), true);

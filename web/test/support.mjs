@@ -161,15 +161,31 @@ export async function createSession(server, body = { environment: "python", code
   };
 }
 
-/** The server's copy of the document: version 0 with every stored update applied. */
-export async function serverDocument(server, session) {
+/**
+ * The server's copy of the document: its base with every stored update applied. The server
+ * stores an update just after it echoes it, so with `page` this waits until the store holds
+ * the version that page is synced to.
+ */
+export async function serverDocument(server, session, { page } = {}) {
   const { ChangeSet, Text } = await import("@codemirror/state");
-  const history = await api(server, "GET", `/sessions/${session.session_id}/history`, {
-    token: session.interviewer_token,
-  });
+  const want = page ? await page.evaluate(() => window.__livecode.version()) : 0;
+  const read = () =>
+    api(server, "GET", `/sessions/${session.session_id}/history`, { token: session.interviewer_token });
+  const stored = (h) => h.base_version + h.updates.length;
+  let history = await read();
+  if (stored(history) < want) {
+    history = await until(
+      `the store to reach version ${want}`,
+      async () => {
+        const h = await read();
+        return stored(h) >= want ? h : null;
+      },
+      20_000,
+    );
+  }
   let doc = Text.of(history.initial_document.split("\n"));
   for (const u of history.updates) doc = ChangeSet.fromJSON(u.changes).apply(doc);
-  return { text: doc.toString(), version: history.updates.length, history };
+  return { text: doc.toString(), version: stored(history), history };
 }
 
 /** Debian's Chromium, headless, as DESIGN.md says. */
@@ -219,7 +235,7 @@ export function pageState(page) {
 }
 
 /** Waits until the page's console text contains `needle`. */
-export async function waitForConsole(page, needle, timeout = 20_000) {
+export async function waitForConsole(page, needle, timeout = 60_000) {
   await page.waitForFunction((n) => window.__livecode.consoleText().includes(n), needle, { timeout });
 }
 
