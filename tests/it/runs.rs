@@ -69,6 +69,11 @@ async fn an_endless_loop_ends_with_timeout_at_the_limit() {
     let server = TestServer::start(|c| c.limits.run_timeout_seconds = 2).await;
     let session = server.python("").await;
     let mut ws = server.ws(&session.id, &session.candidate).await;
+    // Timed from a ready container: making one is not the run's time.
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
 
     let sent = Instant::now();
     let run = run_code(&mut ws, "main.py", "while True:\n    pass\n").await;
