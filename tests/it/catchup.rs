@@ -15,7 +15,11 @@ const TICKER: &str = "import time\nfor i in range(10):\n    if i == 7:\n        
 /// What a socket sees of the whole run: 0..6, the line [`release`] sent, 7..9.
 fn whole_run() -> String {
     let line = |i: i32| format!("{i}\n");
-    (0..7).map(line).chain(["go\n".to_string()]).chain((7..10).map(line)).collect()
+    (0..7)
+        .map(line)
+        .chain(["go\n".to_string()])
+        .chain((7..10).map(line))
+        .collect()
 }
 
 /// Lets the ticker past its input(), once it has printed 6 (the line is shown when sent).

@@ -84,8 +84,9 @@ impl Described {
 }
 
 /// What the annotations cannot say, or would say once per handler: bodies that may be left
-/// out, the refusals every body or state change can meet (the media type, a page of another
-/// origin), and client messages' closed field sets (`deny_unknown_fields`).
+/// out, the refusals every request, body or state change can meet (the time bound, the size
+/// bound, the media type, a page of another origin), and client messages' closed field sets
+/// (`deny_unknown_fields`).
 fn finish(doc: &mut Value) {
     let error = |description: &str| {
         json!({"description": description,
@@ -114,6 +115,14 @@ fn finish(doc: &mut Value) {
                 responses
                     .entry("415")
                     .or_insert_with(|| error("The body is not `application/json`"));
+                responses.entry("413").or_insert_with(|| {
+                    error("The body is over the server's bound (BODY_TOO_LARGE)")
+                });
+            }
+            if !socket {
+                responses.entry("408").or_insert_with(|| {
+                    error("The request took longer than `limits.run_timeout_seconds` + 120 s (TIMEOUT)")
+                });
             }
             if socket || matches!(method.as_str(), "post" | "put" | "delete") {
                 let refused = "A page of another origin (FORBIDDEN_ORIGIN)";
