@@ -567,4 +567,12 @@ async fn a_container_of_another_language_is_not_adopted() {
         let run = run_message(&mut ws, msg::run_document()).await;
         assert_eq!(run.stdout, expected, "{}", run.describe());
     }
+    // Each served a session: removed, not handed to the warm pool for another one.
+    for old in [&python_box, &node_box] {
+        assert!(
+            wait_until(Duration::from_secs(30), || !container_exists(old)).await,
+            "the container {old} a session named is still there\n{}",
+            second.log_text()
+        );
+    }
 }

@@ -72,13 +72,14 @@ impl SessionRegistry {
 
     /// Everything replay needs, from the store (so it works after the session ended).
     pub async fn history(&self, id: &SessionId) -> Result<History, SessionError> {
+        // First, so the record and its updates are read together, with no wait between.
+        self.shared.containers.events.settled().await;
         let record = self
             .shared
             .store
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
-        self.shared.containers.events.settled().await;
         Ok(History {
             initial_document: record.initial_document,
             base_version: record.base_version,

@@ -35,6 +35,12 @@ impl SessionRegistry {
             }
         };
         let mut kept = HashSet::new();
+        // A container a session named but did not adopt (another language's) served that
+        // session: it is removed, never handed to another one.
+        let named: HashSet<String> = records
+            .iter()
+            .filter_map(|r| r.container_id.clone())
+            .collect();
         let mut restored = 0;
         for record in records {
             if self.shared.environments.get(&record.environment).is_none() {
@@ -70,7 +76,10 @@ impl SessionRegistry {
         }
         let pool = &self.shared.containers.pool;
         for m in managed.into_iter().filter(|m| !kept.contains(&m.id)) {
-            if self.current(&m) && pool.adopt(&m.environment, m.id.clone()) {
+            if !named.contains(&m.id.0)
+                && self.current(&m)
+                && pool.adopt(&m.environment, m.id.clone())
+            {
                 tracing::info!(container = %m.id, environment = %m.environment, "adopting a pool container");
                 continue;
             }
