@@ -72,6 +72,8 @@ class SessionPage {
   private role: Role | null = null;
   private ended = false;
   private everOnline = false;
+  /** The question (or that there is none) is known: an embed is not ready before. */
+  private questionLoaded = false;
   private resetOnWelcome = false;
   private connState: ConnectionState = { kind: "connecting", attempt: 0 };
   private tickTimer = 0;
@@ -148,7 +150,7 @@ class SessionPage {
     this.endButton = new EndButton(send);
     this.embed = options.embed
       ? new EmbedCommands({
-          ready: () => this.editor.ready && this.welcomed !== null,
+          ready: () => this.editor.ready && this.welcomed !== null && this.questionLoaded,
           run,
           stop: () => this.runs.running && this.canWrite() && send({ type: "kill" }),
           setCode: (code) => this.canWrite() && this.editor.replace(code),
@@ -276,6 +278,8 @@ class SessionPage {
     // A new socket is a new participant, in focus until it says otherwise.
     this.sentFocus = true;
     this.reportFocus();
+    // The language may have changed while this page was offline.
+    const switchedMeanwhile = !first && this.title.environmentName() !== w.environment.name;
     this.welcomed = w;
     this.role = w.role;
     this.everOnline = true;
@@ -286,15 +290,18 @@ class SessionPage {
       this.applyRole(w.role, w.notes);
       void this.question.load(this.sessionId, this.token).then((has) => {
         this.root.classList.toggle("has-question", has);
+        this.questionLoaded = true;
         this.updateControls();
-      });
-      const { sessionId } = this;
-      this.embed?.post({
-        type: "ready",
-        session_id: sessionId,
-        role: w.role,
-        environment: w.environment.name,
-        version: w.version,
+        // The embed is ready once the question is there too, so `run_tests` on `ready` works;
+        // commands sent meanwhile waited for it.
+        this.embed?.post({
+          type: "ready",
+          session_id: this.sessionId,
+          role: w.role,
+          environment: w.environment.name,
+          version: w.version,
+        });
+        this.embed?.flush();
       });
     } else if (this.resetOnWelcome) {
       this.resetOnWelcome = false;
@@ -307,6 +314,7 @@ class SessionPage {
       this.editor.peer()?.connected(w.version);
       if (w.role === "interviewer" && w.notes !== undefined) this.notes.welcome(w.notes);
     }
+    if (switchedMeanwhile) this.embed?.post({ type: "environment_changed", environment: w.environment.name, by: "" });
     this.title.show(w.role, w.session, w.environment);
     this.files.welcome(w.environment.filename, w.files ?? [], w.role === "observer" || this.ended);
     if (!first && this.editor.language !== w.environment.editor_language) {

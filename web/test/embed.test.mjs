@@ -120,6 +120,13 @@ describe("embed", () => {
     const s = await createSession(f.server, { environment: "python", question: question.question_id });
     const embedUrl = `${f.server.url}/embed/${s.session_id}#token=${s.candidate_token}`;
     const page = await context.newPage();
+    // The host runs the tests as soon as it hears `ready`: the question is there by then.
+    await page.addInitScript(() => {
+      window.addEventListener("message", (event) => {
+        if (event.data?.source === "livecode" && event.data.type === "ready")
+          window.livecodeSend({ type: "run_tests" });
+      });
+    });
     await page.goto(`${f.hosts.allowed.url}/embed-example.html#${encodeURIComponent(embedUrl)}`);
     await until("ready", async () => (await events(page)).some((e) => e.type === "ready"), 15_000);
     const frame = page.frame({ url: /\/embed\// });
@@ -127,7 +134,6 @@ describe("embed", () => {
     assert.equal(await frame.textContent("#question-title"), "Double it");
     assert.ok(!(await frame.textContent("#question")).includes("secret"));
 
-    await page.click("#run-tests");
     const report = await until(
       "tests_finished",
       async () => (await events(page)).find((e) => e.type === "tests_finished"),

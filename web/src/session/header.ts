@@ -42,6 +42,11 @@ export class SessionTitle {
     document.title = `${this.label || env.description || env.name} · livecode`;
   }
 
+  /** The session's language as this page last heard it ("" before the first welcome). */
+  environmentName(): string {
+    return this.current;
+  }
+
   /** Offers the switch (once: the ready environments). */
   async offerSwitch(enabled: boolean): Promise<void> {
     if (!enabled || this.picker.options.length) return;
