@@ -20,6 +20,7 @@ export type EmbedEvent =
       cases: { name: string; verdict: string; hidden: boolean }[];
     }
   | { type: "environment_changed"; environment: string; by: string }
+  | { type: "error"; code: string; message: string }
   | { type: "session_ended"; reason: string };
 
 /** What the parent may ask. */

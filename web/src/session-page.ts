@@ -223,6 +223,9 @@ class SessionPage {
       });
     } else if (msg.type === "environment") {
       this.embed?.post({ type: "environment_changed", environment: msg.environment.name, by: msg.by });
+    } else if (msg.type === "error") {
+      // A refused command (a switch the server does not allow, tests with no question) says so.
+      this.embed?.post({ type: "error", code: msg.code, message: msg.message });
     }
   }
 

@@ -174,6 +174,11 @@ describe("embed", () => {
     );
     const now = await api(f.server, "GET", `/sessions/${s.session_id}`, { token: s.candidate_token });
     assert.equal(now.environment, "node");
+    // A command the server refuses comes back as an error event.
+    await page.fill("#environment", "cobol");
+    await page.click("#switch");
+    const refused = await until("the refusal", async () => (await events(page)).find((e) => e.type === "error"));
+    assert.equal(refused.code, "UNKNOWN_ENVIRONMENT");
     await page.close();
   });
 
