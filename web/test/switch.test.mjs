@@ -57,7 +57,8 @@ describe("switching language", () => {
     // Back to python: its code is there again.
     await interviewer.selectOption("#environment-select", "python");
     await until("python's document again", async () => (await pageState(candidate)).text === python);
-    assert.equal(await candidate.evaluate(() => window.__livecode.language), "python");
+    // The document is replaced before the language is announced: wait for both.
+    await until("python again", async () => (await candidate.evaluate(() => window.__livecode.language)) === "python");
     // Replay marks both switches on its timeline.
     await interviewer.click("#replay-toggle");
     await interviewer.waitForSelector(".replay-marker.kind-switch");
