@@ -26,7 +26,7 @@
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //!
-//! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images.
+//! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the runner build).
 
 mod auth;
 mod builds;

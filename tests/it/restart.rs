@@ -61,7 +61,11 @@ async fn a_killed_server_comes_back_with_its_sessions() {
         ])
         .args(["--label", &format!("livecode.instance={instance}")])
         .args(["--label", "livecode.environment=bash"])
-        .args(["livecode-env-bash", "sleep", "infinity"])
+        .arg(format!(
+            "livecode-env-bash:{}",
+            livecode::environments::images::runner_build()
+        ))
+        .args(["sleep", "infinity"])
         .output()
         .expect("docker run");
     assert!(

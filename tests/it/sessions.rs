@@ -477,7 +477,10 @@ async fn missing_images_are_not_built_when_the_config_says_so() {
     assert_eq!(mine["ready"], false, "{mine}");
     // Nothing was built, now or in the background.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let image = format!("livecode-env-{name}");
+    let image = format!(
+        "livecode-env-{name}:{}",
+        livecode::environments::images::runner_build()
+    );
     let inspected = std::process::Command::new("docker")
         .args(["image", "inspect", &image])
         .output()

@@ -1,5 +1,5 @@
 //! Builds environment images. First `livecode-runner:<build>`, the runner built from the
-//! source embedded in this binary (`runner/`) with Debian's rustc; then `livecode-env-<name>`
+//! source embedded in this binary (`runner/`) with Debian's rustc; then `livecode-env-<name>:<build>`
 //! from each folder's Dockerfile, with the runner copied in and the image labelled with the
 //! runner build it carries. An image with another runner counts as missing, so it is rebuilt
 //! (from the layer cache: only the runner's layer changes), never half-used.

@@ -316,7 +316,9 @@ impl Environments {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Environment {
             name: name.to_string(),
-            image: format!("livecode-env-{name}"),
+            // Tagged with the runner build, so servers built from different runner sources
+            // (a rolling upgrade, or two checkouts on one engine) never take each other's images.
+            image: format!("livecode-env-{name}:{}", images::runner_build()),
             settings,
             context,
             entry_patterns,
@@ -389,7 +391,10 @@ mod tests {
             let env = envs
                 .get(name)
                 .unwrap_or_else(|| panic!("{name} is embedded"));
-            assert_eq!(env.image, format!("livecode-env-{name}"));
+            assert_eq!(
+                env.image,
+                format!("livecode-env-{name}:{}", images::runner_build())
+            );
             assert!(!env.template().is_empty());
             assert!(env.context.contains_key("Dockerfile"));
         }
