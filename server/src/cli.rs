@@ -42,9 +42,14 @@ pub enum Command {
     },
     /// Run a program in a session of its own: output live, the terminal's stdin forwarded;
     /// exits with the program's exit code.
+    ///
+    /// The session is the command's own: it is ended when the program ends, on an error, and
+    /// on Ctrl+C (which kills the run first and exits 130). An end that fails is reported
+    /// (with the command that ends it) and makes the exit code non-zero.
     Run {
         /// The program; its extension picks the environment unless --env names one.
         file: String,
+        /// The environment to run it in (`livecode environments` lists them).
         #[arg(long)]
         env: Option<String>,
         /// A file to give the program as its stdin (default: this terminal's).
@@ -53,11 +58,18 @@ pub enum Command {
     },
     /// Manage sessions on the server.
     Sessions {
+        /// Print the server's answer as JSON (for scripts) instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: SessionsCommand,
     },
-    /// Follow a session's runs as they happen, as an observer.
-    Watch { session: String },
+    /// Follow a session as it happens, until it ends: runs and their output (on stdout),
+    /// what participants type into a running program and test runs (on stderr).
+    Watch {
+        /// The session's id; its token comes from --token.
+        session: String,
+    },
     /// List the environments, with the language versions read off their images.
     Environments {
         /// Print the Markdown table the README carries.
@@ -82,19 +94,73 @@ pub enum ImagesCommand {
 pub enum SessionsCommand {
     /// The sessions this key (or, in open mode, this address) created, newest first.
     List,
-    /// A new session; prints its links and tokens.
+    /// A new session; prints its links (the candidate's to share, the interviewer's private)
+    /// and tokens.
     Create {
+        /// The environment (`livecode environments` lists them); by default --file's
+        /// extension picks it, else the server's default.
         #[arg(long)]
         env: Option<String>,
-        /// A file whose content is the session's document.
+        /// A file whose content is the session's document (else the environment's template,
+        /// or the question's starter).
         #[arg(long)]
         file: Option<String>,
+        /// Another file of the workspace, a tab beside the document: NAME=PATH, or a PATH
+        /// named by its file name. May be given more than once.
+        #[arg(long = "add", value_name = "[NAME=]PATH")]
+        add: Vec<String>,
+        /// Free text for your own use (at most 200 characters), shown by `sessions list`.
+        #[arg(long)]
+        label: Option<String>,
+        /// A question's id (`POST /api/v1/questions`): its starter code and test cases.
+        #[arg(long)]
+        question: Option<String>,
+        /// Idle time before the session expires (at most the server's maximum).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<u64>,
     },
+    /// A session: status, participants, last run (with --token, or the API key).
     Show {
+        /// The session's id.
         session: String,
     },
-    /// End a session (its container goes; its record stays).
+    /// End a session (its container goes; its record stays); needs the interviewer's token
+    /// (--token) or the API key.
     End {
+        /// The session's id.
         session: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag and argument of every command says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn check(cmd: &clap::Command, path: &str) {
+            let path = format!("{path} {}", cmd.get_name());
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} {id} has no help");
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    assert!(
+                        sub.get_about().is_some(),
+                        "{path} {} has no help",
+                        sub.get_name()
+                    );
+                }
+                check(sub, &path);
+            }
+        }
+        check(&Cli::command(), "");
+    }
 }

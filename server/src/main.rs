@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use livecode::cli::{Cli, Command, ImagesCommand, SessionsCommand};
-use livecode::client::Client;
+use livecode::client::{self, Client, Interrupts, NewSession, Outcome};
 use livecode::config::{Config, LogFormat};
 use livecode::environments::Environments;
 use livecode::sandbox::DockerSandbox;
@@ -43,21 +43,15 @@ async fn main() -> ExitCode {
         } => build_images(cli.config, names, parallel).await,
         Command::Environments { markdown } => list_environments(cli.config, markdown).await,
         Command::Run { file, env, stdin } => {
-            let client = Client::new(&cli.url, cli.api_key);
             // Exits at once: a read of the terminal's stdin may still be waiting, and would hold
             // the runtime's shutdown until Enter.
-            match client.run(&file, env, stdin).await {
-                Ok(code) => std::process::exit(code.clamp(0, 255)),
-                Err(err) => {
-                    eprintln!("livecode: {err:#}");
-                    std::process::exit(1)
-                }
-            }
+            std::process::exit(run(Client::new(&cli.url, cli.api_key), file, env, stdin).await)
         }
-        Command::Sessions { command } => {
+        Command::Sessions { json, command } => {
             sessions(
                 Client::new(&cli.url, cli.api_key).with_token(cli.token),
                 command,
+                json,
             )
             .await
         }
@@ -81,15 +75,84 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn sessions(client: Client, command: SessionsCommand) -> anyhow::Result<()> {
-    let answer = match command {
-        SessionsCommand::List => client.sessions_list().await?,
-        SessionsCommand::Create { env, file } => client.sessions_create(env, file).await?,
-        SessionsCommand::Show { session } => client.sessions_show(&session).await?,
-        SessionsCommand::End { session } => client.sessions_end(&session).await?,
+/// `livecode run`: reports what went wrong, the program's own output aside, and answers the
+/// exit code (`RunEnd::exit_code`).
+async fn run(client: Client, file: String, env: Option<String>, stdin: Option<String>) -> i32 {
+    // Listening before the session exists, so that Ctrl+C at any moment ends it.
+    let mut interrupts = match Interrupts::listen() {
+        Ok(interrupts) => interrupts,
+        Err(err) => {
+            eprintln!("livecode: listening for Ctrl+C: {err}");
+            return 1;
+        }
     };
-    if !answer.is_null() {
+    let end = match client.run(&file, env, stdin, &mut interrupts).await {
+        Ok(end) => end,
+        Err(err) => {
+            eprintln!("livecode: {err:#}");
+            return 1;
+        }
+    };
+    match &end.outcome {
+        Ok(Outcome::Interrupted) => eprintln!("livecode: interrupted; the run was killed"),
+        Ok(Outcome::Exited(_)) => {}
+        Err(err) => eprintln!("livecode: {err:#}"),
+    }
+    if let Err(err) = &end.cleanup {
+        eprintln!(
+            "livecode: could not end session {}: {err:#}\n\
+             It stays live until it expires; end it with:\n  \
+             livecode sessions end {} --token {}",
+            end.session, end.session, end.interviewer_token
+        );
+    }
+    end.exit_code()
+}
+
+async fn sessions(client: Client, command: SessionsCommand, json: bool) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let (answer, text) = match command {
+        SessionsCommand::List => {
+            let list = client.sessions_list().await?;
+            let text = client::sessions_table(&list, now);
+            (list, text)
+        }
+        SessionsCommand::Create {
+            env,
+            file,
+            add,
+            label,
+            question,
+            ttl,
+        } => {
+            let created = client
+                .sessions_create(NewSession {
+                    env,
+                    file,
+                    add,
+                    label,
+                    question,
+                    ttl_seconds: ttl,
+                })
+                .await?;
+            let text = client::created_table(&created, now);
+            (created, text)
+        }
+        SessionsCommand::Show { session } => {
+            let shown = client.sessions_show(&session).await?;
+            let text = client::session_table(&shown, now);
+            (shown, text)
+        }
+        SessionsCommand::End { session } => {
+            let ended = client.sessions_end(&session).await?;
+            let text = client::ended_line(&ended);
+            (ended, text)
+        }
+    };
+    if json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{text}");
     }
     Ok(())
 }

@@ -11,7 +11,9 @@
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
 //! - `catchup`: late joiners and reconnects get a run's output once each (`seq`); warnings
 //!   before a session ends, and extending it.
-//! - `cli`: the binary's client commands (`run` interactive, `sessions`, `watch`).
+//! - `cli`: the binary's client commands (`run` interactive, ending its session after the
+//!   program and on Ctrl+C; `sessions` as tables and JSON; `watch`), and the README's quick
+//!   start run as written.
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
 //! - `auth`: credentials, roles, and every error code of REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
