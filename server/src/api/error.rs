@@ -162,15 +162,15 @@ impl ApiError {
             Self::Unauthorized => "send 'Authorization: Bearer <API key or session token>'",
             Self::Forbidden => "an interviewer token or the API key can do this",
             Self::SessionNotFound => "check the session id; ended sessions stay readable",
-            Self::NoRoute => "see docs/protocol.md for the endpoints",
+            Self::NoRoute => "GET /api/v1/openapi.json (or /docs) lists the endpoints",
             Self::UnknownEnvironment(_) => "GET /api/v1/environments lists the environments",
             Self::ImageNotReady(_) => {
                 "the server is building it; GET /api/v1/environments shows 'ready'"
             }
             Self::CodeTooLarge(_) => "send less code; limits.code_limit_bytes sets the limit",
             Self::InvalidFilename(_) => "use relative names such as 'main.py' or 'lib/util.py'",
-            Self::InvalidJson(_) => "send a JSON object as in API.md",
-            Self::InvalidArgument(_) => "see API.md for the accepted values",
+            Self::InvalidJson(_) => "send a JSON object as /docs describes it",
+            Self::InvalidArgument(_) => "see /docs for the accepted values",
             Self::InvalidMessage(_) => "see docs/protocol.md for the message shapes",
             Self::RunInProgress => {
                 "wait for run_finished, send 'kill', or run with \"restart\": true"
@@ -192,7 +192,7 @@ impl ApiError {
             Self::ForbiddenOrigin(_) => {
                 "call from the server's own pages, or list your origin in cors_origins"
             }
-            Self::MethodNotAllowed => "see API.md for the endpoints and their methods",
+            Self::MethodNotAllowed => "see /docs for the endpoints and their methods",
             Self::Timeout => "try again; long runs are bounded by limits.run_timeout_seconds",
             Self::Unavailable(_) => "check that Docker runs: GET /api/v1/health",
             Self::Internal(_) => "try again; the server log has the details",

@@ -1,4 +1,4 @@
-//! The REST API under `/api/v1` (API.md).
+//! The REST API under `/api/v1` (described by `GET /api/v1/openapi.json` and `/docs`).
 //!
 //! # Layout
 //! - `error`: [`ApiError`], the one error vocabulary of REST and the socket.

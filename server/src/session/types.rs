@@ -37,7 +37,7 @@ impl std::str::FromStr for SessionId {
     }
 }
 
-/// Where a session is in its life (API.md's session status).
+/// Where a session is in its life (the API's session `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -87,7 +87,7 @@ impl Status {
     }
 }
 
-/// How a run ended (API.md's execute status).
+/// How a run ended (the API's run `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {

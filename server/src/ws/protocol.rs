@@ -1,6 +1,6 @@
-//! The socket's messages (API.md, plus `auth` and `pong`): text frames, one JSON object each,
-//! `type` first. Parsing tells a malformed message from an unknown one, so the client hears
-//! which it sent.
+//! The socket's messages (each with a schema in `/api/v1/socket-schemas.json`): text frames,
+//! one JSON object each, `type` first. Parsing tells a malformed message from an unknown one,
+//! so the client hears which it sent.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
