@@ -15,14 +15,16 @@ use crate::support::*;
 const KEY: &str = "cli-test-key-0123456789abcdef0123";
 
 fn cli(server: &TestServer) -> Command {
+    cli_at(server.port())
+}
+
+/// The client binary, pointed at the server on `port`.
+fn cli_at(port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_livecode"));
-    cmd.env(
-        "LIVECODE_URL",
-        format!("http://127.0.0.1:{}", server.port()),
-    )
-    .env_remove("LIVECODE_API_KEY")
-    .env("LIVECODE_LOG", "warn")
-    .kill_on_drop(true);
+    cmd.env("LIVECODE_URL", format!("http://127.0.0.1:{port}"))
+        .env_remove("LIVECODE_API_KEY")
+        .env("LIVECODE_LOG", "warn")
+        .kill_on_drop(true);
     cmd
 }
 
@@ -201,6 +203,69 @@ async fn ctrl_c_kills_the_run_ends_the_session_and_exits_130() {
     assert_eq!(
         shown["last_execution"]["status"], "killed",
         "the run was killed: {shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_livecode_run_cannot_end_is_reported_with_the_command_that_ends_it() {
+    let containers = InstanceGuard::new();
+    let data = tempfile::tempdir().expect("tempdir");
+    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let mut server = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let program = data.path().join("forever.py");
+    std::fs::write(
+        &program,
+        "import time\nprint('running', flush=True)\nwhile True:\n    time.sleep(1)\n",
+    )
+    .expect("write");
+    let mut child = cli_at(server.port)
+        .arg("run")
+        .arg(&program)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the livecode binary");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(90), lines.next_line())
+        .await
+        .expect("the program's first line in time")
+        .expect("read");
+    assert_eq!(first.as_deref(), Some("running"));
+
+    // The server dies under the run: the socket closes, and ending the session cannot work.
+    server.kill();
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("livecode run exits")
+        .expect("status");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .await
+        .expect("stderr");
+    assert_eq!(status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("could not end session"), "{stderr}");
+    let command = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("livecode sessions end "))
+        .unwrap_or_else(|| panic!("the command that ends it: {stderr}"));
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let id = args[2].to_string();
+
+    // What it said holds: the session is still live, and the command it printed ends it.
+    let server = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let token = args[4];
+    let live = server.api().get_session(&id, token).await;
+    assert!(
+        !matches!(live["status"].as_str(), Some("stopped" | "expired")),
+        "{live}"
+    );
+    let ended = cli_at(server.port).args(&args).output().await.expect("end");
+    assert!(ended.status.success(), "{ended:?}");
+    assert_eq!(
+        server.api().get_session(&id, token).await["status"],
+        "stopped"
     );
 }
 
