@@ -93,10 +93,13 @@ async fn run(client: Client, file: String, env: Option<String>, stdin: Option<St
             return 1;
         }
     };
-    match &end.outcome {
-        Ok(Outcome::Interrupted) => eprintln!("livecode: interrupted; the run was killed"),
-        Ok(Outcome::Exited(_)) => {}
-        Err(err) => eprintln!("livecode: {err:#}"),
+    match (&end.outcome, &end.cleanup) {
+        (Ok(Outcome::Interrupted), Ok(())) => {
+            eprintln!("livecode: interrupted; session {} ended", end.session)
+        }
+        (Ok(Outcome::Interrupted), Err(_)) => eprintln!("livecode: interrupted"),
+        (Ok(Outcome::Exited(_)), _) => {}
+        (Err(err), _) => eprintln!("livecode: {err:#}"),
     }
     if let Err(err) = &end.cleanup {
         eprintln!(

@@ -194,6 +194,7 @@ async fn ctrl_c_kills_the_run_ends_the_session_and_exits_130() {
         .await
         .expect("stderr");
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
+    assert!(stderr.contains("interrupted; session"), "{stderr}");
     assert!(!stderr.contains("could not end"), "{stderr}");
 
     let sessions = assert_nothing_left(&server, Some(KEY)).await;
