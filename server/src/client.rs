@@ -82,7 +82,9 @@ impl RunEnd {
     pub fn exit_code(&self) -> i32 {
         match &self.outcome {
             Ok(Outcome::Interrupted) => 130,
-            Ok(Outcome::Exited(code)) if *code != 0 || self.cleanup.is_ok() => *code,
+            // What a process can exit with; a code out of that range reads as a failure.
+            Ok(Outcome::Exited(code)) if *code != 0 => (*code).clamp(1, 255),
+            Ok(Outcome::Exited(_)) if self.cleanup.is_ok() => 0,
             _ => 1,
         }
     }
@@ -956,6 +958,7 @@ mod tests {
             130
         );
         assert_eq!(end(Err(anyhow::anyhow!("closed")), Ok(())).exit_code(), 1);
+        assert_eq!(end(Ok(Outcome::Exited(-1)), Ok(())).exit_code(), 1);
     }
 
     #[test]
