@@ -1,0 +1,336 @@
+//! `livecode run`: a session of its own for one file, its output live, the terminal's stdin
+//! forwarded; the session is ended with its own token whatever happened, Ctrl+C included.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{Client, Socket};
+
+/// How long a killed run gets to report its end before the session is ended anyway.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// Ctrl+C, listened for from the moment this is made: a press while the session is being
+/// created is kept, and ends that session as soon as it exists.
+pub struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+    #[cfg(windows)]
+    signal: tokio::signal::windows::CtrlC,
+}
+
+impl Interrupts {
+    /// Installs the handler; from now on Ctrl+C no longer ends the process by itself.
+    pub fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        #[cfg(windows)]
+        let signal = tokio::signal::windows::ctrl_c()?;
+        Ok(Self { signal })
+    }
+
+    /// The next press (or one made since the last call).
+    pub async fn next(&mut self) {
+        self.signal.recv().await;
+    }
+}
+
+/// How the program of `livecode run` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ended by itself (or by a limit): its exit code, as a shell would give it.
+    Exited(i32),
+    /// Ctrl+C: the run was killed.
+    Interrupted,
+}
+
+/// What `livecode run` did: the program's end, and the end of its session.
+pub struct RunEnd {
+    /// The session it created.
+    pub session: String,
+    /// The token that ends it, for the message when ending it failed.
+    pub interviewer_token: String,
+    pub outcome: anyhow::Result<Outcome>,
+    /// Ending the session; an error leaves it live until it expires.
+    pub cleanup: anyhow::Result<()>,
+}
+
+impl RunEnd {
+    /// 130 after Ctrl+C; else the program's code, or 1 when the run failed, or when its
+    /// session could not be ended and the program's code was 0 (so that a script notices).
+    pub fn exit_code(&self) -> i32 {
+        match &self.outcome {
+            Ok(Outcome::Interrupted) => 130,
+            // What a process can exit with; a code out of that range reads as a failure.
+            Ok(Outcome::Exited(code)) if *code != 0 => (*code).clamp(1, 255),
+            Ok(Outcome::Exited(_)) if self.cleanup.is_ok() => 0,
+            _ => 1,
+        }
+    }
+}
+
+impl Client {
+    /// `livecode run`: a session of its own for `file`, its output live, the terminal's stdin
+    /// (or `stdin`'s file) forwarded; then the session is ended, whatever happened. Errors
+    /// only when no session was created.
+    pub async fn run(
+        &self,
+        file: &str,
+        env: Option<String>,
+        stdin: Option<String>,
+        interrupts: &mut Interrupts,
+    ) -> anyhow::Result<RunEnd> {
+        let code = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        let env = match env {
+            Some(env) => env,
+            None => self.environment_for(file).await?,
+        };
+        let created = self
+            .call(
+                reqwest::Method::POST,
+                "/sessions",
+                Some(json!({"environment": env, "code": code})),
+            )
+            .await?;
+        let field = |name: &str| {
+            created[name]
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("the server's answer has no {name}: {created}"))
+        };
+        let session = field("session_id")?;
+        let interviewer_token = field("interviewer_token")?;
+        let outcome = match field("candidate_token") {
+            Ok(token) => self.run_in(&session, &token, stdin, interrupts).await,
+            Err(err) => Err(err),
+        };
+        // A second Ctrl+C gives up on ending the session (which the caller reports).
+        let cleanup = tokio::select! {
+            ended = self.end_session(&session, &interviewer_token) => ended,
+            _ = interrupts.next() => Err(anyhow::anyhow!("interrupted while ending it")),
+        };
+        Ok(RunEnd {
+            session,
+            interviewer_token,
+            outcome,
+            cleanup,
+        })
+    }
+
+    /// Ends a session with its own interviewer token.
+    async fn end_session(&self, id: &str, interviewer_token: &str) -> anyhow::Result<()> {
+        self.call_as(
+            reqwest::Method::DELETE,
+            &format!("/sessions/{id}"),
+            None,
+            Some(interviewer_token),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn run_in(
+        &self,
+        id: &str,
+        token: &str,
+        stdin: Option<String>,
+        interrupts: &mut Interrupts,
+    ) -> anyhow::Result<Outcome> {
+        let mut socket = tokio::select! {
+            socket = self.socket(id, token) => socket?,
+            _ = interrupts.next() => return Ok(Outcome::Interrupted),
+        };
+        tokio::select! {
+            ready = wait_ready(&mut socket) => ready?,
+            _ = interrupts.next() => return Ok(Outcome::Interrupted),
+        }
+        socket
+            .send(Message::text(json!({"type": "run"}).to_string()))
+            .await?;
+        let (mut tx, mut rx) = socket.split();
+        let (to_socket, mut outgoing) = tokio::sync::mpsc::channel::<Value>(16);
+        let control = to_socket.clone();
+        // The program's stdin: a file's bytes then EOF, or the terminal's as it is typed.
+        let feeder = tokio::spawn(async move {
+            let mut input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin {
+                Some(path) => Box::new(tokio::fs::File::open(path).await?),
+                None => Box::new(tokio::io::stdin()),
+            };
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = input.read(&mut buf).await?;
+                if n == 0 {
+                    let _ = to_socket.send(json!({"type": "stdin_eof"})).await;
+                    return anyhow::Ok(());
+                }
+                let data = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if to_socket
+                    .send(json!({"type": "stdin", "data": data}))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        });
+        let writer = tokio::spawn(async move {
+            while let Some(msg) = outgoing.recv().await {
+                if tx.send(Message::text(msg.to_string())).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut started = false;
+        // After Ctrl+C: when the killed run must have reported its end.
+        let mut killed_by: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            let frame = tokio::select! {
+                frame = rx.next() => frame,
+                _ = interrupts.next() => {
+                    if killed_by.is_some() {
+                        break Ok(Outcome::Interrupted); // pressed again: don't wait
+                    }
+                    // The kill goes after the run message on the same socket, so it reaches the
+                    // run even when it is pressed before `run_started`.
+                    let _ = control.send(json!({"type": "kill"})).await;
+                    killed_by = Some(tokio::time::Instant::now() + KILL_WAIT);
+                    continue;
+                }
+                _ = sleep_until(killed_by) => break Ok(Outcome::Interrupted),
+            };
+            let Some(frame) = frame else {
+                break Err(anyhow::anyhow!("the server closed the socket"));
+            };
+            let text = match frame {
+                Ok(Message::Text(text)) => text,
+                Ok(_) => continue,
+                Err(err) => break Err(err.into()),
+            };
+            let msg: Value = match serde_json::from_str(&text) {
+                Ok(msg) => msg,
+                Err(err) => break Err(err.into()),
+            };
+            match msg["type"].as_str() {
+                Some("run_started") => started = true,
+                Some("output") => print_output(&msg),
+                Some("run_finished") if killed_by.is_some() => break Ok(Outcome::Interrupted),
+                Some("run_finished") => break Ok(Outcome::Exited(exit_code(&msg))),
+                // After Ctrl+C, whatever the kill met (no run yet, or one just ended).
+                Some("error") if killed_by.is_some() => break Ok(Outcome::Interrupted),
+                // Before the run: it was refused. During it: stdin that came too late (the
+                // program had ended, or closed its input), which the run's own end reports.
+                Some("error")
+                    if !started
+                        || !matches!(
+                            msg["code"].as_str(),
+                            Some("NO_RUN" | "STDIN_UNAVAILABLE")
+                        ) =>
+                {
+                    break Err(anyhow::anyhow!(
+                        "{}: {}",
+                        msg["code"].as_str().unwrap_or("?"),
+                        msg["message"].as_str().unwrap_or("")
+                    ))
+                }
+                Some("session_ended") => {
+                    break Err(anyhow::anyhow!("the session ended ({})", msg["reason"]))
+                }
+                _ => {}
+            }
+        };
+        feeder.abort();
+        writer.abort();
+        outcome
+    }
+}
+
+/// Sleeps until `at`; never, without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Until the session's container is ready (`welcome`, then `status` messages).
+async fn wait_ready(socket: &mut Socket) -> anyhow::Result<()> {
+    while let Some(frame) = socket.next().await {
+        let Message::Text(text) = frame? else {
+            continue;
+        };
+        let msg: Value = serde_json::from_str(&text)?;
+        let status = match msg["type"].as_str() {
+            Some("welcome") => msg["session"]["status"].as_str(),
+            Some("status") => msg["status"].as_str(),
+            _ => None,
+        };
+        match status {
+            Some("ready") => return Ok(()),
+            Some("error" | "stopped" | "expired") => {
+                bail!("the session is {}", status.unwrap_or("?"))
+            }
+            _ => {}
+        }
+    }
+    bail!("the server closed the socket before the session was ready")
+}
+
+/// Writes an `output` message to stdout or stderr, as the program did.
+pub(super) fn print_output(msg: &Value) {
+    let data = msg["data"].as_str().unwrap_or("");
+    if msg["stream"] == "stderr" {
+        let mut err = std::io::stderr();
+        let _ = err.write_all(data.as_bytes());
+        let _ = err.flush();
+    } else {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(data.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// The program's exit code; for a run that did not exit by itself, the shell's conventions.
+fn exit_code(msg: &Value) -> i32 {
+    match (msg["status"].as_str(), msg["exit_code"].as_i64()) {
+        (Some("completed" | "compile_error"), Some(code)) => code as i32,
+        (Some("timeout"), _) => 124,
+        (Some("oom" | "killed"), _) => 137,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_say_what_happened_to_the_run_and_its_session() {
+        let end = |outcome: anyhow::Result<Outcome>, cleanup: anyhow::Result<()>| RunEnd {
+            session: "s".into(),
+            interviewer_token: "t".into(),
+            outcome,
+            cleanup,
+        };
+        assert_eq!(end(Ok(Outcome::Exited(5)), Ok(())).exit_code(), 5);
+        assert_eq!(end(Ok(Outcome::Exited(0)), Ok(())).exit_code(), 0);
+        assert_eq!(
+            end(Ok(Outcome::Exited(0)), Err(anyhow::anyhow!("401"))).exit_code(),
+            1
+        );
+        assert_eq!(
+            end(Ok(Outcome::Exited(3)), Err(anyhow::anyhow!("401"))).exit_code(),
+            3
+        );
+        assert_eq!(
+            end(Ok(Outcome::Interrupted), Err(anyhow::anyhow!("x"))).exit_code(),
+            130
+        );
+        assert_eq!(end(Err(anyhow::anyhow!("closed")), Ok(())).exit_code(), 1);
+        assert_eq!(end(Ok(Outcome::Exited(-1)), Ok(())).exit_code(), 1);
+    }
+}
