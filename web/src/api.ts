@@ -46,8 +46,15 @@ async function call<T>(method: string, path: string, token?: string, body?: unkn
   return (await res.json()) as T;
 }
 
+/** The environments, fetched once per page (the header and the editor both ask); a failure is not kept. */
+let environments: Promise<Environment[]> | null = null;
+
 export const api = {
-  environments: () => call<Environment[]>("GET", "/environments"),
+  environments: () =>
+    (environments ??= call<Environment[]>("GET", "/environments").catch((err: unknown) => {
+      environments = null;
+      throw err;
+    })),
   /** 200 only in open mode (no API key configured) or with a key. */
   listSessions: () => call<unknown[]>("GET", "/sessions"),
   createSession: (body: { environment?: string; label?: string }) =>

@@ -6,6 +6,9 @@ import { api, ApiError } from "../api";
 import type { ConnectionState } from "../connection";
 import { el } from "../dom";
 import type { Role, SessionView } from "../protocol";
+import { embedLayout, type EmbedLayout } from "../embed";
+import { ActionsMenu } from "./header";
+import { Panes, type PaneName } from "./panes";
 
 const NAME_KEY = "livecode.name";
 
@@ -121,7 +124,17 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     p.files.views,
     p.replay.element,
   );
-  const main = el("main", { class: "workspace" }, p.question.element, editorPane, side);
+  const main = el("main", { class: "workspace" });
+  const mode = embed ? embedLayout(location.hash) : "default";
+  const panes = new Panes(
+    main,
+    { question: p.question.element, side },
+    { storageKey: `livecode.panes.${embed ? `embed-${mode}` : "page"}`, defaults: paneDefaults(embed, mode) },
+  );
+  main.append(p.question.element, panes.splitterOf("question"), editorPane, panes.splitterOf("side"), side);
+  if (embed) root.classList.add(`layout-${mode}`);
+  // The sizes need the workspace laid out (and whether it runs across or down).
+  requestAnimationFrame(() => panes.apply());
   const spacer = el("span", { class: "spacer" });
   const { runButton, stopButton } = p.runs;
   if (embed) {
@@ -129,23 +142,36 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     root.append(bar, p.banner.element, main);
     return;
   }
-  const header = el(
-    "header",
-    { class: "topbar" },
-    el("a", { class: "brand", href: "/" }, "livecode"),
-    el("div", { class: "session-info" }, p.title.title, p.title.environment),
-    runButton,
-    stopButton,
-    p.connection,
-    spacer,
-    p.people.element,
-    p.clock.element,
+  // Primary things first and never covered: the session, Run/Stop, who is here (the candidate
+  // first), the connection and the clock; the rest folds into "⋯" on narrow pages.
+  const actions = new ActionsMenu(
     p.replay.button,
     p.endButton.element,
     el("div", { class: "settings-anchor" }, p.settings.button, p.settings.element),
     p.theme.button,
   );
+  const header = el(
+    "header",
+    { class: "topbar" },
+    el("a", { class: "brand", href: "/" }, "livecode"),
+    el("div", { class: "session-info" }, p.title.title, p.title.environment),
+    el("div", { class: "run-group" }, runButton, stopButton),
+    el("div", { class: "topbar-status" }, p.people.element, p.connection, p.clock.element),
+    actions.element,
+    actions.button,
+  );
   root.append(header, p.banner.element, p.candidateLink, main);
+}
+
+/**
+ * Which panes start collapsed: an embed's `compact` layout, and any embed too small to give the
+ * editor room beside the question, start with the question folded away (its toggle brings it
+ * back); the page and larger embeds show everything.
+ */
+function paneDefaults(embed: boolean, mode: EmbedLayout): Partial<Record<PaneName, { collapsed: boolean }>> {
+  const small = window.innerHeight < 480 || window.innerWidth < 700;
+  if (embed && (mode === "compact" || (mode === "default" && small))) return { question: { collapsed: true } };
+  return {};
 }
 
 /** Why a link keeps failing to connect, as REST tells it; `null` when REST cannot say either. */

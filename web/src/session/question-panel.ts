@@ -200,14 +200,36 @@ export class QuestionPanel {
   }
 }
 
-/** A line diff of what was expected against what the program printed. */
+/**
+ * A line diff of what was expected against what the program printed. Changed lines show their
+ * whitespace (· space, → tab, ⏎ line end), so a diff of spaces or newlines alone is visible.
+ */
 function diffView(expected: string, actual: string): HTMLElement {
   const pre = el("pre", { class: "case-io case-diff" });
   for (const part of diffLines(expected, actual)) {
     const cls = part.added ? "diff-add" : part.removed ? "diff-del" : "diff-same";
     const sign = part.added ? "+" : part.removed ? "−" : " ";
-    const lines = part.value.replace(/\n$/, "").split("\n");
-    pre.append(el("span", { class: cls }, lines.map((l) => `${sign} ${l}`).join("\n") + "\n"));
+    const span = el("span", { class: cls });
+    const changed = part.added || part.removed;
+    // Each line with its ending: the last one may have none.
+    const lines = part.value.match(/[^\n]*\n|[^\n]+$/g) ?? [""];
+    for (const line of lines) {
+      const ended = line.endsWith("\n");
+      const body = ended ? line.slice(0, -1) : line;
+      span.append(`${sign} `);
+      if (!changed) span.append(body);
+      else {
+        for (const piece of body.split(/([ \t]+)/)) {
+          if (!piece) continue;
+          if (/^[ \t]+$/.test(piece)) {
+            span.append(el("span", { class: "ws" }, piece.replace(/ /g, "·").replace(/\t/g, "→")));
+          } else span.append(piece);
+        }
+        span.append(el("span", { class: "ws" }, ended ? "⏎" : " (no newline at end)"));
+      }
+      span.append("\n");
+    }
+    pre.append(span);
   }
   return pre;
 }
