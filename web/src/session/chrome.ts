@@ -61,7 +61,10 @@ export function endedText(reason: string | null): string {
   return `This session has ended${why ? ` because ${why}` : ""}. The code is read-only now.`;
 }
 
-/** The candidate's link, for the interviewer who just made the session on the landing page. */
+/**
+ * The new session's two links, for the interviewer who just made it on the landing page: the
+ * candidate's, to share, and this page's own address, which is theirs and private.
+ */
 export function candidateLinkBar(sessionId: string): HTMLElement | string {
   let url = "";
   try {
@@ -70,26 +73,35 @@ export function candidateLinkBar(sessionId: string): HTMLElement | string {
     // no storage: no bar
   }
   if (!url) return "";
-  const input = el("input", {
-    type: "text",
-    readonly: "",
-    value: url,
-    id: "candidate-link",
-    "aria-label": "Candidate link",
-  });
-  const copy = el("button", { type: "button", class: "btn small" }, "Copy");
-  copy.addEventListener("click", async () => {
-    input.select();
-    try {
-      await navigator.clipboard.writeText(url);
-    } catch {
-      document.execCommand("copy");
-    }
-    copy.textContent = "Copied";
-    setTimeout(() => (copy.textContent = "Copy"), 1500);
-  });
-  const close = el("button", { type: "button", class: "btn small ghost", "aria-label": "Hide" }, "✕");
-  const bar = el("div", { class: "linkbar" }, el("span", {}, "Send this link to the candidate:"), input, copy, close);
+  const field = (id: string, label: string, value: string) => {
+    const input = el("input", { type: "text", readonly: "", value, id, "aria-label": label });
+    const copy = el(
+      "button",
+      { type: "button", class: "btn small", "aria-label": `Copy the ${label.toLowerCase()}` },
+      "Copy",
+    );
+    copy.addEventListener("click", async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(value);
+      } catch {
+        document.execCommand("copy");
+      }
+      copy.textContent = "Copied";
+      setTimeout(() => (copy.textContent = "Copy"), 1500);
+    });
+    return [input, copy];
+  };
+  const close = el("button", { type: "button", class: "btn small ghost", "aria-label": "Hide the links" }, "✕");
+  const bar = el(
+    "div",
+    { class: "linkbar" },
+    el("span", { class: "linkbar-label" }, el("strong", {}, "Candidate's link:"), " send it to them"),
+    ...field("candidate-link", "Candidate link", url),
+    el("span", { class: "linkbar-label" }, el("strong", {}, "Yours:"), " this address, private"),
+    ...field("interviewer-link", "Your private link", location.href),
+    close,
+  );
   close.addEventListener("click", () => bar.remove());
   return bar;
 }

@@ -78,7 +78,10 @@ export class SessionClock {
     // `expires_at` is when an idle session closes (activity moves it on), or the lifetime cap
     // when that comes first: say which, so nobody reads it as the interview's own countdown.
     const lifetime = this.warning?.reason === "lifetime";
-    this.element.textContent = `${elapsed} · ${lifetime ? "closes in" : "idle ends in"} ${duration(left)}`;
+    this.element.replaceChildren(
+      el("span", { class: "elapsed" }, `${elapsed} · `),
+      `${lifetime ? "closes in" : "idle ends in"} ${duration(left)}`,
+    );
     this.element.classList.toggle("soon", left < 5 * 60_000);
     const started = new Date(s.created_at).toLocaleString();
     const ends = new Date(s.expires_at).toLocaleString();
