@@ -193,6 +193,11 @@ describe("page frame", () => {
     const plain = await open("");
     assert.equal(await plain.isVisible("#question"), false);
     assert.ok((await lines(plain)) >= 8, `editor lines: ${await lines(plain)}`);
+    // Its toggle names it, and brings it back.
+    assert.match(await plain.textContent("#toggle-question"), /Question/);
+    await plain.click("#toggle-question");
+    await plain.waitForSelector("#question-title", { state: "visible" });
+    await plain.click("#toggle-question");
     await screenshot(plain, "embed-600x360");
     // no-question: no pane, no toggle.
     const none = await open("&layout=no-question");
@@ -228,7 +233,8 @@ describe("page frame", () => {
     assert.deepEqual(block, { display: "block", border: "0px", rects: 1 });
     // "a  b" prints "a  b", the case wants "a b": a difference of one space.
     await page.click("#run-tests");
-    await page.waitForSelector('.test-case[data-name="spaces"]', { timeout: 60_000 });
+    // The report replaces the rows streamed meanwhile: wait for it.
+    await page.waitForSelector('#test-summary[data-state="failed"]', { timeout: 60_000 });
     const marker = await page.evaluate(
       () => getComputedStyle(document.querySelector(".test-case summary"), "::before").content,
     );
@@ -236,6 +242,7 @@ describe("page frame", () => {
     await page.click('.test-case[data-name="spaces"] summary');
     const diff = await page.textContent('.test-case[data-name="spaces"] .case-diff');
     assert.ok(diff.includes("− a·b⏎") && diff.includes("+ a··b⏎"), diff);
+    assert.match(await page.textContent('.test-case[data-name="spaces"] .ws-note'), /Only whitespace differs/);
     assert.equal(
       await page.evaluate(
         () => getComputedStyle(document.querySelector('.test-case[data-name="spaces"] summary'), "::before").content,

@@ -67,7 +67,9 @@ export class Panes {
       handle.setAttribute("aria-orientation", stacked ? "horizontal" : "vertical");
       const box = this.panes[name].getBoundingClientRect();
       handle.setAttribute("aria-valuenow", String(Math.round(s.collapsed ? 0 : stacked ? box.height : box.width)));
-      toggle.textContent = arrow(name, stacked, s.collapsed === true);
+      const named = stacked && s.collapsed === true;
+      toggle.textContent = arrow(name, stacked, s.collapsed === true) + (named ? ` ${capital(LABELS[name])}` : "");
+      toggle.classList.toggle("named", named);
       const what = `${s.collapsed ? "Show" : "Hide"} the ${LABELS[name]}`;
       toggle.setAttribute("aria-label", what);
       toggle.title = what;
@@ -185,6 +187,10 @@ function arrow(name: PaneName, stacked: boolean, collapsed: boolean): string {
   const towardsEditor = collapsed; // a collapsed pane comes back out towards the editor
   if (name === "question") return stacked ? (towardsEditor ? "▾" : "▴") : towardsEditor ? "›" : "‹";
   return stacked ? (towardsEditor ? "▴" : "▾") : towardsEditor ? "‹" : "›";
+}
+
+function capital(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function load(key: string): Stored | null {
