@@ -120,9 +120,13 @@ describe("page frame", () => {
         await screenshot(interviewer, `topbar-menu-${width}`);
         await interviewer.click("#settings-toggle");
         assert.deepEqual(await unreachable(interviewer, ["#settings-keymap"]), [], `settings at ${width}`);
+        // One Escape closes the settings, the next the menu, back to its button.
         await interviewer.keyboard.press("Escape");
+        assert.equal(await interviewer.isVisible("#settings-menu"), false);
+        assert.equal(await interviewer.isVisible("#replay-toggle"), true);
         await interviewer.keyboard.press("Escape");
         await until("the menu to close", async () => !(await interviewer.isVisible("#replay-toggle")));
+        assert.equal(await interviewer.evaluate(() => document.activeElement?.id), "more-actions");
       }
       await screenshot(interviewer, `topbar-${width}`);
     }

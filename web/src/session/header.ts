@@ -154,9 +154,17 @@ export class ActionsMenu {
   constructor(...actions: HTMLElement[]) {
     this.element = el("div", { class: "topbar-actions", id: "topbar-actions" }, ...actions);
     this.button.addEventListener("click", () => this.toggle());
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.open) this.toggle(false);
-    });
+    document.addEventListener(
+      "keydown",
+      (e) => {
+        // Escape closes the settings first (they listen too, later: this listens in the
+        // capture phase), then the menu, back to its button: one Escape, one thing closed.
+        if (e.key !== "Escape" || !this.open || this.element.querySelector(".settings-menu:not([hidden])")) return;
+        this.toggle(false);
+        this.button.focus();
+      },
+      true,
+    );
     document.addEventListener("click", (e) => {
       const target = e.target as Node;
       if (this.open && !this.element.contains(target) && !this.button.contains(target)) this.toggle(false);
@@ -174,5 +182,7 @@ export class ActionsMenu {
   toggle(open = !this.open): void {
     this.element.classList.toggle("open", open);
     this.button.setAttribute("aria-expanded", String(open));
+    // Opened from the keyboard or by touch: the first action takes the focus.
+    if (open) this.element.querySelector<HTMLElement>("button:not([hidden]):not(:disabled)")?.focus();
   }
 }
