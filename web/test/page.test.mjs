@@ -175,6 +175,21 @@ describe("page frame", () => {
     await page.click("#toggle-question");
     await page.waitForSelector("#question-title", { state: "visible" });
     assert.ok(Math.abs((await width("#question")) - dragged) < 2, "restored at its size");
+    // Sizes remembered from a wide window, in a narrow one: the panes give way, the editor stays.
+    await page.evaluate(() =>
+      localStorage.setItem("livecode.panes.page", JSON.stringify({ question: { width: 700 }, side: { width: 700 } })),
+    );
+    await page.setViewportSize({ width: 900, height: 700 });
+    await page.reload();
+    await page.waitForSelector("#question-title");
+    await until("the layout to settle", async () => (await width("#question")) > 0);
+    assert.ok((await width(".editor-pane")) >= 160, `editor ${await width(".editor-pane")}`);
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 900);
+    assert.ok(
+      await page.evaluate(() => document.querySelector(".side").getBoundingClientRect().right <= innerWidth + 0.5),
+      "the console stays on screen",
+    );
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.evaluate(() => localStorage.removeItem("livecode.panes.page"));
     await page.close();
   });
