@@ -320,6 +320,12 @@ describe("page frame", () => {
     found.candidate = await axeViolations(candidate);
     const interviewer = await openSession(context, session.interviewerUrl);
     await interviewer.waitForSelector("#question-title");
+    // The candidate away, so the badge is checked too.
+    await candidate.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await interviewer.waitForSelector("#participants .paway", { timeout: 20_000 });
     // Results on the page too (the starter waits for stdin, so Run tests rather than Run).
     await interviewer.click("#run-tests");
     await interviewer.waitForSelector('.test-case[data-name="plain"]', { timeout: 60_000 });
