@@ -1,5 +1,7 @@
-// `/`: what livecode is; in open mode also a form that starts a session and lands on the
-// interviewer's view with the candidate's link ready to copy.
+// `/`: what livecode is, and a form that starts a session (with a question, if one is picked).
+// In open mode it lands on the interviewer's view with both links labelled; with an API key
+// configured the operator pastes the key first (kept in this tab's sessionStorage) and gets the
+// two links here. A minimal question editor, a word on hidden cases, and a link to /docs.
 
 import "../style.css";
 
@@ -77,7 +79,7 @@ function linkRow(id: string, label: string, note: string, url: string): HTMLElem
 }
 
 /** The two links of a new session: the candidate's to share, the interviewer's private. */
-export function sessionLinks(candidate: string, interviewer: string): HTMLElement {
+function sessionLinks(candidate: string, interviewer: string): HTMLElement {
   return el(
     "div",
     { class: "session-links", id: "session-links" },

@@ -1,6 +1,6 @@
-// The page's frame and small pieces of it: the layout, the connection pill's text, the ended
-// banner's, the candidate-link bar, the name this browser remembers, why a link does not
-// connect, and the handle the browser tests read.
+// The page's frame and small pieces of it: the layout (top bar, panes and splitters), the
+// connection pill's text, the ended banner's, the new session's links bar, the name this
+// browser remembers, why a link does not connect, and the handle the browser tests read.
 
 import { api, ApiError } from "../api";
 import type { ConnectionState } from "../connection";
