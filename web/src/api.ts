@@ -5,6 +5,8 @@ import type {
   CreatedSession,
   Environment,
   History,
+  NewQuestion,
+  QuestionSummary,
   QuestionView,
   SessionView,
   TestReport,
@@ -46,12 +48,23 @@ async function call<T>(method: string, path: string, token?: string, body?: unkn
   return (await res.json()) as T;
 }
 
+/** The environments, fetched once per page (the header and the editor both ask); a failure is not kept. */
+let environments: Promise<Environment[]> | null = null;
+
 export const api = {
-  environments: () => call<Environment[]>("GET", "/environments"),
+  environments: () =>
+    (environments ??= call<Environment[]>("GET", "/environments").catch((err: unknown) => {
+      environments = null;
+      throw err;
+    })),
   /** 200 only in open mode (no API key configured) or with a key. */
   listSessions: () => call<unknown[]>("GET", "/sessions"),
-  createSession: (body: { environment?: string; label?: string }) =>
-    call<CreatedSession>("POST", "/sessions", undefined, body),
+  /** `key`: the operator's API key (none in open mode). */
+  createSession: (body: { environment?: string; label?: string; question?: string }, key?: string) =>
+    call<CreatedSession>("POST", "/sessions", key, body),
+  /** Questions, newest first; `key` as for `createSession`. */
+  questions: (key?: string) => call<QuestionSummary[]>("GET", "/questions", key),
+  createQuestion: (body: NewQuestion, key?: string) => call<QuestionSummary>("POST", "/questions", key, body),
   session: (id: string, token: string) => call<SessionView>("GET", `/sessions/${id}`, token),
   history: (id: string, token: string) => call<History>("GET", `/sessions/${id}/history`, token),
   /** The session's question; 409 NO_QUESTION when it has none. */

@@ -158,3 +158,12 @@ export class EmbedBridge {
     }
   }
 }
+
+/** How an embed arranges its panes (`#layout=` in its link; docs/embed.md). */
+export type EmbedLayout = "default" | "compact" | "no-question" | "console-below";
+
+/** The `layout` of an embed's link; anything unknown is the default. */
+export function embedLayout(hash: string): EmbedLayout {
+  const value = new URLSearchParams(hash.replace(/^#/, "")).get("layout");
+  return value === "compact" || value === "no-question" || value === "console-below" ? value : "default";
+}

@@ -234,6 +234,21 @@ export interface TestCase {
   readonly exact: boolean;
 }
 
+/** `POST /api/v1/questions`: what an operator writes. */
+export interface NewQuestion {
+  readonly title: string;
+  readonly prompt: string;
+  readonly starters: Record<string, string>;
+  readonly cases: { name: string; stdin: string; expected: string; hidden: boolean }[];
+}
+
+/** A question as `GET /api/v1/questions` lists it (the fields the landing page uses). */
+export interface QuestionSummary {
+  readonly question_id: string;
+  readonly title: string;
+  readonly created_at: string;
+}
+
 /** The session's question as this participant may see it. */
 export interface QuestionView {
   readonly question_id: string;

@@ -87,7 +87,10 @@ export class Replay {
     this.view = new EditorView({
       state: EditorState.create({
         doc: "",
-        extensions: baseExtensions(this.compartments, theme, true, savedSettings()),
+        extensions: [
+          baseExtensions(this.compartments, theme, true, savedSettings()),
+          EditorView.contentAttributes.of({ "aria-label": "Code at this point of the replay" }),
+        ],
       }),
     });
     this.slider = el("input", {

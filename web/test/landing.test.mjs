@@ -1,5 +1,6 @@
 // The landing page: in open mode a form that starts a session and lands on the interviewer's
-// view with the candidate's link; with an API key configured, only what the service is. And
+// view with the candidate's link; with an API key configured, what the service is and the
+// operator's key field (page.test.mjs has the whole operator flow). And
 // `/docs`, the API reference the server renders from its own OpenAPI document.
 
 import assert from "node:assert/strict";
@@ -55,7 +56,7 @@ describe("landing page", () => {
     await page.close();
   });
 
-  test("with an API key: no form, a word about the service", async () => {
+  test("with an API key: a word about the service, and the operator's key field before the form", async () => {
     const page = await context.newPage();
     // What a keyed server answers to GET /sessions without the key.
     await page.route("**/api/v1/sessions", (route) =>
@@ -68,7 +69,16 @@ describe("landing page", () => {
     await page.goto(f.server.url + "/");
     await page.waitForSelector(".intro");
     await until("the page to settle", async () => (await page.textContent("#app")).includes("API"));
-    assert.equal(await page.locator("#new-session").count(), 0);
+    // The operator form (page.test.mjs drives it against a keyed server): the key comes first.
+    await page.waitForSelector("#operator-key #api-key");
+    assert.equal(await page.getAttribute("#api-key", "type"), "password");
+    assert.ok(
+      await page.evaluate(() =>
+        Boolean(
+          document.querySelector("#operator-key").compareDocumentPosition(document.querySelector("#new-session")) & 4,
+        ),
+      ),
+    );
     await page.close();
   });
 

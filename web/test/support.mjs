@@ -362,3 +362,25 @@ after(async () => {
   await f.hosts.refused.close();
   await f.server.stop();
 });
+
+/**
+ * Runs axe-core (the npm package, injected into the page) and answers its serious and critical
+ * violations, each as "rule: target, …" for an assertion message.
+ */
+export async function axeViolations(page, { exclude = [] } = {}) {
+  const { createRequire } = await import("node:module");
+  const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(
+    (exclude) =>
+      window.axe
+        .run({ exclude: exclude.map((s) => [s]) }, { resultTypes: ["violations"] })
+        .then((r) =>
+          r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" ")) })),
+        ),
+    exclude,
+  );
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.targets.slice(0, 5).join(", ")}`);
+}

@@ -1,11 +1,14 @@
-// The page's frame and small pieces of it: the layout, the connection pill's text, the ended
-// banner's, the candidate-link bar, the name this browser remembers, why a link does not
-// connect, and the handle the browser tests read.
+// The page's frame and small pieces of it: the layout (top bar, panes and splitters), the
+// connection pill's text, the ended banner's, the new session's links bar, the name this
+// browser remembers, why a link does not connect, and the handle the browser tests read.
 
 import { api, ApiError } from "../api";
 import type { ConnectionState } from "../connection";
 import { el } from "../dom";
 import type { Role, SessionView } from "../protocol";
+import { embedLayout, type EmbedLayout } from "../embed";
+import { ActionsMenu } from "./header";
+import { Panes, type PaneName } from "./panes";
 
 const NAME_KEY = "livecode.name";
 
@@ -58,7 +61,10 @@ export function endedText(reason: string | null): string {
   return `This session has ended${why ? ` because ${why}` : ""}. The code is read-only now.`;
 }
 
-/** The candidate's link, for the interviewer who just made the session on the landing page. */
+/**
+ * The new session's two links, for the interviewer who just made it on the landing page: the
+ * candidate's, to share, and this page's own address, which is theirs and private.
+ */
 export function candidateLinkBar(sessionId: string): HTMLElement | string {
   let url = "";
   try {
@@ -67,26 +73,35 @@ export function candidateLinkBar(sessionId: string): HTMLElement | string {
     // no storage: no bar
   }
   if (!url) return "";
-  const input = el("input", {
-    type: "text",
-    readonly: "",
-    value: url,
-    id: "candidate-link",
-    "aria-label": "Candidate link",
-  });
-  const copy = el("button", { type: "button", class: "btn small" }, "Copy");
-  copy.addEventListener("click", async () => {
-    input.select();
-    try {
-      await navigator.clipboard.writeText(url);
-    } catch {
-      document.execCommand("copy");
-    }
-    copy.textContent = "Copied";
-    setTimeout(() => (copy.textContent = "Copy"), 1500);
-  });
-  const close = el("button", { type: "button", class: "btn small ghost", "aria-label": "Hide" }, "✕");
-  const bar = el("div", { class: "linkbar" }, el("span", {}, "Send this link to the candidate:"), input, copy, close);
+  const field = (id: string, label: string, value: string) => {
+    const input = el("input", { type: "text", readonly: "", value, id, "aria-label": label });
+    const copy = el(
+      "button",
+      { type: "button", class: "btn small", "aria-label": `Copy the ${label.toLowerCase()}` },
+      "Copy",
+    );
+    copy.addEventListener("click", async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(value);
+      } catch {
+        document.execCommand("copy");
+      }
+      copy.textContent = "Copied";
+      setTimeout(() => (copy.textContent = "Copy"), 1500);
+    });
+    return [input, copy];
+  };
+  const close = el("button", { type: "button", class: "btn small ghost", "aria-label": "Hide the links" }, "✕");
+  const bar = el(
+    "div",
+    { class: "linkbar" },
+    el("span", { class: "linkbar-label" }, el("strong", {}, "Candidate's link:"), " send it to them"),
+    ...field("candidate-link", "Candidate link", url),
+    el("span", { class: "linkbar-label" }, el("strong", {}, "Yours:"), " this address, private"),
+    ...field("interviewer-link", "Your private link", location.href),
+    close,
+  );
   close.addEventListener("click", () => bar.remove());
   return bar;
 }
@@ -121,7 +136,17 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     p.files.views,
     p.replay.element,
   );
-  const main = el("main", { class: "workspace" }, p.question.element, editorPane, side);
+  const main = el("main", { class: "workspace" });
+  const mode = embed ? embedLayout(location.hash) : "default";
+  const panes = new Panes(
+    main,
+    { question: p.question.element, side },
+    { storageKey: `livecode.panes.${embed ? `embed-${mode}` : "page"}`, defaults: paneDefaults(embed, mode) },
+  );
+  main.append(p.question.element, panes.splitterOf("question"), editorPane, panes.splitterOf("side"), side);
+  if (embed) root.classList.add(`layout-${mode}`);
+  // The sizes need the workspace laid out (and whether it runs across or down).
+  requestAnimationFrame(() => panes.apply());
   const spacer = el("span", { class: "spacer" });
   const { runButton, stopButton } = p.runs;
   if (embed) {
@@ -129,23 +154,36 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     root.append(bar, p.banner.element, main);
     return;
   }
-  const header = el(
-    "header",
-    { class: "topbar" },
-    el("a", { class: "brand", href: "/" }, "livecode"),
-    el("div", { class: "session-info" }, p.title.title, p.title.environment),
-    runButton,
-    stopButton,
-    p.connection,
-    spacer,
-    p.people.element,
-    p.clock.element,
+  // Primary things first and never covered: the session, Run/Stop, who is here (the candidate
+  // first), the connection and the clock; the rest folds into "⋯" on narrow pages.
+  const actions = new ActionsMenu(
     p.replay.button,
     p.endButton.element,
     el("div", { class: "settings-anchor" }, p.settings.button, p.settings.element),
     p.theme.button,
   );
+  const header = el(
+    "header",
+    { class: "topbar" },
+    el("a", { class: "brand", href: "/" }, "livecode"),
+    el("div", { class: "session-info" }, p.title.title, p.title.environment),
+    el("div", { class: "run-group" }, runButton, stopButton),
+    el("div", { class: "topbar-status" }, p.people.element, p.connection, p.clock.element),
+    actions.element,
+    actions.button,
+  );
   root.append(header, p.banner.element, p.candidateLink, main);
+}
+
+/**
+ * Which panes start collapsed: an embed's `compact` layout, and any embed too small to give the
+ * editor room beside the question, start with the question folded away (its toggle brings it
+ * back); the page and larger embeds show everything.
+ */
+function paneDefaults(embed: boolean, mode: EmbedLayout): Partial<Record<PaneName, { collapsed: boolean }>> {
+  const small = window.innerHeight < 480 || window.innerWidth < 700;
+  if (embed && (mode === "compact" || (mode === "default" && small))) return { question: { collapsed: true } };
+  return {};
 }
 
 /** Why a link keeps failing to connect, as REST tells it; `null` when REST cannot say either. */

@@ -75,9 +75,20 @@ export class SessionClock {
       return;
     }
     const left = Date.parse(s.expires_at) - now;
-    this.element.textContent = `${elapsed} · ${duration(left)} left`;
+    // `expires_at` is when an idle session closes (activity moves it on), or the lifetime cap
+    // when that comes first: say which, so nobody reads it as the interview's own countdown.
+    const lifetime = this.warning?.reason === "lifetime";
+    this.element.replaceChildren(
+      el("span", { class: "elapsed" }, `${elapsed} · `),
+      `${lifetime ? "closes in" : "idle ends in"} ${duration(left)}`,
+    );
     this.element.classList.toggle("soon", left < 5 * 60_000);
-    this.element.title = `Started ${new Date(s.created_at).toLocaleString()}; ends ${new Date(s.expires_at).toLocaleString()} unless there is activity`;
+    const started = new Date(s.created_at).toLocaleString();
+    const ends = new Date(s.expires_at).toLocaleString();
+    this.element.title = lifetime
+      ? `Running for ${elapsed} (since ${started}). The session reaches its time limit at ${ends}.`
+      : `Running for ${elapsed} (since ${started}). This is not a time limit for the interview: the session closes ` +
+        `only after a stretch without activity, at ${ends} if nothing happens before. Any edit or run moves it on.`;
     this.renderWarning(left);
   }
 

@@ -129,3 +129,60 @@ export class EndButton {
     if (this.send({ type: "end_session" })) button.textContent = "Ending…";
   }
 }
+
+/**
+ * The top bar's secondary actions (Replay, End session, settings, theme). Wide pages show them
+ * in the bar; narrow ones (CSS decides, by width) fold them behind a "⋯" button, so each stays
+ * reachable by touch however narrow the screen.
+ */
+export class ActionsMenu {
+  readonly button = el(
+    "button",
+    {
+      type: "button",
+      class: "btn icon more",
+      id: "more-actions",
+      title: "More actions",
+      "aria-label": "More actions",
+      "aria-expanded": "false",
+      "aria-controls": "topbar-actions",
+    },
+    "⋯",
+  );
+  readonly element: HTMLElement;
+
+  constructor(...actions: HTMLElement[]) {
+    this.element = el("div", { class: "topbar-actions", id: "topbar-actions" }, ...actions);
+    this.button.addEventListener("click", () => this.toggle());
+    document.addEventListener(
+      "keydown",
+      (e) => {
+        // Escape closes the settings first (they listen too, later: this listens in the
+        // capture phase), then the menu, back to its button: one Escape, one thing closed.
+        if (e.key !== "Escape" || !this.open || this.element.querySelector(".settings-menu:not([hidden])")) return;
+        this.toggle(false);
+        this.button.focus();
+      },
+      true,
+    );
+    document.addEventListener("click", (e) => {
+      const target = e.target as Node;
+      if (this.open && !this.element.contains(target) && !this.button.contains(target)) this.toggle(false);
+    });
+    // An action that changes the page (Replay) closes the menu; End asks twice, so it stays.
+    for (const action of actions) {
+      if (action.id === "replay-toggle") action.addEventListener("click", () => this.toggle(false));
+    }
+  }
+
+  get open(): boolean {
+    return this.element.classList.contains("open");
+  }
+
+  toggle(open = !this.open): void {
+    this.element.classList.toggle("open", open);
+    this.button.setAttribute("aria-expanded", String(open));
+    // Opened from the keyboard or by touch: the first action takes the focus.
+    if (open) this.element.querySelector<HTMLElement>("button:not([hidden]):not(:disabled)")?.focus();
+  }
+}

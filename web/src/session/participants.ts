@@ -45,7 +45,10 @@ export class ParticipantList {
 
   private render(): void {
     if (this.element.querySelector("input")) return; // renaming: keep the field
-    const items = this.participants.map((p) => {
+    // The candidate first, so that their chip (and its "away") is the last to be squeezed.
+    const rank = (p: Participant) => (p.role === "candidate" ? 0 : p.role === "interviewer" ? 1 : 2);
+    const ordered = [...this.participants].sort((a, b) => rank(a) - rank(b));
+    const items = ordered.map((p) => {
       const you = p.id === this.me;
       const name = displayName(p);
       const dot = el("span", { class: "dot" });
@@ -64,11 +67,14 @@ export class ParticipantList {
           ...body,
         );
         button.addEventListener("click", () => this.editName());
-        return el("li", { class: `participant role-${p.role} you` }, button);
+        return el("li", { class: `participant role-${p.role} you${away ? " away" : ""}` }, button);
       }
       return el(
         "li",
-        { class: `participant role-${p.role}${you ? " you" : ""}`, title: `${name} (${p.role})` },
+        {
+          class: `participant role-${p.role}${you ? " you" : ""}${away ? " away" : ""}`,
+          title: `${name} (${p.role})${away ? ", away" : ""}`,
+        },
         ...body,
       );
     });

@@ -186,7 +186,7 @@ export class QuestionPanel {
         el("div", { class: "case-label" }, "stdin"),
         el("pre", { class: "case-io" }, r.stdin || "(none)"),
         el("div", { class: "case-label" }, "expected − / actual +"),
-        diffView(r.expected, r.actual),
+        ...diffView(r.expected, r.actual),
       );
       if (r.stderr)
         details.append(el("div", { class: "case-label" }, "stderr"), el("pre", { class: "case-io" }, r.stderr));
@@ -200,16 +200,42 @@ export class QuestionPanel {
   }
 }
 
-/** A line diff of what was expected against what the program printed. */
-function diffView(expected: string, actual: string): HTMLElement {
+/**
+ * A line diff of what was expected against what the program printed. When the two differ only
+ * in whitespace, which a plain diff would not show, the changed lines show theirs (· space,
+ * → tab, ⏎ line end) under a note that says so.
+ */
+function diffView(expected: string, actual: string): HTMLElement[] {
+  const strip = (t: string) => t.replace(/\s+/g, "");
+  const whitespaceOnly = expected !== actual && strip(expected) === strip(actual);
   const pre = el("pre", { class: "case-io case-diff" });
   for (const part of diffLines(expected, actual)) {
     const cls = part.added ? "diff-add" : part.removed ? "diff-del" : "diff-same";
     const sign = part.added ? "+" : part.removed ? "−" : " ";
-    const lines = part.value.replace(/\n$/, "").split("\n");
-    pre.append(el("span", { class: cls }, lines.map((l) => `${sign} ${l}`).join("\n") + "\n"));
+    if (!whitespaceOnly || !(part.added || part.removed)) {
+      const lines = part.value.replace(/\n$/, "").split("\n");
+      pre.append(el("span", { class: cls }, lines.map((l) => `${sign} ${l}`).join("\n") + "\n"));
+      continue;
+    }
+    const span = el("span", { class: cls });
+    // Each line with its ending: the last one may have none.
+    for (const line of part.value.match(/[^\n]*\n|[^\n]+$/g) ?? [""]) {
+      const ended = line.endsWith("\n");
+      span.append(`${sign} `);
+      for (const piece of (ended ? line.slice(0, -1) : line).split(/([ \t]+)/)) {
+        if (/^[ \t]+$/.test(piece)) {
+          span.append(el("span", { class: "ws" }, piece.replace(/ /g, "·").replace(/\t/g, "→")));
+        } else if (piece) span.append(piece);
+      }
+      span.append(el("span", { class: "ws" }, ended ? "⏎" : " (no newline at end)"), "\n");
+    }
+    pre.append(span);
   }
-  return pre;
+  if (!whitespaceOnly) return [pre];
+  return [
+    el("div", { class: "case-label ws-note" }, "Only whitespace differs: · is a space, → a tab, ⏎ a line end"),
+    pre,
+  ];
 }
 
 function oneLine(text: string): string {
