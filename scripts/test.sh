@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
+# gVisor's runsc, registered with that engine, for the gvisor tests and conformance under it.
+bash scripts/ensure-runsc.sh
 # Every image, the runner's included, is built on Debian stable.
 bash scripts/bootstrap-base-image.sh trixie
 
