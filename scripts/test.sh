@@ -19,6 +19,10 @@ bash scripts/check-readme-table.sh
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
 
+echo "--- conformance of python, c, java and node under gVisor (runsc)"
+LIVECODE_CONFORMANCE_RUNTIME=runsc LIVECODE_CONFORMANCE_ENVIRONMENTS=python,c,java,node \
+  cargo test --locked --test conformance
+
 echo "--- the server's image, started with docker-compose.yml"
 bash scripts/test-server-image.sh
 
