@@ -1,6 +1,7 @@
 //! gVisor: a server configured `docker.runtime = "runsc"`, against the engine's `runsc`
 //! runtime (`scripts/ensure-runsc.sh` installs and registers it). Runs in Python, C, Java and
-//! Node, and the lockdown of `engine` and `limits` checked again under gVisor's kernel.
+//! Node, and the lockdown of `engine` and `limits` checked again under gVisor's kernel (a
+//! memory bomb there costs the container, which the server replaces).
 //!
 //! Without the runtime these tests fail: CI installs it. Only a human who says so with
 //! `LIVECODE_NO_GVISOR=1` skips them (each says it skipped).
@@ -301,4 +302,35 @@ fn host_kernel() -> String {
         .expect("osrelease")
         .trim()
         .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_ends_under_gvisor_and_the_next_run_works() {
+    let Some(server) = gvisor_server(|_| {}).await else {
+        return;
+    };
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+
+    let bomb = "chunks = []\nfor i in range(16):\n    chunks.append(b'x' * (64 << 20))\n    print('allocated', (i + 1) * 64, 'MiB', flush=True)\nprint('survived 1 GiB')\n";
+    let run = run_slow(&mut ws, "main.py", bomb).await;
+    assert!(
+        !run.stdout.contains("survived"),
+        "1 GiB fit under a {} MiB limit: {}",
+        server.config.limits.memory_mib,
+        run.describe()
+    );
+    // gVisor's kernel shares the memory limit with the run: either the run is the one
+    // killed (`oom`), or the sandbox goes with it and the server says so and replaces it.
+    assert!(
+        run.status() == "oom"
+            || (run.status() == "error" && run.stderr.contains("the sandbox was lost")),
+        "{}",
+        run.describe()
+    );
+    eprintln!("under gVisor a memory bomb ended {}", run.status());
+
+    let next = run_slow(&mut ws, "main.py", "print('alive')\n").await;
+    assert_eq!(next.stdout, "alive\n", "{}", next.describe());
+    next.assert_completed(0);
 }
