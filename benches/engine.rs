@@ -8,10 +8,13 @@
 //! - runs/s with 1, 8 and 32 sessions looping, beside raw exec on the same containers;
 //! - `POST /sessions` → `ready`, with a pool hit and with a miss (a server with no pool);
 //! - server RSS and per-container memory with 200 idle sessions;
-//! - MB/s of output up to the default output cap, beside raw exec of the same program.
+//! - MB/s of output up to the default output cap, beside raw exec of the same program;
+//! - gVisor: first byte and runs/s (1 and 8 sessions) of a second server with
+//!   `docker.runtime = "runsc"`, beside this server (runc), in the same run (needs the
+//!   engine's `runsc` runtime: `scripts/ensure-runsc.sh`).
 //!
 //! `LIVECODE_BENCH_ONLY=<part of a section name>` runs only the sections whose name has it
-//! (latency, throughput, create, idle, flood).
+//! (latency, throughput, create, idle, flood, gvisor).
 
 mod support;
 
@@ -706,6 +709,63 @@ async fn flood(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
     ));
 }
 
+/// gVisor beside runc: a second server with `docker.runtime = "runsc"`, the same program,
+/// the same measurements, one after the other in this run.
+async fn gvisor(runc: &Server, rows: &mut Vec<String>) {
+    let mut env = bench_server_env();
+    env.push(("LIVECODE_DOCKER__RUNTIME", "runsc"));
+    let runsc = Server::start(env!("CARGO_BIN_EXE_livecode"), &env, None).await;
+    let mut measured = Vec::new();
+    for (name, server) in [("runc", runc), ("runsc", &runsc)] {
+        let mut sessions = Vec::new();
+        for _ in 0..8 {
+            sessions.push(Bench::create(server, PROGRAM).await);
+        }
+        for s in &mut sessions {
+            for _ in 0..3 {
+                s.run().await;
+            }
+        }
+        let mut first = Vec::new();
+        for _ in 0..ROUNDS {
+            first.push(sessions[0].run().await.0);
+        }
+        let one = loop_livecode(&mut sessions[..1]).await;
+        let eight = loop_livecode(&mut sessions[..]).await;
+        println!(
+            "{name}: first byte {}, 1 session {:.1} runs/s ({:.0} ms host CPU each), 8 sessions {:.1} runs/s ({:.0} ms)",
+            ms(stats(&first)),
+            one.per_second,
+            one.cpu_ms,
+            eight.per_second,
+            eight.cpu_ms
+        );
+        measured.push((stats(&first), one, eight));
+    }
+    let (runc, runsc) = (&measured[0], &measured[1]);
+    rows.push(format!(
+        "| gVisor (`runsc`): `run` → first output byte | {} | runc, same server build: {} | {:.2}× |",
+        ms(runsc.0),
+        ms(runc.0),
+        runsc.0.p50 / runc.0.p50
+    ));
+    for (label, ours, base) in [
+        ("1 session", &runsc.1, &runc.1),
+        ("8 sessions", &runsc.2, &runc.2),
+    ] {
+        rows.push(format!(
+            "| gVisor (`runsc`): runs/s, {label} looping | {:.1} runs/s (a run {}; {:.0} ms of host CPU) | runc: {:.1} runs/s (a run {}; {:.0} ms) | {:.2}× |",
+            ours.per_second,
+            ms(ours.run),
+            ours.cpu_ms,
+            base.per_second,
+            ms(base.run),
+            base.cpu_ms,
+            ours.per_second / base.per_second
+        ));
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let only = std::env::var("LIVECODE_BENCH_ONLY").unwrap_or_default();
@@ -731,6 +791,9 @@ async fn main() {
     }
     if wanted("flood") {
         flood(&server, &docker, &mut rows).await;
+    }
+    if wanted("gvisor") {
+        gvisor(&server, &mut rows).await;
     }
     drop(server);
     if wanted("idle") {

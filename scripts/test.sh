@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
+# gVisor's runsc, registered with that engine, for the gvisor tests and conformance under it.
+bash scripts/ensure-runsc.sh
 # Every image, the runner's included, is built on Debian stable.
 bash scripts/bootstrap-base-image.sh trixie
 
@@ -16,6 +18,10 @@ bash scripts/check-readme-table.sh
 
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
+
+echo "--- conformance of python, c, java and node under gVisor (runsc)"
+LIVECODE_CONFORMANCE_RUNTIME=runsc LIVECODE_CONFORMANCE_ENVIRONMENTS=python,c,java,node \
+  cargo test --locked --test conformance
 
 echo "--- the server's image, started with docker-compose.yml"
 bash scripts/test-server-image.sh

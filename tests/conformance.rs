@@ -5,7 +5,12 @@
 //! one language: `cargo test --test conformance -- python::`.
 //!
 //! One server serves every case (on its own runtime); each case makes its own session and
-//! ends it. The server, REST and socket helpers are the integration tests' (`tests/it/support`).
+//! ends it.
+//!
+//! Two variables choose what runs: `LIVECODE_CONFORMANCE_RUNTIME` the OCI runtime of the
+//! sessions (`runsc`: gVisor; unset or empty: the engine's default) and
+//! `LIVECODE_CONFORMANCE_ENVIRONMENTS` the environments, comma-separated (unset: all).
+//! `scripts/test.sh` runs python, c, java and node again under `runsc` this way. The server, REST and socket helpers are the integration tests' (`tests/it/support`).
 
 #[path = "it/support/mod.rs"]
 #[allow(dead_code)] // the integration tests use more of it
@@ -61,6 +66,11 @@ const PROPERTIES: &[&str] = &[
 /// against `environment.toml`.
 const OPTIONAL: &[&str] = &["libraries", "entry"];
 
+/// The OCI runtime sessions run under (see the module's doc).
+const RUNTIME_VAR: &str = "LIVECODE_CONFORMANCE_RUNTIME";
+/// The environments to run, comma-separated (see the module's doc).
+const ENVIRONMENTS_VAR: &str = "LIVECODE_CONFORMANCE_ENVIRONMENTS";
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
@@ -79,7 +89,23 @@ fn main() -> ExitCode {
         let root = root.clone();
         move || coverage(&root)
     })];
-    for (env, expect) in discover(&root) {
+    let chosen: Option<Vec<String>> = std::env::var(ENVIRONMENTS_VAR)
+        .ok()
+        .map(|list| list.split(',').map(|e| e.trim().to_string()).collect());
+    let found = discover(&root);
+    if let Some(chosen) = &chosen {
+        // A name that matches no environment would pass by running nothing.
+        for name in chosen {
+            assert!(
+                found.iter().any(|(env, _)| env == name),
+                "{ENVIRONMENTS_VAR} names '{name}', which has no conformance folder"
+            );
+        }
+    }
+    for (env, expect) in found {
+        if chosen.as_ref().is_some_and(|c| !c.contains(&env)) {
+            continue;
+        }
         for property in PROPERTIES {
             let name = format!("{env}::{property}");
             let ignored = expect.skip.iter().any(|s| s == property)
@@ -159,7 +185,9 @@ fn coverage(root: &Path) -> Result<(), Failed> {
 }
 
 async fn start_server() -> TestServer {
+    let runtime = std::env::var(RUNTIME_VAR).unwrap_or_default();
     TestServer::start(|config| {
+        config.docker.runtime = runtime;
         // The version property reads what the server reads off the images at start-up.
         config.read_versions_on_start = true;
         // One client runs every case, each in a session of its own, as fast as it can: the

@@ -21,3 +21,15 @@ pub mod compiler;
 pub mod procfs;
 pub mod protocol;
 pub mod shell;
+
+/// The container variable that asks the runner to cap each run's processes (RLIMIT_NPROC).
+///
+/// Under gVisor the container's pids limit cannot bound a run: the host's pids cgroup holds
+/// the sandbox's kernel, whose own threads and (on gVisor's default ptrace platform) one stub
+/// process per process of the run count there, not the run's processes. At the 64 pids of
+/// the default config, the first process a run started took the host count past the limit,
+/// the sandbox's kernel panicked ("error initializing first thread: resource temporarily
+/// unavailable") and the container died after every run. So the server raises the host limit
+/// under gVisor, and the runner bounds the run inside the sandbox with RLIMIT_NPROC, which
+/// gVisor's kernel enforces per uid of the sandbox.
+pub const RUN_NPROC_ENV: &str = "LIVECODE_RUN_NPROC";

@@ -21,6 +21,7 @@ use livecode_runner::protocol::{
     End, Event, File, Finished, Phase, Request, RunRequest, Step, Stream,
 };
 use livecode_runner::shell;
+use livecode_runner::RUN_NPROC_ENV;
 
 use crate::cache::{self, Cache, Output};
 use crate::daemon::Daemon;
@@ -71,6 +72,9 @@ pub struct Runner {
     pub dirty: bool,
     /// The toolchain's resident compiler, if the environment has one.
     pub daemon: Option<Daemon>,
+    /// How many processes a run may have, when the server asks the runner to count them
+    /// (set for gVisor only; see [`RUN_NPROC_ENV`]).
+    nproc: Option<u64>,
     next_step: u64,
 }
 
@@ -90,6 +94,9 @@ impl Runner {
             tx,
             dirty: false,
             daemon: None,
+            nproc: std::env::var(RUN_NPROC_ENV)
+                .ok()
+                .and_then(|n| n.parse().ok()),
             next_step: 0,
         }
     }
@@ -354,9 +361,15 @@ impl Runner {
             .stdout(Stdio::from(out_write))
             .stderr(Stdio::from(err_write));
         let parent = std::process::id() as i32;
-        // SAFETY: child_setup only makes async-signal-safe calls (see sys.rs).
+        let nproc = self.nproc;
+        // SAFETY: limit_processes and child_setup only make async-signal-safe calls (sys.rs).
         unsafe {
-            cmd.pre_exec(move || sys::child_setup(RUN_UID, parent, true));
+            cmd.pre_exec(move || {
+                if let Some(n) = nproc {
+                    sys::limit_processes(n)?;
+                }
+                sys::child_setup(RUN_UID, parent, true)
+            });
         }
         let started = Instant::now();
         let spawned = cmd.spawn();

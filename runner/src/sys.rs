@@ -17,6 +17,13 @@ const PR_SET_DUMPABLE: c_int = 4;
 const O_WRONLY: c_int = 1;
 const O_CLOEXEC: c_int = 0o2000000;
 const IPC_RMID: c_int = 0;
+const RLIMIT_NPROC: c_int = 6;
+
+#[repr(C)]
+struct Rlimit {
+    cur: u64,
+    max: u64,
+}
 
 #[cfg(target_arch = "x86_64")]
 mod nr {
@@ -46,6 +53,7 @@ extern "C" {
     fn shmctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
     fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
     fn semctl(id: c_int, num: c_int, cmd: c_int, ...) -> c_int;
+    fn setrlimit(resource: c_int, rlim: *const Rlimit) -> c_int;
 }
 
 fn check(ret: c_long) -> io::Result<()> {
@@ -123,6 +131,17 @@ pub fn remove_ipc(kind: &str, id: i32) -> io::Result<()> {
         }
     };
     check(ret as c_long)
+}
+
+/// Caps the processes of the caller's real uid at `n` (RLIMIT_NPROC, soft and hard), for it
+/// and whatever it starts. Async-signal-safe: called between fork and exec.
+///
+/// Only for gVisor (see `run.rs`): its kernel counts the processes of a uid inside the
+/// sandbox alone, whereas under runc the count is the host's, shared with every container.
+pub fn limit_processes(n: u64) -> io::Result<()> {
+    let limit = Rlimit { cur: n, max: n };
+    // SAFETY: setrlimit reads the struct it is given.
+    check(unsafe { setrlimit(RLIMIT_NPROC, &limit) } as c_long)
 }
 
 /// What a run's process does between fork and exec, as root still: prefer it to the runner

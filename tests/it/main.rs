@@ -9,6 +9,8 @@
 //! - `limits`: fork bombs, memory, output floods, a full disk, no network.
 //! - `engine`: the runner a run cannot touch, fork bombs without restarts, planted
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
+//! - `gvisor`: the same lockdown under `docker.runtime = "runsc"`, and runs in Python, C, Java
+//!   and Node there (needs the engine's `runsc` runtime: `scripts/ensure-runsc.sh`).
 //! - `catchup`: late joiners and reconnects get a run's output once each (`seq`); warnings
 //!   before a session ends, and extending it.
 //! - `cli`: the binary's client commands (`run` interactive, ending its session after the
@@ -37,6 +39,7 @@ mod cli;
 mod collab;
 mod engine;
 mod fuzz;
+mod gvisor;
 mod hardening;
 mod limits;
 mod openapi;

@@ -41,6 +41,12 @@ pub(super) const PROBE_USER: &str = "65534:65534";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Size of each container's /dev/shm: it counts against memory, and runs are emptied of it.
 const SHM_BYTES: i64 = 8 * 1024 * 1024;
+/// Under gVisor, the host's pids limit holds the sandbox's kernel: its own threads (about 60
+/// idle) and, on the ptrace platform, a stub process with a few threads per process of the
+/// run (about 8 host pids each, measured). The run itself is bounded inside the sandbox by
+/// the runner ([`livecode_runner::RUN_NPROC_ENV`]); this is only the backstop around both.
+const GVISOR_BASE_PIDS: i64 = 256;
+const GVISOR_PIDS_PER_PROCESS: i64 = 16;
 /// Bytes the runner's stream is read in.
 const STREAM_CAPACITY: usize = 32 * 1024;
 
@@ -211,6 +217,11 @@ pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxEr
     mapped
 }
 
+/// Whether `runtime` is gVisor's `runsc` (or a variant registered as `runsc-…`).
+fn is_gvisor(runtime: &str) -> bool {
+    runtime == "runsc" || runtime.starts_with("runsc-")
+}
+
 #[async_trait]
 impl Sandbox for DockerSandbox {
     async fn ping(&self) -> Result<String, SandboxError> {
@@ -222,6 +233,12 @@ impl Sandbox for DockerSandbox {
 
     async fn create(&self, spec: &SandboxSpec) -> Result<SandboxId, SandboxError> {
         let memory = (spec.memory_mib * 1024 * 1024) as i64;
+        let gvisor = spec.runtime.as_deref().is_some_and(is_gvisor);
+        let pids = if gvisor {
+            GVISOR_BASE_PIDS + GVISOR_PIDS_PER_PROCESS * spec.pids
+        } else {
+            spec.pids
+        };
         let host_config = HostConfig {
             init: Some(true),
             cap_drop: Some(vec!["ALL".into()]),
@@ -264,7 +281,7 @@ impl Sandbox for DockerSandbox {
             // Swap equal to memory: no extra swap, so the memory limit is real.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.cpus * 1e9) as i64),
-            pids_limit: Some(spec.pids),
+            pids_limit: Some(pids),
             ulimits: Some(vec![
                 ResourcesUlimits {
                     name: Some("nofile".into()),
@@ -280,22 +297,30 @@ impl Sandbox for DockerSandbox {
             runtime: spec.runtime.clone(),
             ..Default::default()
         };
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
-            // The runner reads it when it starts (its daemon.rs).
-            env: spec
-                .daemon
-                .as_ref()
-                .map(|command| vec![format!("LIVECODE_DAEMON={command}")]),
-            user: Some(CONTAINER_USER.into()),
-            working_dir: Some(WORKSPACE.into()),
-            labels: Some(self.labels(spec)),
-            // Only loopback inside; starts in half the time of NetworkMode "none" (20.10).
-            network_disabled: Some(true),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
+        let body =
+            ContainerCreateBody {
+                image: Some(spec.image.clone()),
+                cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
+                // The runner reads them when it starts (its daemon.rs and run.rs).
+                env: Some(
+                    spec.daemon
+                        .iter()
+                        .map(|command| format!("LIVECODE_DAEMON={command}"))
+                        // gVisor (release 20221219) lets a uid have one process more than its
+                        // RLIMIT_NPROC (tested): asked for one less, a run gets at most `pids`.
+                        .chain(gvisor.then(|| {
+                            format!("{}={}", livecode_runner::RUN_NPROC_ENV, spec.pids - 1)
+                        }))
+                        .collect(),
+                ),
+                user: Some(CONTAINER_USER.into()),
+                working_dir: Some(WORKSPACE.into()),
+                labels: Some(self.labels(spec)),
+                // Only loopback inside; starts in half the time of NetworkMode "none" (20.10).
+                network_disabled: Some(true),
+                host_config: Some(host_config),
+                ..Default::default()
+            };
         let created = timed(self.docker.create_container(
             None::<bollard::query_parameters::CreateContainerOptions>,
             body,
