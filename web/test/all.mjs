@@ -12,3 +12,4 @@ import "./questions.test.mjs";
 import "./replay.test.mjs";
 import "./switch.test.mjs";
 import "./files.test.mjs";
+import "./console.test.mjs";
