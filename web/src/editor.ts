@@ -149,6 +149,9 @@ export function focusAsFromKeyboard(view: EditorView): void {
   view.focus();
 }
 
+/** How long the hint stays up once the editor is reached. */
+const HINT_MS = 8000;
+
 /** How long Tab keeps passing through an editor reached by Tab, unless another key comes first. */
 const TAB_PASS_MS = 60 * 60 * 1000;
 
@@ -162,6 +165,7 @@ export function tabHint(): Extension {
   return ViewPlugin.fromClass(
     class {
       readonly hint: HTMLElement;
+      timer = 0;
       constructor(readonly view: EditorView) {
         this.hint = document.createElement("div");
         this.hint.className = "cm-tab-hint";
@@ -174,9 +178,14 @@ export function tabHint(): Extension {
         if (!u.focusChanged) return;
         const fromKeys = u.view.hasFocus && keyboardFocus && !u.state.readOnly;
         this.hint.hidden = !fromKeys;
-        if (fromKeys) u.view.setTabFocusMode(TAB_PASS_MS);
+        clearTimeout(this.timer);
+        if (!fromKeys) return;
+        u.view.setTabFocusMode(TAB_PASS_MS);
+        // Said once per visit: it need not cover the code for good.
+        this.timer = window.setTimeout(() => (this.hint.hidden = true), HINT_MS);
       }
       destroy(): void {
+        clearTimeout(this.timer);
         this.hint.remove();
       }
     },

@@ -8,6 +8,7 @@
 import { createSession, launchBrowser, newContext, openSession, startServer } from "./support.mjs";
 
 const RUNS = 3;
+const RENDER_CAP_MS = 120_000;
 const BURST = 'import sys\nfor i in range(10400):\n    sys.stdout.write(f"{i:06d} " + "x" * 92 + "\\n")\n';
 
 /** A bare WebSocket client in a blank page of the server's origin; resolves with the times of
@@ -87,7 +88,13 @@ async function measure(label, bin, browser) {
     for (let i = 0; i < RUNS; i++) {
       const done = renderedEnd(page);
       const r = await raw.run();
-      const end = await done;
+      // A page that takes longer than this is reported as such, not waited for.
+      const end = await Promise.race([
+        done,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`run ${i + 1} not rendered within ${RENDER_CAP_MS} ms`)), RENDER_CAP_MS),
+        ),
+      ]);
       if (r.msg.status !== "completed") throw new Error(`run ${i}: ${r.msg.status}`);
       stream.push(r.last - r.first);
       render.push(end - r.first);
