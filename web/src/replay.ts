@@ -155,6 +155,8 @@ export class Replay {
   /** Fetches the history again and shows its end. */
   async load(): Promise<void> {
     this.label.textContent = "loading…";
+    // Set again once loaded (tests wait on it).
+    delete this.element.dataset.version;
     try {
       const history = await api.history(this.sessionId, this.token);
       this.history = history;
