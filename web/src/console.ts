@@ -331,7 +331,8 @@ export class OutputConsole {
       acceptNode: (n) => (seg.marker?.contains(n) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
     });
     let node = lastText(seg.node, walker);
-    while (node) {
+    // The head is not reached through the elided middle.
+    while (node && !(seg.marker && seg.marker.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_PRECEDING)) {
       const value = node.data;
       const cut = value.lastIndexOf("\n");
       const removed = cut >= 0 ? value.length - cut - 1 : value.length;
