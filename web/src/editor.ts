@@ -33,6 +33,8 @@ import {
   lineNumbers,
   placeholder,
   rectangularSelection,
+  ViewPlugin,
+  type ViewUpdate,
 } from "@codemirror/view";
 
 import type { EditorSettings, KeymapName } from "./settings";
@@ -131,6 +133,71 @@ export function runKeymap(run: () => void): Extension {
         },
       },
     ]),
+  );
+}
+
+/** The last focus change came from the keyboard (a Tab), not a pointer. */
+let keyboardFocus = false;
+if (typeof document !== "undefined") {
+  document.addEventListener("keydown", (e) => e.key === "Tab" && (keyboardFocus = true), true);
+  document.addEventListener("pointerdown", () => (keyboardFocus = false), true);
+}
+
+/** Focuses an editor as if reached by Tab (the page's own focus on load): Tab passes on. */
+export function focusAsFromKeyboard(view: EditorView): void {
+  keyboardFocus = true;
+  view.focus();
+}
+
+/** How long the hint stays up once the editor is reached. */
+const HINT_MS = 8000;
+
+/** How long Tab keeps passing through an editor reached by Tab, unless another key comes first. */
+const TAB_PASS_MS = 60 * 60 * 1000;
+
+/**
+ * A shared document must not be a Tab trap: Tab indents here, so someone tabbing through the
+ * page would indent everyone's code. An editor reached by Tab lets Tab pass on until another
+ * key is pressed (CodeMirror's temporary tab-focus mode), and says how to leave it later:
+ * Escape then Tab (CodeMirror's own escape hatch).
+ */
+export function tabHint(): Extension {
+  return ViewPlugin.fromClass(
+    class {
+      readonly hint: HTMLElement;
+      timer = 0;
+      constructor(readonly view: EditorView) {
+        this.hint = document.createElement("div");
+        this.hint.className = "cm-tab-hint";
+        this.hint.setAttribute("role", "status");
+        this.hint.textContent = "Esc then Tab leaves the editor";
+        this.hint.hidden = true;
+        view.dom.appendChild(this.hint);
+      }
+      update(u: ViewUpdate): void {
+        if (!u.focusChanged) return;
+        const fromKeys = u.view.hasFocus && keyboardFocus && !u.state.readOnly;
+        this.hint.hidden = !fromKeys;
+        clearTimeout(this.timer);
+        if (!fromKeys) return;
+        u.view.setTabFocusMode(TAB_PASS_MS);
+        // Said once per visit: it need not cover the code for good.
+        this.timer = window.setTimeout(() => (this.hint.hidden = true), HINT_MS);
+      }
+      destroy(): void {
+        clearTimeout(this.timer);
+        this.hint.remove();
+      }
+    },
+    {
+      eventHandlers: {
+        pointerdown() {
+          // A click means the person is editing: Tab indents again.
+          if (!this.hint.hidden) this.view.setTabFocusMode(false);
+          this.hint.hidden = true;
+        },
+      },
+    },
   );
 }
 

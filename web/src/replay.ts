@@ -8,7 +8,7 @@ import { ChangeSet, EditorState, Text, type Extension } from "@codemirror/state"
 import { EditorView } from "@codemirror/view";
 
 import { api } from "./api";
-import { runSummary } from "./console";
+import { runOutcome, runSummary } from "./console";
 import { baseExtensions, EditorCompartments, editorTheme } from "./editor";
 import { savedSettings } from "./settings";
 import type { History, HistoryEvent, HistoryRun, TestReport } from "./protocol";
@@ -30,6 +30,18 @@ export const PASTE_CHARS = 120;
 const IDLE_SKIP_MS = 1500;
 const TICK_MS = 50;
 export const SPEEDS = [1, 2, 4, 8, 16, 32];
+/** The timeline's lanes, top to bottom, with the legend's words for each kind. */
+const LANE_NAMES = ["Runs and tests", "Code", "People"];
+const LEGEND: [Moment["kind"], string][] = [
+  ["run", "run (red: failed)"],
+  ["tests", "tests"],
+  ["paste", "large paste"],
+  ["switch", "language switch"],
+  ["join", "joined / left"],
+  ["focus", "tab lost focus"],
+];
+/** Markers closer than this (a share of the track) in one lane are drawn as one. */
+const CLUSTER_SHARE = 0.012;
 const LANES: Record<Moment["kind"], number> = {
   run: 0,
   tests: 0,
@@ -98,7 +110,7 @@ export class Replay {
       min: "0",
       max: "0",
       value: "0",
-      step: "100",
+      step: "1",
       class: "replay-slider",
       "aria-label": "Time",
     });
@@ -106,7 +118,9 @@ export class Replay {
       this.stop();
       this.showAt(Number(this.slider.value));
     });
+    this.slider.addEventListener("keydown", (e) => this.stepKey(e));
     this.markers = el("div", { class: "replay-markers" });
+    this.markers.addEventListener("keydown", (e) => this.stepKey(e));
     this.label = el("span", { class: "replay-label", id: "replay-clock" }, "loading…");
     this.playButton = el("button", { type: "button", class: "btn", id: "replay-play" }, "▶ Play");
     this.playButton.addEventListener("click", () => (this.playTimer ? this.stop() : this.play()));
@@ -116,19 +130,19 @@ export class Replay {
     const refresh = el("button", { type: "button", class: "btn" }, "Refresh");
     refresh.addEventListener("click", () => void this.load());
     this.runInfo = el("pre", { class: "replay-run console" });
+    const legend = el("ul", { class: "replay-legend", "aria-label": "Legend" });
+    for (const [kind, words] of LEGEND) {
+      legend.append(el("li", {}, el("span", { class: `replay-swatch kind-${kind}`, "aria-hidden": "true" }), words));
+    }
+    legend.append(el("li", { class: "replay-keys" }, "← → step from moment to moment"));
+    const lanes = el("div", { class: "replay-lane-names", "aria-hidden": "true" });
+    for (const name of LANE_NAMES) lanes.append(el("span", {}, name));
     this.element = el(
       "section",
       { class: "replay", "aria-label": "Replay" },
       el("div", { class: "replay-code" }, this.view.dom),
-      el(
-        "div",
-        { class: "replay-bar" },
-        this.playButton,
-        this.speed,
-        el("div", { class: "replay-track" }, this.slider, this.markers),
-        this.label,
-        refresh,
-      ),
+      el("div", { class: "replay-timeline" }, lanes, el("div", { class: "replay-track" }, this.markers, this.slider)),
+      el("div", { class: "replay-bar" }, this.playButton, this.speed, this.label, legend, refresh),
       this.runInfo,
     );
   }
@@ -144,6 +158,8 @@ export class Replay {
   /** Fetches the history again and shows its end. */
   async load(): Promise<void> {
     this.label.textContent = "loading…";
+    // Set again once loaded (tests wait on it).
+    delete this.element.dataset.version;
     try {
       const history = await api.history(this.sessionId, this.token);
       this.history = history;
@@ -175,7 +191,7 @@ export class Replay {
       this.shownVersion = v;
       this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: this.docs[v] } });
     }
-    this.label.textContent = `${clock(at)} · +${elapsed(t)} · version ${v} of ${this.docs.length - 1}`;
+    this.label.textContent = `${clock(at)} · +${elapsed(t)}`;
     this.element.dataset.version = String(v);
     this.element.dataset.time = String(t);
     this.showRun(this.lastRunBy(at));
@@ -208,17 +224,43 @@ export class Replay {
   private drawMarkers(): void {
     const span = Math.max(1, Number(this.slider.max));
     this.markers.replaceChildren();
+    // Per lane, moments close together are one marker (its title lists them).
+    const clusters: Moment[][] = [];
+    const open = new Map<number, Moment[]>();
     for (const m of this.moments) {
-      const marker = el("button", {
-        type: "button",
-        class: `replay-marker kind-${m.kind} ${m.className}`,
-        title: `${clock(m.at)}: ${m.label}`,
-        "aria-label": m.label,
-        "data-kind": m.kind,
-      });
+      const lane = LANES[m.kind];
+      const current = open.get(lane);
+      if (current && (m.at - current[0].at) / span < CLUSTER_SHARE) current.push(m);
+      else {
+        const fresh = [m];
+        open.set(lane, fresh);
+        clusters.push(fresh);
+      }
+    }
+    for (const group of clusters) {
+      const m = group[0];
+      const failed = group.some((g) => g.className.includes("outcome-failed"));
+      const kinds = [...new Set(group.map((g) => g.kind))];
+      const title = group.map((g) => `${clock(g.at)}: ${g.label}`).join("\n");
+      const marker = el(
+        "button",
+        {
+          type: "button",
+          class: `replay-marker kind-${m.kind} ${failed ? "outcome-failed" : m.className}${group.length > 1 ? " cluster" : ""}`,
+          title,
+          "aria-label":
+            group.length > 1
+              ? `${group.length} moments from ${clock(m.at)}: ${m.label}, …`
+              : `${clock(m.at)}: ${m.label}`,
+          "data-kind": m.kind,
+          "data-kinds": kinds.join(" "),
+          "data-count": String(group.length),
+        },
+        group.length > 1 ? String(group.length) : "",
+      );
       marker.style.left = `${((m.at - this.start) / span) * 100}%`;
       // One lane per sort of moment, so a run and a join at the same second are both there.
-      marker.style.top = `${LANES[m.kind] * 0.8}rem`;
+      marker.style.top = `${LANES[m.kind] * 1.1 + 0.15}rem`;
       marker.addEventListener("click", () => {
         this.stop();
         // A run's code is the code as it was when it started.
@@ -226,6 +268,27 @@ export class Replay {
       });
       this.markers.appendChild(marker);
     }
+  }
+
+  /** ← and → go to the previous or next moment (Home and End to the ends). */
+  private stepKey(e: KeyboardEvent): void {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const t = Number(this.slider.value);
+    const times = [...new Set(this.moments.map((m) => m.at - this.start))].sort((a, b) => a - b);
+    let to: number | undefined;
+    if (e.key === "ArrowRight") to = times.find((x) => x > t) ?? Number(this.slider.max);
+    else if (e.key === "ArrowLeft") to = [...times].reverse().find((x) => x < t) ?? 0;
+    else return;
+    e.preventDefault();
+    this.stop();
+    this.showAt(to);
+    const at = this.moments.find((m) => m.at - this.start === to);
+    this.element.dataset.moment = at ? at.kind : "";
+  }
+
+  /** Keyboard focus on the timeline (when replay opens). */
+  focus(): void {
+    this.slider.focus();
   }
 
   private showRun(run: HistoryRun | null): void {
@@ -283,7 +346,7 @@ function momentsOf(history: History): Moment[] {
       at: Date.parse(run.started_at),
       kind: "run",
       label: `Run by ${run.by}: ${runSummary(run)}`,
-      className: `status-${run.status ?? "running"}`,
+      className: `status-${run.status ?? "running"} outcome-${runOutcome(run)}`,
       run,
     });
   }
@@ -313,7 +376,7 @@ function testsMoment(t: TestReport): Moment {
     at: Date.parse(t.started_at),
     kind: "tests",
     label: `Tests run by ${t.by}: ${t.passed}/${t.total} passed`,
-    className: t.passed === t.total ? "status-completed" : "status-failed",
+    className: t.passed === t.total ? "status-completed outcome-ok" : "status-failed outcome-failed",
   };
 }
 

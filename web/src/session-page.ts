@@ -71,6 +71,8 @@ class SessionPage {
   private welcomed: Welcome | null = null;
   private role: Role | null = null;
   private ended = false;
+  /** Replay is open: Run, Stop, stdin and the tests are off (they act on the live session). */
+  private replaying = false;
   private everOnline = false;
   /** The question (or that there is none) is known: an embed is not ready before. */
   private questionLoaded = false;
@@ -146,7 +148,11 @@ class SessionPage {
       canExtend: () => this.canWrite(),
     });
     this.notes = new NotesPanel(send);
-    this.replay = new ReplayPane(this.sessionId, this.token, this.editor.element, theme);
+    this.replay = new ReplayPane(this.sessionId, this.token, this.editor.element, theme, (open) => {
+      this.replaying = open;
+      this.root.classList.toggle("replaying", open);
+      this.updateControls();
+    });
     this.endButton = new EndButton(send);
     this.embed = options.embed
       ? new EmbedCommands({
@@ -392,7 +398,7 @@ class SessionPage {
   }
 
   private async run(): Promise<void> {
-    if (!this.canWrite() || !this.connection.online) return;
+    if (!this.canWrite() || !this.connection.online || this.replaying) return;
     // Runs use the server's copy of the document: let pending edits land first.
     const peer = this.editor.peer();
     if (peer && peer.unconfirmed > 0) await peer.whenSynced(RUN_SYNC_WAIT_MS);
@@ -401,8 +407,9 @@ class SessionPage {
   }
 
   private updateControls(): void {
-    this.runs.update(this.connection.online && this.canWrite());
-    this.question.update(this.connection.online && this.canWrite());
+    const live = this.connection.online && this.canWrite() && !this.replaying;
+    this.runs.update(live);
+    this.question.update(live);
     this.title.setEnabled(this.connection.online && !this.ended && !this.runs.running);
     this.endButton.update(this.connection.online);
     this.notes.setEnded(this.ended);

@@ -13,3 +13,5 @@ import "./replay.test.mjs";
 import "./switch.test.mjs";
 import "./files.test.mjs";
 import "./page.test.mjs";
+import "./console.test.mjs";
+import "./keyboard.test.mjs";

@@ -43,7 +43,8 @@ describe("replay", () => {
     await sleep(4000);
     await candidate.click("#run");
     await waitForConsole(candidate, "exit code 0");
-    // A paste: a long text in one edit.
+    // A paste: a long text in one edit (into the editor: Run moved the focus to stdin).
+    await candidate.click(".cm-content");
     await candidate.keyboard.press("ControlOrMeta+End");
     await candidate.keyboard.insertText("# " + "pasted ".repeat(30) + "\n");
     await waitSynced(candidate);

@@ -54,15 +54,15 @@ export async function until(what, check, ms = 10_000, every = 50) {
 }
 
 /**
- * Starts `target/debug/livecode` (or $LIVECODE_BIN) and waits for its health check.
+ * Starts `target/debug/livecode` (or $LIVECODE_BIN, or `bin`) and waits for its health check.
  * `stop()` ends it and removes every container of its instance label.
  */
-export async function startServer({ env = {} } = {}) {
+export async function startServer({ env = {}, bin = BINARY } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "livecode-web-"));
   const instance = `web-${randomBytes(4).toString("hex")}`;
   const log = [];
-  const child = spawn(BINARY, [], {
+  const child = spawn(bin, [], {
     cwd: REPO,
     env: {
       ...process.env,

@@ -13,11 +13,13 @@ import {
   baseExtensions,
   EditorCompartments,
   editorTheme,
+  focusAsFromKeyboard,
   keymapExtension,
   layoutExtension,
   placeholderExtension,
   readOnlyExtension,
   runKeymap,
+  tabHint,
 } from "../editor";
 import { loadLanguage } from "../languages";
 import type { EditorSettings } from "../settings";
@@ -86,7 +88,9 @@ export class DocumentEditor {
     });
     void this.loadPlaceholder(setup.environment);
     void this.applyKeymap();
-    if (focus) this.view.focus();
+    // Focused for the person on load: their first Tab moves on rather than indenting
+    // everyone's code.
+    if (focus) focusAsFromKeyboard(this.view);
   }
 
   /** The person changed a setting: shown at once, the keymap once its chunk is loaded. */
@@ -151,6 +155,7 @@ export class DocumentEditor {
       extensions: [
         baseExtensions(this.compartments, this.theme, setup.readOnly, this.settings),
         runKeymap(() => this.host.run()),
+        tabHint(),
         extension,
         EditorView.updateListener.of((u) => {
           if (u.docChanged) this.host.changed();

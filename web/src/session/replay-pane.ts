@@ -22,6 +22,8 @@ export class ReplayPane {
     private readonly token: string,
     private readonly live: HTMLElement,
     private theme: Theme,
+    /** Replay opened or closed: the live controls are off while it is open. */
+    private readonly toggled: (open: boolean) => void = () => {},
   ) {
     this.button.addEventListener("click", () => this.toggle());
   }
@@ -47,12 +49,14 @@ export class ReplayPane {
     this.live.hidden = open;
     this.button.setAttribute("aria-pressed", String(open));
     this.button.textContent = open ? "Back to live" : "Replay";
+    this.toggled(open);
     if (!open) return;
     if (!this.replay) {
       this.replay = new Replay(this.sessionId, this.token, this.theme);
       this.replay.setLanguage(this.language);
       this.element.appendChild(this.replay.element);
     }
-    void this.replay.load();
+    const replay = this.replay;
+    void replay.load().then(() => replay.focus());
   }
 }

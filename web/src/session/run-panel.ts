@@ -2,7 +2,7 @@
 // page that joins during a run shows all of it (from `welcome`), and one that reconnects asks
 // for what came after its last item and shows nothing twice.
 
-import { OutputConsole, runSummary } from "../console";
+import { OutputConsole, runOutcome, runSummary } from "../console";
 import { el } from "../dom";
 import type { EmbedEvent } from "../embed";
 import type { ClientMessage, OutputMessage, ServerMessage, Welcome } from "../protocol";
@@ -54,6 +54,8 @@ export class RunPanel {
     },
     "EOF",
   );
+  /** "running · 3.2 s" while a run goes, then how the last one ended. */
+  private readonly stateEl = el("span", { class: "run-state", id: "run-state", role: "status" });
   readonly console = new OutputConsole(this.consoleEl);
   readonly element: HTMLElement;
   /** A run is in progress. */
@@ -63,6 +65,9 @@ export class RunPanel {
   /** This page's participant ids, one per socket it had: its own input is echoed locally. */
   private readonly mine = new Set<number>();
   private canType = false;
+  /** When the run in progress started (this page's clock), for the live timer. */
+  private startedAt = 0;
+  private tick = 0;
 
   constructor(private readonly host: RunPanelHost) {
     this.runButton.addEventListener("click", () => host.run());
@@ -83,10 +88,16 @@ export class RunPanel {
       "Clear",
     );
     clear.addEventListener("click", () => this.console.clear());
+    // There is no "the program waits for input" signal: keys typed into the console while a
+    // program runs go to its stdin box instead of nowhere.
+    this.consoleEl.addEventListener("keydown", (e) => {
+      if (this.stdinInput.disabled || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key.length === 1 || e.key === "Enter") this.stdinInput.focus();
+    });
     this.element = el(
       "section",
       { class: "panel console-panel", "aria-label": "Console" },
-      el("header", { class: "panel-head" }, el("h2", {}, "Console"), clear),
+      el("header", { class: "panel-head" }, el("h2", {}, "Console"), this.stateEl, clear),
       this.consoleEl,
       el("div", { class: "stdin-row" }, this.stdinInput, this.eofButton),
     );
@@ -116,10 +127,14 @@ export class RunPanel {
       // It ended while this page was away.
       this.finished(
         last && last.run_id === this.runId ? runSummary(last) : "the run ended while you were offline",
-        null,
+        last && last.run_id === this.runId ? `run-end status-${last.status} outcome-${runOutcome(last)}` : null,
       );
     } else if (first && last) {
-      this.console.line("meta", `Last run before you joined: ${runSummary(last)}`, "run-end-earlier");
+      this.console.line(
+        "meta",
+        `Last run before you joined: ${runSummary(last)}`,
+        `run-end-earlier outcome-${runOutcome(last)}`,
+      );
     }
   }
 
@@ -135,7 +150,7 @@ export class RunPanel {
         return true;
       case "run_finished":
         if (msg.run_id === this.runId || this.runId === null) {
-          this.finished(runSummary(msg), `run-end status-${msg.status}`);
+          this.finished(runSummary(msg), `run-end status-${msg.status} outcome-${runOutcome(msg)}`);
         }
         this.host.post({
           type: "run_finished",
@@ -174,7 +189,12 @@ export class RunPanel {
   private started(runId: string, by: string, at: Date, rejoined: boolean): void {
     this.runId = runId;
     this.lastSeq = 0;
+    this.startedAt = Math.min(Date.now(), at.getTime());
+    const focusStdin = this.nothingElseFocused();
     this.setRunning(true);
+    // A program may wait on input(): with no other focus (the Run button, the page itself),
+    // typing goes to its stdin; the editor keeps its focus.
+    if (focusStdin && !this.stdinInput.disabled) this.stdinInput.focus();
     const when = at.toLocaleTimeString();
     this.console.line("meta", `▶ run started by ${by} at ${when}${rejoined ? " (caught up)" : ""}`, "run-start");
     this.host.post({ type: "run_started", run_id: runId, by });
@@ -193,15 +213,49 @@ export class RunPanel {
   }
 
   private finished(summary: string, className: string | null): void {
+    const hadStdin = document.activeElement === this.stdinInput;
     this.setRunning(false);
     this.console.line("meta", summary, className ?? "run-end");
+    this.stateEl.textContent = summary.split(" · ")[0];
+    this.stateEl.className = `run-state ${/outcome-(\w+)/.exec(className ?? "")?.[0] ?? ""}`.trim();
+    // The stdin box closes with the run: focus goes back to Run rather than to nowhere.
+    if (hadStdin && !this.runButton.disabled) this.runButton.focus();
     this.runId = null;
   }
 
+  /** Focus is on nothing that takes typing: the page, or Run/Stop. */
+  private nothingElseFocused(): boolean {
+    const active = document.activeElement;
+    return (
+      !active ||
+      active === document.body ||
+      active === this.runButton ||
+      active === this.stopButton ||
+      active === this.consoleEl
+    );
+  }
+
   private setRunning(running: boolean): void {
+    if (running && !this.tick) {
+      this.tick = window.setInterval(() => this.showElapsed(), 100);
+      this.showElapsed();
+    } else if (!running && this.tick) {
+      clearInterval(this.tick);
+      this.tick = 0;
+      this.startedAt = 0;
+      if (this.stateEl.classList.contains("outcome-running")) this.stateEl.textContent = "";
+    }
     this.running = running;
     this.host.running(running);
     this.update(this.canType);
+  }
+
+  /** "running · 3.2 s" (a test run has no start of its own: its time counts from now). */
+  private showElapsed(): void {
+    if (!this.startedAt) this.startedAt = Date.now();
+    const s = (Date.now() - this.startedAt) / 1000;
+    this.stateEl.textContent = `running · ${s < 60 ? s.toFixed(1) + " s" : `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`}`;
+    this.stateEl.className = "run-state outcome-running";
   }
 
   private sendStdin(): void {
