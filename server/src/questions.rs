@@ -265,7 +265,8 @@ impl TestReport {
     }
 }
 
-/// A question as a session's participants see it: hidden cases only counted for candidates.
+/// A question as its reader may see it: hidden cases in full only for the API key and the
+/// interviewers of a session that uses it; everyone else gets them counted.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct QuestionView {
     pub question_id: Uuid,
@@ -274,7 +275,11 @@ pub struct QuestionView {
     pub starters: BTreeMap<String, String>,
     /// Every case for interviewers (and the API key); the visible ones for others.
     pub cases: Vec<TestCase>,
+    /// How many cases are hidden (whether or not they are in `cases`).
     pub hidden_cases: usize,
+    /// True when hidden cases were left out of `cases` for this reader.
+    pub redacted: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Question {
@@ -293,6 +298,8 @@ impl Question {
                 .cloned()
                 .collect(),
             hidden_cases: self.cases.iter().filter(|c| c.hidden).count(),
+            redacted: !full && self.cases.iter().any(|c| c.hidden),
+            created_at: self.created_at,
         }
     }
 }

@@ -441,6 +441,11 @@ impl SessionRegistry {
         Ok(self.shared.store.get_question(&question).await?)
     }
 
+    /// The id of the question session `id` uses, if any.
+    pub async fn question_id(&self, id: &SessionId) -> Result<Option<Uuid>, SessionError> {
+        Ok(self.shared.store.session_question(id).await?)
+    }
+
     /// Starts a test run of the session's question (one quota of runs for all its cases).
     pub async fn start_tests(
         &self,

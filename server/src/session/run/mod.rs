@@ -194,8 +194,12 @@ pub(super) async fn start(
                         Session::begin_transcript(&mut state, run_id, by, transcript_limit);
                         session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
                     }
-                    state.status = Status::Executing;
-                    session.emit_locked(SessionEvent::Status(Status::Executing));
+                    // A test case's run says nothing: its test run is already `executing`, and
+                    // a status per case would time hidden cases for every socket.
+                    if state.status != Status::Executing {
+                        state.status = Status::Executing;
+                        session.emit_locked(SessionEvent::Status(Status::Executing));
+                    }
                     None
                 }
             }
