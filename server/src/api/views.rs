@@ -15,6 +15,7 @@ pub struct SessionView {
     status: crate::session::Status,
     environment: String,
     label: Option<String>,
+    /// The session's container: interviewers and the API key only (null for others).
     container_id: Option<String>,
     created_at: DateTime<Utc>,
     last_activity_at: DateTime<Utc>,
@@ -37,6 +38,17 @@ impl From<SessionSnapshot> for SessionView {
             last_execution: s.last_execution,
             participants: s.participants,
         }
+    }
+}
+
+impl SessionView {
+    /// The view as `role` may see it: which container serves the session is the operator's
+    /// business (interviewers and the API key), not the candidate's or an observer's.
+    pub fn for_role(mut self, role: Role) -> Self {
+        if role != Role::Interviewer {
+            self.container_id = None;
+        }
+        self
     }
 }
 

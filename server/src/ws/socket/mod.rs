@@ -322,7 +322,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
     let participants = start.snapshot.participants.clone();
     let env = &session.environment();
     let welcome = ServerMessage::Welcome {
-        session: Box::new(SessionView::from(start.snapshot)),
+        session: Box::new(SessionView::from(start.snapshot).for_role(me.role)),
         role: me.role,
         document: start.document,
         version: start.version,
