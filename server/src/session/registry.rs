@@ -409,6 +409,7 @@ impl SessionRegistry {
                     .collect(),
                 files: record.files,
                 participants: BTreeMap::new(),
+                focus_told: BTreeMap::new(),
                 next_participant: 0,
                 last_execution,
                 run: None,
