@@ -208,6 +208,24 @@ pub struct TestReport {
     pub passed: usize,
     pub total: usize,
     pub results: Vec<CaseResult>,
+    /// Only the summary is kept: an older report (past `sessions.runs_kept_in_full` test runs
+    /// of its session) keeps each case's verdict, status and time, not its texts.
+    #[serde(default)]
+    pub summary_only: bool,
+}
+
+impl TestReport {
+    /// The report as kept once it is old: each case's verdict, status and time, no texts.
+    pub fn summary(mut self) -> Self {
+        for r in &mut self.results {
+            r.stdin.clear();
+            r.expected.clear();
+            r.actual.clear();
+            r.stderr.clear();
+        }
+        self.summary_only = true;
+        self
+    }
 }
 
 /// A test run as one role sees it: candidates and observers get the visible cases and a
@@ -224,6 +242,8 @@ pub struct TestReportView {
     pub hidden: HiddenCount,
     /// Every case for interviewers; the visible ones for others.
     pub results: Vec<CaseResult>,
+    /// The cases' texts (stdin, expected, actual, stderr) were not kept: an older report.
+    pub summary_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -261,6 +281,7 @@ impl TestReport {
                 .filter(|r| sees_hidden(role) || !r.hidden)
                 .cloned()
                 .collect(),
+            summary_only: self.summary_only,
         }
     }
 }
@@ -408,6 +429,7 @@ mod tests {
                 result(1, true, Verdict::Failed),
                 result(2, true, Verdict::Failed),
             ],
+            summary_only: false,
         };
         let candidate = report.view(Role::Candidate);
         assert_eq!(candidate.results.len(), 1);

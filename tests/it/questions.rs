@@ -714,3 +714,108 @@ async fn hidden_cases_run_last_and_reach_candidates_only_as_the_final_count() {
     );
     assert_eq!(full["results"][3]["verdict"], "failed");
 }
+
+/// Test reports are kept as runs are (`sessions.runs_kept_in_full`): older ones keep only
+/// their summary, and `GET /sessions/{id}/tests` pages them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_test_reports_keep_their_summary_and_are_paged() {
+    let server = TestServer::start(|c| {
+        c.api_key = KEY.into();
+        c.sessions.runs_kept_in_full = 2;
+    })
+    .await;
+    let created = expect_json(
+        post_json(&server, "/questions", KEY, &question()).await,
+        201,
+    )
+    .await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "bash", "question": created["question_id"]}),
+            )
+            .await,
+    );
+    let path = format!("/sessions/{}/tests", session.id);
+    for _ in 0..4 {
+        let report = expect_json(
+            post_json(&server, &path, &session.interviewer, &json!({})).await,
+            200,
+        )
+        .await;
+        assert_eq!(report["summary_only"], false);
+        assert_eq!(report["results"][0]["actual"], "3\n", "{report}");
+    }
+    let all = expect_json(server.api().get(&path, Some(KEY)).await, 200).await;
+    assert_eq!(all["total"], 4);
+    let tests = all["tests"].as_array().expect("tests");
+    let summaries: Vec<bool> = tests.iter().map(|t| t["summary_only"] == true).collect();
+    assert_eq!(
+        summaries,
+        [true, true, false, false],
+        "the two newest in full"
+    );
+    // A summary keeps each case's verdict and time, not its texts.
+    let old = &tests[0];
+    assert_eq!(old["passed"], tests[3]["passed"]);
+    assert_eq!(old["results"].as_array().map(Vec::len), Some(6));
+    assert_eq!(old["results"][0]["verdict"], "passed");
+    assert_eq!(old["results"][0]["actual"], "");
+    assert_eq!(old["results"][5]["expected"], "");
+    assert_eq!(tests[3]["results"][5]["expected"], "SECRET-EXPECTED\n");
+    println!(
+        "4 test runs of 6 cases, 2 kept in full: GET /tests is {} B",
+        all.to_string().len()
+    );
+
+    // A page: `Link` to the next while there are more.
+    let resp = server
+        .api()
+        .get(
+            &format!("{path}?limit=1&offset=1"),
+            Some(&session.candidate),
+        )
+        .await;
+    let link = resp
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let page = expect_json(resp, 200).await;
+    assert_eq!(page["tests"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["tests"][0]["tests_id"], tests[1]["tests_id"]);
+    assert!(
+        link.contains("offset=2") && link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let last = server
+        .api()
+        .get(&format!("{path}?offset=3"), Some(&session.candidate))
+        .await;
+    assert!(
+        last.headers().get("link").is_none(),
+        "no page after the last"
+    );
+    let last = expect_json(last, 200).await;
+    assert_eq!(last["tests"].as_array().map(Vec::len), Some(1));
+    check_error(
+        server
+            .api()
+            .get(&format!("{path}?limit=many"), Some(&session.candidate))
+            .await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
+    // History carries them too, as kept.
+    let history = server.api().history(&session).await;
+    let kept: Vec<bool> = history["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| t["summary_only"] == true)
+        .collect();
+    assert_eq!(kept, [true, true, false, false]);
+}

@@ -211,15 +211,30 @@ async fn run_tests(
 #[derive(Debug, Serialize, ToSchema)]
 struct TestRuns {
     session_id: SessionId,
-    /// Oldest first.
+    /// How many test runs the session has in all.
+    total: usize,
+    /// Oldest first, from `offset`. The newest `sessions.runs_kept_in_full` are kept in full;
+    /// older ones keep their summary (`summary_only`).
     tests: Vec<TestReportView>,
 }
 
-/// The session's test runs, as the caller may see them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TestsPage {
+    /// At most `quotas.list_page_size` (the default).
+    limit: Option<usize>,
+    /// From the oldest; 0 by default.
+    offset: Option<usize>,
+}
+
+/// The session's test runs, as the caller may see them, a page at a time (oldest first; a
+/// `Link: rel="next"` header while there are more).
 #[utoipa::path(get, path = "/sessions/{id}/tests", tag = "questions", operation_id = "test_runs",
-    params(SessionPath),
+    params(SessionPath, TestsPage),
     responses(
         (status = 200, body = TestRuns),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
@@ -228,11 +243,35 @@ struct TestRuns {
 async fn test_runs(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<TestRuns>, ApiError> {
-    let reports = state.sessions.test_reports(&caller.id).await?;
+    query: Result<Query<TestsPage>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Query(page) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+    let max = state.config.quotas.list_page_size.max(1);
+    let limit = page.limit.unwrap_or(max).clamp(1, max);
+    let offset = page.offset.unwrap_or(0);
+    let (reports, total) = state
+        .sessions
+        .test_reports(&caller.id, limit, offset)
+        .await?;
     let role = caller.viewer();
-    Ok(AppJson(TestRuns {
-        session_id: caller.id,
-        tests: reports.iter().map(|r| r.view(role)).collect(),
-    }))
+    let mut headers = axum::http::HeaderMap::new();
+    if offset + reports.len() < total {
+        let next = format!(
+            "</api/v1/sessions/{}/tests?limit={limit}&offset={}>; rel=\"next\"",
+            caller.id,
+            offset + reports.len()
+        );
+        headers.insert(
+            axum::http::header::LINK,
+            next.parse().expect("an ASCII header value"),
+        );
+    }
+    Ok((
+        headers,
+        AppJson(TestRuns {
+            session_id: caller.id,
+            total,
+            tests: reports.iter().map(|r| r.view(role)).collect(),
+        }),
+    ))
 }

@@ -480,14 +480,19 @@ impl SessionRegistry {
         testing::start(&self.shared.containers, session, question, by)
     }
 
-    /// A session's test reports, oldest first.
-    pub async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, SessionError> {
+    /// A page of a session's test reports, oldest first, and how many there are in all.
+    pub async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), SessionError> {
         self.shared
             .store
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
-        Ok(self.shared.store.test_reports(id).await?)
+        Ok(self.shared.store.test_reports(id, limit, offset).await?)
     }
 
     /// Keeps a new question.

@@ -146,9 +146,11 @@ async fn run_all(
             .count(),
         total: results.len(),
         results,
+        summary_only: false,
     });
     // Stored before it is announced, so a page loaded on `tests_finished` finds it.
-    if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
+    let keep = c.config.sessions.runs_kept_in_full;
+    if let Err(err) = c.store.insert_test_report(&session.id, &report, keep).await {
         tracing::error!(session = %session.id, %err, "could not store the test report");
     }
     c.events.record(

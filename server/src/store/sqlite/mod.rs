@@ -584,30 +584,63 @@ impl Store for SqliteStore {
         &self,
         id: &SessionId,
         report: &TestReport,
+        keep_full: usize,
     ) -> Result<(), StoreError> {
         let (id, tests_id, body) = (*id, report.tests_id.to_string(), json(report)?);
         self.with(move |conn| {
-            conn.execute(
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
                 "INSERT INTO test_runs (id, session_id, body) VALUES (?1, ?2, ?3)",
                 params![tests_id, id, body],
             )?;
+            // Each insert moves one report out of the newest `keep_full`: that one keeps its
+            // summary only, so the work per test run stays the same however many there are.
+            let old: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, body FROM test_runs WHERE session_id = ?1
+                     ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                    params![id, keep_full as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            if let Some((seq, body)) = old {
+                let report: TestReport = parse(&body, "test report")?;
+                if !report.summary_only {
+                    tx.execute(
+                        "UPDATE test_runs SET body = ?2 WHERE seq = ?1",
+                        params![seq, json(&report.summary())?],
+                    )?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, StoreError> {
+    async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
         self.with(move |conn| {
-            let mut stmt =
-                conn.prepare("SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq")?;
-            let mut rows = stmt.query([id])?;
+            let total: i64 = conn.query_row(
+                "SELECT count(*) FROM test_runs WHERE session_id = ?1",
+                [id],
+                |row| row.get(0),
+            )?;
+            let mut stmt = conn.prepare(
+                "SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
+            )?;
+            let mut rows = stmt.query(params![id, limit as i64, offset as i64])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let body: String = row.get(0)?;
                 out.push(parse(&body, "test report")?);
             }
-            Ok(out)
+            Ok((out, total as usize))
         })
         .await
     }
