@@ -463,3 +463,32 @@ async fn a_token_is_welcomed_at_a_bounded_rate() {
     let (_intv, welcome) = server.connect(&session.id, &session.interviewer, "").await;
     assert_eq!(welcome["role"], "interviewer");
 }
+
+/// What ran is recorded: a run with its own `code` keeps that code in the history (and the
+/// OpenAPI document says so); a run of the document keeps none (the updates tell its text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_records_the_code_of_runs_that_did_not_run_the_document() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('the document')\n").await;
+    let api = server.api();
+    let own = "print('the interviewer\\'s own code')\n";
+    let ran = api
+        .execute(&session.id, &session.interviewer, json!({"code": own}))
+        .await;
+    assert_eq!(ran["stdout"], "the interviewer's own code\n", "{ran}");
+    let ran = api
+        .execute(&session.id, &session.interviewer, json!({}))
+        .await;
+    assert_eq!(ran["stdout"], "the document\n", "{ran}");
+    let history = api.history(&session).await;
+    let runs = history["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{history}");
+    assert_eq!(runs[0]["code"], own, "{}", runs[0]);
+    assert!(runs[1]["code"].is_null(), "{}", runs[1]);
+    let doc = expect_json(api.get("/openapi.json", None).await, 200).await;
+    let text = doc["components"]["schemas"].to_string();
+    assert!(
+        text.contains("The code the run ran when it was not the session's document"),
+        "the OpenAPI document describes the run's code"
+    );
+}

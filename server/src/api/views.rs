@@ -92,6 +92,10 @@ struct RunView {
     stdout: String,
     stderr: String,
     truncated: bool,
+    /// The code the run ran when it was not the session's document (a REST or socket run
+    /// with its own `code`); null when it ran the document (the updates tell its text). Cut
+    /// like the output once the run is past `sessions.runs_kept_in_full`.
+    code: Option<String>,
 }
 
 impl HistoryView {
@@ -121,6 +125,7 @@ impl HistoryView {
                 stdout: r.stdout,
                 stderr: r.stderr,
                 truncated: r.truncated,
+                code: r.code,
             })
             .collect();
         Self {

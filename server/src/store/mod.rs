@@ -63,6 +63,8 @@ pub struct RunRecord {
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
+    /// The code it ran when that was not the session's document (`None`: the document).
+    pub code: Option<String>,
 }
 
 /// One event of a session's audit trail (what webhooks deliver too).

@@ -123,6 +123,8 @@ struct RunCtx {
     stdin: Option<mpsc::Receiver<StdinCommand>>,
     plan: Plan,
     output: output::Output,
+    /// The request's own code (not the document's), for the history.
+    code: Option<String>,
 }
 
 /// The run `req` asks for, against the session's files and document as they are now.
@@ -223,6 +225,7 @@ pub(super) async fn start(
         stop,
         stdin: Some(stdin_rx),
         plan,
+        code: req.code.clone(),
     };
     let c = containers.clone();
     // The run's log lines carry the request's id (REST) or the socket's (run message).
@@ -258,6 +261,7 @@ async fn run_task(
         stdout: String::new(),
         stderr: String::new(),
         truncated: false,
+        code: ctx.code.take(),
     };
     let quiet = ctx.output.quiet;
     if !quiet {

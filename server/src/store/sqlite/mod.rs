@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_4.sql"),
     include_str!("migration_5.sql"),
     include_str!("migration_6.sql"),
+    include_str!("migration_7.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -354,12 +355,14 @@ impl Store for SqliteStore {
         let r = r.clone();
         self.with(move |conn| {
             conn.execute(
-                "INSERT INTO runs (id, session_id, by_role, started_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO runs (id, session_id, by_role, started_at, code)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     r.id.to_string(),
                     r.session_id,
                     r.by_role,
-                    r.started_at.to_rfc3339()
+                    r.started_at.to_rfc3339(),
+                    r.code,
                 ],
             )?;
             Ok(())
@@ -402,17 +405,18 @@ impl Store for SqliteStore {
                     r.build_ms.map(|d| d as i64),
                 ],
             )?;
-            // Older runs keep their status and timings but only the start of their output.
+            // Older runs keep their status and timings but only the start of their output (and
+            // of the code they ran, when it was not the document).
             // Each finish moves one run out of the newest `keep_full`: that one is cut, so the
             // work per run stays the same however long the session (an index lookup, not a
             // scan of every run's output).
             tx.execute(
                 "UPDATE runs SET stdout = substr(stdout, 1, ?3), stderr = substr(stderr, 1, ?3),
-                   truncated = 1
+                   code = substr(code, 1, ?3), truncated = 1
                  WHERE id = (SELECT id FROM runs WHERE session_id = ?1
                              ORDER BY started_at DESC LIMIT 1 OFFSET ?2)
                    AND finished_at IS NOT NULL
-                   AND (length(stdout) > ?3 OR length(stderr) > ?3)",
+                   AND (length(stdout) > ?3 OR length(stderr) > ?3 OR length(code) > ?3)",
                 params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
             )?;
             tx.commit()?;
