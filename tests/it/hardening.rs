@@ -314,6 +314,8 @@ async fn slow_observers_through_output_floods_stay_bounded() {
         &[
             ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
             ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
+            // A hundred sockets of one token within the minute: more joins than the default rate.
+            ("LIVECODE_QUOTAS__JOINS_PER_MINUTE", "200"),
         ],
         None,
     )
