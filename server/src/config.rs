@@ -99,7 +99,14 @@ pub struct QuotasConfig {
     pub max_live_sessions_per_ip: usize,
     pub sessions_per_minute: u32,
     pub runs_per_minute: u32,
+    /// Sockets one token may open on its session per minute (each costs a `welcome`).
+    #[serde(default = "default_joins_per_minute")]
+    pub joins_per_minute: u32,
     pub list_page_size: usize,
+}
+
+fn default_joins_per_minute() -> u32 {
+    60
 }
 
 /// How to reach the Docker engine and which runtime to ask it for.

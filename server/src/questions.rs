@@ -208,6 +208,24 @@ pub struct TestReport {
     pub passed: usize,
     pub total: usize,
     pub results: Vec<CaseResult>,
+    /// Only the summary is kept: an older report (past `sessions.runs_kept_in_full` test runs
+    /// of its session) keeps each case's verdict, status and time, not its texts.
+    #[serde(default)]
+    pub summary_only: bool,
+}
+
+impl TestReport {
+    /// The report as kept once it is old: each case's verdict, status and time, no texts.
+    pub fn summary(mut self) -> Self {
+        for r in &mut self.results {
+            r.stdin.clear();
+            r.expected.clear();
+            r.actual.clear();
+            r.stderr.clear();
+        }
+        self.summary_only = true;
+        self
+    }
 }
 
 /// A test run as one role sees it: candidates and observers get the visible cases and a
@@ -224,6 +242,8 @@ pub struct TestReportView {
     pub hidden: HiddenCount,
     /// Every case for interviewers; the visible ones for others.
     pub results: Vec<CaseResult>,
+    /// The cases' texts (stdin, expected, actual, stderr) were not kept: an older report.
+    pub summary_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -261,11 +281,13 @@ impl TestReport {
                 .filter(|r| sees_hidden(role) || !r.hidden)
                 .cloned()
                 .collect(),
+            summary_only: self.summary_only,
         }
     }
 }
 
-/// A question as a session's participants see it: hidden cases only counted for candidates.
+/// A question as its reader may see it: hidden cases in full only for the API key and the
+/// interviewers of a session that uses it; everyone else gets them counted.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct QuestionView {
     pub question_id: Uuid,
@@ -274,7 +296,11 @@ pub struct QuestionView {
     pub starters: BTreeMap<String, String>,
     /// Every case for interviewers (and the API key); the visible ones for others.
     pub cases: Vec<TestCase>,
+    /// How many cases are hidden (whether or not they are in `cases`).
     pub hidden_cases: usize,
+    /// True when hidden cases were left out of `cases` for this reader.
+    pub redacted: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Question {
@@ -293,6 +319,8 @@ impl Question {
                 .cloned()
                 .collect(),
             hidden_cases: self.cases.iter().filter(|c| c.hidden).count(),
+            redacted: !full && self.cases.iter().any(|c| c.hidden),
+            created_at: self.created_at,
         }
     }
 }
@@ -401,6 +429,7 @@ mod tests {
                 result(1, true, Verdict::Failed),
                 result(2, true, Verdict::Failed),
             ],
+            summary_only: false,
         };
         let candidate = report.view(Role::Candidate);
         assert_eq!(candidate.results.len(), 1);

@@ -6,6 +6,12 @@
 //! trail and the deliveries have one order; a reader waits for what was recorded before it
 //! ([`Events::settled`]).
 //!
+//! Low-value events (participants joining, leaving, changing focus) never hold back the
+//! lifecycle ones (runs, test runs, switches, the end): at most [`LOW_QUEUE`] of them wait for
+//! delivery at a time, and one past that is not delivered (it stays in the store), so a flood
+//! of them delays a lifecycle event by at most that many deliveries. Deliveries keep the
+//! order the events were recorded in.
+//!
 //! The signature: `x-livecode-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>"
 //! under webhooks.secret>`; `x-livecode-event` names the type, `x-livecode-delivery` the
 //! event's id (the same across retries).
@@ -26,6 +32,87 @@ use crate::store::{EventRecord, Store};
 /// Events waiting for delivery at most; past it, one is logged and not delivered (it stays in
 /// the store).
 const QUEUE: usize = 4096;
+/// Low-value events waiting for delivery at most (of the [`QUEUE`]).
+pub const LOW_QUEUE: usize = 32;
+
+/// Events a flood may bring, delivered only while few are waiting: a participant's joins,
+/// leaves and focus changes.
+pub fn low_value(kind: &str) -> bool {
+    matches!(
+        kind,
+        "participant.focus" | "participant.joined" | "participant.left"
+    )
+}
+
+/// The delivery queue: in order, with a small share for low-value events.
+#[derive(Default)]
+struct Outbox {
+    queue: std::sync::Mutex<OutboxQueue>,
+    notify: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct OutboxQueue {
+    events: std::collections::VecDeque<EventRecord>,
+    /// How many of `events` are low-value.
+    low: usize,
+    /// Nothing more will come (the writer stopped).
+    closed: bool,
+    /// Low-value events not delivered since the last log line about them.
+    dropped_low: u64,
+}
+
+impl Outbox {
+    /// Queues `event`; false when its share of the queue is full.
+    fn push(&self, event: EventRecord) -> bool {
+        let mut q = self.queue.lock().expect("outbox lock poisoned");
+        if low_value(&event.kind) {
+            if q.low >= LOW_QUEUE {
+                q.dropped_low += 1;
+                return false;
+            }
+            q.low += 1;
+        } else if q.events.len() - q.low >= QUEUE {
+            return false;
+        }
+        q.events.push_back(event);
+        drop(q);
+        self.notify.notify_one();
+        true
+    }
+
+    fn close(&self) {
+        self.queue.lock().expect("outbox lock poisoned").closed = true;
+        self.notify.notify_one();
+    }
+
+    /// The next event to deliver; `None` once closed and empty.
+    async fn pop(&self) -> Option<EventRecord> {
+        loop {
+            {
+                let mut q = self.queue.lock().expect("outbox lock poisoned");
+                if q.dropped_low > 0 {
+                    tracing::warn!(
+                        events = q.dropped_low,
+                        "webhook: low-value events (joins, leaves, focus) not delivered: too many were waiting"
+                    );
+                    q.dropped_low = 0;
+                }
+                if let Some(event) = q.events.pop_front() {
+                    if low_value(&event.kind) {
+                        q.low -= 1;
+                    }
+                    return Some(event);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            // `notify_one` leaves a permit when nobody waits, so no wake-up is lost here.
+            self.notify.notified().await;
+        }
+    }
+}
 
 /// Where events go. Cheap to clone.
 #[derive(Clone)]
@@ -53,9 +140,9 @@ impl Events {
     /// Starts the writer task, and the delivery task when a URL is configured.
     pub fn new(store: Arc<dyn Store>, config: &WebhooksConfig) -> Self {
         let deliveries = (!config.url.is_empty()).then(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(deliver(config.clone(), rx));
-            tx
+            let outbox = Arc::new(Outbox::default());
+            tokio::spawn(deliver(config.clone(), outbox.clone()));
+            outbox
         });
         // Unbounded: events come from what participants do (joins, runs, switches), each
         // already rate-limited or bounded by the socket caps.
@@ -93,7 +180,7 @@ impl Events {
 async fn write(
     store: Arc<dyn Store>,
     mut rx: mpsc::UnboundedReceiver<Write>,
-    deliveries: Option<mpsc::Sender<EventRecord>>,
+    deliveries: Option<Arc<Outbox>>,
 ) {
     while let Some(write) = rx.recv().await {
         let event = match write {
@@ -106,12 +193,16 @@ async fn write(
         if let Err(err) = store.insert_event(&event).await {
             tracing::error!(session = %event.session_id, %err, "could not store an event");
         }
-        if let Some(tx) = &deliveries {
+        if let Some(outbox) = &deliveries {
             let (session, kind) = (event.session_id, event.kind.clone());
-            if tx.try_send(event).is_err() {
+            let low = low_value(&kind);
+            if !outbox.push(event) && !low {
                 tracing::warn!(%session, kind, "webhook queue full: event not delivered");
             }
         }
+    }
+    if let Some(outbox) = &deliveries {
+        outbox.close();
     }
 }
 
@@ -128,12 +219,12 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn deliver(config: WebhooksConfig, mut rx: mpsc::Receiver<EventRecord>) {
+async fn deliver(config: WebhooksConfig, outbox: Arc<Outbox>) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(config.timeout_seconds))
         .build()
         .expect("an HTTP client");
-    while let Some(event) = rx.recv().await {
+    while let Some(event) = outbox.pop().await {
         let body = body(&event).to_string();
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=config.max_attempts {
@@ -167,7 +258,35 @@ async fn deliver(config: WebhooksConfig, mut rx: mpsc::Receiver<EventRecord>) {
 
 #[cfg(test)]
 mod tests {
-    use super::signature;
+    use super::*;
+
+    fn event(kind: &str) -> EventRecord {
+        EventRecord {
+            id: Uuid::new_v4(),
+            session_id: SessionId(Uuid::nil()),
+            kind: kind.into(),
+            at: Utc::now(),
+            data: Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_low_value_events_never_crowds_out_lifecycle_ones() {
+        let outbox = Outbox::default();
+        for _ in 0..10_000 {
+            outbox.push(event("participant.focus"));
+        }
+        assert!(outbox.push(event("run.finished")));
+        assert!(outbox.push(event("session.ended")));
+        outbox.close();
+        let mut kinds = Vec::new();
+        while let Some(e) = outbox.pop().await {
+            kinds.push(e.kind);
+        }
+        // In order: the few low-value events that fit, then the lifecycle ones.
+        assert_eq!(kinds.len(), LOW_QUEUE + 2);
+        assert_eq!(kinds[LOW_QUEUE..], ["run.finished", "session.ended"]);
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_time_dot_body() {

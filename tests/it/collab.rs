@@ -3,7 +3,7 @@
 //! UTF-16 units, runs use the server's copy, history and notes are the interviewer's, and the
 //! notes never reach a candidate.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -345,4 +345,150 @@ async fn files_are_edited_together_and_runs_use_them() {
     let run = run_message(&mut cand, json!({"type": "run"})).await;
     run.assert_completed(0);
     assert_eq!(run.stdout_of_phase("run"), "42\n");
+}
+
+/// The document and every file together are bounded like a run's workspace
+/// (`limits.code_limit_bytes`): growing file tabs past it is refused with the reason, a
+/// shrinking edit is not, and every state the session accepted runs for the interviewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_and_files_together_stay_within_the_code_limit() {
+    const LIMIT: usize = 64 * 1024;
+    let server = TestServer::start(|c| c.limits.code_limit_bytes = LIMIT).await;
+    let session = Session::from(
+        server
+            .create_session(json!({
+                "environment": "python",
+                "code": "print('ok')\n",
+                "files": {"a.txt": "", "b.txt": ""}
+            }))
+            .await,
+    );
+    let (mut cand, _) = server.connect(&session.id, &session.candidate, "").await;
+    let mut intv = server.ws(&session.id, &session.interviewer).await;
+    let update = |file: Option<&str>, version: u64, changes: Value| {
+        let mut m = json!({"type": "update", "version": version,
+            "updates": [{"client_id": "c", "changes": changes}]});
+        if let Some(f) = file {
+            m["file"] = json!(f);
+        }
+        m
+    };
+    // 40 kB in one tab: within the limit.
+    send(
+        &mut cand,
+        update(Some("a.txt"), 0, json!([[0, "x".repeat(40_000)]])),
+    )
+    .await;
+    let heard = next_of_type(&mut intv, "updates").await;
+    assert_eq!(heard["file"], "a.txt");
+    // 30 kB more in another tab, or in the document, would pass it: refused, with why.
+    send(
+        &mut cand,
+        update(Some("b.txt"), 0, json!([[0, "y".repeat(30_000)]])),
+    )
+    .await;
+    let refused = check_ws_error(&mut cand, "CODE_TOO_LARGE").await;
+    let message = refused["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("document and its files") && message.contains(&LIMIT.to_string()),
+        "{refused}"
+    );
+    send(
+        &mut cand,
+        update(None, 0, json!([[0, "#".repeat(30_000)], 12])),
+    )
+    .await;
+    check_ws_error(&mut cand, "CODE_TOO_LARGE").await;
+    // What fits is still accepted.
+    send(
+        &mut cand,
+        update(Some("b.txt"), 0, json!([[0, "y".repeat(20_000)]])),
+    )
+    .await;
+    let heard = next_of_type(&mut intv, "updates").await;
+    assert_eq!(heard["file"], "b.txt");
+    // Every accepted state runs: the interviewer's run is not refused for size.
+    let result = server
+        .api()
+        .execute(&session.id, &session.interviewer, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "ok\n", "{result}");
+    // A new socket's welcome holds no more than the limit, and a shrinking edit is accepted.
+    let (_late, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let total: usize = welcome["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["document"].as_str().map_or(0, str::len))
+        .sum::<usize>()
+        + welcome["document"].as_str().map_or(0, str::len);
+    assert!(total <= LIMIT, "{total}");
+    send(
+        &mut cand,
+        update(Some("a.txt"), 1, json!([40_000 - 10, [10]])),
+    )
+    .await;
+    let heard = next_of_type(&mut intv, "updates").await;
+    assert_eq!(
+        (&heard["file"], &heard["version"]),
+        (&json!("a.txt"), &json!(1))
+    );
+}
+
+/// Each socket costs a `welcome` (the document and every file): one token may open only
+/// `quotas.joins_per_minute` a minute; past it, `RATE_LIMITED` with when to retry, and the
+/// socket closes. Another token of the session has its own allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_welcomed_at_a_bounded_rate() {
+    let server = TestServer::start(|c| c.quotas.joins_per_minute = 5).await;
+    let session = server.python("print(1)\n").await;
+    for _ in 0..5 {
+        let ws = server.ws(&session.id, &session.candidate).await;
+        drop(ws);
+    }
+    let url = server.ws_url(&session.id, &format!("?token={}", session.candidate));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("the upgrade itself is answered");
+    let refused = check_ws_error(&mut ws, "RATE_LIMITED").await;
+    assert!(
+        refused["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "{refused}"
+    );
+    match next_frame(&mut ws, Instant::now() + DEFAULT_WAIT).await {
+        Frame::Closed(_) => {}
+        other => panic!("the refused socket should close: {other:?}"),
+    }
+    // The interviewer's token is not held back by the candidate's reconnects.
+    let (_intv, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+    assert_eq!(welcome["role"], "interviewer");
+}
+
+/// What ran is recorded: a run with its own `code` keeps that code in the history (and the
+/// OpenAPI document says so); a run of the document keeps none (the updates tell its text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_records_the_code_of_runs_that_did_not_run_the_document() {
+    let server = TestServer::start(|_| {}).await;
+    let session = server.python("print('the document')\n").await;
+    let api = server.api();
+    let own = "print('the interviewer\\'s own code')\n";
+    let ran = api
+        .execute(&session.id, &session.interviewer, json!({"code": own}))
+        .await;
+    assert_eq!(ran["stdout"], "the interviewer's own code\n", "{ran}");
+    let ran = api
+        .execute(&session.id, &session.interviewer, json!({}))
+        .await;
+    assert_eq!(ran["stdout"], "the document\n", "{ran}");
+    let history = api.history(&session).await;
+    let runs = history["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{history}");
+    assert_eq!(runs[0]["code"], own, "{}", runs[0]);
+    assert!(runs[1]["code"].is_null(), "{}", runs[1]);
+    let doc = expect_json(api.get("/openapi.json", None).await, 200).await;
+    let text = doc["components"]["schemas"].to_string();
+    assert!(
+        text.contains("The code the run ran when it was not the session's document"),
+        "the OpenAPI document describes the run's code"
+    );
 }

@@ -212,7 +212,7 @@ async fn a_pool_hit_is_ready_at_once_and_a_miss_works_too() {
         .await;
     assert_eq!(created["status"], "ready", "{created}");
     let hit = Session::from(created);
-    let got = api.get_session(&hit.id, &hit.candidate).await;
+    let got = api.get_session(&hit.id, &hit.interviewer).await;
     assert!(got["container_id"].is_string(), "{got}");
 
     // Straight after, the pool is empty: a miss, which makes its own container.
@@ -310,7 +310,7 @@ async fn a_paused_container_is_replaced_and_the_session_goes_on() {
     assert!(paused.status.success(), "{paused:?}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let new = loop {
-        let now = api.get_session(&session.id, &session.candidate).await;
+        let now = api.get_session(&session.id, &session.interviewer).await;
         match now["container_id"].as_str() {
             Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
             _ => {}

@@ -314,6 +314,8 @@ async fn slow_observers_through_output_floods_stay_bounded() {
         &[
             ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
             ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
+            // A hundred sockets of one token within the minute: more joins than the default rate.
+            ("LIVECODE_QUOTAS__JOINS_PER_MINUTE", "200"),
         ],
         None,
     )
@@ -919,4 +921,166 @@ async fn health_checks_never_reach_the_engine() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Which container serves a session is the operator's business: the candidate's and an
+/// observer's views (REST and `welcome`) carry no `container_id`; interviewers and the API
+/// key see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_interviewers_and_the_key_see_the_container() {
+    const KEY: &str = "container-view-key-0123456789abcdef";
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python"}))
+            .await,
+    );
+    let api = server.api();
+    let full = api.wait_status(&session.id, KEY, "ready").await;
+    let container = full["container_id"]
+        .as_str()
+        .expect("a container")
+        .to_string();
+    let as_interviewer = api.get_session(&session.id, &session.interviewer).await;
+    assert_eq!(as_interviewer["container_id"], container.as_str());
+    let as_candidate = api.get_session(&session.id, &session.candidate).await;
+    assert_eq!(as_candidate["status"], "ready", "{as_candidate}");
+    assert!(as_candidate["container_id"].is_null(), "{as_candidate}");
+    assert!(!as_candidate.to_string().contains(&container));
+
+    let (_candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert!(!welcome.to_string().contains(&container), "{welcome}");
+    let (_observer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
+    assert_eq!(welcome["role"], "observer");
+    assert!(!welcome.to_string().contains(&container), "{welcome}");
+    let (_interviewer, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+    assert_eq!(welcome["session"]["container_id"], container.as_str());
+}
+
+/// The file-tab attack of the hardening issue, at the default settings: tabs grown to 250 kB
+/// each in three sessions, then sixteen reconnect loops on one session's candidate token. The
+/// document and files stay within `limits.code_limit_bytes` together, a `welcome` is at most
+/// about that, and the loops get `quotas.joins_per_minute` welcomes, not one per connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
+    const TAB: usize = 250_000;
+    const TABS_TRIED: usize = 8;
+    let s = spawn(&[], None).await;
+    let server = &s.server;
+    let rss_before = server.rss_kib();
+    let files: serde_json::Map<String, Value> = (0..63)
+        .map(|i| (format!("tab{i}.txt"), json!("")))
+        .collect();
+    let mut sessions = Vec::new();
+    let mut accepted_bytes = Vec::new();
+    for _ in 0..3 {
+        let session = Session::from(
+            server
+                .api()
+                .create_session(
+                    json!({"environment": "python", "code": "print('ok')\n", "files": files}),
+                )
+                .await,
+        );
+        let (mut ws, _) = connect(
+            server,
+            &session.id,
+            &format!("?token={}", session.candidate),
+        )
+        .await;
+        let mut refusals = 0usize;
+        for i in 0..TABS_TRIED {
+            send(
+                &mut ws,
+                json!({"type": "update", "version": 0, "file": format!("tab{i}.txt"),
+                    "updates": [{"client_id": "c", "changes": [[0, "x".repeat(TAB)]]}]}),
+            )
+            .await;
+        }
+        // Every tab after the first is refused, with the reason.
+        while refusals < TABS_TRIED - 1 {
+            let refused = check_ws_error(&mut ws, "CODE_TOO_LARGE").await;
+            assert!(refused["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("262144")));
+            refusals += 1;
+        }
+        // What the session holds, as a new socket of the interviewer's is shown it.
+        let (_, held) = connect(
+            server,
+            &session.id,
+            &format!("?token={}", session.interviewer),
+        )
+        .await;
+        let accepted: usize = held["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| f["document"].as_str().map_or(0, str::len))
+            .sum();
+        // The interviewer's run is not refused: the session stayed runnable.
+        let result = server
+            .api()
+            .execute(&session.id, &session.interviewer, json!({}))
+            .await;
+        assert_eq!(result["stdout"], "ok\n", "{result}");
+        accepted_bytes.push(accepted);
+        sessions.push(session);
+    }
+    let rss_after_tabs = server.rss_kib();
+    let target = &sessions[0];
+    let query = format!("?token={}", target.candidate);
+    let (_, welcome) = connect(server, &target.id, &query).await;
+    let welcome_bytes = welcome.to_string().len();
+
+    // Sixteen reconnect loops for 5 s.
+    let loops: Vec<_> = (0..16)
+        .map(|_| {
+            let url = server.ws_url(&target.id, &query);
+            tokio::spawn(async move {
+                let (mut bytes, mut welcomes, mut refused) = (0usize, 0usize, 0usize);
+                let until = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < until {
+                    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await
+                    else {
+                        continue;
+                    };
+                    if let Frame::Json(v) = next_frame(&mut ws, Instant::now() + DEFAULT_WAIT).await
+                    {
+                        bytes += v.to_string().len();
+                        match v["type"].as_str() {
+                            Some("welcome") => welcomes += 1,
+                            _ => refused += 1,
+                        }
+                    }
+                }
+                (bytes, welcomes, refused)
+            })
+        })
+        .collect();
+    let (mut bytes, mut welcomes, mut refused) = (0, 0, 0);
+    for l in loops {
+        let (b, w, r) = l.await.expect("loop");
+        bytes += b;
+        welcomes += w;
+        refused += r;
+    }
+    let rss_end = server.rss_kib();
+    println!(
+        "file tabs: {TABS_TRIED} tabs of {TAB} B tried per session, accepted {accepted_bytes:?} B \
+         (limit 262144); welcome {welcome_bytes} B; 16 reconnect loops for 5 s: {welcomes} \
+         welcomes, {refused} refused, {bytes} B received; RSS {rss_before} → {rss_after_tabs} → \
+         {rss_end} KiB"
+    );
+    for accepted in &accepted_bytes {
+        assert!(*accepted <= 256 * 1024, "{accepted}");
+    }
+    assert!(welcome_bytes < 300 * 1024, "{welcome_bytes}");
+    // 60 joins a minute: a burst of 60 (one was the welcome above), then one a second.
+    assert!(welcomes <= 60 + 5 + 2, "{welcomes} welcomes");
+    assert!(refused > 0, "the loops were never held back");
+    assert!(bytes < 60 * 300 * 1024 + refused * 1024, "{bytes} B");
 }

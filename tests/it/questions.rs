@@ -76,7 +76,13 @@ async fn questions_are_kept_and_checked() {
         200,
     )
     .await;
-    assert_eq!(read, created);
+    // The API key reads every case.
+    assert_eq!(read["cases"], created["cases"]);
+    assert_eq!(read["title"], created["title"]);
+    assert_eq!(
+        (read["hidden_cases"].as_u64(), read["redacted"].as_bool()),
+        (Some(2), Some(false))
+    );
     check_error(
         server
             .api()
@@ -453,4 +459,363 @@ async fn kill_stops_a_test_run_and_stdin_cannot_reach_its_cases() {
     // The session runs code again.
     let run = run_code(&mut cand, "main.py", "print('free')\n").await;
     run.assert_completed(0);
+}
+
+/// Whether a question as read shows its hidden cases: the secret in full, or only the count.
+fn shows_hidden(read: &Value) -> bool {
+    assert_eq!(read["hidden_cases"], 2, "{read}");
+    let text = read.to_string();
+    let full = text.contains("SECRET-EXPECTED") && text.contains("hidden-pass");
+    assert_eq!(read["redacted"], !full, "{read}");
+    assert_eq!(
+        read["cases"].as_array().map(Vec::len),
+        Some(if full { 6 } else { 4 }),
+        "{read}"
+    );
+    full
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_cases_are_read_only_with_the_key_or_an_interviewer_token_of_a_session_using_them() {
+    // Open mode: anyone may create questions and sessions, but not read hidden cases.
+    let open = TestServer::start(|_| {}).await;
+    let created = expect_json(open.api().post("/questions", None, &question()).await, 201).await;
+    let id = created["question_id"].as_str().expect("id").to_string();
+    let session = Session::from(
+        open.api()
+            .create_session(json!({"environment": "python", "question": id}))
+            .await,
+    );
+    let other = Session::from(
+        open.api()
+            .create_session(json!({"environment": "python"}))
+            .await,
+    );
+    let read = |bearer: Option<String>, query: String| {
+        let api = open.api();
+        let path = format!("/questions/{id}{query}");
+        async move { api.get(&path, bearer.as_deref()).await }
+    };
+    let with_session = format!("?session={}", session.id);
+    // The attack: the candidate learns the question's id from its session, then asks with
+    // no credential.
+    let view = expect_json(
+        open.api()
+            .get(
+                &format!("/sessions/{}/question", session.id),
+                Some(&session.candidate),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(view["question_id"], id.as_str());
+    assert!(!shows_hidden(
+        &expect_json(read(None, String::new()).await, 200).await
+    ));
+    let listed = expect_json(open.api().get("/questions", None).await, 200).await;
+    assert!(!shows_hidden(&listed[0]));
+    assert!(!shows_hidden(
+        &expect_json(
+            read(Some(session.candidate.clone()), with_session.clone()).await,
+            200
+        )
+        .await
+    ));
+    // An interviewer of another session (that does not use the question) gets no more.
+    assert!(!shows_hidden(
+        &expect_json(
+            read(
+                Some(other.interviewer.clone()),
+                format!("?session={}", other.id)
+            )
+            .await,
+            200
+        )
+        .await
+    ));
+    // A token of the session, presented for it: the interviewer's reads everything.
+    assert!(shows_hidden(
+        &expect_json(
+            read(Some(session.interviewer.clone()), with_session.clone()).await,
+            200
+        )
+        .await
+    ));
+    // A wrong token, or a malformed query, is refused in the error shape.
+    check_error(
+        read(Some("nope".into()), with_session.clone()).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    check_error(
+        read(None, "?sesion=1".into()).await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
+    check_error(
+        read(Some(session.interviewer.clone()), "?session=nope".into()).await,
+        404,
+        "SESSION_NOT_FOUND",
+    )
+    .await;
+    drop(open);
+
+    // API-key mode: the key, or a session's token for it; nothing without a credential.
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let created = expect_json(
+        post_json(&server, "/questions", KEY, &question()).await,
+        201,
+    )
+    .await;
+    let id = created["question_id"].as_str().expect("id").to_string();
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python", "question": id}))
+            .await,
+    );
+    let other = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python"}))
+            .await,
+    );
+    let path = format!("/questions/{id}");
+    let for_session = format!("{path}?session={}", session.id);
+    check_error(server.api().get(&path, None).await, 401, "UNAUTHORIZED").await;
+    check_error(
+        server.api().get(&path, Some(&session.interviewer)).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    assert!(shows_hidden(
+        &expect_json(server.api().get(&path, Some(KEY)).await, 200).await
+    ));
+    let listed = expect_json(server.api().get("/questions", Some(KEY)).await, 200).await;
+    assert!(shows_hidden(&listed[0]));
+    assert!(shows_hidden(
+        &expect_json(
+            server
+                .api()
+                .get(&for_session, Some(&session.interviewer))
+                .await,
+            200
+        )
+        .await
+    ));
+    assert!(!shows_hidden(
+        &expect_json(
+            server
+                .api()
+                .get(&for_session, Some(&session.candidate))
+                .await,
+            200
+        )
+        .await
+    ));
+    check_error(
+        server
+            .api()
+            .get(
+                &format!("{path}?session={}", other.id),
+                Some(&other.interviewer),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hidden_cases_run_last_and_reach_candidates_only_as_the_final_count() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    // Hidden cases between the visible ones, each taking a while on purpose (a program that
+    // sleeps on its input is the timing attack).
+    let body = json!({
+        "title": "Echo",
+        "starters": {"python": "import time\nline = input()\nif line.startswith('nap'):\n    time.sleep(0.7)\nprint(line)\n"},
+        "cases": [
+            {"name": "first", "stdin": "a\n", "expected": "a\n"},
+            {"name": "hidden-one", "stdin": "nap-SECRET-1\n", "expected": "nap-SECRET-1\n", "hidden": true},
+            {"name": "second", "stdin": "b\n", "expected": "b\n"},
+            {"name": "hidden-two", "stdin": "nap-SECRET-2\n", "expected": "wrong\n", "hidden": true},
+            {"name": "third", "stdin": "c\n", "expected": "c\n"}
+        ]
+    });
+    let created = expect_json(post_json(&server, "/questions", KEY, &body).await, 201).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "question": created["question_id"]}),
+            )
+            .await,
+    );
+    let (mut candidate, _) = server.connect(&session.id, &session.candidate, "").await;
+    let (mut interviewer, _) = server.connect(&session.id, &session.interviewer, "").await;
+    send(&mut candidate, json!({"type": "run_tests"})).await;
+    next_of_type(&mut candidate, "tests_started").await;
+    let candidate_frames = until_tests_finished(&mut candidate).await;
+    let interviewer_frames = until_tests_finished(&mut interviewer).await;
+
+    // The candidate: the test run's status, the three visible results, the report. Nothing
+    // at all while the hidden cases ran (no result, no status, no timing of one case).
+    let kinds: Vec<String> = candidate_frames
+        .iter()
+        .map(|f| match f["type"].as_str() {
+            Some("test_result") => format!("test_result {}", f["name"].as_str().unwrap_or("")),
+            Some("status") => format!("status {}", f["status"].as_str().unwrap_or("")),
+            other => other.unwrap_or("?").to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "status executing",
+            "test_result first",
+            "test_result second",
+            "test_result third",
+            "tests_finished"
+        ],
+        "{candidate_frames:?}"
+    );
+    let report = candidate_frames.last().expect("report");
+    assert_eq!(report["hidden"], json!({"passed": 1, "total": 2}));
+    assert_eq!(report["passed"], 4);
+    assert!(!report.to_string().contains("SECRET"), "{report}");
+
+    // The interviewer: every result, the hidden ones after the visible ones; the report in
+    // the question's order.
+    let order: Vec<&str> = interviewer_frames
+        .iter()
+        .filter(|f| f["type"] == "test_result")
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["first", "second", "third", "hidden-one", "hidden-two"]
+    );
+    let full = interviewer_frames.last().expect("report");
+    let listed: Vec<&str> = full["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        listed,
+        ["first", "hidden-one", "second", "hidden-two", "third"]
+    );
+    assert_eq!(full["results"][3]["verdict"], "failed");
+}
+
+/// Test reports are kept as runs are (`sessions.runs_kept_in_full`): older ones keep only
+/// their summary, and `GET /sessions/{id}/tests` pages them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_test_reports_keep_their_summary_and_are_paged() {
+    let server = TestServer::start(|c| {
+        c.api_key = KEY.into();
+        c.sessions.runs_kept_in_full = 2;
+    })
+    .await;
+    let created = expect_json(
+        post_json(&server, "/questions", KEY, &question()).await,
+        201,
+    )
+    .await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "bash", "question": created["question_id"]}),
+            )
+            .await,
+    );
+    let path = format!("/sessions/{}/tests", session.id);
+    for _ in 0..4 {
+        let report = expect_json(
+            post_json(&server, &path, &session.interviewer, &json!({})).await,
+            200,
+        )
+        .await;
+        assert_eq!(report["summary_only"], false);
+        assert_eq!(report["results"][0]["actual"], "3\n", "{report}");
+    }
+    let all = expect_json(server.api().get(&path, Some(KEY)).await, 200).await;
+    assert_eq!(all["total"], 4);
+    let tests = all["tests"].as_array().expect("tests");
+    let summaries: Vec<bool> = tests.iter().map(|t| t["summary_only"] == true).collect();
+    assert_eq!(
+        summaries,
+        [true, true, false, false],
+        "the two newest in full"
+    );
+    // A summary keeps each case's verdict and time, not its texts.
+    let old = &tests[0];
+    assert_eq!(old["passed"], tests[3]["passed"]);
+    assert_eq!(old["results"].as_array().map(Vec::len), Some(6));
+    assert_eq!(old["results"][0]["verdict"], "passed");
+    assert_eq!(old["results"][0]["actual"], "");
+    assert_eq!(old["results"][5]["expected"], "");
+    assert_eq!(tests[3]["results"][5]["expected"], "SECRET-EXPECTED\n");
+    println!(
+        "4 test runs of 6 cases, 2 kept in full: GET /tests is {} B",
+        all.to_string().len()
+    );
+
+    // A page: `Link` to the next while there are more.
+    let resp = server
+        .api()
+        .get(
+            &format!("{path}?limit=1&offset=1"),
+            Some(&session.candidate),
+        )
+        .await;
+    let link = resp
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let page = expect_json(resp, 200).await;
+    assert_eq!(page["tests"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["tests"][0]["tests_id"], tests[1]["tests_id"]);
+    assert!(
+        link.contains("offset=2") && link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let last = server
+        .api()
+        .get(&format!("{path}?offset=3"), Some(&session.candidate))
+        .await;
+    assert!(
+        last.headers().get("link").is_none(),
+        "no page after the last"
+    );
+    let last = expect_json(last, 200).await;
+    assert_eq!(last["tests"].as_array().map(Vec::len), Some(1));
+    check_error(
+        server
+            .api()
+            .get(&format!("{path}?limit=many"), Some(&session.candidate))
+            .await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
+    // History carries them too, as kept.
+    let history = server.api().history(&session).await;
+    let kept: Vec<bool> = history["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| t["summary_only"] == true)
+        .collect();
+    assert_eq!(kept, [true, true, false, false]);
 }

@@ -100,7 +100,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
             .api()
             .get(
                 &format!("/sessions/{}", session.id),
-                Some(&session.candidate),
+                Some(&session.interviewer),
             )
             .await,
         200,
@@ -149,7 +149,7 @@ async fn a_container_that_dies_under_a_live_session_is_replaced() {
     let session = server.python("print('still here')").await;
     let api = server.api();
     let ready = api
-        .wait_status(&session.id, &session.candidate, "ready")
+        .wait_status(&session.id, &session.interviewer, "ready")
         .await;
     let old = ready["container_id"]
         .as_str()
@@ -167,7 +167,7 @@ async fn a_container_that_dies_under_a_live_session_is_replaced() {
     // The server notices by itself (no run needed) and makes a new one.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let new = loop {
-        let now = api.get_session(&session.id, &session.candidate).await;
+        let now = api.get_session(&session.id, &session.interviewer).await;
         match now["container_id"].as_str() {
             Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
             _ => {}
@@ -193,7 +193,7 @@ async fn a_container_killed_mid_run_ends_the_run_as_error_with_a_notice() {
         .await;
     let ready = server
         .api()
-        .wait_status(&session.id, &session.candidate, "ready")
+        .wait_status(&session.id, &session.interviewer, "ready")
         .await;
     let container = ready["container_id"]
         .as_str()
@@ -219,7 +219,7 @@ async fn a_container_killed_mid_run_ends_the_run_as_error_with_a_notice() {
     loop {
         let now = server
             .api()
-            .get_session(&session.id, &session.candidate)
+            .get_session(&session.id, &session.interviewer)
             .await;
         if now["status"] == "ready" && now["container_id"].as_str().is_some_and(|c| c != container)
         {
@@ -259,7 +259,7 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
     stdout_until(&mut ws, "spinning").await;
     let container = first
         .api()
-        .get_session(&session.id, &session.candidate)
+        .get_session(&session.id, &session.interviewer)
         .await["container_id"]
         .as_str()
         .expect("container")
@@ -328,7 +328,7 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
         stdout_until(&mut ws, "3\n").await;
         let container = first
             .api()
-            .get_session(&session.id, &session.candidate)
+            .get_session(&session.id, &session.interviewer)
             .await["container_id"]
             .as_str()
             .expect("container")
@@ -374,7 +374,7 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
         );
         let now = second
             .api()
-            .get_session(&session.id, &session.candidate)
+            .get_session(&session.id, &session.interviewer)
             .await;
         assert_eq!(
             now["container_id"],

@@ -239,6 +239,9 @@ async fn get_session_describes_it_and_its_last_execution() {
         .await;
     assert_eq!(got["session_id"], session.id.as_str(), "{got}");
     assert_eq!(got["environment"], "python", "{got}");
+    // The candidate is not told which container serves the session; the interviewer is.
+    assert!(got["container_id"].is_null(), "{got}");
+    let got = api.get_session(&session.id, &session.interviewer).await;
     assert!(got["container_id"].is_string(), "{got}");
     for key in ["created_at", "last_activity_at", "expires_at"] {
         assert!(got[key].is_string(), "{key}: {got}");
@@ -607,7 +610,7 @@ async fn after_an_outage_dead_containers_are_replaced_and_sockets_told() {
     for (i, (session, old, ws)) in live.iter_mut().enumerate() {
         let now = server
             .api()
-            .get_session(&session.id, &session.candidate)
+            .get_session(&session.id, &session.interviewer)
             .await;
         assert_ne!(now["container_id"], old.as_str(), "{now}");
         send(ws, msg::run_document()).await;

@@ -30,7 +30,7 @@ async fn a_switch_is_seen_live_keeps_each_document_and_changes_the_container() {
     let session = server.python("print('the python version')\n").await;
     let ready = server
         .api()
-        .wait_status(&session.id, &session.candidate, "ready")
+        .wait_status(&session.id, &session.interviewer, "ready")
         .await;
     let python_container = ready["container_id"]
         .as_str()

@@ -155,3 +155,107 @@ async fn a_receiver_gets_signed_events_in_order_and_the_api_lists_them() {
     )
     .await;
 }
+
+/// The audit-trail flood of the hardening issue: sixteen observer sockets and the candidate
+/// toggle focus as fast as their sockets allow. Observers' focus is not recorded, the
+/// candidate's is stored at most once per interval with its final state kept, and the
+/// lifecycle events (`run.finished`, `session.ended`) are delivered promptly all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_focus_flood_costs_little_and_never_holds_back_lifecycle_events() {
+    const FLOOD: Duration = Duration::from_secs(6);
+    let (url, got) = receiver().await;
+    let server = TestServer::start(|c| {
+        c.webhooks.url = url;
+        c.webhooks.secret = SECRET.into();
+    })
+    .await;
+    let api = server.api();
+    let session = server.python("print('after the flood')\n").await;
+    let (id, token) = (session.id.clone(), session.interviewer.clone());
+    api.wait_status(&id, &session.candidate, "ready").await;
+    let mut observers = Vec::new();
+    for _ in 0..16 {
+        let (ws, welcome) = server.connect(&id, &token, "&readonly=1").await;
+        assert_eq!(welcome["role"], "observer");
+        observers.push(ws);
+    }
+    let (candidate, _) = server.connect(&id, &session.candidate, "").await;
+    let flooders: Vec<_> = observers
+        .into_iter()
+        .chain([candidate])
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let (mut sent, until) = (0usize, std::time::Instant::now() + FLOOD);
+                while std::time::Instant::now() < until {
+                    send(&mut ws, json!({"type": "focus", "focused": sent % 2 == 1})).await;
+                    sent += 1;
+                }
+                // The final state: away.
+                send(&mut ws, json!({"type": "focus", "focused": false})).await;
+                (sent + 1, ws)
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    let mut sockets = Vec::new();
+    for f in flooders {
+        let (n, ws) = f.await.expect("flooder");
+        sent += n;
+        sockets.push(ws);
+    }
+    // The trailing write of the final state lands within the interval.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ran = api.execute(&id, &token, json!({})).await;
+    assert_eq!(ran["stdout"], "after the flood\n");
+    let ended_at = std::time::Instant::now();
+    let resp = api.delete(&format!("/sessions/{id}"), Some(&token)).await;
+    assert!(resp.status().is_success());
+    let delivered = |kind: &str| {
+        got.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(h, _)| h["x-livecode-event"] == kind)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || delivered("run.finished")
+            && delivered("session.ended"))
+        .await,
+        "lifecycle events were not delivered"
+    );
+    let lifecycle_ms = ended_at.elapsed().as_millis();
+    drop(sockets);
+
+    let events = expect_json(
+        api.get(&format!("/sessions/{id}/events"), Some(&token))
+            .await,
+        200,
+    )
+    .await;
+    let all = events["events"].as_array().expect("events");
+    let focus: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["type"] == "participant.focus")
+        .collect();
+    let bytes = events.to_string().len();
+    let deliveries = got.0.lock().unwrap().len();
+    println!(
+        "focus flood: {sent} focus messages from 16 observers and the candidate in {FLOOD:?}; \
+         stored {} events ({} participant.focus), {bytes} B of events; {deliveries} webhook \
+         deliveries; session.ended delivered {lifecycle_ms} ms after the end",
+        all.len(),
+        focus.len()
+    );
+    assert!(
+        focus.iter().all(|e| e["data"]["role"] == "candidate"),
+        "only the candidate's focus is recorded: {focus:?}"
+    );
+    // At most one per 2 s interval (and the first at once).
+    assert!(!focus.is_empty() && focus.len() <= 6, "{}", focus.len());
+    assert_eq!(
+        focus.last().expect("one")["data"]["focused"],
+        false,
+        "the final state is stored"
+    );
+    assert!(all.len() < 100, "{} events", all.len());
+}

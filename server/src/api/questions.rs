@@ -1,6 +1,6 @@
 //! `/questions`: interview questions (the API key), and a session's question and test runs.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -8,10 +8,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::access::SessionAccess;
+use super::access::{parse_id, SessionAccess};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{AppJson, Caller, Operator, PageQuery, Paged};
+use super::extract::{AppJson, Bearer, Caller, Operator, PageQuery, Paged};
 use super::SessionPath;
+use crate::auth::Role;
 use crate::questions::{NewQuestion, Question, QuestionView, TestReportView};
 use crate::session::SessionId;
 use crate::state::AppState;
@@ -52,11 +53,13 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(question)))
 }
 
-/// Questions, newest first (in open mode, the caller's own).
+/// Questions, newest first (in open mode, the caller's own). Hidden cases are counted, not
+/// shown, unless the caller holds the API key (read one question with `?session=` and an
+/// interviewer's token to see them).
 #[utoipa::path(get, path = "/questions", tag = "questions", operation_id = "list_questions",
     params(PageQuery),
     responses(
-        (status = 200, body = Vec<Question>),
+        (status = 200, body = Vec<QuestionView>),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
     ),
@@ -64,9 +67,17 @@ async fn create(
 )]
 async fn list(
     State(state): State<AppState>,
+    bearer: Bearer,
     Paged(page): Paged,
-) -> Result<AppJson<Vec<Question>>, ApiError> {
-    Ok(AppJson(state.sessions.list_questions(&page).await?))
+) -> Result<AppJson<Vec<QuestionView>>, ApiError> {
+    let full = bearer.is_api_key(&state);
+    let questions = state.sessions.list_questions(&page).await?;
+    Ok(AppJson(
+        questions
+            .iter()
+            .map(|q| q.view(if full { None } else { Some(Role::Candidate) }))
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -76,30 +87,70 @@ struct QuestionPath {
     question_id: Uuid,
 }
 
-/// A question in full, hidden cases included.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ReadQuery {
+    /// A session that uses the question: with one of its tokens as the bearer, the question
+    /// as that token's role sees it (an interviewer's: hidden cases in full).
+    session: Option<String>,
+}
+
+/// A question. Hidden cases in full only for the API key, or for an interviewer token of a
+/// session that uses the question (named by `?session=`); anyone else gets them counted
+/// (`hidden_cases`, `redacted`). Without the API key or `?session=`, only in open mode.
 #[utoipa::path(get, path = "/questions/{question_id}", tag = "questions", operation_id = "get_question",
-    params(QuestionPath),
+    params(QuestionPath, ReadQuery),
     responses(
-        (status = 200, body = Question),
+        (status = 200, body = QuestionView),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
+        (status = 403, description = "A session token of a session that does not use this question (API-key mode)", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 async fn read(
     State(state): State<AppState>,
-    _: Operator,
+    bearer: Bearer,
     path: Result<Path<QuestionPath>, axum::extract::rejection::PathRejection>,
-) -> Result<AppJson<Question>, ApiError> {
+    query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<AppJson<QuestionView>, ApiError> {
     let Ok(Path(path)) = path else {
         return Err(ApiError::QuestionNotFound);
     };
-    state
+    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+    let open = state.config.open_mode();
+    // Whose view: `None` sees everything.
+    let viewer: Option<Role> = if bearer.is_api_key(&state) {
+        None
+    } else {
+        match (&bearer.0, &query.session) {
+            (Some(token), Some(session)) => {
+                let session = parse_id(session)?;
+                let role = state
+                    .sessions
+                    .role_for_token(&session, token)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
+                let uses = state.sessions.question_id(&session).await? == Some(path.question_id);
+                match (uses, open) {
+                    (true, _) => Some(role),
+                    // A token grants nothing on a question its session does not use.
+                    (false, true) => Some(Role::Candidate),
+                    (false, false) => return Err(ApiError::Forbidden),
+                }
+            }
+            _ if open => Some(Role::Candidate),
+            _ => return Err(ApiError::Unauthorized),
+        }
+    };
+    let question = state
         .sessions
         .get_question(&path.question_id)
         .await?
-        .map(AppJson)
-        .ok_or(ApiError::QuestionNotFound)
+        .ok_or(ApiError::QuestionNotFound)?;
+    Ok(AppJson(question.view(viewer)))
 }
 
 /// The session's question as the caller may see it: hidden cases only counted for candidates
@@ -160,15 +211,30 @@ async fn run_tests(
 #[derive(Debug, Serialize, ToSchema)]
 struct TestRuns {
     session_id: SessionId,
-    /// Oldest first.
+    /// How many test runs the session has in all.
+    total: usize,
+    /// Oldest first, from `offset`. The newest `sessions.runs_kept_in_full` are kept in full;
+    /// older ones keep their summary (`summary_only`).
     tests: Vec<TestReportView>,
 }
 
-/// The session's test runs, as the caller may see them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TestsPage {
+    /// At most `quotas.list_page_size` (the default).
+    limit: Option<usize>,
+    /// From the oldest; 0 by default.
+    offset: Option<usize>,
+}
+
+/// The session's test runs, as the caller may see them, a page at a time (oldest first; a
+/// `Link: rel="next"` header while there are more).
 #[utoipa::path(get, path = "/sessions/{id}/tests", tag = "questions", operation_id = "test_runs",
-    params(SessionPath),
+    params(SessionPath, TestsPage),
     responses(
         (status = 200, body = TestRuns),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
@@ -177,11 +243,35 @@ struct TestRuns {
 async fn test_runs(
     State(state): State<AppState>,
     caller: SessionAccess,
-) -> Result<AppJson<TestRuns>, ApiError> {
-    let reports = state.sessions.test_reports(&caller.id).await?;
+    query: Result<Query<TestsPage>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Query(page) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+    let max = state.config.quotas.list_page_size.max(1);
+    let limit = page.limit.unwrap_or(max).clamp(1, max);
+    let offset = page.offset.unwrap_or(0);
+    let (reports, total) = state
+        .sessions
+        .test_reports(&caller.id, limit, offset)
+        .await?;
     let role = caller.viewer();
-    Ok(AppJson(TestRuns {
-        session_id: caller.id,
-        tests: reports.iter().map(|r| r.view(role)).collect(),
-    }))
+    let mut headers = axum::http::HeaderMap::new();
+    if offset + reports.len() < total {
+        let next = format!(
+            "</api/v1/sessions/{}/tests?limit={limit}&offset={}>; rel=\"next\"",
+            caller.id,
+            offset + reports.len()
+        );
+        headers.insert(
+            axum::http::header::LINK,
+            next.parse().expect("an ASCII header value"),
+        );
+    }
+    Ok((
+        headers,
+        AppJson(TestRuns {
+            session_id: caller.id,
+            total,
+            tests: reports.iter().map(|r| r.view(role)).collect(),
+        }),
+    ))
 }

@@ -172,7 +172,8 @@ async fn read(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<SessionView>, ApiError> {
-    Ok(AppJson(state.sessions.snapshot(&caller.id).await?.into()))
+    let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
+    Ok(AppJson(view.for_role(caller.viewer())))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -377,7 +378,8 @@ async fn switch_environment(
         .sessions
         .switch_environment(&session, &body.environment, by)
         .await?;
-    Ok(AppJson(state.sessions.snapshot(&caller.id).await?.into()))
+    let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
+    Ok(AppJson(view.for_role(caller.viewer())))
 }
 
 /// Everything needed to replay the session: the first document, every accepted update and

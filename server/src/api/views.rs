@@ -15,6 +15,7 @@ pub struct SessionView {
     status: crate::session::Status,
     environment: String,
     label: Option<String>,
+    /// The session's container: interviewers and the API key only (null for others).
     container_id: Option<String>,
     created_at: DateTime<Utc>,
     last_activity_at: DateTime<Utc>,
@@ -37,6 +38,17 @@ impl From<SessionSnapshot> for SessionView {
             last_execution: s.last_execution,
             participants: s.participants,
         }
+    }
+}
+
+impl SessionView {
+    /// The view as `role` may see it: which container serves the session is the operator's
+    /// business (interviewers and the API key), not the candidate's or an observer's.
+    pub fn for_role(mut self, role: Role) -> Self {
+        if role != Role::Interviewer {
+            self.container_id = None;
+        }
+        self
     }
 }
 
@@ -80,6 +92,10 @@ struct RunView {
     stdout: String,
     stderr: String,
     truncated: bool,
+    /// The code the run ran when it was not the session's document (a REST or socket run
+    /// with its own `code`); null when it ran the document (the updates tell its text). Cut
+    /// like the output once the run is past `sessions.runs_kept_in_full`.
+    code: Option<String>,
 }
 
 impl HistoryView {
@@ -109,6 +125,7 @@ impl HistoryView {
                 stdout: r.stdout,
                 stderr: r.stderr,
                 truncated: r.truncated,
+                code: r.code,
             })
             .collect();
         Self {

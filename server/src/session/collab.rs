@@ -130,7 +130,13 @@ impl SessionRegistry {
             if state.status.is_ended() {
                 return Err(EditError::Ended);
             }
-            let pushed = state.doc.push(version, updates, now, limit)?;
+            // The document may grow only as far as the files leave room for.
+            let others = files_bytes(&state.files) + DOCUMENT_NAME_BYTES;
+            let room = limit.saturating_sub(others).max(state.doc.doc().len());
+            let pushed = state
+                .doc
+                .push(version, updates, now, room)
+                .map_err(|e| over_workspace(e, others, limit))?;
             state.last_activity_at = now;
             let records = pushed
                 .accepted
@@ -179,8 +185,9 @@ impl SessionRegistry {
         version: u64,
         updates: Vec<(String, Box<RawValue>)>,
     ) -> Result<(), EditError> {
-        // Each file, like the document, is at most the code limit (a run refuses a workspace
-        // over it as a whole, with the reason).
+        // The document and every file together are at most the code limit, as a run counts
+        // them: an edit that would take the workspace past it is refused, so every state a
+        // session accepts can run.
         let limit = self.config().limits.code_limit_bytes;
         let now = Utc::now();
         let (files, versions) = {
@@ -188,8 +195,14 @@ impl SessionRegistry {
             if state.status.is_ended() {
                 return Err(EditError::Ended);
             }
+            let current = state.files.get(name).map_or(0, String::len);
+            let others =
+                files_bytes(&state.files) - current + state.doc.doc().len() + DOCUMENT_NAME_BYTES;
+            let room = limit.saturating_sub(others).max(current);
             let authority = state.file_docs.get_mut(name).ok_or_else(|| no_file(name))?;
-            let pushed = authority.push(version, updates, now, limit)?;
+            let pushed = authority
+                .push(version, updates, now, room)
+                .map_err(|e| over_workspace(e, others, limit))?;
             let text = authority.doc().to_string();
             state.files.insert(name.to_string(), text);
             state.last_activity_at = now;
@@ -245,6 +258,28 @@ pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
         SessionEvent::Notes(_) | SessionEvent::Focus(_) => role == Role::Interviewer,
         SessionEvent::TestResult(r) => !r.hidden || crate::questions::sees_hidden(role),
         _ => true,
+    }
+}
+
+/// What the document's own name may take in a run's workspace (a name is at most this long,
+/// or the run refuses it): counted with the files, so that an accepted edit always runs.
+pub const DOCUMENT_NAME_BYTES: usize = 128;
+
+/// Bytes the session's other files take in a run's workspace, names included (as
+/// [`validate_files`](super::files::validate_files) counts them).
+pub fn files_bytes(files: &std::collections::BTreeMap<String, String>) -> usize {
+    files.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// An edit refused for size, told as the workspace's size against the code limit.
+fn over_workspace(err: CollabError, others: usize, limit: usize) -> EditError {
+    match err {
+        CollabError::TooLarge { size, .. } => EditError::TooLarge(format!(
+            "the edit would make the document and its files {} bytes; the limit \
+             (limits.code_limit_bytes) is {limit}",
+            size + others
+        )),
+        other => other.into(),
     }
 }
 

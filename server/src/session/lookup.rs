@@ -21,6 +21,9 @@ pub struct History {
     pub tests: Vec<crate::questions::TestReport>,
 }
 
+/// The most test runs history carries (the newest).
+pub const HISTORY_TESTS: usize = 100;
+
 /// A session as found: live, or only in the store (it ended, or another node holds it).
 enum Found {
     Live(Arc<Session>),
@@ -86,7 +89,17 @@ impl SessionRegistry {
             updates: self.shared.store.updates(id).await?,
             runs: self.shared.store.runs(id).await?,
             events: self.shared.store.events(id).await?,
-            tests: self.shared.store.test_reports(id).await?,
+            tests: {
+                // The newest test runs only: history stays bounded however many there were
+                // (`GET /sessions/{id}/tests` pages through them all).
+                let (_, total) = self.shared.store.test_reports(id, 0, 0).await?;
+                let offset = total.saturating_sub(HISTORY_TESTS);
+                self.shared
+                    .store
+                    .test_reports(id, HISTORY_TESTS, offset)
+                    .await?
+                    .0
+            },
         })
     }
 

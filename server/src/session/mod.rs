@@ -115,6 +115,8 @@ struct State {
     /// accepted updates are kept in memory for pulls, their text in `files`.
     file_docs: BTreeMap<String, Authority>,
     participants: BTreeMap<u64, Participant>,
+    /// What was last told of each participant's focus, and when (focus is coalesced).
+    focus_told: BTreeMap<u64, FocusTold>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
     run: Option<run::ActiveRun>,
@@ -384,18 +386,59 @@ impl Session {
         })
     }
 
-    /// A participant's page gained or lost focus (a signal interviewers see, never acted on):
-    /// told to interviewers and recorded, each change once.
-    pub fn set_focus(&self, participant: u64, focused: bool) {
+    /// A participant's page gained or lost focus (a signal interviewers see, never acted on).
+    /// Only the candidate's and interviewers' focus is told (an observer's is nobody's
+    /// business), and at most one change per participant every [`FOCUS_INTERVAL`]: a change
+    /// within it is told at its end if it still holds (the latest state wins), so a page
+    /// toggling focus costs the audit trail, the webhooks and the sockets one event per
+    /// interval, and the final state is always told.
+    pub fn set_focus(self: &Arc<Self>, participant: u64, focused: bool) {
         let mut state = self.state();
         let Some(p) = state.participants.get_mut(&participant) else {
             return;
         };
-        if p.focused == focused {
+        if p.role == Role::Observer || p.focused == focused {
             return;
         }
         p.focused = focused;
-        let (role, name) = (p.role, p.name.clone());
+        let now = std::time::Instant::now();
+        let told = state.focus_told.entry(participant).or_default();
+        if told.pending {
+            return;
+        }
+        match told.at {
+            Some(at) if now.duration_since(at) < FOCUS_INTERVAL => {
+                told.pending = true;
+                let session = Arc::downgrade(self);
+                let when = at + FOCUS_INTERVAL;
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(when.into()).await;
+                    if let Some(session) = session.upgrade() {
+                        let mut state = session.state();
+                        if let Some(told) = state.focus_told.get_mut(&participant) {
+                            told.pending = false;
+                        }
+                        session.tell_focus_locked(&mut state, participant);
+                    }
+                });
+            }
+            _ => self.tell_focus_locked(&mut state, participant),
+        }
+    }
+
+    /// Records and sends `participant`'s focus now, if it differs from what was last told.
+    fn tell_focus_locked(&self, state: &mut State, participant: u64) {
+        let Some(p) = state.participants.get(&participant) else {
+            return;
+        };
+        let (role, name, focused) = (p.role, p.name.clone(), p.focused);
+        let told = state.focus_told.entry(participant).or_default();
+        // A new participant starts in focus, as told by its join.
+        if told.focused.unwrap_or(true) == focused {
+            return;
+        }
+        told.focused = Some(focused);
+        told.at = Some(std::time::Instant::now());
         self.audit.record(
             self.id,
             "participant.focus",
@@ -460,6 +503,7 @@ impl Drop for ParticipantGuard {
         let Some(gone) = state.participants.remove(&self.key) else {
             return;
         };
+        state.focus_told.remove(&self.key);
         let list = state.participants.values().cloned().collect();
         self.session.audit.record(
             self.session.id,
@@ -468,6 +512,19 @@ impl Drop for ParticipantGuard {
         );
         self.session.emit_locked(SessionEvent::Presence(list));
     }
+}
+
+/// A participant's focus is told at most once per this interval (the latest state wins).
+pub const FOCUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What was last told of one participant's focus.
+#[derive(Debug, Default)]
+struct FocusTold {
+    /// `None`: nothing yet (a participant starts in focus).
+    focused: Option<bool>,
+    at: Option<std::time::Instant>,
+    /// A change within the interval waits to be told at its end.
+    pending: bool,
 }
 
 /// When a session ends if nothing more happens: idle past the TTL, or at its deadline.

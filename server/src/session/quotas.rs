@@ -9,6 +9,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::{SessionError, SessionId};
+use crate::auth::Role;
 use crate::config::QuotasConfig;
 
 /// Who created a session, for quotas: the API key, or a client address in open mode.
@@ -19,6 +20,8 @@ pub(super) struct Quotas {
     config: QuotasConfig,
     creations: Option<DefaultKeyedRateLimiter<String>>,
     runs: Option<DefaultKeyedRateLimiter<SessionId>>,
+    /// Sockets opened per session token (a token is one role of one session).
+    joins: Option<DefaultKeyedRateLimiter<(SessionId, Role)>>,
 }
 
 fn per_minute(n: u32) -> Option<Quota> {
@@ -31,6 +34,7 @@ impl Quotas {
             config: config.clone(),
             creations: per_minute(config.sessions_per_minute).map(governor::RateLimiter::keyed),
             runs: per_minute(config.runs_per_minute).map(governor::RateLimiter::keyed),
+            joins: per_minute(config.joins_per_minute).map(governor::RateLimiter::keyed),
         }
     }
 
@@ -93,12 +97,32 @@ impl Quotas {
             })
     }
 
+    /// May the token of `role` on `session` open another socket now? Each one costs a
+    /// `welcome` (the document and every file), so a reconnect loop is bounded here.
+    pub fn check_join(&self, session: SessionId, role: Role) -> Result<(), SessionError> {
+        let Some(limiter) = &self.joins else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&(session, role))
+            .map_err(|not_until| SessionError::RateLimited {
+                message: format!(
+                    "one token may open {} sockets a minute on its session",
+                    self.config.joins_per_minute
+                ),
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })
+    }
+
     /// Forgets keys whose limits have fully recovered (so the maps don't grow forever).
     pub fn forget_idle(&self) {
         if let Some(l) = &self.creations {
             l.retain_recent();
         }
         if let Some(l) = &self.runs {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.joins {
             l.retain_recent();
         }
     }
@@ -122,6 +146,7 @@ mod tests {
             max_live_sessions_per_ip: 3,
             sessions_per_minute: 5,
             runs_per_minute: 2,
+            joins_per_minute: 3,
             list_page_size: 100,
         }
     }
@@ -169,5 +194,20 @@ mod tests {
         for _ in 0..100 {
             off.check_run(a).expect("0 turns it off");
         }
+    }
+
+    #[test]
+    fn joins_are_limited_per_token() {
+        let q = Quotas::new(&config());
+        let a = SessionId(uuid::Uuid::new_v4());
+        for _ in 0..3 {
+            q.check_join(a, Role::Candidate).expect("within the burst");
+        }
+        assert!(matches!(
+            q.check_join(a, Role::Candidate),
+            Err(SessionError::RateLimited { .. })
+        ));
+        q.check_join(a, Role::Interviewer)
+            .expect("the other token has its own");
     }
 }

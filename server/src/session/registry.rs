@@ -29,6 +29,9 @@ use crate::questions::{Question, TestReport};
 use crate::sandbox::{EngineHealth, RunnerConn, Sandbox, SandboxId};
 use crate::store::{ListPage, SessionRecord, Store};
 
+/// The least history a file keeps for pulls, however many files share the budget.
+const FILE_HISTORY_MIN_BYTES: usize = 8 * 1024;
+
 /// Everything the registry's handles share.
 pub(super) struct Shared {
     pub sessions: Arc<DashMap<SessionId, Arc<Session>>>,
@@ -382,12 +385,17 @@ impl SessionRegistry {
                 ),
                 notes: record.notes,
                 // Each file goes on from its stored version (its edits are not kept: a pull
-                // from before a restart reloads), with a small history of its own.
+                // from before a restart reloads), with a small history of its own: the files
+                // share an eighth of the session's history bound, so that many files cost
+                // no more memory than one.
                 file_docs: record
                     .files
                     .iter()
                     .map(|(name, text)| {
-                        let history = self.shared.config.sessions.history_limit_bytes / 8;
+                        let history = (self.shared.config.sessions.history_limit_bytes
+                            / 8
+                            / record.files.len().max(1))
+                        .max(FILE_HISTORY_MIN_BYTES);
                         let version = record.file_versions.get(name).copied().unwrap_or(0);
                         let doc = Authority::restore(
                             text.clone(),
@@ -401,6 +409,7 @@ impl SessionRegistry {
                     .collect(),
                 files: record.files,
                 participants: BTreeMap::new(),
+                focus_told: BTreeMap::new(),
                 next_participant: 0,
                 last_execution,
                 run: None,
@@ -441,6 +450,16 @@ impl SessionRegistry {
         Ok(self.shared.store.get_question(&question).await?)
     }
 
+    /// May the token of `role` open another socket on `session` (`quotas.joins_per_minute`)?
+    pub fn check_join(&self, session: SessionId, role: Role) -> Result<(), SessionError> {
+        self.shared.quotas.check_join(session, role)
+    }
+
+    /// The id of the question session `id` uses, if any.
+    pub async fn question_id(&self, id: &SessionId) -> Result<Option<Uuid>, SessionError> {
+        Ok(self.shared.store.session_question(id).await?)
+    }
+
     /// Starts a test run of the session's question (one quota of runs for all its cases).
     pub async fn start_tests(
         &self,
@@ -461,14 +480,19 @@ impl SessionRegistry {
         testing::start(&self.shared.containers, session, question, by)
     }
 
-    /// A session's test reports, oldest first.
-    pub async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, SessionError> {
+    /// A page of a session's test reports, oldest first, and how many there are in all.
+    pub async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), SessionError> {
         self.shared
             .store
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
-        Ok(self.shared.store.test_reports(id).await?)
+        Ok(self.shared.store.test_reports(id, limit, offset).await?)
     }
 
     /// Keeps a new question.

@@ -133,9 +133,13 @@ impl SessionRegistry {
         text: &str,
     ) -> Result<String, SessionError> {
         let limit = self.shared.config.limits.code_limit_bytes;
-        if text.len() > limit {
+        // With the files, as a run counts them: a switch never makes the session unrunnable.
+        let size = text.len()
+            + super::collab::files_bytes(&session.state().files)
+            + super::collab::DOCUMENT_NAME_BYTES;
+        if size > limit {
             return Err(SessionError::Files(super::files::FilesError::TooLarge {
-                size: text.len(),
+                size,
                 limit,
             }));
         }

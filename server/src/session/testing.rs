@@ -2,6 +2,9 @@
 //! the session's container (the same engine as any run: the build cache makes every case after
 //! the first skip the build). The run slot is held from the first case to the report; each
 //! case's result goes out as it is known, the report at the end, and the report is stored.
+//! Hidden cases run after the visible ones, and sockets that may not see them hear nothing of
+//! them until the report's count (not even a status), so only the run's total time is left
+//! to tell anything about them (docs/protocol.md).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +97,15 @@ async fn run_all(
     let started_at = Utc::now();
     let mut results = Vec::with_capacity(question.cases.len());
     let mut stop: Option<&'static str> = None;
-    for (index, case) in question.cases.iter().enumerate() {
+    // Visible cases first, then the hidden ones: candidates hear nothing between the last
+    // visible result and the report, so no gap between results times a hidden case.
+    let order = question
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.hidden)
+        .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
+    for (index, case) in order {
         if stop.is_none() {
             if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                 stop = Some("the server is shutting down");
@@ -121,6 +132,8 @@ async fn run_all(
         session.emit(SessionEvent::TestResult(result.clone()));
         results.push(Arc::unwrap_or_clone(result));
     }
+    // The report lists the cases in the question's order.
+    results.sort_by_key(|r| r.index);
     let report = Arc::new(TestReport {
         tests_id,
         question_id: question.question_id,
@@ -133,9 +146,11 @@ async fn run_all(
             .count(),
         total: results.len(),
         results,
+        summary_only: false,
     });
     // Stored before it is announced, so a page loaded on `tests_finished` finds it.
-    if let Err(err) = c.store.insert_test_report(&session.id, &report).await {
+    let keep = c.config.sessions.runs_kept_in_full;
+    if let Err(err) = c.store.insert_test_report(&session.id, &report, keep).await {
         tracing::error!(session = %session.id, %err, "could not store the test report");
     }
     c.events.record(

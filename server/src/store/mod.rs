@@ -63,6 +63,8 @@ pub struct RunRecord {
     pub stdout: String,
     pub stderr: String,
     pub truncated: bool,
+    /// The code it ran when that was not the session's document (`None`: the document).
+    pub code: Option<String>,
 }
 
 /// One event of a session's audit trail (what webhooks deliver too).
@@ -206,11 +208,20 @@ pub trait Store: Send + Sync {
     async fn set_session_question(&self, id: &SessionId, question: &Uuid)
         -> Result<(), StoreError>;
     async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError>;
+    /// Keeps a test run's report; the one it moves out of the newest `keep_full` of its
+    /// session keeps only its summary ([`TestReport::summary`]), as runs keep theirs.
     async fn insert_test_report(
         &self,
         id: &SessionId,
         report: &TestReport,
+        keep_full: usize,
     ) -> Result<(), StoreError>;
-    /// A session's test runs, oldest first.
-    async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, StoreError>;
+    /// A page of a session's test runs, oldest first (`offset` from the oldest), and how
+    /// many it has in all.
+    async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), StoreError>;
 }

@@ -123,6 +123,8 @@ struct RunCtx {
     stdin: Option<mpsc::Receiver<StdinCommand>>,
     plan: Plan,
     output: output::Output,
+    /// The request's own code (not the document's), for the history.
+    code: Option<String>,
 }
 
 /// The run `req` asks for, against the session's files and document as they are now.
@@ -194,8 +196,12 @@ pub(super) async fn start(
                         Session::begin_transcript(&mut state, run_id, by, transcript_limit);
                         session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
                     }
-                    state.status = Status::Executing;
-                    session.emit_locked(SessionEvent::Status(Status::Executing));
+                    // A test case's run says nothing: its test run is already `executing`, and
+                    // a status per case would time hidden cases for every socket.
+                    if state.status != Status::Executing {
+                        state.status = Status::Executing;
+                        session.emit_locked(SessionEvent::Status(Status::Executing));
+                    }
                     None
                 }
             }
@@ -219,6 +225,7 @@ pub(super) async fn start(
         stop,
         stdin: Some(stdin_rx),
         plan,
+        code: req.code.clone(),
     };
     let c = containers.clone();
     // The run's log lines carry the request's id (REST) or the socket's (run message).
@@ -254,6 +261,7 @@ async fn run_task(
         stdout: String::new(),
         stderr: String::new(),
         truncated: false,
+        code: ctx.code.take(),
     };
     let quiet = ctx.output.quiet;
     if !quiet {

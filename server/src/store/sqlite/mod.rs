@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_4.sql"),
     include_str!("migration_5.sql"),
     include_str!("migration_6.sql"),
+    include_str!("migration_7.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -354,12 +355,14 @@ impl Store for SqliteStore {
         let r = r.clone();
         self.with(move |conn| {
             conn.execute(
-                "INSERT INTO runs (id, session_id, by_role, started_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO runs (id, session_id, by_role, started_at, code)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     r.id.to_string(),
                     r.session_id,
                     r.by_role,
-                    r.started_at.to_rfc3339()
+                    r.started_at.to_rfc3339(),
+                    r.code,
                 ],
             )?;
             Ok(())
@@ -402,17 +405,18 @@ impl Store for SqliteStore {
                     r.build_ms.map(|d| d as i64),
                 ],
             )?;
-            // Older runs keep their status and timings but only the start of their output.
+            // Older runs keep their status and timings but only the start of their output (and
+            // of the code they ran, when it was not the document).
             // Each finish moves one run out of the newest `keep_full`: that one is cut, so the
             // work per run stays the same however long the session (an index lookup, not a
             // scan of every run's output).
             tx.execute(
                 "UPDATE runs SET stdout = substr(stdout, 1, ?3), stderr = substr(stderr, 1, ?3),
-                   truncated = 1
+                   code = substr(code, 1, ?3), truncated = 1
                  WHERE id = (SELECT id FROM runs WHERE session_id = ?1
                              ORDER BY started_at DESC LIMIT 1 OFFSET ?2)
                    AND finished_at IS NOT NULL
-                   AND (length(stdout) > ?3 OR length(stderr) > ?3)",
+                   AND (length(stdout) > ?3 OR length(stderr) > ?3 OR length(code) > ?3)",
                 params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
             )?;
             tx.commit()?;
@@ -584,30 +588,63 @@ impl Store for SqliteStore {
         &self,
         id: &SessionId,
         report: &TestReport,
+        keep_full: usize,
     ) -> Result<(), StoreError> {
         let (id, tests_id, body) = (*id, report.tests_id.to_string(), json(report)?);
         self.with(move |conn| {
-            conn.execute(
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
                 "INSERT INTO test_runs (id, session_id, body) VALUES (?1, ?2, ?3)",
                 params![tests_id, id, body],
             )?;
+            // Each insert moves one report out of the newest `keep_full`: that one keeps its
+            // summary only, so the work per test run stays the same however many there are.
+            let old: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, body FROM test_runs WHERE session_id = ?1
+                     ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                    params![id, keep_full as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            if let Some((seq, body)) = old {
+                let report: TestReport = parse(&body, "test report")?;
+                if !report.summary_only {
+                    tx.execute(
+                        "UPDATE test_runs SET body = ?2 WHERE seq = ?1",
+                        params![seq, json(&report.summary())?],
+                    )?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    async fn test_reports(&self, id: &SessionId) -> Result<Vec<TestReport>, StoreError> {
+    async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
         self.with(move |conn| {
-            let mut stmt =
-                conn.prepare("SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq")?;
-            let mut rows = stmt.query([id])?;
+            let total: i64 = conn.query_row(
+                "SELECT count(*) FROM test_runs WHERE session_id = ?1",
+                [id],
+                |row| row.get(0),
+            )?;
+            let mut stmt = conn.prepare(
+                "SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
+            )?;
+            let mut rows = stmt.query(params![id, limit as i64, offset as i64])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let body: String = row.get(0)?;
                 out.push(parse(&body, "test report")?);
             }
-            Ok(out)
+            Ok((out, total as usize))
         })
         .await
     }

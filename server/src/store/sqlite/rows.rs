@@ -105,6 +105,7 @@ pub fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         stdout: row.get("stdout")?,
         stderr: row.get("stderr")?,
         truncated: row.get("truncated")?,
+        code: row.get("code")?,
     })
 }
 

@@ -75,6 +75,7 @@ async fn sessions_and_runs_survive_reopening() {
         stdout: String::new(),
         stderr: String::new(),
         truncated: false,
+        code: None,
     };
     store.insert_run(&run).await.expect("run");
     drop(store);

@@ -289,6 +289,16 @@ where
     } else {
         start.name
     };
+    // Each socket costs a `welcome`: a token's reconnect loop is bounded by a rate.
+    if let Err(err) = state.sessions.check_join(session.id, credential) {
+        let _ = sink
+            .send(text(ServerMessage::from(&ApiError::from(err))))
+            .await;
+        let _ = sink
+            .send(close_frame(close::TRY_LATER, "too many joins"))
+            .await;
+        return None;
+    }
     match session.join(role, credential, name, caps(state)) {
         Ok(guard) => {
             let me = Client {
@@ -322,7 +332,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
     let participants = start.snapshot.participants.clone();
     let env = &session.environment();
     let welcome = ServerMessage::Welcome {
-        session: Box::new(SessionView::from(start.snapshot)),
+        session: Box::new(SessionView::from(start.snapshot).for_role(me.role)),
         role: me.role,
         document: start.document,
         version: start.version,
