@@ -1,6 +1,7 @@
 //! Builds: the cache in the session's container (an unchanged program is not rebuilt, a run
-//! cannot write the cache), and the toolchains' resident compilers (kotlind, javad), which
-//! serve builds and which runs can neither stop nor replace.
+//! can neither write nor read the cache), and the toolchains' resident compilers (kotlind,
+//! javad), which serve builds, which runs can neither stop, replace nor jam, and which keep
+//! nothing of one run's code for the next.
 
 use std::process::Command;
 use std::time::Duration;
@@ -289,6 +290,7 @@ async fn a_run_cannot_jam_javad() {
         .await;
     execute_ok(&jammed);
     assert_eq!(jammed["stdout"], "built alone: 0 true\n", "{jammed}");
+    eprintln!("beside the jam: {}", jammed["stderr"]);
     let said = log();
     assert!(said.contains("javad: busy"), "{said}");
 
@@ -311,6 +313,7 @@ async fn a_run_cannot_jam_javad() {
         execute_ok(&built);
         assert_eq!(built["stdout"], format!("{n}\n"), "{built}");
         let seconds = built["build_time"].as_f64().unwrap_or(f64::MAX);
+        eprintln!("build {n} after the jam: {seconds} s");
         assert!(seconds < 20.0, "build {n} waited for the jam: {built}");
     }
 }
