@@ -3,10 +3,14 @@
 //! Run on unchanged code does not build again.
 //!
 //! Entries live in [`CACHE_DIR`], a tmpfs of its own owned by [`CACHE_UID`], which only the
-//! cache thread acts as: no run can plant, change or remove an entry (runs may read them:
-//! they are what this session's own code compiled to). Each entry is `<key>/files/…` and
-//! `<key>/output`; it is written under a temporary name and renamed, so a half-written
-//! entry is never found. When the mount is full the least recently used entries go.
+//! cache thread acts as, and which it keeps to itself (mode 0700, entries 0700 and 0600): no
+//! run can plant, change, remove or read an entry. A session's runs are not all its
+//! candidate's: an interviewer's private code, run through `execute` with `code`, is cached
+//! too. On a hit the cache thread opens the entry's files and hands them, open, to the worker
+//! thread, which copies them into the workspace for the run that needs them (see
+//! [`Cache::open`]). Each entry is `<key>/files/…` and `<key>/output`; it is written under a
+//! temporary name and renamed, so a half-written entry is never found. When the mount is
+//! full the least recently used entries go.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -37,8 +41,22 @@ pub fn valid_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// One piece of a cached build on its way into the workspace, in order: a directory before
+/// what it holds; then `End` with how the cache's side went.
+pub enum Piece {
+    /// A directory, relative to the workspace.
+    Dir(String),
+    /// A file, relative to the workspace, the mode it gets there, and the entry's copy, open.
+    File(String, u32, fs::File),
+    End(Result<(), String>),
+}
+
+/// Cached files in flight to the worker at once (each holds a descriptor).
+const PIECES_IN_FLIGHT: usize = 8;
+
 enum Job {
     Lookup(String),
+    Open(String, mpsc::SyncSender<Piece>),
     Store {
         key: String,
         inputs: Vec<String>,
@@ -66,7 +84,9 @@ impl Cache {
             .stack_size(256 * 1024)
             .spawn(move || {
                 let creds = sys::set_thread_credentials([CACHE_UID; 3], [CACHE_UID; 3]);
-                let ok = creds.is_ok();
+                // The mount is made readable by all; the cache is its thread's alone.
+                let ok = creds.is_ok()
+                    && fs::set_permissions(CACHE_DIR, fs::Permissions::from_mode(0o700)).is_ok();
                 let _ = ready_tx.send(ok);
                 if !ok {
                     return;
@@ -74,6 +94,11 @@ impl Cache {
                 for (job, reply) in rx {
                     let answer = match job {
                         Job::Lookup(key) => lookup(&key),
+                        Job::Open(key, sink) => {
+                            let result = open(&key, &sink).map_err(|e| e.to_string());
+                            let _ = sink.send(Piece::End(result));
+                            None
+                        }
                         Job::Store {
                             key,
                             inputs,
@@ -103,6 +128,17 @@ impl Cache {
         self.ask(Job::Lookup(key.to_string()))
     }
 
+    /// The files of entry `key`, opened by the cache thread and sent as [`Piece`]s (at most
+    /// [`PIECES_IN_FLIGHT`] at a time); the worker thread writes them into the workspace as
+    /// they come. Returns at once: the receiver is the worker's to drain.
+    pub fn open(&self, key: &str) -> mpsc::Receiver<Piece> {
+        let (tx, rx) = mpsc::sync_channel(PIECES_IN_FLIGHT);
+        // No answer to wait for: the pieces are the answer.
+        let (reply, _) = mpsc::channel();
+        let _ = self.jobs.send((Job::Open(key.to_string(), tx), reply));
+        rx
+    }
+
     /// Keeps what the build of `key` left in the workspace (every regular file that is not
     /// one of `inputs`) and what it printed.
     pub fn store(&self, key: &str, inputs: Vec<String>, output: Output) {
@@ -114,9 +150,42 @@ impl Cache {
     }
 }
 
-/// The files of entry `key`, for the worker to copy into the workspace.
-pub fn entry_files(key: &str) -> PathBuf {
-    Path::new(CACHE_DIR).join(key).join("files")
+/// Sends entry `key`'s directories and files, each directory before what it holds. A file is
+/// restored 0755 if the build made it executable, else 0644.
+fn open(key: &str, sink: &mpsc::SyncSender<Piece>) -> io::Result<()> {
+    let gone = || io::Error::other("the worker stopped taking the files");
+    let root = Path::new(CACHE_DIR).join(key).join("files");
+    // Directories still to send, by path relative to `root`: no descriptor is held while
+    // the worker writes.
+    let mut dirs = vec![String::new()];
+    while let Some(rel) = dirs.pop() {
+        for entry in fs::read_dir(root.join(&rel))? {
+            let entry = entry?;
+            let name = entry.file_name().into_string().map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidData, "a file name is not UTF-8")
+            })?;
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = fs::symlink_metadata(entry.path())?;
+            if meta.is_dir() {
+                sink.send(Piece::Dir(path.clone())).map_err(|_| gone())?;
+                dirs.push(path);
+            } else if meta.is_file() {
+                let mode = if meta.mode() & 0o100 != 0 {
+                    0o755
+                } else {
+                    0o644
+                };
+                let file = fs::File::open(entry.path())?;
+                sink.send(Piece::File(path, mode, file))
+                    .map_err(|_| gone())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn lookup(key: &str) -> Option<Output> {
@@ -190,22 +259,24 @@ fn collect(
     Ok(())
 }
 
+/// Writes an entry, readable by the cache's uid alone: directories 0700, files 0600 (0700
+/// for what the build made executable, which is how it is restored).
 fn write_entry(tmp: &Path, outputs: &[(String, PathBuf)], output: &Output) -> io::Result<()> {
     let files = tmp.join("files");
     fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o755)
+        .mode(0o700)
         .create(&files)?;
     for (rel, from) in outputs {
         let to = files.join(rel);
         if let Some(parent) = to.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o755)
+                .mode(0o700)
                 .create(parent)?;
         }
         let mut src = fs::File::open(from)?;
-        let mode = src.metadata()?.permissions().mode() & 0o755 | 0o444;
+        let mode = src.metadata()?.permissions().mode() & 0o100 | 0o600;
         let mut dst = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -214,7 +285,11 @@ fn write_entry(tmp: &Path, outputs: &[(String, PathBuf)], output: &Output) -> io
         io::copy(&mut src, &mut dst)?;
         fs::set_permissions(&to, fs::Permissions::from_mode(mode))?;
     }
-    let mut out = fs::File::create(tmp.join("output"))?;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp.join("output"))?;
     out.write_all(&encode_output(output))
 }
 

@@ -12,8 +12,12 @@ use std::time::Duration;
 
 use livecode_runner::compiler::{encode_request, read_answer, FALLBACK_EXIT};
 
-/// How long a daemon may take to answer before the build compiles by itself.
-const ANSWER_WITHIN: Duration = Duration::from_secs(20);
+/// How long a daemon may take to answer before the build compiles by itself: longer than a
+/// daemon lets one compile run (20 s), so that a compile it gives up on is told as such. A
+/// daemon busy with another client answers at once ([`BUSY`]) instead of queueing this one.
+///
+/// [`BUSY`]: livecode_runner::compiler::BUSY
+const ANSWER_WITHIN: Duration = Duration::from_secs(25);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

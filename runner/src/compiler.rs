@@ -10,6 +10,10 @@
 //!
 //! `livecode-compile SOCKET -d DIR FILE...` is the client a build runs. With no daemon
 //! to answer it exits [`FALLBACK_EXIT`], and the build compiles the slow way.
+//!
+//! A daemon compiles for one client at a time: to any other it answers [`BUSY`] at once, so
+//! no build waits behind another's compile. A compile whose client goes away (its run ended)
+//! is cancelled, and none runs longer than the daemon's limit (20 s).
 
 use std::io::{self, Read};
 
@@ -17,6 +21,13 @@ use std::io::{self, Read};
 pub const MAGIC: u32 = 0x4c43_4431;
 /// The client's exit code when no daemon answered: compile without one.
 pub const FALLBACK_EXIT: i32 = 75;
+/// The answer of a daemon busy with another client's compile: exit code [`FALLBACK_EXIT`],
+/// no diagnostics, no files. The client exits with that code and the build compiles by itself.
+pub const BUSY: Answer = Answer {
+    exit_code: FALLBACK_EXIT,
+    diagnostics: Vec::new(),
+    files: Vec::new(),
+};
 /// At most this much comes back (classes and diagnostics together).
 pub const MAX_ANSWER: usize = 64 << 20;
 pub const MAX_FILES: usize = 4096;

@@ -10,7 +10,7 @@
 use std::fmt;
 
 /// Bumped whenever a frame changes shape or meaning.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The largest frame either side accepts; anything longer is a broken stream.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 
@@ -114,6 +114,9 @@ pub struct Finished {
     pub message: String,
     /// The build step did not run: its outputs came from the cache (`build_ms` is 0).
     pub build_cached: bool,
+    /// The runner could not clear the sandbox (before or after the run): why. The container
+    /// is broken; the server replaces it rather than send it another run.
+    pub broken: Option<String>,
 }
 
 /// What the runner sends.
@@ -479,7 +482,8 @@ impl Event {
                     .opt_u64(f.run_ms)
                     .u8(f.truncated as u8)
                     .str(&f.message)
-                    .u8(f.build_cached as u8);
+                    .u8(f.build_cached as u8)
+                    .opt_str(f.broken.as_deref());
                 w.finish()
             }
             Event::Refused { run, message } => {
@@ -535,6 +539,7 @@ impl Event {
                 truncated: r.bool()?,
                 message: r.str()?,
                 build_cached: r.bool()?,
+                broken: r.opt_str()?,
             }),
             6 => Event::Refused {
                 run: r.u64()?,

@@ -77,6 +77,7 @@ fn events_round_trip() {
             truncated: false,
             message: "why".into(),
             build_cached: true,
+            broken: Some("emptying /tmp: x".into()),
         }),
         Event::Refused {
             run: 0,

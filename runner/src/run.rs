@@ -75,6 +75,9 @@ pub struct Runner {
     /// How many processes a run may have, when the server asks the runner to count them
     /// (set for gVisor only; see [`RUN_NPROC_ENV`]).
     nproc: Option<u64>,
+    /// Why the sandbox could not be cleared, to tell with the run's end: the server
+    /// replaces a broken sandbox.
+    broken: Option<String>,
     next_step: u64,
 }
 
@@ -97,6 +100,7 @@ impl Runner {
             nproc: std::env::var(RUN_NPROC_ENV)
                 .ok()
                 .and_then(|n| n.parse().ok()),
+            broken: None,
             next_step: 0,
         }
     }
@@ -151,6 +155,7 @@ impl Runner {
             truncated: false,
             message: String::new(),
             build_cached: false,
+            broken: None,
         };
         let key = req
             .build
@@ -159,18 +164,14 @@ impl Runner {
             .filter(|k| self.cache.is_some() && cache::valid_key(k));
         let inputs: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
         let files = key.as_ref().map(|_| req.files.clone());
-        let prepared = if self.dirty {
-            self.worker.clean()
-        } else {
-            Ok(())
-        }
-        .map_err(|e| format!("the sandbox could not be cleared: {e}"))
-        .and_then(|()| {
-            self.dirty = true;
-            self.worker
-                .write(req.files)
-                .map_err(|e| format!("the files could not be written to the workspace: {e}"))
-        });
+        let prepared = if self.dirty { self.clean() } else { Ok(()) }
+            .map_err(|e| format!("the sandbox could not be cleared: {e}"))
+            .and_then(|()| {
+                self.dirty = true;
+                self.worker
+                    .write(req.files)
+                    .map_err(|e| format!("the files could not be written to the workspace: {e}"))
+            });
         let prepared = prepared.and_then(|()| match (&key, files) {
             (Some(key), Some(files)) => self.restore(key, files).map(|cached| (Some(key), cached)),
             _ => Ok((None, None)),
@@ -255,15 +256,17 @@ impl Runner {
     /// output is returned for replay. When the copy fails the workspace is made again and the
     /// build runs.
     fn restore(&mut self, key: &str, files: Vec<File>) -> Result<Option<Output>, String> {
-        let Some(output) = self.cache.as_ref().and_then(|c| c.lookup(key)) else {
+        let Some(cache) = &self.cache else {
             return Ok(None);
         };
-        match self.worker.restore(cache::entry_files(key)) {
+        let Some(output) = cache.lookup(key) else {
+            return Ok(None);
+        };
+        match self.worker.restore(cache.open(key)) {
             Ok(()) => Ok(Some(output)),
             Err(e) => {
                 eprintln!("livecode-runner: {e}; building instead");
-                self.worker
-                    .clean()
+                self.clean()
                     .and_then(|()| self.worker.write(files))
                     .map_err(|e| format!("the files could not be written to the workspace: {e}"))?;
                 Ok(None)
@@ -302,12 +305,25 @@ impl Runner {
             }
             done.message.push_str(problem);
         }
-        self.out.send(&Event::Finished(done));
-        // Nothing a run wrote outlives it (and tmpfs memory is given back at once).
-        if self.worker.clean().is_ok() {
+        // Nothing a run wrote outlives it (and tmpfs memory is given back at once). Cleared
+        // before the end is told, so that a sandbox that cannot be cleared is reported with
+        // it; the next run would have waited for this anyway.
+        if self.broken.is_none() && self.clean().is_ok() {
             self.dirty = false;
         }
+        done.broken = self.broken.take();
+        self.out.send(&Event::Finished(done));
         st.closed
+    }
+
+    /// Empties the sandbox; a failure is remembered as the sandbox being broken.
+    fn clean(&mut self) -> Result<(), String> {
+        let cleaned = self.worker.clean();
+        if let Err(e) = &cleaned {
+            eprintln!("livecode-runner: the sandbox could not be cleared: {e}");
+            self.broken = Some(e.clone());
+        }
+        cleaned
     }
 
     /// Runs one step to its end. Err: the step could not be started (nothing of it ran).

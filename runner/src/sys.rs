@@ -2,9 +2,11 @@
 //! syscalls: glibc's wrappers change every thread of the process, which is exactly what the
 //! worker thread must not do.
 
+use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::raw::{c_char, c_int, c_long, c_void};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::raw::{c_char, c_int, c_long, c_uint, c_void};
+use std::ptr::NonNull;
 
 pub const SIGKILL: c_int = 9;
 /// No space left on device.
@@ -24,6 +26,15 @@ struct Rlimit {
     cur: u64,
     max: u64,
 }
+const O_RDONLY: c_int = 0;
+const O_DIRECTORY: c_int = 0o200000;
+const O_NOFOLLOW: c_int = 0o400000;
+const AT_REMOVEDIR: c_int = 0x200;
+/// Is a directory: what `unlink` answers for one.
+pub const EISDIR: i32 = 21;
+pub const ENOTEMPTY: i32 = 39;
+pub const ENOENT: i32 = 2;
+pub const EACCES: i32 = 13;
 
 #[cfg(target_arch = "x86_64")]
 mod nr {
@@ -54,6 +65,143 @@ extern "C" {
     fn msgctl(id: c_int, cmd: c_int, buf: *mut c_void) -> c_int;
     fn semctl(id: c_int, num: c_int, cmd: c_int, ...) -> c_int;
     fn setrlimit(resource: c_int, rlim: *const Rlimit) -> c_int;
+    fn openat(dirfd: c_int, path: *const c_char, flags: c_int, ...) -> c_int;
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: c_uint, flags: c_int) -> c_int;
+    fn fchmod(fd: c_int, mode: c_uint) -> c_int;
+    fn fdopendir(fd: c_int) -> *mut c_void;
+    fn readdir(dir: *mut c_void) -> *const Dirent;
+    fn rewinddir(dir: *mut c_void);
+    fn closedir(dir: *mut c_void) -> c_int;
+    fn dirfd(dir: *mut c_void) -> c_int;
+    fn __errno_location() -> *mut c_int;
+}
+
+/// `struct dirent` of glibc on 64-bit Linux (the same for x86_64 and aarch64).
+#[repr(C)]
+struct Dirent {
+    d_ino: u64,
+    d_off: i64,
+    d_reclen: u16,
+    d_type: u8,
+    d_name: [c_char; 256],
+}
+
+/// An open directory, read one entry at a time; closed when dropped. Paths are relative to
+/// it, and nothing here follows a symlink.
+pub struct Dir(NonNull<c_void>);
+
+// The stream is used by one thread at a time; moving it between threads is fine.
+unsafe impl Send for Dir {}
+
+impl Dir {
+    /// Opens `path` (absolute) as a directory; a symlink there is an error.
+    pub fn open(path: &str) -> io::Result<Self> {
+        let path = cstring(path.as_bytes())?;
+        // SAFETY: a NUL-terminated path and integer flags.
+        let fd = unsafe {
+            openat(
+                -100, // AT_FDCWD; the path is absolute
+                path.as_ptr(),
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+            )
+        };
+        check(fd as c_long)?;
+        // SAFETY: the fd is new and ours.
+        Self::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        // SAFETY: fdopendir takes ownership of the fd when it succeeds.
+        let dir = unsafe { fdopendir(fd.as_raw_fd()) };
+        match NonNull::new(dir) {
+            Some(dir) => {
+                let _ = fd.into_raw_fd();
+                Ok(Self(dir))
+            }
+            None => Err(io::Error::last_os_error()),
+        }
+    }
+
+    fn fd(&self) -> c_int {
+        // SAFETY: the stream is open.
+        unsafe { dirfd(self.0.as_ptr()) }
+    }
+
+    /// The directory `name` in this one (`..` included), never through a symlink.
+    pub fn open_child(&self, name: &CStr) -> io::Result<Self> {
+        // SAFETY: a NUL-terminated name and integer flags.
+        let fd = unsafe {
+            openat(
+                self.fd(),
+                name.as_ptr(),
+                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+            )
+        };
+        check(fd as c_long)?;
+        // SAFETY: the fd is new and ours.
+        Self::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// The next entry's name (`.` and `..` skipped); `None` at the end.
+    pub fn next_name(&mut self) -> io::Result<Option<CString>> {
+        loop {
+            // SAFETY: errno is this thread's; readdir's answer is valid until the next call.
+            unsafe {
+                *__errno_location() = 0;
+                let entry = readdir(self.0.as_ptr());
+                if entry.is_null() {
+                    let errno = *__errno_location();
+                    return if errno == 0 {
+                        Ok(None)
+                    } else {
+                        Err(io::Error::from_raw_os_error(errno))
+                    };
+                }
+                let name = CStr::from_ptr((*entry).d_name.as_ptr());
+                if name.to_bytes() != b"." && name.to_bytes() != b".." {
+                    return Ok(Some(name.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// Reads the directory again from its start.
+    pub fn rewind(&mut self) {
+        // SAFETY: the stream is open.
+        unsafe { rewinddir(self.0.as_ptr()) }
+    }
+
+    /// Removes `name`: a file or symlink, or with `dir` an empty directory.
+    pub fn unlink(&self, name: &CStr, dir: bool) -> io::Result<()> {
+        let flags = if dir { AT_REMOVEDIR } else { 0 };
+        // SAFETY: a NUL-terminated name and integer flags.
+        check(unsafe { unlinkat(self.fd(), name.as_ptr(), flags) } as c_long)
+    }
+
+    /// Sets the mode of the entry `name` (a directory: no symlink is followed, as `name`
+    /// was found to be a directory and nothing can swap it meanwhile).
+    pub fn chmod_child(&self, name: &CStr, mode: u32) -> io::Result<()> {
+        // SAFETY: a NUL-terminated name and integers.
+        check(unsafe { fchmodat(self.fd(), name.as_ptr(), mode, 0) } as c_long)
+    }
+
+    /// Sets this directory's own mode.
+    pub fn chmod(&self, mode: u32) -> io::Result<()> {
+        // SAFETY: integers only.
+        check(unsafe { fchmod(self.fd(), mode) } as c_long)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: the stream is open and closed once.
+        unsafe { closedir(self.0.as_ptr()) };
+    }
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(22))
 }
 
 fn check(ret: c_long) -> io::Result<()> {

@@ -9,11 +9,12 @@
 //! the run's uid (never the runner, the keeper or init) and needs no new process, so it
 //! works when a fork bomb holds every pid; the kernel makes it atomic against `fork`.
 
+use std::ffi::CStr;
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use livecode_runner::procfs;
 use livecode_runner::protocol::File;
 
+use crate::cache::Piece;
 use crate::sys;
 
 /// The uid runs execute as.
@@ -31,12 +33,14 @@ const WORKER_UID: u32 = 1001;
 const SCRATCH: [&str; 4] = ["/workspace", "/tmp", "/dev/shm", "/dev/mqueue"];
 /// How long killed processes may take to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(3);
+/// How long emptying the scratch places may take before the sandbox counts as broken.
+const CLEAN_WITHIN: Duration = Duration::from_secs(60);
 
 enum Job {
     KillAll,
     Clean,
     Write(Vec<File>),
-    Restore(PathBuf),
+    Restore(mpsc::Receiver<Piece>),
     Pipes(usize),
 }
 
@@ -72,9 +76,8 @@ impl Worker {
                         Job::KillAll => Reply::Done(kill_all()),
                         Job::Clean => Reply::Done(kill_all().and_then(|()| clean())),
                         Job::Write(files) => Reply::Done(write_files(&files)),
-                        Job::Restore(from) => Reply::Done(
-                            copy_tree(&from, Path::new("/workspace"))
-                                .map_err(|e| format!("copying a cached build: {e}")),
+                        Job::Restore(pieces) => Reply::Done(
+                            restore(&pieces).map_err(|e| format!("copying a cached build: {e}")),
                         ),
                         Job::Pipes(n) => Reply::Pipes((0..n).map(|_| sys::pipe()).collect()),
                     };
@@ -124,9 +127,10 @@ impl Worker {
         self.call(Job::Write(files))
     }
 
-    /// Copies a cached build's files (see `cache.rs`) into the workspace, as the run's own.
-    pub fn restore(&self, from: PathBuf) -> Result<(), String> {
-        self.call(Job::Restore(from))
+    /// Writes a cached build's files into the workspace, as the run's own, from what the
+    /// cache thread opened (see `cache.rs`): the worker cannot read the cache itself.
+    pub fn restore(&self, pieces: mpsc::Receiver<Piece>) -> Result<(), String> {
+        self.call(Job::Restore(pieces))
     }
 }
 
@@ -164,18 +168,17 @@ fn kill_all() -> Result<(), String> {
 }
 
 /// Empties every scratch place, then removes the run uid's SysV IPC objects. Safe without
-/// `openat`: no process of the run's uid exists while it works, so nothing can swap a
-/// directory for a symlink under it.
+/// locks: no process of the run's uid exists while it works, so nothing can swap a directory
+/// for a symlink under it. Any failure leaves the sandbox broken (the server replaces it).
 fn clean() -> Result<(), String> {
     // A run owns /workspace and may have locked it; the next one finds it as it was made.
     let _ = fs::set_permissions("/workspace", fs::Permissions::from_mode(0o755));
+    let deadline = Instant::now() + CLEAN_WITHIN;
     for dir in SCRATCH {
-        let Ok(entries) = fs::read_dir(dir) else {
+        let Ok(root) = sys::Dir::open(dir) else {
             continue; // absent (no /dev/mqueue) or not ours to read
         };
-        for entry in entries.flatten() {
-            remove(&entry.path()).map_err(|e| format!("emptying {dir}: {e}"))?;
-        }
+        empty(root, deadline).map_err(|e| format!("emptying {dir}: {e}"))?;
     }
     for (kind, owners) in [("shm", [7, 9]), ("msg", [7, 9]), ("sem", [4, 6])] {
         let Ok(table) = fs::read_to_string(format!("/proc/sysvipc/{kind}")) else {
@@ -190,20 +193,84 @@ fn clean() -> Result<(), String> {
     Ok(())
 }
 
-/// Removes a file, a symlink (not what it points to) or a directory tree. A directory a run
-/// made unreadable is made readable first: it is ours.
-fn remove(path: &Path) -> io::Result<()> {
-    let meta = fs::symlink_metadata(path)?;
-    if !meta.is_dir() {
-        return fs::remove_file(path);
+/// Removes everything in `root` (which stays), holding one directory open at a time (two for
+/// a moment when going down or up) whatever the tree's depth or width: a directory that is
+/// not empty is entered, emptied, and left through `..` for its parent's next pass to
+/// remove. Nothing is followed: a symlink is removed as a file, and a directory is opened
+/// with `O_NOFOLLOW`. A directory a run made unreadable is made readable first: it is ours.
+fn empty(root: sys::Dir, deadline: Instant) -> io::Result<()> {
+    let mut dir = root;
+    let mut depth = 0usize;
+    loop {
+        if Instant::now() > deadline {
+            return Err(io::Error::other(format!(
+                "still not empty after {} s",
+                CLEAN_WITHIN.as_secs()
+            )));
+        }
+        let mut full = None;
+        let mut seen = false;
+        while let Some(name) = dir.next_name()? {
+            seen = true;
+            let removed = remove_entry(&dir, &name).map_err(|e| at(depth, &name, "removing", e))?;
+            if !removed {
+                full = Some(name);
+                break;
+            }
+        }
+        if let Some(name) = full {
+            let child = match dir.open_child(&name) {
+                Err(e) if e.raw_os_error() == Some(sys::EACCES) => dir
+                    .chmod_child(&name, 0o700)
+                    .and_then(|()| dir.open_child(&name)),
+                opened => opened,
+            }
+            .map_err(|e| at(depth, &name, "opening", e))?;
+            // Its entries can be removed only if it is writable and searchable.
+            child
+                .chmod(0o700)
+                .map_err(|e| at(depth, &name, "unlocking", e))?;
+            dir = child;
+            depth += 1;
+        } else if depth > 0 {
+            // Empty now: its parent removes it on its next pass.
+            dir = dir.open_child(c"..")?;
+            depth -= 1;
+        } else if seen {
+            // Entries went while it was read: read it again until a pass finds none.
+            dir.rewind();
+        } else {
+            return Ok(());
+        }
     }
-    if meta.permissions().mode() & 0o700 != 0o700 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+}
+
+/// Removes a file, a symlink or an empty directory; false for a directory with entries.
+fn remove_entry(dir: &sys::Dir, name: &CStr) -> io::Result<bool> {
+    let gone = |e: &io::Error| e.raw_os_error() == Some(sys::ENOENT);
+    match dir.unlink(name, false) {
+        Ok(()) => return Ok(true),
+        Err(e) if gone(&e) => return Ok(true),
+        Err(e) if e.raw_os_error() == Some(sys::EISDIR) => {}
+        Err(e) => return Err(e),
     }
-    for entry in fs::read_dir(path)? {
-        remove(&entry?.path())?;
+    match dir.unlink(name, true) {
+        Ok(()) => Ok(true),
+        Err(e) if gone(&e) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(sys::ENOTEMPTY) => Ok(false),
+        Err(e) => Err(e),
     }
-    fs::remove_dir(path)
+}
+
+/// An error about entry `name`, `depth` levels below the scratch place's root.
+fn at(depth: usize, name: &CStr, doing: &str, e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{doing} {:?} ({depth} levels down): {e}",
+            name.to_string_lossy()
+        ),
+    )
 }
 
 fn write_files(files: &[File]) -> Result<(), String> {
@@ -236,31 +303,32 @@ fn write_files(files: &[File]) -> Result<(), String> {
     Ok(())
 }
 
-/// Copies the tree `from` into `to`, modes kept; never follows a symlink in `to` (new files
-/// are O_EXCL, directories must be directories).
-fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        let target = to.join(entry.file_name());
-        if meta.is_dir() {
-            match fs::symlink_metadata(&target) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => return Err(io::Error::other("a file is in the way of a directory")),
-                Err(_) => fs::DirBuilder::new().mode(0o755).create(&target)?,
+/// Writes the pieces of a cached build into the workspace until the cache says it is done;
+/// never follows a symlink in it (new files are O_EXCL, directories must be directories).
+fn restore(pieces: &mpsc::Receiver<Piece>) -> io::Result<()> {
+    let root = Path::new("/workspace");
+    for piece in pieces {
+        match piece {
+            Piece::Dir(rel) => {
+                let target = root.join(rel);
+                match fs::symlink_metadata(&target) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => return Err(io::Error::other("a file is in the way of a directory")),
+                    Err(_) => fs::DirBuilder::new().mode(0o755).create(&target)?,
+                }
             }
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            let mode = meta.permissions().mode() & 0o777;
-            let mut dst = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&target)?;
-            io::copy(&mut fs::File::open(entry.path())?, &mut dst)?;
+            Piece::File(rel, mode, mut from) => {
+                let mut to = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(root.join(rel))?;
+                io::copy(&mut from, &mut to)?;
+            }
+            Piece::End(result) => return result.map_err(io::Error::other),
         }
     }
-    Ok(())
+    Err(io::Error::other("the cache stopped before the end"))
 }
 
 /// The reasons a candidate can act on, in words; the rest as the system says them.

@@ -1,6 +1,7 @@
 //! Builds: the cache in the session's container (an unchanged program is not rebuilt, a run
-//! cannot write the cache), and the toolchains' resident compilers (kotlind, javad), which
-//! serve builds and which runs can neither stop nor replace.
+//! can neither write nor read the cache), and the toolchains' resident compilers (kotlind,
+//! javad), which serve builds, which runs can neither stop, replace nor jam, and which keep
+//! nothing of one run's code for the next.
 
 use std::process::Command;
 use std::time::Duration;
@@ -11,8 +12,13 @@ use crate::support::*;
 
 /// `script` run by `sh` in the container as root (what a run cannot see, from outside).
 fn in_container(container: &str, script: &str) -> String {
+    in_container_as("0", container, script)
+}
+
+/// `script` run by `sh` in the container as `user` (root has no `CAP_DAC_OVERRIDE` there).
+fn in_container_as(user: &str, container: &str, script: &str) -> String {
     let out = Command::new("docker")
-        .args(["exec", "-u", "0", container, "sh", "-c", script])
+        .args(["exec", "-u", user, container, "sh", "-c", script])
         .output()
         .expect("docker exec");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -119,11 +125,7 @@ async fn resident_compiler(environment: &str, attack: &str, changed: &str) {
             .matches(": compiled ")
             .count()
     };
-    let warm = wait_until(Duration::from_secs(90), || {
-        !in_container(&container, "[ -S /run/livecode/compiler.sock ] && echo up").is_empty()
-    })
-    .await;
-    assert!(warm, "the daemon never listened: {}", daemon());
+    daemon_listens(&container).await;
     let before = daemon();
     assert!(
         before.contains(" java"),
@@ -150,4 +152,168 @@ async fn resident_compiler(environment: &str, attack: &str, changed: &str) {
     execute_ok(&after);
     assert_eq!(after["stdout"], "still served\n");
     assert_eq!(compiles(), 3, "both later builds went through the daemon");
+}
+
+/// In the interviewer's private code only; the candidate's search spells it in two halves.
+const SECRET: &str = "SECRET_C0FFEE_4217";
+
+/// What the candidate's run searches for the secret: every place a run might read.
+const SEARCH: &str = "S=$(printf '%s%s' SECRET_ C0FFEE_4217); \
+    grep -rls \"$S\" /run/livecode /var/cache/livecode /tmp /workspace; echo searched";
+
+/// Waits until the environment's daemon listens (it serves builds once warm).
+async fn daemon_listens(container: &str) {
+    let warm = wait_until(Duration::from_secs(120), || {
+        !in_container(container, "[ -S /run/livecode/compiler.sock ] && echo up").is_empty()
+    })
+    .await;
+    assert!(warm, "the daemon never listened within 120 s");
+}
+
+/// The interviewer runs private code through `execute` with `code`, twice (the second a
+/// cache hit); the candidate's next run finds nothing of it anywhere it can read.
+async fn private_code_stays_private(environment: &str, secret_code: &str, search_code: &str) {
+    let server = TestServer::start(|_| {}).await;
+    let api = server.api();
+    let session = server.session(json!({"environment": environment})).await;
+    let id = &session.id;
+    let container = session_container(&api, &session).await;
+    daemon_listens(&container).await;
+    let compiles = || {
+        in_container(&container, "cat /run/livecode/daemon.log")
+            .matches(": compiled ")
+            .count()
+    };
+
+    for _ in 0..2 {
+        let private = api
+            .execute(id, &session.interviewer, json!({"code": secret_code}))
+            .await;
+        execute_ok(&private);
+        assert_eq!(private["stdout"], format!("{SECRET}\n"), "{private}");
+    }
+    assert_eq!(
+        compiles(),
+        1,
+        "the interviewer's build went through the daemon"
+    );
+    // It is there, for the runner's cache thread (uid 1001) alone.
+    assert!(
+        !in_container_as(
+            "1001",
+            &container,
+            &format!("grep -rl {SECRET} /var/cache/livecode")
+        )
+        .is_empty(),
+        "the build was cached"
+    );
+
+    let search = api
+        .execute(id, &session.candidate, json!({"code": search_code}))
+        .await;
+    execute_ok(&search);
+    assert_eq!(search["stdout"], "searched\n", "{search}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_runs_cannot_read_another_runs_sources_or_classes() {
+    let secret = format!(
+        "public class Main {{ public static void main(String[] a) {{ System.out.println(\"{SECRET}\"); }} }}\n"
+    );
+    let search = format!(
+        "public class Main {{\n    public static void main(String[] a) throws Exception {{\n        \
+         new ProcessBuilder(\"sh\", \"-c\", \"{}\").inheritIO().start().waitFor();\n    }}\n}}\n",
+        SEARCH.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    private_code_stays_private("java", &secret, &search).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kotlin_runs_cannot_read_another_runs_sources_or_classes() {
+    let secret = format!("fun main() = println(\"{SECRET}\")\n");
+    let search = format!(
+        "fun main() {{\n    ProcessBuilder(\"sh\", \"-c\", \"{}\").inheritIO().start().waitFor()\n}}\n",
+        SEARCH
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+    );
+    private_code_stays_private("kotlin", &secret, &search).await;
+}
+
+/// A compile javac takes exponential time over: conditionals nested `depth` deep under a
+/// generic method, each level's poly expression inferred again for every level around it
+/// (depth 9 took a bare javac 19 s here, depth 12 over a minute).
+fn pathological_java(depth: usize) -> String {
+    let mut expr = "\"\"".to_string();
+    for _ in 0..depth {
+        expr = format!("id(b ? {expr} : id(\"\"))");
+    }
+    format!(
+        "class P {{\n    static <T> T id(T t) {{ return t; }}\n    \
+         static void x(boolean b) {{ String s = {expr}; }}\n}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cannot_jam_javad() {
+    // Room for the candidate's run to compile by itself beside the jammed daemon.
+    let server = TestServer::start(|c| c.limits.run_timeout_seconds = 60).await;
+    let api = server.api();
+    let session = server.session(json!({"environment": "java"})).await;
+    let id = &session.id;
+    let container = session_container(&api, &session).await;
+    daemon_listens(&container).await;
+    let log = || in_container(&container, "cat /run/livecode/daemon.log");
+
+    // The candidate's run hands javad the pathological compile and, while it runs, builds
+    // something else through javad: that build hears "busy" and compiles by itself at once.
+    // Then the run ends, its client with it.
+    let jam = format!(
+        "import java.nio.file.*;\npublic class Main {{\n    \
+         public static void main(String[] a) throws Exception {{\n        \
+         Files.writeString(Path.of(\"P.java\"), \"{}\");\n        \
+         Files.writeString(Path.of(\"Q.java\"), \"class Q {{}}\");\n        \
+         new ProcessBuilder(\"livecode-compile\", \"/run/livecode/compiler.sock\", \"-d\", \"/tmp/p\", \"P.java\").start();\n        \
+         Thread.sleep(2000);\n        \
+         long t = System.nanoTime();\n        \
+         int code = new ProcessBuilder(\"livecode-javac\", \"-d\", \"/tmp/q\", \"Q.java\").inheritIO().start().waitFor();\n        \
+         System.out.println(\"built alone: \" + code + \" \" + Files.exists(Path.of(\"/tmp/q/Q.class\")));\n        \
+         System.err.println(\"in \" + (System.nanoTime() - t) / 1000000 + \" ms\");\n    }}\n}}\n",
+        pathological_java(14)
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    );
+    let jammed = api
+        .execute(id, &session.candidate, json!({"code": jam}))
+        .await;
+    execute_ok(&jammed);
+    assert_eq!(jammed["stdout"], "built alone: 0 true\n", "{jammed}");
+    eprintln!("beside the jam: {}", jammed["stderr"]);
+    let said = log();
+    assert!(said.contains("javad: busy"), "{said}");
+
+    // The pathological compile's client is gone: the compile is cancelled (javad ends; the
+    // runner starts it again), so the interviewer's builds never wait for it. The old javad
+    // kept compiling, and each of these builds waited 20 s for it.
+    let cancelled = wait_until(Duration::from_secs(30), || {
+        let said = log();
+        said.contains("left during its compile") || said.contains("ran over")
+    })
+    .await;
+    assert!(cancelled, "the compile was not cancelled: {}", log());
+    for n in 0..3 {
+        let code = format!(
+            "public class Main {{ public static void main(String[] a) {{ System.out.println({n}); }} }}\n"
+        );
+        let built = api
+            .execute(id, &session.interviewer, json!({"code": code}))
+            .await;
+        execute_ok(&built);
+        assert_eq!(built["stdout"], format!("{n}\n"), "{built}");
+        let seconds = built["build_time"].as_f64().unwrap_or(f64::MAX);
+        eprintln!("build {n} after the jam: {seconds} s");
+        assert!(seconds < 20.0, "build {n} waited for the jam: {built}");
+    }
 }

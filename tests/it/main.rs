@@ -29,6 +29,8 @@
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
+//! - `workspace`: what a run leaves (deep, wide, big) never bricks the next; a sandbox that
+//!   cannot be cleared is replaced.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the runner build).
 
@@ -52,3 +54,4 @@ mod sessions;
 mod support;
 mod switch;
 mod webhooks;
+mod workspace;

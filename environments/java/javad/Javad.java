@@ -2,8 +2,10 @@
 // environment.toml `daemon`). A fresh javac spends most of a second loading and JIT-compiling
 // itself; a warm one compiles a program in a fraction of that. It speaks the resident-compiler
 // protocol (docs/protocol.md; the build's client is livecode-compile): it compiles the sources
-// it is sent into a scratch directory of its own and sends the classes back. It never reads a
-// candidate's paths, and runs nothing it compiles.
+// it is sent into a scratch directory of its own (0700, deleted after each answer) and sends
+// the classes back. It never reads a candidate's paths, and runs nothing it compiles. One
+// compile at a time: another client hears "busy" at once and compiles by itself; a compile
+// whose client leaves, or that runs past COMPILE_LIMIT_MS, ends the daemon.
 package livecode.javad;
 
 import java.io.BufferedInputStream;
@@ -25,6 +27,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -38,8 +42,10 @@ public final class Javad {
     static final int MAX_BYTES = 8 << 20;
     static final int MAX_FILES = 64;
     /** A compile that runs longer is stuck (or made to be): the daemon ends and the runner
-     *  starts another, rather than leave every later build queued behind it. */
-    static final long COMPILE_LIMIT_MS = 60_000;
+     *  starts another. Below the client's wait (25 s), so a build hears it and compiles alone. */
+    static final long COMPILE_LIMIT_MS = 20_000;
+    /** Connections served at once; more are closed (their builds compile by themselves). */
+    static final int HANDLERS = 8;
     static final int WARMUPS = 6;
     static final Pattern NAME = Pattern.compile("[A-Za-z_$][A-Za-z0-9_$]*\\.java");
     /** The build command's flags (environment.toml), less `-d`. */
@@ -66,6 +72,9 @@ public final class Javad {
 
     /** When the compile in progress started (0: none). */
     static final AtomicLong compileStarted = new AtomicLong();
+    /** One compile at a time; a client that finds it taken hears BUSY at once. */
+    static final Semaphore compiling = new Semaphore(1);
+    static final Semaphore handlers = new Semaphore(HANDLERS);
 
     public static void main(String[] args) throws Exception {
         watchdog();
@@ -80,43 +89,100 @@ public final class Javad {
         Files.setPosixFilePermissions(SOCKET, PosixFilePermissions.fromString("rwxrwxrwx"));
         System.err.println("javad: ready");
         while (true) {
-            try (SocketChannel ch = server.accept()) {
-                DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch)));
-                DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch)));
-                if (in.readInt() != MAGIC) throw new IOException("not a request");
-                List<Source> sources = readSources(in);
-                // A client that is gone (its run was stopped) gets no compile: requests a run
-                // left queued cannot hold up the builds after it.
-                ch.configureBlocking(false);
-                int gone = ch.read(java.nio.ByteBuffer.allocate(1));
-                ch.configureBlocking(true);
-                if (gone < 0) {
-                    log("javad: a client left before its compile");
-                    continue;
-                }
-                long started = System.nanoTime();
-                Answer answer = compile(sources);
-                long ms = (System.nanoTime() - started) / 1_000_000;
-                log("javad: compiled " + sources.size() + " file(s) in " + ms + " ms, exit " + answer.exitCode());
-                out.writeInt(answer.exitCode());
-                writeBlob(out, answer.diagnostics());
-                out.writeInt(answer.files().size());
-                for (Source f : answer.files()) {
-                    writeBlob(out, f.name().getBytes(StandardCharsets.UTF_8));
-                    writeBlob(out, f.bytes());
-                }
-                out.flush();
-            } catch (Throwable e) {
-                // Out of memory or stack included: one request's failure is not the daemon's.
-                log("javad: a request failed: " + e);
+            SocketChannel ch = server.accept();
+            // Each connection has a thread of its own, so that a client that sends nothing
+            // (or is slow) holds up nobody; past HANDLERS the client compiles by itself.
+            if (!handlers.tryAcquire()) {
+                ch.close();
+                continue;
             }
+            Thread handler = new Thread(null, () -> {
+                try (ch) {
+                    serve(ch);
+                } catch (Throwable e) {
+                    // Out of memory or stack included: one request's failure is not the daemon's.
+                    log("javad: a request failed: " + e);
+                } finally {
+                    handlers.release();
+                }
+            }, "javad-client", 4 << 20);
+            handler.setDaemon(true);
+            handler.start();
         }
+    }
+
+    static void serve(SocketChannel ch) throws IOException {
+        DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch)));
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch)));
+        if (in.readInt() != MAGIC) throw new IOException("not a request");
+        List<Source> sources = readSources(in);
+        if (!compiling.tryAcquire()) {
+            // Busy with another client's compile: this build compiles by itself, now.
+            log("javad: busy; a client compiles by itself");
+            write(out, new Answer(75, new byte[0], List.of()));
+            return;
+        }
+        Answer answer;
+        try {
+            // A client that is gone (its run was stopped) gets no compile.
+            ch.configureBlocking(false);
+            int gone = ch.read(java.nio.ByteBuffer.allocate(1));
+            ch.configureBlocking(true);
+            if (gone < 0) {
+                log("javad: a client left before its compile");
+                return;
+            }
+            AtomicBoolean done = new AtomicBoolean();
+            watchClient(ch, done);
+            long started = System.nanoTime();
+            try {
+                answer = compile(sources);
+            } finally {
+                done.set(true);
+            }
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            log("javad: compiled " + sources.size() + " file(s) in " + ms + " ms, exit " + answer.exitCode());
+        } finally {
+            compiling.release();
+        }
+        write(out, answer);
+    }
+
+    /** While a compile runs, waits for its client to go: javac cannot be interrupted, so a
+     *  compile nobody waits for ends the daemon (the runner starts another before the next
+     *  run), rather than keep the next builds from a warm compiler. */
+    static void watchClient(SocketChannel ch, AtomicBoolean done) {
+        Thread watcher = new Thread(null, () -> {
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(64);
+            try {
+                while (ch.read(buf) >= 0) buf.clear();
+            } catch (IOException e) {
+                // Closed: by us after the answer, or by the client.
+            }
+            if (!done.get()) {
+                log("javad: a client left during its compile; cancelling it (the daemon ends)");
+                Runtime.getRuntime().halt(3);
+            }
+        }, "javad-watch", 256 << 10);
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    static void write(DataOutputStream out, Answer answer) throws IOException {
+        out.writeInt(answer.exitCode());
+        writeBlob(out, answer.diagnostics());
+        out.writeInt(answer.files().size());
+        for (Source f : answer.files()) {
+            writeBlob(out, f.name().getBytes(StandardCharsets.UTF_8));
+            writeBlob(out, f.bytes());
+        }
+        out.flush();
     }
 
     /** Lines logged so far: the log is capped, so that requests cannot fill its tmpfs. */
     static int logged = 0;
 
-    static void log(String line) {
+    static synchronized void log(String line) {
         if (logged++ < 2000) System.err.println(line.length() > 300 ? line.substring(0, 300) + "…" : line);
     }
 
@@ -165,9 +231,20 @@ public final class Javad {
         out.write(bytes);
     }
 
-    /** Compiles `sources` (named as the client's javac would print them) into fresh scratch. */
+    /** Compiles `sources` (named as the client's javac would print them) into fresh scratch,
+     *  made 0700 (nothing of one run's sources or classes is readable by another run) and
+     *  deleted before the answer goes. */
     static Answer compile(List<Source> sources) throws IOException {
         deleteTree(SCRATCH);
+        Files.createDirectory(SCRATCH, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        try {
+            return compileIn(sources);
+        } finally {
+            deleteTree(SCRATCH);
+        }
+    }
+
+    static Answer compileIn(List<Source> sources) throws IOException {
         Path out = SCRATCH.resolve("out");
         Files.createDirectories(out);
         List<String> args = new ArrayList<>(FLAGS);

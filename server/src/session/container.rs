@@ -248,6 +248,27 @@ impl Containers {
         }
     }
 
+    /// Replaces a container whose runner could not clear it (a run left what it cannot
+    /// remove, or processes it cannot stop): forgotten at once, so that no run is sent to it
+    /// again; removed, and a new one made (from the pool when it has one), in the
+    /// background. The next run writes the session's files into the new one as into any.
+    pub async fn retire(&self, session: &Arc<Session>, broken: &SandboxId, why: &str) {
+        if !self.forget(session, broken).await {
+            return;
+        }
+        tracing::warn!(session = %session.id, container = %broken, why, "the sandbox could not be cleared; replacing it");
+        let (this, session, broken) = (self.clone(), session.clone(), broken.clone());
+        self.tasks.spawn(async move {
+            let _ = this.sandbox.remove(&broken).await;
+            if session.status().is_ended() {
+                return;
+            }
+            if let Err(err) = this.runner(&session).await {
+                tracing::warn!(session = %session.id, %err, "could not replace the container");
+            }
+        });
+    }
+
     /// Writes the session's status, container and last activity to the store; a failure is
     /// logged, not fatal (the next write carries the same fields).
     pub async fn persist_state(

@@ -54,10 +54,19 @@ enum Cut {
     Refused(String),
 }
 
-/// Sends the run to the session's runner (re-opening it once if its stream had closed) and
-/// follows it to its end.
+/// How following a run went.
+enum Followed {
+    Ended(Ended),
+    /// The runner could not clear its sandbox before the run, so nothing of it ran: the
+    /// container is being replaced and the run may go to the new one.
+    Broken,
+}
+
+/// Sends the run to the session's runner (re-opening it once if its stream had closed, and
+/// once more on a new container if the runner could not clear the old one) and follows it to
+/// its end.
 pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, SessionError> {
-    let mut reopened = false;
+    let (mut reopened, mut replaced) = (false, false);
     loop {
         let ready = c.runner(&ctx.session).await?;
         if ready.replaced {
@@ -66,7 +75,16 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
         }
         let limit = c.config.limits.output_limit_bytes;
         match ready.runner.start(ctx.plan.request(limit)).await {
-            Ok(events) => return Ok(follow(c, ctx, &ready, events).await),
+            Ok(events) => match follow(c, ctx, &ready, events).await {
+                Followed::Ended(ended) => return Ok(ended),
+                Followed::Broken if !replaced => {
+                    replaced = true;
+                    ctx.output.notice(
+                        "the sandbox could not be cleared after an earlier run; it was replaced and the session's files put back",
+                    );
+                }
+                Followed::Broken => return Ok(Ended::error()),
+            },
             Err(RunnerError::Closed) if !reopened => {
                 c.drop_runner(&ctx.session, &ready.runner);
                 reopened = true;
@@ -85,7 +103,12 @@ async fn next_stdin(
     }
 }
 
-async fn follow(c: &Containers, ctx: &mut RunCtx, ready: &Ready, mut events: RunEvents) -> Ended {
+async fn follow(
+    c: &Containers,
+    ctx: &mut RunCtx,
+    ready: &Ready,
+    mut events: RunEvents,
+) -> Followed {
     let runner = &ready.runner;
     let run = events.run;
     let mut stdin = ctx.stdin.take();
@@ -127,7 +150,20 @@ async fn follow(c: &Containers, ctx: &mut RunCtx, ready: &Ready, mut events: Run
                 }
                 Some(RunEvent::Output { .. }) => {}
                 Some(RunEvent::StdinConsumed(n)) => in_flight = in_flight.saturating_sub(n),
-                Some(RunEvent::Finished(f)) => return ended(ctx, stopped, &f),
+                Some(RunEvent::Finished(f)) => {
+                    let Some(why) = &f.broken else {
+                        return Followed::Ended(ended(ctx, stopped, &f));
+                    };
+                    // Whatever the run did, its container goes: no run is sent to it again.
+                    c.retire(&ctx.session, &ready.container, why).await;
+                    let nothing_ran =
+                        f.end == End::Failed && f.build_ms.is_none() && f.run_ms.is_none();
+                    if nothing_ran && stopped.is_none() {
+                        return Followed::Broken;
+                    }
+                    ctx.output.notice("the sandbox could not be cleared after the run; a new one is being made and the session's files will be put back");
+                    return Followed::Ended(ended(ctx, stopped, &f));
+                }
                 Some(RunEvent::Refused(why)) => break Some(Cut::Refused(why)),
             },
             cmd = next_stdin(&mut stdin), if stdin_open && in_flight < STDIN_WINDOW => {
@@ -152,14 +188,16 @@ async fn follow(c: &Containers, ctx: &mut RunCtx, ready: &Ready, mut events: Run
             _ = &mut backstop => break Some(Cut::Hung),
         }
     };
-    cut_short(
-        c,
-        ctx,
-        ready,
-        stopped,
-        cut.expect("the loop only breaks with a cut"),
+    Followed::Ended(
+        cut_short(
+            c,
+            ctx,
+            ready,
+            stopped,
+            cut.expect("the loop only breaks with a cut"),
+        )
+        .await,
     )
-    .await
 }
 
 /// The run's events stopped before its `Finished`: says why to the participants, drops a
@@ -284,6 +322,7 @@ mod tests {
             truncated: false,
             message: String::new(),
             build_cached: false,
+            broken: None,
         }
     }
 
