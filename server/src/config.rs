@@ -75,6 +75,7 @@ pub struct ServerConfig {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub header_read_timeout_seconds: f64,
+    pub body_read_timeout_seconds: f64,
     pub health_interval_seconds: f64,
 }
 
@@ -272,6 +273,9 @@ impl Config {
         }
         if server.header_read_timeout_seconds.is_nan() || server.header_read_timeout_seconds < 0.1 {
             return bad("server.header_read_timeout_seconds must be at least 0.1");
+        }
+        if server.body_read_timeout_seconds.is_nan() || server.body_read_timeout_seconds < 0.1 {
+            return bad("server.body_read_timeout_seconds must be at least 0.1");
         }
         if server.health_interval_seconds.is_nan() || server.health_interval_seconds < 0.1 {
             return bad("server.health_interval_seconds must be at least 0.1");

@@ -121,7 +121,8 @@ fn finish(doc: &mut Value) {
             }
             if !socket {
                 responses.entry("408").or_insert_with(|| {
-                    error("The request took longer than `limits.run_timeout_seconds` + 120 s (TIMEOUT)")
+                    error("The request took longer than `limits.run_timeout_seconds` + 120 s (TIMEOUT), \
+                        or its body did not arrive within `server.body_read_timeout_seconds` (BODY_TIMEOUT)")
                 });
             }
             if socket || matches!(method.as_str(), "post" | "put" | "delete") {
