@@ -191,6 +191,49 @@ async fn cursor_flood(bin: &str) -> String {
     }
 }
 
+/// 1,000 connections from five addresses each announce a 100-byte body and send 60 bytes of
+/// it, one byte per write with a pause between rounds (so each byte is its own read): RSS
+/// before, once the 60 kB are in, and 3 s after the connections closed.
+async fn slow_body_memory(bin: &str) -> String {
+    let server = Server::start(bin, &[], None).await;
+    let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
+    let before = server.rss_mib();
+    let mut held = Vec::new();
+    for i in 0..1000 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        let from = format!("127.0.0.{}:0", 2 + i % 5);
+        socket.bind(from.parse().expect("addr")).expect("bind");
+        if let Ok(mut s) = socket.connect(addr).await {
+            let head = "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\n\
+                        Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+            if s.write_all(head.as_bytes()).await.is_ok() {
+                held.push(s);
+            }
+        }
+    }
+    let started = Instant::now();
+    let mut sent = 0usize;
+    for _ in 0..60 {
+        for s in held.iter_mut() {
+            if s.write_all(b" ").await.is_ok() {
+                sent += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sending = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = server.rss_mib();
+    let connections = held.len();
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = server.rss_mib();
+    format!(
+        "{before:.1} → {during:.1} → {after:.1} MiB ({connections} connections, {sent} bytes in {:.1} s)",
+        sending.as_secs_f64()
+    )
+}
+
 /// One anonymous client creates sessions until refused (at most 60 tries).
 async fn session_cap(bin: &str) -> String {
     let server = Server::start(bin, &[], None).await;
@@ -266,6 +309,11 @@ async fn main() {
         "3,000 half-open connections, nofile 1024",
         "serves; runs work",
         half_open_connections
+    );
+    attack!(
+        "60 kB of slow bodies, a byte per read: RSS before → during → after",
+        "no growth kept",
+        slow_body_memory
     );
     attack!(
         "observer cursor flood (5 s)",

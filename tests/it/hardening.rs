@@ -1070,3 +1070,112 @@ async fn twenty_addresses_holding_every_connection_do_not_lock_others_out() {
         "the attackers hold at most 200 places, so {held} - 200 or more are closed; {closed} were"
     );
 }
+
+/// The engine goes away (a proxy in front of its socket stops): the server notices at the
+/// first failed engine call, long before its next background ping; a language switch is
+/// refused with 503; a container the outage left (made by a call whose answer was lost) is
+/// removed as soon as the engine is back, not at the next start.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_outage_refuses_switches_and_leaves_no_container_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    // Pings 20 s apart: only a failed call can tell the server of the outage sooner.
+    let server = TestServer::start(|c| {
+        c.docker.host = proxy.host();
+        c.server.health_interval_seconds = 20.0;
+    })
+    .await;
+    let kept = server.python("print('kept')").await;
+    server
+        .api()
+        .wait_status(&kept.id, &kept.candidate, "ready")
+        .await;
+    let kept_container = session_container(&server.api(), &kept).await;
+
+    proxy.stop();
+    let started = Instant::now();
+    // A run is the first call to find the engine gone (or the exit watch's stream is).
+    let _ = server
+        .api()
+        .post(
+            &format!("/sessions/{}/execute", kept.id),
+            Some(&kept.candidate),
+            &json!({}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.api().get("/health", None).await.status() != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "the outage was not noticed before the next ping"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "outage noticed after {:?} (pings every 20 s)",
+        started.elapsed()
+    );
+    let switched = server
+        .api()
+        .post(
+            &format!("/sessions/{}/environment", kept.id),
+            Some(&kept.interviewer),
+            &json!({"environment": "bash"}),
+        )
+        .await;
+    check_error(switched, 503, "DOCKER_UNAVAILABLE").await;
+    // A creation whose answer the outage cut off: the engine made a container of this
+    // instance that no session or pool holds.
+    let image = docker_output(&["inspect", "-f", "{{.Image}}", &kept_container]);
+    let instance = format!("livecode.instance={}", server.config.instance);
+    let leftover = docker_output(&[
+        "run",
+        "-d",
+        "--label",
+        "livecode.managed=true",
+        "--label",
+        &instance,
+        "--label",
+        "livecode.environment=python",
+        "--entrypoint",
+        "sleep",
+        &image,
+        "600",
+    ]);
+    // Older than the engine's return by more than the server's margin for containers in the
+    // making (dates are in whole seconds).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.restart();
+    let back = Instant::now();
+    let gone = wait_until(DEFAULT_WAIT, || !container_exists(&leftover)).await;
+    println!(
+        "engine back → the outage's leftover removed in {:?}",
+        back.elapsed()
+    );
+    assert!(gone, "the container the outage left is still there");
+    assert!(
+        container_exists(&kept_container),
+        "a live session's container stays"
+    );
+    let now = server.api().get_session(&kept.id, &kept.candidate).await;
+    assert_eq!(now["environment"], "python", "{now}");
+    let result = server
+        .api()
+        .execute(&kept.id, &kept.candidate, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "kept\n", "{result}");
+}
+
+/// What `docker ARGS` printed, trimmed; panics if it failed.
+fn docker_output(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

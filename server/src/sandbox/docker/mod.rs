@@ -379,6 +379,7 @@ impl Sandbox for DockerSandbox {
                     spec_digest: labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
                     image_id: c.image_id.clone().unwrap_or_default(),
                     running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
+                    created: c.created.unwrap_or(0),
                     id: SandboxId(c.id?),
                 })
             })
