@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config);
     let (router, doc) = described_router();
     router
-        .layer(axum::Extension(Described::new(&doc)))
+        .layer(axum::Extension(Described::new(&doc, &state.config)))
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
