@@ -17,6 +17,9 @@ bash scripts/check-readme-table.sh
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
 
+echo "--- schemathesis against the server's OpenAPI document"
+bash scripts/schemathesis.sh
+
 echo "--- the server's image, started with docker-compose.yml"
 bash scripts/test-server-image.sh
 
