@@ -115,6 +115,7 @@ pub struct DockerConfig {
 pub struct Limits {
     pub memory_mib: u64,
     pub cpus: f64,
+    pub cpu_shares: i64,
     pub pids: i64,
     pub run_timeout_seconds: u64,
     pub build_timeout_seconds: u64,
@@ -220,6 +221,9 @@ impl Config {
         }
         if !(l.cpus > 0.0 && l.cpus <= 64.0) {
             return bad("limits.cpus must be above 0 and at most 64");
+        }
+        if !(2..=262_144).contains(&l.cpu_shares) {
+            return bad("limits.cpu_shares must be between 2 and 262144");
         }
         if l.pids < 8 {
             return bad("limits.pids must be at least 8");

@@ -1179,3 +1179,22 @@ fn docker_output(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_containers_weigh_less_than_the_server_under_contention() {
+    let server = TestServer::start(|c| c.limits.cpu_shares = 300).await;
+    let session = server.python("").await;
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+    let container = session_container(&server.api(), &session).await;
+    let shares = docker_output(&["inspect", "-f", "{{.HostConfig.CpuShares}}", &container]);
+    assert_eq!(shares, "300");
+    let defaults = livecode::config::Config::defaults();
+    assert!(
+        defaults.limits.cpu_shares < 1024,
+        "below Docker's default weight: {}",
+        defaults.limits.cpu_shares
+    );
+}

@@ -59,6 +59,8 @@ pub struct SandboxSpec {
     pub image: String,
     pub memory_mib: u64,
     pub cpus: f64,
+    /// Relative CPU weight under contention (Docker's `--cpu-shares`; the default is 1024).
+    pub cpu_shares: i64,
     pub pids: i64,
     pub workspace_mib: u64,
     pub tmp_mib: u64,

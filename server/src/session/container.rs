@@ -55,6 +55,7 @@ pub(super) fn spec(config: &Config, env: &Environment) -> SandboxSpec {
         image: env.image.clone(),
         memory_mib: env.settings.memory_mib.unwrap_or(limits.memory_mib),
         cpus: env.settings.cpus.unwrap_or(limits.cpus),
+        cpu_shares: limits.cpu_shares,
         pids: limits.pids,
         workspace_mib: limits.workspace_mib,
         tmp_mib: limits.tmp_mib,

@@ -264,6 +264,7 @@ impl Sandbox for DockerSandbox {
             // Swap equal to memory: no extra swap, so the memory limit is real.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.cpus * 1e9) as i64),
+            cpu_shares: Some(spec.cpu_shares),
             pids_limit: Some(spec.pids),
             ulimits: Some(vec![
                 ResourcesUlimits {
