@@ -39,7 +39,9 @@ LIVECODE_LISTEN="127.0.0.1:$port" LIVECODE_DATA_DIR="$data" LIVECODE_INSTANCE="$
     ./target/debug/livecode serve >"$data/server.log" 2>&1 &
 server=$!
 
-"$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+# From target/, where schemathesis keeps its `.schemathesis` cache.
+cd target
+"../$VENV/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
     --wait-for-schema 30 \
     --url "http://127.0.0.1:$port" \
     --header "Authorization: Bearer $key" \
