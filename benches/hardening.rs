@@ -191,6 +191,154 @@ async fn cursor_flood(bin: &str) -> String {
     }
 }
 
+/// 1,000 connections from five addresses each announce a 100-byte body and send 60 bytes of
+/// it, one byte per write with a pause between rounds (so each byte is its own read): RSS
+/// before, once the 60 kB are in, and 3 s after the connections closed.
+async fn slow_body_memory(bin: &str) -> String {
+    let server = Server::start(bin, &[], None).await;
+    let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
+    let before = server.rss_mib();
+    let mut held = Vec::new();
+    for i in 0..1000 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        let from = format!("127.0.0.{}:0", 2 + i % 5);
+        socket.bind(from.parse().expect("addr")).expect("bind");
+        if let Ok(mut s) = socket.connect(addr).await {
+            let head = "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\n\
+                        Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+            if s.write_all(head.as_bytes()).await.is_ok() {
+                held.push(s);
+            }
+        }
+    }
+    let started = Instant::now();
+    let mut sent = 0usize;
+    for _ in 0..60 {
+        for s in held.iter_mut() {
+            if s.write_all(b" ").await.is_ok() {
+                sent += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sending = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = server.rss_mib();
+    let connections = held.len();
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = server.rss_mib();
+    format!(
+        "{before:.1} → {during:.1} → {after:.1} MiB ({connections} connections, {sent} bytes in {:.1} s)",
+        sending.as_secs_f64()
+    )
+}
+
+/// `POST execute` of `code` at `url` (a session's execute); the run's result, or `Null` when it failed.
+async fn execute(http: &reqwest::Client, url: &str, token: &str, code: &str) -> serde_json::Value {
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({"code": code}))
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await;
+    match resp {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// p50 and p95 of `samples` (sorted here).
+fn p50_p95(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// A victim session's CPU-bound run (timed inside its container) and `GET /health` beside 0,
+/// 10 and 20 sessions spinning the CPU (each at `limits.cpus`, 0.5 by default), with the
+/// containers' CPU weight at `shares`.
+async fn neighbours_at(bin: &str, shares: &str) -> String {
+    let env = [
+        ("LIVECODE_LIMITS__CPU_SHARES", shares),
+        ("LIVECODE_QUOTAS__MAX_LIVE_SESSIONS_PER_IP", "0"),
+        ("LIVECODE_QUOTAS__SESSIONS_PER_MINUTE", "0"),
+        ("LIVECODE_POOL__DEFAULT_SIZE", "0"),
+    ];
+    let server = Server::start(bin, &env, None).await;
+    let victim_code =
+        "import time\nt = time.perf_counter()\nsum(i * i for i in range(1_000_000))\n\
+                       print(round((time.perf_counter() - t) * 1000))\n";
+    let spin = "while True:\n    pass\n";
+    let (victim, token, _) = server
+        .session(json!({"environment": "python"}))
+        .await
+        .expect("victim");
+    let mut spinners = Vec::new();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let victim_url = server.url(&format!("/sessions/{victim}/execute"));
+    let mut out = Vec::new();
+    for target in [0usize, 10, 20] {
+        while spinners.len() < target {
+            let (id, t, _) = server
+                .session(json!({"environment": "python"}))
+                .await
+                .expect("neighbour");
+            let (http, stop) = (server.http.clone(), stop.clone());
+            let url = server.url(&format!("/sessions/{id}/execute"));
+            spinners.push(tokio::spawn(async move {
+                // Each run spins until the run timeout; then the next one starts.
+                while !stop.is_cancelled() {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = execute(&http, &url, &t, spin) => {}
+                    }
+                }
+            }));
+        }
+        // Let the neighbours' containers start spinning.
+        tokio::time::sleep(Duration::from_secs(if target == 0 { 1 } else { 5 })).await;
+        let (mut runs, mut health) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            let ran = execute(&server.http, &victim_url, &token, victim_code).await;
+            if let Some(ms) = ran["stdout"]
+                .as_str()
+                .and_then(|s| s.trim().parse::<f64>().ok())
+            {
+                runs.push(ms);
+            }
+            let t = Instant::now();
+            let _ = server.http.get(server.url("/health")).send().await;
+            health.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        if runs.is_empty() {
+            out.push(format!("{target}: no run"));
+            continue;
+        }
+        let (r50, r95) = p50_p95(&mut runs);
+        let (h50, h95) = p50_p95(&mut health);
+        out.push(format!(
+            "{target} spinning: run p50 {r50:.0} ms p95 {r95:.0} ms, /health p50 {h50:.1} ms p95 {h95:.1} ms"
+        ));
+    }
+    stop.cancel();
+    for s in spinners {
+        let _ = s.await;
+    }
+    out.join("; ")
+}
+
+/// Neighbours with the configured default weight (`limits.cpu_shares`, 256).
+async fn neighbours(bin: &str) -> String {
+    neighbours_at(bin, "256").await
+}
+
+/// Neighbours at Docker's default weight (1024), the baseline for the one above.
+async fn neighbours_docker_weight(bin: &str) -> String {
+    neighbours_at(bin, "1024").await
+}
+
 /// One anonymous client creates sessions until refused (at most 60 tries).
 async fn session_cap(bin: &str) -> String {
     let server = Server::start(bin, &[], None).await;
@@ -266,6 +414,21 @@ async fn main() {
         "3,000 half-open connections, nofile 1024",
         "serves; runs work",
         half_open_connections
+    );
+    attack!(
+        "60 kB of slow bodies, a byte per read: RSS before → during → after",
+        "no growth kept",
+        slow_body_memory
+    );
+    attack!(
+        "a victim's run beside 0, 10, 20 spinning sessions, cpu_shares 1024",
+        "the server answers; runs share the host",
+        neighbours_docker_weight
+    );
+    attack!(
+        "a victim's run beside 0, 10, 20 spinning sessions, cpu_shares 256",
+        "the server answers; runs share the host",
+        neighbours
     );
     attack!(
         "observer cursor flood (5 s)",

@@ -23,6 +23,9 @@ echo "--- conformance of python, c, java and node under gVisor (runsc)"
 LIVECODE_CONFORMANCE_RUNTIME=runsc LIVECODE_CONFORMANCE_ENVIRONMENTS=python,c,java,node \
   cargo test --locked --test conformance
 
+echo "--- schemathesis against the server's OpenAPI document"
+bash scripts/schemathesis.sh
+
 echo "--- the server's image, started with docker-compose.yml"
 bash scripts/test-server-image.sh
 

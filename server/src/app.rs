@@ -1,6 +1,7 @@
 //! The router: the one place routes and layers are assembled (REST, the socket, the pages),
 //! including the guards every request passes: cross-site refusal, CORS for listed origins,
-//! the body limit, and refusals from layers turned into the error shape.
+//! the body limit and the body-read deadline, and refusals from layers turned into the error
+//! shape.
 
 use std::time::Duration;
 
@@ -32,10 +33,17 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config);
     let (router, doc) = described_router();
     router
-        .layer(axum::Extension(Described::new(&doc)))
+        .layer(axum::Extension(Described::new(&doc, &state.config)))
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            BodyRead {
+                limit: body_limit,
+                deadline: Duration::from_secs_f64(state.config.server.body_read_timeout_seconds),
+            },
+            read_body,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site,
@@ -64,6 +72,55 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// How a request body is read: at most `limit` bytes, all of them within `deadline`.
+#[derive(Debug, Clone, Copy)]
+struct BodyRead {
+    limit: usize,
+    deadline: Duration,
+}
+
+/// Reads the whole body before the handler runs, within the body-read deadline (408
+/// `BODY_TIMEOUT` past it), so a client sending a byte a second holds its connection seconds,
+/// not the request timeout. Each chunk is copied out and dropped as it arrives: hyper hands
+/// out a chunk as a view of its read buffer, and a byte-sized chunk kept until the body ends
+/// pins a whole buffer (kilobytes each; axum's own collection keeps every chunk).
+async fn read_body(State(read): State<BodyRead>, req: Request, next: Next) -> Response {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > read.limit as u64) {
+        return ApiError::BodyTooLarge.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let mut chunks = body.into_data_stream();
+    let copy = async {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+            let chunk = chunk
+                .map_err(|_| ApiError::InvalidArgument("the request body was cut short".into()))?;
+            if bytes.len() + chunk.len() > read.limit {
+                return Err(ApiError::BodyTooLarge);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(read.deadline, copy).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(err)) => err.into_response(),
+        Err(_) => ApiError::BodyTimeout(read.deadline.as_secs_f64()).into_response(),
+    }
 }
 
 /// Every route, each documented by its handler: the REST API and its socket under `/api/v1`,

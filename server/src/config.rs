@@ -75,6 +75,7 @@ pub struct ServerConfig {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub header_read_timeout_seconds: f64,
+    pub body_read_timeout_seconds: f64,
     pub health_interval_seconds: f64,
 }
 
@@ -121,6 +122,7 @@ pub struct DockerConfig {
 pub struct Limits {
     pub memory_mib: u64,
     pub cpus: f64,
+    pub cpu_shares: i64,
     pub pids: i64,
     pub run_timeout_seconds: u64,
     pub build_timeout_seconds: u64,
@@ -227,6 +229,9 @@ impl Config {
         if !(l.cpus > 0.0 && l.cpus <= 64.0) {
             return bad("limits.cpus must be above 0 and at most 64");
         }
+        if !(2..=262_144).contains(&l.cpu_shares) {
+            return bad("limits.cpu_shares must be between 2 and 262144");
+        }
         if l.pids < 8 {
             return bad("limits.pids must be at least 8");
         }
@@ -279,6 +284,9 @@ impl Config {
         }
         if server.header_read_timeout_seconds.is_nan() || server.header_read_timeout_seconds < 0.1 {
             return bad("server.header_read_timeout_seconds must be at least 0.1");
+        }
+        if server.body_read_timeout_seconds.is_nan() || server.body_read_timeout_seconds < 0.1 {
+            return bad("server.body_read_timeout_seconds must be at least 0.1");
         }
         if server.health_interval_seconds.is_nan() || server.health_interval_seconds < 0.1 {
             return bad("server.health_interval_seconds must be at least 0.1");

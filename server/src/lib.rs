@@ -151,6 +151,9 @@ pub async fn run(
         .context("looking for the environment images")?;
 
     let (engine_tx, engine) = tokio::sync::watch::channel(sandbox::EngineHealth::Ok(engine));
+    // Every engine call that finds the engine unreachable makes the watch ping at once.
+    let suspect = Arc::new(tokio::sync::Notify::new());
+    let sandbox: Arc<dyn Sandbox> = Arc::new(sandbox::Watched::new(sandbox, suspect.clone()));
     let sessions = SessionRegistry::new(
         sandbox.clone(),
         engine,
@@ -180,6 +183,7 @@ pub async fn run(
     tasks.spawn(sandbox::watch_engine(
         sandbox.clone(),
         config.health_interval(),
+        suspect,
         engine_tx,
         shutdown.clone(),
     ));

@@ -5,14 +5,22 @@
 //! - a client has `header_read_timeout` to send a request's headers, which is also how long an
 //!   idle keep-alive connection may stay (hyper starts the timer whenever it waits for a head);
 //! - at most `max_connections` connections at once, and `max_connections_per_ip` from one
-//!   address; one past a cap is closed as it arrives. The count follows the socket itself,
-//!   so an upgraded WebSocket holds its place until it closes;
+//!   client (an IPv4 address, or an IPv6 /64: one host's share of addresses); one past the
+//!   per-client cap is closed as it arrives. The count follows the socket itself, so an
+//!   upgraded WebSocket holds its place until it closes;
+//! - a full table is shared fairly: a newcomer whose client holds at least two connections
+//!   fewer than the client holding the most takes the newest of that client's places (that
+//!   connection is closed, upgraded or not). So a few addresses holding every slot (slow
+//!   bodies, half-open heads) cannot lock anyone else out; only a client as heavy as the
+//!   heaviest is refused. Behind a reverse proxy every client is the proxy: nothing is
+//!   evicted between them, and the proxy has to share its own connections per client;
 //! - the open-file limit is raised as far as allowed at start-up, and the connection cap is
 //!   kept below it with a reserve, so Docker and the store always have file handles.
 //!
 //! Each request carries `ConnectInfo<SocketAddr>` for the per-client quotas.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -27,7 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
@@ -57,54 +65,158 @@ pub fn connection_cap(configured: usize, open_files: Option<u64>) -> usize {
     }
 }
 
-/// Counts open connections, in all and per client address.
+/// Counts open connections, in all and per client.
 #[derive(Debug)]
 struct Counter {
     max: usize,
     max_per_ip: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    table: Mutex<Table>,
 }
 
-/// One counted connection; gives its place back when dropped.
+/// The open connections: how many, and each client's, newest last.
+#[derive(Debug, Default)]
+struct Table {
+    open: usize,
+    by_client: HashMap<IpAddr, Vec<(u64, CancellationToken)>>,
+    next_id: u64,
+}
+
+/// One counted connection; gives its place back when dropped. `evicted` is cancelled when a
+/// newcomer took the place, and the socket then fails its next read or write.
 #[derive(Debug)]
 struct Place {
     counter: Arc<Counter>,
-    ip: IpAddr,
+    client: IpAddr,
+    id: u64,
+    evicted: CancellationToken,
+}
+
+/// Why a connection was not admitted, or what admitting it cost.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The client holds `max_connections_per_ip`.
+    ClientCap,
+    /// The table is full and no client holds two more than this one.
+    Full,
+}
+
+/// The client an address counts as: an IPv4 address (an IPv4-mapped IPv6 one too), or an
+/// IPv6 /64, which one host is usually given whole.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 impl Counter {
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
-        let mut open = self.open.lock().expect("counter lock poisoned");
-        let mine = open.1.get(&ip).copied().unwrap_or(0);
-        if open.0 >= self.max || (self.max_per_ip > 0 && mine >= self.max_per_ip) {
-            return None;
-        }
-        open.0 += 1;
-        open.1.insert(ip, mine + 1);
-        Some(Place {
-            counter: self.clone(),
-            ip,
+    fn new(max: usize, max_per_ip: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            max_per_ip,
+            table: Mutex::new(Table::default()),
         })
+    }
+
+    /// A place for a connection from `ip`, and whether another client's was taken for it.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<(Place, Option<IpAddr>), Refusal> {
+        let client = client_of(ip);
+        let mut table = self.table.lock().expect("counter lock poisoned");
+        let mine = table.by_client.get(&client).map_or(0, Vec::len);
+        if self.max_per_ip > 0 && mine >= self.max_per_ip {
+            return Err(Refusal::ClientCap);
+        }
+        let mut evicted = None;
+        if table.open >= self.max {
+            // A linear scan, only when the table is full: at most `max` clients.
+            let heaviest = table
+                .by_client
+                .iter()
+                .max_by_key(|(_, places)| places.len())
+                .map(|(c, places)| (*c, places.len()));
+            match heaviest {
+                Some((other, n)) if n >= mine + 2 => {
+                    let places = table.by_client.get_mut(&other).expect("heaviest");
+                    let (_, token) = places.pop().expect("a place");
+                    token.cancel();
+                    if places.is_empty() {
+                        table.by_client.remove(&other);
+                    }
+                    table.open -= 1;
+                    evicted = Some(other);
+                }
+                _ => return Err(Refusal::Full),
+            }
+        }
+        table.open += 1;
+        table.next_id += 1;
+        let id = table.next_id;
+        let token = CancellationToken::new();
+        table
+            .by_client
+            .entry(client)
+            .or_default()
+            .push((id, token.clone()));
+        let place = Place {
+            counter: self.clone(),
+            client,
+            id,
+            evicted: token,
+        };
+        Ok((place, evicted))
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut open = self.counter.open.lock().expect("counter lock poisoned");
-        open.0 -= 1;
-        if let Some(n) = open.1.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.1.remove(&self.ip);
-            }
+        let mut table = self.counter.table.lock().expect("counter lock poisoned");
+        let Some(places) = table.by_client.get_mut(&self.client) else {
+            return; // evicted: its place was given back then
+        };
+        let Some(i) = places.iter().position(|(id, _)| *id == self.id) else {
+            return;
+        };
+        places.remove(i);
+        if places.is_empty() {
+            table.by_client.remove(&self.client);
         }
+        table.open -= 1;
     }
 }
 
-/// A socket that holds its place in the count for as long as it lives.
+/// A socket that holds its place in the count for as long as it lives, and fails once its
+/// place was taken by a newcomer (which ends hyper's connection, or the upgraded socket).
 struct Counted {
     io: TcpStream,
+    evicted: Pin<Box<WaitForCancellationFutureOwned>>,
     _place: Place,
+}
+
+impl Counted {
+    fn new(io: TcpStream, place: Place) -> Self {
+        Self {
+            io,
+            evicted: Box::pin(place.evicted.clone().cancelled_owned()),
+            _place: place,
+        }
+    }
+
+    /// An error once the place was taken; registers for the wake-up otherwise.
+    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        match self.evicted.as_mut().poll(cx) {
+            Poll::Ready(()) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection table is full; this client holds the most places",
+            )),
+            Poll::Pending => Ok(()),
+        }
+    }
 }
 
 impl AsyncRead for Counted {
@@ -113,7 +225,9 @@ impl AsyncRead for Counted {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let this = self.get_mut();
+        this.check(cx)?;
+        Pin::new(&mut this.io).poll_read(cx, buf)
     }
 }
 
@@ -123,7 +237,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        this.check(cx)?;
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -139,7 +255,9 @@ impl AsyncWrite for Counted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        this.check(cx)?;
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -156,14 +274,18 @@ pub async fn serve(
     max_connections: usize,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let counter = Arc::new(Counter {
-        max: max_connections,
-        max_per_ip: config.max_connections_per_ip,
-        open: Mutex::new((0, HashMap::new())),
-    });
+    let counter = Counter::new(max_connections, config.max_connections_per_ip);
     let header_timeout = Duration::from_secs_f64(config.header_read_timeout_seconds);
     let connections = TaskTracker::new();
     let mut refused_logged: Option<tokio::time::Instant> = None;
+    let mut evicted_logged: Option<tokio::time::Instant> = None;
+    let quiet = |at: &mut Option<tokio::time::Instant>| {
+        let due = at.is_none_or(|t| t.elapsed() > Duration::from_secs(10));
+        if due {
+            *at = Some(tokio::time::Instant::now());
+        }
+        due
+    };
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -178,13 +300,21 @@ pub async fn serve(
                 }
             },
         };
-        let Some(place) = counter.admit(peer.ip()) else {
-            if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                refused_logged = Some(tokio::time::Instant::now());
-                tracing::warn!(client = %peer.ip(), "connection cap reached; closing new connections");
+        let place = match counter.admit(peer.ip()) {
+            Ok((place, None)) => place,
+            Ok((place, Some(heaviest))) => {
+                if quiet(&mut evicted_logged) {
+                    tracing::warn!(client = %peer.ip(), %heaviest, "connection table full; closing a connection of the client holding the most");
+                }
+                place
             }
-            drop(stream);
-            continue;
+            Err(refusal) => {
+                if quiet(&mut refused_logged) {
+                    tracing::warn!(client = %peer.ip(), ?refusal, "connection cap reached; closing new connections");
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let service = router
@@ -195,10 +325,7 @@ pub async fn serve(
             });
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            let io = TokioIo::new(Counted {
-                io: stream,
-                _place: place,
-            });
+            let io = TokioIo::new(Counted::new(stream, place));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -245,19 +372,54 @@ mod tests {
 
     #[test]
     fn places_are_counted_in_all_and_per_address_and_given_back() {
-        let counter = Arc::new(Counter {
-            max: 3,
-            max_per_ip: 2,
-            open: Mutex::new((0, HashMap::new())),
-        });
+        let counter = Counter::new(3, 2);
         let a: IpAddr = "127.0.0.2".parse().expect("ip");
         let b: IpAddr = "127.0.0.3".parse().expect("ip");
-        let a1 = counter.admit(a).expect("first");
+        let (a1, _) = counter.admit(a).expect("first");
         let _a2 = counter.admit(a).expect("second");
-        assert!(counter.admit(a).is_none(), "per-address cap");
+        assert_eq!(counter.admit(a).err(), Some(Refusal::ClientCap));
         let _b1 = counter.admit(b).expect("other address");
-        assert!(counter.admit(b).is_none(), "total cap");
+        // Full; b holds 1 and a 2: not two more, so no eviction.
+        assert_eq!(counter.admit(b).err(), Some(Refusal::Full));
         drop(a1);
-        assert!(counter.admit(b).is_some(), "a place came back");
+        assert!(counter.admit(b).is_ok(), "a place came back");
+    }
+
+    #[test]
+    fn a_full_table_gives_a_lighter_client_the_heaviest_ones_newest_place() {
+        let counter = Counter::new(4, 0);
+        let heavy: IpAddr = "127.0.0.2".parse().expect("ip");
+        let places: Vec<Place> = (0..4)
+            .map(|_| counter.admit(heavy).expect("place").0)
+            .collect();
+        assert_eq!(counter.admit(heavy).err(), Some(Refusal::Full));
+        let (newcomer, evicted) = counter
+            .admit("127.0.0.3".parse().expect("ip"))
+            .expect("fair share");
+        assert_eq!(evicted, Some(heavy));
+        assert!(
+            places[3].evicted.is_cancelled(),
+            "the newest place was taken"
+        );
+        assert!(!places[0].evicted.is_cancelled());
+        // The evicted place's drop gives nothing back twice; the others do.
+        drop(places);
+        let table = counter.table.lock().expect("lock");
+        assert_eq!(table.open, 1);
+        assert_eq!(table.by_client.len(), 1);
+        drop(table);
+        drop(newcomer);
+        assert_eq!(counter.table.lock().expect("lock").open, 0);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
+        assert_eq!(client_of(mapped), "10.0.0.1".parse::<IpAddr>().expect("ip"));
     }
 }

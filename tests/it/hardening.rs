@@ -1084,3 +1084,281 @@ async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
     assert!(refused > 0, "the loops were never held back");
     assert!(bytes < 60 * 300 * 1024 + refused * 1024, "{bytes} B");
 }
+
+/// Opens `count` connections from `from` that each send a request's head announcing a body
+/// of 1,000 bytes, then one byte of it, then nothing (a body sent at a byte a minute).
+async fn slow_bodies(server: SocketAddr, from: &str, count: usize) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{from}:0").parse().expect("addr"))
+            .expect("bind");
+        if let Ok(mut stream) = socket.connect(server).await {
+            let _ = stream
+                .write_all(
+                    b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                      Content-Length: 1000\r\n\r\n{",
+                )
+                .await;
+            held.push(stream);
+        }
+    }
+    held
+}
+
+/// One request on a fresh connection from 127.0.0.1 (not a pooled one, which the table
+/// admitted long ago): the status it answers, or why it did not.
+async fn fresh_health(server: SocketAddr) -> Result<u16, String> {
+    let mut tcp = tokio::net::TcpStream::connect(server)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tcp.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    match read {
+        Ok(_) if answer.starts_with("HTTP/1.1 ") => answer[9..12]
+            .parse()
+            .map_err(|_| format!("status of {answer}")),
+        Ok(Ok(_)) => Err(format!("closed without an answer: {answer:?}")),
+        Ok(Err(e)) => Err(format!("read: {e}")),
+        Err(_) => Err("no answer within 20 s".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_sent_a_byte_at_a_time_is_answered_408_at_the_body_deadline() {
+    let server = TestServer::start(|c| c.server.body_read_timeout_seconds = 2.0).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 200\r\n\r\n",
+    )
+    .await
+    .expect("head");
+    let started = Instant::now();
+    // A byte every 200 ms: the whole body would take 40 s.
+    let (mut reads, mut writes) = tcp.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..200 {
+            if writes.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(DEFAULT_WAIT, async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reads.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.ends_with(b"}}") {
+                break;
+            }
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    println!("a body at 5 bytes/s was answered after {took:?}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))
+        .unwrap_or_else(|e| panic!("the error shape ({e}): {answer}"));
+    check_error_body(&body, "BODY_TIMEOUT", "a slow body");
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before the deadline: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "well before the body ended: {took:?}"
+    );
+    // A body sent at once still creates a session.
+    let created = server
+        .api()
+        .create_session(json!({"environment": "bash"}))
+        .await;
+    assert!(created["session_id"].is_string(), "{created}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_addresses_holding_every_connection_do_not_lock_others_out() {
+    allow_many_files();
+    // Deadlines far off, so that only the table's fair share can let the newcomer in.
+    let server = TestServer::start(|c| {
+        c.server.max_connections = 200;
+        c.server.header_read_timeout_seconds = 120.0;
+        c.server.body_read_timeout_seconds = 120.0;
+    })
+    .await;
+    let addr = server.addr;
+    // 20 addresses, 15 connections each (300 for 200 places): ten send half a head, ten a
+    // head and the first byte of a body.
+    let mut attack = Vec::new();
+    for round in 0..3 {
+        for n in 2..22 {
+            let from = format!("127.0.0.{n}");
+            attack.extend(if n % 2 == 0 {
+                half_open(addr, &from, 5).await
+            } else {
+                slow_bodies(addr, &from, 5).await
+            });
+        }
+        println!("round {round}: {} connected", attack.len());
+    }
+    // The table is full: another connection from an attacking address is closed at once.
+    let mut more = slow_bodies(addr, "127.0.0.2", 5).await;
+    let refused = closed_by_server(&mut more, Duration::from_secs(5)).await;
+    assert_eq!(refused, more.len(), "the table is full for the attackers");
+    // A newcomer is served, again and again, each time taking an attacker's place.
+    for i in 0..5 {
+        let t = Instant::now();
+        let status = fresh_health(addr).await;
+        println!("newcomer {i}: {status:?} in {:?}", t.elapsed());
+        assert_eq!(status, Ok(200), "newcomer {i}");
+    }
+    let held = attack.len();
+    let closed = closed_by_server(&mut attack, Duration::from_secs(5)).await;
+    println!("of {held} attacking connections, {closed} were closed");
+    assert!(
+        closed >= 100,
+        "the attackers hold at most 200 places, so {held} - 200 or more are closed; {closed} were"
+    );
+}
+
+/// The engine goes away (a proxy in front of its socket stops): the server notices at the
+/// first failed engine call, long before its next background ping; a language switch is
+/// refused with 503; a container the outage left (made by a call whose answer was lost) is
+/// removed as soon as the engine is back, not at the next start.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_outage_refuses_switches_and_leaves_no_container_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    // Pings 20 s apart: only a failed call can tell the server of the outage sooner.
+    let server = TestServer::start(|c| {
+        c.docker.host = proxy.host();
+        c.server.health_interval_seconds = 20.0;
+    })
+    .await;
+    let kept = server.python("print('kept')").await;
+    server
+        .api()
+        .wait_status(&kept.id, &kept.candidate, "ready")
+        .await;
+    let kept_container = session_container(&server.api(), &kept).await;
+
+    proxy.stop();
+    let started = Instant::now();
+    // A run is the first call to find the engine gone (or the exit watch's stream is).
+    let _ = server
+        .api()
+        .post(
+            &format!("/sessions/{}/execute", kept.id),
+            Some(&kept.candidate),
+            &json!({}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.api().get("/health", None).await.status() != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "the outage was not noticed before the next ping"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "outage noticed after {:?} (pings every 20 s)",
+        started.elapsed()
+    );
+    let switched = server
+        .api()
+        .post(
+            &format!("/sessions/{}/environment", kept.id),
+            Some(&kept.interviewer),
+            &json!({"environment": "bash"}),
+        )
+        .await;
+    check_error(switched, 503, "DOCKER_UNAVAILABLE").await;
+    // A creation whose answer the outage cut off: the engine made a container of this
+    // instance that no session or pool holds.
+    let image = docker_output(&["inspect", "-f", "{{.Image}}", &kept_container]);
+    let instance = format!("livecode.instance={}", server.config.instance);
+    let leftover = docker_output(&[
+        "run",
+        "-d",
+        "--label",
+        "livecode.managed=true",
+        "--label",
+        &instance,
+        "--label",
+        "livecode.environment=python",
+        "--entrypoint",
+        "sleep",
+        &image,
+        "600",
+    ]);
+    // Older than the engine's return by more than the server's margin for containers in the
+    // making (dates are in whole seconds).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.restart();
+    let back = Instant::now();
+    let gone = wait_until(DEFAULT_WAIT, || !container_exists(&leftover)).await;
+    println!(
+        "engine back → the outage's leftover removed in {:?}",
+        back.elapsed()
+    );
+    assert!(gone, "the container the outage left is still there");
+    assert!(
+        container_exists(&kept_container),
+        "a live session's container stays"
+    );
+    let now = server.api().get_session(&kept.id, &kept.candidate).await;
+    assert_eq!(now["environment"], "python", "{now}");
+    let result = server
+        .api()
+        .execute(&kept.id, &kept.candidate, json!({}))
+        .await;
+    assert_eq!(result["stdout"], "kept\n", "{result}");
+}
+
+/// What `docker ARGS` printed, trimmed; panics if it failed.
+fn docker_output(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_containers_weigh_less_than_the_server_under_contention() {
+    let server = TestServer::start(|c| c.limits.cpu_shares = 300).await;
+    let session = server.python("").await;
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+    let container = session_container(&server.api(), &session).await;
+    let shares = docker_output(&["inspect", "-f", "{{.HostConfig.CpuShares}}", &container]);
+    assert_eq!(shares, "300");
+    let defaults = livecode::config::Config::defaults();
+    assert!(
+        defaults.limits.cpu_shares < 1024,
+        "below Docker's default weight: {}",
+        defaults.limits.cpu_shares
+    );
+}

@@ -522,3 +522,92 @@ async fn every_socket_message_matches_its_schema() {
         );
     }
 }
+
+/// The document states the bounds the server enforces, from the server's own config, and the
+/// server refuses what is outside them: `ttl_seconds` above the maximum, too many files, a
+/// timeout out of range. The socket route without an upgrade answers in the error shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_states_the_bounds_the_server_enforces() {
+    let server = TestServer::start(|c| {
+        c.sessions.max_lifetime_seconds = 3600;
+        c.limits.run_timeout_seconds = 7;
+    })
+    .await;
+    let doc = document(&server).await;
+    let schemas = &doc["components"]["schemas"];
+    let ttl = &schemas["CreateBody"]["properties"]["ttl_seconds"];
+    assert_eq!(ttl["minimum"], 1, "{ttl}");
+    assert_eq!(ttl["maximum"], 3600, "{ttl}");
+    assert_eq!(
+        schemas["CreateBody"]["properties"]["label"]["maxLength"],
+        200
+    );
+    assert_eq!(
+        schemas["CreateBody"]["properties"]["files"]["maxProperties"],
+        64
+    );
+    let timeout = &schemas["ExecuteBody"]["properties"]["timeout_seconds"];
+    assert_eq!(timeout["maximum"], 7, "{timeout}");
+    assert_eq!(timeout["exclusiveMinimum"], 0, "{timeout}");
+
+    // At the bounds: accepted. Past them: 400 in the error shape.
+    let at = server
+        .api()
+        .post(
+            "/sessions",
+            None,
+            &json!({"environment": "bash", "ttl_seconds": 3600}),
+        )
+        .await;
+    let at = expect_json(at, 201).await;
+    let past = server
+        .api()
+        .post(
+            "/sessions",
+            None,
+            &json!({"environment": "bash", "ttl_seconds": 3601}),
+        )
+        .await;
+    check_error(past, 400, "INVALID_ARGUMENT").await;
+    let label = server
+        .api()
+        .post(
+            "/sessions",
+            None,
+            &json!({"environment": "bash", "label": "x".repeat(201)}),
+        )
+        .await;
+    check_error(label, 400, "INVALID_ARGUMENT").await;
+    let files: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("f{i}.txt"), json!(""))).collect();
+    let many = server
+        .api()
+        .post(
+            "/sessions",
+            None,
+            &json!({"environment": "bash", "files": files}),
+        )
+        .await;
+    check_error(many, 400, "INVALID_ARGUMENT").await;
+    let session = Session::from(at);
+    let path = format!("/sessions/{}/execute", session.id);
+    let long = server
+        .api()
+        .post(
+            &path,
+            Some(&session.candidate),
+            &json!({"timeout_seconds": 7.5}),
+        )
+        .await;
+    check_error(long, 400, "INVALID_ARGUMENT").await;
+
+    // The socket route, asked without an upgrade.
+    let plain = server
+        .api()
+        .get(
+            &format!("/sessions/{}/ws", session.id),
+            Some(&session.candidate),
+        )
+        .await;
+    check_error(plain, 400, "INVALID_ARGUMENT").await;
+}

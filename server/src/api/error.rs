@@ -85,6 +85,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request took too long")]
     Timeout,
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(f64),
     #[error("the container engine is not available")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -122,6 +124,7 @@ impl ApiError {
             Self::ForbiddenOrigin(_) => "FORBIDDEN_ORIGIN",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Timeout => "TIMEOUT",
+            Self::BodyTimeout(_) => "BODY_TIMEOUT",
             Self::Unavailable(_) => "DOCKER_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -145,7 +148,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Timeout | Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::RunInProgress
             | Self::NoRun
             | Self::NoQuestion
@@ -194,6 +197,9 @@ impl ApiError {
             }
             Self::MethodNotAllowed => "see /docs for the endpoints and their methods",
             Self::Timeout => "try again; long runs are bounded by limits.run_timeout_seconds",
+            Self::BodyTimeout(_) => {
+                "send the whole body at once; server.body_read_timeout_seconds sets the deadline"
+            }
             Self::Unavailable(_) => "check that Docker runs: GET /api/v1/health",
             Self::Internal(_) => "try again; the server log has the details",
         }

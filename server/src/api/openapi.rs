@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::Config;
 use crate::state::AppState;
 use crate::ws::{ClientMessage, ServerMessage};
 
@@ -72,15 +73,47 @@ pub struct Described {
 }
 
 impl Described {
-    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+    /// The document as served by a server with `config` (its bounds are the config's).
+    pub fn new(doc: &utoipa::openapi::OpenApi, config: &Config) -> Self {
         let mut value = serde_json::to_value(doc).expect("the document serializes");
         finish(&mut value);
+        bounds(&mut value, config);
         let socket = socket_schemas(&value).to_string();
         Self {
             openapi: value.to_string().into(),
             socket: socket.into(),
         }
     }
+}
+
+/// The bounds the server enforces that depend on its configuration, or that the types cannot
+/// carry, added to the request schemas: a client that keeps inside the document is never
+/// refused for a value out of range, and the server refuses whatever is outside it.
+fn bounds(doc: &mut Value, config: &Config) {
+    let files = crate::session::files::MAX_FILES;
+    let set = |doc: &mut Value, schema: &str, field: &str, add: Value| {
+        let property = &mut doc["components"]["schemas"][schema]["properties"][field];
+        if let (Some(property), Some(add)) = (property.as_object_mut(), add.as_object()) {
+            property.extend(add.clone());
+        }
+    };
+    let lifetime = config.sessions.max_lifetime_seconds;
+    set(
+        doc,
+        "CreateBody",
+        "ttl_seconds",
+        json!({"minimum": 1, "maximum": lifetime}),
+    );
+    set(doc, "CreateBody", "label", json!({"maxLength": 200}));
+    set(doc, "CreateBody", "files", json!({"maxProperties": files}));
+    set(doc, "ExecuteBody", "files", json!({"maxProperties": files}));
+    let run = config.limits.run_timeout_seconds;
+    set(
+        doc,
+        "ExecuteBody",
+        "timeout_seconds",
+        json!({"exclusiveMinimum": 0, "maximum": run}),
+    );
 }
 
 /// What the annotations cannot say, or would say once per handler: bodies that may be left
@@ -121,7 +154,8 @@ fn finish(doc: &mut Value) {
             }
             if !socket {
                 responses.entry("408").or_insert_with(|| {
-                    error("The request took longer than `limits.run_timeout_seconds` + 120 s (TIMEOUT)")
+                    error("The request took longer than `limits.run_timeout_seconds` + 120 s (TIMEOUT), \
+                        or its body did not arrive within `server.body_read_timeout_seconds` (BODY_TIMEOUT)")
                 });
             }
             if socket || matches!(method.as_str(), "post" | "put" | "delete") {

@@ -43,7 +43,7 @@ struct CreateBody {
     /// More files of the workspace, by relative name.
     #[serde(default)]
     files: BTreeMap<String, String>,
-    /// Idle time before the session expires (bounded by the server's maximum).
+    /// The session's lifetime, 1 to `sessions.max_lifetime_seconds` (400 above it).
     ttl_seconds: Option<u64>,
     /// Free text for the operator's own use, at most 200 characters.
     label: Option<String>,

@@ -59,6 +59,8 @@ pub struct SandboxSpec {
     pub image: String,
     pub memory_mib: u64,
     pub cpus: f64,
+    /// Relative CPU weight under contention (Docker's `--cpu-shares`; the default is 1024).
+    pub cpu_shares: i64,
     pub pids: i64,
     pub workspace_mib: u64,
     pub tmp_mib: u64,
@@ -116,6 +118,8 @@ pub struct ManagedSandbox {
     /// [`SandboxSpec::digest`] of the spec it was made with.
     pub spec_digest: String,
     pub running: bool,
+    /// When the engine made it, in seconds since the Unix epoch.
+    pub created: i64,
 }
 
 /// An image as the engine has it.
@@ -214,6 +218,7 @@ pub enum EngineHealth {
 pub async fn watch_engine(
     sandbox: std::sync::Arc<dyn Sandbox>,
     every: std::time::Duration,
+    suspect: std::sync::Arc<tokio::sync::Notify>,
     tx: tokio::sync::watch::Sender<EngineHealth>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
@@ -221,21 +226,23 @@ pub async fn watch_engine(
     let mut failures = 0u32;
     loop {
         let wait = if failures == 0 { every } else { every / 4 };
-        tokio::select! {
+        // A call that found the engine unreachable counts as one failed ping already.
+        let suspected = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
+            _ = tokio::time::sleep(wait) => false,
+            _ = suspect.notified() => true,
+        };
         let now = match tokio::time::timeout(PING_TIMEOUT, sandbox.ping()).await {
             Ok(Ok(version)) => {
                 failures = 0;
                 EngineHealth::Ok(version)
             }
             Ok(Err(err)) => {
-                failures += 1;
+                failures += 1 + u32::from(suspected);
                 EngineHealth::Down(err.to_string())
             }
             Err(_) => {
-                failures += 1;
+                failures += 1 + u32::from(suspected);
                 EngineHealth::Down("the engine did not answer a ping in time".into())
             }
         };
@@ -258,6 +265,64 @@ pub async fn watch_engine(
             *old = now;
             true
         });
+    }
+}
+
+/// A [`Sandbox`] that tells the engine watch (`suspect`) whenever a call finds the engine
+/// unreachable, so that an outage is noticed at the first failed call, not at the next
+/// background ping. The watch pings at once and decides; a false alarm costs one ping.
+pub struct Watched {
+    inner: std::sync::Arc<dyn Sandbox>,
+    suspect: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Watched {
+    pub fn new(
+        inner: std::sync::Arc<dyn Sandbox>,
+        suspect: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Self {
+        Self { inner, suspect }
+    }
+
+    fn note<T>(&self, result: Result<T, SandboxError>) -> Result<T, SandboxError> {
+        if let Err(SandboxError::Unavailable(_)) = &result {
+            self.suspect.notify_one();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Sandbox for Watched {
+    async fn ping(&self) -> Result<String, SandboxError> {
+        self.inner.ping().await
+    }
+    async fn create(&self, spec: &SandboxSpec) -> Result<SandboxId, SandboxError> {
+        self.note(self.inner.create(spec).await)
+    }
+    async fn is_running(&self, id: &SandboxId) -> Result<bool, SandboxError> {
+        self.note(self.inner.is_running(id).await)
+    }
+    async fn open_runner(&self, id: &SandboxId) -> Result<RunnerPipe, SandboxError> {
+        self.note(self.inner.open_runner(id).await)
+    }
+    async fn remove(&self, id: &SandboxId) -> Result<(), SandboxError> {
+        self.note(self.inner.remove(id).await)
+    }
+    fn watch_exits(&self) -> BoxStream<'static, Result<SandboxId, SandboxError>> {
+        use futures_util::StreamExt;
+        let suspect = self.suspect.clone();
+        self.inner
+            .watch_exits()
+            .inspect(move |item| {
+                if let Err(SandboxError::Unavailable(_)) = item {
+                    suspect.notify_one();
+                }
+            })
+            .boxed()
+    }
+    async fn list_managed(&self) -> Result<Vec<ManagedSandbox>, SandboxError> {
+        self.note(self.inner.list_managed().await)
     }
 }
 

@@ -55,6 +55,7 @@ pub(super) fn spec(config: &Config, env: &Environment) -> SandboxSpec {
         image: env.image.clone(),
         memory_mib: env.settings.memory_mib.unwrap_or(limits.memory_mib),
         cpus: env.settings.cpus.unwrap_or(limits.cpus),
+        cpu_shares: limits.cpu_shares,
         pids: limits.pids,
         workspace_mib: limits.workspace_mib,
         tmp_mib: limits.tmp_mib,
@@ -377,10 +378,48 @@ impl Containers {
                 "engine back: checking every session's container"
             );
             self.pool.wake();
+            let back = std::time::SystemTime::now();
             for session in live {
                 let this = self.clone();
                 self.tasks
                     .spawn(async move { this.heal_after_outage(session).await });
+            }
+            let this = self.clone();
+            self.tasks
+                .spawn(async move { this.remove_leftovers(back).await });
+        }
+    }
+
+    /// Removes this instance's containers that nobody holds and that were made before the
+    /// engine came back: what the outage left (a creation whose answer was lost, a removal
+    /// that failed, a session that ended meanwhile). Newer ones may be in the making.
+    async fn remove_leftovers(&self, back: std::time::SystemTime) {
+        // Containers are dated in whole seconds; a margin keeps one made as the engine came
+        // back (and not yet handed to its session) out of reach.
+        let before = back
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            - 2;
+        let managed = match self.sandbox.list_managed().await {
+            Ok(list) => list,
+            Err(err) => {
+                tracing::warn!(%err, "could not list containers after the outage");
+                return;
+            }
+        };
+        let mut held = self.pool.containers();
+        held.extend(
+            self.live
+                .iter()
+                .filter_map(|e| e.value().state().container.clone()),
+        );
+        for m in managed {
+            if held.contains(&m.id) || m.created >= before {
+                continue;
+            }
+            tracing::warn!(container = %m.id, environment = %m.environment, "removing a container the outage left");
+            if let Err(err) = self.sandbox.remove(&m.id).await {
+                tracing::warn!(container = %m.id, %err, "could not remove a container the outage left");
             }
         }
     }

@@ -167,6 +167,19 @@ impl Pool {
         true
     }
 
+    /// Every container the pool holds, warm or waiting for its runner.
+    pub(super) fn containers(&self) -> std::collections::HashSet<SandboxId> {
+        let mut all: std::collections::HashSet<SandboxId> = self
+            .warm()
+            .values()
+            .flatten()
+            .map(|w| w.container.clone())
+            .collect();
+        let cold = self.inner.cold.lock().expect("pool lock poisoned");
+        all.extend(cold.iter().map(|(_, id)| id.clone()));
+        all
+    }
+
     /// Forgets a pool container that died; true if it was one.
     pub(super) fn forget(&self, id: &SandboxId) -> bool {
         let found = {

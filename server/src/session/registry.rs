@@ -326,7 +326,13 @@ impl SessionRegistry {
                     "ttl_seconds must be at least 1".into(),
                 ))
             }
-            Some(ttl) => ttl.min(config.sessions.max_lifetime_seconds),
+            Some(ttl) if ttl > config.sessions.max_lifetime_seconds => {
+                return Err(SessionError::InvalidArgument(format!(
+                    "ttl_seconds is at most {} (sessions.max_lifetime_seconds)",
+                    config.sessions.max_lifetime_seconds
+                )))
+            }
+            Some(ttl) => ttl,
             None => config.sessions.max_lifetime_seconds,
         };
         let document = normalize_newlines(

@@ -36,7 +36,9 @@ impl SessionRegistry {
             .question(&session.id)
             .await?
             .and_then(|q| q.starters.get(name).cloned());
-        // A switch replaces the container: it counts as a run for the quotas.
+        // A switch replaces the container: refused while the engine is away (a container
+        // could be neither made nor removed), and it counts as a run for the quotas.
+        shared.containers.engine_up()?;
         shared.quotas.check_run(session.id)?;
         let _lifecycle = session.lifecycle.lock().await;
         let arrived = {

@@ -14,6 +14,7 @@ mod pacing;
 pub mod protocol;
 mod socket;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -53,6 +54,7 @@ the `ClientMessage` and `ServerMessage` components, and one schema per message a
     ),
     responses(
         (status = 101, description = "Switching to the socket"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = crate::api::error::ErrorBody),
         (status = 401, body = crate::api::error::ErrorBody),
         (status = 404, body = crate::api::error::ErrorBody),
         (status = 409, description = "The session ended", body = crate::api::error::ErrorBody),
@@ -62,8 +64,15 @@ pub async fn upgrade(
     State(state): State<AppState>,
     access: SocketAccess,
     Query(query): Query<SocketQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // axum's rejection is plain text; the route answers in the error shape like any other.
+    let ws = ws.map_err(|rejection| {
+        ApiError::InvalidArgument(format!(
+            "this route upgrades to a WebSocket: {}",
+            rejection.body_text()
+        ))
+    })?;
     let session = state
         .sessions
         .get(&access.id)

@@ -281,6 +281,7 @@ impl Sandbox for DockerSandbox {
             // Swap equal to memory: no extra swap, so the memory limit is real.
             memory_swap: Some(memory),
             nano_cpus: Some((spec.cpus * 1e9) as i64),
+            cpu_shares: Some(spec.cpu_shares),
             pids_limit: Some(pids),
             ulimits: Some(vec![
                 ResourcesUlimits {
@@ -404,6 +405,7 @@ impl Sandbox for DockerSandbox {
                     spec_digest: labels.get(LABEL_SPEC).cloned().unwrap_or_default(),
                     image_id: c.image_id.clone().unwrap_or_default(),
                     running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
+                    created: c.created.unwrap_or(0),
                     id: SandboxId(c.id?),
                 })
             })
