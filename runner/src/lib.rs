@@ -22,6 +22,16 @@ pub mod procfs;
 pub mod protocol;
 pub mod shell;
 
+use std::time::Duration;
+
+/// How long the runner waits for the processes of a run it killed to be gone.
+pub const KILL_WAIT: Duration = Duration::from_secs(3);
+/// How long emptying the sandbox after a run may take before the sandbox counts as broken
+/// (the server replaces it). The runner clears before it reports a run's end, so the server
+/// waits `KILL_WAIT` + `CLEAN_WITHIN` beyond a run's limits before it calls the runner stuck:
+/// keep both short.
+pub const CLEAN_WITHIN: Duration = Duration::from_secs(8);
+
 /// The container variable that asks the runner to cap each run's processes (RLIMIT_NPROC).
 ///
 /// Under gVisor the container's pids limit cannot bound a run: the host's pids cgroup holds

@@ -19,8 +19,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use livecode_runner::procfs;
 use livecode_runner::protocol::File;
+use livecode_runner::{procfs, CLEAN_WITHIN, KILL_WAIT};
 
 use crate::cache::Piece;
 use crate::sys;
@@ -31,10 +31,6 @@ pub const RUN_UID: u32 = 1000;
 const WORKER_UID: u32 = 1001;
 /// Where runs may write; emptied after every run.
 const SCRATCH: [&str; 4] = ["/workspace", "/tmp", "/dev/shm", "/dev/mqueue"];
-/// How long killed processes may take to be gone.
-const KILL_WAIT: Duration = Duration::from_secs(3);
-/// How long emptying the scratch places may take before the sandbox counts as broken.
-const CLEAN_WITHIN: Duration = Duration::from_secs(60);
 
 enum Job {
     KillAll,

@@ -147,9 +147,17 @@ async fn a_sandbox_that_cannot_be_cleared_is_replaced_and_runs_go_on() {
         "echo stuck > /tmp/root-owned; \
          for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = livecode-runner ] && kill -9 ${p#/proc/}; done; true"
     ));
-    let run = api.execute(id, token, json!({})).await;
+    // Its stdin (and EOF), already on its way to the broken runner, goes along with it.
+    let run = api
+        .execute(
+            id,
+            token,
+            json!({"code": "import sys\nprint(input())\nprint(len(sys.stdin.read()))\n",
+                   "stdin": "retried\n"}),
+        )
+        .await;
     completed(&run);
-    assert_eq!(run["stdout"], "hello\n", "{run}");
+    assert_eq!(run["stdout"], "retried\n0\n", "{run}");
     let healed = wait_until(Duration::from_secs(60), || !container_exists(&new)).await;
     assert!(healed, "the second broken container was not removed");
     let next = api.execute(id, token, json!({"code": CHECK})).await;

@@ -35,7 +35,7 @@ pub(in crate::session) enum StopReason {
     ServerShutdown,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum StdinCommand {
     Data(Bytes),
     Eof,

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use livecode_runner::protocol::{End, Finished, Phase as RunnerPhase, Request};
+use livecode_runner::{CLEAN_WITHIN, KILL_WAIT};
 
 use super::{RunCtx, StdinCommand, StopReason};
 use crate::sandbox::{RunEvent, RunEvents, RunnerError};
@@ -16,8 +17,11 @@ use crate::session::{Phase, RunStatus, SessionError};
 /// in the session's queue (which tells a flooding client when it is full).
 const STDIN_WINDOW: u64 = 256 * 1024;
 /// Beyond the run's own limits, how long the runner may take to answer before the sandbox
-/// counts as stuck (paused, or its runner wedged).
-const GRACE: Duration = Duration::from_secs(10);
+/// counts as stuck (paused, or its runner wedged): what the runner may spend stopping the
+/// run's processes and clearing the sandbox before it reports the end, and a margin.
+const GRACE: Duration = KILL_WAIT
+    .saturating_add(CLEAN_WITHIN)
+    .saturating_add(Duration::from_secs(5));
 
 /// How a run ended, as the session records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +62,9 @@ enum Cut {
 enum Followed {
     Ended(Ended),
     /// The runner could not clear its sandbox before the run, so nothing of it ran: the
-    /// container is being replaced and the run may go to the new one.
-    Broken,
+    /// container is being replaced and the run may go to the new one, with the stdin it had
+    /// already been sent (at most the stdin window and one message: nothing consumed it).
+    Broken(Vec<StdinCommand>),
 }
 
 /// Sends the run to the session's runner (re-opening it once if its stream had closed, and
@@ -67,6 +72,7 @@ enum Followed {
 /// its end.
 pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, SessionError> {
     let (mut reopened, mut replaced) = (false, false);
+    let mut resend = Vec::new();
     loop {
         let ready = c.runner(&ctx.session).await?;
         if ready.replaced {
@@ -75,15 +81,16 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
         }
         let limit = c.config.limits.output_limit_bytes;
         match ready.runner.start(ctx.plan.request(limit)).await {
-            Ok(events) => match follow(c, ctx, &ready, events).await {
+            Ok(events) => match follow(c, ctx, &ready, events, std::mem::take(&mut resend)).await {
                 Followed::Ended(ended) => return Ok(ended),
-                Followed::Broken if !replaced => {
+                Followed::Broken(sent) if !replaced => {
                     replaced = true;
+                    resend = sent;
                     ctx.output.notice(
                         "the sandbox could not be cleared after an earlier run; it was replaced and the session's files put back",
                     );
                 }
-                Followed::Broken => return Ok(Ended::error()),
+                Followed::Broken(_) => return Ok(Ended::error()),
             },
             Err(RunnerError::Closed) if !reopened => {
                 c.drop_runner(&ctx.session, &ready.runner);
@@ -94,9 +101,14 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
     }
 }
 
+/// The next stdin to send: what an earlier attempt had sent first, then the session's queue.
 async fn next_stdin(
+    resend: &mut std::collections::VecDeque<StdinCommand>,
     rx: &mut Option<tokio::sync::mpsc::Receiver<StdinCommand>>,
 ) -> Option<StdinCommand> {
+    if let Some(cmd) = resend.pop_front() {
+        return Some(cmd);
+    }
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -108,10 +120,14 @@ async fn follow(
     ctx: &mut RunCtx,
     ready: &Ready,
     mut events: RunEvents,
+    resend: Vec<StdinCommand>,
 ) -> Followed {
     let runner = &ready.runner;
     let run = events.run;
     let mut stdin = ctx.stdin.take();
+    let mut resend = std::collections::VecDeque::from(resend);
+    // Until the runner starts a step, what goes out is kept, for a retry on a new container.
+    let mut sent: Option<Vec<StdinCommand>> = Some(Vec::new());
     let (mut in_flight, mut stdin_open) = (0u64, true);
     let mut stopped: Option<StopReason> = None;
     let limits = ctx.plan.timeout
@@ -139,6 +155,7 @@ async fn follow(
             event = events.next() => match event {
                 None => break Some(Cut::Stream),
                 Some(RunEvent::Started(phase)) => {
+                    sent = None;
                     ctx.output.phase = match phase {
                         RunnerPhase::Build => Phase::Build,
                         RunnerPhase::Run => Phase::Run,
@@ -159,15 +176,19 @@ async fn follow(
                     let nothing_ran =
                         f.end == End::Failed && f.build_ms.is_none() && f.run_ms.is_none();
                     if nothing_ran && stopped.is_none() {
-                        return Followed::Broken;
+                        ctx.stdin = stdin;
+                        return Followed::Broken(sent.unwrap_or_default());
                     }
                     ctx.output.notice("the sandbox could not be cleared after the run; a new one is being made and the session's files will be put back");
                     return Followed::Ended(ended(ctx, stopped, &f));
                 }
                 Some(RunEvent::Refused(why)) => break Some(Cut::Refused(why)),
             },
-            cmd = next_stdin(&mut stdin), if stdin_open && in_flight < STDIN_WINDOW => {
-                let sent = match cmd {
+            cmd = next_stdin(&mut resend, &mut stdin), if stdin_open && in_flight < STDIN_WINDOW => {
+                if let (Some(sent), Some(cmd)) = (sent.as_mut(), cmd.as_ref()) {
+                    sent.push(cmd.clone());
+                }
+                let result = match cmd {
                     Some(StdinCommand::Data(data)) => {
                         in_flight += data.len() as u64;
                         runner.send(&Request::Stdin { run, data: data.to_vec() }).await
@@ -181,7 +202,7 @@ async fn follow(
                         Ok(())
                     }
                 };
-                if sent.is_err() {
+                if result.is_err() {
                     break Some(Cut::Stream);
                 }
             }
