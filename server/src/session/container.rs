@@ -140,13 +140,17 @@ impl Containers {
     }
 
     /// Would a new container help? Yes when this one is gone, stopped or paused, or was
-    /// made from an image whose runner is not this server's.
+    /// made from an image whose runner is not this server's. An engine that does not answer
+    /// says nothing of the container: it is kept (replacing it then would only lose it).
     async fn unusable(&self, container: &SandboxId, err: &RunnerError) -> bool {
         match err {
             RunnerError::Sandbox(e) if e.is_gone() => true,
             RunnerError::Protocol(_) => true,
             RunnerError::Sandbox(SandboxError::Unavailable(_)) => false,
-            _ => !matches!(self.sandbox.is_running(container).await, Ok(true)),
+            _ => match self.sandbox.is_running(container).await {
+                Ok(running) => !running,
+                Err(e) => e.is_gone(),
+            },
         }
     }
 

@@ -201,7 +201,9 @@ pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxEr
             SandboxError::NotRunning(what.to_string())
         }
         E::DockerResponseServerError { message, .. } => SandboxError::Engine(message),
+        // The legacy client's errors are connecting or talking to the engine's socket.
         E::HyperResponseError { .. }
+        | E::HyperLegacyError { .. }
         | E::IOError { .. }
         | E::SocketNotFoundError(_)
         | E::RequestTimeoutError => SandboxError::Unavailable(err.to_string()),
