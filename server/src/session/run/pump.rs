@@ -65,6 +65,9 @@ enum Followed {
     /// container is being replaced and the run may go to the new one, with the stdin it had
     /// already been sent (at most the stdin window and one message: nothing consumed it).
     Broken(Vec<StdinCommand>),
+    /// The stream ended before the runner said anything of the run (it had died just before
+    /// the run was sent): nothing of it ran, and it may go to the runner opened again.
+    Unheard(Vec<StdinCommand>),
 }
 
 /// Sends the run to the session's runner (re-opening it once if its stream had closed, and
@@ -81,7 +84,16 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
         }
         let limit = c.config.limits.output_limit_bytes;
         match ready.runner.start(ctx.plan.request(limit)).await {
-            Ok(events) => match follow(c, ctx, &ready, events, std::mem::take(&mut resend)).await {
+            Ok(events) => match follow(
+                c,
+                ctx,
+                &ready,
+                events,
+                std::mem::take(&mut resend),
+                !reopened,
+            )
+            .await
+            {
                 Followed::Ended(ended) => return Ok(ended),
                 Followed::Broken(sent) if !replaced => {
                     replaced = true;
@@ -91,6 +103,10 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
                     );
                 }
                 Followed::Broken(_) => return Ok(Ended::error()),
+                Followed::Unheard(sent) => {
+                    reopened = true;
+                    resend = sent;
+                }
             },
             Err(RunnerError::Closed) if !reopened => {
                 c.drop_runner(&ctx.session, &ready.runner);
@@ -121,6 +137,7 @@ async fn follow(
     ready: &Ready,
     mut events: RunEvents,
     resend: Vec<StdinCommand>,
+    retry_unheard: bool,
 ) -> Followed {
     let runner = &ready.runner;
     let run = events.run;
@@ -128,6 +145,7 @@ async fn follow(
     let mut resend = std::collections::VecDeque::from(resend);
     // Until the runner starts a step, what goes out is kept, for a retry on a new container.
     let mut sent: Option<Vec<StdinCommand>> = Some(Vec::new());
+    let mut heard = false;
     let (mut in_flight, mut stdin_open) = (0u64, true);
     let mut stopped: Option<StopReason> = None;
     let limits = ctx.plan.timeout
@@ -153,9 +171,16 @@ async fn follow(
                 backstop.as_mut().reset(tokio::time::Instant::now() + GRACE);
             }
             event = events.next() => match event {
+                None if !heard && retry_unheard && stopped.is_none() => {
+                    c.drop_runner(&ctx.session, runner);
+                    runner.close().await;
+                    ctx.stdin = stdin;
+                    return Followed::Unheard(sent.unwrap_or_default());
+                }
                 None => break Some(Cut::Stream),
                 Some(RunEvent::Started(phase)) => {
                     sent = None;
+                    heard = true;
                     ctx.output.phase = match phase {
                         RunnerPhase::Build => Phase::Build,
                         RunnerPhase::Run => Phase::Run,
