@@ -41,7 +41,7 @@ describe("keyboard", () => {
     const page = await openSession(context, session.candidateUrl);
     // The page focuses the editor on load, and says how to leave it.
     await page.waitForFunction(() => document.activeElement?.closest(".cm-editor") !== null);
-    assert.ok(await page.locator(".cm-tab-hint").isVisible());
+    await page.locator(".cm-tab-hint").waitFor({ state: "visible", timeout: 5_000 });
     assert.equal(await page.textContent(".cm-tab-hint"), "Esc then Tab leaves the editor");
     await screenshot(page, "editor-tab-hint");
     // Eleven presses of Tab walk the page; none indents the shared document.
@@ -54,7 +54,7 @@ describe("keyboard", () => {
     await page.keyboard.press("Shift+Tab");
     await page.keyboard.press("Tab");
     assert.ok(await inEditor(page), "Tab from the element before it reaches the editor");
-    assert.ok(await page.locator(".cm-tab-hint").isVisible());
+    await page.locator(".cm-tab-hint").waitFor({ state: "visible", timeout: 5_000 });
     // Once the person edits, Tab indents; Esc then Tab leaves.
     await page.keyboard.press("ControlOrMeta+End");
     await page.keyboard.type("y = 2");

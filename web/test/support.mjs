@@ -71,6 +71,10 @@ export async function startServer({ env = {}, bin = BINARY } = {}) {
       LIVECODE_INSTANCE: instance,
       LIVECODE_BUILD_IMAGES_ON_START: "false",
       LIVECODE_API_KEY: "",
+      // The whole suite (all.mjs) shares one server and one client address: more sessions
+      // than one open-mode client may hold, or create in a minute.
+      LIVECODE_QUOTAS__MAX_LIVE_SESSIONS_PER_IP: "0",
+      LIVECODE_QUOTAS__SESSIONS_PER_MINUTE: "0",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
