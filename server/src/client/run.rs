@@ -162,13 +162,22 @@ impl Client {
                 None => Box::new(tokio::io::stdin()),
             };
             let mut buf = vec![0u8; 16 * 1024];
+            let mut pending = Vec::new();
             loop {
                 let n = input.read(&mut buf).await?;
                 if n == 0 {
+                    if !pending.is_empty() {
+                        let data = String::from_utf8_lossy(&pending).into_owned();
+                        let _ = to_socket.send(json!({"type": "stdin", "data": data})).await;
+                    }
                     let _ = to_socket.send(json!({"type": "stdin_eof"})).await;
                     return anyhow::Ok(());
                 }
-                let data = String::from_utf8_lossy(&buf[..n]).into_owned();
+                pending.extend_from_slice(&buf[..n]);
+                let data = take_text(&mut pending);
+                if data.is_empty() {
+                    continue;
+                }
                 if to_socket
                     .send(json!({"type": "stdin", "data": data}))
                     .await
@@ -280,6 +289,28 @@ async fn wait_ready(socket: &mut Socket) -> anyhow::Result<()> {
     bail!("the server closed the socket before the session was ready")
 }
 
+/// The text of `bytes` up to a character a later read may complete, which stays in `bytes`
+/// (a read can end inside a character); bytes that can never be UTF-8 become U+FFFD.
+fn take_text(bytes: &mut Vec<u8>) -> String {
+    let keep = match std::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        // An incomplete character at the end: at most 3 bytes wait for the next read.
+        Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
+        Err(_) => {
+            // Invalid inside: convert all but a possibly incomplete tail.
+            let tail = bytes.len().saturating_sub(3);
+            match std::str::from_utf8(&bytes[tail..]) {
+                Err(e) if e.error_len().is_none() => bytes.len() - tail - e.valid_up_to(),
+                _ => 0,
+            }
+        }
+    };
+    let rest = bytes.split_off(bytes.len() - keep);
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    *bytes = rest;
+    text
+}
+
 /// Writes an `output` message to stdout or stderr, as the program did.
 pub(super) fn print_output(msg: &Value) {
     let data = msg["data"].as_str().unwrap_or("");
@@ -307,6 +338,23 @@ fn exit_code(msg: &Value) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stdin_read_inside_a_character_waits_for_the_rest() {
+        let text = "añ€😀";
+        let bytes = text.as_bytes();
+        for cut in 0..=bytes.len() {
+            let mut pending = bytes[..cut].to_vec();
+            let first = take_text(&mut pending);
+            pending.extend_from_slice(&bytes[cut..]);
+            let second = take_text(&mut pending);
+            assert_eq!(format!("{first}{second}"), text, "cut at {cut}");
+            assert!(pending.is_empty());
+        }
+        let mut invalid = vec![b'a', 0xff, b'b', 0xe2, 0x82];
+        assert_eq!(take_text(&mut invalid), "a\u{fffd}b");
+        assert_eq!(invalid, vec![0xe2, 0x82]);
+    }
 
     #[test]
     fn exit_codes_say_what_happened_to_the_run_and_its_session() {
