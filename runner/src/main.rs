@@ -18,7 +18,7 @@ mod worker;
 
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
-use std::process::{exit, Command};
+use std::process::{exit, Command, ExitStatus};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,9 +28,20 @@ use livecode_runner::protocol::{frame_len, Event, Request, PROTOCOL_VERSION};
 
 use cache::Cache;
 use daemon::Daemon;
-use run::{Msg, Runner};
+use run::Runner;
 use streams::Out;
 use worker::Worker;
+
+/// What reaches the main thread.
+enum Msg {
+    Request(Request),
+    /// The server's stream ended or broke.
+    Closed(String),
+    /// A step's process exited (the token names the step).
+    Exited(u64, io::Result<ExitStatus>),
+    /// Run `.0` reached its output cap.
+    OutputLimit(u64),
+}
 
 /// Which build of the runner this is (a hash of its source, set by the image build).
 const BUILD: &str = match option_env!("LIVECODE_RUNNER_BUILD") {

@@ -30,17 +30,7 @@ use crate::streams::{
 };
 use crate::sys;
 use crate::worker::{Worker, RUN_UID};
-
-/// What reaches the main thread.
-pub enum Msg {
-    Request(Request),
-    /// The server's stream ended or broke.
-    Closed(String),
-    /// A step's process exited (the token names the step).
-    Exited(u64, io::Result<ExitStatus>),
-    /// Run `.0` reached its output cap.
-    OutputLimit(u64),
-}
+use crate::Msg;
 
 /// The run in progress, as the main thread sees it.
 struct RunState {

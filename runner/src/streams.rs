@@ -12,7 +12,7 @@ use livecode_runner::procfs;
 use livecode_runner::protocol::{Event, Stream};
 
 use crate::cache::{Output, Recorder};
-use crate::run::Msg;
+use crate::Msg;
 
 /// Writes frames to stdout, one at a time, numbering a run's output; while a build is being
 /// recorded for the cache, keeps a copy of what it prints.

@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config);
     let (router, doc) = described_router();
     router
-        .layer(axum::Extension(Described::new(&doc, &state.config)))
+        .layer(axum::Extension(describe(&doc, &state.config)))
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
@@ -127,9 +127,11 @@ async fn read_body(State(read): State<BodyRead>, req: Request, next: Next) -> Re
 /// `/metrics`, and the pages.
 pub fn described_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = crate::api::router().routes(utoipa_axum::routes!(crate::ws::upgrade));
-    let (router, mut doc) = OpenApiRouter::with_openapi(crate::api::openapi::base())
+    let mut base = crate::api::openapi::base();
+    base.merge(crate::ws::schemas::components());
+    let (router, mut doc) = OpenApiRouter::with_openapi(base)
         .nest("/api/v1", api)
-        .routes(utoipa_axum::routes!(crate::metrics::serve))
+        .routes(utoipa_axum::routes!(crate::api::metrics::serve))
         .merge(crate::web::router())
         .split_for_parts();
     // axum's catch-all `{*rest}` is OpenAPI's plain `{rest}`.
@@ -138,6 +140,14 @@ pub fn described_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
     (router, doc)
+}
+
+/// The served documents: the API's, finished and bounded by `config`, and the socket's
+/// schemas cut from it.
+fn describe(doc: &utoipa::openapi::OpenApi, config: &Config) -> Described {
+    let mut value = crate::api::openapi::document(doc, config);
+    crate::ws::schemas::finish(&mut value);
+    Described::new(&value, &crate::ws::schemas::socket_schemas(&value))
 }
 
 /// Real CORS for the origins in `cors_origins` (none by default: the layer then adds nothing).

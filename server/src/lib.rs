@@ -26,6 +26,7 @@ pub mod collab;
 pub mod config;
 pub mod environments;
 pub mod metrics;
+pub mod model;
 pub mod questions;
 pub mod sandbox;
 pub mod serve;

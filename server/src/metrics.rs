@@ -1,4 +1,4 @@
-//! Prometheus metrics, at `/metrics` (the API key, or anyone in open mode). Counters and
+//! Prometheus metrics: the recorder. Served at `/metrics` by `api::metrics`. Counters and
 //! histograms are recorded where things happen, through the `metrics` facade; gauges of
 //! what is live (sessions by status, the warm pool) are read off the registry at each scrape.
 //!
@@ -10,13 +10,7 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::api::extract::Operator;
-use crate::state::AppState;
 
 /// Seconds, from a run's first byte to a long build.
 const BUCKETS: &[f64] = &[
@@ -35,32 +29,6 @@ pub fn install() -> &'static PrometheusHandle {
             .install_recorder()
             .expect("livecode installs the only metrics recorder")
     })
-}
-
-/// Prometheus' text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
-    responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
-        (status = 401, body = crate::api::error::ErrorBody),
-    ),
-    security(("bearer" = [])))]
-pub async fn serve(_: Operator, State(state): State<AppState>) -> impl IntoResponse {
-    let handle = install();
-    let mut by_status = state.sessions.count_by_status();
-    for status in crate::session::Status::ALL {
-        by_status.entry(status.as_str()).or_default();
-    }
-    for (status, n) in by_status {
-        metrics::gauge!("livecode_sessions", "status" => status).set(n as f64);
-    }
-    for pool in state.sessions.pool() {
-        metrics::gauge!("livecode_pool_warm", "environment" => pool.environment)
-            .set(pool.warm as f64);
-    }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
 }
 
 /// A run ended: its status, and how long it took to its first output and in its run step.

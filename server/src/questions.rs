@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Role;
-use crate::session::RunStatus;
+use crate::model::RunStatus;
 
 /// Bounds on what one question may hold (it is read into every session that names it).
 pub const MAX_CASES: usize = 100;

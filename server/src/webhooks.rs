@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::config::WebhooksConfig;
-use crate::session::SessionId;
+use crate::model::SessionId;
 use crate::store::{EventRecord, Store};
 
 /// Events waiting for delivery at most; past it, one is logged and not delivered (it stays in

@@ -14,6 +14,7 @@ mod environments;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod metrics;
 pub mod openapi;
 mod questions;
 mod sessions;

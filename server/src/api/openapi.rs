@@ -1,14 +1,14 @@
 //! The API's description, made from the code: OpenAPI 3.1 from the handlers' `#[utoipa::path]`
-//! and the types' `ToSchema` (`/api/v1/openapi.json`, shown at `/docs`), and one standalone
-//! JSON Schema per socket message, cut from the same components
-//! (`/api/v1/socket-schemas.json`).
+//! and the types' `ToSchema` (`/api/v1/openapi.json`, shown at `/docs`), and the socket's
+//! schemas, served as `ws::schemas` cut them (`/api/v1/socket-schemas.json`). `app` merges the
+//! socket's components into this document.
 
 use std::sync::Arc;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +16,6 @@ use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::ws::{ClientMessage, ServerMessage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +34,6 @@ schemas are at `/api/v1/socket-schemas.json`). Errors are `{\"error\":{\"code\",
         (name = "operations", description = "Health, metrics and this description"),
         (name = "pages", description = "The pages people open"),
     ),
-    components(schemas(ClientMessage, ServerMessage))
 )]
 struct ApiDoc;
 
@@ -73,17 +71,21 @@ pub struct Described {
 }
 
 impl Described {
-    /// The document as served by a server with `config` (its bounds are the config's).
-    pub fn new(doc: &utoipa::openapi::OpenApi, config: &Config) -> Self {
-        let mut value = serde_json::to_value(doc).expect("the document serializes");
-        finish(&mut value);
-        bounds(&mut value, config);
-        let socket = socket_schemas(&value).to_string();
+    /// The finished document, and the socket's schemas cut from it.
+    pub fn new(openapi: &Value, socket: &Value) -> Self {
         Self {
-            openapi: value.to_string().into(),
-            socket: socket.into(),
+            openapi: openapi.to_string().into(),
+            socket: socket.to_string().into(),
         }
     }
+}
+
+/// The document as served by a server with `config` (its bounds are the config's).
+pub fn document(doc: &utoipa::openapi::OpenApi, config: &Config) -> Value {
+    let mut value = serde_json::to_value(doc).expect("the document serializes");
+    finish(&mut value);
+    bounds(&mut value, config);
+    value
 }
 
 /// The bounds the server enforces that depend on its configuration, or that the types cannot
@@ -118,8 +120,7 @@ fn bounds(doc: &mut Value, config: &Config) {
 
 /// What the annotations cannot say, or would say once per handler: bodies that may be left
 /// out, the refusals every request, body or state change can meet (the time bound, the size
-/// bound, the media type, a page of another origin), and client messages' closed field sets
-/// (`deny_unknown_fields`).
+/// bound, the media type, a page of another origin).
 fn finish(doc: &mut Value) {
     let error = |description: &str| {
         json!({"description": description,
@@ -172,12 +173,6 @@ fn finish(doc: &mut Value) {
             }
         }
     }
-    let client = &mut doc["components"]["schemas"]["ClientMessage"]["oneOf"];
-    for message in client.as_array_mut().into_iter().flatten() {
-        if message["type"] == "object" {
-            message["additionalProperties"] = json!(false);
-        }
-    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -207,90 +202,4 @@ fn json_response(body: &Arc<str>) -> Response {
         body.to_string(),
     )
         .into_response()
-}
-
-/// Cuts the `ClientMessage` and `ServerMessage` components into one schema per message: each
-/// alternative of their `oneOf`, named by its `type`, with the components it refers to under
-/// `$defs` (so each stands alone).
-pub fn socket_schemas(doc: &Value) -> Value {
-    let components = &doc["components"]["schemas"];
-    let mut out = Map::new();
-    for (direction, component) in [("client", "ClientMessage"), ("server", "ServerMessage")] {
-        let mut messages = Map::new();
-        let alternatives = components[component]["oneOf"].as_array().cloned();
-        for alternative in alternatives.unwrap_or_default() {
-            let Some(kind) = message_type(&alternative) else {
-                continue;
-            };
-            let mut defs = Map::new();
-            collect_refs(&alternative, components, &mut defs);
-            let mut schema = json!({
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "title": format!("{direction} message '{kind}'"),
-            });
-            let object = schema.as_object_mut().expect("an object");
-            for (k, v) in alternative.as_object().into_iter().flatten() {
-                object.insert(k.clone(), v.clone());
-            }
-            if !defs.is_empty() {
-                object.insert("$defs".into(), Value::Object(defs));
-            }
-            messages.insert(kind, rewrite_refs(schema));
-        }
-        out.insert(direction.into(), Value::Object(messages));
-    }
-    Value::Object(out)
-}
-
-/// The `type` an alternative pins: `properties.type.enum[0]`, possibly inside an `allOf`.
-fn message_type(schema: &Value) -> Option<String> {
-    if let Some(kind) = schema["properties"]["type"]["enum"][0].as_str() {
-        return Some(kind.to_string());
-    }
-    if let Some(kind) = schema["properties"]["type"]["const"].as_str() {
-        return Some(kind.to_string());
-    }
-    let parts = schema["allOf"].as_array()?;
-    parts.iter().find_map(message_type)
-}
-
-/// Every component `schema` refers to, transitively, by name.
-fn collect_refs(schema: &Value, components: &Value, defs: &mut Map<String, Value>) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(name) = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix("#/components/schemas/"))
-            {
-                if !defs.contains_key(name) {
-                    let target = components[name].clone();
-                    defs.insert(name.to_string(), target.clone());
-                    collect_refs(&target, components, defs);
-                }
-            }
-            map.values().for_each(|v| collect_refs(v, components, defs));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, components, defs)),
-        _ => {}
-    }
-}
-
-/// `#/components/schemas/X` → `#/$defs/X`.
-fn rewrite_refs(schema: Value) -> Value {
-    match schema {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => {
-                        let r = r.replace("#/components/schemas/", "#/$defs/");
-                        (k, Value::String(r))
-                    }
-                    (_, v) => (k, rewrite_refs(v)),
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(rewrite_refs).collect()),
-        other => other,
-    }
 }

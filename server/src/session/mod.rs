@@ -30,7 +30,6 @@ mod restore;
 mod run;
 mod switch;
 mod testing;
-mod types;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,7 +46,7 @@ pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 pub use testing::TestsHandle;
-pub use types::{
+pub use crate::model::{
     EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
     Status,
 };

@@ -14,7 +14,7 @@ pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
 use crate::questions::{Question, TestReport};
-use crate::session::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunStatus, SessionId, Status};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq)]

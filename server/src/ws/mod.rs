@@ -2,7 +2,8 @@
 //! either side ends. Every socket is a tracked task that closes with 1012 on server shutdown.
 //!
 //! # Layout
-//! - `protocol`: [`ClientMessage`], [`ServerMessage`] (the wire shapes).
+//! - `protocol`: [`ClientMessage`], [`ServerMessage`] (the wire shapes); `schemas`: them as
+//!   JSON Schemas.
 //! - this file: the upgrade handler (the route is mounted in `app`).
 //! - `socket`: the per-socket loop, generic over any `Sink` and `Stream` of messages (so unit
 //!   tests drive it with channels).
@@ -12,6 +13,7 @@
 mod handle;
 mod pacing;
 pub mod protocol;
+pub mod schemas;
 mod socket;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;

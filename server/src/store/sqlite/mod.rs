@@ -14,7 +14,7 @@ use rows::{query_sessions, run_from_row, session_from_row, time};
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::questions::{Question, TestReport};
-use crate::session::{EndReason, SessionId, Status};
+use crate::model::{EndReason, SessionId, Status};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[

@@ -7,7 +7,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, Row};
 
 use crate::auth::Role;
-use crate::session::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunStatus, SessionId, Status};
 use crate::store::{RunRecord, SessionRecord, StoreError};
 
 /// A value kept as the text of its name.

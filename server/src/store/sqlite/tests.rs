@@ -1,7 +1,7 @@
 //! The SQLite store against a real database file in a temp dir.
 use super::*;
 use crate::auth::Role;
-use crate::session::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunStatus, SessionId, Status};
 
 fn session(id: SessionId) -> SessionRecord {
     let now = Utc::now();

@@ -1,5 +1,6 @@
-//! The values sessions are made of, as the rest of the server and the store see them: ids,
-//! statuses, the summary of a run, a snapshot of a session, its participants.
+//! The shared vocabulary: the values sessions are made of, as the store, questions, webhooks
+//! and the session module all see them (ids, statuses, the summary of a run, a snapshot of a
+//! session, its participants, end reasons). A leaf: it imports nothing of the crate but the role.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -155,7 +156,7 @@ impl EndReason {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    pub(super) fn status(self) -> Status {
+    pub fn status(self) -> Status {
         match self {
             EndReason::Expired => Status::Expired,
             EndReason::Stopped => Status::Stopped,
