@@ -39,9 +39,18 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 
 /// `session/run/mod.rs` → `[session, run]`; `lib.rs` and `main.rs` → the crate root `[]`.
 fn module_of(src: &Path, file: &Path) -> Module {
-    let rel = file.strip_prefix(src).expect("under src").with_extension("");
-    let mut parts: Module = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    let rel = file
+        .strip_prefix(src)
+        .expect("under src")
+        .with_extension("");
+    let mut parts: Module = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts
@@ -177,7 +186,11 @@ fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<String>> {
             if self.low[v] == self.index[v] {
                 let mut component = Vec::new();
                 while let Some(w) = self.stack.pop() {
-                    component.push(if w.is_empty() { "crate".into() } else { w.join("::") });
+                    component.push(if w.is_empty() {
+                        "crate".into()
+                    } else {
+                        w.join("::")
+                    });
                     if w == v {
                         break;
                     }
@@ -208,9 +221,17 @@ fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<String>> {
 fn the_server_modules_import_without_circles() {
     let edges = graph(&root().join("server/src"));
     assert!(edges.len() > 50, "the server's modules were found");
-    assert_eq!(circles(&edges), Vec::<Vec<String>>::new(), "file-level circles");
+    assert_eq!(
+        circles(&edges),
+        Vec::<Vec<String>>::new(),
+        "file-level circles"
+    );
     let top = top_level(&edges);
-    assert_eq!(circles(&top), Vec::<Vec<String>>::new(), "top-level circles");
+    assert_eq!(
+        circles(&top),
+        Vec::<Vec<String>>::new(),
+        "top-level circles"
+    );
 }
 
 #[test]
@@ -232,7 +253,15 @@ fn a_circle_is_found_when_there_is_one() {
     assert_eq!(circles(&edges), vec![vec!["a", "b", "c"]]);
     let mut paths = Vec::new();
     expand_use("crate::{a::{b,c::{d,e}},f}", "", &mut paths);
-    assert_eq!(paths, ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::f"]);
+    assert_eq!(
+        paths,
+        [
+            "crate::a::b",
+            "crate::a::c::d",
+            "crate::a::c::e",
+            "crate::f"
+        ]
+    );
 }
 
 /// Each function's length in lines, from its `fn` line to its closing brace.
@@ -261,7 +290,12 @@ fn long_functions(file: &Path, text: &str) -> Vec<String> {
             }
             if opened && depth == 0 {
                 if j - i + 1 > MAX_FN_LINES {
-                    out.push(format!("{}:{} {name}: {} lines", file.display(), i + 1, j - i + 1));
+                    out.push(format!(
+                        "{}:{} {name}: {} lines",
+                        file.display(),
+                        i + 1,
+                        j - i + 1
+                    ));
                 }
                 break;
             }
@@ -272,9 +306,8 @@ fn long_functions(file: &Path, text: &str) -> Vec<String> {
 
 /// One line without its strings, character literals and comment.
 fn code_of_line(line: &str) -> String {
-    static STRINGS: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r#""(\\.|[^"\\])*"|'(\\.|[^'\\])'"#).unwrap()
-    });
+    static STRINGS: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r#""(\\.|[^"\\])*"|'(\\.|[^'\\])'"#).unwrap());
     let line = STRINGS.replace_all(line, "\"\"");
     line.split("//").next().unwrap_or_default().to_string()
 }

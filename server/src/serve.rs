@@ -274,18 +274,13 @@ pub async fn serve(
     max_connections: usize,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let counter = Counter::new(max_connections, config.max_connections_per_ip);
+    let mut gate = Gate {
+        counter: Counter::new(max_connections, config.max_connections_per_ip),
+        refused_logged: None,
+        evicted_logged: None,
+    };
     let header_timeout = Duration::from_secs_f64(config.header_read_timeout_seconds);
     let connections = TaskTracker::new();
-    let mut refused_logged: Option<tokio::time::Instant> = None;
-    let mut evicted_logged: Option<tokio::time::Instant> = None;
-    let quiet = |at: &mut Option<tokio::time::Instant>| {
-        let due = at.is_none_or(|t| t.elapsed() > Duration::from_secs(10));
-        if due {
-            *at = Some(tokio::time::Instant::now());
-        }
-        due
-    };
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -300,21 +295,9 @@ pub async fn serve(
                 }
             },
         };
-        let place = match counter.admit(peer.ip()) {
-            Ok((place, None)) => place,
-            Ok((place, Some(heaviest))) => {
-                if quiet(&mut evicted_logged) {
-                    tracing::warn!(client = %peer.ip(), %heaviest, "connection table full; closing a connection of the client holding the most");
-                }
-                place
-            }
-            Err(refusal) => {
-                if quiet(&mut refused_logged) {
-                    tracing::warn!(client = %peer.ip(), ?refusal, "connection cap reached; closing new connections");
-                }
-                drop(stream);
-                continue;
-            }
+        let Some(place) = gate.admit(peer) else {
+            drop(stream);
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let service = router
@@ -323,29 +306,8 @@ pub async fn serve(
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 req.map(axum::body::Body::new)
             });
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            let io = TokioIo::new(Counted::new(stream, place));
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let conn = builder
-                .serve_connection(io, TowerToHyperService::new(service))
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(err) = result {
-                        tracing::debug!(%err, "connection ended with an error");
-                    }
-                }
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
+        let io = TokioIo::new(Counted::new(stream, place));
+        connections.spawn(connection(io, service, header_timeout, shutdown.clone()));
     }
     drop(listener);
     connections.close();
@@ -356,6 +318,80 @@ pub async fn serve(
         tracing::warn!("some connections were still open {DRAIN:?} after shutdown");
     }
     Ok(())
+}
+
+/// The connection table at the door, logging refusals and evictions at most every 10 s (a
+/// flood would otherwise flood the log too).
+struct Gate {
+    counter: Arc<Counter>,
+    refused_logged: Option<tokio::time::Instant>,
+    evicted_logged: Option<tokio::time::Instant>,
+}
+
+impl Gate {
+    /// A place for a connection from `peer`, or `None` when it is to be closed at once.
+    fn admit(&mut self, peer: SocketAddr) -> Option<Place> {
+        match self.counter.admit(peer.ip()) {
+            Ok((place, None)) => Some(place),
+            Ok((place, Some(heaviest))) => {
+                if quiet(&mut self.evicted_logged) {
+                    tracing::warn!(client = %peer.ip(), %heaviest, "connection table full; closing a connection of the client holding the most");
+                }
+                Some(place)
+            }
+            Err(refusal) => {
+                if quiet(&mut self.refused_logged) {
+                    tracing::warn!(client = %peer.ip(), ?refusal, "connection cap reached; closing new connections");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// True when nothing was logged in the last 10 s (and notes that something is now).
+fn quiet(at: &mut Option<tokio::time::Instant>) -> bool {
+    let due = at.is_none_or(|t| t.elapsed() > Duration::from_secs(10));
+    if due {
+        *at = Some(tokio::time::Instant::now());
+    }
+    due
+}
+
+/// One HTTP/1 connection (with upgrades, for sockets) until it ends or the server shuts down,
+/// when it finishes its request in progress and closes.
+async fn connection<S>(
+    io: TokioIo<Counted>,
+    service: S,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) where
+    S: tower::Service<axum::http::Request<Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let conn = builder
+        .serve_connection(io, TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 #[cfg(test)]

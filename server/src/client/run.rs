@@ -152,41 +152,10 @@ impl Client {
         socket
             .send(Message::text(json!({"type": "run"}).to_string()))
             .await?;
-        let (mut tx, mut rx) = socket.split();
+        let (mut tx, rx) = socket.split();
         let (to_socket, mut outgoing) = tokio::sync::mpsc::channel::<Value>(16);
         let control = to_socket.clone();
-        // The program's stdin: a file's bytes then EOF, or the terminal's as it is typed.
-        let feeder = tokio::spawn(async move {
-            let mut input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin {
-                Some(path) => Box::new(tokio::fs::File::open(path).await?),
-                None => Box::new(tokio::io::stdin()),
-            };
-            let mut buf = vec![0u8; 16 * 1024];
-            let mut pending = Vec::new();
-            loop {
-                let n = input.read(&mut buf).await?;
-                if n == 0 {
-                    if !pending.is_empty() {
-                        let data = String::from_utf8_lossy(&pending).into_owned();
-                        let _ = to_socket.send(json!({"type": "stdin", "data": data})).await;
-                    }
-                    let _ = to_socket.send(json!({"type": "stdin_eof"})).await;
-                    return anyhow::Ok(());
-                }
-                pending.extend_from_slice(&buf[..n]);
-                let data = take_text(&mut pending);
-                if data.is_empty() {
-                    continue;
-                }
-                if to_socket
-                    .send(json!({"type": "stdin", "data": data}))
-                    .await
-                    .is_err()
-                {
-                    return Ok(());
-                }
-            }
-        });
+        let feeder = tokio::spawn(feed_stdin(stdin, to_socket));
         let writer = tokio::spawn(async move {
             while let Some(msg) = outgoing.recv().await {
                 if tx.send(Message::text(msg.to_string())).await.is_err() {
@@ -194,68 +163,120 @@ impl Client {
                 }
             }
         });
-        let mut started = false;
-        // After Ctrl+C: when the killed run must have reported its end.
-        let mut killed_by: Option<tokio::time::Instant> = None;
-        let outcome = loop {
-            let frame = tokio::select! {
-                frame = rx.next() => frame,
-                _ = interrupts.next() => {
-                    if killed_by.is_some() {
-                        break Ok(Outcome::Interrupted); // pressed again: don't wait
-                    }
-                    // The kill goes after the run message on the same socket, so it reaches the
-                    // run even when it is pressed before `run_started`.
-                    let _ = control.send(json!({"type": "kill"})).await;
-                    killed_by = Some(tokio::time::Instant::now() + KILL_WAIT);
-                    continue;
-                }
-                _ = sleep_until(killed_by) => break Ok(Outcome::Interrupted),
-            };
-            let Some(frame) = frame else {
-                break Err(anyhow::anyhow!("the server closed the socket"));
-            };
-            let text = match frame {
-                Ok(Message::Text(text)) => text,
-                Ok(_) => continue,
-                Err(err) => break Err(err.into()),
-            };
-            let msg: Value = match serde_json::from_str(&text) {
-                Ok(msg) => msg,
-                Err(err) => break Err(err.into()),
-            };
-            match msg["type"].as_str() {
-                Some("run_started") => started = true,
-                Some("output") => print_output(&msg),
-                Some("run_finished") if killed_by.is_some() => break Ok(Outcome::Interrupted),
-                Some("run_finished") => break Ok(Outcome::Exited(exit_code(&msg))),
-                // After Ctrl+C, whatever the kill met (no run yet, or one just ended).
-                Some("error") if killed_by.is_some() => break Ok(Outcome::Interrupted),
-                // Before the run: it was refused. During it: stdin that came too late (the
-                // program had ended, or closed its input), which the run's own end reports.
-                Some("error")
-                    if !started
-                        || !matches!(
-                            msg["code"].as_str(),
-                            Some("NO_RUN" | "STDIN_UNAVAILABLE")
-                        ) =>
-                {
-                    break Err(anyhow::anyhow!(
-                        "{}: {}",
-                        msg["code"].as_str().unwrap_or("?"),
-                        msg["message"].as_str().unwrap_or("")
-                    ))
-                }
-                Some("session_ended") => {
-                    break Err(anyhow::anyhow!("the session ended ({})", msg["reason"]))
-                }
-                _ => {}
-            }
-        };
+        let outcome = follow(rx, interrupts, &control).await;
         feeder.abort();
         writer.abort();
         outcome
     }
+}
+
+/// The program's stdin: a file's bytes then EOF, or the terminal's as it is typed.
+async fn feed_stdin(
+    stdin: Option<String>,
+    to_socket: tokio::sync::mpsc::Sender<Value>,
+) -> anyhow::Result<()> {
+    let mut input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match stdin {
+        Some(path) => Box::new(tokio::fs::File::open(path).await?),
+        None => Box::new(tokio::io::stdin()),
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pending = Vec::new();
+    loop {
+        let n = input.read(&mut buf).await?;
+        if n == 0 {
+            if !pending.is_empty() {
+                let data = String::from_utf8_lossy(&pending).into_owned();
+                let _ = to_socket.send(json!({"type": "stdin", "data": data})).await;
+            }
+            let _ = to_socket.send(json!({"type": "stdin_eof"})).await;
+            return Ok(());
+        }
+        pending.extend_from_slice(&buf[..n]);
+        let data = take_text(&mut pending);
+        if data.is_empty() {
+            continue;
+        }
+        if to_socket
+            .send(json!({"type": "stdin", "data": data}))
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// The run's messages until it ends: output printed as it comes, Ctrl+C turned into a kill
+/// (and a second one into giving up at once).
+async fn follow(
+    mut rx: futures_util::stream::SplitStream<Socket>,
+    interrupts: &mut Interrupts,
+    control: &tokio::sync::mpsc::Sender<Value>,
+) -> anyhow::Result<Outcome> {
+    let mut started = false;
+    // After Ctrl+C: when the killed run must have reported its end.
+    let mut killed_by: Option<tokio::time::Instant> = None;
+    loop {
+        let frame = tokio::select! {
+            frame = rx.next() => frame,
+            _ = interrupts.next() => {
+                if killed_by.is_some() {
+                    return Ok(Outcome::Interrupted); // pressed again: don't wait
+                }
+                // The kill goes after the run message on the same socket, so it reaches the
+                // run even when it is pressed before `run_started`.
+                let _ = control.send(json!({"type": "kill"})).await;
+                killed_by = Some(tokio::time::Instant::now() + KILL_WAIT);
+                continue;
+            }
+            _ = sleep_until(killed_by) => return Ok(Outcome::Interrupted),
+        };
+        let Some(frame) = frame else {
+            bail!("the server closed the socket");
+        };
+        let text = match frame? {
+            Message::Text(text) => text,
+            _ => continue,
+        };
+        let msg: Value = serde_json::from_str(&text)?;
+        if msg["type"] == "run_started" {
+            started = true;
+        }
+        if let Some(end) = ended(&msg, started, killed_by.is_some()) {
+            return end;
+        }
+    }
+}
+
+/// What one message means for the run: output is printed; `Some` when it ended it.
+fn ended(msg: &Value, started: bool, killed: bool) -> Option<anyhow::Result<Outcome>> {
+    match msg["type"].as_str() {
+        Some("output") => print_output(msg),
+        Some("run_finished") if killed => return Some(Ok(Outcome::Interrupted)),
+        Some("run_finished") => return Some(Ok(Outcome::Exited(exit_code(msg)))),
+        // After Ctrl+C, whatever the kill met (no run yet, or one just ended).
+        Some("error") if killed => return Some(Ok(Outcome::Interrupted)),
+        // Before the run: it was refused. During it: stdin that came too late (the program
+        // had ended, or closed its input), which the run's own end reports.
+        Some("error")
+            if !started
+                || !matches!(msg["code"].as_str(), Some("NO_RUN" | "STDIN_UNAVAILABLE")) =>
+        {
+            return Some(Err(anyhow::anyhow!(
+                "{}: {}",
+                msg["code"].as_str().unwrap_or("?"),
+                msg["message"].as_str().unwrap_or("")
+            )))
+        }
+        Some("session_ended") => {
+            return Some(Err(anyhow::anyhow!(
+                "the session ended ({})",
+                msg["reason"]
+            )))
+        }
+        _ => {}
+    }
+    None
 }
 
 /// Sleeps until `at`; never, without one.

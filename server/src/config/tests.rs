@@ -1,0 +1,72 @@
+//! The defaults parse, and every bound is enforced.
+// figment::Jail fixes the closure's error type; it is large, and only tests use it.
+#![allow(clippy::result_large_err)]
+
+use super::*;
+
+#[test]
+fn defaults_match_the_documented_values() {
+    let c = Config::defaults();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.data_dir, PathBuf::from("./data"));
+    assert!(c.open_mode());
+    assert_eq!(c.limits.memory_mib, 256);
+    assert_eq!(c.limits.cpus, 0.5);
+    assert_eq!(c.limits.pids, 64);
+    assert_eq!(c.limits.run_timeout_seconds, 10);
+    assert_eq!(c.limits.output_limit_bytes, 1 << 20);
+    assert_eq!(c.limits.code_limit_bytes, 256 << 10);
+    assert_eq!(c.sessions.idle_ttl_seconds, 30 * 60);
+    assert_eq!(c.sessions.max_lifetime_seconds, 4 * 3600);
+    assert_eq!(c.quotas.max_live_sessions_per_ip, 20);
+    assert!(c.cors_origins.is_empty());
+}
+
+#[test]
+fn origins_are_scheme_host_and_port() {
+    assert_eq!(
+        url_origin("https://A.example.com:8443/x?y").as_deref(),
+        Some("https://a.example.com:8443")
+    );
+    assert_eq!(
+        url_origin("http://localhost:8080").as_deref(),
+        Some("http://localhost:8080")
+    );
+    assert_eq!(url_origin("ftp://x"), None);
+    assert_eq!(url_origin("https://"), None);
+    assert_eq!(url_origin("https://u@evil"), None);
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "extra.toml",
+            "api_key = \"from-file\"\n[limits]\npids = 99\n",
+        )?;
+        jail.set_env("LIVECODE_API_KEY", "from-env");
+        jail.set_env("LIVECODE_LIMITS__MEMORY_MIB", "512");
+        let c = Config::load(Some(Path::new("extra.toml"))).expect("valid");
+        assert_eq!(c.api_key, "from-env");
+        assert_eq!(c.limits.pids, 99);
+        assert_eq!(c.limits.memory_mib, 512);
+        assert!(!c.open_mode());
+        Ok(())
+    });
+}
+
+#[test]
+fn invalid_values_are_refused_with_the_key_named() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("LIVECODE_LIMITS__PIDS", "2");
+        let err = Config::load(None).expect_err("pids too low");
+        assert!(err.to_string().contains("limits.pids"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err = Config::load(Some(Path::new("/nonexistent/livecode.toml"))).expect_err("missing");
+    assert!(err.to_string().contains("no config file"), "{err}");
+}
