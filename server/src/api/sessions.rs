@@ -18,6 +18,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
 use super::views::{HistoryView, SessionView};
 use super::SessionPath;
+use crate::auth::Role;
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
 
@@ -173,7 +174,7 @@ async fn read(
     caller: SessionAccess,
 ) -> Result<AppJson<SessionView>, ApiError> {
     let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
-    Ok(AppJson(view.for_role(caller.viewer())))
+    Ok(AppJson(view.for_role(caller.role())))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,7 +197,7 @@ async fn delete(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Ended>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::may_end)?;
     let id = caller.id;
     if let Some(session) = state.sessions.get(&id) {
         state.sessions.end(&session, EndReason::Stopped).await?;
@@ -259,7 +260,7 @@ async fn execute(
     caller: SessionAccess,
     OptionalJson(body): OptionalJson<ExecuteBody>,
 ) -> Result<AppJson<Executed>, ApiError> {
-    let (id, by) = (caller.id, caller.runner()?);
+    let (id, by) = (caller.id, caller.may(Role::may_run)?);
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
     let timeout = match body.timeout_seconds {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -324,7 +325,7 @@ async fn extend(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Extended>, ApiError> {
-    caller.runner()?;
+    caller.may(Role::may_extend)?;
     let session = state
         .sessions
         .get(&caller.id)
@@ -366,10 +367,7 @@ async fn switch_environment(
     caller: SessionAccess,
     AppJson(body): AppJson<SwitchBody>,
 ) -> Result<AppJson<SessionView>, ApiError> {
-    let by = caller.runner()?;
-    if let super::access::Access::Token(role) = caller.access {
-        super::access::may_switch(&state.config, role)?;
-    }
+    let by = caller.may(|r| r.may_switch(state.config.sessions.language_switch))?;
     let session = state
         .sessions
         .get(&caller.id)
@@ -379,7 +377,7 @@ async fn switch_environment(
         .switch_environment(&session, &body.environment, by)
         .await?;
     let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
-    Ok(AppJson(view.for_role(caller.viewer())))
+    Ok(AppJson(view.for_role(caller.role())))
 }
 
 /// Everything needed to replay the session: the first document, every accepted update and
@@ -397,7 +395,7 @@ async fn history(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<HistoryView>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::reads_history)?;
     let history = state.sessions.history(&caller.id).await?;
     Ok(AppJson(HistoryView::new(caller.id, history)))
 }
@@ -423,7 +421,7 @@ async fn events(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Events>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::reads_history)?;
     let events = state.sessions.events(&caller.id).await?;
     Ok(AppJson(Events {
         session_id: caller.id,
@@ -445,7 +443,7 @@ async fn read_notes(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Notes>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::keeps_notes)?;
     let id = caller.id;
     let text = state.sessions.notes(&id).await?;
     Ok(AppJson(Notes { text }))
@@ -475,7 +473,7 @@ async fn write_notes(
     caller: SessionAccess,
     AppJson(body): AppJson<Notes>,
 ) -> Result<AppJson<Notes>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::keeps_notes)?;
     let id = caller.id;
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
     state

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::protocol::{ClientMessage, ParseError, ServerMessage};
+use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
 use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
@@ -25,20 +26,9 @@ impl Client {
         }
     }
 
-    fn may_write(&self) -> Result<(), ApiError> {
-        if self.role.can_write() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-
-    fn interviewer(&self) -> Result<(), ApiError> {
-        if self.role == Role::Interviewer {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
+    /// `Forbidden` unless this client's role `may` ([`Role`]'s policy).
+    fn may(&self, may: impl FnOnce(Role) -> bool) -> Result<(), ApiError> {
+        allow(self.role, may).map(drop)
     }
 }
 
@@ -104,10 +94,10 @@ pub async fn handle(
         }
         ClientMessage::Stdin { data } => stdin(state, session, me, data),
         ClientMessage::StdinEof => me
-            .may_write()
+            .may(Role::may_run)
             .and_then(|()| session.close_stdin().map_err(ApiError::Stdin)),
         ClientMessage::Kill => me
-            .may_write()
+            .may(Role::may_run)
             .and_then(|()| session.kill_run().map_err(ApiError::from)),
         ClientMessage::Update {
             version,
@@ -117,11 +107,11 @@ pub async fn handle(
             Ok(Some(rejected)) => return Some(rejected),
             other => other.map(|_| ()),
         },
-        ClientMessage::Notes { text } => match me.interviewer() {
+        ClientMessage::Notes { text } => match me.may(Role::keeps_notes) {
             Ok(()) => sessions.set_notes(session, text).await.map_err(Into::into),
             Err(err) => Err(err),
         },
-        ClientMessage::EndSession => match me.interviewer() {
+        ClientMessage::EndSession => match me.may(Role::may_end) {
             Ok(()) => sessions
                 .end(session, EndReason::Stopped)
                 .await
@@ -133,7 +123,7 @@ pub async fn handle(
             return None;
         }
         ClientMessage::SwitchEnvironment { environment } => {
-            match crate::api::access::may_switch(&state.config, me.role) {
+            match me.may(|r| r.may_switch(state.config.sessions.language_switch)) {
                 Ok(()) => sessions
                     .switch_environment(session, &environment, me.role)
                     .await
@@ -141,7 +131,7 @@ pub async fn handle(
                 Err(err) => Err(err),
             }
         }
-        ClientMessage::RunTests => match me.may_write() {
+        ClientMessage::RunTests => match me.may(Role::may_run) {
             Ok(()) => sessions
                 .start_tests(session, me.role)
                 .await
@@ -149,7 +139,7 @@ pub async fn handle(
                 .map_err(Into::into),
             Err(err) => Err(err),
         },
-        ClientMessage::Extend => match me.may_write() {
+        ClientMessage::Extend => match me.may(Role::may_extend) {
             Ok(()) => sessions
                 .extend(session)
                 .await
@@ -173,14 +163,14 @@ async fn run(
     me: Client,
     req: RunRequest,
 ) -> Result<(), ApiError> {
-    me.may_write()?;
+    me.may(Role::may_run)?;
     session.touch();
     state.sessions.start_run(session, req, me.role).await?;
     Ok(())
 }
 
 fn stdin(state: &AppState, session: &Session, me: Client, data: String) -> Result<(), ApiError> {
-    me.may_write()?;
+    me.may(Role::may_run)?;
     let limit = state.config.limits.stdin_message_bytes;
     if data.len() > limit {
         return Err(ApiError::StdinTooLarge(limit));
@@ -199,7 +189,7 @@ async fn update(
     (file, version): (Option<String>, u64),
     updates: Vec<super::protocol::ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
-    me.may_write()?;
+    me.may(Role::may_edit)?;
     let updates = updates
         .into_iter()
         .map(|u| (u.client_id, u.changes))

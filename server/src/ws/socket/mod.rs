@@ -348,8 +348,8 @@ async fn welcome<S: Sink<Message> + Unpin>(
                 version,
             })
             .collect(),
-        can_switch: crate::api::access::may_switch(&state.config, me.role).is_ok(),
-        notes: (me.role == Role::Interviewer).then(|| session.notes()),
+        can_switch: me.role.may_switch(state.config.sessions.language_switch),
+        notes: me.role.keeps_notes().then(|| session.notes()),
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
     };
     sink.send(text(welcome)).await.ok()?;
