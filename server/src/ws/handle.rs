@@ -32,15 +32,6 @@ impl Client {
     }
 }
 
-pub fn invalid(message: &str) -> ServerMessage {
-    ServerMessage::Error {
-        code: "INVALID_MESSAGE",
-        message: message.to_string(),
-        hint: "send JSON objects with a 'type' as documented in docs/protocol.md",
-        retry_after_ms: None,
-    }
-}
-
 /// Handles one client message; returns what to answer this client alone.
 pub async fn handle(
     state: &AppState,
@@ -50,15 +41,7 @@ pub async fn handle(
 ) -> Option<ServerMessage> {
     let message = match parsed {
         Ok(m) => m,
-        Err(ParseError::Invalid(why)) => return Some(invalid(&why)),
-        Err(ParseError::Unknown(kind)) => {
-            return Some(ServerMessage::Error {
-                code: "UNKNOWN_MESSAGE",
-                message: format!("no message type '{kind}'"),
-                hint: "see docs/protocol.md for the message types",
-                retry_after_ms: None,
-            })
-        }
+        Err(err) => return Some(ServerMessage::from(&ApiError::from(err))),
     };
     let sessions = &state.sessions;
     let result: Result<(), ApiError> = match message {
@@ -67,16 +50,19 @@ pub async fn handle(
             session.touch();
             return Some(ServerMessage::Pong);
         }
-        ClientMessage::Auth { .. } => return Some(invalid("already authenticated")),
+        ClientMessage::Auth { .. } => Err(ApiError::InvalidMessage("already authenticated".into())),
         ClientMessage::Pull { version, file } => {
-            return Some(match session.updates_since(file.as_deref(), version) {
-                Ok(updates) => ServerMessage::Updates {
-                    file,
-                    version,
-                    updates,
-                },
-                Err(err) => invalid(&err.to_string()),
-            })
+            match session.updates_since(file.as_deref(), version) {
+                Ok(updates) => {
+                    return Some(ServerMessage::Updates {
+                        file,
+                        version,
+                        updates,
+                    })
+                }
+                // Whatever the reason, a pull the server cannot answer is a bad message.
+                Err(err) => Err(ApiError::InvalidMessage(err.to_string())),
+            }
         }
         ClientMessage::Cursor { .. } => return None, // paced by the socket loop
         ClientMessage::Run {

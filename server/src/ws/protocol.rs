@@ -154,7 +154,17 @@ pub enum ParseError {
     Unknown(String),
 }
 
+impl From<ParseError> for crate::api::ApiError {
+    fn from(err: ParseError) -> Self {
+        match err {
+            ParseError::Invalid(why) => Self::InvalidMessage(why),
+            ParseError::Unknown(kind) => Self::UnknownMessage(kind),
+        }
+    }
+}
+
 impl ClientMessage {
+    /// Parses one text frame, telling a malformed message from an unknown one.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
             ParseError::Invalid(if e.is_syntax() || e.is_eof() {
@@ -446,6 +456,22 @@ mod tests {
         assert_eq!(
             ClientMessage::parse(r#"{"type":"dance"}"#),
             Err(ParseError::Unknown("dance".into()))
+        );
+    }
+
+    #[test]
+    fn refusals_are_api_errors_on_the_wire() {
+        let error = |text: &str| {
+            let err = ClientMessage::parse(text).expect_err("refused");
+            ServerMessage::from(&crate::api::ApiError::from(err)).to_text()
+        };
+        assert_eq!(
+            error(r#"{"type":"dance"}"#),
+            r#"{"type":"error","code":"UNKNOWN_MESSAGE","message":"no message type 'dance'","hint":"docs/protocol.md lists the message types"}"#
+        );
+        assert_eq!(
+            error(r#"{"type":7}"#),
+            r#"{"type":"error","code":"INVALID_MESSAGE","message":"a message is a JSON object with a string 'type'","hint":"see docs/protocol.md for the message shapes"}"#
         );
     }
 

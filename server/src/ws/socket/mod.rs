@@ -11,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use uuid::Uuid;
 
-use super::handle::{handle, invalid, Client};
+use super::handle::{handle, Client};
 use super::pacing::{Budget, CursorPacer};
 use super::protocol::{ClientMessage, EnvironmentInfo, ServerMessage, WelcomeRun};
 use crate::api::views::SessionView;
@@ -223,7 +223,9 @@ impl<'a> Socket<'a> {
             }
             Ok(Message::Binary(data)) => {
                 self.budget.spend(data.len()).await;
-                vec![text(invalid("binary frames are not part of the protocol"))]
+                let err =
+                    ApiError::InvalidMessage("binary frames are not part of the protocol".into());
+                vec![text(ServerMessage::from(&err))]
             }
             Ok(Message::Ping(_) | Message::Pong(_)) => Vec::new(),
             Ok(Message::Close(_)) => return None,
