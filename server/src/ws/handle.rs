@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::protocol::{ClientMessage, ParseError, ServerMessage};
+use super::outgoing::ServerMessage;
+use super::protocol::{ClientMessage, ClientUpdate, ParseError};
 use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
@@ -173,7 +174,7 @@ async fn update(
     session: &Arc<Session>,
     me: Client,
     (file, version): (Option<String>, u64),
-    updates: Vec<super::protocol::ClientUpdate>,
+    updates: Vec<ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
     me.may(Role::may_edit)?;
     let updates = updates

@@ -12,8 +12,9 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use uuid::Uuid;
 
 use super::handle::{handle, Client};
+use super::outgoing::{EnvironmentInfo, FileDoc, ServerMessage, WelcomeRun};
 use super::pacing::{Budget, CursorPacer};
-use super::protocol::{ClientMessage, EnvironmentInfo, ServerMessage, WelcomeRun};
+use super::protocol::ClientMessage;
 use crate::api::views::SessionView;
 use crate::api::ApiError;
 use crate::auth::Role;
@@ -344,7 +345,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
         files: start
             .files
             .into_iter()
-            .map(|(name, document, version)| super::protocol::FileDoc {
+            .map(|(name, document, version)| FileDoc {
                 name,
                 document,
                 version,
