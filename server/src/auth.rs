@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::LanguageSwitch;
+
 /// What a credential lets its holder do in a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -42,10 +44,84 @@ impl Role {
             Role::Observer => "Observer",
         }
     }
+}
 
-    /// May this role change the document or run code?
-    pub fn can_write(self) -> bool {
-        !matches!(self, Role::Observer)
+/// Who may do what: every permission is decided here, once, and REST and the socket both ask.
+/// The table in this module's tests lays it out, role by capability.
+impl Role {
+    /// Edits the document and the workspace's files.
+    pub fn may_edit(self) -> bool {
+        self != Role::Observer
+    }
+
+    /// Runs code (a run, its stdin and kill, a test run).
+    pub fn may_run(self) -> bool {
+        self != Role::Observer
+    }
+
+    /// Moves the session's end (`extend`).
+    pub fn may_extend(self) -> bool {
+        self != Role::Observer
+    }
+
+    /// Switches the session's language: interviewers always, others who may run code when
+    /// `sessions.language_switch` is `everyone`.
+    pub fn may_switch(self, setting: LanguageSwitch) -> bool {
+        self == Role::Interviewer || (setting == LanguageSwitch::Everyone && self.may_run())
+    }
+
+    /// Ends the session.
+    pub fn may_end(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Reads and writes the private notes, and hears when they change.
+    pub fn keeps_notes(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Reads the session's history (replay) and its events.
+    pub fn reads_history(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Hears when a participant's page gains or loses focus.
+    pub fn sees_focus(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Whether this role's own focus changes are told (an observer's is nobody's business).
+    pub fn focus_is_told(self) -> bool {
+        self != Role::Observer
+    }
+
+    /// Sees hidden test cases in full (others get them counted).
+    pub fn sees_hidden_cases(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Sees which container serves the session (the operator's business).
+    pub fn sees_container(self) -> bool {
+        self == Role::Interviewer
+    }
+}
+
+/// What a credential grants on one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The API key (or anyone in open mode for operator-only calls).
+    Operator,
+    /// A token of this session.
+    Token(Role),
+}
+
+impl Access {
+    /// The role the caller acts as: the API key acts as an interviewer.
+    pub fn role(self) -> Role {
+        match self {
+            Access::Operator => Role::Interviewer,
+            Access::Token(role) => role,
+        }
     }
 }
 
@@ -85,6 +161,54 @@ mod tests {
         assert!(token_matches(&a, &hash_token(&a)));
         assert!(!token_matches(&b, &hash_token(&a)));
         assert!(!token_matches("", &hash_token(&a)));
+    }
+
+    /// Each credential × each capability. A permission change is one edit in `Role`, and it
+    /// shows here as one changed mark.
+    #[test]
+    fn the_policy_table() {
+        type May = fn(Role) -> bool;
+        let capabilities: [(&str, May); 12] = [
+            ("edit", Role::may_edit),
+            ("run", Role::may_run),
+            ("extend", Role::may_extend),
+            ("switch", |r| r.may_switch(LanguageSwitch::Everyone)),
+            ("switch(i)", |r| r.may_switch(LanguageSwitch::Interviewers)),
+            ("end", Role::may_end),
+            ("notes", Role::keeps_notes),
+            ("history", Role::reads_history),
+            ("focus", Role::sees_focus),
+            ("told", Role::focus_is_told),
+            ("hidden", Role::sees_hidden_cases),
+            ("container", Role::sees_container),
+        ];
+        let credentials = [
+            ("api key", Access::Operator),
+            ("interviewer", Access::Token(Role::Interviewer)),
+            ("candidate", Access::Token(Role::Candidate)),
+            ("observer", Access::Token(Role::Observer)),
+        ];
+        let header: Vec<&str> = capabilities.iter().map(|(name, _)| *name).collect();
+        let mut table = vec![format!("{:12}{}", "", header.join(" "))];
+        for (who, access) in credentials {
+            let marks: Vec<String> = capabilities
+                .iter()
+                .map(|(name, may)| {
+                    let mark = if may(access.role()) { "x" } else { "." };
+                    format!("{mark:>width$}", width = name.len())
+                })
+                .collect();
+            table.push(format!("{who:12}{}", marks.join(" ")));
+        }
+        // "switch": with `sessions.language_switch = "everyone"`; "switch(i)": "interviewers".
+        let expect = [
+            "            edit run extend switch switch(i) end notes history focus told hidden container",
+            "api key        x   x      x      x         x   x     x       x     x    x      x         x",
+            "interviewer    x   x      x      x         x   x     x       x     x    x      x         x",
+            "candidate      x   x      x      x         .   .     .       .     .    x      .         .",
+            "observer       .   .      .      .         .   .     .       .     .    .      .         .",
+        ];
+        assert_eq!(table, expect, "\n{}", table.join("\n"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - `config`: [`Config`](config::Config), embedded defaults, then a file, then `LIVECODE_*`.
 //! - `state`: [`AppState`](state::AppState), what every handler may reach; `app`: the router.
 //! - `api`: REST under `/api/v1`; `ws`: the session socket; `web`: the embedded page.
-//! - `auth`: API key and session tokens (hashed, compared in constant time), roles.
+//! - `auth`: API key and session tokens (hashed, compared in constant time), roles and what each
+//!   may do (the one role policy).
 //! - `collab`: the document authority (versions, change sets in UTF-16, history); no I/O.
 //! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
 //! - `sandbox`: the narrow `Sandbox` and `ImageBuilder` traits, the client of each container's

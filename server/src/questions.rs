@@ -252,12 +252,8 @@ pub struct HiddenCount {
     pub total: usize,
 }
 
-/// Sees hidden cases in full.
-pub fn sees_hidden(role: Role) -> bool {
-    role == Role::Interviewer
-}
-
 impl TestReport {
+    /// The report as `role` may see it.
     pub fn view(&self, role: Role) -> TestReportView {
         let hidden: Vec<&CaseResult> = self.results.iter().filter(|r| r.hidden).collect();
         TestReportView {
@@ -278,7 +274,7 @@ impl TestReport {
             results: self
                 .results
                 .iter()
-                .filter(|r| sees_hidden(role) || !r.hidden)
+                .filter(|r| role.sees_hidden_cases() || !r.hidden)
                 .cloned()
                 .collect(),
             summary_only: self.summary_only,
@@ -304,9 +300,9 @@ pub struct QuestionView {
 }
 
 impl Question {
-    /// `role` of `None` is the API key, which sees everything.
-    pub fn view(&self, role: Option<Role>) -> QuestionView {
-        let full = role.is_none_or(sees_hidden);
+    /// The question as `role` may see it (the API key acts as an interviewer).
+    pub fn view(&self, role: Role) -> QuestionView {
+        let full = role.sees_hidden_cases();
         QuestionView {
             question_id: self.question_id,
             title: self.title.clone(),
@@ -397,11 +393,11 @@ mod tests {
         let q = question()
             .validate(&["python".into()], 30.0)
             .expect("valid");
-        let view = q.view(Some(Role::Candidate));
+        let view = q.view(Role::Candidate);
         assert_eq!(view.cases.len(), 1);
         assert_eq!(view.hidden_cases, 1);
-        assert_eq!(q.view(Some(Role::Interviewer)).cases.len(), 2);
-        assert_eq!(q.view(None).cases.len(), 2);
+        assert_eq!(q.view(Role::Interviewer).cases.len(), 2);
+        assert_eq!(q.view(crate::auth::Access::Operator.role()).cases.len(), 2);
         let result = |index: usize, hidden: bool, verdict| CaseResult {
             index,
             name: format!("case {index}"),

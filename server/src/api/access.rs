@@ -9,18 +9,9 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::Bearer;
-use crate::auth::Role;
+use crate::auth::{Access, Role};
 use crate::session::SessionId;
 use crate::state::AppState;
-
-/// Who is asking about one session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// The API key (or anyone in open mode for operator-only calls).
-    Operator,
-    /// A token of this session.
-    Token(Role),
-}
 
 /// A request about one session: its id (from the path) and what the caller's credential
 /// grants there. 404 for an unknown or malformed id, 401 for a missing or wrong credential.
@@ -97,43 +88,27 @@ async fn role_of(state: &AppState, id: &SessionId, token: &str) -> Result<Role, 
 }
 
 impl SessionAccess {
-    /// The API key or an interviewer token: ending, replay, notes.
-    pub fn interviewer(&self) -> Result<(), ApiError> {
-        match self.access {
-            Access::Operator | Access::Token(Role::Interviewer) => Ok(()),
-            Access::Token(_) => Err(ApiError::Forbidden),
-        }
+    /// The role the caller acts as (the API key: an interviewer's).
+    pub fn role(&self) -> Role {
+        self.access.role()
     }
 
-    /// Whose view of the session the caller gets (the API key: an interviewer's).
-    pub fn viewer(&self) -> Role {
-        match self.access {
-            Access::Operator => Role::Interviewer,
-            Access::Token(role) => role,
-        }
+    /// The caller's role if it `may` do something ([`Role`]'s policy); `Forbidden` if not.
+    pub fn may(&self, may: impl FnOnce(Role) -> bool) -> Result<Role, ApiError> {
+        allow(self.role(), may)
     }
+}
 
-    /// The role a run is made as; observers may not run.
-    pub fn runner(&self) -> Result<Role, ApiError> {
-        match self.access {
-            Access::Operator => Ok(Role::Interviewer),
-            Access::Token(role) if role.can_write() => Ok(role),
-            Access::Token(_) => Err(ApiError::Forbidden),
-        }
+/// `role` if it `may` do something ([`Role`]'s policy); `Forbidden` if not.
+pub fn allow(role: Role, may: impl FnOnce(Role) -> bool) -> Result<Role, ApiError> {
+    if may(role) {
+        Ok(role)
+    } else {
+        Err(ApiError::Forbidden)
     }
 }
 
 /// Parses a session id; a malformed one is simply not found.
 pub fn parse_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::SessionNotFound)
-}
-
-/// Whether `role` may switch a session's language (`sessions.language_switch`).
-pub fn may_switch(config: &crate::config::Config, role: Role) -> Result<(), ApiError> {
-    use crate::config::LanguageSwitch;
-    match (config.sessions.language_switch, role) {
-        (_, Role::Interviewer) => Ok(()),
-        (LanguageSwitch::Everyone, r) if r.can_write() => Ok(()),
-        _ => Err(ApiError::Forbidden),
-    }
 }

@@ -50,6 +50,9 @@ pub enum ApiError {
     InvalidArgument(String),
     #[error("{0}")]
     InvalidMessage(String),
+    /// A well-formed socket message of a type this server does not know.
+    #[error("no message type '{0}'")]
+    UnknownMessage(String),
     #[error("a run is already in progress")]
     RunInProgress,
     #[error("nothing is running")]
@@ -107,6 +110,7 @@ impl ApiError {
             Self::InvalidJson(_) => "INVALID_JSON",
             Self::InvalidArgument(_) => "INVALID_ARGUMENT",
             Self::InvalidMessage(_) => "INVALID_MESSAGE",
+            Self::UnknownMessage(_) => "UNKNOWN_MESSAGE",
             Self::RunInProgress => "RUN_IN_PROGRESS",
             Self::NoRun => "NO_RUN",
             Self::NoQuestion => "NO_QUESTION",
@@ -139,7 +143,8 @@ impl ApiError {
             | Self::InvalidFilename(_)
             | Self::InvalidJson(_)
             | Self::InvalidArgument(_)
-            | Self::InvalidMessage(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidMessage(_)
+            | Self::UnknownMessage(_) => StatusCode::BAD_REQUEST,
             Self::CodeTooLarge(_) | Self::StdinTooLarge(_) | Self::BodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -175,6 +180,7 @@ impl ApiError {
             Self::InvalidJson(_) => "send a JSON object as /docs describes it",
             Self::InvalidArgument(_) => "see /docs for the accepted values",
             Self::InvalidMessage(_) => "see docs/protocol.md for the message shapes",
+            Self::UnknownMessage(_) => "docs/protocol.md lists the message types",
             Self::RunInProgress => {
                 "wait for run_finished, send 'kill', or run with \"restart\": true"
             }

@@ -5,8 +5,8 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `environments`, `health`: one router each, every route documented by its
-//!   handler's `#[utoipa::path]`.
+//! - `sessions`, `review` (history, events, notes), `questions`, `environments`, `health`:
+//!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
 pub mod access;
@@ -17,6 +17,7 @@ mod health;
 pub mod metrics;
 pub mod openapi;
 mod questions;
+mod review;
 mod sessions;
 pub mod views;
 
@@ -33,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(environments::router())
         .merge(sessions::router())
+        .merge(review::router())
         .merge(questions::router())
         .merge(openapi::router())
 }

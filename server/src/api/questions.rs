@@ -12,7 +12,7 @@ use super::access::{parse_id, SessionAccess};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Bearer, Caller, Operator, PageQuery, Paged};
 use super::SessionPath;
-use crate::auth::Role;
+use crate::auth::{Access, Role};
 use crate::questions::{NewQuestion, Question, QuestionView, TestReportView};
 use crate::session::SessionId;
 use crate::state::AppState;
@@ -70,13 +70,14 @@ async fn list(
     bearer: Bearer,
     Paged(page): Paged,
 ) -> Result<AppJson<Vec<QuestionView>>, ApiError> {
-    let full = bearer.is_api_key(&state);
+    let viewer = if bearer.is_api_key(&state) {
+        Access::Operator
+    } else {
+        Access::Token(Role::Candidate)
+    };
     let questions = state.sessions.list_questions(&page).await?;
     Ok(AppJson(
-        questions
-            .iter()
-            .map(|q| q.view(if full { None } else { Some(Role::Candidate) }))
-            .collect(),
+        questions.iter().map(|q| q.view(viewer.role())).collect(),
     ))
 }
 
@@ -121,9 +122,8 @@ async fn read(
     };
     let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
     let open = state.config.open_mode();
-    // Whose view: `None` sees everything.
-    let viewer: Option<Role> = if bearer.is_api_key(&state) {
-        None
+    let viewer = if bearer.is_api_key(&state) {
+        Access::Operator
     } else {
         match (&bearer.0, &query.session) {
             (Some(token), Some(session)) => {
@@ -135,13 +135,13 @@ async fn read(
                     .ok_or(ApiError::Unauthorized)?;
                 let uses = state.sessions.question_id(&session).await? == Some(path.question_id);
                 match (uses, open) {
-                    (true, _) => Some(role),
+                    (true, _) => Access::Token(role),
                     // A token grants nothing on a question its session does not use.
-                    (false, true) => Some(Role::Candidate),
+                    (false, true) => Access::Token(Role::Candidate),
                     (false, false) => return Err(ApiError::Forbidden),
                 }
             }
-            _ if open => Some(Role::Candidate),
+            _ if open => Access::Token(Role::Candidate),
             _ => return Err(ApiError::Unauthorized),
         }
     };
@@ -150,7 +150,7 @@ async fn read(
         .get_question(&path.question_id)
         .await?
         .ok_or(ApiError::QuestionNotFound)?;
-    Ok(AppJson(question.view(viewer)))
+    Ok(AppJson(question.view(viewer.role())))
 }
 
 /// The session's question as the caller may see it: hidden cases only counted for candidates
@@ -174,7 +174,7 @@ async fn session_question(
         .question(&caller.id)
         .await?
         .ok_or(ApiError::NoQuestion)?;
-    Ok(AppJson(question.view(Some(caller.viewer()))))
+    Ok(AppJson(question.view(caller.role())))
 }
 
 /// Runs every case of the session's question in its container, one after another, and
@@ -196,7 +196,7 @@ async fn run_tests(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<TestReportView>, ApiError> {
-    let by = caller.runner()?;
+    let by = caller.may(Role::may_run)?;
     let session = state
         .sessions
         .get(&caller.id)
@@ -205,7 +205,7 @@ async fn run_tests(
     let report = handle.wait().await.ok_or_else(|| {
         ApiError::Unavailable(anyhow::anyhow!("the server shut down during the test run"))
     })?;
-    Ok(AppJson(report.view(caller.viewer())))
+    Ok(AppJson(report.view(caller.role())))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -253,7 +253,7 @@ async fn test_runs(
         .sessions
         .test_reports(&caller.id, limit, offset)
         .await?;
-    let role = caller.viewer();
+    let role = caller.role();
     let mut headers = axum::http::HeaderMap::new();
     if offset + reports.len() < total {
         let next = format!(

@@ -1,4 +1,5 @@
-//! `/sessions`: create, list, read, execute, extend, delete, history, notes.
+//! `/sessions`: create, list, read, execute, extend, switch the language, delete (what
+//! interviewers review of a session is `review`'s).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,8 +17,9 @@ use uuid::Uuid;
 use super::access::SessionAccess;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
-use super::views::{HistoryView, SessionView};
+use super::views::SessionView;
 use super::SessionPath;
+use crate::auth::Role;
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
 
@@ -28,9 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(execute))
         .routes(routes!(extend))
         .routes(routes!(switch_environment))
-        .routes(routes!(history))
-        .routes(routes!(events))
-        .routes(routes!(read_notes, write_notes))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -173,7 +172,7 @@ async fn read(
     caller: SessionAccess,
 ) -> Result<AppJson<SessionView>, ApiError> {
     let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
-    Ok(AppJson(view.for_role(caller.viewer())))
+    Ok(AppJson(view.for_role(caller.role())))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -196,7 +195,7 @@ async fn delete(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Ended>, ApiError> {
-    caller.interviewer()?;
+    caller.may(Role::may_end)?;
     let id = caller.id;
     if let Some(session) = state.sessions.get(&id) {
         state.sessions.end(&session, EndReason::Stopped).await?;
@@ -259,7 +258,7 @@ async fn execute(
     caller: SessionAccess,
     OptionalJson(body): OptionalJson<ExecuteBody>,
 ) -> Result<AppJson<Executed>, ApiError> {
-    let (id, by) = (caller.id, caller.runner()?);
+    let (id, by) = (caller.id, caller.may(Role::may_run)?);
     let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
     let timeout = match body.timeout_seconds {
         Some(t) if !(t.is_finite() && t > 0.0) => {
@@ -324,7 +323,7 @@ async fn extend(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<Extended>, ApiError> {
-    caller.runner()?;
+    caller.may(Role::may_extend)?;
     let session = state
         .sessions
         .get(&caller.id)
@@ -366,10 +365,7 @@ async fn switch_environment(
     caller: SessionAccess,
     AppJson(body): AppJson<SwitchBody>,
 ) -> Result<AppJson<SessionView>, ApiError> {
-    let by = caller.runner()?;
-    if let super::access::Access::Token(role) = caller.access {
-        super::access::may_switch(&state.config, role)?;
-    }
+    let by = caller.may(|r| r.may_switch(state.config.sessions.language_switch))?;
     let session = state
         .sessions
         .get(&caller.id)
@@ -379,108 +375,5 @@ async fn switch_environment(
         .switch_environment(&session, &body.environment, by)
         .await?;
     let view = SessionView::from(state.sessions.snapshot(&caller.id).await?);
-    Ok(AppJson(view.for_role(caller.viewer())))
-}
-
-/// Everything needed to replay the session: the first document, every accepted update and
-/// every run (interviewers and the API key).
-#[utoipa::path(get, path = "/sessions/{id}/history", tag = "sessions", params(SessionPath),
-    responses(
-        (status = 200, body = HistoryView),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-async fn history(
-    State(state): State<AppState>,
-    caller: SessionAccess,
-) -> Result<AppJson<HistoryView>, ApiError> {
-    caller.interviewer()?;
-    let history = state.sessions.history(&caller.id).await?;
-    Ok(AppJson(HistoryView::new(caller.id, history)))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-struct Events {
-    session_id: SessionId,
-    /// Oldest first.
-    events: Vec<crate::store::EventRecord>,
-}
-
-/// The session's events, as webhooks deliver them (interviewers and the API key).
-#[utoipa::path(get, path = "/sessions/{id}/events", tag = "sessions", params(SessionPath),
-    responses(
-        (status = 200, body = Events),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-async fn events(
-    State(state): State<AppState>,
-    caller: SessionAccess,
-) -> Result<AppJson<Events>, ApiError> {
-    caller.interviewer()?;
-    let events = state.sessions.events(&caller.id).await?;
-    Ok(AppJson(Events {
-        session_id: caller.id,
-        events,
-    }))
-}
-
-/// The interviewers' private notes (never shown to candidates or observers).
-#[utoipa::path(get, path = "/sessions/{id}/notes", tag = "sessions", params(SessionPath),
-    responses(
-        (status = 200, body = Notes),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-async fn read_notes(
-    State(state): State<AppState>,
-    caller: SessionAccess,
-) -> Result<AppJson<Notes>, ApiError> {
-    caller.interviewer()?;
-    let id = caller.id;
-    let text = state.sessions.notes(&id).await?;
-    Ok(AppJson(Notes { text }))
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Notes {
-    text: String,
-}
-
-/// Replaces the notes; every interviewer's socket hears of it.
-#[utoipa::path(put, path = "/sessions/{id}/notes", tag = "sessions", params(SessionPath),
-    request_body = Notes,
-    responses(
-        (status = 200, body = Notes),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
-async fn write_notes(
-    State(state): State<AppState>,
-    caller: SessionAccess,
-    AppJson(body): AppJson<Notes>,
-) -> Result<AppJson<Notes>, ApiError> {
-    caller.interviewer()?;
-    let id = caller.id;
-    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
-    state
-        .sessions
-        .set_notes(&session, body.text.clone())
-        .await?;
-    Ok(AppJson(body))
+    Ok(AppJson(view.for_role(caller.role())))
 }

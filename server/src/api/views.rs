@@ -45,7 +45,7 @@ impl SessionView {
     /// The view as `role` may see it: which container serves the session is the operator's
     /// business (interviewers and the API key), not the candidate's or an observer's.
     pub fn for_role(mut self, role: Role) -> Self {
-        if role != Role::Interviewer {
+        if !role.sees_container() {
             self.container_id = None;
         }
         self

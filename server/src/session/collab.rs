@@ -252,11 +252,12 @@ impl SessionRegistry {
     }
 }
 
-/// Whether a role may see an event (notes are for interviewers only).
+/// Whether a role may see an event ([`Role`]'s policy).
 pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
     match event {
-        SessionEvent::Notes(_) | SessionEvent::Focus(_) => role == Role::Interviewer,
-        SessionEvent::TestResult(r) => !r.hidden || crate::questions::sees_hidden(role),
+        SessionEvent::Notes(_) => role.keeps_notes(),
+        SessionEvent::Focus(_) => role.sees_focus(),
+        SessionEvent::TestResult(r) => !r.hidden || role.sees_hidden_cases(),
         _ => true,
     }
 }

@@ -396,7 +396,7 @@ impl Session {
         let Some(p) = state.participants.get_mut(&participant) else {
             return;
         };
-        if p.role == Role::Observer || p.focused == focused {
+        if !p.role.focus_is_told() || p.focused == focused {
             return;
         }
         p.focused = focused;

@@ -1,9 +1,11 @@
 //! What one client message does (cursors are paced by the socket loop): one match over the
-//! message, each arm checking what the sender's role may do.
+//! message, each arm asking [`Role`]'s policy whether the sender may.
 
 use std::sync::Arc;
 
-use super::protocol::{ClientMessage, ParseError, ServerMessage};
+use super::outgoing::ServerMessage;
+use super::protocol::{ClientMessage, ClientUpdate, ParseError};
+use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
 use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
@@ -25,29 +27,9 @@ impl Client {
         }
     }
 
-    fn may_write(&self) -> Result<(), ApiError> {
-        if self.role.can_write() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-
-    fn interviewer(&self) -> Result<(), ApiError> {
-        if self.role == Role::Interviewer {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
-    }
-}
-
-pub fn invalid(message: &str) -> ServerMessage {
-    ServerMessage::Error {
-        code: "INVALID_MESSAGE",
-        message: message.to_string(),
-        hint: "send JSON objects with a 'type' as documented in docs/protocol.md",
-        retry_after_ms: None,
+    /// `Forbidden` unless this client's role `may` ([`Role`]'s policy).
+    fn may(&self, may: impl FnOnce(Role) -> bool) -> Result<(), ApiError> {
+        allow(self.role, may).map(drop)
     }
 }
 
@@ -58,37 +40,45 @@ pub async fn handle(
     me: Client,
     parsed: Result<ClientMessage, ParseError>,
 ) -> Option<ServerMessage> {
-    let message = match parsed {
-        Ok(m) => m,
-        Err(ParseError::Invalid(why)) => return Some(invalid(&why)),
-        Err(ParseError::Unknown(kind)) => {
-            return Some(ServerMessage::Error {
-                code: "UNKNOWN_MESSAGE",
-                message: format!("no message type '{kind}'"),
-                hint: "see docs/protocol.md for the message types",
-                retry_after_ms: None,
-            })
-        }
+    let answer = match parsed {
+        Ok(message) => respond(state, session, me, message).await,
+        Err(err) => Err(err.into()),
     };
+    answer.unwrap_or_else(|err| {
+        if matches!(err, ApiError::Internal(_) | ApiError::Unavailable(_)) {
+            // Detail to the log; the client gets the code.
+            tracing::error!(session = %session.id, error = ?err, "socket request failed");
+        }
+        Some(ServerMessage::from(&err))
+    })
+}
+
+/// What one message does. `Some` is an answer for the sender alone; most messages are answered
+/// by the events they cause, which every socket gets.
+async fn respond(
+    state: &AppState,
+    session: &Arc<Session>,
+    me: Client,
+    message: ClientMessage,
+) -> Result<Option<ServerMessage>, ApiError> {
     let sessions = &state.sessions;
-    let result: Result<(), ApiError> = match message {
+    match message {
         // A page that pings is a participant who is there: that is activity.
         ClientMessage::Ping => {
             session.touch();
-            return Some(ServerMessage::Pong);
+            return Ok(Some(ServerMessage::Pong));
         }
-        ClientMessage::Auth { .. } => return Some(invalid("already authenticated")),
-        ClientMessage::Pull { version, file } => {
-            return Some(match session.updates_since(file.as_deref(), version) {
-                Ok(updates) => ServerMessage::Updates {
-                    file,
-                    version,
-                    updates,
-                },
-                Err(err) => invalid(&err.to_string()),
-            })
+        ClientMessage::Auth { .. } => {
+            return Err(ApiError::InvalidMessage("already authenticated".into()))
         }
-        ClientMessage::Cursor { .. } => return None, // paced by the socket loop
+        ClientMessage::Pull { version, file } => return pull(session, file, version).map(Some),
+        ClientMessage::Update {
+            version,
+            updates,
+            file,
+        } => return update(state, session, me, (file, version), updates).await,
+        ClientMessage::Cursor { .. } => {} // paced by the socket loop
+        ClientMessage::Focus { focused } => session.set_focus(me.participant, focused),
         ClientMessage::Run {
             files,
             stdin,
@@ -100,70 +90,53 @@ pub async fn handle(
                 restart,
                 ..Default::default()
             };
-            run(state, session, me, req).await
+            run(state, session, me, req).await?;
         }
-        ClientMessage::Stdin { data } => stdin(state, session, me, data),
-        ClientMessage::StdinEof => me
-            .may_write()
-            .and_then(|()| session.close_stdin().map_err(ApiError::Stdin)),
-        ClientMessage::Kill => me
-            .may_write()
-            .and_then(|()| session.kill_run().map_err(ApiError::from)),
-        ClientMessage::Update {
-            version,
-            updates,
-            file,
-        } => match update(state, session, me, (file, version), updates).await {
-            Ok(Some(rejected)) => return Some(rejected),
-            other => other.map(|_| ()),
-        },
-        ClientMessage::Notes { text } => match me.interviewer() {
-            Ok(()) => sessions.set_notes(session, text).await.map_err(Into::into),
-            Err(err) => Err(err),
-        },
-        ClientMessage::EndSession => match me.interviewer() {
-            Ok(()) => sessions
-                .end(session, EndReason::Stopped)
-                .await
-                .map_err(Into::into),
-            Err(err) => Err(err),
-        },
-        ClientMessage::Focus { focused } => {
-            session.set_focus(me.participant, focused);
-            return None;
+        ClientMessage::Stdin { data } => stdin(state, session, me, data)?,
+        ClientMessage::StdinEof => {
+            me.may(Role::may_run)?;
+            session.close_stdin().map_err(ApiError::Stdin)?;
+        }
+        ClientMessage::Kill => {
+            me.may(Role::may_run)?;
+            session.kill_run()?;
+        }
+        ClientMessage::Notes { text } => {
+            me.may(Role::keeps_notes)?;
+            sessions.set_notes(session, text).await?;
+        }
+        ClientMessage::EndSession => {
+            me.may(Role::may_end)?;
+            sessions.end(session, EndReason::Stopped).await?;
         }
         ClientMessage::SwitchEnvironment { environment } => {
-            match crate::api::access::may_switch(&state.config, me.role) {
-                Ok(()) => sessions
-                    .switch_environment(session, &environment, me.role)
-                    .await
-                    .map_err(Into::into),
-                Err(err) => Err(err),
-            }
+            me.may(|r| r.may_switch(state.config.sessions.language_switch))?;
+            sessions
+                .switch_environment(session, &environment, me.role)
+                .await?;
         }
-        ClientMessage::RunTests => match me.may_write() {
-            Ok(()) => sessions
-                .start_tests(session, me.role)
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
-            Err(err) => Err(err),
-        },
-        ClientMessage::Extend => match me.may_write() {
-            Ok(()) => sessions
-                .extend(session)
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
-            Err(err) => Err(err),
-        },
-    };
-    result.err().map(|err| {
-        if matches!(err, ApiError::Internal(_) | ApiError::Unavailable(_)) {
-            // Detail to the log; the client gets the code.
-            tracing::error!(session = %session.id, error = ?err, "socket request failed");
+        ClientMessage::RunTests => {
+            me.may(Role::may_run)?;
+            sessions.start_tests(session, me.role).await?;
         }
-        ServerMessage::from(&err)
+        ClientMessage::Extend => {
+            me.may(Role::may_extend)?;
+            sessions.extend(session).await?;
+        }
+    }
+    Ok(None)
+}
+
+/// Every accepted update of the document (or of `file`) since `version`.
+fn pull(session: &Session, file: Option<String>, version: u64) -> Result<ServerMessage, ApiError> {
+    // Whatever the reason, a pull the server cannot answer is a bad message.
+    let updates = session
+        .updates_since(file.as_deref(), version)
+        .map_err(|err| ApiError::InvalidMessage(err.to_string()))?;
+    Ok(ServerMessage::Updates {
+        file,
+        version,
+        updates,
     })
 }
 
@@ -173,14 +146,14 @@ async fn run(
     me: Client,
     req: RunRequest,
 ) -> Result<(), ApiError> {
-    me.may_write()?;
+    me.may(Role::may_run)?;
     session.touch();
     state.sessions.start_run(session, req, me.role).await?;
     Ok(())
 }
 
 fn stdin(state: &AppState, session: &Session, me: Client, data: String) -> Result<(), ApiError> {
-    me.may_write()?;
+    me.may(Role::may_run)?;
     let limit = state.config.limits.stdin_message_bytes;
     if data.len() > limit {
         return Err(ApiError::StdinTooLarge(limit));
@@ -197,9 +170,9 @@ async fn update(
     session: &Arc<Session>,
     me: Client,
     (file, version): (Option<String>, u64),
-    updates: Vec<super::protocol::ClientUpdate>,
+    updates: Vec<ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
-    me.may_write()?;
+    me.may(Role::may_edit)?;
     let updates = updates
         .into_iter()
         .map(|u| (u.client_id, u.changes))

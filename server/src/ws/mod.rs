@@ -2,8 +2,8 @@
 //! either side ends. Every socket is a tracked task that closes with 1012 on server shutdown.
 //!
 //! # Layout
-//! - `protocol`: [`ClientMessage`], [`ServerMessage`] (the wire shapes); `schemas`: them as
-//!   JSON Schemas.
+//! - `protocol`: [`ClientMessage`] and its parsing; `outgoing`: [`ServerMessage`]; `schemas`:
+//!   both as JSON Schemas.
 //! - this file: the upgrade handler (the route is mounted in `app`).
 //! - `socket`: the per-socket loop, generic over any `Sink` and `Stream` of messages (so unit
 //!   tests drive it with channels).
@@ -11,6 +11,7 @@
 //! - `pacing`: the socket's budget and its cursor pacing.
 
 mod handle;
+pub mod outgoing;
 mod pacing;
 pub mod protocol;
 pub mod schemas;
@@ -23,7 +24,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-pub use protocol::{ClientMessage, EnvironmentInfo, ServerMessage};
+pub use outgoing::{EnvironmentInfo, ServerMessage};
+pub use protocol::ClientMessage;
 
 use crate::api::access::SocketAccess;
 use crate::api::ApiError;

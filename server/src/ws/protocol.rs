@@ -1,19 +1,14 @@
-//! The socket's messages (each with a schema in `/api/v1/socket-schemas.json`): text frames,
-//! one JSON object each, `type` first. Parsing tells a malformed message from an unknown one,
-//! so the client hears which it sent.
+//! What a client may send on the socket (each message with a schema in
+//! `/api/v1/socket-schemas.json`): text frames, one JSON object each, `type` first. Parsing
+//! tells a malformed message from an unknown one, so the client hears which it sent. What the
+//! server sends is `outgoing`'s.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
-
-use crate::api::views::SessionView;
-use crate::auth::Role;
-use crate::collab::Update;
-use crate::session::{events, CatchUp, Participant, SessionEvent};
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
@@ -125,8 +120,6 @@ struct Envelope<'a> {
     kind: std::borrow::Cow<'a, str>,
 }
 
-pub use crate::session::events::EnvironmentInfo;
-
 const KNOWN_TYPES: &[&str] = &[
     "auth",
     "run",
@@ -154,7 +147,17 @@ pub enum ParseError {
     Unknown(String),
 }
 
+impl From<ParseError> for crate::api::ApiError {
+    fn from(err: ParseError) -> Self {
+        match err {
+            ParseError::Invalid(why) => Self::InvalidMessage(why),
+            ParseError::Unknown(kind) => Self::UnknownMessage(kind),
+        }
+    }
+}
+
 impl ClientMessage {
+    /// Parses one text frame, telling a malformed message from an unknown one.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
             ParseError::Invalid(if e.is_syntax() || e.is_eof() {
@@ -180,195 +183,10 @@ impl ClientMessage {
     }
 }
 
-/// What the server sends.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerMessage {
-    Welcome {
-        session: Box<SessionView>,
-        role: Role,
-        document: String,
-        version: u64,
-        participants: Vec<Participant>,
-        /// This socket's participant id.
-        participant: u64,
-        environment: EnvironmentInfo,
-        /// The workspace's other files, each edited together like the document (tabs).
-        files: Vec<FileDoc>,
-        /// This socket may switch the session's language (`switch_environment`).
-        can_switch: bool,
-        /// Interviewers only.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        notes: Option<String>,
-        /// The run in progress, with its output and input so far (after the client's `after`).
-        run: Option<Box<WelcomeRun>>,
-    },
-    Status {
-        status: &'static str,
-    },
-    RunStarted(events::RunStarted),
-    Output(events::Output),
-    RunFinished(events::RunFinished),
-    Presence {
-        participants: Vec<Participant>,
-    },
-    Error {
-        code: &'static str,
-        message: String,
-        hint: &'static str,
-        /// For RATE_LIMITED: when trying again may succeed.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        retry_after_ms: Option<u64>,
-    },
-    SessionEnded {
-        reason: &'static str,
-    },
-    Pong,
-    Updates {
-        /// Another file of the workspace than the document (a tab).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<String>,
-        version: u64,
-        updates: Vec<Arc<Update>>,
-    },
-    UpdateRejected {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        file: Option<String>,
-        version: u64,
-    },
-    Cursor(events::Cursor),
-    Notes {
-        text: String,
-    },
-    /// What a participant typed into the running program.
-    Input(events::Input),
-    /// When the session ends: ahead of it (`warning`), and again once it was extended.
-    Expiry(events::Expiry),
-    /// A test run of the session's question began.
-    TestsStarted(events::TestsStarted),
-    /// One case's result (hidden cases: interviewers only).
-    TestResult(crate::questions::CaseResult),
-    /// The test run's report, as the receiving role may see it.
-    TestsFinished(crate::questions::TestReportView),
-    /// A participant's page gained or lost focus (interviewers only).
-    Focus(events::Focus),
-    /// The session switched language: the editor's language, the file name and the template
-    /// follow (the document itself changes by an `updates`).
-    Environment {
-        environment: EnvironmentInfo,
-        by: Role,
-    },
-}
-
-/// One of the workspace's other files as `welcome` shows it: its text and the version its
-/// updates go on from.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FileDoc {
-    pub name: String,
-    pub document: String,
-    pub version: u64,
-}
-
-/// The run in progress as `welcome` shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct WelcomeRun {
-    pub run_id: Uuid,
-    pub by: Role,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// `output` and `input` messages, in order, as they were sent.
-    #[schema(no_recursion)]
-    pub events: Vec<ServerMessage>,
-    /// Earlier output or input of the run was not kept.
-    pub truncated: bool,
-}
-
-impl WelcomeRun {
-    /// The run a joining socket catches up on, as the socket shows it to `role`.
-    pub fn new(run: CatchUp) -> Self {
-        Self {
-            run_id: run.run_id,
-            by: run.by,
-            started_at: run.started_at,
-            events: run
-                .events
-                .iter()
-                .map(|e| ServerMessage::from(&**e))
-                .collect(),
-            truncated: run.truncated,
-        }
-    }
-}
-
-impl From<&SessionEvent> for ServerMessage {
-    fn from(event: &SessionEvent) -> Self {
-        match event {
-            SessionEvent::Status(s) => Self::Status { status: s.as_str() },
-            SessionEvent::EngineDown => Self::Status { status: "degraded" },
-            SessionEvent::RunStarted(e) => Self::RunStarted(e.clone()),
-            SessionEvent::Output(e) => Self::Output(e.clone()),
-            SessionEvent::RunFinished(e) => Self::RunFinished(e.clone()),
-            SessionEvent::Presence(list) => Self::Presence {
-                participants: list.clone(),
-            },
-            SessionEvent::Ended(reason) => Self::SessionEnded {
-                reason: reason.as_str(),
-            },
-            SessionEvent::Updates {
-                file,
-                version,
-                updates,
-            } => Self::Updates {
-                file: file.clone(),
-                version: *version,
-                updates: updates.clone(),
-            },
-            SessionEvent::Cursor(e) => Self::Cursor(e.clone()),
-            SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
-            SessionEvent::Input(e) => Self::Input(e.clone()),
-            SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
-            SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),
-            SessionEvent::Focus(e) => Self::Focus(e.clone()),
-            SessionEvent::Environment { environment, by } => Self::Environment {
-                environment: environment.clone(),
-                by: *by,
-            },
-            SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
-            // Without a role, the least: what a candidate may see.
-            SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
-        }
-    }
-}
-
-impl ServerMessage {
-    /// `event` as a socket of `role` gets it (test reports differ by role).
-    pub fn for_role(event: &SessionEvent, role: Role) -> Self {
-        match event {
-            SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(role)),
-            other => Self::from(other),
-        }
-    }
-}
-
-impl From<&crate::api::ApiError> for ServerMessage {
-    fn from(err: &crate::api::ApiError) -> Self {
-        Self::Error {
-            code: err.code(),
-            message: err.to_string(),
-            hint: err.hint(),
-            retry_after_ms: err.retry_after().map(|d| d.as_millis() as u64),
-        }
-    }
-}
-
-impl ServerMessage {
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(self).expect("server messages always serialize")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ws::ServerMessage;
 
     fn check(input: &str, expect: Result<ClientMessage, ParseError>) {
         assert_eq!(ClientMessage::parse(input), expect, "{input}");
@@ -450,21 +268,18 @@ mod tests {
     }
 
     #[test]
-    fn server_messages_have_type_first_and_api_names() {
-        let text = ServerMessage::RunFinished(events::RunFinished {
-            run_id: Uuid::nil(),
-            exit_code: None,
-            status: crate::session::RunStatus::OutputLimit,
-            duration_ms: 5,
-            build_ms: Some(0),
-            build_cached: true,
-            truncated: true,
-        })
-        .to_text();
-        assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
-        assert!(text.contains(r#""status":"output_limit""#), "{text}");
-        assert!(text.contains(r#""exit_code":null"#), "{text}");
-        assert!(text.contains(r#""build_cached":true"#), "{text}");
-        assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
+    fn refusals_are_api_errors_on_the_wire() {
+        let error = |text: &str| {
+            let err = ClientMessage::parse(text).expect_err("refused");
+            ServerMessage::from(&crate::api::ApiError::from(err)).to_text()
+        };
+        assert_eq!(
+            error(r#"{"type":"dance"}"#),
+            r#"{"type":"error","code":"UNKNOWN_MESSAGE","message":"no message type 'dance'","hint":"docs/protocol.md lists the message types"}"#
+        );
+        assert_eq!(
+            error(r#"{"type":7}"#),
+            r#"{"type":"error","code":"INVALID_MESSAGE","message":"a message is a JSON object with a string 'type'","hint":"see docs/protocol.md for the message shapes"}"#
+        );
     }
 }

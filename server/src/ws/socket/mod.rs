@@ -11,9 +11,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use uuid::Uuid;
 
-use super::handle::{handle, invalid, Client};
+use super::handle::{handle, Client};
+use super::outgoing::{EnvironmentInfo, FileDoc, ServerMessage, WelcomeRun};
 use super::pacing::{Budget, CursorPacer};
-use super::protocol::{ClientMessage, EnvironmentInfo, ServerMessage, WelcomeRun};
+use super::protocol::ClientMessage;
 use crate::api::views::SessionView;
 use crate::api::ApiError;
 use crate::auth::Role;
@@ -223,7 +224,9 @@ impl<'a> Socket<'a> {
             }
             Ok(Message::Binary(data)) => {
                 self.budget.spend(data.len()).await;
-                vec![text(invalid("binary frames are not part of the protocol"))]
+                let err =
+                    ApiError::InvalidMessage("binary frames are not part of the protocol".into());
+                vec![text(ServerMessage::from(&err))]
             }
             Ok(Message::Ping(_) | Message::Pong(_)) => Vec::new(),
             Ok(Message::Close(_)) => return None,
@@ -342,14 +345,14 @@ async fn welcome<S: Sink<Message> + Unpin>(
         files: start
             .files
             .into_iter()
-            .map(|(name, document, version)| super::protocol::FileDoc {
+            .map(|(name, document, version)| FileDoc {
                 name,
                 document,
                 version,
             })
             .collect(),
-        can_switch: crate::api::access::may_switch(&state.config, me.role).is_ok(),
-        notes: (me.role == Role::Interviewer).then(|| session.notes()),
+        can_switch: me.role.may_switch(state.config.sessions.language_switch),
+        notes: me.role.keeps_notes().then(|| session.notes()),
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
     };
     sink.send(text(welcome)).await.ok()?;

@@ -67,10 +67,21 @@ async fn next_json(rx: &mut mpsc::Receiver<Message>) -> Value {
     }
 }
 
-#[tokio::test]
-async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = state(dir.path()).await;
+fn say(v: Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+/// A new session, and a socket loop serving it over channels.
+struct Harness {
+    created: crate::session::CreatedSession,
+    /// What the client sends.
+    client: mpsc::Sender<Message>,
+    /// What the server sends.
+    server: mpsc::Receiver<Message>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+async fn serve_over_channels(state: &AppState, start: Start) -> Harness {
     let created = state
         .sessions
         .create(NewSession {
@@ -82,16 +93,10 @@ async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
         .await
         .expect("session");
     let (client, client_rx) = mpsc::channel::<Message>(16);
-    let (server_tx, mut server_rx) = mpsc::channel::<Message>(64);
+    let (server_tx, server) = mpsc::channel::<Message>(64);
     let incoming = futures_util::stream::unfold(client_rx, |mut rx| async move {
         rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx))
     });
-    let start = Start {
-        role: None,
-        readonly: false,
-        name: "Ada".into(),
-        after: None,
-    };
     let serving = tokio::spawn(serve(
         state.clone(),
         created.session.clone(),
@@ -99,7 +104,30 @@ async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
         Box::pin(incoming),
         start,
     ));
-    let say = |v: Value| Message::Text(v.to_string().into());
+    Harness {
+        created,
+        client,
+        server,
+        serving,
+    }
+}
+
+#[tokio::test]
+async fn the_socket_loop_over_channels_authenticates_answers_and_edits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path()).await;
+    let start = Start {
+        role: None,
+        readonly: false,
+        name: "Ada".into(),
+        after: None,
+    };
+    let Harness {
+        created,
+        client,
+        server: mut server_rx,
+        serving,
+    } = serve_over_channels(&state, start).await;
 
     client
         .send(say(
