@@ -35,8 +35,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
 use uuid::Uuid;
 
+pub use crate::model::{
+    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
+    Status,
+};
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use lookup::History;
@@ -46,10 +51,6 @@ pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 pub use testing::TestsHandle;
-pub use crate::model::{
-    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
-    Status,
-};
 
 use crate::auth::{self, Role};
 use crate::collab::Authority;
@@ -109,10 +110,10 @@ struct State {
     doc: Authority,
     notes: String,
     /// The workspace's other files as they are now (what runs get beside the document).
-    files: BTreeMap<String, String>,
+    files: BTreeMap<WorkspacePath, String>,
     /// Each of those files, edited together like the document (tabs in the page); their
     /// accepted updates are kept in memory for pulls, their text in `files`.
-    file_docs: BTreeMap<String, Authority>,
+    file_docs: BTreeMap<WorkspacePath, Authority>,
     participants: BTreeMap<u64, Participant>,
     /// What was last told of each participant's focus, and when (focus is coalesced).
     focus_told: BTreeMap<u64, FocusTold>,
@@ -478,7 +479,7 @@ pub struct Subscription {
     /// The `expiry` warning for the session's coming end, if one was sent.
     pub warning: Option<Arc<SessionEvent>>,
     /// The other files: name, text, version.
-    pub files: Vec<(String, String, u64)>,
+    pub files: Vec<(WorkspacePath, String, u64)>,
     pub events: EventReceiver,
 }
 

@@ -1,11 +1,13 @@
 //! What one client message does (cursors are paced by the socket loop): one match over the
 //! message, each arm checking what the sender's role may do.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::protocol::{ClientMessage, ParseError, ServerMessage};
 use crate::api::ApiError;
 use crate::auth::Role;
+use crate::session::files::parse_files;
 use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
 use crate::state::AppState;
 
@@ -93,15 +95,7 @@ pub async fn handle(
             files,
             stdin,
             restart,
-        } => {
-            let req = RunRequest {
-                files,
-                stdin,
-                restart,
-                ..Default::default()
-            };
-            run(state, session, me, req).await
-        }
+        } => run(state, session, me, files, stdin, restart).await,
         ClientMessage::Stdin { data } => stdin(state, session, me, data),
         ClientMessage::StdinEof => me
             .may_write()
@@ -167,13 +161,23 @@ pub async fn handle(
     })
 }
 
+/// Starts a run with `files` beside the session's own; their names are parsed once the sender
+/// may run at all.
 async fn run(
     state: &AppState,
     session: &Arc<Session>,
     me: Client,
-    req: RunRequest,
+    files: Option<BTreeMap<String, String>>,
+    stdin: Option<String>,
+    restart: bool,
 ) -> Result<(), ApiError> {
     me.may_write()?;
+    let req = RunRequest {
+        files: files.map(parse_files).transpose()?,
+        stdin,
+        restart,
+        ..Default::default()
+    };
     session.touch();
     state.sessions.start_run(session, req, me.role).await?;
     Ok(())

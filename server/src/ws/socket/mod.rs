@@ -343,7 +343,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
             .files
             .into_iter()
             .map(|(name, document, version)| super::protocol::FileDoc {
-                name,
+                name: name.to_string(),
                 document,
                 version,
             })
