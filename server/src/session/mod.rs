@@ -12,7 +12,8 @@
 //! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
 //! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
 //! - `reaper`: ends sessions idle past the TTL or past their lifetime.
-//! - `files`: validation of workspace file names and sizes.
+//! - `files`: a request's file names parsed into `WorkspacePath`s (at the edge: `api` and
+//!   `ws` call it), and the workspace's file count and size.
 //!
 //! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
 
