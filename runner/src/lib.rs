@@ -5,7 +5,9 @@
 //!
 //! # Layout
 //! - [`protocol`]: the frames both ways, versioned.
-//! - [`procfs`]: pure readers of `/proc` and cgroup files, and the workspace path check.
+//! - [`path`]: [`path::WorkspacePath`], the one rule for the names of a workspace's files,
+//!   which the server parses requests into and [`protocol`] decodes into.
+//! - [`procfs`]: pure readers of `/proc` and cgroup files.
 //! - [`shell`]: which commands need no shell.
 //! - [`compiler`]: the resident-compiler protocol, between a build and a toolchain's daemon.
 //! - `main.rs` (binary): modes `serve` (the default) and `keep`.
@@ -18,6 +20,7 @@
 //! - `compile.rs` (binary `livecode-compile`): a build's client of that daemon.
 
 pub mod compiler;
+pub mod path;
 pub mod procfs;
 pub mod protocol;
 pub mod shell;

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::path::WorkspacePath;
+
 /// Bumped whenever a frame changes shape or meaning.
 pub const PROTOCOL_VERSION: u32 = 3;
 /// The largest frame either side accepts; anything longer is a broken stream.
@@ -22,11 +24,11 @@ pub struct Step {
     pub timeout_ms: u64,
 }
 
-/// A file of the run's workspace; `path` is relative, already validated by the server (the
-/// runner checks again).
+/// A file of the run's workspace. A frame whose path breaks the rule of [`WorkspacePath`]
+/// does not decode: the server parsed the same type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
-    pub path: String,
+    pub path: WorkspacePath,
     pub content: Vec<u8>,
 }
 
@@ -355,7 +357,7 @@ impl Request {
                 let mut w = Writer::new(1);
                 w.u64(r.run).u32(r.files.len() as u32);
                 for f in &r.files {
-                    w.str(&f.path).bytes(&f.content);
+                    w.str(f.path.as_str()).bytes(&f.content);
                 }
                 match &r.build {
                     Some(b) => w.u8(1).step(b),
@@ -396,7 +398,8 @@ impl Request {
                 let mut files = Vec::with_capacity(n);
                 for _ in 0..n {
                     files.push(File {
-                        path: r.str()?,
+                        path: WorkspacePath::parse(&r.str()?)
+                            .map_err(|_| DecodeError("bad file path"))?,
                         content: r.bytes()?,
                     });
                 }

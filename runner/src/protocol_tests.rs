@@ -1,6 +1,11 @@
 //! Frames round-trip, and malformed ones are errors, never panics or allocations.
 
 use super::*;
+use crate::path::WorkspacePath;
+
+fn path(p: &str) -> WorkspacePath {
+    WorkspacePath::parse(p).expect("a valid path")
+}
 
 fn body(frame: &[u8]) -> &[u8] {
     let n = frame_len([frame[0], frame[1], frame[2], frame[3]]).expect("length");
@@ -15,11 +20,11 @@ fn requests_round_trip() {
             run: 7,
             files: vec![
                 File {
-                    path: "main.py".into(),
+                    path: path("main.py"),
                     content: b"print(1)\n".to_vec(),
                 },
                 File {
-                    path: "lib/é🎉.txt".into(),
+                    path: path("lib/é🎉.txt"),
                     content: vec![0, 255, 10],
                 },
             ],
@@ -114,5 +119,57 @@ fn malformed_frames_are_errors_not_panics() {
     .encode();
     for n in 0..frame.len() - 4 {
         assert!(Event::decode(&frame[4..4 + n]).is_err());
+    }
+}
+
+/// A run frame with one file whose path is `name`, whatever it is: written field by field, as
+/// a server that did not parse it would.
+fn run_frame_with_path(name: &str) -> Vec<u8> {
+    let mut w = Writer::new(1);
+    w.u64(1).u32(1).str(name).bytes(b"x").u8(0);
+    w.step(&Step {
+        command: "true".into(),
+        timeout_ms: 1,
+    })
+    .u32(0)
+    .u64(1 << 20)
+    .opt_str(None);
+    w.finish()
+}
+
+/// The runner decodes exactly the paths the server's parse accepts: both are
+/// `WorkspacePath::parse`.
+#[test]
+fn frames_carry_only_workspace_paths() {
+    for name in [
+        "main.py",
+        "lib/util.py",
+        "a b.txt",
+        "données.csv",
+        ".hidden",
+        "x..y",
+        "",
+        "/etc/passwd",
+        "../x",
+        "a/../../x",
+        "./a",
+        "a//b",
+        "a/",
+        ".",
+        "..",
+        "a\\b",
+        "a\0b",
+        "a\nb",
+        &"a/".repeat(9),
+        &"x".repeat(200),
+    ] {
+        let decoded = Request::decode(&run_frame_with_path(name)[4..]);
+        match WorkspacePath::parse(name) {
+            Ok(path) => match decoded {
+                Ok(Request::Run(run)) => assert_eq!(run.files[0].path, path),
+                other => panic!("{name:?} decoded as {other:?}"),
+            },
+            Err(_) => assert_eq!(decoded, Err(DecodeError("bad file path")), "{name:?}"),
+        }
     }
 }

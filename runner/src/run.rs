@@ -152,7 +152,7 @@ impl Runner {
             .as_ref()
             .and(req.build_key.clone())
             .filter(|k| self.cache.is_some() && cache::valid_key(k));
-        let inputs: Vec<String> = req.files.iter().map(|f| f.path.clone()).collect();
+        let inputs: Vec<String> = req.files.iter().map(|f| f.path.to_string()).collect();
         let files = key.as_ref().map(|_| req.files.clone());
         let prepared = if self.dirty { self.clean() } else { Ok(()) }
             .map_err(|e| format!("the sandbox could not be cleared: {e}"))

@@ -38,7 +38,7 @@ async fn list(State(state): State<AppState>) -> AppJson<Vec<EnvironmentView>> {
             .map(|e| EnvironmentView {
                 name: e.name.clone(),
                 description: e.settings.description.clone(),
-                filename: e.settings.filename.clone(),
+                filename: e.settings.filename.to_string(),
                 editor_language: e.settings.editor_language.clone(),
                 version: e.version(),
                 compiled: e.is_compiled(),

@@ -246,11 +246,7 @@ impl From<SessionError> for ApiError {
             SessionError::RunInProgress => Self::RunInProgress,
             SessionError::NoRun => Self::NoRun,
             SessionError::NoQuestion => Self::NoQuestion,
-            SessionError::Files(FilesError::Path(e)) => Self::InvalidFilename(e.to_string()),
-            SessionError::Files(e @ FilesError::TooLarge { .. }) => {
-                Self::CodeTooLarge(e.to_string())
-            }
-            SessionError::Files(e @ FilesError::TooMany(_)) => Self::InvalidArgument(e.to_string()),
+            SessionError::Files(e) => e.into(),
             SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
             SessionError::Capacity(m) => Self::Capacity(m),
             SessionError::RateLimited {
@@ -262,6 +258,16 @@ impl From<SessionError> for ApiError {
             },
             SessionError::Sandbox(e) => Self::Unavailable(e.into()),
             SessionError::Store(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<FilesError> for ApiError {
+    fn from(err: FilesError) -> Self {
+        match err {
+            FilesError::Path(e) => Self::InvalidFilename(e.to_string()),
+            e @ FilesError::TooLarge { .. } => Self::CodeTooLarge(e.to_string()),
+            e @ FilesError::TooMany(_) => Self::InvalidArgument(e.to_string()),
         }
     }
 }

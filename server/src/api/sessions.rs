@@ -20,6 +20,7 @@ use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
 use super::views::SessionView;
 use super::SessionPath;
 use crate::auth::Role;
+use crate::session::files::{parse_files, parse_name};
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
 
@@ -93,7 +94,7 @@ async fn create(
         .create(NewSession {
             environment: body.environment,
             code: body.code,
-            files: body.files,
+            files: parse_files(body.files)?,
             ttl_seconds: body.ttl_seconds,
             label: body.label,
             question: body.question,
@@ -275,8 +276,8 @@ async fn execute(
             &session,
             RunRequest {
                 code: body.code,
-                filename: body.filename,
-                files: body.files,
+                filename: body.filename.as_deref().map(parse_name).transpose()?,
+                files: body.files.map(parse_files).transpose()?,
                 stdin: body.stdin,
                 close_stdin: true,
                 timeout,

@@ -4,20 +4,25 @@
 //!
 //! # Layout
 //! - [`Environments`]: every environment by name, plus whether its image is ready.
-//! - [`Environment`]: one language's settings; [`Environment::run_command`] and
-//!   [`Environment::build_command`] expand `{file_path}` and friends.
+//! - [`Environment`]: one language's settings, parsed: its file name is a
+//!   [`WorkspacePath`] from the start.
+//! - `program`: the [`Program`] a session runs, what it is called, and
+//!   [`Environment::run_command`] and [`Environment::build_command`], which expand
+//!   `{file_path}` and friends.
 //! - `images`: builds missing images (with the base-image bootstrap when needed).
 
 pub mod images;
+mod program;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
+use livecode_runner::path::WorkspacePath;
+use serde::{Deserialize, Deserializer};
 
-use crate::sandbox::WORKSPACE;
+pub use program::Program;
 
 /// The environment folders shipped with the binary.
 #[derive(rust_embed::Embed)]
@@ -29,7 +34,8 @@ struct Embedded;
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentToml {
     pub description: String,
-    pub filename: String,
+    #[serde(deserialize_with = "workspace_path")]
+    pub filename: WorkspacePath,
     pub editor_language: String,
     #[serde(default)]
     pub build: String,
@@ -63,6 +69,11 @@ pub struct EnvironmentToml {
     /// `LIVECODE_NPM_REGISTRY`) and CA bundle (`livecode-npm-ca.pem`, empty when none).
     #[serde(default)]
     pub host_npm: bool,
+}
+
+/// A file name of `environment.toml`, parsed as it is read.
+fn workspace_path<'de, D: Deserializer<'de>>(d: D) -> Result<WorkspacePath, D::Error> {
+    WorkspacePath::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 /// A language sessions can use.
@@ -118,76 +129,10 @@ impl Environment {
         !self.settings.build.trim().is_empty()
     }
 
-    /// The run command for a program in `filename`, placeholders filled in.
-    pub fn run_command(&self, program: &Program) -> String {
-        expand_placeholders(&self.settings.run, program)
-    }
-
-    /// The build command for a program, or `None` for interpreted languages.
-    pub fn build_command(&self, program: &Program) -> Option<String> {
-        self.is_compiled()
-            .then(|| expand_placeholders(&self.settings.build, program))
-    }
-
-    /// The entry `code` declares (its public class, its module), if a pattern finds one.
-    fn declared_entry(&self, code: &str) -> Option<String> {
-        self.entry_patterns.iter().find_map(|pattern| {
-            let name = pattern.captures(code)?.get(1)?.as_str();
-            // A name becomes a file name: only plain ones.
-            crate::session::files::validate_path(name)
-                .is_ok()
-                .then(|| name.to_string())
-        })
-    }
-
-    /// Where `code` goes and what it is called: `filename` when the request names the file,
-    /// else the environment's, or the one its entry asks for (`Solution.java`).
-    pub fn program(&self, code: &str, filename: Option<&str>) -> Program {
-        let declared = self.declared_entry(code);
-        let filename = match (filename, &declared, &self.settings.entry_filename) {
-            (Some(name), _, _) => name.to_string(),
-            (None, Some(entry), Some(template)) => template.replace("{entry}", entry),
-            _ => self.settings.filename.clone(),
-        };
-        let entry = declared
-            .or_else(|| self.settings.entry_default.clone())
-            .unwrap_or_else(|| stem(&filename).to_string());
-        Program { filename, entry }
-    }
-
     /// The document an empty session starts with.
     pub fn template(&self) -> String {
         self.settings.template.trim_start_matches('\n').to_string()
     }
-}
-
-/// A program to build and run: the file it is in, and its entry (`{entry}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Program {
-    pub filename: String,
-    pub entry: String,
-}
-
-fn stem(filename: &str) -> &str {
-    filename.rsplit_once('.').map_or(filename, |(stem, _)| stem)
-}
-
-/// Fills `{file_path}`, `{filename}`, `{output_path}`, `{entry}` and `{workspace}`, each quoted
-/// for the shell that runs the command: a file name is data, never shell text (`x;id;.py`
-/// names a file, it does not run `id`). Names of plain characters stay unquoted.
-pub fn expand_placeholders(command: &str, program: &Program) -> String {
-    let filename = &program.filename;
-    // File names never hold NUL (they are validated), the one thing shlex cannot quote.
-    let quote = |s: &str| shlex::try_quote(s).map_or_else(|_| "''".into(), |q| q.into_owned());
-    command
-        .replace("{file_path}", &quote(&format!("{WORKSPACE}/{filename}")))
-        .replace("{filename}", &quote(filename))
-        .replace(
-            "{output_path}",
-            &quote(&format!("{WORKSPACE}/{}", stem(filename))),
-        )
-        .replace("{entry}", &quote(&program.entry))
-        .replace("{workspace}", &quote(WORKSPACE))
 }
 
 /// The language version in a version command's output: its first dotted number, cut to
@@ -304,8 +249,6 @@ impl Environments {
         }
         let text = std::str::from_utf8(toml_bytes).map_err(|e| invalid(e.to_string()))?;
         let settings: EnvironmentToml = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        crate::session::files::validate_path(&settings.filename)
-            .map_err(|e| invalid(format!("filename: {e}")))?;
         if settings.run.trim().is_empty() {
             return Err(invalid("run is empty".into()));
         }
@@ -406,40 +349,6 @@ mod tests {
     }
 
     #[test]
-    fn java_programs_are_named_after_their_public_class() {
-        let envs = Environments::load("").expect("embedded environments are valid");
-        let java = envs.get("java").expect("java");
-        let program = |code: &str| java.program(code, None);
-        let solution = program("import java.util.*;\n\npublic final class Solution {\n  public static class Node {}\n  public static void main(String[] a) {}\n}\n");
-        assert_eq!(solution.filename, "Solution.java");
-        assert_eq!(solution.entry, "Solution");
-        assert!(java.run_command(&solution).ends_with(" Solution"));
-        // A public class wins over a helper declared first; without one, the first
-        // top-level class runs, as the source launcher would.
-        let p = program("class Helper {}\npublic class HelloWorld { }\n");
-        assert_eq!(
-            (p.filename.as_str(), p.entry.as_str()),
-            ("HelloWorld.java", "HelloWorld")
-        );
-        let p = program("class Solution {\n  public static void main(String[] a) {}\n}\n");
-        assert_eq!(
-            (p.filename.as_str(), p.entry.as_str()),
-            ("Solution.java", "Solution")
-        );
-        let p = program("void main() { IO.println(1); }\n");
-        assert_eq!(
-            (p.filename.as_str(), p.entry.as_str()),
-            ("Main.java", "Main")
-        );
-        // A file the request names is kept.
-        let p = java.program("public class Solution {}", Some("Other.java"));
-        assert_eq!(
-            (p.filename.as_str(), p.entry.as_str()),
-            ("Other.java", "Solution")
-        );
-    }
-
-    #[test]
     fn versions_are_cut_to_major_minor() {
         assert_eq!(short_version("Python 3.11.2").as_deref(), Some("3.11"));
         assert_eq!(short_version("v18.20.4").as_deref(), Some("18.20"));
@@ -452,29 +361,5 @@ mod tests {
             Some("5.2")
         );
         assert_eq!(short_version("no digits"), None);
-    }
-
-    #[test]
-    fn placeholders_expand() {
-        let program = |filename: &str| Program {
-            filename: filename.into(),
-            entry: stem(filename).into(),
-        };
-        assert_eq!(
-            expand_placeholders(
-                "gcc -o {output_path} {file_path} && cd {workspace} && ls {filename} {entry}",
-                &program("main.c")
-            ),
-            "gcc -o /workspace/main /workspace/main.c && cd /workspace && ls main.c main"
-        );
-        // Names are data: quoted, so the shell neither splits nor runs them.
-        assert_eq!(
-            expand_placeholders("python3 {file_path}", &program("x;id>&2;.py")),
-            "python3 '/workspace/x;id>&2;.py'"
-        );
-        assert_eq!(
-            expand_placeholders("run {file_path} {output_path}.exe", &program("a b's.py")),
-            r#"run "/workspace/a b's.py" "/workspace/a b's".exe"#
-        );
     }
 }

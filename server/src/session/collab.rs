@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use livecode_runner::path::WorkspacePath;
 use serde_json::value::RawValue;
 
-use super::{Session, SessionEvent, SessionRegistry};
+use super::{files, Session, SessionEvent, SessionRegistry};
 use crate::auth::Role;
 use crate::collab::{CollabError, Update};
 use crate::store::UpdateRecord;
@@ -51,7 +52,7 @@ impl Session {
     ) -> Result<Vec<Arc<Update>>, EditError> {
         let state = self.state();
         // The document by its own file name is the document.
-        let file = file.filter(|f| *f != state.environment.settings.filename);
+        let file = file.filter(|f| state.environment.settings.filename != *f);
         match file {
             None => Ok(state.doc.since(version)?),
             Some(name) => Ok(state
@@ -70,11 +71,11 @@ impl Session {
         file: Option<String>,
     ) {
         let state = self.state();
-        let file = file.filter(|f| *f != state.environment.settings.filename);
+        let file = file.filter(|f| state.environment.settings.filename != f.as_str());
         // A cursor in a file that is not there goes nowhere.
         if file
             .as_ref()
-            .is_some_and(|f| !state.file_docs.contains_key(f))
+            .is_some_and(|f| !state.file_docs.contains_key(f.as_str()))
         {
             return;
         }
@@ -119,7 +120,7 @@ impl SessionRegistry {
     ) -> Result<(), EditError> {
         // The document by its own file name is the document.
         let main = session.environment().settings.filename.clone();
-        let file = file.filter(|f| *f != main);
+        let file = file.filter(|f| main != *f);
         if let Some(name) = file {
             return self.push_to_file(session, name, version, updates).await;
         }
@@ -131,7 +132,7 @@ impl SessionRegistry {
                 return Err(EditError::Ended);
             }
             // The document may grow only as far as the files leave room for.
-            let others = files_bytes(&state.files) + DOCUMENT_NAME_BYTES;
+            let others = files::files_bytes(&state.files) + DOCUMENT_NAME_BYTES;
             let room = limit.saturating_sub(others).max(state.doc.doc().len());
             let pushed = state
                 .doc
@@ -196,22 +197,29 @@ impl SessionRegistry {
                 return Err(EditError::Ended);
             }
             let current = state.files.get(name).map_or(0, String::len);
-            let others =
-                files_bytes(&state.files) - current + state.doc.doc().len() + DOCUMENT_NAME_BYTES;
+            let others = files::files_bytes(&state.files) - current
+                + state.doc.doc().len()
+                + DOCUMENT_NAME_BYTES;
             let room = limit.saturating_sub(others).max(current);
-            let authority = state.file_docs.get_mut(name).ok_or_else(|| no_file(name))?;
+            // The file's name as the session holds it, parsed when the file was made.
+            let (name, _) = state
+                .file_docs
+                .get_key_value(name)
+                .ok_or_else(|| no_file(name))?;
+            let name = name.clone();
+            let authority = state.file_docs.get_mut(&name).expect("found above");
             let pushed = authority
                 .push(version, updates, now, room)
                 .map_err(|e| over_workspace(e, others, limit))?;
             let text = authority.doc().to_string();
-            state.files.insert(name.to_string(), text);
+            state.files.insert(name.clone(), text);
             state.last_activity_at = now;
             session.emit_locked(SessionEvent::Updates {
                 file: Some(name.to_string()),
                 version: pushed.first,
                 updates: pushed.accepted,
             });
-            let versions: std::collections::BTreeMap<String, u64> = state
+            let versions: std::collections::BTreeMap<WorkspacePath, u64> = state
                 .file_docs
                 .iter()
                 .map(|(n, d)| (n.clone(), d.version()))
@@ -265,12 +273,6 @@ pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
 /// What the document's own name may take in a run's workspace (a name is at most this long,
 /// or the run refuses it): counted with the files, so that an accepted edit always runs.
 pub const DOCUMENT_NAME_BYTES: usize = 128;
-
-/// Bytes the session's other files take in a run's workspace, names included (as
-/// [`validate_files`](super::files::validate_files) counts them).
-pub fn files_bytes(files: &std::collections::BTreeMap<String, String>) -> usize {
-    files.iter().map(|(k, v)| k.len() + v.len()).sum()
-}
 
 /// An edit refused for size, told as the workspace's size against the code limit.
 fn over_workspace(err: CollabError, others: usize, limit: usize) -> EditError {

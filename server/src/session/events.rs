@@ -72,7 +72,7 @@ impl EnvironmentInfo {
         Self {
             name: env.name.clone(),
             description: env.settings.description.clone(),
-            filename: env.settings.filename.clone(),
+            filename: env.settings.filename.to_string(),
             editor_language: env.settings.editor_language.clone(),
             version: env.version(),
         }

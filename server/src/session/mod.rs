@@ -12,7 +12,8 @@
 //! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
 //! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
 //! - `reaper`: ends sessions idle past the TTL or past their lifetime.
-//! - `files`: validation of workspace file names and sizes.
+//! - `files`: a request's file names parsed into `WorkspacePath`s (at the edge: `api` and
+//!   `ws` call it), and the workspace's file count and size.
 //!
 //! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
 
@@ -35,6 +36,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
 use uuid::Uuid;
 
 pub use crate::model::{
@@ -109,10 +111,10 @@ struct State {
     doc: Authority,
     notes: String,
     /// The workspace's other files as they are now (what runs get beside the document).
-    files: BTreeMap<String, String>,
+    files: BTreeMap<WorkspacePath, String>,
     /// Each of those files, edited together like the document (tabs in the page); their
     /// accepted updates are kept in memory for pulls, their text in `files`.
-    file_docs: BTreeMap<String, Authority>,
+    file_docs: BTreeMap<WorkspacePath, Authority>,
     participants: BTreeMap<u64, Participant>,
     /// What was last told of each participant's focus, and when (focus is coalesced).
     focus_told: BTreeMap<u64, FocusTold>,
@@ -478,7 +480,7 @@ pub struct Subscription {
     /// The `expiry` warning for the session's coming end, if one was sent.
     pub warning: Option<Arc<SessionEvent>>,
     /// The other files: name, text, version.
-    pub files: Vec<(String, String, u64)>,
+    pub files: Vec<(WorkspacePath, String, u64)>,
     pub events: EventReceiver,
 }
 

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use dashmap::DashMap;
+use livecode_runner::path::WorkspacePath;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::container::Containers;
-use super::files::validate_files;
+use super::files::check_files;
 use super::pool::{Pool, PoolStatus};
 use super::run::{self, RunHandle, RunRequest, StopReason, Stopper};
 use super::testing::{self, TestsHandle};
@@ -65,7 +66,7 @@ struct Prepared {
     environment: String,
     lifetime: u64,
     document: String,
-    files: BTreeMap<String, String>,
+    files: BTreeMap<WorkspacePath, String>,
 }
 
 /// A session request, parsed.
@@ -73,7 +74,7 @@ struct Prepared {
 pub struct NewSession {
     pub environment: Option<String>,
     pub code: Option<String>,
-    pub files: BTreeMap<String, String>,
+    pub files: BTreeMap<WorkspacePath, String>,
     pub ttl_seconds: Option<u64>,
     pub label: Option<String>,
     /// The question the interview is about: its starter code (when `code` is absent) and
@@ -311,7 +312,7 @@ impl SessionRegistry {
             return Err(SessionError::ImageNotReady(name));
         }
         // Files are text with `\n` line breaks, as the editor counts them.
-        let mut files: BTreeMap<String, String> = req
+        let mut files: BTreeMap<WorkspacePath, String> = req
             .files
             .iter()
             .map(|(name, text)| (name.clone(), normalize_newlines(text)))
@@ -319,7 +320,7 @@ impl SessionRegistry {
         if let Some(code) = &req.code {
             files.insert(environment.settings.filename.clone(), code.clone());
         }
-        validate_files(&files, config.limits.code_limit_bytes)?;
+        check_files(&files, config.limits.code_limit_bytes)?;
         let lifetime = match req.ttl_seconds {
             Some(0) => {
                 return Err(SessionError::InvalidArgument(

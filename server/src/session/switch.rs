@@ -137,7 +137,7 @@ impl SessionRegistry {
         let limit = self.shared.config.limits.code_limit_bytes;
         // With the files, as a run counts them: a switch never makes the session unrunnable.
         let size = text.len()
-            + super::collab::files_bytes(&session.state().files)
+            + super::files::files_bytes(&session.state().files)
             + super::collab::DOCUMENT_NAME_BYTES;
         if size > limit {
             return Err(SessionError::Files(super::files::FilesError::TooLarge {

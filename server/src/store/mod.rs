@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
 use uuid::Uuid;
 
 pub use sqlite::SqliteStore;
@@ -41,11 +42,11 @@ pub struct SessionRecord {
     /// The interviewers' private notes.
     pub notes: String,
     /// Extra files beside the document, by relative path.
-    pub files: BTreeMap<String, String>,
+    pub files: BTreeMap<WorkspacePath, String>,
     /// The documents of the session's other languages, by environment name.
     pub documents: BTreeMap<String, String>,
     /// The version each file is at (they are edited together).
-    pub file_versions: BTreeMap<String, u64>,
+    pub file_versions: BTreeMap<WorkspacePath, u64>,
 }
 
 /// A run as stored: started, then finished.
@@ -185,8 +186,8 @@ pub trait Store: Send + Sync {
     async fn set_files(
         &self,
         id: &SessionId,
-        files: &BTreeMap<String, String>,
-        versions: &BTreeMap<String, u64>,
+        files: &BTreeMap<WorkspacePath, String>,
+        versions: &BTreeMap<WorkspacePath, u64>,
         rev: u64,
     ) -> Result<(), StoreError>;
     /// The session switched language: its environment and the other languages' documents.

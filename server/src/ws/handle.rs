@@ -1,6 +1,7 @@
 //! What one client message does (cursors are paced by the socket loop): one match over the
 //! message, each arm asking [`Role`]'s policy whether the sender may.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::outgoing::ServerMessage;
@@ -8,6 +9,7 @@ use super::protocol::{ClientMessage, ClientUpdate, ParseError};
 use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
+use crate::session::files::parse_files;
 use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
 use crate::state::AppState;
 
@@ -83,15 +85,7 @@ async fn respond(
             files,
             stdin,
             restart,
-        } => {
-            let req = RunRequest {
-                files,
-                stdin,
-                restart,
-                ..Default::default()
-            };
-            run(state, session, me, req).await?;
-        }
+        } => run(state, session, me, files, stdin, restart).await?,
         ClientMessage::Stdin { data } => stdin(state, session, me, data)?,
         ClientMessage::StdinEof => {
             me.may(Role::may_run)?;
@@ -140,13 +134,23 @@ fn pull(session: &Session, file: Option<String>, version: u64) -> Result<ServerM
     })
 }
 
+/// Starts a run with `files` beside the session's own; their names are parsed once the sender
+/// may run at all.
 async fn run(
     state: &AppState,
     session: &Arc<Session>,
     me: Client,
-    req: RunRequest,
+    files: Option<BTreeMap<String, String>>,
+    stdin: Option<String>,
+    restart: bool,
 ) -> Result<(), ApiError> {
     me.may(Role::may_run)?;
+    let req = RunRequest {
+        files: files.map(parse_files).transpose()?,
+        stdin,
+        restart,
+        ..Default::default()
+    };
     session.touch();
     state.sessions.start_run(session, req, me.role).await?;
     Ok(())

@@ -94,6 +94,23 @@ impl DockerSandbox {
         ])
     }
 
+    /// The container of `spec`: the keeper under an init, as root with only [`RUNNER_CAPS`],
+    /// no network, labelled as this server's.
+    fn container_body(&self, spec: &SandboxSpec) -> ContainerCreateBody {
+        ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
+            env: Some(runner_env(spec)),
+            user: Some(CONTAINER_USER.into()),
+            working_dir: Some(WORKSPACE.into()),
+            labels: Some(self.labels(spec)),
+            // Only loopback inside; starts in half the time of NetworkMode "none" (20.10).
+            network_disabled: Some(true),
+            host_config: Some(host_config(spec)),
+            ..Default::default()
+        }
+    }
+
     /// Starts an exec attached to stdin, stdout and stderr.
     pub(super) async fn attach(
         &self,
@@ -219,6 +236,91 @@ pub(super) fn engine_error(err: bollard::errors::Error, what: &str) -> SandboxEr
     mapped
 }
 
+/// What the runner reads when it starts (its daemon.rs and run.rs).
+fn runner_env(spec: &SandboxSpec) -> Vec<String> {
+    spec.daemon
+        .iter()
+        .map(|command| format!("LIVECODE_DAEMON={command}"))
+        // gVisor (release 20221219) lets a uid have one process more than its RLIMIT_NPROC
+        // (tested): asked for one less, a run gets at most `pids`.
+        .chain(
+            uses_gvisor(spec)
+                .then(|| format!("{}={}", livecode_runner::RUN_NPROC_ENV, spec.pids - 1)),
+        )
+        .collect()
+}
+
+fn uses_gvisor(spec: &SandboxSpec) -> bool {
+    spec.runtime.as_deref().is_some_and(is_gvisor)
+}
+
+/// The lock-down and the limits: no capabilities but the runner's, a read-only root with
+/// tmpfs where runs write, memory without swap, CPU, pids, open files and file size.
+fn host_config(spec: &SandboxSpec) -> HostConfig {
+    let memory = (spec.memory_mib * 1024 * 1024) as i64;
+    let pids = if uses_gvisor(spec) {
+        GVISOR_BASE_PIDS + GVISOR_PIDS_PER_PROCESS * spec.pids
+    } else {
+        spec.pids
+    };
+    let limit = |name: &str, value: i64| ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(value),
+        hard: Some(value),
+    };
+    HostConfig {
+        init: Some(true),
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: Some(RUNNER_CAPS.iter().map(|c| c.to_string()).collect()),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(tmpfs_mounts(spec)),
+        shm_size: Some(SHM_BYTES),
+        memory: Some(memory),
+        // Swap equal to memory: no extra swap, so the memory limit is real.
+        memory_swap: Some(memory),
+        nano_cpus: Some((spec.cpus * 1e9) as i64),
+        cpu_shares: Some(spec.cpu_shares),
+        pids_limit: Some(pids),
+        ulimits: Some(vec![
+            limit("nofile", spec.nofile as i64),
+            limit("fsize", (spec.workspace_mib * 1024 * 1024) as i64),
+        ]),
+        runtime: spec.runtime.clone(),
+        ..Default::default()
+    }
+}
+
+/// Where runs write: the workspace (the run's uid's), `/tmp`, and the build cache's and the
+/// resident compiler's own places when the spec has them.
+fn tmpfs_mounts(spec: &SandboxSpec) -> HashMap<String, String> {
+    let workspace = format!(
+        "rw,exec,nosuid,nodev,size={}m,uid={RUN_UID},gid={RUN_UID},mode=0755",
+        spec.workspace_mib
+    );
+    let tmp = format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mib);
+    let cache = (spec.build_cache_mib > 0).then(|| {
+        format!(
+            "rw,noexec,nosuid,nodev,size={}m,uid={BUILD_CACHE_UID},gid={BUILD_CACHE_UID},mode=0755",
+            spec.build_cache_mib
+        )
+    });
+    let daemon = spec.daemon.is_some().then(|| {
+        format!(
+            "rw,noexec,nosuid,nodev,size={DAEMON_DIR_MIB}m,uid={DAEMON_UID},gid={DAEMON_UID},mode=0755"
+        )
+    });
+    [
+        (WORKSPACE.to_string(), Some(workspace)),
+        ("/tmp".to_string(), Some(tmp)),
+        (BUILD_CACHE.to_string(), cache),
+        (DAEMON_DIR.to_string(), daemon),
+    ]
+    .into_iter()
+    .filter_map(|(path, options)| Some((path, options?)))
+    .collect()
+}
+
 /// Whether `runtime` is gVisor's `runsc` (or a variant registered as `runsc-…`).
 fn is_gvisor(runtime: &str) -> bool {
     runtime == "runsc" || runtime.starts_with("runsc-")
@@ -234,99 +336,9 @@ impl Sandbox for DockerSandbox {
     }
 
     async fn create(&self, spec: &SandboxSpec) -> Result<SandboxId, SandboxError> {
-        let memory = (spec.memory_mib * 1024 * 1024) as i64;
-        let gvisor = spec.runtime.as_deref().is_some_and(is_gvisor);
-        let pids = if gvisor {
-            GVISOR_BASE_PIDS + GVISOR_PIDS_PER_PROCESS * spec.pids
-        } else {
-            spec.pids
-        };
-        let host_config = HostConfig {
-            init: Some(true),
-            cap_drop: Some(vec!["ALL".into()]),
-            cap_add: Some(RUNNER_CAPS.iter().map(|c| c.to_string()).collect()),
-            security_opt: Some(vec!["no-new-privileges".into()]),
-            readonly_rootfs: Some(true),
-            tmpfs: Some(HashMap::from_iter([
-                (
-                    WORKSPACE.to_string(),
-                    format!(
-                        "rw,exec,nosuid,nodev,size={}m,uid={RUN_UID},gid={RUN_UID},mode=0755",
-                        spec.workspace_mib
-                    ),
-                ),
-                (
-                    "/tmp".to_string(),
-                    format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mib),
-                ),
-            ]
-            .into_iter()
-            .chain((spec.build_cache_mib > 0).then(|| {
-                (
-                    BUILD_CACHE.to_string(),
-                    format!(
-                        "rw,noexec,nosuid,nodev,size={}m,uid={BUILD_CACHE_UID},gid={BUILD_CACHE_UID},mode=0755",
-                        spec.build_cache_mib
-                    ),
-                )
-            }))
-            .chain(spec.daemon.is_some().then(|| {
-                (
-                    DAEMON_DIR.to_string(),
-                    format!(
-                        "rw,noexec,nosuid,nodev,size={DAEMON_DIR_MIB}m,uid={DAEMON_UID},gid={DAEMON_UID},mode=0755"
-                    ),
-                )
-            })))),
-            shm_size: Some(SHM_BYTES),
-            memory: Some(memory),
-            // Swap equal to memory: no extra swap, so the memory limit is real.
-            memory_swap: Some(memory),
-            nano_cpus: Some((spec.cpus * 1e9) as i64),
-            cpu_shares: Some(spec.cpu_shares),
-            pids_limit: Some(pids),
-            ulimits: Some(vec![
-                ResourcesUlimits {
-                    name: Some("nofile".into()),
-                    soft: Some(spec.nofile as i64),
-                    hard: Some(spec.nofile as i64),
-                },
-                ResourcesUlimits {
-                    name: Some("fsize".into()),
-                    soft: Some((spec.workspace_mib * 1024 * 1024) as i64),
-                    hard: Some((spec.workspace_mib * 1024 * 1024) as i64),
-                },
-            ]),
-            runtime: spec.runtime.clone(),
-            ..Default::default()
-        };
-        let body =
-            ContainerCreateBody {
-                image: Some(spec.image.clone()),
-                cmd: Some(vec![RUNNER_PATH.into(), "keep".into()]),
-                // The runner reads them when it starts (its daemon.rs and run.rs).
-                env: Some(
-                    spec.daemon
-                        .iter()
-                        .map(|command| format!("LIVECODE_DAEMON={command}"))
-                        // gVisor (release 20221219) lets a uid have one process more than its
-                        // RLIMIT_NPROC (tested): asked for one less, a run gets at most `pids`.
-                        .chain(gvisor.then(|| {
-                            format!("{}={}", livecode_runner::RUN_NPROC_ENV, spec.pids - 1)
-                        }))
-                        .collect(),
-                ),
-                user: Some(CONTAINER_USER.into()),
-                working_dir: Some(WORKSPACE.into()),
-                labels: Some(self.labels(spec)),
-                // Only loopback inside; starts in half the time of NetworkMode "none" (20.10).
-                network_disabled: Some(true),
-                host_config: Some(host_config),
-                ..Default::default()
-            };
         let created = timed(self.docker.create_container(
             None::<bollard::query_parameters::CreateContainerOptions>,
-            body,
+            self.container_body(spec),
         ))
         .await?
         .map_err(|e| engine_error(e, &spec.image))?;
@@ -414,3 +426,6 @@ impl Sandbox for DockerSandbox {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests;

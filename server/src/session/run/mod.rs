@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
+use livecode_runner::path::WorkspacePath;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
@@ -49,9 +50,9 @@ pub struct RunRequest {
     /// Replaces the document for this run only.
     pub code: Option<String>,
     /// The file `code` goes to (default: the environment's file name).
-    pub filename: Option<String>,
+    pub filename: Option<WorkspacePath>,
     /// Extra files for this run, beside the session's own.
-    pub files: Option<BTreeMap<String, String>>,
+    pub files: Option<BTreeMap<WorkspacePath, String>>,
     /// Sent to the program's stdin as soon as it starts.
     pub stdin: Option<String>,
     /// Close stdin after `stdin` (non-interactive runs).

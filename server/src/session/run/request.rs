@@ -5,21 +5,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use livecode_runner::path::WorkspacePath;
 use livecode_runner::protocol::{self, Step};
 
 use super::RunRequest;
 use crate::config::Limits;
 use crate::environments::Environment;
-use crate::session::files::{validate_files, validate_path, FilesError};
+use crate::session::files::check_files;
 use crate::session::SessionError;
 
 /// A run, ready for the runner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// Exactly the workspace of the run: the session's files, its document, the request's.
-    pub files: BTreeMap<String, String>,
+    pub files: BTreeMap<WorkspacePath, String>,
     /// The file the program is in.
-    pub filename: String,
+    pub filename: WorkspacePath,
     pub timeout: Duration,
     pub build: Option<Step>,
     pub step: Step,
@@ -55,7 +56,7 @@ impl Plan {
 pub fn plan(
     req: &RunRequest,
     env: &Environment,
-    session_files: &BTreeMap<String, String>,
+    session_files: &BTreeMap<WorkspacePath, String>,
     document: &str,
     limits: &Limits,
 ) -> Result<Plan, SessionError> {
@@ -70,16 +71,13 @@ pub fn plan(
         Some(t) => t,
         None => max_timeout,
     };
-    if let Some(name) = &req.filename {
-        validate_path(name).map_err(FilesError::from)?;
-    }
     // The document goes where its own content asks (Java: a file named after its public
     // class); the request's code, where the request says or its content asks.
     let mut files = session_files.clone();
     files.insert(env.program(document, None).filename, document.to_string());
     let program = env.program(
         req.code.as_deref().unwrap_or(document),
-        req.filename.as_deref(),
+        req.filename.as_ref(),
     );
     if let Some(code) = &req.code {
         files.insert(program.filename.clone(), code.clone());
@@ -87,7 +85,7 @@ pub fn plan(
     if let Some(extra) = &req.files {
         files.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    validate_files(&files, limits.code_limit_bytes)?;
+    check_files(&files, limits.code_limit_bytes)?;
 
     let build_timeout = env
         .settings
@@ -113,7 +111,7 @@ pub fn plan(
 }
 
 /// Lengths before every field, so no two different builds can read the same.
-fn build_key(image: &str, command: &str, files: &BTreeMap<String, String>) -> String {
+fn build_key(image: &str, command: &str, files: &BTreeMap<WorkspacePath, String>) -> String {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
     let mut field = |bytes: &[u8]| {
@@ -123,7 +121,7 @@ fn build_key(image: &str, command: &str, files: &BTreeMap<String, String>) -> St
     field(image.as_bytes());
     field(command.as_bytes());
     for (path, content) in files {
-        field(path.as_bytes());
+        field(path.as_str().as_bytes());
         field(content.as_bytes());
     }
     hex::encode(hash.finalize())
@@ -143,8 +141,12 @@ mod tests {
             .clone()
     }
 
+    fn path(p: &str) -> WorkspacePath {
+        WorkspacePath::parse(p).expect("valid")
+    }
+
     fn check(req: RunRequest, env_name: &str) -> Result<Plan, SessionError> {
-        let files = BTreeMap::from([("data.txt".to_string(), "42\n".to_string())]);
+        let files = BTreeMap::from([(path("data.txt"), "42\n".to_string())]);
         plan(
             &req,
             &env(env_name),
@@ -165,8 +167,8 @@ mod tests {
         assert_eq!(
             p.files,
             BTreeMap::from([
-                ("data.txt".to_string(), "42\n".to_string()),
-                ("main.py".to_string(), "print('doc')".to_string()),
+                (path("data.txt"), "42\n".to_string()),
+                (path("main.py"), "print('doc')".to_string()),
             ])
         );
     }
@@ -175,8 +177,8 @@ mod tests {
     fn code_and_files_of_the_request_win_for_this_run() {
         let req = RunRequest {
             code: Some("print(2)".into()),
-            filename: Some("other.py".into()),
-            files: Some(BTreeMap::from([("data.txt".into(), "7".into())])),
+            filename: Some(path("other.py")),
+            files: Some(BTreeMap::from([(path("data.txt"), "7".into())])),
             ..Default::default()
         };
         let p = check(req, "python").expect("plan");
@@ -217,7 +219,7 @@ mod tests {
         let key = |doc: &str, files: &[(&str, &str)]| {
             let files = files
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (path(k), v.to_string()))
                 .collect();
             let p = plan(
                 &RunRequest::default(),
@@ -260,11 +262,11 @@ mod tests {
                 Err(SessionError::InvalidArgument(_))
             ));
         }
-        let req = RunRequest {
-            filename: Some("../etc/passwd".into()),
-            ..Default::default()
-        };
-        assert!(matches!(check(req, "python"), Err(SessionError::Files(_))));
+        // A bad file name never reaches a plan: the request's edge refuses to parse it.
+        assert!(matches!(
+            crate::session::files::parse_name("../etc/passwd").map_err(SessionError::from),
+            Err(SessionError::Files(_))
+        ));
         let req = RunRequest {
             code: Some("x".repeat(300 * 1024)),
             ..Default::default()

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
 use rusqlite::{params, Connection, OptionalExtension};
 
 mod rows;
@@ -89,6 +90,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         let s = s.clone();
+        let files = json_by_path(&s.files)?;
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
@@ -111,7 +113,7 @@ impl Store for SqliteStore {
                     s.ended_reason,
                     s.document,
                     s.version as i64,
-                    serde_json::to_string(&s.files).expect("a string map serializes"),
+                    files,
                     s.initial_document,
                     s.notes,
                     s.base_version as i64,
@@ -464,11 +466,11 @@ impl Store for SqliteStore {
     async fn set_files(
         &self,
         id: &SessionId,
-        files: &std::collections::BTreeMap<String, String>,
-        versions: &std::collections::BTreeMap<String, u64>,
+        files: &std::collections::BTreeMap<WorkspacePath, String>,
+        versions: &std::collections::BTreeMap<WorkspacePath, u64>,
         rev: u64,
     ) -> Result<(), StoreError> {
-        let (id, files, versions) = (*id, json(files)?, json(versions)?);
+        let (id, files, versions) = (*id, json_by_path(files)?, json_by_path(versions)?);
         self.with(move |conn| {
             conn.execute(
                 "UPDATE sessions SET files = ?2, file_versions = ?3, files_rev = ?4
@@ -653,6 +655,17 @@ impl Store for SqliteStore {
 /// A value kept whole as JSON.
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("unserializable: {e}")))
+}
+
+/// A map by workspace path, kept as a JSON object by the paths' text.
+fn json_by_path<V: serde::Serialize>(
+    map: &std::collections::BTreeMap<WorkspacePath, V>,
+) -> Result<String, StoreError> {
+    json(
+        &map.iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {

@@ -2,7 +2,10 @@
 //! their text form, statuses and roles their names, times RFC 3339; a value that does not read
 //! back is a corrupt row, said once here.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row};
 
@@ -56,6 +59,22 @@ pub fn time(s: String) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time '{s}': {e}")))
 }
 
+/// A JSON object by file name, its names parsed back into workspace paths.
+fn by_path<V: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<BTreeMap<WorkspacePath, V>, StoreError> {
+    let by_name: BTreeMap<String, V> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    by_name
+        .into_iter()
+        .map(|(name, v)| {
+            let path = WorkspacePath::parse(&name)
+                .map_err(|e| StoreError::Corrupt(format!("file name: {e}")))?;
+            Ok((path, v))
+        })
+        .collect()
+}
+
 pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
     let files: String = row.get("files")?;
     let documents: String = row.get("documents")?;
@@ -78,11 +97,10 @@ pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         document: row.get("document")?,
         version: row.get::<_, i64>("version")? as u64,
         notes: row.get("notes")?,
-        files: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        files: by_path(&files)?,
         documents: serde_json::from_str(&documents)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        file_versions: serde_json::from_str(&file_versions)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        file_versions: by_path(&file_versions)?,
     })
 }
 

@@ -3,6 +3,10 @@ use super::*;
 use crate::auth::Role;
 use crate::model::{EndReason, RunStatus, SessionId, Status};
 
+fn path(p: &str) -> WorkspacePath {
+    WorkspacePath::parse(p).expect("valid")
+}
+
 fn session(id: SessionId) -> SessionRecord {
     let now = Utc::now();
     SessionRecord {
@@ -23,9 +27,9 @@ fn session(id: SessionId) -> SessionRecord {
         document: "print('é🎉')".into(),
         version: 0,
         notes: String::new(),
-        files: [("data/in.txt".to_string(), "1 2".to_string())].into(),
+        files: [(path("data/in.txt"), "1 2".to_string())].into(),
         documents: [("bash".to_string(), "echo hi\n".to_string())].into(),
-        file_versions: [("data/in.txt".to_string(), 3)].into(),
+        file_versions: [(path("data/in.txt"), 3)].into(),
     }
 }
 

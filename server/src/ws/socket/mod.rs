@@ -346,7 +346,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
             .files
             .into_iter()
             .map(|(name, document, version)| FileDoc {
-                name,
+                name: name.to_string(),
                 document,
                 version,
             })
