@@ -321,7 +321,7 @@ class SessionPage {
       );
     } else {
       this.editor.peer()?.connected(w.version);
-      if (w.role === "interviewer" && w.notes !== undefined) this.notes.welcome(w.notes);
+      if (w.role === "interviewer" && typeof w.notes === "string") this.notes.welcome(w.notes);
     }
     if (switchedMeanwhile) this.embed?.post({ type: "environment_changed", environment: w.environment.name, by: "" });
     this.title.show(w.role, w.session, w.environment);
@@ -433,7 +433,7 @@ class SessionPage {
     console.line("error", `${code}: ${message}`);
   }
 
-  private applyRole(role: Role, notes?: string): void {
+  private applyRole(role: Role, notes?: string | null): void {
     this.root.dataset.role = role;
     if (this.options.embed) return;
     const interviewer = role === "interviewer";

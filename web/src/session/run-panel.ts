@@ -119,7 +119,7 @@ export class RunPanel {
         if (first) this.console.line("meta", "(you joined during this run: its output so far)", "run-joined");
       }
       if (run.truncated) this.console.line("meta", "(part of this run's input is not shown)");
-      for (const event of run.events) this.item(event);
+      for (const event of run.events) if (event.type === "output" || event.type === "input") this.item(event);
       return;
     }
     const last = w.session.last_execution;
@@ -156,7 +156,7 @@ export class RunPanel {
           type: "run_finished",
           run_id: msg.run_id,
           status: msg.status,
-          exit_code: msg.exit_code,
+          exit_code: msg.exit_code ?? null,
           duration_ms: msg.duration_ms,
         });
         return true;
