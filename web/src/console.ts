@@ -438,7 +438,7 @@ function seconds(ms: number): string {
 }
 
 /** Whether a run went well: a failure is any status but `completed`, or a non-zero exit. */
-export function runOutcome(run: { status: RunStatus | null; exit_code: number | null }): "ok" | "failed" | "running" {
+export function runOutcome(run: { status: RunStatus | null; exit_code?: number | null }): "ok" | "failed" | "running" {
   if (run.status === null) return "running";
   return run.status === "completed" && run.exit_code === 0 ? "ok" : "failed";
 }
@@ -446,7 +446,7 @@ export function runOutcome(run: { status: RunStatus | null; exit_code: number | 
 /** The closing line of a run: status, exit code, time (and build time), truncation. */
 export function runSummary(run: {
   status: RunStatus | null;
-  exit_code: number | null;
+  exit_code?: number | null;
   duration_ms: number | null;
   build_ms?: number | null;
   build_cached?: boolean;
@@ -470,7 +470,7 @@ export function runSummary(run: {
       parts.push("output_limit: too much output, the run was stopped");
       break;
     case "compile_error":
-      parts.push(`compile_error: the build failed${run.exit_code !== null ? ` (exit code ${run.exit_code})` : ""}`);
+      parts.push(`compile_error: the build failed${run.exit_code != null ? ` (exit code ${run.exit_code})` : ""}`);
       break;
     case "error":
       parts.push("error: the run could not be carried out");

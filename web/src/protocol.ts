@@ -1,158 +1,45 @@
-// The socket's and the REST API's wire shapes, mirroring server/src/ws/protocol.rs and
-// docs/protocol.md. A union on `type`, so a `switch` narrows each message.
+// The page's wire shapes. The socket's messages are generated from the server's schemas
+// (messages.ts; a union on `type`, so a `switch` narrows each message) and re-exported here
+// under the names the page uses; the REST API's shapes that the socket does not share are
+// written out below, as API.md describes them.
 
-export type Role = "candidate" | "interviewer" | "observer";
+import type {
+  Role,
+  RunStatus,
+  ServerExpiryMessage,
+  ServerInputMessage,
+  ServerOutputMessage,
+  ServerWelcomeMessage,
+  TestReportView,
+  Update,
+} from "./messages";
 
-export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
+export type {
+  After,
+  CaseResult,
+  ClientMessage,
+  EnvironmentInfo,
+  FileDoc,
+  Participant,
+  Role,
+  RunStatus,
+  ServerMessage,
+  SessionView,
+  Verdict,
+} from "./messages";
 
-export type EndReason = "expired" | "stopped" | "error";
-
-/** A connected participant, as `welcome` and `presence` list them. */
-export interface Participant {
-  readonly id: number;
-  readonly role: Role;
-  readonly name: string;
-}
-
-/** A session as `GET /sessions/{id}` and `welcome` show it. */
-export interface SessionView {
-  readonly session_id: string;
-  readonly status: string;
-  readonly environment: string;
-  readonly label?: string | null;
-  readonly created_at: string;
-  readonly last_activity_at?: string;
-  readonly expires_at: string;
-  readonly participants?: Participant[];
-  readonly last_execution?: {
-    readonly run_id: string;
-    readonly status: RunStatus;
-    readonly exit_code: number | null;
-    readonly duration_ms: number;
-    readonly build_ms?: number | null;
-    readonly build_cached?: boolean;
-    readonly truncated: boolean;
-    readonly started_at?: string;
-  } | null;
-}
-
-/** The environment of a session, as `welcome` describes it. */
-export interface EnvironmentInfo {
-  readonly name: string;
-  readonly description: string;
-  readonly filename: string;
-  readonly editor_language: string;
-  readonly version?: string | null;
-}
-
-/** One document update on the wire: a `ChangeSet.toJSON()` and who made it. */
-export interface WireUpdate {
-  readonly client_id: string;
-  readonly changes: unknown;
-}
-
-/** What a reconnecting page already has of the run in progress. */
-export interface After {
-  readonly run_id: string;
-  readonly seq: number;
-}
-
-export type ClientMessage =
-  | { type: "auth"; token: string; after?: After }
-  | { type: "run"; restart?: boolean; stdin?: string }
-  | { type: "stdin"; data: string }
-  | { type: "stdin_eof" }
-  | { type: "kill" }
-  | { type: "ping" }
-  | { type: "update"; version: number; updates: WireUpdate[]; file?: string }
-  | { type: "pull"; version: number; file?: string }
-  | { type: "cursor"; anchor: number; head: number; version: number; file?: string }
-  | { type: "notes"; text: string }
-  | { type: "end_session" }
-  | { type: "extend" }
-  | { type: "run_tests" }
-  | { type: "focus"; focused: boolean }
-  | { type: "switch_environment"; environment: string };
+export type Welcome = ServerWelcomeMessage;
 
 /** A run's output, or what a participant typed into it; `seq` numbers both from 1. */
-export type OutputMessage =
-  | { type: "output"; run_id: string; seq: number; stream: "stdout" | "stderr"; phase?: "build" | "run"; data: string }
-  | { type: "input"; run_id: string; seq: number; participant: number; data: string; truncated?: boolean };
+export type OutputMessage = ServerOutputMessage | ServerInputMessage;
 
-/** The run in progress, as `welcome` carries it. */
-export interface WelcomeRun {
-  readonly run_id: string;
-  readonly by: Role;
-  readonly started_at: string;
-  readonly events: OutputMessage[];
-  readonly truncated: boolean;
-}
+export type ExpiryMessage = ServerExpiryMessage;
 
-/** When the session ends: ahead of it (`warning`), or after it was extended. */
-export interface ExpiryMessage {
-  readonly type: "expiry";
-  readonly expires_at: string;
-  readonly warning: boolean;
-  readonly reason: "idle" | "lifetime";
-  readonly can_extend: boolean;
-}
+/** One document update on the wire: a `ChangeSet.toJSON()` and who made it. */
+export type WireUpdate = Update;
 
-export type ServerMessage =
-  | {
-      type: "welcome";
-      session: SessionView;
-      role: Role;
-      document: string;
-      version: number;
-      participants: Participant[];
-      participant: number;
-      environment: EnvironmentInfo;
-      /** This page may switch the session's language. */
-      can_switch?: boolean;
-      /** The workspace's other files, edited together (tabs). */
-      files?: { name: string; document: string; version: number }[];
-      notes?: string;
-      run: WelcomeRun | null;
-    }
-  | { type: "status"; status: string }
-  | { type: "run_started"; run_id: string; by: Role }
-  | OutputMessage
-  | ExpiryMessage
-  | {
-      type: "run_finished";
-      run_id: string;
-      exit_code: number | null;
-      status: RunStatus;
-      duration_ms: number;
-      build_ms?: number | null;
-      /** The build did not run: the program was unchanged, its build came from the cache. */
-      build_cached?: boolean;
-      truncated: boolean;
-    }
-  | { type: "presence"; participants: Participant[] }
-  | { type: "error"; code: string; message: string; hint?: string }
-  | { type: "session_ended"; reason: EndReason }
-  | { type: "pong" }
-  | { type: "updates"; version: number; updates: WireUpdate[]; file?: string }
-  | { type: "update_rejected"; version: number; file?: string }
-  | {
-      type: "cursor";
-      participant: number;
-      name: string;
-      role: Role;
-      anchor: number;
-      head: number;
-      version: number;
-      file?: string;
-    }
-  | { type: "notes"; text: string }
-  | { type: "tests_started"; tests_id: string; by: Role; total: number }
-  | ({ type: "test_result" } & CaseResult)
-  | ({ type: "tests_finished" } & TestReport)
-  | { type: "focus"; participant: number; name: string; role: Role; focused: boolean; at: string }
-  | { type: "environment"; environment: EnvironmentInfo; by: Role };
-
-export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
+/** A test run's report as this participant may see it. */
+export type TestReport = TestReportView;
 
 /** `GET /api/v1/environments` items. */
 export interface Environment {
@@ -259,34 +146,4 @@ export interface QuestionView {
   /** Hidden cases only for interviewers. */
   readonly cases: TestCase[];
   readonly hidden_cases: number;
-}
-
-export type Verdict = "passed" | "failed" | "error" | "compile_error" | "not_run";
-
-export interface CaseResult {
-  readonly index: number;
-  readonly name: string;
-  readonly hidden: boolean;
-  readonly verdict: Verdict;
-  readonly status: RunStatus | null;
-  readonly exit_code: number | null;
-  readonly duration_ms: number;
-  readonly stdin: string;
-  readonly expected: string;
-  readonly actual: string;
-  readonly stderr: string;
-  readonly exact: boolean;
-}
-
-/** A test run's report as this participant may see it. */
-export interface TestReport {
-  readonly tests_id: string;
-  readonly question_id: string;
-  readonly by: Role;
-  readonly started_at: string;
-  readonly finished_at: string;
-  readonly passed: number;
-  readonly total: number;
-  readonly hidden: { passed: number; total: number };
-  readonly results: CaseResult[];
 }

@@ -15,3 +15,4 @@ import "./files.test.mjs";
 import "./page.test.mjs";
 import "./console.test.mjs";
 import "./keyboard.test.mjs";
+import "./protocol.test.mjs";

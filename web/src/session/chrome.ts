@@ -1,9 +1,8 @@
-// The page's frame and small pieces of it: the layout (top bar, panes and splitters), the
-// connection pill's text, the ended banner's, the new session's links bar, the name this
-// browser remembers, why a link does not connect, and the handle the browser tests read.
+// The page's frame and small pieces of it: the layout (top bar, panes and splitters), the new
+// session's links bar, the name this browser remembers, why a link does not connect, and the
+// handle the browser tests read.
 
 import { api, ApiError } from "../api";
-import type { ConnectionState } from "../connection";
 import { el } from "../dom";
 import type { Role, SessionView } from "../protocol";
 import { embedLayout, type EmbedLayout } from "../embed";
@@ -26,39 +25,6 @@ export function storeName(name: string): void {
   } catch {
     // not remembered
   }
-}
-
-/** The connection pill; offline it counts the edits kept for later. */
-export function connectionText(state: ConnectionState, everOnline: boolean, pending: number): string {
-  const kept = pending ? ` · ${pending} edit${pending > 1 ? "s" : ""} not yet saved` : "";
-  switch (state.kind) {
-    case "online":
-      return "● connected";
-    case "connecting":
-      return (everOnline ? "● reconnecting…" : "● connecting…") + kept;
-    case "waiting": {
-      const secs = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
-      return `● offline, retrying${secs ? ` in ${secs} s` : "…"}${kept}`;
-    }
-    case "closed":
-      return state.reason === "ended"
-        ? "● session ended"
-        : state.reason === "unauthorized"
-          ? "● not authorized"
-          : "● disconnected";
-  }
-}
-
-export function endedText(reason: string | null): string {
-  const why =
-    reason === "expired"
-      ? "it expired"
-      : reason === "stopped"
-        ? "an interviewer ended it"
-        : reason === "error"
-          ? "of an error"
-          : null;
-  return `This session has ended${why ? ` because ${why}` : ""}. The code is read-only now.`;
 }
 
 /**

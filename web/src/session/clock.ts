@@ -3,8 +3,9 @@
 
 import { api } from "../api";
 import { el } from "../dom";
-import type { ExpiryMessage, SessionView } from "../protocol";
+import type { ExpiryMessage, ServerMessage, SessionView, Welcome } from "../protocol";
 import type { Banner } from "./banner";
+import type { Part } from "./part";
 
 /** `expires_at` moves forward with activity: read the session again this often. */
 const REFRESH_MS = 30_000;
@@ -21,13 +22,15 @@ export interface ClockHost {
   readonly sessionId: string;
   readonly token: string;
   readonly banner: Banner;
+  /** Whether it redraws every second (the embed shows no clock). */
+  readonly ticking: boolean;
   /** Asks the server to extend the session; false when offline. */
   extend(): boolean;
   /** Whether this page may extend (candidates and interviewers). */
   canExtend(): boolean;
 }
 
-export class SessionClock {
+export class SessionClock implements Part {
   readonly element = el("span", { class: "timer", id: "timer" });
   private session: SessionView | null = null;
   private warning: ExpiryMessage | null = null;
@@ -35,10 +38,6 @@ export class SessionClock {
   private refreshTimer = 0;
 
   constructor(private readonly host: ClockHost) {}
-
-  get view(): SessionView | null {
-    return this.session;
-  }
 
   set(session: SessionView): void {
     const first = this.session === null;
@@ -49,8 +48,20 @@ export class SessionClock {
     this.render();
   }
 
+  welcome(w: Welcome): void {
+    this.set(w.session);
+  }
+
+  message(msg: ServerMessage): void {
+    if (msg.type === "expiry") this.expiry(msg);
+  }
+
+  tick(): void {
+    if (this.host.ticking) this.render();
+  }
+
   /** The server says when the session ends: ahead of the end, or after it moved. */
-  expiry(msg: ExpiryMessage): void {
+  private expiry(msg: ExpiryMessage): void {
     if (this.session) this.session = { ...this.session, expires_at: msg.expires_at };
     this.warning = msg.warning ? msg : null;
     this.render();
@@ -63,8 +74,7 @@ export class SessionClock {
     this.render();
   }
 
-  /** Redraws (every second while the page is open). */
-  render(): void {
+  private render(): void {
     const s = this.session;
     if (!s) return;
     const now = Date.now();

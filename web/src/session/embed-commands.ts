@@ -1,11 +1,15 @@
-// The embed's side of the page: what the parent is told (ready, runs, tests, code and language
-// changes) and the commands it sends, held until the page can carry them out.
+// The embed's side of the page: what the parent is told (ready, tests, code and language
+// changes, refusals, the end; the run panel tells of runs) and the commands it sends, held
+// until the page can carry them out.
 
 import { EmbedBridge, type EmbedCommand, type EmbedEvent } from "../embed";
+import type { ServerMessage, Welcome } from "../protocol";
+import type { Part } from "./part";
 
 const CODE_CHANGED_DEBOUNCE_MS = 300;
 
 export interface EmbedHost {
+  readonly sessionId: string;
   /** Whether the editor is up (commands wait until it is). */
   ready(): boolean;
   run(): void;
@@ -17,10 +21,13 @@ export interface EmbedHost {
   switchEnvironment(environment: string): void;
 }
 
-export class EmbedCommands {
+export class EmbedCommands implements Part {
   private readonly bridge: EmbedBridge;
   private pending: EmbedCommand[] = [];
   private codeTimer = 0;
+  private first: Welcome | null = null;
+  /** The session's language as the parent last heard it. */
+  private environment = "";
 
   constructor(private readonly host: EmbedHost) {
     this.bridge = new EmbedBridge((c) => this.command(c));
@@ -32,6 +39,56 @@ export class EmbedCommands {
 
   post(event: EmbedEvent): void {
     this.bridge.post(event);
+  }
+
+  welcome(w: Welcome, first: boolean): void {
+    if (first) this.first = w;
+    // The language may have changed while this page was offline.
+    else if (w.environment.name !== this.environment) {
+      this.post({ type: "environment_changed", environment: w.environment.name, by: "" });
+    }
+    this.environment = w.environment.name;
+  }
+
+  /** What the parent hears of the socket besides runs. */
+  message(msg: ServerMessage): void {
+    if (msg.type === "tests_finished") {
+      this.post({
+        type: "tests_finished",
+        tests_id: msg.tests_id,
+        passed: msg.passed,
+        total: msg.total,
+        hidden: msg.hidden,
+        cases: msg.results.map((r) => ({ name: r.name, verdict: r.verdict, hidden: r.hidden })),
+      });
+    } else if (msg.type === "environment") {
+      this.environment = msg.environment.name;
+      this.post({ type: "environment_changed", environment: msg.environment.name, by: msg.by });
+    } else if (msg.type === "error") {
+      // A refused command (a switch the server does not allow, tests with no question) says so.
+      this.post({ type: "error", code: msg.code, message: msg.message });
+    }
+  }
+
+  end(reason: string | null): void {
+    this.post({ type: "session_ended", reason: reason ?? "stopped" });
+  }
+
+  /**
+   * The page is ready once the question is known too, so that `run_tests` on `ready` works;
+   * commands sent meanwhile waited for it.
+   */
+  announceReady(): void {
+    const w = this.first;
+    if (!w) return;
+    this.post({
+      type: "ready",
+      session_id: this.host.sessionId,
+      role: w.role,
+      environment: w.environment.name,
+      version: w.version,
+    });
+    this.flush();
   }
 
   /** The document changed: the parent hears it after a pause. */

@@ -9,7 +9,7 @@ import { type Peer, peerExtension, type Transport } from "../collab";
 import { el } from "../dom";
 import { baseExtensions, EditorCompartments, editorTheme, layoutExtension, readOnlyExtension } from "../editor";
 import { loadLanguage } from "../languages";
-import type { ClientMessage, Participant, ServerMessage } from "../protocol";
+import type { ClientMessage, FileDoc, Participant } from "../protocol";
 import type { EditorSettings } from "../settings";
 import type { Theme } from "../theme";
 
@@ -77,7 +77,7 @@ export class FileTabs {
   }
 
   /** The files of a `welcome`: new ones get a tab, known ones catch up. */
-  welcome(mainFile: string, files: { name: string; document: string; version: number }[], readOnly: boolean): void {
+  welcome(mainFile: string, files: FileDoc[], readOnly: boolean): void {
     this.setMainFile(mainFile);
     this.readOnly = readOnly;
     for (const f of files) {
@@ -120,24 +120,10 @@ export class FileTabs {
     await Promise.all([...this.tabs.values()].map((t) => t.view.plugin(t.plugin)?.whenSynced(timeoutMs)));
   }
 
-  /** Handles a file's collaboration messages; answers whether `msg` was one. */
-  message(msg: ServerMessage): boolean {
-    const file = "file" in msg ? (msg.file as string | undefined) : undefined;
-    if (!file) return false;
-    const peer = this.peer(file);
-    switch (msg.type) {
-      case "updates":
-        peer?.receive(msg.version, msg.updates);
-        return true;
-      case "update_rejected":
-        peer?.rejected(msg.version);
-        return true;
-      case "cursor":
-        peer?.cursor(msg);
-        return true;
-      default:
-        return false;
-    }
+  /** The collaboration peer of the file `name`, if it has a tab. */
+  peer(name: string): Peer | null {
+    const tab = this.tabs.get(name);
+    return tab ? tab.view.plugin(tab.plugin) : null;
   }
 
   presence(participants: Participant[]): void {
@@ -199,11 +185,6 @@ export class FileTabs {
     tab.view.destroy();
     tab.button.remove();
     this.tabs.delete(tab.name);
-  }
-
-  private peer(name: string): Peer | null {
-    const tab = this.tabs.get(name);
-    return tab ? tab.view.plugin(tab.plugin) : null;
   }
 
   private add(name: string, document: string, version: number): void {

@@ -3,11 +3,12 @@
 
 import { api } from "../api";
 import { el } from "../dom";
-import type { ClientMessage, EnvironmentInfo, Role, SessionView } from "../protocol";
+import type { ClientMessage, EnvironmentInfo, Role, ServerMessage, SessionView, Welcome } from "../protocol";
 import { applyTheme, type Theme } from "../theme";
+import type { Controls, Part } from "./part";
 import { roleLabel } from "./participants";
 
-export class SessionTitle {
+export class SessionTitle implements Part {
   readonly title = el("span", { class: "title", id: "title" });
   private readonly envLabel = el("span", { class: "env", id: "environment" });
   /** Switching language, for those who may: the ready environments. */
@@ -24,6 +25,20 @@ export class SessionTitle {
     });
   }
 
+  welcome(w: Welcome): void {
+    this.show(w.role, w.session, w.environment);
+    void this.offerSwitch(w.can_switch);
+  }
+
+  message(msg: ServerMessage): void {
+    if (msg.type === "environment") this.setEnvironment(msg.environment);
+  }
+
+  /** Switching waits while something runs. */
+  update(controls: Controls): void {
+    this.picker.disabled = !controls.online || controls.ended || controls.running;
+  }
+
   show(role: Role, session: SessionView, env: EnvironmentInfo): void {
     this.label = session.label ?? "";
     this.title.textContent = session.label || roleLabel(role) + " view";
@@ -32,7 +47,7 @@ export class SessionTitle {
   }
 
   /** The session's language now (after a switch too). */
-  setEnvironment(env: EnvironmentInfo): void {
+  private setEnvironment(env: EnvironmentInfo): void {
     this.current = env.name;
     const number = env.version?.match(/\d+(\.\d+)+/)?.[0];
     this.envLabel.textContent = (env.description || env.name) + (number ? ` ${number}` : "");
@@ -42,23 +57,14 @@ export class SessionTitle {
     document.title = `${this.label || env.description || env.name} · livecode`;
   }
 
-  /** The session's language as this page last heard it ("" before the first welcome). */
-  environmentName(): string {
-    return this.current;
-  }
-
   /** Offers the switch (once: the ready environments). */
-  async offerSwitch(enabled: boolean): Promise<void> {
+  private async offerSwitch(enabled: boolean): Promise<void> {
     if (!enabled || this.picker.options.length) return;
     const envs = (await api.environments()).filter((e) => e.ready);
     for (const e of envs) this.picker.append(el("option", { value: e.name }, e.description || e.name));
     this.picker.value = this.current;
     this.picker.hidden = false;
     this.envLabel.hidden = true;
-  }
-
-  setEnabled(enabled: boolean): void {
-    this.picker.disabled = !enabled;
   }
 }
 
@@ -93,7 +99,7 @@ export class ThemeSwitch {
   }
 }
 
-export class EndButton {
+export class EndButton implements Part {
   readonly element = el(
     "button",
     { type: "button", class: "btn danger", id: "end-session", hidden: "" },
@@ -105,8 +111,12 @@ export class EndButton {
     this.element.addEventListener("click", () => this.click());
   }
 
-  update(online: boolean): void {
-    this.element.disabled = this.ended || !online;
+  role(role: Role): void {
+    this.element.hidden = role !== "interviewer";
+  }
+
+  update(controls: Controls): void {
+    this.element.disabled = this.ended || !controls.online;
   }
 
   end(): void {

@@ -2,11 +2,12 @@
 // replaced by what another interviewer saved unless ours are still unsent.
 
 import { el } from "../dom";
-import type { ClientMessage } from "../protocol";
+import type { ClientMessage, Role, ServerMessage, Welcome } from "../protocol";
+import type { Controls, Part } from "./part";
 
 const DEBOUNCE_MS = 600;
 
-export class NotesPanel {
+export class NotesPanel implements Part {
   private readonly area = el("textarea", {
     id: "notes",
     class: "notes",
@@ -34,19 +35,29 @@ export class NotesPanel {
   }
 
   /** Shown to interviewers only, with the notes the server has. */
-  open(notes: string): void {
+  role(role: Role, notes?: string | null): void {
+    if (role !== "interviewer") return;
     this.element.hidden = false;
-    this.area.value = notes;
-    this.sent = notes;
+    this.area.value = notes ?? "";
+    this.sent = notes ?? "";
   }
 
-  /** After a (re)connect: unsent notes go out, else the server's are shown. */
-  welcome(notes: string): void {
+  /** After a reconnect: unsent notes go out, else the server's are shown. */
+  welcome(w: Welcome, first: boolean): void {
+    if (first || w.role !== "interviewer" || typeof w.notes !== "string") return;
     if (this.dirty) this.flush();
-    else this.received(notes);
+    else this.received(w.notes);
   }
 
-  received(text: string): void {
+  message(msg: ServerMessage): void {
+    if (msg.type === "notes") this.received(msg.text);
+  }
+
+  update(controls: Controls): void {
+    this.area.readOnly = controls.ended;
+  }
+
+  private received(text: string): void {
     if (this.dirty && text === this.sent) {
       if (this.area.value === text) {
         this.dirty = false;
@@ -57,10 +68,6 @@ export class NotesPanel {
     if (this.dirty) return; // ours win until sent; the last write is the server's
     this.area.value = text;
     this.sent = text;
-  }
-
-  setEnded(ended: boolean): void {
-    this.area.readOnly = ended;
   }
 
   private flush(): void {

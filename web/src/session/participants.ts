@@ -3,7 +3,8 @@
 
 import { participantColor } from "../cursors";
 import { el } from "../dom";
-import type { Participant, Role } from "../protocol";
+import type { Participant, Role, ServerMessage, Welcome } from "../protocol";
+import type { Part } from "./part";
 
 export function roleLabel(role: Role): string {
   return role === "candidate" ? "Candidate" : role === "interviewer" ? "Interviewer" : "Observer";
@@ -14,30 +15,45 @@ export function displayName(p: Pick<Participant, "name" | "role">): string {
   return p.name && p.name !== "anonymous" ? p.name : roleLabel(p.role);
 }
 
-export class ParticipantList {
+export class ParticipantList implements Part {
   readonly element = el("ul", { class: "participants", id: "participants", "aria-label": "Participants" });
   private participants: Participant[] = [];
   /** Participants whose page is out of focus (interviewers hear of it), since when. */
   private away = new Map<number, Date>();
+  /** This page's own participant id. */
   private me = -1;
-  private renamable = false;
+  private ended = false;
 
   constructor(
     private name: string,
     private readonly onRename: (name: string) => void,
+    /** One's own chip turns into a name field (the full page's; the embed has none). */
+    private readonly renamable: boolean,
   ) {}
 
-  /** Shows `participants`; `me` is this page's own; `renamable` offers a name field. */
-  set(participants: Participant[], me: number, renamable: boolean): void {
+  welcome(w: Welcome): void {
+    this.me = w.participant;
+    this.set(w.participants);
+  }
+
+  message(msg: ServerMessage): void {
+    if (msg.type === "presence") this.set(msg.participants);
+    else if (msg.type === "focus") this.focus(msg.participant, msg.focused, new Date(msg.at));
+  }
+
+  end(): void {
+    this.ended = true;
+    this.set([]);
+  }
+
+  private set(participants: Participant[]): void {
     this.participants = participants;
     for (const id of this.away.keys()) if (!participants.some((p) => p.id === id)) this.away.delete(id);
-    this.me = me;
-    this.renamable = renamable;
     this.render();
   }
 
   /** A participant's page lost or regained focus. */
-  focus(participant: number, focused: boolean, at: Date): void {
+  private focus(participant: number, focused: boolean, at: Date): void {
     if (focused) this.away.delete(participant);
     else this.away.set(participant, at);
     this.render();
@@ -60,7 +76,7 @@ export class ParticipantList {
         const since = away.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
         body.push(el("span", { class: "paway", title: `Their tab has been out of focus since ${since}` }, "away"));
       }
-      if (you && this.renamable) {
+      if (you && this.renamable && !this.ended) {
         const button = el(
           "button",
           { type: "button", class: "pbutton", id: "rename", title: "Change your name" },

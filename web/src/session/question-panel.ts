@@ -7,7 +7,8 @@ import MarkdownIt from "markdown-it";
 
 import { api, ApiError } from "../api";
 import { el } from "../dom";
-import type { CaseResult, ClientMessage, QuestionView, ServerMessage, TestReport, Verdict } from "../protocol";
+import type { CaseResult, ClientMessage, QuestionView, ServerMessage, TestReport, Verdict, Welcome } from "../protocol";
+import type { Controls, Part } from "./part";
 
 // Raw HTML in a prompt stays text; links open elsewhere and say nothing about this page.
 const markdown = new MarkdownIt({ html: false, linkify: true, breaks: false });
@@ -27,7 +28,15 @@ const VERDICT_TEXT: Record<Verdict, string> = {
   not_run: "not run",
 };
 
-export class QuestionPanel {
+export interface QuestionHost {
+  readonly sessionId: string;
+  readonly token: string;
+  send(msg: ClientMessage): boolean;
+  /** The question is known: whether the session has one. */
+  loaded(present: boolean): void;
+}
+
+export class QuestionPanel implements Part {
   readonly element = el("section", { class: "question-panel panel", id: "question", "aria-label": "Question" });
   readonly runTestsButton = el(
     "button",
@@ -40,7 +49,7 @@ export class QuestionPanel {
   private running = false;
   private enabled = false;
 
-  constructor(private readonly send: (msg: ClientMessage) => boolean) {
+  constructor(private readonly host: QuestionHost) {
     this.element.hidden = true;
     this.runTestsButton.hidden = true;
     this.runTestsButton.addEventListener("click", () => this.runTests());
@@ -48,18 +57,20 @@ export class QuestionPanel {
 
   /** Runs every case, as the button does, when this participant may; answers whether it asked. */
   runTests(): boolean {
-    if (!this.question || !this.enabled || this.running || !this.send({ type: "run_tests" })) return false;
+    if (!this.question || !this.enabled || this.running || !this.host.send({ type: "run_tests" })) return false;
     this.running = true;
     this.render();
     return true;
   }
 
-  get present(): boolean {
-    return this.question !== null;
+  /** The first `welcome` loads the question; a later one is a new socket. */
+  welcome(_w: Welcome, first: boolean): void {
+    if (first) void this.load(this.host.sessionId, this.host.token).then((present) => this.host.loaded(present));
+    else this.reconnected();
   }
 
   /** Fetches the question (once); answers whether the session has one. */
-  async load(sessionId: string, token: string): Promise<boolean> {
+  private async load(sessionId: string, token: string): Promise<boolean> {
     try {
       this.question = await api.question(sessionId, token);
     } catch (err) {
@@ -77,7 +88,7 @@ export class QuestionPanel {
   }
 
   /** The server refused what this page asked for: a Run tests that did not start is over. */
-  refused(): void {
+  private refused(): void {
     if (this.running && this.summary.dataset.state !== "running") {
       this.running = false;
       this.render();
@@ -85,37 +96,34 @@ export class QuestionPanel {
   }
 
   /** A new socket: what runs now comes with its messages. */
-  reconnected(): void {
+  private reconnected(): void {
     this.running = false;
     this.render();
   }
 
   /** Whether this participant may run tests now. */
-  update(enabled: boolean): void {
-    this.enabled = enabled;
+  update(controls: Controls): void {
+    this.enabled = controls.live;
     this.render();
   }
 
-  /** Handles the test messages; answers whether `msg` was one. */
-  message(msg: ServerMessage): boolean {
+  message(msg: ServerMessage): void {
     switch (msg.type) {
       case "tests_started":
         this.running = true;
         this.results.replaceChildren();
         this.summary.textContent = `Running ${msg.total} test${msg.total === 1 ? "" : "s"}…`;
         this.summary.dataset.state = "running";
-        this.render();
-        return true;
+        return this.render();
       case "test_result":
         this.results.append(this.caseRow(msg));
-        return true;
+        return;
       case "tests_finished":
         this.running = false;
         this.showReport(msg);
-        this.render();
-        return true;
-      default:
-        return false;
+        return this.render();
+      case "error":
+        return this.refused();
     }
   }
 

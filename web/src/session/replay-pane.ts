@@ -4,10 +4,12 @@
 import type { Extension } from "@codemirror/state";
 
 import { el } from "../dom";
+import type { Role } from "../protocol";
 import { Replay } from "../replay";
 import type { Theme } from "../theme";
+import type { Part } from "./part";
 
-export class ReplayPane {
+export class ReplayPane implements Part {
   readonly element = el("div", { class: "replay-host", hidden: "" });
   readonly button = el(
     "button",
@@ -26,6 +28,10 @@ export class ReplayPane {
     private readonly toggled: (open: boolean) => void = () => {},
   ) {
     this.button.addEventListener("click", () => this.toggle());
+  }
+
+  role(role: Role): void {
+    this.button.hidden = role !== "interviewer";
   }
 
   /** The text replay shows at its current version (for tests). */

@@ -1,11 +1,14 @@
 // Run, Stop, the console and the stdin box. It follows the run in progress by its `seq`, so a
 // page that joins during a run shows all of it (from `welcome`), and one that reconnects asks
-// for what came after its last item and shows nothing twice.
+// for what came after its last item and shows nothing twice. The console also tells of a
+// language switch and of what the server refused (but edits: the workspace tells of those).
 
 import { OutputConsole, runOutcome, runSummary } from "../console";
 import { el } from "../dom";
 import type { EmbedEvent } from "../embed";
 import type { ClientMessage, OutputMessage, ServerMessage, Welcome } from "../protocol";
+import type { Controls, Part } from "./part";
+import { refusesEdits } from "./workspace";
 
 export interface RunPanelHost {
   send(msg: ClientMessage): boolean;
@@ -22,7 +25,7 @@ export interface ResumePoint {
   readonly seq: number;
 }
 
-export class RunPanel {
+export class RunPanel implements Part {
   readonly runButton = el(
     "button",
     { type: "button", class: "btn primary", id: "run", title: "Run (Ctrl+Enter)", disabled: "" },
@@ -67,7 +70,7 @@ export class RunPanel {
   private canType = false;
   /** When the run in progress started (this page's clock), for the live timer. */
   private startedAt = 0;
-  private tick = 0;
+  private elapsedTimer = 0;
 
   constructor(private readonly host: RunPanelHost) {
     this.runButton.addEventListener("click", () => host.run());
@@ -119,7 +122,7 @@ export class RunPanel {
         if (first) this.console.line("meta", "(you joined during this run: its output so far)", "run-joined");
       }
       if (run.truncated) this.console.line("meta", "(part of this run's input is not shown)");
-      for (const event of run.events) this.item(event);
+      for (const event of run.events) if (event.type === "output" || event.type === "input") this.item(event);
       return;
     }
     const last = w.session.last_execution;
@@ -138,16 +141,14 @@ export class RunPanel {
     }
   }
 
-  /** Handles the run's messages; false for the others. */
-  message(msg: ServerMessage): boolean {
+  /** The run's messages; what else the console tells: a language switch, errors. */
+  message(msg: ServerMessage): void {
     switch (msg.type) {
       case "run_started":
-        this.started(msg.run_id, msg.by, new Date(), false);
-        return true;
+        return this.started(msg.run_id, msg.by, new Date(), false);
       case "output":
       case "input":
-        this.item(msg);
-        return true;
+        return this.item(msg);
       case "run_finished":
         if (msg.run_id === this.runId || this.runId === null) {
           this.finished(runSummary(msg), `run-end status-${msg.status} outcome-${runOutcome(msg)}`);
@@ -156,23 +157,40 @@ export class RunPanel {
           type: "run_finished",
           run_id: msg.run_id,
           status: msg.status,
-          exit_code: msg.exit_code,
+          exit_code: msg.exit_code ?? null,
           duration_ms: msg.duration_ms,
         });
-        return true;
+        return;
       case "status":
         // A test run executes without run messages of its own: its status is all there is.
         if (msg.status === "executing") this.setRunning(true);
         else if (msg.status === "ready" && this.running) this.setRunning(false);
-        return false;
-      default:
-        return false;
+        return;
+      case "environment": {
+        const { description, name } = msg.environment;
+        this.console.line("meta", `Switched to ${description || name} by ${msg.by}`);
+        return;
+      }
+      case "error":
+        // The workspace tells of the errors that refuse edits.
+        if (refusesEdits(msg.code)) return;
+        this.console.line(
+          "error",
+          msg.code === "RUN_IN_PROGRESS"
+            ? "A run is already in progress: Stop it, or press Run again to restart."
+            : `${msg.code}: ${msg.message}`,
+        );
     }
   }
 
+  update(controls: Controls): void {
+    this.canType = controls.live;
+    this.render();
+  }
+
   /** Enables what this page may use now. */
-  update(live: boolean): void {
-    this.canType = live;
+  private render(): void {
+    const live = this.canType;
     this.runButton.disabled = !live;
     this.runButton.textContent = this.running ? "↻ Restart" : "▶ Run";
     this.stopButton.disabled = !live || !this.running;
@@ -236,18 +254,18 @@ export class RunPanel {
   }
 
   private setRunning(running: boolean): void {
-    if (running && !this.tick) {
-      this.tick = window.setInterval(() => this.showElapsed(), 100);
+    if (running && !this.elapsedTimer) {
+      this.elapsedTimer = window.setInterval(() => this.showElapsed(), 100);
       this.showElapsed();
-    } else if (!running && this.tick) {
-      clearInterval(this.tick);
-      this.tick = 0;
+    } else if (!running && this.elapsedTimer) {
+      clearInterval(this.elapsedTimer);
+      this.elapsedTimer = 0;
       this.startedAt = 0;
       if (this.stateEl.classList.contains("outcome-running")) this.stateEl.textContent = "";
     }
     this.running = running;
     this.host.running(running);
-    this.update(this.canType);
+    this.render();
   }
 
   /** "running · 3.2 s" (a test run has no start of its own: its time counts from now). */

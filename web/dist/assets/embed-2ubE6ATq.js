@@ -1,1 +1,0 @@
-/* empty css              */import{b as o}from"./common-BcsW0qrJ.js";import{s as a}from"./session-page-BKrHp5Ye.js";import"./codemirror-DPxXkZNZ.js";a(o("app"),{embed:!0});window.addEventListener("hashchange",()=>location.reload());

@@ -1,0 +1,563 @@
+// Generated from the server's socket schemas (/api/v1/socket-schemas.json); do not edit.
+// `npm run protocol` writes it again; test/protocol.test.mjs fails when it differs.
+
+/**
+ * What the page may send.
+ */
+export type ClientMessage =
+  | ClientAuthMessage
+  | ClientCursorMessage
+  | ClientEndSessionMessage
+  | ClientExtendMessage
+  | ClientFocusMessage
+  | ClientKillMessage
+  | ClientNotesMessage
+  | ClientPingMessage
+  | ClientPullMessage
+  | ClientRunMessage
+  | ClientRunTestsMessage
+  | ClientStdinMessage
+  | ClientStdinEofMessage
+  | ClientSwitchEnvironmentMessage
+  | ClientUpdateMessage;
+/**
+ * What the server sends.
+ */
+export type ServerMessage =
+  | ServerCursorMessage
+  | ServerEnvironmentMessage
+  | ServerErrorMessage
+  | ServerExpiryMessage
+  | ServerFocusMessage
+  | ServerInputMessage
+  | ServerNotesMessage
+  | ServerOutputMessage
+  | ServerPongMessage
+  | ServerPresenceMessage
+  | ServerRunFinishedMessage
+  | ServerRunStartedMessage
+  | ServerSessionEndedMessage
+  | ServerStatusMessage
+  | ServerTestResultMessage
+  | ServerTestsFinishedMessage
+  | ServerTestsStartedMessage
+  | ServerUpdateRejectedMessage
+  | ServerUpdatesMessage
+  | ServerWelcomeMessage;
+export type ServerCursorMessage = Cursor & {
+  type: "cursor";
+};
+/**
+ * What a credential lets its holder do in a session.
+ */
+export type Role = "candidate" | "interviewer" | "observer";
+/**
+ * When the session ends: ahead of it (`warning`), and again once it was extended.
+ */
+export type ServerExpiryMessage = Expiry & {
+  type: "expiry";
+};
+/**
+ * What ends a session that nothing more happens in.
+ */
+export type ExpiryReason = "idle" | "lifetime";
+/**
+ * A participant's page gained or lost focus (interviewers only).
+ */
+export type ServerFocusMessage = Focus & {
+  type: "focus";
+};
+/**
+ * What a participant typed into the running program.
+ */
+export type ServerInputMessage = Input & {
+  type: "input";
+};
+export type ServerOutputMessage = Output & {
+  type: "output";
+};
+/**
+ * Which step of a run produced output.
+ */
+export type Phase = "build" | "run";
+/**
+ * Which output stream a chunk came from.
+ */
+export type OutputStream = "stdout" | "stderr";
+export type ServerRunFinishedMessage = RunFinished & {
+  type: "run_finished";
+};
+/**
+ * How a run ended (the API's run `status`).
+ */
+export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
+export type ServerRunStartedMessage = RunStarted & {
+  type: "run_started";
+};
+/**
+ * One case's result (hidden cases: interviewers only).
+ */
+export type ServerTestResultMessage = CaseResult & {
+  type: "test_result";
+};
+/**
+ * How one case came out.
+ */
+export type Verdict = "passed" | "failed" | "error" | "compile_error" | "not_run";
+/**
+ * The test run's report, as the receiving role may see it.
+ */
+export type ServerTestsFinishedMessage = TestReportView & {
+  type: "tests_finished";
+};
+/**
+ * A test run of the session's question began.
+ */
+export type ServerTestsStartedMessage = TestsStarted & {
+  type: "tests_started";
+};
+/**
+ * A session's id.
+ */
+export type SessionId = string;
+/**
+ * Where a session is in its life (the API's session `status`).
+ */
+export type Status = "creating" | "ready" | "executing" | "stopping" | "stopped" | "expired" | "error";
+
+/**
+ * The socket's messages, by direction.
+ */
+export interface Socket {
+  client: ClientMessage;
+  server: ServerMessage;
+}
+/**
+ * Credentials, when the URL carried none; must be the first message. `after` says what
+ * a reconnecting client already has of the run in progress.
+ */
+export interface ClientAuthMessage {
+  after?: After | null;
+  token: string;
+  type: "auth";
+}
+/**
+ * A place in a run's output: the client has every event of `run_id` up to `seq`.
+ */
+export interface After {
+  run_id: string;
+  seq: number;
+}
+export interface ClientCursorMessage {
+  anchor: number;
+  file?: string | null;
+  head: number;
+  type: "cursor";
+  version?: number;
+}
+export interface ClientEndSessionMessage {
+  type: "end_session";
+}
+/**
+ * Moves the session's end as far as its maximum lifetime allows.
+ */
+export interface ClientExtendMessage {
+  type: "extend";
+}
+/**
+ * This page gained or lost focus (its tab hidden, its window left).
+ */
+export interface ClientFocusMessage {
+  focused: boolean;
+  type: "focus";
+}
+export interface ClientKillMessage {
+  type: "kill";
+}
+export interface ClientNotesMessage {
+  text: string;
+  type: "notes";
+}
+export interface ClientPingMessage {
+  type: "ping";
+}
+/**
+ * Every accepted update since `version` (of the document, or of `file`).
+ */
+export interface ClientPullMessage {
+  file?: string | null;
+  type: "pull";
+  version: number;
+}
+export interface ClientRunMessage {
+  files?: {
+    [k: string]: string;
+  } | null;
+  restart?: boolean;
+  stdin?: string | null;
+  type: "run";
+}
+/**
+ * Runs every test case of the session's question.
+ */
+export interface ClientRunTestsMessage {
+  type: "run_tests";
+}
+export interface ClientStdinMessage {
+  data: string;
+  type: "stdin";
+}
+export interface ClientStdinEofMessage {
+  type: "stdin_eof";
+}
+/**
+ * Switches the session to another environment (language).
+ */
+export interface ClientSwitchEnvironmentMessage {
+  environment: string;
+  type: "switch_environment";
+}
+/**
+ * Document updates made on `version`.
+ */
+export interface ClientUpdateMessage {
+  /**
+   * Another file of the workspace than the document (a tab).
+   */
+  file?: string | null;
+  type: "update";
+  updates: ClientUpdate[];
+  version: number;
+}
+/**
+ * One update as a client sends it; the change set stays the JSON text it was sent as.
+ */
+export interface ClientUpdate {
+  /**
+   * A CodeMirror change set in its JSON form.
+   */
+  changes: unknown[];
+  client_id: string;
+}
+/**
+ * A participant's selection.
+ */
+export interface Cursor {
+  anchor: number;
+  /**
+   * In another file of the workspace than the document.
+   */
+  file?: string | null;
+  head: number;
+  name: string;
+  participant: number;
+  role: Role;
+  version: number;
+}
+/**
+ * The session switched language: the editor's language, the file name and the template
+ * follow (the document itself changes by an `updates`).
+ */
+export interface ServerEnvironmentMessage {
+  by: Role;
+  environment: EnvironmentInfo;
+  type: "environment";
+}
+/**
+ * An environment as `welcome` describes it.
+ */
+export interface EnvironmentInfo {
+  description: string;
+  editor_language: string;
+  filename: string;
+  name: string;
+  version?: string | null;
+}
+export interface ServerErrorMessage {
+  code: string;
+  hint: string;
+  message: string;
+  /**
+   * For RATE_LIMITED: when trying again may succeed.
+   */
+  retry_after_ms?: number | null;
+  type: "error";
+}
+/**
+ * When the session ends now: `warning` ahead of the end (within
+ * `sessions.expiry_warning_seconds`), or not after it was extended.
+ */
+export interface Expiry {
+  /**
+   * `extend` would move the end (it cannot past the session's maximum lifetime).
+   */
+  can_extend: boolean;
+  expires_at: string;
+  reason: ExpiryReason;
+  warning: boolean;
+}
+/**
+ * A participant's page gained or lost focus.
+ */
+export interface Focus {
+  at: string;
+  /**
+   * False: the tab was hidden or the window lost focus.
+   */
+  focused: boolean;
+  name: string;
+  participant: number;
+  role: Role;
+}
+/**
+ * A participant typed into the running program's stdin (so everyone sees the answers): at
+ * most [`INPUT_PREVIEW_BYTES`] of it.
+ */
+export interface Input {
+  data: string;
+  participant: number;
+  run_id: string;
+  /**
+   * In the same numbering as the run's output.
+   */
+  seq: number;
+  /**
+   * More was typed than `data` shows.
+   */
+  truncated: boolean;
+}
+export interface ServerNotesMessage {
+  text: string;
+  type: "notes";
+}
+/**
+ * A piece of a run's output; `seq` numbers the run's output and input from 1.
+ */
+export interface Output {
+  data: string;
+  phase: Phase;
+  run_id: string;
+  seq: number;
+  stream: OutputStream;
+}
+export interface ServerPongMessage {
+  type: "pong";
+}
+export interface ServerPresenceMessage {
+  participants: Participant[];
+  type: "presence";
+}
+/**
+ * Someone connected to a session.
+ */
+export interface Participant {
+  /**
+   * Unique within the session while connected; ties cursors to names.
+   */
+  id: number;
+  name: string;
+  role: Role;
+}
+/**
+ * How a run ended.
+ */
+export interface RunFinished {
+  /**
+   * The build did not run: an unchanged program's outputs came from the build cache.
+   */
+  build_cached: boolean;
+  build_ms?: number | null;
+  duration_ms: number;
+  exit_code?: number | null;
+  run_id: string;
+  status: RunStatus;
+  truncated: boolean;
+}
+/**
+ * A run started.
+ */
+export interface RunStarted {
+  by: Role;
+  run_id: string;
+}
+export interface ServerSessionEndedMessage {
+  reason: string;
+  type: "session_ended";
+}
+export interface ServerStatusMessage {
+  status: string;
+  type: "status";
+}
+/**
+ * One case's result, in full.
+ */
+export interface CaseResult {
+  /**
+   * What it printed (at most [`RESULT_OUTPUT_BYTES`]).
+   */
+  actual: string;
+  duration_ms: number;
+  exact: boolean;
+  exit_code?: number | null;
+  expected: string;
+  hidden: boolean;
+  /**
+   * The case's place in the question.
+   */
+  index: number;
+  name: string;
+  /**
+   * How the program's run ended (absent when it did not run).
+   */
+  status?: RunStatus | null;
+  stderr: string;
+  stdin: string;
+  verdict: Verdict;
+}
+/**
+ * A test run as one role sees it: candidates and observers get the visible cases and a
+ * count of the hidden ones.
+ */
+export interface TestReportView {
+  by: Role;
+  finished_at: string;
+  hidden: HiddenCount;
+  passed: number;
+  question_id: string;
+  /**
+   * Every case for interviewers; the visible ones for others.
+   */
+  results: CaseResult[];
+  started_at: string;
+  /**
+   * The cases' texts (stdin, expected, actual, stderr) were not kept: an older report.
+   */
+  summary_only: boolean;
+  tests_id: string;
+  total: number;
+}
+export interface HiddenCount {
+  passed: number;
+  total: number;
+}
+/**
+ * A test run began.
+ */
+export interface TestsStarted {
+  by: Role;
+  tests_id: string;
+  /**
+   * Every case, hidden ones included.
+   */
+  total: number;
+}
+export interface ServerUpdateRejectedMessage {
+  file?: string | null;
+  type: "update_rejected";
+  version: number;
+}
+export interface ServerUpdatesMessage {
+  /**
+   * Another file of the workspace than the document (a tab).
+   */
+  file?: string | null;
+  type: "updates";
+  updates: Update[];
+  version: number;
+}
+/**
+ * One accepted update, as stored and broadcast.
+ */
+export interface Update {
+  /**
+   * The change set in CodeMirror's JSON form, as the client sent it.
+   */
+  changes: unknown[];
+  client_id: string;
+}
+export interface ServerWelcomeMessage {
+  /**
+   * This socket may switch the session's language (`switch_environment`).
+   */
+  can_switch: boolean;
+  document: string;
+  environment: EnvironmentInfo;
+  /**
+   * The workspace's other files, each edited together like the document (tabs).
+   */
+  files: FileDoc[];
+  /**
+   * Interviewers only.
+   */
+  notes?: string | null;
+  /**
+   * This socket's participant id.
+   */
+  participant: number;
+  participants: Participant[];
+  role: Role;
+  /**
+   * The run in progress, with its output and input so far (after the client's `after`).
+   */
+  run?: WelcomeRun | null;
+  session: SessionView;
+  type: "welcome";
+  version: number;
+}
+/**
+ * One of the workspace's other files as `welcome` shows it: its text and the version its
+ * updates go on from.
+ */
+export interface FileDoc {
+  document: string;
+  name: string;
+  version: number;
+}
+/**
+ * The run in progress as `welcome` shows it.
+ */
+export interface WelcomeRun {
+  by: Role;
+  /**
+   * `output` and `input` messages, in order, as they were sent.
+   */
+  events: ServerMessage[];
+  run_id: string;
+  started_at: string;
+  /**
+   * Earlier output or input of the run was not kept.
+   */
+  truncated: boolean;
+}
+/**
+ * A session as GET shows it.
+ */
+export interface SessionView {
+  /**
+   * The session's container: interviewers and the API key only (null for others).
+   */
+  container_id?: string | null;
+  created_at: string;
+  environment: string;
+  expires_at: string;
+  label?: string | null;
+  last_activity_at: string;
+  last_execution?: RunSummary | null;
+  participants: Participant[];
+  session_id: SessionId;
+  status: Status;
+}
+/**
+ * The last finished run, as GET shows it.
+ */
+export interface RunSummary {
+  build_cached: boolean;
+  build_ms?: number | null;
+  duration_ms: number;
+  exit_code?: number | null;
+  finished_at: string;
+  run_id: string;
+  started_at: string;
+  status: RunStatus;
+  truncated: boolean;
+}
