@@ -48,7 +48,7 @@ use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
-use crate::state::AppState;
+use crate::state::{AppState, Questions};
 use crate::store::{SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
@@ -155,6 +155,7 @@ pub async fn run(
     // Every engine call that finds the engine unreachable makes the watch ping at once.
     let suspect = Arc::new(tokio::sync::Notify::new());
     let sandbox: Arc<dyn Sandbox> = Arc::new(sandbox::Watched::new(sandbox, suspect.clone()));
+    let questions = Questions::new(store.clone());
     let sessions = SessionRegistry::new(
         sandbox.clone(),
         engine,
@@ -193,6 +194,7 @@ pub async fn run(
     let state = AppState {
         config: config.clone(),
         sessions,
+        questions,
         environments,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),

@@ -46,10 +46,7 @@ async fn create(
     let question = body
         .validate(&names, max)
         .map_err(ApiError::InvalidArgument)?;
-    state
-        .sessions
-        .create_question(&question, &created_by)
-        .await?;
+    state.questions.create(&question, &created_by).await?;
     Ok((StatusCode::CREATED, AppJson(question)))
 }
 
@@ -71,7 +68,7 @@ async fn list(
     Paged(page): Paged,
 ) -> Result<AppJson<Vec<QuestionView>>, ApiError> {
     let full = bearer.is_api_key(&state);
-    let questions = state.sessions.list_questions(&page).await?;
+    let questions = state.questions.list(&page).await?;
     Ok(AppJson(
         questions
             .iter()
@@ -146,8 +143,8 @@ async fn read(
         }
     };
     let question = state
-        .sessions
-        .get_question(&path.question_id)
+        .questions
+        .get(&path.question_id)
         .await?
         .ok_or(ApiError::QuestionNotFound)?;
     Ok(AppJson(question.view(viewer)))

@@ -37,6 +37,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::model::{
+    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
+    Status,
+};
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use lookup::History;
@@ -46,10 +50,6 @@ pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 pub use testing::TestsHandle;
-pub use crate::model::{
-    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
-    Status,
-};
 
 use crate::auth::{self, Role};
 use crate::collab::Authority;

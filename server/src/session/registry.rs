@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::environments::Environments;
 use crate::questions::{Question, TestReport};
 use crate::sandbox::{EngineHealth, RunnerConn, Sandbox, SandboxId};
-use crate::store::{ListPage, SessionRecord, Store};
+use crate::store::{SessionRecord, Store};
 
 /// The least history a file keeps for pulls, however many files share the budget.
 const FILE_HISTORY_MIN_BYTES: usize = 8 * 1024;
@@ -499,27 +499,6 @@ impl SessionRegistry {
             .await?
             .ok_or(SessionError::NotFound)?;
         Ok(self.shared.store.test_reports(id, limit, offset).await?)
-    }
-
-    /// Keeps a new question.
-    pub async fn create_question(
-        &self,
-        question: &Question,
-        created_by: &str,
-    ) -> Result<(), SessionError> {
-        Ok(self
-            .shared
-            .store
-            .insert_question(question, created_by)
-            .await?)
-    }
-
-    pub async fn get_question(&self, id: &Uuid) -> Result<Option<Question>, SessionError> {
-        Ok(self.shared.store.get_question(id).await?)
-    }
-
-    pub async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, SessionError> {
-        Ok(self.shared.store.list_questions(page).await?)
     }
 
     /// On server shutdown: stops every run in progress and waits until each is recorded, so
