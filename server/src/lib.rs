@@ -190,10 +190,9 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let events = sessions.event_sink();
     let state = AppState {
         config: config.clone(),
-        sessions,
+        sessions: sessions.clone(),
         questions,
         environments,
         tasks: tasks.clone(),
@@ -217,7 +216,7 @@ pub async fn run(
         tracing::warn!("some tasks did not finish within 20 s of shutdown");
     }
     // The last events (runs stopped, participants gone) reach the store before the exit.
-    if tokio::time::timeout(std::time::Duration::from_secs(5), events.settled())
+    if tokio::time::timeout(std::time::Duration::from_secs(5), sessions.settled())
         .await
         .is_err()
     {
