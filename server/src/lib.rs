@@ -49,7 +49,7 @@ use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
-use crate::state::AppState;
+use crate::state::{AppState, Questions};
 use crate::store::{SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
@@ -156,6 +156,7 @@ pub async fn run(
     // Every engine call that finds the engine unreachable makes the watch ping at once.
     let suspect = Arc::new(tokio::sync::Notify::new());
     let sandbox: Arc<dyn Sandbox> = Arc::new(sandbox::Watched::new(sandbox, suspect.clone()));
+    let questions = Questions::new(store.clone());
     let sessions = SessionRegistry::new(
         sandbox.clone(),
         engine,
@@ -190,10 +191,10 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let events = sessions.event_sink();
     let state = AppState {
         config: config.clone(),
-        sessions,
+        sessions: sessions.clone(),
+        questions,
         environments,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
@@ -216,7 +217,7 @@ pub async fn run(
         tracing::warn!("some tasks did not finish within 20 s of shutdown");
     }
     // The last events (runs stopped, participants gone) reach the store before the exit.
-    if tokio::time::timeout(std::time::Duration::from_secs(5), events.settled())
+    if tokio::time::timeout(std::time::Duration::from_secs(5), sessions.settled())
         .await
         .is_err()
     {

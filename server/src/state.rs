@@ -5,17 +5,48 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 use crate::config::Config;
 use crate::environments::Environments;
+use crate::questions::Question;
 use crate::session::SessionRegistry;
+use crate::store::{ListPage, Store, StoreError};
 
 /// Everything a handler may reach. Cheap to clone: every field is a handle.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub sessions: SessionRegistry,
+    pub questions: Questions,
     pub environments: Arc<Environments>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+}
+
+/// The interview questions, kept apart from any session (`/questions`). Cheap to clone: a
+/// handle.
+#[derive(Clone)]
+pub struct Questions {
+    store: Arc<dyn Store>,
+}
+
+impl Questions {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Keeps a new question.
+    pub async fn create(&self, question: &Question, created_by: &str) -> Result<(), StoreError> {
+        self.store.insert_question(question, created_by).await
+    }
+
+    pub async fn get(&self, id: &Uuid) -> Result<Option<Question>, StoreError> {
+        self.store.get_question(id).await
+    }
+
+    /// A page of questions, newest first.
+    pub async fn list(&self, page: &ListPage) -> Result<Vec<Question>, StoreError> {
+        self.store.list_questions(page).await
+    }
 }

@@ -272,6 +272,12 @@ impl From<FilesError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
 impl From<crate::session::EditError> for ApiError {
     fn from(err: crate::session::EditError) -> Self {
         use crate::session::EditError;

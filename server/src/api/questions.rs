@@ -46,10 +46,7 @@ async fn create(
     let question = body
         .validate(&names, max)
         .map_err(ApiError::InvalidArgument)?;
-    state
-        .sessions
-        .create_question(&question, &created_by)
-        .await?;
+    state.questions.create(&question, &created_by).await?;
     Ok((StatusCode::CREATED, AppJson(question)))
 }
 
@@ -75,7 +72,7 @@ async fn list(
     } else {
         Access::Token(Role::Candidate)
     };
-    let questions = state.sessions.list_questions(&page).await?;
+    let questions = state.questions.list(&page).await?;
     Ok(AppJson(
         questions.iter().map(|q| q.view(viewer.role())).collect(),
     ))
@@ -146,8 +143,8 @@ async fn read(
         }
     };
     let question = state
-        .sessions
-        .get_question(&path.question_id)
+        .questions
+        .get(&path.question_id)
         .await?
         .ok_or(ApiError::QuestionNotFound)?;
     Ok(AppJson(question.view(viewer.role())))

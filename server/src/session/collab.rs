@@ -80,7 +80,7 @@ impl Session {
             return;
         }
         if let Some(p) = state.participants.get(&participant) {
-            self.emit_locked(SessionEvent::Cursor(super::events::Cursor {
+            self.publish_locked(SessionEvent::Cursor(super::events::Cursor {
                 participant,
                 name: p.name.clone(),
                 role: p.role,
@@ -150,7 +150,7 @@ impl SessionRegistry {
                     changes: u.changes.clone(),
                 })
                 .collect::<Vec<_>>();
-            session.emit_locked(SessionEvent::Updates {
+            session.publish_locked(SessionEvent::Updates {
                 file: None,
                 version: pushed.first,
                 updates: pushed.accepted,
@@ -158,22 +158,9 @@ impl SessionRegistry {
             let document = state.doc.doc().to_string();
             (records, document, state.doc.version(), pushed.compaction)
         };
-        let store = &self.shared.store;
-        if let Err(err) = store
-            .append_updates(&session.id, &records, &document, new_version)
-            .await
-        {
-            tracing::error!(session = %session.id, %err, "could not store document updates");
-        }
-        if let Some(c) = compaction {
-            tracing::info!(session = %session.id, base_version = c.base_version, "edit history over its bound; folded the oldest updates into the base");
-            if let Err(err) = store
-                .compact_updates(&session.id, c.base_version, &c.base_document)
-                .await
-            {
-                tracing::error!(session = %session.id, %err, "could not compact the stored history");
-            }
-        }
+        session
+            .store_updates(&records, (&document, new_version), compaction)
+            .await;
         Ok(())
     }
 
@@ -214,7 +201,7 @@ impl SessionRegistry {
             let text = authority.doc().to_string();
             state.files.insert(name.clone(), text);
             state.last_activity_at = now;
-            session.emit_locked(SessionEvent::Updates {
+            session.publish_locked(SessionEvent::Updates {
                 file: Some(name.to_string()),
                 version: pushed.first,
                 updates: pushed.accepted,
@@ -228,14 +215,7 @@ impl SessionRegistry {
         };
         // Every accepted push moves one file's version: their sum orders the writes.
         let rev = versions.values().sum();
-        if let Err(err) = self
-            .shared
-            .store
-            .set_files(&session.id, &files, &versions, rev)
-            .await
-        {
-            tracing::error!(session = %session.id, %err, "could not store a file's edits");
-        }
+        session.store_files(&files, &versions, rev).await;
         Ok(())
     }
 
@@ -250,11 +230,10 @@ impl SessionRegistry {
         {
             let mut state = session.state();
             state.notes = text.clone();
-            session.emit_locked(SessionEvent::Notes(text.clone()));
+            session.publish_locked(SessionEvent::Notes(text.clone()));
         }
-        self.shared
-            .store
-            .set_notes(&session.id, &text)
+        session
+            .store_notes(&text)
             .await
             .map_err(|e| EditError::Store(e.to_string()))
     }

@@ -1,16 +1,13 @@
-//! What happens in a session, fanned out to every participant in order. Each subscriber has
-//! its own queue of shared events, bounded in bytes and in events: a socket that falls further
-//! behind than that is told so and closed (it reconnects to a fresh `welcome`), so a slow or
-//! stalled client holds at most its bound, however much the session sends.
+//! What happens in a session: [`SessionEvent`], fanned out to every participant in order
+//! (`fanout`), and [`SessionEvent::audit`], its audit form (`audit`), which the trail keeps
+//! and the webhook delivers. Both leave a session by one door, `journal`'s `publish`.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::Notify;
-
 use uuid::Uuid;
 
+use super::audit::{Audit, CaseAudit, Who};
 use super::{EndReason, Participant, Phase, RunStatus, Status};
 use crate::auth::Role;
 use crate::collab::Update;
@@ -28,7 +25,7 @@ pub enum SessionEvent {
     RunStarted(RunStarted),
     Output(Output),
     RunFinished(RunFinished),
-    Presence(Vec<Participant>),
+    Presence(Presence),
     Ended(EndReason),
     /// Accepted document updates; the first applies to `version`.
     Updates {
@@ -54,7 +51,23 @@ pub enum SessionEvent {
     Environment {
         environment: EnvironmentInfo,
         by: Role,
+        /// The environment it left (for the audit trail).
+        from: String,
     },
+}
+
+/// Who is connected now, and who just came or went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presence {
+    pub participants: Vec<Participant>,
+    pub change: PresenceChange,
+}
+
+/// What changed the participants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresenceChange {
+    Joined(Participant),
+    Left(Participant),
 }
 
 /// An environment as `welcome` describes it.
@@ -127,6 +140,9 @@ pub struct RunFinished {
     /// The build did not run: an unchanged program's outputs came from the build cache.
     pub build_cached: bool,
     pub truncated: bool,
+    /// Who started it (the audit trail keeps it; sockets heard it in `run_started`).
+    #[serde(skip)]
+    pub by: Role,
 }
 
 /// A participant's selection.
@@ -197,7 +213,7 @@ impl SessionEvent {
             }
             SessionEvent::Notes(text) => text.len(),
             SessionEvent::Updates { updates, .. } => updates.iter().map(|u| u.weight()).sum(),
-            SessionEvent::Presence(list) => list.iter().map(|p| p.name.len() + BASE).sum(),
+            SessionEvent::Presence(p) => p.participants.iter().map(|p| p.name.len() + BASE).sum(),
             SessionEvent::Cursor(c) => c.name.len(),
             SessionEvent::TestResult(r) => r.actual.len() + r.expected.len() + r.stderr.len(),
             SessionEvent::TestsFinished(r) => r
@@ -216,265 +232,71 @@ impl SessionEvent {
             | SessionEvent::Ended(_) => 0,
         }
     }
+
+    /// The event's audit form, for the events the trail keeps: `publish` records it before the
+    /// event goes out.
+    pub fn audit(&self) -> Option<Audit> {
+        Some(match self {
+            SessionEvent::Presence(p) => match &p.change {
+                PresenceChange::Joined(who) => Audit::Joined(Who::of(who)),
+                PresenceChange::Left(who) => Audit::Left(Who::of(who)),
+            },
+            SessionEvent::Focus(f) => Audit::Focus {
+                participant: f.participant,
+                role: f.role,
+                name: f.name.clone(),
+                focused: f.focused,
+            },
+            SessionEvent::Environment {
+                environment,
+                by,
+                from,
+            } => Audit::Environment {
+                from: from.clone(),
+                to: environment.name.clone(),
+                by: *by,
+            },
+            SessionEvent::RunFinished(r) => Audit::RunFinished {
+                run_id: r.run_id,
+                by: r.by,
+                status: r.status,
+                exit_code: r.exit_code,
+                duration_ms: r.duration_ms,
+                build_ms: r.build_ms,
+                build_cached: r.build_cached,
+                truncated: r.truncated,
+            },
+            SessionEvent::TestsFinished(r) => Audit::TestsFinished {
+                tests_id: r.tests_id,
+                question_id: r.question_id,
+                by: r.by,
+                passed: r.passed,
+                total: r.total,
+                cases: r
+                    .results
+                    .iter()
+                    .map(|c| CaseAudit {
+                        name: c.name.clone(),
+                        hidden: c.hidden,
+                        verdict: c.verdict,
+                    })
+                    .collect(),
+            },
+            SessionEvent::Ended(reason) => Audit::Ended { reason: *reason },
+            SessionEvent::Status(_)
+            | SessionEvent::EngineDown
+            | SessionEvent::RunStarted(_)
+            | SessionEvent::Output(_)
+            | SessionEvent::Updates { .. }
+            | SessionEvent::Cursor(_)
+            | SessionEvent::Input(_)
+            | SessionEvent::Notes(_)
+            | SessionEvent::Expiry(_)
+            | SessionEvent::TestsStarted(_)
+            | SessionEvent::TestResult(_) => return None,
+        })
+    }
 }
 
 /// The most of one stdin message that is echoed to participants.
 pub const INPUT_PREVIEW_BYTES: usize = 1024;
-
-/// The sending side, owned by the session: one queue per subscriber.
-#[derive(Debug)]
-pub struct EventSender {
-    shared: Arc<Fanout>,
-}
-
-#[derive(Debug)]
-struct Fanout {
-    subscribers: Mutex<Vec<Arc<Subscriber>>>,
-    max_bytes: usize,
-    max_events: usize,
-}
-
-#[derive(Debug, Default)]
-struct Subscriber {
-    queue: Mutex<Queue>,
-    notify: Notify,
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    events: VecDeque<Arc<SessionEvent>>,
-    bytes: usize,
-    /// Fell behind past the bound: the queue was dropped and the receiver is told so.
-    lagged: bool,
-}
-
-/// One participant's receiving side; unsubscribes when dropped.
-#[derive(Debug)]
-pub struct EventReceiver {
-    subscriber: Arc<Subscriber>,
-    fanout: Weak<Fanout>,
-}
-
-/// The receiver fell further behind than its bound allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("fell behind the session's events")]
-pub struct Lagged;
-
-impl EventSender {
-    /// A fan-out whose subscribers may each hold `max_bytes` and `max_events` unsent.
-    pub fn new(max_bytes: usize, max_events: usize) -> Self {
-        Self {
-            shared: Arc::new(Fanout {
-                subscribers: Mutex::new(Vec::new()),
-                max_bytes,
-                max_events,
-            }),
-        }
-    }
-
-    pub fn subscribe(&self) -> EventReceiver {
-        let subscriber = Arc::new(Subscriber::default());
-        self.shared
-            .subscribers
-            .lock()
-            .expect("fan-out lock poisoned")
-            .push(subscriber.clone());
-        EventReceiver {
-            subscriber,
-            fanout: Arc::downgrade(&self.shared),
-        }
-    }
-
-    /// Queues `event` for every subscriber; one pushed past its bound is marked lagged and its
-    /// queue dropped at once, so its memory is freed now rather than when its socket closes.
-    pub fn send(&self, event: Arc<SessionEvent>) {
-        let weight = event.weight();
-        let subscribers = self
-            .shared
-            .subscribers
-            .lock()
-            .expect("fan-out lock poisoned");
-        for subscriber in subscribers.iter() {
-            let mut queue = subscriber.queue.lock().expect("queue lock poisoned");
-            if queue.lagged {
-                continue;
-            }
-            queue.events.push_back(event.clone());
-            queue.bytes += weight;
-            if queue.bytes > self.shared.max_bytes || queue.events.len() > self.shared.max_events {
-                queue.lagged = true;
-                queue.events = VecDeque::new();
-                queue.bytes = 0;
-            }
-            drop(queue);
-            subscriber.notify.notify_one();
-        }
-    }
-
-    /// How many subscribers there are.
-    pub fn receiver_count(&self) -> usize {
-        self.shared
-            .subscribers
-            .lock()
-            .expect("fan-out lock poisoned")
-            .len()
-    }
-}
-
-impl EventReceiver {
-    /// The next event, in order; `Lagged` once this receiver fell too far behind.
-    pub async fn recv(&mut self) -> Result<Arc<SessionEvent>, Lagged> {
-        loop {
-            {
-                let mut queue = self.subscriber.queue.lock().expect("queue lock poisoned");
-                if queue.lagged {
-                    return Err(Lagged);
-                }
-                if let Some(event) = queue.events.pop_front() {
-                    queue.bytes -= event.weight();
-                    return Ok(event);
-                }
-            }
-            // `notify_one` leaves a permit when nobody waits, so no wake-up is lost here.
-            self.subscriber.notify.notified().await;
-        }
-    }
-
-    /// Bytes waiting for this receiver.
-    pub fn queued_bytes(&self) -> usize {
-        self.subscriber
-            .queue
-            .lock()
-            .expect("queue lock poisoned")
-            .bytes
-    }
-}
-
-impl Drop for EventReceiver {
-    fn drop(&mut self) {
-        if let Some(fanout) = self.fanout.upgrade() {
-            fanout
-                .subscribers
-                .lock()
-                .expect("fan-out lock poisoned")
-                .retain(|s| !Arc::ptr_eq(s, &self.subscriber));
-        }
-    }
-}
-
-/// Turns output bytes into UTF-8 text without splitting a character across chunks; invalid
-/// bytes become U+FFFD.
-#[derive(Debug, Default)]
-pub struct Utf8Decoder {
-    pending: Vec<u8>,
-}
-
-impl Utf8Decoder {
-    /// Decodes what can be decoded; keeps an incomplete trailing character for later.
-    pub fn push(&mut self, bytes: &[u8]) -> String {
-        self.pending.extend_from_slice(bytes);
-        let mut out = String::with_capacity(self.pending.len());
-        let mut rest: &[u8] = &self.pending;
-        loop {
-            match std::str::from_utf8(rest) {
-                Ok(s) => {
-                    out.push_str(s);
-                    rest = &[];
-                    break;
-                }
-                Err(e) => {
-                    let (valid, after) = rest.split_at(e.valid_up_to());
-                    out.push_str(std::str::from_utf8(valid).expect("checked valid"));
-                    match e.error_len() {
-                        Some(bad) => {
-                            out.push(char::REPLACEMENT_CHARACTER);
-                            rest = &after[bad..];
-                        }
-                        // An incomplete character at the end: wait for its other bytes.
-                        None => {
-                            rest = after;
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        self.pending = rest.to_vec();
-        out
-    }
-
-    /// Whatever is left at the end of the stream.
-    pub fn finish(&mut self) -> String {
-        let rest = std::mem::take(&mut self.pending);
-        String::from_utf8_lossy(&rest).into_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn output(data: &str) -> Arc<SessionEvent> {
-        Arc::new(SessionEvent::Output(Output {
-            run_id: uuid::Uuid::nil(),
-            seq: 1,
-            stream: OutputStream::Stdout,
-            phase: Phase::Run,
-            data: data.into(),
-        }))
-    }
-
-    #[tokio::test]
-    async fn events_arrive_in_order_and_a_stalled_receiver_is_cut_off_by_bytes() {
-        let sender = EventSender::new(10_000, 1000);
-        let mut fast = sender.subscribe();
-        let slow = sender.subscribe();
-        for i in 0..100 {
-            sender.send(output(&format!("{i:>100}")));
-            let got = fast.recv().await.expect("fast keeps up");
-            assert!(matches!(&*got, SessionEvent::Output(o) if o.data.trim() == i.to_string()));
-        }
-        assert_eq!(fast.queued_bytes(), 0);
-        // The slow one held at most its bound, and was dropped past it.
-        assert_eq!(slow.queued_bytes(), 0);
-        let mut slow = slow;
-        assert_eq!(slow.recv().await, Err(Lagged));
-        drop(slow);
-        assert_eq!(sender.receiver_count(), 1);
-    }
-
-    #[tokio::test]
-    async fn the_event_count_is_bounded_too() {
-        let sender = EventSender::new(usize::MAX, 4);
-        let mut r = sender.subscribe();
-        for _ in 0..4 {
-            sender.send(Arc::new(SessionEvent::Status(Status::Ready)));
-        }
-        assert!(r.recv().await.is_ok());
-        for _ in 0..2 {
-            sender.send(Arc::new(SessionEvent::Status(Status::Ready)));
-        }
-        assert_eq!(r.recv().await, Err(Lagged));
-    }
-
-    #[test]
-    fn characters_split_across_chunks_survive() {
-        let text = "héllo — привет — 你好 — 🎉";
-        let bytes = text.as_bytes();
-        for split in 0..bytes.len() {
-            let mut d = Utf8Decoder::default();
-            let mut out = d.push(&bytes[..split]);
-            out.push_str(&d.push(&bytes[split..]));
-            out.push_str(&d.finish());
-            assert_eq!(out, text, "split at {split}");
-        }
-    }
-
-    #[test]
-    fn invalid_bytes_are_replaced() {
-        let mut d = Utf8Decoder::default();
-        assert_eq!(d.push(b"a\xffb"), "a\u{fffd}b");
-        assert_eq!(d.push(b"\xe2\x82"), "");
-        assert_eq!(d.finish(), "\u{fffd}");
-    }
-}

@@ -17,7 +17,7 @@ impl SessionRegistry {
         let now = Utc::now();
         let idle_ttl = self.idle_ttl();
         let cap = session.created_at
-            + chrono::Duration::from_std(self.shared.config.max_lifetime()).expect("fits");
+            + chrono::Duration::from_std(self.shared.ctx.config.max_lifetime()).expect("fits");
         let (expires_at, moved) = {
             let mut state = session.state();
             if state.status.is_ended() {
@@ -32,7 +32,7 @@ impl SessionRegistry {
             }
             state.deadline = deadline;
             state.warning = None;
-            session.emit_locked(SessionEvent::Expiry(Expiry {
+            session.publish_locked(SessionEvent::Expiry(Expiry {
                 expires_at,
                 warning: false,
                 reason: expiry_reason(now, idle_ttl, deadline),
@@ -44,28 +44,22 @@ impl SessionRegistry {
             )
         };
         if let Some(deadline) = moved {
-            self.shared
-                .store
-                .set_deadline(&session.id, deadline)
-                .await?;
+            session.store_deadline(deadline).await?;
         }
-        let status = session.status();
-        self.shared
-            .containers
-            .persist_state(session, status, None)
-            .await;
+        session.persist_state(session.status(), None).await;
         Ok(expires_at)
     }
 
     /// Tells the sockets of every session that ends within `sessions.expiry_warning_seconds`
     /// of `now` when and why, once for each end.
     pub fn warn_expiring(&self, now: DateTime<Utc>) {
-        let warning = self.shared.config.sessions.expiry_warning_seconds;
+        let config = &self.shared.ctx.config;
+        let warning = config.sessions.expiry_warning_seconds;
         if warning == 0 {
             return;
         }
         let (idle_ttl, window) = (self.idle_ttl(), chrono::Duration::seconds(warning as i64));
-        let cap = chrono::Duration::from_std(self.shared.config.max_lifetime()).expect("fits");
+        let cap = chrono::Duration::from_std(config.max_lifetime()).expect("fits");
         for entry in self.shared.sessions.iter() {
             let session = entry.value();
             let mut state = session.state();
@@ -87,7 +81,7 @@ impl SessionRegistry {
                 can_extend: later > expires_at,
             }));
             state.warning = Some(event.clone());
-            session.emit_arc_locked(event);
+            session.publish_locked(event);
         }
     }
 

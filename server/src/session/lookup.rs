@@ -36,7 +36,7 @@ impl SessionRegistry {
         if let Some(session) = self.get(id) {
             return Ok(Found::Live(session));
         }
-        match self.shared.store.get_session(id).await? {
+        match self.shared.ctx.store.get_session(id).await? {
             Some(record) => Ok(Found::Stored(Box::new(record))),
             None => Err(SessionError::NotFound),
         }
@@ -47,7 +47,7 @@ impl SessionRegistry {
         Ok(match self.lookup(id).await? {
             Found::Live(session) => session.snapshot(self.idle_ttl()),
             Found::Stored(record) => {
-                let last = self.shared.store.last_run(id).await?;
+                let last = self.shared.ctx.store.last_run(id).await?;
                 snapshot_from_record(*record, last.and_then(super::run::summary_from_record))
             }
         })
@@ -76,9 +76,10 @@ impl SessionRegistry {
     /// Everything replay needs, from the store (so it works after the session ended).
     pub async fn history(&self, id: &SessionId) -> Result<History, SessionError> {
         // First, so the record and its updates are read together, with no wait between.
-        self.shared.containers.events.settled().await;
+        self.shared.ctx.audit.settled().await;
         let record = self
             .shared
+            .ctx
             .store
             .get_session(id)
             .await?
@@ -86,15 +87,16 @@ impl SessionRegistry {
         Ok(History {
             initial_document: record.initial_document,
             base_version: record.base_version,
-            updates: self.shared.store.updates(id).await?,
-            runs: self.shared.store.runs(id).await?,
-            events: self.shared.store.events(id).await?,
+            updates: self.shared.ctx.store.updates(id).await?,
+            runs: self.shared.ctx.store.runs(id).await?,
+            events: self.shared.ctx.store.events(id).await?,
             tests: {
                 // The newest test runs only: history stays bounded however many there were
                 // (`GET /sessions/{id}/tests` pages through them all).
-                let (_, total) = self.shared.store.test_reports(id, 0, 0).await?;
+                let (_, total) = self.shared.ctx.store.test_reports(id, 0, 0).await?;
                 let offset = total.saturating_sub(HISTORY_TESTS);
                 self.shared
+                    .ctx
                     .store
                     .test_reports(id, HISTORY_TESTS, offset)
                     .await?
@@ -109,12 +111,13 @@ impl SessionRegistry {
         id: &SessionId,
     ) -> Result<Vec<crate::store::EventRecord>, SessionError> {
         self.shared
+            .ctx
             .store
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
-        self.shared.containers.events.settled().await;
-        Ok(self.shared.store.events(id).await?)
+        self.shared.ctx.audit.settled().await;
+        Ok(self.shared.ctx.store.events(id).await?)
     }
 
     /// The private notes of a live or ended session.
@@ -136,7 +139,7 @@ impl SessionRegistry {
 
     /// A page of sessions, newest first: live ones as they are now.
     pub async fn list(&self, page: &ListPage) -> Result<Vec<SessionSnapshot>, SessionError> {
-        let records = self.shared.store.list_sessions(page).await?;
+        let records = self.shared.ctx.store.list_sessions(page).await?;
         Ok(records
             .into_iter()
             .map(|record| match self.get(&record.id) {

@@ -2,28 +2,48 @@
 //! most one run at a time.
 //!
 //! # Layout
-//! - [`Session`]: identity, credentials (hashed), live state behind a `std::sync::Mutex`, and
-//!   the event fan-out.
-//! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions: creating and ending
-//!   them; `lookup` (live, else from the store), `restore` (after a restart) and `expiry`
-//!   (deadlines, warnings, extending) add to it.
-//! - `container`: a session's container and runner: made or claimed, re-opened, replaced.
-//! - `pool`: warm containers with their runner open, per environment.
+//! - [`Session`]: identity, credentials (hashed), live state behind a `std::sync::Mutex`, the
+//!   transcript of the run in progress, and its subscribers.
+//! - `context`: `Context`, every handle the sessions' work shares (store, config, sandbox,
+//!   engine watch, environments, audit trail, tasks, the shutdown flag), each held once; the
+//!   registry, the containers, the pool and every session hold the one `Arc` of it.
+//! - `journal`: **the one seam for a session's writes.** `Session::publish` records an
+//!   event's audit form, then fans it out (so an event is recorded before its live message,
+//!   by construction); every store write of a session (its record, state and status, document
+//!   updates, files, notes, deadline, language, runs, test reports) is a method there. The
+//!   cluster's fencing (an owner epoch checked on every write) goes there and nowhere else.
+//! - `registry`: [`SessionRegistry`], the `DashMap` of live sessions: ending them and
+//!   shutting down; `create` (checks, quotas, a `Session` from its record), `lookup` (live,
+//!   else from the store), `restore` (after a restart) and `expiry` (deadlines, warnings,
+//!   extending) add to it.
+//! - `container`: `Containers`, which owns containers and nothing else: the warm pool (`pool`),
+//!   a session's container and runner (made or claimed, re-opened, replaced, retired, closed
+//!   and removed), and `container::watch` (deaths, engine outages).
 //! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
-//! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
-//! - `reaper`: ends sessions idle past the TTL or past their lifetime.
+//!   `testing` runs a question's cases; `switch` changes the session's language.
+//! - `collab`: document and file updates, cursors, notes; `presence`: joins, leaves, focus.
+//! - `events`: [`SessionEvent`]; `audit`: its typed audit form; `fanout`: one bounded queue
+//!   per subscriber.
+//! - `reaper`: ends sessions idle past the TTL or past their lifetime; `quotas`: rates and caps.
 //! - `files`: a request's file names parsed into `WorkspacePath`s (at the edge: `api` and
 //!   `ws` call it), and the workspace's file count and size.
 //!
 //! Deliberately absent: wire shapes (`api` and `ws` own them) and Docker (`sandbox` does).
+//! Questions are not the registry's: `AppState` has a handle of their own.
 
+mod audit;
 mod collab;
 mod container;
+mod context;
+mod create;
 pub mod events;
 mod expiry;
+mod fanout;
 pub mod files;
+mod journal;
 mod lookup;
 mod pool;
+mod presence;
 mod quotas;
 mod reaper;
 mod registry;
@@ -44,12 +64,15 @@ pub use crate::model::{
     Status,
 };
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
-pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use create::{CreatedSession, NewSession};
+pub use events::{ExpiryReason, SessionEvent, INPUT_PREVIEW_BYTES};
+pub use fanout::{EventReceiver, Lagged};
 pub use lookup::History;
 pub use pool::PoolStatus;
+pub use presence::{ParticipantGuard, FOCUS_INTERVAL};
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
-pub use registry::{CreatedSession, NewSession, SessionRegistry};
+pub use registry::SessionRegistry;
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 pub use testing::TestsHandle;
 
@@ -117,7 +140,7 @@ struct State {
     file_docs: BTreeMap<WorkspacePath, Authority>,
     participants: BTreeMap<u64, Participant>,
     /// What was last told of each participant's focus, and when (focus is coalesced).
-    focus_told: BTreeMap<u64, FocusTold>,
+    focus_told: BTreeMap<u64, presence::FocusTold>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
     run: Option<run::ActiveRun>,
@@ -178,9 +201,10 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     candidate_hash: String,
     interviewer_hash: String,
-    events: events::EventSender,
-    /// The audit trail and webhook (participants joining and leaving are recorded here).
-    audit: crate::webhooks::Events,
+    /// Its participants' queues; sent to only by `publish`.
+    events: fanout::EventSender,
+    /// The handles every session shares (its writes go through `journal`).
+    ctx: Arc<context::Context>,
     state: Mutex<State>,
     /// Serializes container creation and removal for this session.
     lifecycle: tokio::sync::Mutex<()>,
@@ -309,11 +333,11 @@ impl Session {
 
     /// Sends an event of the run in progress, numbered next, and keeps it in the transcript
     /// while there is room. `make` gets the event's `seq`.
-    fn emit_run_event(&self, make: impl FnOnce(u64) -> SessionEvent) {
+    fn publish_run_event(&self, make: impl FnOnce(u64) -> SessionEvent) {
         let mut state = self.state();
         let Some(t) = state.transcript.as_mut() else {
             drop(state);
-            self.emit(make(0));
+            self.publish(make(0));
             return;
         };
         t.last_seq += 1;
@@ -325,148 +349,7 @@ impl Session {
         } else {
             t.truncated = true;
         }
-        self.events.send(event);
-    }
-
-    /// Whether a socket with `credential` would be let in now (checked again by `join`).
-    pub fn socket_room(&self, credential: Role, caps: (usize, usize)) -> Result<(), SocketCap> {
-        Self::room_locked(&self.state(), credential, caps)
-    }
-
-    fn room_locked(state: &State, credential: Role, caps: (usize, usize)) -> Result<(), SocketCap> {
-        let (per_session, per_token) = caps;
-        if state.participants.len() >= per_session {
-            return Err(SocketCap::Session(per_session));
-        }
-        let same = state
-            .participants
-            .values()
-            .filter(|p| p.credential == credential)
-            .count();
-        if same >= per_token {
-            return Err(SocketCap::Token(per_token));
-        }
-        Ok(())
-    }
-
-    /// Adds a participant and tells everyone, within the socket caps (per session, per
-    /// token); the guard removes them again.
-    pub fn join(
-        self: &Arc<Self>,
-        role: Role,
-        credential: Role,
-        name: String,
-        caps: (usize, usize),
-    ) -> Result<ParticipantGuard, SocketCap> {
-        let mut state = self.state();
-        Self::room_locked(&state, credential, caps)?;
-        let key = state.next_participant;
-        state.next_participant += 1;
-        state.participants.insert(
-            key,
-            Participant {
-                id: key,
-                role,
-                name,
-                credential,
-                focused: true,
-            },
-        );
-        state.last_activity_at = Utc::now();
-        let list = state.participants.values().cloned().collect();
-        self.audit.record(
-            self.id,
-            "participant.joined",
-            serde_json::json!({"participant": key, "role": role.as_str(), "name": state.participants[&key].name}),
-        );
-        self.emit_locked(SessionEvent::Presence(list));
-        drop(state);
-        Ok(ParticipantGuard {
-            session: self.clone(),
-            key,
-        })
-    }
-
-    /// A participant's page gained or lost focus (a signal interviewers see, never acted on).
-    /// Only the candidate's and interviewers' focus is told (an observer's is nobody's
-    /// business), and at most one change per participant every [`FOCUS_INTERVAL`]: a change
-    /// within it is told at its end if it still holds (the latest state wins), so a page
-    /// toggling focus costs the audit trail, the webhooks and the sockets one event per
-    /// interval, and the final state is always told.
-    pub fn set_focus(self: &Arc<Self>, participant: u64, focused: bool) {
-        let mut state = self.state();
-        let Some(p) = state.participants.get_mut(&participant) else {
-            return;
-        };
-        if !p.role.focus_is_told() || p.focused == focused {
-            return;
-        }
-        p.focused = focused;
-        let now = std::time::Instant::now();
-        let told = state.focus_told.entry(participant).or_default();
-        if told.pending {
-            return;
-        }
-        match told.at {
-            Some(at) if now.duration_since(at) < FOCUS_INTERVAL => {
-                told.pending = true;
-                let session = Arc::downgrade(self);
-                let when = at + FOCUS_INTERVAL;
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(when.into()).await;
-                    if let Some(session) = session.upgrade() {
-                        let mut state = session.state();
-                        if let Some(told) = state.focus_told.get_mut(&participant) {
-                            told.pending = false;
-                        }
-                        session.tell_focus_locked(&mut state, participant);
-                    }
-                });
-            }
-            _ => self.tell_focus_locked(&mut state, participant),
-        }
-    }
-
-    /// Records and sends `participant`'s focus now, if it differs from what was last told.
-    fn tell_focus_locked(&self, state: &mut State, participant: u64) {
-        let Some(p) = state.participants.get(&participant) else {
-            return;
-        };
-        let (role, name, focused) = (p.role, p.name.clone(), p.focused);
-        let told = state.focus_told.entry(participant).or_default();
-        // A new participant starts in focus, as told by its join.
-        if told.focused.unwrap_or(true) == focused {
-            return;
-        }
-        told.focused = Some(focused);
-        told.at = Some(std::time::Instant::now());
-        self.audit.record(
-            self.id,
-            "participant.focus",
-            serde_json::json!({"participant": participant, "role": role.as_str(), "name": name, "focused": focused}),
-        );
-        self.emit_locked(SessionEvent::Focus(events::Focus {
-            participant,
-            name,
-            role,
-            focused,
-            at: Utc::now(),
-        }));
-    }
-
-    /// Sends an event under the state lock, in order with every other.
-    fn emit(&self, event: SessionEvent) {
-        let _state = self.state();
-        self.emit_locked(event);
-    }
-
-    fn emit_locked(&self, event: SessionEvent) {
-        self.events.send(Arc::new(event));
-    }
-
-    /// As `emit_locked`, for an event the session keeps too.
-    fn emit_arc_locked(&self, event: Arc<SessionEvent>) {
-        self.events.send(event);
+        self.publish_locked(event);
     }
 }
 
@@ -484,50 +367,6 @@ pub struct Subscription {
     pub events: EventReceiver,
 }
 
-/// Keeps a participant listed while a socket lives.
-#[derive(Debug)]
-pub struct ParticipantGuard {
-    session: Arc<Session>,
-    key: u64,
-}
-
-impl ParticipantGuard {
-    /// This participant's id.
-    pub fn id(&self) -> u64 {
-        self.key
-    }
-}
-
-impl Drop for ParticipantGuard {
-    fn drop(&mut self) {
-        let mut state = self.session.state();
-        let Some(gone) = state.participants.remove(&self.key) else {
-            return;
-        };
-        state.focus_told.remove(&self.key);
-        let list = state.participants.values().cloned().collect();
-        self.session.audit.record(
-            self.session.id,
-            "participant.left",
-            serde_json::json!({"participant": self.key, "role": gone.role.as_str(), "name": gone.name}),
-        );
-        self.session.emit_locked(SessionEvent::Presence(list));
-    }
-}
-
-/// A participant's focus is told at most once per this interval (the latest state wins).
-pub const FOCUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// What was last told of one participant's focus.
-#[derive(Debug, Default)]
-struct FocusTold {
-    /// `None`: nothing yet (a participant starts in focus).
-    focused: Option<bool>,
-    at: Option<std::time::Instant>,
-    /// A change within the interval waits to be told at its end.
-    pending: bool,
-}
-
 /// When a session ends if nothing more happens: idle past the TTL, or at its deadline.
 pub fn expiry(
     last_activity: DateTime<Utc>,
@@ -535,10 +374,6 @@ pub fn expiry(
     deadline: DateTime<Utc>,
 ) -> DateTime<Utc> {
     (last_activity + idle_ttl).min(deadline)
-}
-
-fn new_channel(config: &crate::config::Config) -> events::EventSender {
-    events::EventSender::new(config.sockets.queue_bytes, config.sessions.event_buffer)
 }
 
 #[cfg(test)]

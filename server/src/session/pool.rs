@@ -2,7 +2,7 @@
 //! waiting for sessions. `POST /sessions` claims one (no engine call at all), and a background
 //! filler makes the next, one container at a time, with backoff when the engine fails.
 //!
-//! At start-up the registry hands over the containers no live session owns; those made from
+//! At start-up `Containers` hands over the containers no live session owns; those made from
 //! today's image and spec are adopted ("cold" until their runner is open again), the rest
 //! removed. Which session a pool container went to is recorded in the store, not on it.
 
@@ -11,14 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::container::spec;
+use super::context::Context;
 use crate::config::Config;
-use crate::environments::Environments;
-use crate::sandbox::{EngineHealth, RunnerConn, Sandbox, SandboxId};
+use crate::sandbox::{EngineHealth, RunnerConn, SandboxId};
 
 /// A pool container, ready to be claimed.
 pub(super) struct Warm {
@@ -46,11 +44,7 @@ struct Counters {
 }
 
 struct Inner {
-    sandbox: Arc<dyn Sandbox>,
-    environments: Arc<Environments>,
-    config: Arc<Config>,
-    tasks: TaskTracker,
-    engine: watch::Receiver<EngineHealth>,
+    ctx: Arc<Context>,
     targets: BTreeMap<String, usize>,
     warm: Mutex<HashMap<String, VecDeque<Warm>>>,
     /// Adopted at start-up, runner not open yet.
@@ -89,26 +83,16 @@ pub(super) fn targets(config: &Config, names: &[String]) -> BTreeMap<String, usi
 }
 
 impl Pool {
-    pub(super) fn new(
-        sandbox: Arc<dyn Sandbox>,
-        environments: Arc<Environments>,
-        config: Arc<Config>,
-        tasks: TaskTracker,
-        engine: watch::Receiver<EngineHealth>,
-    ) -> Self {
-        let targets = targets(&config, &environments.names());
-        let counters = environments
-            .names()
+    pub(super) fn new(ctx: Arc<Context>) -> Self {
+        let names = ctx.environments.names();
+        let targets = targets(&ctx.config, &names);
+        let counters = names
             .into_iter()
             .map(|n| (n, Counters::default()))
             .collect();
         Self {
             inner: Arc::new(Inner {
-                sandbox,
-                environments,
-                config,
-                tasks,
-                engine,
+                ctx,
                 targets,
                 warm: Mutex::default(),
                 cold: Mutex::default(),
@@ -202,6 +186,7 @@ impl Pool {
     pub fn status(&self) -> Vec<PoolStatus> {
         let warm = self.warm();
         self.inner
+            .ctx
             .environments
             .names()
             .into_iter()
@@ -269,10 +254,11 @@ impl Pool {
 
     /// Opens one adopted container's runner, or makes one missing container.
     async fn fill_one(&self) -> Fill {
-        if matches!(*self.inner.engine.borrow(), EngineHealth::Down(_)) {
+        if matches!(*self.inner.ctx.engine.borrow(), EngineHealth::Down(_)) {
             return Fill::Idle;
         }
         let inner = &self.inner;
+        let ctx = &inner.ctx;
         // Runners whose stream ended while they waited: their containers go.
         let dead: Vec<SandboxId> = {
             let mut warm = self.warm();
@@ -289,25 +275,25 @@ impl Pool {
             dead
         };
         for id in dead {
-            let _ = inner.sandbox.remove(&id).await;
+            let _ = ctx.sandbox.remove(&id).await;
         }
         let cold = inner.cold.lock().expect("pool lock poisoned").pop();
         let (environment, container) = match cold {
             Some(adopted) => adopted,
             None => {
                 let missing = inner.targets.iter().find(|(name, target)| {
-                    let ready = inner.environments.get(name).is_some_and(|e| e.is_ready());
+                    let ready = ctx.environments.get(name).is_some_and(|e| e.is_ready());
                     let have = self.warm().get(*name).map_or(0, VecDeque::len);
                     ready && have < **target
                 });
                 let Some((name, _)) = missing else {
                     return Fill::Idle;
                 };
-                let env = inner
+                let env = ctx
                     .environments
                     .get(name)
                     .expect("a target is an environment");
-                match inner.sandbox.create(&spec(&inner.config, env)).await {
+                match ctx.sandbox.create(&ctx.spec(env)).await {
                     Ok(id) => (name.clone(), id),
                     Err(err) => {
                         tracing::warn!(environment = %name, %err, "could not make a pool container");
@@ -316,7 +302,7 @@ impl Pool {
                 }
             }
         };
-        match RunnerConn::open(&*inner.sandbox, &container, &inner.tasks).await {
+        match RunnerConn::open(&*ctx.sandbox, &container, &ctx.tasks).await {
             Ok(runner) => {
                 let warm = {
                     let mut warm = self.warm();
@@ -330,7 +316,7 @@ impl Pool {
             }
             Err(err) => {
                 tracing::warn!(%environment, %container, %err, "a pool container's runner did not start; removing it");
-                let _ = inner.sandbox.remove(&container).await;
+                let _ = ctx.sandbox.remove(&container).await;
                 Fill::Failed
             }
         }

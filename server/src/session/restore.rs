@@ -4,11 +4,10 @@
 
 use std::collections::HashSet;
 
-use super::container::spec;
 use super::registry::SessionRegistry;
-use super::{EndReason, SessionError, Status};
+use super::{SessionError, Status};
 use crate::collab::Update;
-use crate::sandbox::{ManagedSandbox, SandboxId};
+use crate::sandbox::SandboxId;
 use crate::store::SessionRecord;
 
 impl SessionRegistry {
@@ -17,7 +16,8 @@ impl SessionRegistry {
     /// image and spec (its runner is re-opened at its next run, so many adopted sessions cost
     /// no execs at once), else makes a new one. Containers no live session owns go to the warm pool or are removed.
     pub async fn restore(&self) -> Result<usize, SessionError> {
-        let cut_short = self.shared.store.fail_unfinished_runs().await?;
+        let (ctx, containers) = (&self.shared.ctx, &self.shared.containers);
+        let cut_short = ctx.fail_unfinished_runs().await?;
         if !cut_short.is_empty() {
             // Their programs ended with the old server's runner streams (a runner whose
             // stdin ends kills every process of the run's uid).
@@ -26,14 +26,8 @@ impl SessionRegistry {
                 "runs cut short by the last shutdown marked as error"
             );
         }
-        let records = self.shared.store.live_sessions().await?;
-        let managed = match self.shared.containers.sandbox.list_managed().await {
-            Ok(list) => list,
-            Err(err) => {
-                tracing::error!(%err, "cannot list containers; sessions will get new ones");
-                Vec::new()
-            }
-        };
+        let records = ctx.store.live_sessions().await?;
+        let managed = containers.managed().await;
         let mut kept = HashSet::new();
         // A container a session named but did not adopt (another language's) served that
         // session: it is removed, never handed to another one.
@@ -43,19 +37,9 @@ impl SessionRegistry {
             .collect();
         let mut restored = 0;
         for record in records {
-            if self.shared.environments.get(&record.environment).is_none() {
+            if ctx.environments.get(&record.environment).is_none() {
                 tracing::error!(session = %record.id, environment = %record.environment, "environment is gone; ending session");
-                let _ = self
-                    .shared
-                    .store
-                    .update_session_state(
-                        &record.id,
-                        Status::Error,
-                        None,
-                        record.last_activity_at,
-                        Some(EndReason::Error),
-                    )
-                    .await;
+                ctx.store_lost_session(&record).await;
                 continue;
             }
             // Of the session's language too: a crash in the middle of a language switch may
@@ -65,7 +49,7 @@ impl SessionRegistry {
                 .find(|m| {
                     Some(&m.id.0) == record.container_id.as_ref()
                         && m.environment == record.environment
-                        && self.current(m)
+                        && containers.current(m)
                 })
                 .map(|m| m.id.clone());
             if let Some(id) = &adopted {
@@ -74,20 +58,8 @@ impl SessionRegistry {
             self.bring_back(record, adopted).await?;
             restored += 1;
         }
-        let pool = &self.shared.containers.pool;
-        for m in managed.into_iter().filter(|m| !kept.contains(&m.id)) {
-            if !named.contains(&m.id.0)
-                && self.current(&m)
-                && pool.adopt(&m.environment, m.id.clone())
-            {
-                tracing::info!(container = %m.id, environment = %m.environment, "adopting a pool container");
-                continue;
-            }
-            tracing::info!(container = %m.id, "removing a container no live session owns");
-            if let Err(err) = self.shared.containers.sandbox.remove(&m.id).await {
-                tracing::warn!(container = %m.id, %err, "could not remove container");
-            }
-        }
+        let leftovers = managed.into_iter().filter(|m| !kept.contains(&m.id));
+        containers.take_leftovers(leftovers.collect(), &named).await;
         Ok(restored)
     }
 
@@ -98,7 +70,7 @@ impl SessionRegistry {
         record: SessionRecord,
         adopted: Option<SandboxId>,
     ) -> Result<(), SessionError> {
-        let store = &self.shared.store;
+        let store = &self.shared.ctx.store;
         let last = store.last_run(&record.id).await?;
         let updates = store
             .updates(&record.id)
@@ -119,25 +91,10 @@ impl SessionRegistry {
             last.and_then(super::run::summary_from_record),
         );
         if has_container {
-            self.shared
-                .containers
-                .persist_state(&session, Status::Ready, None)
-                .await;
+            session.persist_state(Status::Ready, None).await;
         } else {
             self.shared.containers.spawn_ensure(session);
         }
         Ok(())
-    }
-
-    /// A container worth keeping: running, of a ready environment, made from its image as it
-    /// is now and with today's spec.
-    fn current(&self, m: &ManagedSandbox) -> bool {
-        let Some(env) = self.shared.environments.get(&m.environment) else {
-            return false;
-        };
-        m.running
-            && env.is_ready()
-            && env.image_id().as_deref() == Some(m.image_id.as_str())
-            && m.spec_digest == spec(&self.shared.config, env).digest()
     }
 }

@@ -23,8 +23,8 @@ impl SessionRegistry {
         name: &str,
         by: Role,
     ) -> Result<(), SessionError> {
-        let shared = &self.shared;
-        let env = shared
+        let (ctx, containers) = (&self.shared.ctx, &self.shared.containers);
+        let env = ctx
             .environments
             .get(name)
             .cloned()
@@ -38,8 +38,8 @@ impl SessionRegistry {
             .and_then(|q| q.starters.get(name).cloned());
         // A switch replaces the container: refused while the engine is away (a container
         // could be neither made nor removed), and it counts as a run for the quotas.
-        shared.containers.engine_up()?;
-        shared.quotas.check_run(session.id)?;
+        ctx.engine_up()?;
+        self.shared.quotas.check_run(session.id)?;
         let _lifecycle = session.lifecycle.lock().await;
         let arrived = {
             let mut state = session.state();
@@ -81,48 +81,28 @@ impl SessionRegistry {
             let from = std::mem::replace(&mut state.environment, env.clone());
             state.documents.remove(name);
             state.documents.insert(from.name.clone(), left);
-            shared.containers.events.record(
-                session.id,
-                "session.environment",
-                serde_json::json!({"from": from.name, "to": name, "by": by.as_str()}),
-            );
-            session.emit_locked(SessionEvent::Environment {
+            session.publish_locked(SessionEvent::Environment {
                 environment: super::events::EnvironmentInfo::of(&env),
                 by,
+                from: from.name.clone(),
             });
             let (container, runner) = (state.container.take(), state.runner.take());
             let ended = state.status.is_ended();
             if !ended {
                 state.status = Status::Creating;
-                session.emit_locked(SessionEvent::Status(Status::Creating));
+                session.publish_locked(SessionEvent::Status(Status::Creating));
             }
             (container, runner, state.documents.clone(), ended)
         };
         // The old container goes; the new one comes from the pool or is made.
-        if let Some(runner) = old_runner {
-            runner.close().await;
-        }
+        // (A runner is only ever set with its container.)
         if let Some(container) = old_container {
-            let sandbox = shared.containers.sandbox.clone();
-            shared.containers.tasks.spawn(async move {
-                if let Err(err) = sandbox.remove(&container).await {
-                    tracing::warn!(%container, %err, "could not remove the container a switch left");
-                }
-            });
+            containers.discard(container, old_runner).await;
         }
-        if let Err(err) = shared
-            .store
-            .set_environment(&session.id, name, &documents)
-            .await
-        {
-            tracing::error!(session = %session.id, %err, "could not store the language switch");
-        }
+        session.store_environment(name, &documents).await;
         if !ended {
-            shared
-                .containers
-                .persist_state(session, Status::Creating, None)
-                .await;
-            shared.containers.spawn_ensure(session.clone());
+            session.persist_state(Status::Creating, None).await;
+            containers.spawn_ensure(session.clone());
         }
         Ok(())
     }
@@ -134,7 +114,7 @@ impl SessionRegistry {
         session: &Arc<Session>,
         text: &str,
     ) -> Result<String, SessionError> {
-        let limit = self.shared.config.limits.code_limit_bytes;
+        let limit = self.shared.ctx.config.limits.code_limit_bytes;
         // With the files, as a run counts them: a switch never makes the session unrunnable.
         let size = text.len()
             + super::files::files_bytes(&session.state().files)

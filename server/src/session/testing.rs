@@ -61,19 +61,19 @@ pub(super) fn start(
         state.testing = Some(tests_id);
         state.tests_stopped = false;
         state.last_activity_at = Utc::now();
-        session.emit_locked(SessionEvent::TestsStarted(TestsStarted {
+        session.publish_locked(SessionEvent::TestsStarted(TestsStarted {
             tests_id,
             by,
             total: question.cases.len(),
         }));
         state.status = Status::Executing;
-        session.emit_locked(SessionEvent::Status(Status::Executing));
+        session.publish_locked(SessionEvent::Status(Status::Executing));
         state.doc.doc().to_string()
     };
     let (done_tx, done_rx) = watch::channel(None);
     let (c2, session2) = (c.clone(), session.clone());
     let span = tracing::Span::current();
-    c.tasks.spawn(tracing::Instrument::instrument(
+    session.ctx.tasks.spawn(tracing::Instrument::instrument(
         async move {
             let report = run_all(&c2, &session2, &question, tests_id, by, code).await;
             let _ = done_tx.send(Some(report));
@@ -107,7 +107,11 @@ async fn run_all(
         .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
     for (index, case) in order {
         if stop.is_none() {
-            if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            if session
+                .ctx
+                .stopping
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 stop = Some("the server is shutting down");
             } else if std::mem::take(&mut session.state().tests_stopped) {
                 stop = Some("the test run was stopped");
@@ -129,7 +133,7 @@ async fn run_all(
             }
         };
         let result = Arc::new(result);
-        session.emit(SessionEvent::TestResult(result.clone()));
+        session.publish(SessionEvent::TestResult(result.clone()));
         results.push(Arc::unwrap_or_clone(result));
     }
     // The report lists the cases in the question's order.
@@ -149,38 +153,21 @@ async fn run_all(
         summary_only: false,
     });
     // Stored before it is announced, so a page loaded on `tests_finished` finds it.
-    let keep = c.config.sessions.runs_kept_in_full;
-    if let Err(err) = c.store.insert_test_report(&session.id, &report, keep).await {
-        tracing::error!(session = %session.id, %err, "could not store the test report");
-    }
-    c.events.record(
-        session.id,
-        "tests.finished",
-        serde_json::json!({
-            "tests_id": report.tests_id,
-            "question_id": report.question_id,
-            "by": by.as_str(),
-            "passed": report.passed,
-            "total": report.total,
-            "cases": report.results.iter().map(|r| serde_json::json!({
-                "name": r.name, "hidden": r.hidden, "verdict": r.verdict,
-            })).collect::<Vec<_>>(),
-        }),
-    );
+    session.store_test_report(&report).await;
     let status = {
         let mut state = session.state();
         state.testing = None;
         state.tests_stopped = false;
         state.last_activity_at = Utc::now();
-        session.emit_locked(SessionEvent::TestsFinished(report.clone()));
+        session.publish_locked(SessionEvent::TestsFinished(report.clone()));
         if state.status == Status::Executing {
             state.status = Status::Ready;
-            session.emit_locked(SessionEvent::Status(Status::Ready));
+            session.publish_locked(SessionEvent::Status(Status::Ready));
         }
         state.status
     };
     if !status.is_ended() {
-        c.persist_state(session, status, None).await;
+        session.persist_state(status, None).await;
     }
     report
 }
@@ -201,7 +188,7 @@ async fn run_case(
         quiet: true,
         ..Default::default()
     };
-    let started = match run::plan_for(session, &req, &c.config.limits) {
+    let started = match run::plan_for(session, &req, &session.ctx.config.limits) {
         Ok(plan) => run::start(c, session, plan, req, by).await,
         Err(err) => Err(err),
     };

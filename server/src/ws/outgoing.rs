@@ -141,8 +141,8 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::RunStarted(e) => Self::RunStarted(e.clone()),
             SessionEvent::Output(e) => Self::Output(e.clone()),
             SessionEvent::RunFinished(e) => Self::RunFinished(e.clone()),
-            SessionEvent::Presence(list) => Self::Presence {
-                participants: list.clone(),
+            SessionEvent::Presence(p) => Self::Presence {
+                participants: p.participants.clone(),
             },
             SessionEvent::Ended(reason) => Self::SessionEnded {
                 reason: reason.as_str(),
@@ -162,7 +162,9 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
             SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),
             SessionEvent::Focus(e) => Self::Focus(e.clone()),
-            SessionEvent::Environment { environment, by } => Self::Environment {
+            SessionEvent::Environment {
+                environment, by, ..
+            } => Self::Environment {
                 environment: environment.clone(),
                 by: *by,
             },
@@ -214,12 +216,15 @@ mod tests {
             build_ms: Some(0),
             build_cached: true,
             truncated: true,
+            by: Role::Interviewer,
         })
         .to_text();
         assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
         assert!(text.contains(r#""status":"output_limit""#), "{text}");
         assert!(text.contains(r#""exit_code":null"#), "{text}");
         assert!(text.contains(r#""build_cached":true"#), "{text}");
+        // Who started the run is for the audit trail; sockets heard it in `run_started`.
+        assert!(!text.contains(r#""by""#), "{text}");
         assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
     }
 }

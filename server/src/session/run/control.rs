@@ -122,7 +122,7 @@ impl Session {
                 })?;
             run.id
         };
-        self.emit_run_event(|seq| {
+        self.publish_run_event(|seq| {
             SessionEvent::Input(Input {
                 run_id,
                 seq,

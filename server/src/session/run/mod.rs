@@ -169,7 +169,8 @@ pub(super) async fn start(
     let (done_tx, done_rx) = watch::channel(None);
     let run_id = Uuid::new_v4();
     // All of the output, and room for what participants type.
-    let transcript_limit = containers.config.limits.output_limit_bytes + TRANSCRIPT_INPUT_BYTES;
+    let output_limit = session.ctx.config.limits.output_limit_bytes;
+    let transcript_limit = output_limit + TRANSCRIPT_INPUT_BYTES;
 
     // Take the one run slot, or stop the run holding it when asked to restart.
     loop {
@@ -195,13 +196,13 @@ pub(super) async fn start(
                     state.last_activity_at = Utc::now();
                     if !req.quiet {
                         Session::begin_transcript(&mut state, run_id, by, transcript_limit);
-                        session.emit_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
+                        session.publish_locked(SessionEvent::RunStarted(RunStarted { run_id, by }));
                     }
                     // A test case's run says nothing: its test run is already `executing`, and
                     // a status per case would time hidden cases for every socket.
                     if state.status != Status::Executing {
                         state.status = Status::Executing;
-                        session.emit_locked(SessionEvent::Status(Status::Executing));
+                        session.publish_locked(SessionEvent::Status(Status::Executing));
                     }
                     None
                 }
@@ -213,11 +214,7 @@ pub(super) async fn start(
         }
     }
 
-    let mut output = output::Output::new(
-        session.clone(),
-        run_id,
-        containers.config.limits.output_limit_bytes,
-    );
+    let mut output = output::Output::new(session.clone(), run_id, output_limit);
     output.quiet = req.quiet;
     let ctx = RunCtx {
         output,
@@ -231,7 +228,7 @@ pub(super) async fn start(
     let c = containers.clone();
     // The run's log lines carry the request's id (REST) or the socket's (run message).
     let span = tracing::Span::current();
-    containers.tasks.spawn(tracing::Instrument::instrument(
+    session.ctx.tasks.spawn(tracing::Instrument::instrument(
         async move { run_task(&c, ctx, by, done_tx).await },
         span,
     ));
@@ -266,9 +263,7 @@ async fn run_task(
     };
     let quiet = ctx.output.quiet;
     if !quiet {
-        if let Err(err) = c.store.insert_run(&record).await {
-            tracing::error!(session = %session.id, %err, "could not store the run");
-        }
+        session.store_run(&record).await;
     }
 
     let ended = match pump::drive(c, &mut ctx).await {
@@ -294,8 +289,9 @@ async fn run_task(
         stderr,
         truncated: ctx.output.truncated || ended.truncated,
     });
-    // Stored (and its event recorded) before anyone hears of the end, so whoever reads the
-    // history on `run_finished` (or on the answer of `POST /execute`) finds the run there.
+    // Stored before anyone hears of the end (its event is recorded as it is published), so
+    // whoever reads the history on `run_finished` (or on the answer of `POST /execute`) finds
+    // the run there.
     if !quiet {
         record.finished_at = Some(finished_at);
         record.status = Some(ended.status);
@@ -305,32 +301,12 @@ async fn run_task(
         record.stdout = outcome.stdout.clone();
         record.stderr = outcome.stderr.clone();
         record.truncated = outcome.truncated;
-        if let Err(err) = c
-            .store
-            .finish_run(&record, c.config.sessions.runs_kept_in_full)
-            .await
-        {
-            tracing::error!(session = %session.id, %err, "could not store the run's result");
-        }
-        c.events.record(
-            session.id,
-            "run.finished",
-            serde_json::json!({
-                "run_id": outcome.run_id,
-                "by": by.as_str(),
-                "status": outcome.status.as_str(),
-                "exit_code": outcome.exit_code,
-                "duration_ms": outcome.duration.as_millis() as u64,
-                "build_ms": ended.build_ms,
-                "build_cached": outcome.build_cached,
-                "truncated": outcome.truncated,
-            }),
-        );
+        session.store_run_result(&record).await;
     }
     let session_status = finished(
         &session,
         &outcome,
-        ended.build_ms,
+        (ended.build_ms, by),
         (started_at, finished_at),
         quiet,
     );
@@ -355,16 +331,17 @@ async fn run_task(
     }
 
     if !session_status.is_ended() {
-        c.persist_state(&session, session_status, None).await;
+        session.persist_state(session_status, None).await;
     }
 }
 
-/// The run is over: frees the slot and tells everyone, under the state lock; answers the
-/// session's status after it. A quiet run only frees the slot (its test run goes on).
+/// The run is over: frees the slot and tells everyone (the audit trail first), under the
+/// state lock; answers the session's status after it. A quiet run only frees the slot (its
+/// test run goes on).
 fn finished(
     session: &Session,
     outcome: &RunOutcome,
-    build_ms: Option<u64>,
+    (build_ms, by): (Option<u64>, Role),
     (started_at, finished_at): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
     quiet: bool,
 ) -> Status {
@@ -389,7 +366,7 @@ fn finished(
         started_at,
         finished_at,
     });
-    session.emit_locked(SessionEvent::RunFinished(RunFinished {
+    session.publish_locked(SessionEvent::RunFinished(RunFinished {
         run_id: outcome.run_id,
         exit_code: outcome.exit_code,
         status: outcome.status,
@@ -397,10 +374,11 @@ fn finished(
         build_ms,
         build_cached: outcome.build_cached,
         truncated: outcome.truncated,
+        by,
     }));
     if state.status == Status::Executing {
         state.status = Status::Ready;
-        session.emit_locked(SessionEvent::Status(Status::Ready));
+        session.publish_locked(SessionEvent::Status(Status::Ready));
     }
     state.status
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::sandbox::OutputStream;
-use crate::session::events::Utf8Decoder;
 use crate::session::{Phase, Session, SessionEvent};
 
 /// The most text one `output` event carries, so that what a slow socket has in flight stays
@@ -98,7 +97,7 @@ impl Output {
             return;
         }
         for piece in pieces(&text, MAX_EVENT_TEXT) {
-            self.session.emit_run_event(|seq| {
+            self.session.publish_run_event(|seq| {
                 SessionEvent::Output(crate::session::events::Output {
                     run_id: self.run_id,
                     seq,
@@ -132,6 +131,54 @@ pub fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Turns output bytes into UTF-8 text without splitting a character across chunks; invalid
+/// bytes become U+FFFD.
+#[derive(Debug, Default)]
+struct Utf8Decoder {
+    pending: Vec<u8>,
+}
+
+impl Utf8Decoder {
+    /// Decodes what can be decoded; keeps an incomplete trailing character for later.
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut out = String::with_capacity(self.pending.len());
+        let mut rest: &[u8] = &self.pending;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    out.push_str(std::str::from_utf8(valid).expect("checked valid"));
+                    match e.error_len() {
+                        Some(bad) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            rest = &after[bad..];
+                        }
+                        // An incomplete character at the end: wait for its other bytes.
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.pending = rest.to_vec();
+        out
+    }
+
+    /// Whatever is left at the end of the stream.
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +191,26 @@ mod tests {
         assert_eq!(got.concat(), text);
         assert_eq!(pieces("", 3).count(), 0);
         assert!(pieces(&"x".repeat(40_000), MAX_EVENT_TEXT).all(|p| p.len() <= MAX_EVENT_TEXT));
+    }
+
+    #[test]
+    fn characters_split_across_chunks_survive() {
+        let text = "héllo — привет — 你好 — 🎉";
+        let bytes = text.as_bytes();
+        for split in 0..bytes.len() {
+            let mut d = Utf8Decoder::default();
+            let mut out = d.push(&bytes[..split]);
+            out.push_str(&d.push(&bytes[split..]));
+            out.push_str(&d.finish());
+            assert_eq!(out, text, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn invalid_bytes_are_replaced() {
+        let mut d = Utf8Decoder::default();
+        assert_eq!(d.push(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(d.push(b"\xe2\x82"), "");
+        assert_eq!(d.finish(), "\u{fffd}");
     }
 }

@@ -82,7 +82,7 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
             ctx.output
                 .notice("the sandbox had stopped and was re-created");
         }
-        let limit = c.config.limits.output_limit_bytes;
+        let limit = ctx.session.ctx.config.limits.output_limit_bytes;
         match ready.runner.start(ctx.plan.request(limit)).await {
             Ok(events) => match follow(
                 c,
@@ -291,7 +291,7 @@ async fn cut_short(
 /// moment to show as stopped, after its processes (the runner among them) are already gone.
 async fn still_running(c: &Containers, container: &crate::sandbox::SandboxId) -> bool {
     for _ in 0..5 {
-        if !matches!(c.sandbox.is_running(container).await, Ok(true)) {
+        if !c.is_running(container).await {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

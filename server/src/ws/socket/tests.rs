@@ -26,10 +26,11 @@ async fn state(dir: &std::path::Path) -> AppState {
         .set_image(Some("sha256:test".into()));
     let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
     let tasks = tokio_util::task::TaskTracker::new();
+    let store: Arc<dyn crate::store::Store> = Arc::new(SqliteStore::open(dir).expect("store"));
     let sessions = SessionRegistry::new(
         Arc::new(Unreachable),
         engine,
-        Arc::new(SqliteStore::open(dir).expect("store")),
+        store.clone(),
         environments.clone(),
         config.clone(),
         tasks.clone(),
@@ -37,6 +38,7 @@ async fn state(dir: &std::path::Path) -> AppState {
     AppState {
         config,
         sessions,
+        questions: crate::state::Questions::new(store),
         environments,
         tasks,
         shutdown: tokio_util::sync::CancellationToken::new(),

@@ -1,0 +1,235 @@
+//! An event's audit form: what a session's trail keeps (`GET /sessions/{id}/events`) and the
+//! webhook delivers, typed; [`SessionEvent::audit`](super::SessionEvent::audit) makes it.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{EndReason, Participant, RunStatus};
+use crate::auth::Role;
+use crate::questions::Verdict;
+
+/// An event's audit form: what the trail keeps (`GET /sessions/{id}/events`) and the webhook
+/// delivers, as its [`kind`](Audit::kind) and its `data` (docs/protocol.md lists them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Audit {
+    /// Recorded with the session's record, before anyone can hear of the session.
+    Created {
+        environment: String,
+        label: Option<String>,
+        question_id: Option<Uuid>,
+        /// "api_key", or "open_mode".
+        created_by: &'static str,
+    },
+    Joined(Who),
+    Left(Who),
+    Focus {
+        participant: u64,
+        role: Role,
+        name: String,
+        focused: bool,
+    },
+    Environment {
+        from: String,
+        to: String,
+        by: Role,
+    },
+    RunFinished {
+        run_id: Uuid,
+        by: Role,
+        status: RunStatus,
+        exit_code: Option<i64>,
+        duration_ms: u64,
+        build_ms: Option<u64>,
+        build_cached: bool,
+        truncated: bool,
+    },
+    TestsFinished {
+        tests_id: Uuid,
+        question_id: Uuid,
+        by: Role,
+        passed: usize,
+        total: usize,
+        cases: Vec<CaseAudit>,
+    },
+    Ended {
+        reason: EndReason,
+    },
+}
+
+/// A participant, as the trail names them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Who {
+    pub participant: u64,
+    pub role: Role,
+    pub name: String,
+}
+
+impl Who {
+    pub fn of(p: &Participant) -> Self {
+        Self {
+            participant: p.id,
+            role: p.role,
+            name: p.name.clone(),
+        }
+    }
+}
+
+/// One case of a test run, as the trail keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseAudit {
+    pub name: String,
+    pub hidden: bool,
+    pub verdict: Verdict,
+}
+
+impl Audit {
+    /// The event's type, as the trail and the webhook's `x-livecode-event` name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Audit::Created { .. } => "session.created",
+            Audit::Joined(_) => "participant.joined",
+            Audit::Left(_) => "participant.left",
+            Audit::Focus { .. } => "participant.focus",
+            Audit::Environment { .. } => "session.environment",
+            Audit::RunFinished { .. } => "run.finished",
+            Audit::TestsFinished { .. } => "tests.finished",
+            Audit::Ended { .. } => "session.ended",
+        }
+    }
+
+    /// The event's data, as stored and delivered.
+    pub fn data(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("an audit form serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::questions::{CaseResult, TestReport};
+    use crate::session::events::{EnvironmentInfo, Focus, Presence, PresenceChange, RunFinished};
+    use crate::session::{SessionEvent, Status};
+
+    fn check(event: &SessionEvent, kind: &str, data: serde_json::Value) {
+        let audit = event.audit().expect("an audited event");
+        assert_eq!((audit.kind(), audit.data()), (kind, data), "{event:?}");
+    }
+
+    /// Joins, leaves and focus changes, as docs/protocol.md lists them.
+    #[test]
+    fn participants_are_recorded_by_id_role_and_name() {
+        let ada = Participant {
+            id: 3,
+            role: Role::Candidate,
+            name: "Ada".into(),
+            credential: Role::Candidate,
+            focused: true,
+        };
+        let who = json!({"participant": 3, "role": "candidate", "name": "Ada"});
+        for (change, kind) in [
+            (PresenceChange::Joined(ada.clone()), "participant.joined"),
+            (PresenceChange::Left(ada.clone()), "participant.left"),
+        ] {
+            let participants = vec![ada.clone()];
+            let event = SessionEvent::Presence(Presence {
+                participants,
+                change,
+            });
+            check(&event, kind, who.clone());
+        }
+        let focus = SessionEvent::Focus(Focus {
+            participant: 3,
+            name: "Ada".into(),
+            role: Role::Candidate,
+            focused: false,
+            at: chrono::Utc::now(),
+        });
+        let data = json!({"participant": 3, "role": "candidate", "name": "Ada", "focused": false});
+        check(&focus, "participant.focus", data);
+        // What only sockets hear has no audit form.
+        assert_eq!(SessionEvent::Status(Status::Ready).audit(), None);
+        assert_eq!(SessionEvent::Notes("private".into()).audit(), None);
+    }
+
+    /// Creation, switches, runs, test runs and the end, as docs/protocol.md lists them.
+    #[test]
+    fn the_lifecycle_is_recorded_in_the_documented_shapes() {
+        let environment = SessionEvent::Environment {
+            environment: EnvironmentInfo {
+                name: "java".into(),
+                description: String::new(),
+                filename: "Main.java".into(),
+                editor_language: "java".into(),
+                version: None,
+            },
+            by: Role::Interviewer,
+            from: "python".into(),
+        };
+        let data = json!({"from": "python", "to": "java", "by": "interviewer"});
+        check(&environment, "session.environment", data);
+        let run_id = Uuid::new_v4();
+        let finished = SessionEvent::RunFinished(RunFinished {
+            run_id,
+            exit_code: Some(1),
+            status: RunStatus::OutputLimit,
+            duration_ms: 12,
+            build_ms: None,
+            build_cached: false,
+            truncated: true,
+            by: Role::Candidate,
+        });
+        let data = json!({
+            "run_id": run_id, "by": "candidate", "status": "output_limit", "exit_code": 1,
+            "duration_ms": 12, "build_ms": null, "build_cached": false, "truncated": true,
+        });
+        check(&finished, "run.finished", data);
+        let (tests_id, question_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let report = SessionEvent::TestsFinished(Arc::new(TestReport {
+            tests_id,
+            question_id,
+            by: Role::Interviewer,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            passed: 0,
+            total: 1,
+            results: vec![CaseResult {
+                index: 0,
+                name: "sums".into(),
+                hidden: true,
+                verdict: Verdict::CompileError,
+                status: None,
+                exit_code: None,
+                duration_ms: 0,
+                stdin: String::new(),
+                expected: String::new(),
+                actual: String::new(),
+                stderr: String::new(),
+                exact: false,
+            }],
+            summary_only: false,
+        }));
+        let data = json!({
+            "tests_id": tests_id, "question_id": question_id, "by": "interviewer", "passed": 0,
+            "total": 1, "cases": [{"name": "sums", "hidden": true, "verdict": "compile_error"}],
+        });
+        check(&report, "tests.finished", data);
+        let ended = SessionEvent::Ended(EndReason::Expired);
+        check(&ended, "session.ended", json!({"reason": "expired"}));
+        let created = Audit::Created {
+            environment: "python".into(),
+            label: None,
+            question_id: Some(question_id),
+            created_by: "open_mode",
+        };
+        let data = json!({
+            "environment": "python", "label": null, "question_id": question_id,
+            "created_by": "open_mode",
+        });
+        assert_eq!((created.kind(), created.data()), ("session.created", data));
+    }
+}

@@ -1,0 +1,275 @@
+//! The one door for everything a session writes: its events, to its participants and to its
+//! audit trail ([`Session::publish`]), and what it keeps in the store (its record, its state
+//! and status, document updates, files, notes, deadline, language, runs and test reports).
+//! Nothing else in `session` writes to the store for a session, or records to its trail.
+//!
+//! This is the seam the cluster's fencing goes through: an owner's epoch, checked on every
+//! write here, so that a deposed owner's writes fail.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use livecode_runner::path::WorkspacePath;
+use uuid::Uuid;
+
+use super::audit::Audit;
+use super::context::Context;
+use super::events::SessionEvent;
+use super::{EndReason, Session, SessionId, Status};
+use crate::collab::Compaction;
+use crate::questions::TestReport;
+use crate::store::{RunRecord, SessionRecord, StoreError, UpdateRecord};
+
+impl Session {
+    /// Publishes an event (see `publish_locked`) under the state lock, in order with every
+    /// other.
+    pub(super) fn publish(&self, event: impl Into<Arc<SessionEvent>>) {
+        let _state = self.state();
+        self.publish_locked(event);
+    }
+
+    /// Records the event's audit form, if it has one, then fans the event out; the caller
+    /// holds the state lock. Whoever hears of an event finds it in the trail (readers wait for
+    /// what was recorded before them), so "recorded before its live message" holds here.
+    pub(super) fn publish_locked(&self, event: impl Into<Arc<SessionEvent>>) {
+        let event = event.into();
+        if let Some(audit) = event.audit() {
+            self.ctx.audit.record(self.id, audit.kind(), audit.data());
+        }
+        self.events.send(event);
+    }
+
+    /// Writes the session's status, container and last activity to the store; a failure is
+    /// logged, not fatal (the next write carries the same fields).
+    pub(super) async fn persist_state(&self, status: Status, reason: Option<EndReason>) {
+        let (container, last_activity) = {
+            let state = self.state();
+            (
+                state.container.as_ref().map(|c| c.0.clone()),
+                state.last_activity_at,
+            )
+        };
+        if let Err(err) = self
+            .ctx
+            .store
+            .update_session_state(
+                &self.id,
+                status,
+                container.as_deref(),
+                last_activity,
+                reason,
+            )
+            .await
+        {
+            tracing::error!(session = %self.id, %err, "could not store the session state");
+        }
+    }
+
+    /// Appends accepted document updates and the document they make; folds the oldest into
+    /// the base when the history outgrew its bound.
+    pub(super) async fn store_updates(
+        &self,
+        records: &[UpdateRecord],
+        (document, version): (&str, u64),
+        compaction: Option<Compaction>,
+    ) {
+        let store = &self.ctx.store;
+        if let Err(err) = store
+            .append_updates(&self.id, records, document, version)
+            .await
+        {
+            tracing::error!(session = %self.id, %err, "could not store document updates");
+        }
+        if let Some(c) = compaction {
+            tracing::info!(session = %self.id, base_version = c.base_version, "edit history over its bound; folded the oldest updates into the base");
+            if let Err(err) = store
+                .compact_updates(&self.id, c.base_version, &c.base_document)
+                .await
+            {
+                tracing::error!(session = %self.id, %err, "could not compact the stored history");
+            }
+        }
+    }
+
+    /// Keeps the other files' text and versions; `rev` orders the writes.
+    pub(super) async fn store_files(
+        &self,
+        files: &BTreeMap<WorkspacePath, String>,
+        versions: &BTreeMap<WorkspacePath, u64>,
+        rev: u64,
+    ) {
+        if let Err(err) = self
+            .ctx
+            .store
+            .set_files(&self.id, files, versions, rev)
+            .await
+        {
+            tracing::error!(session = %self.id, %err, "could not store a file's edits");
+        }
+    }
+
+    pub(super) async fn store_notes(&self, text: &str) -> Result<(), StoreError> {
+        self.ctx.store.set_notes(&self.id, text).await
+    }
+
+    pub(super) async fn store_deadline(&self, deadline: DateTime<Utc>) -> Result<(), StoreError> {
+        self.ctx.store.set_deadline(&self.id, deadline).await
+    }
+
+    /// Keeps a language switch: the environment now, and the documents of the others.
+    pub(super) async fn store_environment(&self, name: &str, documents: &BTreeMap<String, String>) {
+        if let Err(err) = self
+            .ctx
+            .store
+            .set_environment(&self.id, name, documents)
+            .await
+        {
+            tracing::error!(session = %self.id, %err, "could not store the language switch");
+        }
+    }
+
+    /// A run as it starts.
+    pub(super) async fn store_run(&self, record: &RunRecord) {
+        if let Err(err) = self.ctx.store.insert_run(record).await {
+            tracing::error!(session = %self.id, %err, "could not store the run");
+        }
+    }
+
+    /// A run's result (the oldest runs past `sessions.runs_kept_in_full` keep their summary).
+    pub(super) async fn store_run_result(&self, record: &RunRecord) {
+        let keep = self.ctx.config.sessions.runs_kept_in_full;
+        if let Err(err) = self.ctx.store.finish_run(record, keep).await {
+            tracing::error!(session = %self.id, %err, "could not store the run's result");
+        }
+    }
+
+    pub(super) async fn store_test_report(&self, report: &TestReport) {
+        let keep = self.ctx.config.sessions.runs_kept_in_full;
+        if let Err(err) = self
+            .ctx
+            .store
+            .insert_test_report(&self.id, report, keep)
+            .await
+        {
+            tracing::error!(session = %self.id, %err, "could not store the test report");
+        }
+    }
+}
+
+impl Context {
+    /// A new session's record and question, and its `session.created` in the trail (nobody
+    /// can hear of the session before this returns).
+    pub(super) async fn store_new_session(
+        &self,
+        record: &SessionRecord,
+        question: Option<Uuid>,
+        created: Audit,
+    ) -> Result<(), StoreError> {
+        self.store.insert_session(record).await?;
+        if let Some(question) = &question {
+            self.store
+                .set_session_question(&record.id, question)
+                .await?;
+        }
+        self.audit.record(record.id, created.kind(), created.data());
+        Ok(())
+    }
+
+    /// A stored session that cannot come back (its environment is gone) ends as `error`.
+    pub(super) async fn store_lost_session(&self, record: &SessionRecord) {
+        let _ = self
+            .store
+            .update_session_state(
+                &record.id,
+                Status::Error,
+                None,
+                record.last_activity_at,
+                Some(EndReason::Error),
+            )
+            .await;
+    }
+
+    /// Marks the runs the last shutdown cut short as `error`; answers their sessions.
+    pub(super) async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.store.fail_unfinished_runs().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::task::TaskTracker;
+
+    use super::*;
+    use crate::auth::Role;
+    use crate::config::Config;
+    use crate::environments::Environments;
+    use crate::sandbox::testing::Unreachable;
+    use crate::sandbox::EngineHealth;
+    use crate::session::events::Focus;
+    use crate::session::{NewSession, SessionRegistry, BY_KEY};
+    use crate::store::{SqliteStore, Store};
+
+    /// A subscriber that hears of an event finds it in the trail, once it has waited for what
+    /// was recorded before it (as every reader of the trail does): the audit form is recorded
+    /// before the event is fanned out. The subscriber runs on its own thread, so it reads as
+    /// soon as it is woken.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_is_recorded_before_a_subscriber_hears_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+        let environments = Arc::new(Environments::load("").expect("embedded environments"));
+        environments
+            .get("python")
+            .expect("python")
+            .set_image(Some("sha256:test".into()));
+        let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
+        let sessions = SessionRegistry::new(
+            Arc::new(Unreachable),
+            engine,
+            store.clone(),
+            environments,
+            Arc::new(Config::defaults()),
+            TaskTracker::new(),
+        );
+        let new = NewSession {
+            created_by: BY_KEY.into(),
+            ..Default::default()
+        };
+        let session = sessions.create(new).await.expect("created").session;
+        let mut events = session.subscribe(sessions.idle_ttl(), None).events;
+        const EVENTS: u64 = 50;
+        let (trail, id) = (sessions.clone(), session.id);
+        let subscriber = tokio::spawn(async move {
+            let mut heard = 0;
+            while heard < EVENTS {
+                let event = events.recv().await.expect("keeps up");
+                let SessionEvent::Focus(focus) = &*event else {
+                    continue;
+                };
+                trail.settled().await;
+                let recorded = store.events(&id).await.expect("the trail");
+                assert!(
+                    recorded.iter().any(|e| e.kind == "participant.focus"
+                        && e.data["participant"] == focus.participant),
+                    "participant {} heard of before it was recorded",
+                    focus.participant
+                );
+                heard += 1;
+            }
+        });
+        for participant in 0..EVENTS {
+            session.publish(SessionEvent::Focus(Focus {
+                participant,
+                name: "Ada".into(),
+                role: Role::Candidate,
+                focused: participant % 2 == 0,
+                at: Utc::now(),
+            }));
+            tokio::task::yield_now().await;
+        }
+        subscriber
+            .await
+            .expect("the subscriber heard every event in the trail");
+    }
+}
