@@ -182,11 +182,10 @@ impl Containers {
             let mut state = session.state();
             state.container = Some(container.clone());
             state.runner = Some(runner.clone());
-            if state.status == Status::Creating {
-                state.status = Status::Ready;
-                session.emit_locked(SessionEvent::Status(Status::Ready));
+            if state.status() == Status::Creating {
+                session.set_status_locked(&mut state, Status::Ready);
             }
-            state.status
+            state.status()
         };
         self.persist_state(session, status, None).await;
         Ok((container, runner))
@@ -206,9 +205,8 @@ impl Containers {
         }
         state.container = None;
         state.runner = None;
-        if state.status == Status::Ready {
-            state.status = Status::Creating;
-            session.emit_locked(SessionEvent::Status(Status::Creating));
+        if state.status() == Status::Ready {
+            session.set_status_locked(&mut state, Status::Creating);
         }
         true
     }

@@ -9,7 +9,8 @@
 //!   (deadlines, warnings, extending) add to it.
 //! - `container`: a session's container and runner: made or claimed, re-opened, replaced.
 //! - `pool`: warm containers with their runner open, per environment.
-//! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
+//! - `slot`: the one run, test run or switch a session does at a time, and its `executing`.
+//! - `run`: a run: the request checked, sent to the runner, output streamed.
 //! - `events`: [`SessionEvent`] and the UTF-8 output decoder.
 //! - `reaper`: ends sessions idle past the TTL or past their lifetime.
 //! - `files`: validation of workspace file names and sizes.
@@ -28,6 +29,7 @@ mod reaper;
 mod registry;
 mod restore;
 mod run;
+mod slot;
 mod switch;
 mod testing;
 
@@ -37,6 +39,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::model::{
+    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
+    Status,
+};
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use lookup::History;
@@ -46,10 +52,6 @@ pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
 pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
 pub use testing::TestsHandle;
-pub use crate::model::{
-    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
-    Status,
-};
 
 use crate::auth::{self, Role};
 use crate::collab::Authority;
@@ -100,7 +102,9 @@ pub enum SessionError {
 /// Live state; touched without awaiting, so a `std::sync::Mutex` (never held across `.await`).
 #[derive(Debug)]
 struct State {
-    status: Status,
+    /// The session's status apart from its work: never `executing`, which is read off `slot`
+    /// ([`State::status`]).
+    base_status: Status,
     container: Option<SandboxId>,
     /// The container's runner while its stream is open; opened at the first run after an
     /// adoption.
@@ -118,7 +122,8 @@ struct State {
     focus_told: BTreeMap<u64, FocusTold>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
-    run: Option<run::ActiveRun>,
+    /// The one run, test run or switch in progress.
+    slot: slot::Slot,
     /// The run in progress as far as it went: what a late or returning socket catches up on.
     transcript: Option<Transcript>,
     /// The hard end: creation plus the session's lifetime (`extend` moves it, within
@@ -127,12 +132,6 @@ struct State {
     /// The warning sent for the session's coming end: each end is announced once, and a
     /// socket that joins after it hears it too.
     warning: Option<Arc<SessionEvent>>,
-    /// The test run in progress: it holds the run slot between its cases.
-    testing: Option<Uuid>,
-    /// A participant stopped the test run: no further case starts.
-    tests_stopped: bool,
-    /// A language switch is under way: it holds the run slot.
-    switching: bool,
     /// The session's language now (a switch changes it, and its container).
     environment: Arc<Environment>,
     /// The documents of the languages it switched away from, by environment name.
@@ -201,7 +200,7 @@ impl Session {
     }
 
     pub fn status(&self) -> Status {
-        self.state().status
+        self.state().status()
     }
 
     /// The session's environment now.
@@ -231,7 +230,7 @@ impl Session {
     fn snapshot_locked(&self, state: &State, idle_ttl: chrono::Duration) -> SessionSnapshot {
         SessionSnapshot {
             id: self.id,
-            status: state.status,
+            status: state.status(),
             environment: state.environment.name.clone(),
             label: self.label.clone(),
             container_id: state.container.as_ref().map(|c| c.0.clone()),

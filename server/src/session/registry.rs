@@ -378,7 +378,7 @@ impl SessionRegistry {
             events: new_channel(&self.shared.config),
             audit: self.shared.containers.events.clone(),
             state: Mutex::new(State {
-                status,
+                base_status: status,
                 container,
                 runner,
                 last_activity_at: record.last_activity_at,
@@ -418,13 +418,10 @@ impl SessionRegistry {
                 focus_told: BTreeMap::new(),
                 next_participant: 0,
                 last_execution,
-                run: None,
+                slot: Default::default(),
                 transcript: None,
                 deadline: record.expires_at,
                 warning: None,
-                testing: None,
-                tests_stopped: false,
-                switching: false,
                 environment,
                 documents: record.documents,
             }),
@@ -539,7 +536,7 @@ impl SessionRegistry {
             .collect();
         let stoppers: Vec<Stopper> = sessions
             .iter()
-            .filter_map(|s| s.state().run.as_ref().map(|r| r.stopper()))
+            .filter_map(|s| s.state().slot.run().map(|r| r.stopper()))
             .collect();
         if !stoppers.is_empty() {
             tracing::info!(
@@ -566,12 +563,11 @@ impl SessionRegistry {
     pub async fn end(&self, session: &Arc<Session>, reason: EndReason) -> Result<(), SessionError> {
         let active = {
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 return Ok(());
             }
-            state.status = Status::Stopping;
-            session.emit_locked(SessionEvent::Status(Status::Stopping));
-            state.run.as_ref().map(|r| r.stopper())
+            session.set_status_locked(&mut state, Status::Stopping);
+            state.slot.run().map(|r| r.stopper())
         };
         if let Some(stopper) = active {
             stopper.stop(StopReason::SessionEnded).await;
@@ -580,7 +576,8 @@ impl SessionRegistry {
         let status = reason.status();
         {
             let mut state = session.state();
-            state.status = status;
+            // From `stopping`, so always a change; told once it is recorded.
+            state.base_status = status;
             self.record_event(
                 session.id,
                 "session.ended",

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::container::Containers;
 use super::events::TestsStarted;
 use super::run::{self, RunRequest};
-use super::{RunStatus, Session, SessionError, SessionEvent, Status};
+use super::slot::{Claim, SlotGuard};
+use super::{RunStatus, Session, SessionError, SessionEvent};
 use crate::auth::Role;
 use crate::questions::{
     clip, output_matches, CaseResult, Question, TestCase, TestReport, Verdict, RESULT_OUTPUT_BYTES,
@@ -50,32 +51,27 @@ pub(super) fn start(
 ) -> Result<TestsHandle, SessionError> {
     let tests_id = Uuid::new_v4();
     // The code as it is now is what every case runs (edits during the run change nothing).
-    let code = {
+    let (taken, code) = {
         let mut state = session.state();
-        if state.status.is_ended() {
-            return Err(SessionError::Ended);
-        }
-        if state.run.is_some() || state.testing.is_some() || state.switching {
-            return Err(SessionError::RunInProgress);
-        }
-        state.testing = Some(tests_id);
-        state.tests_stopped = false;
+        let taken = state.try_take(Claim::Tests(tests_id))?;
         state.last_activity_at = Utc::now();
         session.emit_locked(SessionEvent::TestsStarted(TestsStarted {
             tests_id,
             by,
             total: question.cases.len(),
         }));
-        state.status = Status::Executing;
-        session.emit_locked(SessionEvent::Status(Status::Executing));
-        state.doc.doc().to_string()
+        if let Some(status) = taken.status {
+            session.emit_locked(SessionEvent::Status(status));
+        }
+        (taken, state.doc.doc().to_string())
     };
+    let slot = SlotGuard::new(session.clone(), taken);
     let (done_tx, done_rx) = watch::channel(None);
     let (c2, session2) = (c.clone(), session.clone());
     let span = tracing::Span::current();
     c.tasks.spawn(tracing::Instrument::instrument(
         async move {
-            let report = run_all(&c2, &session2, &question, tests_id, by, code).await;
+            let report = run_all(&c2, &session2, slot, &question, tests_id, by, code).await;
             let _ = done_tx.send(Some(report));
         },
         span,
@@ -89,6 +85,7 @@ pub(super) fn start(
 async fn run_all(
     c: &Containers,
     session: &Arc<Session>,
+    slot: SlotGuard,
     question: &Question,
     tests_id: Uuid,
     by: Role,
@@ -109,7 +106,7 @@ async fn run_all(
         if stop.is_none() {
             if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
                 stop = Some("the server is shutting down");
-            } else if std::mem::take(&mut session.state().tests_stopped) {
+            } else if session.state().slot.tests_stopped() {
                 stop = Some("the test run was stopped");
             }
         }
@@ -169,15 +166,13 @@ async fn run_all(
     );
     let status = {
         let mut state = session.state();
-        state.testing = None;
-        state.tests_stopped = false;
+        let status = slot.release_locked(&mut state);
         state.last_activity_at = Utc::now();
         session.emit_locked(SessionEvent::TestsFinished(report.clone()));
-        if state.status == Status::Executing {
-            state.status = Status::Ready;
-            session.emit_locked(SessionEvent::Status(Status::Ready));
+        if let Some(status) = status {
+            session.emit_locked(SessionEvent::Status(status));
         }
-        state.status
+        state.status()
     };
     if !status.is_ended() {
         c.persist_state(session, status, None).await;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
-use crate::questions::{Question, TestReport};
 use crate::model::{EndReason, RunStatus, SessionId, Status};
+use crate::questions::{Question, TestReport};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq)]

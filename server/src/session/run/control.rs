@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::RunOutcome;
 use crate::session::events::Input;
+use crate::session::slot::Slot;
 use crate::session::{Session, SessionError, SessionEvent};
 
 /// Why stdin could not be delivered.
@@ -63,7 +64,7 @@ impl StopSignal {
 }
 
 /// The session's handle on its run in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(in crate::session) struct ActiveRun {
     pub id: Uuid,
     pub(super) stdin: mpsc::Sender<StdinCommand>,
@@ -72,6 +73,17 @@ pub(in crate::session) struct ActiveRun {
 }
 
 impl ActiveRun {
+    /// A run nobody drives, for the slot's tests.
+    #[cfg(test)]
+    pub fn detached(id: Uuid) -> Self {
+        Self {
+            id,
+            stdin: mpsc::channel(1).0,
+            stop: Arc::default(),
+            done: watch::channel(None).1,
+        }
+    }
+
     pub fn stopper(&self) -> Stopper {
         Stopper {
             stop: self.stop.clone(),
@@ -110,10 +122,9 @@ impl Session {
         let run_id = {
             let state = self.state();
             // A test case's input is the case's own.
-            if state.testing.is_some() {
+            let Slot::Run(run) = &state.slot else {
                 return Err(StdinError::NoRun);
-            }
-            let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+            };
             run.stdin
                 .try_send(StdinCommand::Data(Bytes::from(data)))
                 .map_err(|e| match e {
@@ -137,10 +148,9 @@ impl Session {
     /// Closes the running program's stdin.
     pub fn close_stdin(&self) -> Result<(), StdinError> {
         let state = self.state();
-        if state.testing.is_some() {
+        let Slot::Run(run) = &state.slot else {
             return Err(StdinError::NoRun);
-        }
-        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        };
         run.stdin
             .try_send(StdinCommand::Eof)
             .map_err(|_| StdinError::Closed)
@@ -149,20 +159,17 @@ impl Session {
     /// Asks the running program to stop now; the run reports `killed`.
     pub fn kill_run(&self) -> Result<(), SessionError> {
         let mut state = self.state();
-        // A test run stops with the case running, or before the next one.
-        if state.testing.is_some() {
-            state.tests_stopped = true;
-        }
-        match state.run.as_ref() {
-            Some(run) => run.stop.request(StopReason::Killed),
-            None if state.testing.is_some() => {}
-            None => return Err(SessionError::NoRun),
+        match &mut state.slot {
+            Slot::Run(run) => run.stop.request(StopReason::Killed),
+            // A test run stops with the case running, or before the next one.
+            Slot::Tests { stopped, case, .. } => {
+                *stopped = true;
+                if let Some(run) = case {
+                    run.stop.request(StopReason::Killed);
+                }
+            }
+            Slot::Idle | Slot::Switch => return Err(SessionError::NoRun),
         }
         Ok(())
-    }
-
-    /// The id of the run in progress, if any.
-    pub fn current_run(&self) -> Option<Uuid> {
-        self.state().run.as_ref().map(|r| r.id)
     }
 }

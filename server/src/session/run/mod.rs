@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::container::Containers;
 use super::events::{RunFinished, RunStarted};
+use super::slot::{Claim, Slot, SlotGuard};
 use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::store::RunRecord;
@@ -171,26 +172,22 @@ pub(super) async fn start(
     let transcript_limit = containers.config.limits.output_limit_bytes + TRANSCRIPT_INPUT_BYTES;
 
     // Take the one run slot, or stop the run holding it when asked to restart.
-    loop {
+    let active = ActiveRun {
+        id: run_id,
+        stdin: stdin_tx,
+        stop: stop.clone(),
+        done: done_rx.clone(),
+    };
+    let claim = if req.quiet {
+        Claim::Case(active)
+    } else {
+        Claim::Run(active)
+    };
+    let taken = loop {
         let holder = {
             let mut state = session.state();
-            if state.status.is_ended() {
-                return Err(SessionError::Ended);
-            }
-            // A test run holds the slot between its cases too.
-            if (state.testing.is_some() && !req.quiet) || state.switching {
-                return Err(SessionError::RunInProgress);
-            }
-            match &state.run {
-                Some(_) if !req.restart => return Err(SessionError::RunInProgress),
-                Some(run) => Some(run.stopper()),
-                None => {
-                    state.run = Some(ActiveRun {
-                        id: run_id,
-                        stdin: stdin_tx.clone(),
-                        stop: stop.clone(),
-                        done: done_rx.clone(),
-                    });
+            match state.try_take(claim.clone()) {
+                Ok(taken) => {
                     state.last_activity_at = Utc::now();
                     if !req.quiet {
                         Session::begin_transcript(&mut state, run_id, by, transcript_limit);
@@ -198,19 +195,21 @@ pub(super) async fn start(
                     }
                     // A test case's run says nothing: its test run is already `executing`, and
                     // a status per case would time hidden cases for every socket.
-                    if state.status != Status::Executing {
-                        state.status = Status::Executing;
-                        session.emit_locked(SessionEvent::Status(Status::Executing));
+                    if let Some(status) = taken.status {
+                        session.emit_locked(SessionEvent::Status(status));
                     }
-                    None
+                    break taken;
                 }
+                Err(SessionError::RunInProgress) if req.restart => match &state.slot {
+                    Slot::Run(run) => run.stopper(),
+                    _ => return Err(SessionError::RunInProgress),
+                },
+                Err(err) => return Err(err),
             }
         };
-        match holder {
-            Some(stopper) => stopper.stop(StopReason::Restarted).await,
-            None => break,
-        }
-    }
+        holder.stop(StopReason::Restarted).await;
+    };
+    let slot = SlotGuard::new(session.clone(), taken);
 
     let mut output = output::Output::new(
         session.clone(),
@@ -231,7 +230,7 @@ pub(super) async fn start(
     // The run's log lines carry the request's id (REST) or the socket's (run message).
     let span = tracing::Span::current();
     containers.tasks.spawn(tracing::Instrument::instrument(
-        async move { run_task(&c, ctx, by, done_tx).await },
+        async move { run_task(&c, ctx, slot, by, done_tx).await },
         span,
     ));
     Ok(RunHandle {
@@ -243,6 +242,7 @@ pub(super) async fn start(
 async fn run_task(
     c: &Containers,
     mut ctx: RunCtx,
+    slot: SlotGuard,
     by: Role,
     done: watch::Sender<Option<Arc<RunOutcome>>>,
 ) {
@@ -328,6 +328,7 @@ async fn run_task(
     }
     let session_status = finished(
         &session,
+        slot,
         &outcome,
         ended.build_ms,
         (started_at, finished_at),
@@ -362,6 +363,7 @@ async fn run_task(
 /// session's status after it. A quiet run only frees the slot (its test run goes on).
 fn finished(
     session: &Session,
+    slot: SlotGuard,
     outcome: &RunOutcome,
     build_ms: Option<u64>,
     (started_at, finished_at): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
@@ -371,10 +373,10 @@ fn finished(
     let mut state = session.state();
     // Free the slot before telling anyone, so a `run` sent on seeing `run_finished` is never
     // refused.
-    state.run = None;
+    let status = slot.release_locked(&mut state);
     state.last_activity_at = finished_at;
     if quiet {
-        return state.status;
+        return state.status();
     }
     state.transcript = None;
     state.last_execution = Some(RunSummary {
@@ -397,11 +399,10 @@ fn finished(
         build_cached: outcome.build_cached,
         truncated: outcome.truncated,
     }));
-    if state.status == Status::Executing {
-        state.status = Status::Ready;
-        session.emit_locked(SessionEvent::Status(Status::Ready));
+    if let Some(status) = status {
+        session.emit_locked(SessionEvent::Status(status));
     }
-    state.status
+    state.status()
 }
 
 /// The stored form of a finished run, back as a summary.

@@ -13,8 +13,8 @@ mod rows;
 use rows::{query_sessions, run_from_row, session_from_row, time};
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
-use crate::questions::{Question, TestReport};
 use crate::model::{EndReason, SessionId, Status};
+use crate::questions::{Question, TestReport};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[
