@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use uuid::Uuid;
 
-use super::{EndReason, Participant, Phase, RunStatus, Status};
+use super::{EndReason, Participant, Phase, RunResult, Status};
 use crate::auth::Role;
 use crate::collab::Update;
 use crate::sandbox::OutputStream;
@@ -27,7 +27,8 @@ pub enum SessionEvent {
     EngineDown,
     RunStarted(RunStarted),
     Output(Output),
-    RunFinished(RunFinished),
+    /// A run ended: its result, as the store keeps it (sockets see its summary).
+    RunFinished(Arc<RunResult>),
     Presence(Vec<Participant>),
     Ended(EndReason),
     /// Accepted document updates; the first applies to `version`.
@@ -114,19 +115,6 @@ pub struct Output {
     pub stream: OutputStream,
     pub phase: Phase,
     pub data: String,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RunFinished {
-    pub run_id: Uuid,
-    pub exit_code: Option<i64>,
-    pub status: RunStatus,
-    pub duration_ms: u64,
-    pub build_ms: Option<u64>,
-    /// The build did not run: an unchanged program's outputs came from the build cache.
-    pub build_cached: bool,
-    pub truncated: bool,
 }
 
 /// A participant's selection.

@@ -40,8 +40,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use crate::model::{
-    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
-    Status,
+    EndReason, Participant, Phase, RunResult, RunStatus, RunSummary, SessionId, SessionSnapshot,
+    SocketCap, Status,
 };
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use events::{EventReceiver, ExpiryReason, Lagged, SessionEvent, INPUT_PREVIEW_BYTES};
@@ -50,7 +50,7 @@ pub use pool::PoolStatus;
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::{CreatedSession, NewSession, SessionRegistry};
-pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
+pub use run::{RunHandle, RunRequest, StdinError};
 pub use testing::TestsHandle;
 
 use crate::auth::{self, Role};

@@ -111,13 +111,7 @@ impl SessionRegistry {
             })
             .collect();
         let has_container = adopted.is_some();
-        let session = self.insert(
-            record,
-            updates,
-            adopted,
-            None,
-            last.and_then(super::run::summary_from_record),
-        );
+        let session = self.insert(record, updates, adopted, None, last);
         if has_container {
             self.shared
                 .containers

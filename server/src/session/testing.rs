@@ -200,16 +200,17 @@ async fn run_case(
         Ok(plan) => run::start(c, session, plan, req, by).await,
         Err(err) => Err(err),
     };
-    let outcome = match started {
+    let result = match started {
         Ok(handle) => handle.wait().await,
         Err(err) => {
             tracing::info!(session = %session.id, %err, "a test case could not run");
             return not_run(index, case, "the session could not run it");
         }
     };
-    let verdict = match outcome.status {
-        RunStatus::Completed if outcome.exit_code == Some(0) => {
-            if output_matches(&case.expected, &outcome.stdout, case.exact) {
+    let summary = &result.summary;
+    let verdict = match summary.status {
+        RunStatus::Completed if summary.exit_code == Some(0) => {
+            if output_matches(&case.expected, &result.stdout, case.exact) {
                 Verdict::Passed
             } else {
                 Verdict::Failed
@@ -223,13 +224,13 @@ async fn run_case(
         name: case.name.clone(),
         hidden: case.hidden,
         verdict,
-        status: Some(outcome.status),
-        exit_code: outcome.exit_code,
-        duration_ms: outcome.duration.as_millis() as u64,
+        status: Some(summary.status),
+        exit_code: summary.exit_code,
+        duration_ms: summary.duration_ms,
         stdin: clip(&case.stdin, RESULT_OUTPUT_BYTES),
         expected: clip(&case.expected, RESULT_OUTPUT_BYTES),
-        actual: clip(&outcome.stdout, RESULT_OUTPUT_BYTES),
-        stderr: clip(&outcome.stderr, RESULT_OUTPUT_BYTES),
+        actual: clip(&result.stdout, RESULT_OUTPUT_BYTES),
+        stderr: clip(&result.stderr, RESULT_OUTPUT_BYTES),
         exact: case.exact,
     }
 }

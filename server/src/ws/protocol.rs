@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::api::views::SessionView;
+use crate::api::views::{RunFinished, SessionView};
 use crate::auth::Role;
 use crate::collab::Update;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
@@ -208,7 +208,7 @@ pub enum ServerMessage {
     },
     RunStarted(events::RunStarted),
     Output(events::Output),
-    RunFinished(events::RunFinished),
+    RunFinished(RunFinished),
     Presence {
         participants: Vec<Participant>,
     },
@@ -306,7 +306,7 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::EngineDown => Self::Status { status: "degraded" },
             SessionEvent::RunStarted(e) => Self::RunStarted(e.clone()),
             SessionEvent::Output(e) => Self::Output(e.clone()),
-            SessionEvent::RunFinished(e) => Self::RunFinished(e.clone()),
+            SessionEvent::RunFinished(result) => Self::RunFinished(RunFinished::from(&**result)),
             SessionEvent::Presence(list) => Self::Presence {
                 participants: list.clone(),
             },
@@ -451,20 +451,33 @@ mod tests {
 
     #[test]
     fn server_messages_have_type_first_and_api_names() {
-        let text = ServerMessage::RunFinished(events::RunFinished {
-            run_id: Uuid::nil(),
-            exit_code: None,
-            status: crate::session::RunStatus::OutputLimit,
-            duration_ms: 5,
-            build_ms: Some(0),
-            build_cached: true,
-            truncated: true,
-        })
-        .to_text();
+        let at = chrono::Utc::now();
+        let result = crate::session::RunResult {
+            by: Role::Candidate,
+            summary: crate::session::RunSummary {
+                run_id: Uuid::nil(),
+                status: crate::session::RunStatus::OutputLimit,
+                exit_code: None,
+                duration_ms: 5,
+                build_ms: Some(0),
+                build_cached: true,
+                truncated: true,
+                started_at: at,
+                finished_at: at,
+            },
+            stdout: "out".into(),
+            stderr: String::new(),
+        };
+        let text = ServerMessage::from(&SessionEvent::RunFinished(Arc::new(result))).to_text();
         assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
         assert!(text.contains(r#""status":"output_limit""#), "{text}");
         assert!(text.contains(r#""exit_code":null"#), "{text}");
         assert!(text.contains(r#""build_cached":true"#), "{text}");
+        // The summary goes out, not the output nor the times (the socket had them already).
+        assert!(
+            !text.contains("stdout") && !text.contains("started_at"),
+            "{text}"
+        );
         assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
     }
 }

@@ -10,10 +10,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::RunOutcome;
 use crate::session::events::Input;
 use crate::session::slot::Slot;
-use crate::session::{Session, SessionError, SessionEvent};
+use crate::session::{RunResult, Session, SessionError, SessionEvent};
 
 /// Why stdin could not be delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -69,7 +68,7 @@ pub(in crate::session) struct ActiveRun {
     pub id: Uuid,
     pub(super) stdin: mpsc::Sender<StdinCommand>,
     pub(super) stop: Arc<StopSignal>,
-    pub done: watch::Receiver<Option<Arc<RunOutcome>>>,
+    pub done: watch::Receiver<Option<Arc<RunResult>>>,
 }
 
 impl ActiveRun {
@@ -95,7 +94,7 @@ impl ActiveRun {
 /// Stops a run and waits for it to be over.
 pub(in crate::session) struct Stopper {
     stop: Arc<StopSignal>,
-    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+    done: watch::Receiver<Option<Arc<RunResult>>>,
 }
 
 impl Stopper {

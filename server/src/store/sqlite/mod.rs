@@ -10,10 +10,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 mod rows;
 
-use rows::{query_sessions, run_from_row, session_from_row, time};
+use rows::{query_sessions, run_from_row, session_from_row, summary_from_row, time};
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
-use crate::model::{EndReason, SessionId, Status};
+use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
@@ -386,23 +386,29 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn finish_run(&self, r: &RunRecord, keep_full: usize) -> Result<(), StoreError> {
-        let r = r.clone();
+    async fn finish_run(
+        &self,
+        session_id: &SessionId,
+        result: &RunResult,
+        keep_full: usize,
+    ) -> Result<(), StoreError> {
+        let (session_id, r) = (*session_id, result.clone());
         self.with(move |conn| {
             let tx = conn.unchecked_transaction()?;
+            let s = &r.summary;
             tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
                    stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
                 params![
-                    r.id.to_string(),
-                    r.finished_at.map(|t| t.to_rfc3339()),
-                    r.status,
-                    r.exit_code,
-                    r.duration_ms.map(|d| d as i64),
+                    s.run_id.to_string(),
+                    s.finished_at.to_rfc3339(),
+                    s.status,
+                    s.exit_code,
+                    s.duration_ms as i64,
                     r.stdout,
                     r.stderr,
-                    r.truncated,
-                    r.build_ms.map(|d| d as i64),
+                    s.truncated,
+                    s.build_ms.map(|d| d as i64),
                 ],
             )?;
             // Older runs keep their status and timings but only the start of their output (and
@@ -417,7 +423,7 @@ impl Store for SqliteStore {
                              ORDER BY started_at DESC LIMIT 1 OFFSET ?2)
                    AND finished_at IS NOT NULL
                    AND (length(stdout) > ?3 OR length(stderr) > ?3 OR length(code) > ?3)",
-                params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
+                params![session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
             )?;
             tx.commit()?;
             Ok(())
@@ -425,7 +431,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError> {
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunSummary>, StoreError> {
         let session_id = *session_id;
         self.with(move |conn| {
             let mut stmt = conn.prepare(
@@ -433,9 +439,9 @@ impl Store for SqliteStore {
                  ORDER BY started_at DESC LIMIT 1",
             )?;
             let row = stmt
-                .query_row([session_id], |row| Ok(run_from_row(row)))
+                .query_row([session_id], |row| Ok(summary_from_row(row)))
                 .optional()?;
-            row.transpose()
+            Ok(row.transpose()?.flatten())
         })
         .await
     }
