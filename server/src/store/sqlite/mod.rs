@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_5.sql"),
     include_str!("migration_6.sql"),
     include_str!("migration_7.sql"),
+    include_str!("migration_8.sql"),
 ];
 const LIVE: &str = "('creating','ready','executing','stopping')";
 /// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
@@ -398,7 +399,8 @@ impl Store for SqliteStore {
             let s = &r.summary;
             tx.execute(
                 "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
-                   stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
+                   stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9, build_cached = ?10
+                 WHERE id = ?1",
                 params![
                     s.run_id.to_string(),
                     s.finished_at.to_rfc3339(),
@@ -409,6 +411,7 @@ impl Store for SqliteStore {
                     r.stderr,
                     s.truncated,
                     s.build_ms.map(|d| d as i64),
+                    s.build_cached,
                 ],
             )?;
             // Older runs keep their status and timings but only the start of their output (and

@@ -113,16 +113,14 @@ pub fn summary_from_row(row: &Row<'_>) -> Result<Option<RunSummary>, StoreError>
     let (Some(finished_at), Some(status)) = (finished_at, row.get("status")?) else {
         return Ok(None);
     };
-    let build_ms = row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64);
     Ok(Some(RunSummary {
         run_id: run_id(row)?,
         status,
         exit_code: row.get("exit_code")?,
         // None for a run a crash cut short: how long it ran is not known.
         duration_ms: row.get::<_, Option<i64>>("duration_ms")?.unwrap_or(0) as u64,
-        build_ms,
-        // Not stored: a build that ran takes at least a millisecond.
-        build_cached: build_ms == Some(0),
+        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
+        build_cached: row.get("build_cached")?,
         truncated: row.get("truncated")?,
         started_at: time(row.get("started_at")?)?,
         finished_at: time(finished_at)?,
