@@ -13,6 +13,7 @@ use super::slot::{Claim, SlotGuard};
 use super::{EditError, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::environments::Environment;
+use crate::sandbox::{RunnerConn, SandboxId};
 
 /// The `client_id` of the server's own updates.
 pub const SERVER_CLIENT: &str = "livecode";
@@ -73,17 +74,7 @@ impl SessionRegistry {
             (container, runner, state.documents.clone(), ended)
         };
         // The old container goes; the new one comes from the pool or is made.
-        if let Some(runner) = old_runner {
-            runner.close().await;
-        }
-        if let Some(container) = old_container {
-            let sandbox = shared.containers.sandbox.clone();
-            shared.containers.tasks.spawn(async move {
-                if let Err(err) = sandbox.remove(&container).await {
-                    tracing::warn!(%container, %err, "could not remove the container a switch left");
-                }
-            });
-        }
+        self.remove_left(old_runner, old_container).await;
         if let Err(err) = shared
             .store
             .set_environment(&session.id, name, &documents)
@@ -99,6 +90,21 @@ impl SessionRegistry {
             shared.containers.spawn_ensure(session.clone());
         }
         Ok(())
+    }
+
+    /// Closes the runner a switch left and removes its container (in the background).
+    async fn remove_left(&self, runner: Option<Arc<RunnerConn>>, container: Option<SandboxId>) {
+        if let Some(runner) = runner {
+            runner.close().await;
+        }
+        if let Some(container) = container {
+            let sandbox = self.shared.containers.sandbox.clone();
+            self.shared.containers.tasks.spawn(async move {
+                if let Err(err) = sandbox.remove(&container).await {
+                    tracing::warn!(%container, %err, "could not remove the container a switch left");
+                }
+            });
+        }
     }
 
     /// Replaces the whole document with `text` by one update of the server's; answers the

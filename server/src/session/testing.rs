@@ -92,43 +92,7 @@ async fn run_all(
     code: String,
 ) -> Arc<TestReport> {
     let started_at = Utc::now();
-    let mut results = Vec::with_capacity(question.cases.len());
-    let mut stop: Option<&'static str> = None;
-    // Visible cases first, then the hidden ones: candidates hear nothing between the last
-    // visible result and the report, so no gap between results times a hidden case.
-    let order = question
-        .cases
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.hidden)
-        .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
-    for (index, case) in order {
-        if stop.is_none() {
-            if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                stop = Some("the server is shutting down");
-            } else if session.state().slot.tests_stopped() {
-                stop = Some("the test run was stopped");
-            }
-        }
-        let result = match stop {
-            Some(why) => not_run(index, case, why),
-            None => {
-                let result = run_case(c, session, index, case, &code, by).await;
-                stop = match result.verdict {
-                    Verdict::CompileError => Some("the build failed"),
-                    _ if result.status == Some(RunStatus::Killed) => {
-                        Some("the test run was stopped")
-                    }
-                    Verdict::NotRun => Some("the session could not run it"),
-                    _ => None,
-                };
-                result
-            }
-        };
-        let result = Arc::new(result);
-        session.emit(SessionEvent::TestResult(result.clone()));
-        results.push(Arc::unwrap_or_clone(result));
-    }
+    let mut results = run_cases(c, session, question, &code, by).await;
     // The report lists the cases in the question's order.
     results.sort_by_key(|r| r.index);
     let report = Arc::new(TestReport {
@@ -178,6 +142,56 @@ async fn run_all(
         c.persist_state(session, status, None).await;
     }
     report
+}
+
+/// Runs the question's cases one after another, each result told as it is known; after a
+/// stop, a failed build or a case the session could not run, the rest are not run. Answers
+/// the results in the order they ran.
+async fn run_cases(
+    c: &Containers,
+    session: &Arc<Session>,
+    question: &Question,
+    code: &str,
+    by: Role,
+) -> Vec<CaseResult> {
+    let mut results = Vec::with_capacity(question.cases.len());
+    let mut stop: Option<&'static str> = None;
+    // Visible cases first, then the hidden ones: candidates hear nothing between the last
+    // visible result and the report, so no gap between results times a hidden case.
+    let order = question
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.hidden)
+        .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
+    for (index, case) in order {
+        if stop.is_none() {
+            if c.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                stop = Some("the server is shutting down");
+            } else if session.state().slot.tests_stopped() {
+                stop = Some("the test run was stopped");
+            }
+        }
+        let result = match stop {
+            Some(why) => not_run(index, case, why),
+            None => {
+                let result = run_case(c, session, index, case, code, by).await;
+                stop = match result.verdict {
+                    Verdict::CompileError => Some("the build failed"),
+                    _ if result.status == Some(RunStatus::Killed) => {
+                        Some("the test run was stopped")
+                    }
+                    Verdict::NotRun => Some("the session could not run it"),
+                    _ => None,
+                };
+                result
+            }
+        };
+        let result = Arc::new(result);
+        session.emit(SessionEvent::TestResult(result.clone()));
+        results.push(Arc::unwrap_or_clone(result));
+    }
+    results
 }
 
 async fn run_case(

@@ -8,6 +8,7 @@
 //! - `request`: the request checked and turned into a [`Plan`](request::Plan) (pure).
 //! - `output`: counting, decoding and cutting output into events.
 //! - `pump`: one run's conversation with the runner.
+//! - `status`: what the runner's account and the server's stop make of a run's status.
 //!
 //! Data flows one way: socket or REST → here → the session's container and runner
 //! (`container`) → the sandbox → events.
@@ -16,6 +17,7 @@ mod control;
 mod output;
 mod pump;
 mod request;
+mod status;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
