@@ -102,9 +102,6 @@ pub enum SessionError {
 /// Live state; touched without awaiting, so a `std::sync::Mutex` (never held across `.await`).
 #[derive(Debug)]
 struct State {
-    /// The session's status apart from its work: never `executing`, which is read off `slot`
-    /// ([`State::status`]).
-    base_status: Status,
     container: Option<SandboxId>,
     /// The container's runner while its stream is open; opened at the first run after an
     /// adoption.
@@ -122,8 +119,8 @@ struct State {
     focus_told: BTreeMap<u64, FocusTold>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
-    /// The one run, test run or switch in progress.
-    slot: slot::Slot,
+    /// The session's status, and the one run, test run or switch in progress.
+    slot: slot::Slot<run::ActiveRun>,
     /// The run in progress as far as it went: what a late or returning socket catches up on.
     transcript: Option<Transcript>,
     /// The hard end: creation plus the session's lifetime (`extend` moves it, within

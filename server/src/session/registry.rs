@@ -378,7 +378,6 @@ impl SessionRegistry {
             events: new_channel(&self.shared.config),
             audit: self.shared.containers.events.clone(),
             state: Mutex::new(State {
-                base_status: status,
                 container,
                 runner,
                 last_activity_at: record.last_activity_at,
@@ -418,7 +417,7 @@ impl SessionRegistry {
                 focus_told: BTreeMap::new(),
                 next_participant: 0,
                 last_execution,
-                slot: Default::default(),
+                slot: super::slot::Slot::new(status),
                 transcript: None,
                 deadline: record.expires_at,
                 warning: None,
@@ -576,8 +575,8 @@ impl SessionRegistry {
         let status = reason.status();
         {
             let mut state = session.state();
-            // From `stopping`, so always a change; told once it is recorded.
-            state.base_status = status;
+            // From `stopping`, so always a change: told once it is recorded.
+            state.slot.set_status(status);
             self.record_event(
                 session.id,
                 "session.ended",

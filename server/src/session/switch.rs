@@ -163,7 +163,7 @@ fn claim(
 ) -> Result<Option<(SlotGuard, String)>, SessionError> {
     let mut state = session.state();
     // The slot first: a switch during a run is refused, whatever it switches to.
-    let taken = state.try_take(Claim::Switch)?;
+    let taken = state.slot.try_take(Claim::Switch)?;
     let refused = if state.environment.name == name {
         Some(Ok(None))
     } else if state.file_docs.contains_key(&env.settings.filename) {
@@ -175,7 +175,7 @@ fn claim(
         None
     };
     if let Some(answer) = refused {
-        state.release(taken);
+        state.slot.release(taken);
         return answer;
     }
     let arrived = state

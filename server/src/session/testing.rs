@@ -53,7 +53,7 @@ pub(super) fn start(
     // The code as it is now is what every case runs (edits during the run change nothing).
     let (taken, code) = {
         let mut state = session.state();
-        let taken = state.try_take(Claim::Tests(tests_id))?;
+        let taken = state.slot.try_take(Claim::Tests(tests_id))?;
         state.last_activity_at = Utc::now();
         session.emit_locked(SessionEvent::TestsStarted(TestsStarted {
             tests_id,

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::session::events::Input;
-use crate::session::slot::Slot;
+use crate::session::slot::SlotRun;
 use crate::session::{RunResult, Session, SessionError, SessionEvent};
 
 /// Why stdin could not be delivered.
@@ -71,18 +71,13 @@ pub(in crate::session) struct ActiveRun {
     pub done: watch::Receiver<Option<Arc<RunResult>>>,
 }
 
-impl ActiveRun {
-    /// A run nobody drives, for the slot's tests.
-    #[cfg(test)]
-    pub fn detached(id: Uuid) -> Self {
-        Self {
-            id,
-            stdin: mpsc::channel(1).0,
-            stop: Arc::default(),
-            done: watch::channel(None).1,
-        }
+impl SlotRun for ActiveRun {
+    fn id(&self) -> Uuid {
+        self.id
     }
+}
 
+impl ActiveRun {
     pub fn stopper(&self) -> Stopper {
         Stopper {
             stop: self.stop.clone(),
@@ -121,9 +116,7 @@ impl Session {
         let run_id = {
             let state = self.state();
             // A test case's input is the case's own.
-            let Slot::Run(run) = &state.slot else {
-                return Err(StdinError::NoRun);
-            };
+            let run = state.slot.own_run().ok_or(StdinError::NoRun)?;
             run.stdin
                 .try_send(StdinCommand::Data(Bytes::from(data)))
                 .map_err(|e| match e {
@@ -147,9 +140,7 @@ impl Session {
     /// Closes the running program's stdin.
     pub fn close_stdin(&self) -> Result<(), StdinError> {
         let state = self.state();
-        let Slot::Run(run) = &state.slot else {
-            return Err(StdinError::NoRun);
-        };
+        let run = state.slot.own_run().ok_or(StdinError::NoRun)?;
         run.stdin
             .try_send(StdinCommand::Eof)
             .map_err(|_| StdinError::Closed)
@@ -157,17 +148,9 @@ impl Session {
 
     /// Asks the running program to stop now; the run reports `killed`.
     pub fn kill_run(&self) -> Result<(), SessionError> {
-        let mut state = self.state();
-        match &mut state.slot {
-            Slot::Run(run) => run.stop.request(StopReason::Killed),
-            // A test run stops with the case running, or before the next one.
-            Slot::Tests { stopped, case, .. } => {
-                *stopped = true;
-                if let Some(run) = case {
-                    run.stop.request(StopReason::Killed);
-                }
-            }
-            Slot::Idle | Slot::Switch => return Err(SessionError::NoRun),
+        // A test run stops with the case running, or before the next one.
+        if let Some(run) = self.state().slot.kill()? {
+            run.stop.request(StopReason::Killed);
         }
         Ok(())
     }

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::container::Containers;
 use super::events::RunStarted;
-use super::slot::{Claim, Slot, SlotGuard, Taken};
+use super::slot::{Claim, SlotGuard, Taken};
 use super::{RunResult, RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::store::RunRecord;
@@ -252,7 +252,7 @@ async fn take_slot(
     loop {
         let holder = {
             let mut state = session.state();
-            match state.try_take(claim.clone()) {
+            match state.slot.try_take(claim.clone()) {
                 Ok(taken) => {
                     state.last_activity_at = Utc::now();
                     if !req.quiet {
@@ -266,9 +266,9 @@ async fn take_slot(
                     }
                     return Ok(taken);
                 }
-                Err(SessionError::RunInProgress) if req.restart => match &state.slot {
-                    Slot::Run(run) => run.stopper(),
-                    _ => return Err(SessionError::RunInProgress),
+                Err(SessionError::RunInProgress) if req.restart => match state.slot.own_run() {
+                    Some(run) => run.stopper(),
+                    None => return Err(SessionError::RunInProgress),
                 },
                 Err(err) => return Err(err),
             }
