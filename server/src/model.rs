@@ -1,6 +1,6 @@
 //! The shared vocabulary: the values sessions are made of, as the store, questions, webhooks
-//! and the session module all see them (ids, statuses, the summary of a run, a snapshot of a
-//! session, its participants, end reasons). A leaf: it imports nothing of the crate but the role.
+//! and the session module all see them (ids, statuses, a run's summary and result, a snapshot
+//! of a session, its participants, end reasons). A leaf: it imports nothing of the crate but the role.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -210,6 +210,17 @@ pub struct RunSummary {
     pub truncated: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+}
+
+/// A finished run: who asked for it, how it ended, and its (capped) output. The one shape of
+/// a run's end: the run's event carries it, the store keeps it, the webhook tells it, and
+/// `POST /execute` and the test cases wait for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub by: Role,
+    pub summary: RunSummary,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// What the API shows of a session.

@@ -287,18 +287,21 @@ async fn execute(
             by,
         )
         .await?;
-    let outcome = handle.wait().await;
+    let result = handle.wait().await;
+    let (summary, seconds) = (&result.summary, |ms| {
+        Duration::from_millis(ms).as_secs_f64()
+    });
     Ok(AppJson(Executed {
         session_id: id,
-        run_id: outcome.run_id,
-        stdout: outcome.stdout.clone(),
-        stderr: outcome.stderr.clone(),
-        exit_code: outcome.exit_code,
-        execution_time: outcome.duration.as_secs_f64(),
-        build_time: outcome.build_duration.map(|d| d.as_secs_f64()),
-        build_cached: outcome.build_cached,
-        status: outcome.status,
-        truncated: outcome.truncated,
+        run_id: summary.run_id,
+        stdout: result.stdout.clone(),
+        stderr: result.stderr.clone(),
+        exit_code: summary.exit_code,
+        execution_time: seconds(summary.duration_ms),
+        build_time: summary.build_ms.map(seconds),
+        build_cached: summary.build_cached,
+        status: summary.status,
+        truncated: summary.truncated,
     }))
 }
 

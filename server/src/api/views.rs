@@ -6,7 +6,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::auth::Role;
-use crate::session::{History, Participant, RunStatus, RunSummary, SessionId, SessionSnapshot};
+use crate::session::{
+    History, Participant, RunResult, RunStatus, RunSummary, SessionId, SessionSnapshot,
+};
+use crate::store::RunRecord;
 
 /// A session as GET shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -98,6 +101,30 @@ struct RunView {
     code: Option<String>,
 }
 
+impl From<RunRecord> for RunView {
+    fn from(r: RunRecord) -> Self {
+        let (summary, stdout, stderr) = match r.result {
+            Some(result) => (Some(result.summary), result.stdout, result.stderr),
+            None => (None, String::new(), String::new()),
+        };
+        let summary = summary.as_ref();
+        Self {
+            run_id: r.id,
+            by: r.by_role,
+            started_at: r.started_at,
+            finished_at: summary.map(|s| s.finished_at),
+            status: summary.map(|s| s.status),
+            exit_code: summary.and_then(|s| s.exit_code),
+            duration_ms: summary.map(|s| s.duration_ms),
+            build_ms: summary.and_then(|s| s.build_ms),
+            stdout,
+            stderr,
+            truncated: summary.is_some_and(|s| s.truncated),
+            code: r.code,
+        }
+    }
+}
+
 impl HistoryView {
     pub fn new(session_id: SessionId, history: History) -> Self {
         let updates: Vec<UpdateView> = history
@@ -110,24 +137,7 @@ impl HistoryView {
                 changes: u.changes,
             })
             .collect();
-        let runs = history
-            .runs
-            .into_iter()
-            .map(|r| RunView {
-                run_id: r.id,
-                by: r.by_role,
-                started_at: r.started_at,
-                finished_at: r.finished_at,
-                status: r.status,
-                exit_code: r.exit_code,
-                duration_ms: r.duration_ms,
-                build_ms: r.build_ms,
-                stdout: r.stdout,
-                stderr: r.stderr,
-                truncated: r.truncated,
-                code: r.code,
-            })
-            .collect();
+        let runs = history.runs.into_iter().map(RunView::from).collect();
         Self {
             session_id,
             initial_document: history.initial_document,
@@ -137,6 +147,36 @@ impl HistoryView {
             runs,
             events: history.events,
             tests: history.tests,
+        }
+    }
+}
+
+// The socket's `run_finished`: a run result's summary, without its times (the socket had
+// them as they happened) and its output (sent as it came).
+/// How a run ended.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunFinished {
+    run_id: Uuid,
+    exit_code: Option<i64>,
+    status: RunStatus,
+    duration_ms: u64,
+    build_ms: Option<u64>,
+    /// The build did not run: an unchanged program's outputs came from the build cache.
+    build_cached: bool,
+    truncated: bool,
+}
+
+impl From<&RunResult> for RunFinished {
+    fn from(result: &RunResult) -> Self {
+        let s = &result.summary;
+        Self {
+            run_id: s.run_id,
+            exit_code: s.exit_code,
+            status: s.status,
+            duration_ms: s.duration_ms,
+            build_ms: s.build_ms,
+            build_cached: s.build_cached,
+            truncated: s.truncated,
         }
     }
 }

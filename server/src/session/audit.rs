@@ -112,7 +112,8 @@ mod tests {
 
     use super::*;
     use crate::questions::{CaseResult, TestReport};
-    use crate::session::events::{EnvironmentInfo, Focus, Presence, PresenceChange, RunFinished};
+    use crate::session::events::{EnvironmentInfo, Focus, Presence, PresenceChange};
+    use crate::session::{RunResult, RunSummary};
     use crate::session::{SessionEvent, Status};
 
     fn check(event: &SessionEvent, kind: &str, data: serde_json::Value) {
@@ -173,16 +174,24 @@ mod tests {
         let data = json!({"from": "python", "to": "java", "by": "interviewer"});
         check(&environment, "session.environment", data);
         let run_id = Uuid::new_v4();
-        let finished = SessionEvent::RunFinished(RunFinished {
-            run_id,
-            exit_code: Some(1),
-            status: RunStatus::OutputLimit,
-            duration_ms: 12,
-            build_ms: None,
-            build_cached: false,
-            truncated: true,
+        let at = chrono::Utc::now();
+        let finished = SessionEvent::RunFinished(Arc::new(RunResult {
             by: Role::Candidate,
-        });
+            summary: RunSummary {
+                run_id,
+                exit_code: Some(1),
+                status: RunStatus::OutputLimit,
+                duration_ms: 12,
+                build_ms: None,
+                build_cached: false,
+                truncated: true,
+                started_at: at,
+                finished_at: at,
+            },
+            // The output is the store's, never the trail's.
+            stdout: "out".into(),
+            stderr: "err".into(),
+        }));
         let data = json!({
             "run_id": run_id, "by": "candidate", "status": "output_limit", "exit_code": 1,
             "duration_ms": 12, "build_ms": null, "build_cached": false, "truncated": true,

@@ -128,7 +128,7 @@ impl SessionRegistry {
         let now = Utc::now();
         let (records, document, new_version, compaction) = {
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 return Err(EditError::Ended);
             }
             // The document may grow only as far as the files leave room for.
@@ -180,7 +180,7 @@ impl SessionRegistry {
         let now = Utc::now();
         let (files, versions) = {
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 return Err(EditError::Ended);
             }
             let current = state.files.get(name).map_or(0, String::len);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::audit::{Audit, CaseAudit, Who};
-use super::{EndReason, Participant, Phase, RunStatus, Status};
+use super::{EndReason, Participant, Phase, RunResult, Status};
 use crate::auth::Role;
 use crate::collab::Update;
 use crate::sandbox::OutputStream;
@@ -24,7 +24,8 @@ pub enum SessionEvent {
     EngineDown,
     RunStarted(RunStarted),
     Output(Output),
-    RunFinished(RunFinished),
+    /// A run ended: its result, as the store keeps it (sockets see its summary).
+    RunFinished(Arc<RunResult>),
     Presence(Presence),
     Ended(EndReason),
     /// Accepted document updates; the first applies to `version`.
@@ -127,22 +128,6 @@ pub struct Output {
     pub stream: OutputStream,
     pub phase: Phase,
     pub data: String,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RunFinished {
-    pub run_id: Uuid,
-    pub exit_code: Option<i64>,
-    pub status: RunStatus,
-    pub duration_ms: u64,
-    pub build_ms: Option<u64>,
-    /// The build did not run: an unchanged program's outputs came from the build cache.
-    pub build_cached: bool,
-    pub truncated: bool,
-    /// Who started it (the audit trail keeps it; sockets heard it in `run_started`).
-    #[serde(skip)]
-    pub by: Role,
 }
 
 /// A participant's selection.
@@ -257,14 +242,14 @@ impl SessionEvent {
                 by: *by,
             },
             SessionEvent::RunFinished(r) => Audit::RunFinished {
-                run_id: r.run_id,
+                run_id: r.summary.run_id,
                 by: r.by,
-                status: r.status,
-                exit_code: r.exit_code,
-                duration_ms: r.duration_ms,
-                build_ms: r.build_ms,
-                build_cached: r.build_cached,
-                truncated: r.truncated,
+                status: r.summary.status,
+                exit_code: r.summary.exit_code,
+                duration_ms: r.summary.duration_ms,
+                build_ms: r.summary.build_ms,
+                build_cached: r.summary.build_cached,
+                truncated: r.summary.truncated,
             },
             SessionEvent::TestsFinished(r) => Audit::TestsFinished {
                 tests_id: r.tests_id,

@@ -20,7 +20,7 @@ impl SessionRegistry {
             + chrono::Duration::from_std(self.shared.ctx.config.max_lifetime()).expect("fits");
         let (expires_at, moved) = {
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 return Err(SessionError::Ended);
             }
             let was = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
@@ -63,7 +63,7 @@ impl SessionRegistry {
         for entry in self.shared.sessions.iter() {
             let session = entry.value();
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 continue;
             }
             let expires_at = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
@@ -94,8 +94,8 @@ impl SessionRegistry {
             .filter(|entry| {
                 let s = entry.value();
                 let state = s.state();
-                !state.status.is_ended()
-                    && state.run.is_none()
+                !state.status().is_ended()
+                    && state.slot.run().is_none()
                     && now >= super::expiry(state.last_activity_at, idle_ttl, state.deadline)
             })
             .map(|entry| entry.value().clone())

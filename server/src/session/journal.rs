@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::audit::Audit;
 use super::context::Context;
 use super::events::SessionEvent;
-use super::{EndReason, Session, SessionId, Status};
+use super::{EndReason, RunResult, Session, SessionId, Status};
 use crate::collab::Compaction;
 use crate::questions::TestReport;
 use crate::store::{RunRecord, SessionRecord, StoreError, UpdateRecord};
@@ -137,9 +137,9 @@ impl Session {
     }
 
     /// A run's result (the oldest runs past `sessions.runs_kept_in_full` keep their summary).
-    pub(super) async fn store_run_result(&self, record: &RunRecord) {
+    pub(super) async fn store_run_result(&self, result: &RunResult) {
         let keep = self.ctx.config.sessions.runs_kept_in_full;
-        if let Err(err) = self.ctx.store.finish_run(record, keep).await {
+        if let Err(err) = self.ctx.store.finish_run(&self.id, result, keep).await {
             tracing::error!(session = %self.id, %err, "could not store the run's result");
         }
     }

@@ -48,7 +48,7 @@ impl SessionRegistry {
             Found::Live(session) => session.snapshot(self.idle_ttl()),
             Found::Stored(record) => {
                 let last = self.shared.ctx.store.last_run(id).await?;
-                snapshot_from_record(*record, last.and_then(super::run::summary_from_record))
+                snapshot_from_record(*record, last)
             }
         })
     }

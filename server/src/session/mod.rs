@@ -19,7 +19,8 @@
 //! - `container`: `Containers`, which owns containers and nothing else: the warm pool (`pool`),
 //!   a session's container and runner (made or claimed, re-opened, replaced, retired, closed
 //!   and removed), and `container::watch` (deaths, engine outages).
-//! - `run`: one run at a time: the request checked, sent to the runner, output streamed.
+//! - `slot`: the one run, test run or switch a session does at a time, and its `executing`.
+//! - `run`: a run: the request checked, sent to the runner, output streamed.
 //!   `testing` runs a question's cases; `switch` changes the session's language.
 //! - `collab`: document and file updates, cursors, notes; `presence`: joins, leaves, focus.
 //! - `events`: [`SessionEvent`]; `audit`: its typed audit form; `fanout`: one bounded queue
@@ -49,6 +50,7 @@ mod reaper;
 mod registry;
 mod restore;
 mod run;
+mod slot;
 mod switch;
 mod testing;
 
@@ -60,8 +62,8 @@ use livecode_runner::path::WorkspacePath;
 use uuid::Uuid;
 
 pub use crate::model::{
-    EndReason, Participant, Phase, RunStatus, RunSummary, SessionId, SessionSnapshot, SocketCap,
-    Status,
+    EndReason, Participant, Phase, RunResult, RunStatus, RunSummary, SessionId, SessionSnapshot,
+    SocketCap, Status,
 };
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use create::{CreatedSession, NewSession};
@@ -73,7 +75,7 @@ pub use presence::{ParticipantGuard, FOCUS_INTERVAL};
 pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::SessionRegistry;
-pub use run::{RunHandle, RunOutcome, RunRequest, StdinError};
+pub use run::{RunHandle, RunRequest, StdinError};
 pub use testing::TestsHandle;
 
 use crate::auth::{self, Role};
@@ -125,7 +127,6 @@ pub enum SessionError {
 /// Live state; touched without awaiting, so a `std::sync::Mutex` (never held across `.await`).
 #[derive(Debug)]
 struct State {
-    status: Status,
     container: Option<SandboxId>,
     /// The container's runner while its stream is open; opened at the first run after an
     /// adoption.
@@ -143,7 +144,8 @@ struct State {
     focus_told: BTreeMap<u64, presence::FocusTold>,
     next_participant: u64,
     last_execution: Option<RunSummary>,
-    run: Option<run::ActiveRun>,
+    /// The session's status, and the one run, test run or switch in progress.
+    slot: slot::Slot<run::ActiveRun>,
     /// The run in progress as far as it went: what a late or returning socket catches up on.
     transcript: Option<Transcript>,
     /// The hard end: creation plus the session's lifetime (`extend` moves it, within
@@ -152,12 +154,6 @@ struct State {
     /// The warning sent for the session's coming end: each end is announced once, and a
     /// socket that joins after it hears it too.
     warning: Option<Arc<SessionEvent>>,
-    /// The test run in progress: it holds the run slot between its cases.
-    testing: Option<Uuid>,
-    /// A participant stopped the test run: no further case starts.
-    tests_stopped: bool,
-    /// A language switch is under way: it holds the run slot.
-    switching: bool,
     /// The session's language now (a switch changes it, and its container).
     environment: Arc<Environment>,
     /// The documents of the languages it switched away from, by environment name.
@@ -227,7 +223,7 @@ impl Session {
     }
 
     pub fn status(&self) -> Status {
-        self.state().status
+        self.state().status()
     }
 
     /// The session's environment now.
@@ -257,7 +253,7 @@ impl Session {
     fn snapshot_locked(&self, state: &State, idle_ttl: chrono::Duration) -> SessionSnapshot {
         SessionSnapshot {
             id: self.id,
-            status: state.status,
+            status: state.status(),
             environment: state.environment.name.clone(),
             label: self.label.clone(),
             container_id: state.container.as_ref().map(|c| c.0.clone()),

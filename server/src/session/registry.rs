@@ -209,7 +209,7 @@ impl SessionRegistry {
             .collect();
         let stoppers: Vec<Stopper> = sessions
             .iter()
-            .filter_map(|s| s.state().run.as_ref().map(|r| r.stopper()))
+            .filter_map(|s| s.state().slot.run().map(|r| r.stopper()))
             .collect();
         if !stoppers.is_empty() {
             tracing::info!(
@@ -231,12 +231,11 @@ impl SessionRegistry {
     pub async fn end(&self, session: &Arc<Session>, reason: EndReason) -> Result<(), SessionError> {
         let active = {
             let mut state = session.state();
-            if state.status.is_ended() {
+            if state.status().is_ended() {
                 return Ok(());
             }
-            state.status = Status::Stopping;
-            session.publish_locked(SessionEvent::Status(Status::Stopping));
-            state.run.as_ref().map(|r| r.stopper())
+            session.set_status_locked(&mut state, Status::Stopping);
+            state.slot.run().map(|r| r.stopper())
         };
         if let Some(stopper) = active {
             stopper.stop(StopReason::SessionEnded).await;
@@ -245,7 +244,8 @@ impl SessionRegistry {
         let status = reason.status();
         {
             let mut state = session.state();
-            state.status = status;
+            // From `stopping`, so always a change: told once it is recorded.
+            state.slot.set_status(status);
             session.publish_locked(SessionEvent::Status(status));
             session.publish_locked(SessionEvent::Ended(reason));
         }

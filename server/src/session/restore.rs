@@ -83,13 +83,7 @@ impl SessionRegistry {
             })
             .collect();
         let has_container = adopted.is_some();
-        let session = self.insert(
-            record,
-            updates,
-            adopted,
-            None,
-            last.and_then(super::run::summary_from_record),
-        );
+        let session = self.insert(record, updates, adopted, None, last);
         if has_container {
             session.persist_state(Status::Ready, None).await;
         } else {

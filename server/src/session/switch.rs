@@ -9,8 +9,10 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use super::registry::SessionRegistry;
+use super::slot::{Claim, SlotGuard};
 use super::{EditError, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
+use crate::environments::Environment;
 
 /// The `client_id` of the server's own updates.
 pub const SERVER_CLIENT: &str = "livecode";
@@ -41,43 +43,16 @@ impl SessionRegistry {
         ctx.engine_up()?;
         self.shared.quotas.check_run(session.id)?;
         let _lifecycle = session.lifecycle.lock().await;
-        let arrived = {
-            let mut state = session.state();
-            if state.status.is_ended() {
-                return Err(SessionError::Ended);
-            }
-            if state.run.is_some() || state.testing.is_some() || state.switching {
-                return Err(SessionError::RunInProgress);
-            }
-            if state.environment.name == name {
-                return Ok(());
-            }
-            if state.file_docs.contains_key(&env.settings.filename) {
-                return Err(SessionError::InvalidArgument(format!(
-                    "the workspace has a file named {}, which would be the {name} document",
-                    env.settings.filename
-                )));
-            }
-            // Holds the run slot until the document and the environment have both changed.
-            state.switching = true;
-            state
-                .documents
-                .get(name)
-                .cloned()
-                .or(starter)
-                .unwrap_or_else(|| env.template())
+        let Some((slot, arrived)) = claim(session, &env, name, starter)? else {
+            return Ok(());
         };
-        // First what can fail (the document), so that a refused switch changes nothing.
-        let left = match self.replace_document(session, &arrived).await {
-            Ok(left) => left,
-            Err(err) => {
-                session.state().switching = false;
-                return Err(err);
-            }
-        };
+        // First what can fail (the document), so that a refused switch changes nothing (the
+        // guard frees the slot).
+        let left = self.replace_document(session, &arrived).await?;
         let (old_container, old_runner, documents, ended) = {
             let mut state = session.state();
-            state.switching = false;
+            // Changes nothing a participant sees: a switch is not `executing`.
+            let _ = slot.release_locked(&mut state);
             let from = std::mem::replace(&mut state.environment, env.clone());
             state.documents.remove(name);
             state.documents.insert(from.name.clone(), left);
@@ -87,10 +62,9 @@ impl SessionRegistry {
                 from: from.name.clone(),
             });
             let (container, runner) = (state.container.take(), state.runner.take());
-            let ended = state.status.is_ended();
+            let ended = state.status().is_ended();
             if !ended {
-                state.status = Status::Creating;
-                session.publish_locked(SessionEvent::Status(Status::Creating));
+                session.set_status_locked(&mut state, Status::Creating);
             }
             (container, runner, state.documents.clone(), ended)
         };
@@ -150,4 +124,40 @@ impl SessionRegistry {
             "the document kept changing; try the switch again".into(),
         ))
     }
+}
+
+/// Takes the run slot for a switch of `session` to `env` (named `name`) and answers the
+/// document the switch arrives at: the one kept from before, else the question's `starter`,
+/// else the environment's template. `None` when the session is there already.
+fn claim(
+    session: &Arc<Session>,
+    env: &Environment,
+    name: &str,
+    starter: Option<String>,
+) -> Result<Option<(SlotGuard, String)>, SessionError> {
+    let mut state = session.state();
+    // The slot first: a switch during a run is refused, whatever it switches to.
+    let taken = state.slot.try_take(Claim::Switch)?;
+    let refused = if state.environment.name == name {
+        Some(Ok(None))
+    } else if state.file_docs.contains_key(&env.settings.filename) {
+        Some(Err(SessionError::InvalidArgument(format!(
+            "the workspace has a file named {}, which would be the {name} document",
+            env.settings.filename
+        ))))
+    } else {
+        None
+    };
+    if let Some(answer) = refused {
+        state.slot.release(taken);
+        return answer;
+    }
+    let arrived = state
+        .documents
+        .get(name)
+        .cloned()
+        .or(starter)
+        .unwrap_or_else(|| env.template());
+    drop(state);
+    Ok(Some((SlotGuard::new(session.clone(), taken), arrived)))
 }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::container::Containers;
 use super::events::TestsStarted;
 use super::run::{self, RunRequest};
-use super::{RunStatus, Session, SessionError, SessionEvent, Status};
+use super::slot::{Claim, SlotGuard};
+use super::{RunStatus, Session, SessionError, SessionEvent};
 use crate::auth::Role;
 use crate::questions::{
     clip, output_matches, CaseResult, Question, TestCase, TestReport, Verdict, RESULT_OUTPUT_BYTES,
@@ -50,32 +51,27 @@ pub(super) fn start(
 ) -> Result<TestsHandle, SessionError> {
     let tests_id = Uuid::new_v4();
     // The code as it is now is what every case runs (edits during the run change nothing).
-    let code = {
+    let (taken, code) = {
         let mut state = session.state();
-        if state.status.is_ended() {
-            return Err(SessionError::Ended);
-        }
-        if state.run.is_some() || state.testing.is_some() || state.switching {
-            return Err(SessionError::RunInProgress);
-        }
-        state.testing = Some(tests_id);
-        state.tests_stopped = false;
+        let taken = state.slot.try_take(Claim::Tests(tests_id))?;
         state.last_activity_at = Utc::now();
         session.publish_locked(SessionEvent::TestsStarted(TestsStarted {
             tests_id,
             by,
             total: question.cases.len(),
         }));
-        state.status = Status::Executing;
-        session.publish_locked(SessionEvent::Status(Status::Executing));
-        state.doc.doc().to_string()
+        if let Some(status) = taken.status {
+            session.publish_locked(SessionEvent::Status(status));
+        }
+        (taken, state.doc.doc().to_string())
     };
+    let slot = SlotGuard::new(session.clone(), taken);
     let (done_tx, done_rx) = watch::channel(None);
     let (c2, session2) = (c.clone(), session.clone());
     let span = tracing::Span::current();
     session.ctx.tasks.spawn(tracing::Instrument::instrument(
         async move {
-            let report = run_all(&c2, &session2, &question, tests_id, by, code).await;
+            let report = run_all(&c2, &session2, slot, &question, tests_id, by, code).await;
             let _ = done_tx.send(Some(report));
         },
         span,
@@ -89,53 +85,14 @@ pub(super) fn start(
 async fn run_all(
     c: &Containers,
     session: &Arc<Session>,
+    slot: SlotGuard,
     question: &Question,
     tests_id: Uuid,
     by: Role,
     code: String,
 ) -> Arc<TestReport> {
     let started_at = Utc::now();
-    let mut results = Vec::with_capacity(question.cases.len());
-    let mut stop: Option<&'static str> = None;
-    // Visible cases first, then the hidden ones: candidates hear nothing between the last
-    // visible result and the report, so no gap between results times a hidden case.
-    let order = question
-        .cases
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.hidden)
-        .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
-    for (index, case) in order {
-        if stop.is_none() {
-            if session
-                .ctx
-                .stopping
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                stop = Some("the server is shutting down");
-            } else if std::mem::take(&mut session.state().tests_stopped) {
-                stop = Some("the test run was stopped");
-            }
-        }
-        let result = match stop {
-            Some(why) => not_run(index, case, why),
-            None => {
-                let result = run_case(c, session, index, case, &code, by).await;
-                stop = match result.verdict {
-                    Verdict::CompileError => Some("the build failed"),
-                    _ if result.status == Some(RunStatus::Killed) => {
-                        Some("the test run was stopped")
-                    }
-                    Verdict::NotRun => Some("the session could not run it"),
-                    _ => None,
-                };
-                result
-            }
-        };
-        let result = Arc::new(result);
-        session.publish(SessionEvent::TestResult(result.clone()));
-        results.push(Arc::unwrap_or_clone(result));
-    }
+    let mut results = run_cases(c, session, question, &code, by).await;
     // The report lists the cases in the question's order.
     results.sort_by_key(|r| r.index);
     let report = Arc::new(TestReport {
@@ -156,20 +113,72 @@ async fn run_all(
     session.store_test_report(&report).await;
     let status = {
         let mut state = session.state();
-        state.testing = None;
-        state.tests_stopped = false;
+        let status = slot.release_locked(&mut state);
         state.last_activity_at = Utc::now();
         session.publish_locked(SessionEvent::TestsFinished(report.clone()));
-        if state.status == Status::Executing {
-            state.status = Status::Ready;
-            session.publish_locked(SessionEvent::Status(Status::Ready));
+        if let Some(status) = status {
+            session.publish_locked(SessionEvent::Status(status));
         }
-        state.status
+        state.status()
     };
     if !status.is_ended() {
         session.persist_state(status, None).await;
     }
     report
+}
+
+/// Runs the question's cases one after another, each result told as it is known; after a
+/// stop, a failed build or a case the session could not run, the rest are not run. Answers
+/// the results in the order they ran.
+async fn run_cases(
+    c: &Containers,
+    session: &Arc<Session>,
+    question: &Question,
+    code: &str,
+    by: Role,
+) -> Vec<CaseResult> {
+    let mut results = Vec::with_capacity(question.cases.len());
+    let mut stop: Option<&'static str> = None;
+    // Visible cases first, then the hidden ones: candidates hear nothing between the last
+    // visible result and the report, so no gap between results times a hidden case.
+    let order = question
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.hidden)
+        .chain(question.cases.iter().enumerate().filter(|(_, c)| c.hidden));
+    for (index, case) in order {
+        if stop.is_none() {
+            if session
+                .ctx
+                .stopping
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                stop = Some("the server is shutting down");
+            } else if session.state().slot.tests_stopped() {
+                stop = Some("the test run was stopped");
+            }
+        }
+        let result = match stop {
+            Some(why) => not_run(index, case, why),
+            None => {
+                let result = run_case(c, session, index, case, code, by).await;
+                stop = match result.verdict {
+                    Verdict::CompileError => Some("the build failed"),
+                    _ if result.status == Some(RunStatus::Killed) => {
+                        Some("the test run was stopped")
+                    }
+                    Verdict::NotRun => Some("the session could not run it"),
+                    _ => None,
+                };
+                result
+            }
+        };
+        let result = Arc::new(result);
+        session.publish(SessionEvent::TestResult(result.clone()));
+        results.push(Arc::unwrap_or_clone(result));
+    }
+    results
 }
 
 async fn run_case(
@@ -192,16 +201,17 @@ async fn run_case(
         Ok(plan) => run::start(c, session, plan, req, by).await,
         Err(err) => Err(err),
     };
-    let outcome = match started {
+    let result = match started {
         Ok(handle) => handle.wait().await,
         Err(err) => {
             tracing::info!(session = %session.id, %err, "a test case could not run");
             return not_run(index, case, "the session could not run it");
         }
     };
-    let verdict = match outcome.status {
-        RunStatus::Completed if outcome.exit_code == Some(0) => {
-            if output_matches(&case.expected, &outcome.stdout, case.exact) {
+    let summary = &result.summary;
+    let verdict = match summary.status {
+        RunStatus::Completed if summary.exit_code == Some(0) => {
+            if output_matches(&case.expected, &result.stdout, case.exact) {
                 Verdict::Passed
             } else {
                 Verdict::Failed
@@ -215,13 +225,13 @@ async fn run_case(
         name: case.name.clone(),
         hidden: case.hidden,
         verdict,
-        status: Some(outcome.status),
-        exit_code: outcome.exit_code,
-        duration_ms: outcome.duration.as_millis() as u64,
+        status: Some(summary.status),
+        exit_code: summary.exit_code,
+        duration_ms: summary.duration_ms,
         stdin: clip(&case.stdin, RESULT_OUTPUT_BYTES),
         expected: clip(&case.expected, RESULT_OUTPUT_BYTES),
-        actual: clip(&outcome.stdout, RESULT_OUTPUT_BYTES),
-        stderr: clip(&outcome.stderr, RESULT_OUTPUT_BYTES),
+        actual: clip(&result.stdout, RESULT_OUTPUT_BYTES),
+        stderr: clip(&result.stderr, RESULT_OUTPUT_BYTES),
         exact: case.exact,
     }
 }

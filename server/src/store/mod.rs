@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
-use crate::model::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 
 /// A session as stored.
@@ -56,16 +56,10 @@ pub struct RunRecord {
     pub session_id: SessionId,
     pub by_role: Role,
     pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub status: Option<RunStatus>,
-    pub exit_code: Option<i64>,
-    pub duration_ms: Option<u64>,
-    pub build_ms: Option<u64>,
-    pub stdout: String,
-    pub stderr: String,
-    pub truncated: bool,
     /// The code it ran when that was not the session's document (`None`: the document).
     pub code: Option<String>,
+    /// How it ended, once it has (whole by itself: it repeats the id, role and start).
+    pub result: Option<RunResult>,
 }
 
 /// One event of a session's audit trail (what webhooks deliver too).
@@ -174,11 +168,19 @@ pub trait Store: Send + Sync {
         base_document: &str,
     ) -> Result<(), StoreError>;
     async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError>;
+    /// A run as it starts (its `result` is not stored: `finish_run` brings it).
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError>;
-    /// Records how a run ended; of the session's runs before the last `keep_full`, only the
-    /// start of the output is kept (so a session's stored output is bounded).
-    async fn finish_run(&self, run: &RunRecord, keep_full: usize) -> Result<(), StoreError>;
-    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError>;
+    /// Records how a run of session `session_id` ended; of the session's runs before the last
+    /// `keep_full`, only the start of the output is kept (so a session's stored output is
+    /// bounded).
+    async fn finish_run(
+        &self,
+        session_id: &SessionId,
+        result: &RunResult,
+        keep_full: usize,
+    ) -> Result<(), StoreError>;
+    /// How the session's last finished run ended.
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunSummary>, StoreError>;
     /// Runs left unfinished by a crash are marked as `error`; answers their sessions.
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError>;
     /// The workspace's other files as they are now (edited together) and their versions;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::api::views::SessionView;
+use crate::api::views::{RunFinished, SessionView};
 use crate::auth::Role;
 use crate::collab::Update;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
@@ -42,7 +42,7 @@ pub enum ServerMessage {
     },
     RunStarted(events::RunStarted),
     Output(events::Output),
-    RunFinished(events::RunFinished),
+    RunFinished(RunFinished),
     Presence {
         participants: Vec<Participant>,
     },
@@ -140,7 +140,7 @@ impl From<&SessionEvent> for ServerMessage {
             SessionEvent::EngineDown => Self::Status { status: "degraded" },
             SessionEvent::RunStarted(e) => Self::RunStarted(e.clone()),
             SessionEvent::Output(e) => Self::Output(e.clone()),
-            SessionEvent::RunFinished(e) => Self::RunFinished(e.clone()),
+            SessionEvent::RunFinished(result) => Self::RunFinished(RunFinished::from(&**result)),
             SessionEvent::Presence(p) => Self::Presence {
                 participants: p.participants.clone(),
             },
@@ -208,23 +208,34 @@ mod tests {
 
     #[test]
     fn server_messages_have_type_first_and_api_names() {
-        let text = ServerMessage::RunFinished(events::RunFinished {
-            run_id: Uuid::nil(),
-            exit_code: None,
-            status: crate::session::RunStatus::OutputLimit,
-            duration_ms: 5,
-            build_ms: Some(0),
-            build_cached: true,
-            truncated: true,
-            by: Role::Interviewer,
-        })
-        .to_text();
+        let at = chrono::Utc::now();
+        let result = crate::session::RunResult {
+            by: Role::Candidate,
+            summary: crate::session::RunSummary {
+                run_id: Uuid::nil(),
+                status: crate::session::RunStatus::OutputLimit,
+                exit_code: None,
+                duration_ms: 5,
+                build_ms: Some(0),
+                build_cached: true,
+                truncated: true,
+                started_at: at,
+                finished_at: at,
+            },
+            stdout: "out".into(),
+            stderr: String::new(),
+        };
+        let text = ServerMessage::from(&SessionEvent::RunFinished(Arc::new(result))).to_text();
         assert!(text.starts_with(r#"{"type":"run_finished""#), "{text}");
         assert!(text.contains(r#""status":"output_limit""#), "{text}");
         assert!(text.contains(r#""exit_code":null"#), "{text}");
         assert!(text.contains(r#""build_cached":true"#), "{text}");
-        // Who started the run is for the audit trail; sockets heard it in `run_started`.
-        assert!(!text.contains(r#""by""#), "{text}");
+        // The summary goes out, not the output nor the times (the socket had them already),
+        // nor who started the run (the audit trail's; sockets heard it in `run_started`).
+        assert!(
+            !text.contains("stdout") && !text.contains("started_at") && !text.contains(r#""by""#),
+            "{text}"
+        );
         assert_eq!(ServerMessage::Pong.to_text(), r#"{"type":"pong"}"#);
     }
 }

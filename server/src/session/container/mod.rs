@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::context::Context;
 use super::pool::{Pool, PoolStatus, Warm};
-use super::{Session, SessionError, SessionEvent, Status};
+use super::{Session, SessionError, Status};
 use crate::sandbox::{ManagedSandbox, RunnerConn, RunnerError, SandboxError, SandboxId};
 
 /// Sessions' containers and the warm pool. Cheap to clone: every field is a handle.
@@ -190,11 +190,10 @@ impl Containers {
             let mut state = session.state();
             state.container = Some(container.clone());
             state.runner = Some(runner.clone());
-            if state.status == Status::Creating {
-                state.status = Status::Ready;
-                session.publish_locked(SessionEvent::Status(Status::Ready));
+            if state.status() == Status::Creating {
+                session.set_status_locked(&mut state, Status::Ready);
             }
-            state.status
+            state.status()
         };
         session.persist_state(status, None).await;
         Ok((container, runner))
@@ -214,9 +213,8 @@ impl Containers {
         }
         state.container = None;
         state.runner = None;
-        if state.status == Status::Ready {
-            state.status = Status::Creating;
-            session.publish_locked(SessionEvent::Status(Status::Creating));
+        if state.status() == Status::Ready {
+            session.set_status_locked(&mut state, Status::Creating);
         }
         true
     }

@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::RunOutcome;
 use crate::session::events::Input;
-use crate::session::{Session, SessionError, SessionEvent};
+use crate::session::slot::SlotRun;
+use crate::session::{RunResult, Session, SessionError, SessionEvent};
 
 /// Why stdin could not be delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -63,12 +63,18 @@ impl StopSignal {
 }
 
 /// The session's handle on its run in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(in crate::session) struct ActiveRun {
     pub id: Uuid,
     pub(super) stdin: mpsc::Sender<StdinCommand>,
     pub(super) stop: Arc<StopSignal>,
-    pub done: watch::Receiver<Option<Arc<RunOutcome>>>,
+    pub done: watch::Receiver<Option<Arc<RunResult>>>,
+}
+
+impl SlotRun for ActiveRun {
+    fn id(&self) -> Uuid {
+        self.id
+    }
 }
 
 impl ActiveRun {
@@ -83,7 +89,7 @@ impl ActiveRun {
 /// Stops a run and waits for it to be over.
 pub(in crate::session) struct Stopper {
     stop: Arc<StopSignal>,
-    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+    done: watch::Receiver<Option<Arc<RunResult>>>,
 }
 
 impl Stopper {
@@ -110,10 +116,7 @@ impl Session {
         let run_id = {
             let state = self.state();
             // A test case's input is the case's own.
-            if state.testing.is_some() {
-                return Err(StdinError::NoRun);
-            }
-            let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+            let run = state.slot.own_run().ok_or(StdinError::NoRun)?;
             run.stdin
                 .try_send(StdinCommand::Data(Bytes::from(data)))
                 .map_err(|e| match e {
@@ -137,10 +140,7 @@ impl Session {
     /// Closes the running program's stdin.
     pub fn close_stdin(&self) -> Result<(), StdinError> {
         let state = self.state();
-        if state.testing.is_some() {
-            return Err(StdinError::NoRun);
-        }
-        let run = state.run.as_ref().ok_or(StdinError::NoRun)?;
+        let run = state.slot.own_run().ok_or(StdinError::NoRun)?;
         run.stdin
             .try_send(StdinCommand::Eof)
             .map_err(|_| StdinError::Closed)
@@ -148,21 +148,10 @@ impl Session {
 
     /// Asks the running program to stop now; the run reports `killed`.
     pub fn kill_run(&self) -> Result<(), SessionError> {
-        let mut state = self.state();
         // A test run stops with the case running, or before the next one.
-        if state.testing.is_some() {
-            state.tests_stopped = true;
-        }
-        match state.run.as_ref() {
-            Some(run) => run.stop.request(StopReason::Killed),
-            None if state.testing.is_some() => {}
-            None => return Err(SessionError::NoRun),
+        if let Some(run) = self.state().slot.kill()? {
+            run.stop.request(StopReason::Killed);
         }
         Ok(())
-    }
-
-    /// The id of the run in progress, if any.
-    pub fn current_run(&self) -> Option<Uuid> {
-        self.state().run.as_ref().map(|r| r.id)
     }
 }

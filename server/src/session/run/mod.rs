@@ -8,6 +8,7 @@
 //! - `request`: the request checked and turned into a [`Plan`](request::Plan) (pure).
 //! - `output`: counting, decoding and cutting output into events.
 //! - `pump`: one run's conversation with the runner.
+//! - `status`: what the runner's account and the server's stop make of a run's status.
 //!
 //! Data flows one way: socket or REST → here → the session's container and runner
 //! (`container`) → the sandbox → events.
@@ -16,20 +17,22 @@ mod control;
 mod output;
 mod pump;
 mod request;
+mod status;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use livecode_runner::path::WorkspacePath;
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::container::Containers;
-use super::events::{RunFinished, RunStarted};
-use super::{RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
+use super::events::RunStarted;
+use super::slot::{Claim, SlotGuard, Taken};
+use super::{RunResult, RunStatus, RunSummary, Session, SessionError, SessionEvent, Status};
 use crate::auth::Role;
 use crate::store::RunRecord;
 
@@ -67,49 +70,29 @@ pub struct RunRequest {
     pub quiet: bool,
 }
 
-/// How a run ended, with its (capped) output.
-#[derive(Debug, Clone)]
-pub struct RunOutcome {
-    pub run_id: Uuid,
-    pub status: RunStatus,
-    pub exit_code: Option<i64>,
-    /// Time of the run itself, build excluded.
-    pub duration: Duration,
-    /// Time of the build step, for compiled languages.
-    pub build_duration: Option<Duration>,
-    /// The build was not run: its outputs came from the container's build cache.
-    pub build_cached: bool,
-    pub stdout: String,
-    pub stderr: String,
-    pub truncated: bool,
-}
-
 /// A started run: wait for it to end.
 #[derive(Debug)]
 pub struct RunHandle {
     pub run_id: Uuid,
-    done: watch::Receiver<Option<Arc<RunOutcome>>>,
+    by: Role,
+    started_at: DateTime<Utc>,
+    done: watch::Receiver<Option<Arc<RunResult>>>,
 }
 
 impl RunHandle {
     /// Resolves when the run has ended.
-    pub async fn wait(mut self) -> Arc<RunOutcome> {
+    pub async fn wait(mut self) -> Arc<RunResult> {
         loop {
-            if let Some(outcome) = self.done.borrow_and_update().clone() {
-                return outcome;
+            if let Some(result) = self.done.borrow_and_update().clone() {
+                return result;
             }
             if self.done.changed().await.is_err() {
-                // The run task is gone without an outcome: only on shutdown.
-                return Arc::new(RunOutcome {
-                    run_id: self.run_id,
-                    status: RunStatus::Error,
-                    exit_code: None,
-                    duration: Duration::ZERO,
-                    build_duration: None,
-                    build_cached: false,
+                // The run task is gone without a result: only on shutdown.
+                return Arc::new(RunResult {
+                    by: self.by,
+                    summary: summary_of(self.run_id, self.started_at, RunStatus::Error),
                     stdout: String::new(),
                     stderr: "the server shut down during the run\n".into(),
-                    truncated: false,
                 });
             }
         }
@@ -120,12 +103,50 @@ impl RunHandle {
 struct RunCtx {
     session: Arc<Session>,
     run_id: Uuid,
+    by: Role,
+    started_at: DateTime<Utc>,
     stop: Arc<StopSignal>,
     stdin: Option<mpsc::Receiver<StdinCommand>>,
     plan: Plan,
     output: output::Output,
     /// The request's own code (not the document's), for the history.
     code: Option<String>,
+}
+
+impl RunCtx {
+    /// The run's summary when nothing is known of its end but `status`.
+    fn summary(&self, status: RunStatus) -> RunSummary {
+        summary_of(self.run_id, self.started_at, status)
+    }
+
+    /// The run's result, once its end is known: the output flushed, and when it ended.
+    fn result(&mut self, mut summary: RunSummary) -> RunResult {
+        let (stdout, stderr) = self.output.finish();
+        summary.finished_at = Utc::now();
+        summary.truncated |= self.output.truncated;
+        RunResult {
+            by: self.by,
+            summary,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// A summary of a run of which nothing is known but `status` (it could not start, was cut
+/// short, or its task is gone): ending now.
+fn summary_of(run_id: Uuid, started_at: DateTime<Utc>, status: RunStatus) -> RunSummary {
+    RunSummary {
+        run_id,
+        status,
+        exit_code: None,
+        duration_ms: 0,
+        build_ms: None,
+        build_cached: false,
+        truncated: false,
+        started_at,
+        finished_at: Utc::now(),
+    }
 }
 
 /// The run `req` asks for, against the session's files and document as they are now.
@@ -151,48 +172,89 @@ pub(super) async fn start(
     containers: &Containers,
     session: &Arc<Session>,
     plan: Plan,
-    req: RunRequest,
+    mut req: RunRequest,
     by: Role,
 ) -> Result<RunHandle, SessionError> {
-    let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);
-    if let Some(data) = req.stdin.filter(|d| !d.is_empty()) {
-        stdin_tx
-            .try_send(StdinCommand::Data(Bytes::from(data)))
-            .expect("fresh channel has room");
-    }
-    if req.close_stdin {
-        stdin_tx
-            .try_send(StdinCommand::Eof)
-            .expect("fresh channel has room");
-    }
+    let (stdin_tx, stdin_rx) = stdin_queue(req.stdin.take(), req.close_stdin);
     let stop = Arc::new(StopSignal::default());
     let (done_tx, done_rx) = watch::channel(None);
     let run_id = Uuid::new_v4();
+    let active = ActiveRun {
+        id: run_id,
+        stdin: stdin_tx,
+        stop: stop.clone(),
+        done: done_rx.clone(),
+    };
+    let limit = session.ctx.config.limits.output_limit_bytes;
     // All of the output, and room for what participants type.
-    let output_limit = session.ctx.config.limits.output_limit_bytes;
-    let transcript_limit = output_limit + TRANSCRIPT_INPUT_BYTES;
+    let taken = take_slot(session, active, &req, by, limit + TRANSCRIPT_INPUT_BYTES).await?;
+    let slot = SlotGuard::new(session.clone(), taken);
+    let mut output = output::Output::new(session.clone(), run_id, limit);
+    output.quiet = req.quiet;
+    let ctx = RunCtx {
+        output,
+        session: session.clone(),
+        run_id,
+        by,
+        started_at: Utc::now(),
+        stop,
+        stdin: Some(stdin_rx),
+        plan,
+        code: req.code,
+    };
+    let handle = RunHandle {
+        run_id,
+        by,
+        started_at: ctx.started_at,
+        done: done_rx,
+    };
+    let c = containers.clone();
+    // The run's log lines carry the request's id (REST) or the socket's (run message).
+    let span = tracing::Span::current();
+    session.ctx.tasks.spawn(tracing::Instrument::instrument(
+        async move { run_task(&c, ctx, slot, done_tx).await },
+        span,
+    ));
+    Ok(handle)
+}
 
-    // Take the one run slot, or stop the run holding it when asked to restart.
+/// The run's stdin queue, holding what the request sends at once.
+fn stdin_queue(
+    data: Option<String>,
+    close: bool,
+) -> (mpsc::Sender<StdinCommand>, mpsc::Receiver<StdinCommand>) {
+    let (tx, rx) = mpsc::channel(STDIN_QUEUE);
+    if let Some(data) = data.filter(|d| !d.is_empty()) {
+        tx.try_send(StdinCommand::Data(Bytes::from(data)))
+            .expect("fresh channel has room");
+    }
+    if close {
+        tx.try_send(StdinCommand::Eof)
+            .expect("fresh channel has room");
+    }
+    (tx, rx)
+}
+
+/// Takes the run slot for `active` (a test case's place in its test run when `req.quiet`),
+/// first stopping the run holding it when `req.restart`; tells everyone the run started.
+async fn take_slot(
+    session: &Arc<Session>,
+    active: ActiveRun,
+    req: &RunRequest,
+    by: Role,
+    transcript_limit: usize,
+) -> Result<Taken, SessionError> {
+    let run_id = active.id;
+    let claim = if req.quiet {
+        Claim::Case(active)
+    } else {
+        Claim::Run(active)
+    };
     loop {
         let holder = {
             let mut state = session.state();
-            if state.status.is_ended() {
-                return Err(SessionError::Ended);
-            }
-            // A test run holds the slot between its cases too.
-            if (state.testing.is_some() && !req.quiet) || state.switching {
-                return Err(SessionError::RunInProgress);
-            }
-            match &state.run {
-                Some(_) if !req.restart => return Err(SessionError::RunInProgress),
-                Some(run) => Some(run.stopper()),
-                None => {
-                    state.run = Some(ActiveRun {
-                        id: run_id,
-                        stdin: stdin_tx.clone(),
-                        stop: stop.clone(),
-                        done: done_rx.clone(),
-                    });
+            match state.slot.try_take(claim.clone()) {
+                Ok(taken) => {
                     state.last_activity_at = Utc::now();
                     if !req.quiet {
                         Session::begin_transcript(&mut state, run_id, by, transcript_limit);
@@ -200,202 +262,99 @@ pub(super) async fn start(
                     }
                     // A test case's run says nothing: its test run is already `executing`, and
                     // a status per case would time hidden cases for every socket.
-                    if state.status != Status::Executing {
-                        state.status = Status::Executing;
-                        session.publish_locked(SessionEvent::Status(Status::Executing));
+                    if let Some(status) = taken.status {
+                        session.publish_locked(SessionEvent::Status(status));
                     }
-                    None
+                    return Ok(taken);
                 }
+                Err(SessionError::RunInProgress) if req.restart => match state.slot.own_run() {
+                    Some(run) => run.stopper(),
+                    None => return Err(SessionError::RunInProgress),
+                },
+                Err(err) => return Err(err),
             }
         };
-        match holder {
-            Some(stopper) => stopper.stop(StopReason::Restarted).await,
-            None => break,
-        }
+        holder.stop(StopReason::Restarted).await;
     }
-
-    let mut output = output::Output::new(session.clone(), run_id, output_limit);
-    output.quiet = req.quiet;
-    let ctx = RunCtx {
-        output,
-        session: session.clone(),
-        run_id,
-        stop,
-        stdin: Some(stdin_rx),
-        plan,
-        code: req.code.clone(),
-    };
-    let c = containers.clone();
-    // The run's log lines carry the request's id (REST) or the socket's (run message).
-    let span = tracing::Span::current();
-    session.ctx.tasks.spawn(tracing::Instrument::instrument(
-        async move { run_task(&c, ctx, by, done_tx).await },
-        span,
-    ));
-    Ok(RunHandle {
-        run_id,
-        done: done_rx,
-    })
 }
 
 async fn run_task(
     c: &Containers,
     mut ctx: RunCtx,
-    by: Role,
-    done: watch::Sender<Option<Arc<RunOutcome>>>,
+    slot: SlotGuard,
+    done: watch::Sender<Option<Arc<RunResult>>>,
 ) {
     let session = ctx.session.clone();
-    let started_at = Utc::now();
-    let mut record = RunRecord {
-        id: ctx.run_id,
-        session_id: session.id,
-        by_role: by,
-        started_at,
-        finished_at: None,
-        status: None,
-        exit_code: None,
-        duration_ms: None,
-        build_ms: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        truncated: false,
-        code: ctx.code.take(),
-    };
     let quiet = ctx.output.quiet;
     if !quiet {
+        let record = RunRecord {
+            id: ctx.run_id,
+            session_id: session.id,
+            by_role: ctx.by,
+            started_at: ctx.started_at,
+            code: ctx.code.take(),
+            result: None,
+        };
         session.store_run(&record).await;
     }
-
-    let ended = match pump::drive(c, &mut ctx).await {
-        Ok(ended) => ended,
+    let summary = match pump::drive(c, &mut ctx).await {
+        Ok(summary) => summary,
         Err(err) => {
             tracing::warn!(session = %session.id, run = %ctx.run_id, %err, "run failed");
             ctx.output
                 .notice(&format!("the run could not be started: {err}"));
-            pump::Ended::error()
+            ctx.summary(RunStatus::Error)
         }
     };
-    let (stdout, stderr) = ctx.output.finish();
-    let finished_at = Utc::now();
-    let duration = Duration::from_millis(ended.run_ms.unwrap_or(0));
-    let outcome = Arc::new(RunOutcome {
-        run_id: ctx.run_id,
-        status: ended.status,
-        exit_code: ended.exit_code,
-        duration,
-        build_duration: ended.build_ms.map(Duration::from_millis),
-        build_cached: ended.build_cached,
-        stdout,
-        stderr,
-        truncated: ctx.output.truncated || ended.truncated,
-    });
+    let result = Arc::new(ctx.result(summary));
     // Stored before anyone hears of the end (its event is recorded as it is published), so
     // whoever reads the history on `run_finished` (or on the answer of `POST /execute`) finds
     // the run there.
     if !quiet {
-        record.finished_at = Some(finished_at);
-        record.status = Some(ended.status);
-        record.exit_code = ended.exit_code;
-        record.duration_ms = Some(outcome.duration.as_millis() as u64);
-        record.build_ms = ended.build_ms;
-        record.stdout = outcome.stdout.clone();
-        record.stderr = outcome.stderr.clone();
-        record.truncated = outcome.truncated;
-        session.store_run_result(&record).await;
+        session.store_run_result(&result).await;
     }
-    let session_status = finished(
-        &session,
-        &outcome,
-        (ended.build_ms, by),
-        (started_at, finished_at),
-        quiet,
-    );
+    let session_status = finished(&session, slot, &result, quiet);
+    let summary = &result.summary;
     tracing::debug!(
         session = %session.id,
-        run = %outcome.run_id,
-        status = outcome.status.as_str(),
-        ms = outcome.duration.as_millis() as u64,
+        run = %summary.run_id,
+        status = summary.status.as_str(),
+        ms = summary.duration_ms,
         "run finished"
     );
     crate::metrics::run_finished(
         &session.environment().name,
-        outcome.status.as_str(),
+        summary.status.as_str(),
         ctx.output.first_output.map(|t| t - ctx.output.requested),
-        outcome.duration,
-        outcome.build_cached,
+        Duration::from_millis(summary.duration_ms),
+        summary.build_cached,
     );
-    let _ = done.send(Some(outcome.clone()));
+    let _ = done.send(Some(result));
     if quiet {
         // The test run persists the session's status when it is done.
         return;
     }
-
     if !session_status.is_ended() {
         session.persist_state(session_status, None).await;
     }
 }
 
 /// The run is over: frees the slot and tells everyone (the audit trail first), under the
-/// state lock; answers the session's status after it. A quiet run only frees the slot (its
-/// test run goes on).
-fn finished(
-    session: &Session,
-    outcome: &RunOutcome,
-    (build_ms, by): (Option<u64>, Role),
-    (started_at, finished_at): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
-    quiet: bool,
-) -> Status {
-    let duration_ms = outcome.duration.as_millis() as u64;
+/// state lock; answers the session's status after it. A quiet run only frees the slot (its test run goes on).
+fn finished(session: &Session, slot: SlotGuard, result: &Arc<RunResult>, quiet: bool) -> Status {
     let mut state = session.state();
     // Free the slot before telling anyone, so a `run` sent on seeing `run_finished` is never
     // refused.
-    state.run = None;
-    state.last_activity_at = finished_at;
+    let status = slot.release_locked(&mut state);
+    state.last_activity_at = result.summary.finished_at;
     if quiet {
-        return state.status;
+        return state.status();
     }
     state.transcript = None;
-    state.last_execution = Some(RunSummary {
-        run_id: outcome.run_id,
-        status: outcome.status,
-        exit_code: outcome.exit_code,
-        duration_ms,
-        build_ms,
-        build_cached: outcome.build_cached,
-        truncated: outcome.truncated,
-        started_at,
-        finished_at,
-    });
-    session.publish_locked(SessionEvent::RunFinished(RunFinished {
-        run_id: outcome.run_id,
-        exit_code: outcome.exit_code,
-        status: outcome.status,
-        duration_ms,
-        build_ms,
-        build_cached: outcome.build_cached,
-        truncated: outcome.truncated,
-        by,
-    }));
-    if state.status == Status::Executing {
-        state.status = Status::Ready;
-        session.publish_locked(SessionEvent::Status(Status::Ready));
+    state.last_execution = Some(result.summary.clone());
+    session.publish_locked(SessionEvent::RunFinished(result.clone()));
+    if let Some(status) = status {
+        session.publish_locked(SessionEvent::Status(status));
     }
-    state.status
-}
-
-/// The stored form of a finished run, back as a summary.
-pub(super) fn summary_from_record(record: RunRecord) -> Option<RunSummary> {
-    let status = record.status?;
-    Some(RunSummary {
-        run_id: record.id,
-        status,
-        exit_code: record.exit_code,
-        duration_ms: record.duration_ms.unwrap_or(0),
-        build_ms: record.build_ms,
-        // Not stored: a build that ran takes at least a millisecond.
-        build_cached: record.build_ms == Some(0),
-        truncated: record.truncated,
-        started_at: record.started_at,
-        finished_at: record.finished_at?,
-    })
+    state.status()
 }

@@ -3,15 +3,18 @@
 //! flight), a stop goes out as a `Kill`. What the runner reports, and what the server asked
 //! for, decide the run's status.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use livecode_runner::protocol::{End, Finished, Phase as RunnerPhase, Request};
 use livecode_runner::{CLEAN_WITHIN, KILL_WAIT};
+use tokio::sync::mpsc;
 
+use super::status::{status_of, stopped_status};
 use super::{RunCtx, StdinCommand, StopReason};
 use crate::sandbox::{RunEvent, RunEvents, RunnerError};
 use crate::session::container::{runner_error, Containers, Ready};
-use crate::session::{Phase, RunStatus, SessionError};
+use crate::session::{Phase, RunStatus, RunSummary, SessionError};
 
 /// Bytes of stdin sent to the runner and not yet written to the program; past it, stdin waits
 /// in the session's queue (which tells a flooding client when it is full).
@@ -22,32 +25,6 @@ const STDIN_WINDOW: u64 = 256 * 1024;
 const GRACE: Duration = KILL_WAIT
     .saturating_add(CLEAN_WITHIN)
     .saturating_add(Duration::from_secs(5));
-
-/// How a run ended, as the session records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::session) struct Ended {
-    pub status: RunStatus,
-    pub exit_code: Option<i64>,
-    pub run_ms: Option<u64>,
-    pub build_ms: Option<u64>,
-    /// The build's outputs came from the runner's cache.
-    pub build_cached: bool,
-    /// The runner cut the output at the cap.
-    pub truncated: bool,
-}
-
-impl Ended {
-    pub fn error() -> Self {
-        Self {
-            status: RunStatus::Error,
-            exit_code: None,
-            run_ms: None,
-            build_ms: None,
-            build_cached: false,
-            truncated: false,
-        }
-    }
-}
 
 /// Why events stopped before the run's `Finished`.
 enum Cut {
@@ -60,7 +37,7 @@ enum Cut {
 
 /// How following a run went.
 enum Followed {
-    Ended(Ended),
+    Ended(RunSummary),
     /// The runner could not clear its sandbox before the run, so nothing of it ran: the
     /// container is being replaced and the run may go to the new one, with the stdin it had
     /// already been sent (at most the stdin window and one message: nothing consumed it).
@@ -73,7 +50,7 @@ enum Followed {
 /// Sends the run to the session's runner (re-opening it once if its stream had closed, and
 /// once more on a new container if the runner could not clear the old one) and follows it to
 /// its end.
-pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, SessionError> {
+pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<RunSummary, SessionError> {
     let (mut reopened, mut replaced) = (false, false);
     let mut resend = Vec::new();
     loop {
@@ -102,7 +79,7 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
                         "the sandbox could not be cleared after an earlier run; it was replaced and the session's files put back",
                     );
                 }
-                Followed::Broken(_) => return Ok(Ended::error()),
+                Followed::Broken(_) => return Ok(ctx.summary(RunStatus::Error)),
                 Followed::Unheard(sent) => {
                     reopened = true;
                     resend = sent;
@@ -117,17 +94,79 @@ pub(super) async fn drive(c: &Containers, ctx: &mut RunCtx) -> Result<Ended, Ses
     }
 }
 
-/// The next stdin to send: what an earlier attempt had sent first, then the session's queue.
-async fn next_stdin(
-    resend: &mut std::collections::VecDeque<StdinCommand>,
-    rx: &mut Option<tokio::sync::mpsc::Receiver<StdinCommand>>,
-) -> Option<StdinCommand> {
-    if let Some(cmd) = resend.pop_front() {
-        return Some(cmd);
+/// What following a run keeps between its events.
+struct Following {
+    /// The session's queue of stdin for the run.
+    stdin: Option<mpsc::Receiver<StdinCommand>>,
+    /// What an earlier attempt had sent, to send again first.
+    resend: VecDeque<StdinCommand>,
+    /// Until the runner starts a step, what goes out is kept, for a retry on a new container.
+    sent: Option<Vec<StdinCommand>>,
+    /// The runner said something of the run.
+    heard: bool,
+    /// Stdin bytes sent and not yet written to the program.
+    in_flight: u64,
+    stdin_open: bool,
+    /// The server's stop, once asked for.
+    stopped: Option<StopReason>,
+}
+
+/// What one of the run's events makes of the following.
+enum Step {
+    Go,
+    Done(Followed),
+    Cut(Cut),
+}
+
+impl Following {
+    /// Whether more stdin may go out now.
+    fn wants_stdin(&self) -> bool {
+        self.stdin_open && self.in_flight < STDIN_WINDOW
     }
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+
+    /// The next stdin to send: what an earlier attempt had sent first, then the session's
+    /// queue.
+    async fn next_stdin(&mut self) -> Option<StdinCommand> {
+        if let Some(cmd) = self.resend.pop_front() {
+            return Some(cmd);
+        }
+        match &mut self.stdin {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Sends one stdin command (or notes the queue's end); an error is the stream's end.
+    async fn send_stdin(
+        &mut self,
+        ready: &Ready,
+        run: u64,
+        cmd: Option<StdinCommand>,
+    ) -> Result<(), RunnerError> {
+        if let (Some(sent), Some(cmd)) = (self.sent.as_mut(), cmd.as_ref()) {
+            sent.push(cmd.clone());
+        }
+        match cmd {
+            Some(StdinCommand::Data(data)) => {
+                self.in_flight += data.len() as u64;
+                let data = data.to_vec();
+                ready.runner.send(&Request::Stdin { run, data }).await
+            }
+            Some(StdinCommand::Eof) => {
+                self.stdin_open = false;
+                ready.runner.send(&Request::StdinEof { run }).await
+            }
+            None => {
+                self.stdin_open = false;
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives the stdin queue back to the run, for another attempt with what was sent.
+    fn give_back(&mut self, ctx: &mut RunCtx) -> Vec<StdinCommand> {
+        ctx.stdin = self.stdin.take();
+        self.sent.take().unwrap_or_default()
     }
 }
 
@@ -139,111 +178,104 @@ async fn follow(
     resend: Vec<StdinCommand>,
     retry_unheard: bool,
 ) -> Followed {
-    let runner = &ready.runner;
     let run = events.run;
-    let mut stdin = ctx.stdin.take();
-    let mut resend = std::collections::VecDeque::from(resend);
-    // Until the runner starts a step, what goes out is kept, for a retry on a new container.
-    let mut sent: Option<Vec<StdinCommand>> = Some(Vec::new());
-    let mut heard = false;
-    let (mut in_flight, mut stdin_open) = (0u64, true);
-    let mut stopped: Option<StopReason> = None;
-    let limits = ctx.plan.timeout
-        + ctx
-            .plan
-            .build
-            .as_ref()
-            .map_or(Duration::ZERO, |b| Duration::from_millis(b.timeout_ms));
+    let mut f = Following {
+        stdin: ctx.stdin.take(),
+        resend: resend.into(),
+        sent: Some(Vec::new()),
+        heard: false,
+        in_flight: 0,
+        stdin_open: true,
+        stopped: None,
+    };
+    let build = ctx.plan.build.as_ref();
+    let limits =
+        ctx.plan.timeout + build.map_or(Duration::ZERO, |b| Duration::from_millis(b.timeout_ms));
     let backstop = tokio::time::sleep(limits + GRACE);
     tokio::pin!(backstop);
     let cut = loop {
         tokio::select! {
             biased;
-            _ = ctx.stop.token.cancelled(), if stopped.is_none() => {
+            _ = ctx.stop.token.cancelled(), if f.stopped.is_none() => {
                 let reason = ctx.stop.reason().unwrap_or(StopReason::Killed);
-                stopped = Some(reason);
+                f.stopped = Some(reason);
                 if reason == StopReason::ServerShutdown {
                     ctx.output.notice("the server is restarting: the run was stopped");
                 }
-                if runner.send(&Request::Kill { run }).await.is_err() {
-                    break Some(Cut::Stream);
+                if ready.runner.send(&Request::Kill { run }).await.is_err() {
+                    break Cut::Stream;
                 }
                 backstop.as_mut().reset(tokio::time::Instant::now() + GRACE);
             }
-            event = events.next() => match event {
-                None if !heard && retry_unheard && stopped.is_none() => {
-                    c.drop_runner(&ctx.session, runner);
-                    runner.close().await;
-                    ctx.stdin = stdin;
-                    return Followed::Unheard(sent.unwrap_or_default());
-                }
-                None => break Some(Cut::Stream),
-                Some(RunEvent::Started(phase)) => {
-                    sent = None;
-                    heard = true;
-                    ctx.output.phase = match phase {
-                        RunnerPhase::Build => Phase::Build,
-                        RunnerPhase::Run => Phase::Run,
-                    };
-                }
-                // Once stopped, what was still in flight is dropped.
-                Some(RunEvent::Output { stream, data, .. }) if stopped.is_none() => {
-                    ctx.output.push(stream, &data);
-                }
-                Some(RunEvent::Output { .. }) => {}
-                Some(RunEvent::StdinConsumed(n)) => in_flight = in_flight.saturating_sub(n),
-                Some(RunEvent::Finished(f)) => {
-                    let Some(why) = &f.broken else {
-                        return Followed::Ended(ended(ctx, stopped, &f));
-                    };
-                    // Whatever the run did, its container goes: no run is sent to it again.
-                    c.retire(&ctx.session, &ready.container, why).await;
-                    let nothing_ran =
-                        f.end == End::Failed && f.build_ms.is_none() && f.run_ms.is_none();
-                    if nothing_ran && stopped.is_none() {
-                        ctx.stdin = stdin;
-                        return Followed::Broken(sent.unwrap_or_default());
-                    }
-                    ctx.output.notice("the sandbox could not be cleared after the run; a new one is being made and the session's files will be put back");
-                    return Followed::Ended(ended(ctx, stopped, &f));
-                }
-                Some(RunEvent::Refused(why)) => break Some(Cut::Refused(why)),
+            event = events.next() => match on_event(c, ctx, ready, &mut f, event, retry_unheard).await {
+                Step::Go => {}
+                Step::Done(followed) => return followed,
+                Step::Cut(cut) => break cut,
             },
-            cmd = next_stdin(&mut resend, &mut stdin), if stdin_open && in_flight < STDIN_WINDOW => {
-                if let (Some(sent), Some(cmd)) = (sent.as_mut(), cmd.as_ref()) {
-                    sent.push(cmd.clone());
-                }
-                let result = match cmd {
-                    Some(StdinCommand::Data(data)) => {
-                        in_flight += data.len() as u64;
-                        runner.send(&Request::Stdin { run, data: data.to_vec() }).await
-                    }
-                    Some(StdinCommand::Eof) => {
-                        stdin_open = false;
-                        runner.send(&Request::StdinEof { run }).await
-                    }
-                    None => {
-                        stdin_open = false;
-                        Ok(())
-                    }
-                };
-                if result.is_err() {
-                    break Some(Cut::Stream);
+            cmd = f.next_stdin(), if f.wants_stdin() => {
+                if f.send_stdin(ready, run, cmd).await.is_err() {
+                    break Cut::Stream;
                 }
             }
-            _ = &mut backstop => break Some(Cut::Hung),
+            _ = &mut backstop => break Cut::Hung,
         }
     };
-    Followed::Ended(
-        cut_short(
-            c,
-            ctx,
-            ready,
-            stopped,
-            cut.expect("the loop only breaks with a cut"),
-        )
-        .await,
-    )
+    Followed::Ended(cut_short(c, ctx, ready, f.stopped, cut).await)
+}
+
+/// What one event of the run (`None`: its stream ended) makes of it.
+async fn on_event(
+    c: &Containers,
+    ctx: &mut RunCtx,
+    ready: &Ready,
+    f: &mut Following,
+    event: Option<RunEvent>,
+    retry_unheard: bool,
+) -> Step {
+    let stopped = f.stopped;
+    match event {
+        None if !f.heard && retry_unheard && stopped.is_none() => {
+            c.drop_runner(&ctx.session, &ready.runner);
+            ready.runner.close().await;
+            Step::Done(Followed::Unheard(f.give_back(ctx)))
+        }
+        None => Step::Cut(Cut::Stream),
+        Some(RunEvent::Started(phase)) => {
+            f.sent = None;
+            f.heard = true;
+            ctx.output.phase = match phase {
+                RunnerPhase::Build => Phase::Build,
+                RunnerPhase::Run => Phase::Run,
+            };
+            Step::Go
+        }
+        // Once stopped, what was still in flight is dropped.
+        Some(RunEvent::Output { stream, data, .. }) if stopped.is_none() => {
+            ctx.output.push(stream, &data);
+            Step::Go
+        }
+        Some(RunEvent::Output { .. }) => Step::Go,
+        Some(RunEvent::StdinConsumed(n)) => {
+            f.in_flight = f.in_flight.saturating_sub(n);
+            Step::Go
+        }
+        Some(RunEvent::Finished(finished)) => {
+            let Some(why) = &finished.broken else {
+                return Step::Done(Followed::Ended(ended(ctx, stopped, &finished)));
+            };
+            // Whatever the run did, its container goes: no run is sent to it again.
+            c.retire(&ctx.session, &ready.container, why).await;
+            let nothing_ran = finished.end == End::Failed
+                && finished.build_ms.is_none()
+                && finished.run_ms.is_none();
+            if nothing_ran && stopped.is_none() {
+                return Step::Done(Followed::Broken(f.give_back(ctx)));
+            }
+            ctx.output.notice("the sandbox could not be cleared after the run; a new one is being made and the session's files will be put back");
+            Step::Done(Followed::Ended(ended(ctx, stopped, &finished)))
+        }
+        Some(RunEvent::Refused(why)) => Step::Cut(Cut::Refused(why)),
+    }
 }
 
 /// The run's events stopped before its `Finished`: says why to the participants, drops a
@@ -254,7 +286,7 @@ async fn cut_short(
     ready: &Ready,
     stopped: Option<StopReason>,
     cut: Cut,
-) -> Ended {
+) -> RunSummary {
     let runner = &ready.runner;
     let session = &ctx.session;
     match cut {
@@ -278,13 +310,10 @@ async fn cut_short(
             }
         }
     }
-    Ended {
-        status: match stopped {
-            Some(reason) => stopped_status(reason),
-            None => RunStatus::Error,
-        },
-        ..Ended::error()
-    }
+    ctx.summary(match stopped {
+        Some(reason) => stopped_status(reason),
+        None => RunStatus::Error,
+    })
 }
 
 /// Whether the container outlived the runner's stream. A container being killed takes a
@@ -299,15 +328,7 @@ async fn still_running(c: &Containers, container: &crate::sandbox::SandboxId) ->
     true
 }
 
-/// What a stop the server asked for makes of a run.
-fn stopped_status(reason: StopReason) -> RunStatus {
-    match reason {
-        StopReason::ServerShutdown => RunStatus::Error,
-        StopReason::Killed | StopReason::Restarted | StopReason::SessionEnded => RunStatus::Killed,
-    }
-}
-
-fn ended(ctx: &mut RunCtx, stopped: Option<StopReason>, f: &Finished) -> Ended {
+fn ended(ctx: &mut RunCtx, stopped: Option<StopReason>, f: &Finished) -> RunSummary {
     if f.end == End::Failed {
         ctx.output
             .notice(&format!("the run could not be started: {}", f.message));
@@ -315,9 +336,7 @@ fn ended(ctx: &mut RunCtx, stopped: Option<StopReason>, f: &Finished) -> Ended {
         tracing::warn!(session = %ctx.session.id, message = %f.message, "the runner had trouble");
         ctx.output.notice(&f.message);
     }
-    let status = status_of(stopped, f);
-    Ended {
-        status,
+    RunSummary {
         // A code only for a program that ended by itself.
         exit_code: (stopped.is_none() && f.end == End::Exited)
             .then(|| {
@@ -326,100 +345,10 @@ fn ended(ctx: &mut RunCtx, stopped: Option<StopReason>, f: &Finished) -> Ended {
                     .or(f.signal.map(|s| 128 + i64::from(s)))
             })
             .flatten(),
-        run_ms: f.run_ms,
+        duration_ms: f.run_ms.unwrap_or(0),
         build_ms: f.build_ms,
         build_cached: f.build_cached,
         truncated: f.truncated,
-    }
-}
-
-/// The run's status from the server's own stop (if any) and the runner's account.
-fn status_of(stopped: Option<StopReason>, f: &Finished) -> RunStatus {
-    if let Some(reason) = stopped {
-        return stopped_status(reason);
-    }
-    match f.end {
-        End::Timeout => RunStatus::Timeout,
-        End::OutputLimit => RunStatus::OutputLimit,
-        End::Killed => RunStatus::Killed,
-        End::Failed => RunStatus::Error,
-        End::Exited if f.oom => RunStatus::Oom,
-        End::Exited if f.phase == RunnerPhase::Build && f.exit_code != Some(0) => {
-            RunStatus::CompileError
-        }
-        End::Exited => RunStatus::Completed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn finished(end: End, phase: RunnerPhase, exit_code: Option<i32>, oom: bool) -> Finished {
-        Finished {
-            run: 1,
-            end,
-            phase,
-            exit_code,
-            signal: None,
-            oom,
-            build_ms: None,
-            run_ms: Some(5),
-            truncated: false,
-            message: String::new(),
-            build_cached: false,
-            broken: None,
-        }
-    }
-
-    #[test]
-    fn statuses_follow_the_runner_unless_the_server_stopped_the_run() {
-        use RunnerPhase::*;
-        let cases = [
-            (
-                None,
-                finished(End::Exited, Run, Some(3), false),
-                RunStatus::Completed,
-            ),
-            (None, finished(End::Exited, Run, None, true), RunStatus::Oom),
-            (
-                None,
-                finished(End::Exited, Build, Some(1), false),
-                RunStatus::CompileError,
-            ),
-            (
-                None,
-                finished(End::Exited, Build, Some(0), false),
-                RunStatus::Completed,
-            ),
-            (
-                None,
-                finished(End::Timeout, Build, None, false),
-                RunStatus::Timeout,
-            ),
-            (
-                None,
-                finished(End::OutputLimit, Run, None, false),
-                RunStatus::OutputLimit,
-            ),
-            (
-                None,
-                finished(End::Failed, Run, None, false),
-                RunStatus::Error,
-            ),
-            (
-                Some(StopReason::Killed),
-                finished(End::Killed, Run, None, false),
-                RunStatus::Killed,
-            ),
-            (
-                Some(StopReason::ServerShutdown),
-                finished(End::Killed, Run, None, true),
-                RunStatus::Error,
-            ),
-        ];
-        for (stopped, f, want) in cases {
-            assert_eq!(status_of(stopped, &f), want, "{stopped:?} {f:?}");
-        }
+        ..ctx.summary(status_of(stopped, f))
     }
 }

@@ -1,20 +1,32 @@
 //! [`Store`] on one SQLite file in WAL mode. rusqlite is blocking, so every call runs on the
 //! blocking pool; one connection behind a `std::sync::Mutex` is plenty for one node's writes.
+//!
+//! # Layout
+//! - `mod.rs`: the connection, the migrations, and the [`Store`] impl: each method is one call
+//!   into its concern's module, on the blocking pool.
+//! - `sessions`, `updates` (the edit history), `runs`, `events` (the audit trail),
+//!   `questions` (and test reports): the queries, as plain functions of a connection.
+//! - `rows`: how each typed value is kept in a column and read back.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use livecode_runner::path::WorkspacePath;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
+use uuid::Uuid;
 
+mod events;
+mod questions;
 mod rows;
-
-use rows::{query_sessions, run_from_row, session_from_row, time};
+mod runs;
+mod sessions;
+mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
-use crate::model::{EndReason, SessionId, Status};
+use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
@@ -26,10 +38,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_5.sql"),
     include_str!("migration_6.sql"),
     include_str!("migration_7.sql"),
+    include_str!("migration_8.sql"),
 ];
-const LIVE: &str = "('creating','ready','executing','stopping')";
-/// Characters of stdout and of stderr kept of a run older than the last `keep_full`.
-const OLD_RUN_OUTPUT: usize = 1024;
 
 /// SQLite-backed store. Cheap to clone.
 #[derive(Clone)]
@@ -90,40 +100,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         let s = s.clone();
-        let files = json_by_path(&s.files)?;
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
-                   interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
-                   document, version, files, initial_document, notes, base_version, created_by,
-                   documents)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18, ?19)",
-                params![
-                    s.id,
-                    s.environment,
-                    s.label,
-                    s.status,
-                    s.container_id,
-                    s.candidate_hash,
-                    s.interviewer_hash,
-                    s.created_at.to_rfc3339(),
-                    s.last_activity_at.to_rfc3339(),
-                    s.expires_at.to_rfc3339(),
-                    s.ended_reason,
-                    s.document,
-                    s.version as i64,
-                    files,
-                    s.initial_document,
-                    s.notes,
-                    s.base_version as i64,
-                    s.created_by,
-                    serde_json::to_string(&s.documents).expect("a string map serializes"),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |conn| sessions::insert(conn, &s)).await
     }
 
     async fn update_session_state(
@@ -134,23 +111,29 @@ impl Store for SqliteStore {
         last_activity_at: DateTime<Utc>,
         ended_reason: Option<EndReason>,
     ) -> Result<(), StoreError> {
-        let id = *id;
-        let container_id = container_id.map(str::to_string);
+        let (id, container_id) = (*id, container_id.map(str::to_string));
         self.with(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET status = ?2, container_id = ?3, last_activity_at = ?4,
-                   ended_reason = COALESCE(?5, ended_reason) WHERE id = ?1",
-                params![
-                    id,
-                    status,
-                    container_id,
-                    last_activity_at.to_rfc3339(),
-                    ended_reason
-                ],
-            )?;
-            Ok(())
+            let container_id = container_id.as_deref();
+            sessions::update_state(
+                conn,
+                &id,
+                status,
+                container_id,
+                last_activity_at,
+                ended_reason,
+            )
         })
         .await
+    }
+
+    async fn set_deadline(
+        &self,
+        id: &SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = *id;
+        self.with(move |conn| sessions::set_deadline(conn, &id, expires_at))
+            .await
     }
 
     async fn append_updates(
@@ -161,149 +144,43 @@ impl Store for SqliteStore {
         version: u64,
     ) -> Result<(), StoreError> {
         let (id, document, updates) = (*id, document.to_string(), updates.to_vec());
-        self.with(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO updates (session_id, version, at, client_id, changes)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for u in &updates {
-                    insert.execute(params![
-                        id,
-                        u.version as i64,
-                        u.at.to_rfc3339(),
-                        u.client_id,
-                        u.changes.get()
-                    ])?;
-                }
-            }
-            tx.execute(
-                "UPDATE sessions SET document = ?2, version = ?3 WHERE id = ?1 AND version < ?3",
-                params![id, document, version as i64],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        self.with(move |conn| updates::append(conn, &id, &updates, &document, version))
+            .await
     }
 
     async fn updates(&self, id: &SessionId) -> Result<Vec<UpdateRecord>, StoreError> {
         let id = *id;
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT u.version, u.at, u.client_id, u.changes FROM updates u
-                 JOIN sessions s ON s.id = u.session_id
-                 WHERE u.session_id = ?1 AND u.version >= s.base_version ORDER BY u.version",
-            )?;
-            let mut rows = stmt.query([id])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let changes: String = row.get(3)?;
-                out.push(UpdateRecord {
-                    version: row.get::<_, i64>(0)? as u64,
-                    at: time(row.get(1)?)?,
-                    client_id: row.get(2)?,
-                    changes: serde_json::value::RawValue::from_string(changes)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.with(move |conn| updates::list(conn, &id)).await
     }
 
     async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError> {
-        let session_id = *session_id;
-        self.with(move |conn| {
-            let mut stmt =
-                conn.prepare("SELECT * FROM runs WHERE session_id = ?1 ORDER BY started_at")?;
-            let mut rows = stmt.query([session_id])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(run_from_row(row)?);
-            }
-            Ok(out)
-        })
-        .await
+        let id = *session_id;
+        self.with(move |conn| runs::list(conn, &id)).await
     }
 
     async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError> {
         let (id, notes) = (*id, notes.to_string());
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET notes = ?2 WHERE id = ?1",
-                params![id, notes],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |conn| sessions::set_notes(conn, &id, &notes))
+            .await
     }
 
     async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
-        let e = event.clone();
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO events (id, session_id, type, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    e.id.to_string(),
-                    e.session_id,
-                    e.kind,
-                    e.at.to_rfc3339(),
-                    e.data.to_string()
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        let event = event.clone();
+        self.with(move |conn| events::insert(conn, &event)).await
     }
 
     async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
         let id = *id;
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, session_id, type, at, data FROM events WHERE session_id = ?1 ORDER BY seq",
-            )?;
-            let mut rows = stmt.query([id])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let event_id: String = row.get(0)?;
-                let data: String = row.get(4)?;
-                out.push(EventRecord {
-                    id: uuid::Uuid::parse_str(&event_id)
-                        .map_err(|e| StoreError::Corrupt(format!("event id '{event_id}': {e}")))?,
-                    session_id: row.get(1)?,
-                    kind: row.get(2)?,
-                    at: time(row.get(3)?)?,
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Corrupt(format!("event data: {e}")))?,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.with(move |conn| events::list(conn, &id)).await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let id = *id;
-        self.with(move |conn| {
-            let mut stmt = conn.prepare("SELECT * FROM sessions WHERE id = ?1")?;
-            let row = stmt
-                .query_row([id], |row| Ok(session_from_row(row)))
-                .optional()?;
-            row.transpose()
-        })
-        .await
+        self.with(move |conn| sessions::get(conn, &id)).await
     }
 
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        self.with(|conn| {
-            query_sessions(
-                conn,
-                &format!("SELECT * FROM sessions WHERE status IN {LIVE}"),
-            )
-        })
-        .await
+        self.with(sessions::live).await
     }
 
     async fn compact_updates(
@@ -312,278 +189,94 @@ impl Store for SqliteStore {
         base_version: u64,
         base_document: &str,
     ) -> Result<(), StoreError> {
-        let (id, base_document) = (*id, base_document.to_string());
-        self.with(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let moved = tx.execute(
-                "UPDATE sessions SET initial_document = ?2, base_version = ?3
-                 WHERE id = ?1 AND base_version < ?3",
-                params![id, base_document, base_version as i64],
-            )?;
-            if moved > 0 {
-                tx.execute(
-                    "DELETE FROM updates WHERE session_id = ?1 AND version < ?2",
-                    params![id, base_version as i64],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (id, base) = (*id, base_document.to_string());
+        self.with(move |conn| updates::compact(conn, &id, base_version, &base))
+            .await
     }
 
     async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError> {
         let page = page.clone();
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT * FROM sessions WHERE (?1 IS NULL OR created_by = ?1)
-                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-            )?;
-            let mut rows = stmt.query(params![
-                page.created_by,
-                page.limit as i64,
-                page.offset as i64
-            ])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(session_from_row(row)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.with(move |conn| sessions::list(conn, &page)).await
     }
 
-    async fn insert_run(&self, r: &RunRecord) -> Result<(), StoreError> {
-        let r = r.clone();
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO runs (id, session_id, by_role, started_at, code)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    r.id.to_string(),
-                    r.session_id,
-                    r.by_role,
-                    r.started_at.to_rfc3339(),
-                    r.code,
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let run = run.clone();
+        self.with(move |conn| runs::insert(conn, &run)).await
     }
 
-    async fn set_deadline(
+    async fn finish_run(
         &self,
-        id: &SessionId,
-        expires_at: DateTime<Utc>,
+        session_id: &SessionId,
+        result: &RunResult,
+        keep_full: usize,
     ) -> Result<(), StoreError> {
-        let (id, at) = (*id, expires_at.to_rfc3339());
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET expires_at = ?2 WHERE id = ?1",
-                params![id, at],
-            )?;
-            Ok(())
-        })
-        .await
+        let (id, result) = (*session_id, result.clone());
+        self.with(move |conn| runs::finish(conn, &id, &result, keep_full))
+            .await
     }
 
-    async fn finish_run(&self, r: &RunRecord, keep_full: usize) -> Result<(), StoreError> {
-        let r = r.clone();
-        self.with(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute(
-                "UPDATE runs SET finished_at = ?2, status = ?3, exit_code = ?4, duration_ms = ?5,
-                   stdout = ?6, stderr = ?7, truncated = ?8, build_ms = ?9 WHERE id = ?1",
-                params![
-                    r.id.to_string(),
-                    r.finished_at.map(|t| t.to_rfc3339()),
-                    r.status,
-                    r.exit_code,
-                    r.duration_ms.map(|d| d as i64),
-                    r.stdout,
-                    r.stderr,
-                    r.truncated,
-                    r.build_ms.map(|d| d as i64),
-                ],
-            )?;
-            // Older runs keep their status and timings but only the start of their output (and
-            // of the code they ran, when it was not the document).
-            // Each finish moves one run out of the newest `keep_full`: that one is cut, so the
-            // work per run stays the same however long the session (an index lookup, not a
-            // scan of every run's output).
-            tx.execute(
-                "UPDATE runs SET stdout = substr(stdout, 1, ?3), stderr = substr(stderr, 1, ?3),
-                   code = substr(code, 1, ?3), truncated = 1
-                 WHERE id = (SELECT id FROM runs WHERE session_id = ?1
-                             ORDER BY started_at DESC LIMIT 1 OFFSET ?2)
-                   AND finished_at IS NOT NULL
-                   AND (length(stdout) > ?3 OR length(stderr) > ?3 OR length(code) > ?3)",
-                params![r.session_id, keep_full as i64, OLD_RUN_OUTPUT as i64],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunRecord>, StoreError> {
-        let session_id = *session_id;
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT * FROM runs WHERE session_id = ?1 AND finished_at IS NOT NULL
-                 ORDER BY started_at DESC LIMIT 1",
-            )?;
-            let row = stmt
-                .query_row([session_id], |row| Ok(run_from_row(row)))
-                .optional()?;
-            row.transpose()
-        })
-        .await
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunSummary>, StoreError> {
+        let id = *session_id;
+        self.with(move |conn| runs::last(conn, &id)).await
     }
 
     async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError> {
-        let now = Utc::now().to_rfc3339();
-        self.with(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            let sessions = {
-                let mut stmt =
-                    tx.prepare("SELECT DISTINCT session_id FROM runs WHERE finished_at IS NULL")?;
-                let rows = stmt.query_map([], |row| row.get::<_, SessionId>(0))?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            tx.execute(
-                "UPDATE runs SET finished_at = ?1, status = 'error',
-                   stderr = stderr || '[livecode] the server stopped during the run' || char(10)
-                 WHERE finished_at IS NULL",
-                [now],
-            )?;
-            tx.commit()?;
-            Ok(sessions)
-        })
-        .await
+        self.with(runs::fail_unfinished).await
     }
+
     async fn set_files(
         &self,
         id: &SessionId,
-        files: &std::collections::BTreeMap<WorkspacePath, String>,
-        versions: &std::collections::BTreeMap<WorkspacePath, u64>,
+        files: &BTreeMap<WorkspacePath, String>,
+        versions: &BTreeMap<WorkspacePath, u64>,
         rev: u64,
     ) -> Result<(), StoreError> {
-        let (id, files, versions) = (*id, json_by_path(files)?, json_by_path(versions)?);
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET files = ?2, file_versions = ?3, files_rev = ?4
-                 WHERE id = ?1 AND files_rev < ?4",
-                params![id, files, versions, rev as i64],
-            )?;
-            Ok(())
-        })
-        .await
+        let (id, files, versions) = (*id, files.clone(), versions.clone());
+        self.with(move |conn| sessions::set_files(conn, &id, &files, &versions, rev))
+            .await
     }
 
     async fn set_environment(
         &self,
         id: &SessionId,
         environment: &str,
-        documents: &std::collections::BTreeMap<String, String>,
+        documents: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let (id, environment, documents) = (*id, environment.to_string(), json(documents)?);
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET environment = ?2, documents = ?3 WHERE id = ?1",
-                params![id, environment, documents],
-            )?;
-            Ok(())
-        })
-        .await
+        let (id, environment, documents) = (*id, environment.to_string(), documents.clone());
+        self.with(move |conn| sessions::set_environment(conn, &id, &environment, &documents))
+            .await
     }
 
     async fn insert_question(&self, q: &Question, created_by: &str) -> Result<(), StoreError> {
-        let body = json(q)?;
-        let (id, at, by) = (
-            q.question_id.to_string(),
-            q.created_at.to_rfc3339(),
-            created_by.to_string(),
-        );
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO questions (id, created_at, created_by, body) VALUES (?1, ?2, ?3, ?4)",
-                params![id, at, by, body],
-            )?;
-            Ok(())
-        })
-        .await
+        let (q, by) = (q.clone(), created_by.to_string());
+        self.with(move |conn| questions::insert(conn, &q, &by))
+            .await
     }
 
-    async fn get_question(&self, id: &uuid::Uuid) -> Result<Option<Question>, StoreError> {
-        let id = id.to_string();
-        self.with(move |conn| {
-            let body: Option<String> = conn
-                .query_row("SELECT body FROM questions WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            body.map(|b| parse(&b, "question")).transpose()
-        })
-        .await
+    async fn get_question(&self, id: &Uuid) -> Result<Option<Question>, StoreError> {
+        let id = *id;
+        self.with(move |conn| questions::get(conn, &id)).await
     }
 
     async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, StoreError> {
         let page = page.clone();
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT body FROM questions WHERE ?1 IS NULL OR created_by = ?1
-                 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
-            )?;
-            let mut rows = stmt.query(params![
-                page.created_by,
-                page.limit as i64,
-                page.offset as i64
-            ])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let body: String = row.get(0)?;
-                out.push(parse(&body, "question")?);
-            }
-            Ok(out)
-        })
-        .await
+        self.with(move |conn| questions::list(conn, &page)).await
     }
 
     async fn set_session_question(
         &self,
         id: &SessionId,
-        question: &uuid::Uuid,
+        question: &Uuid,
     ) -> Result<(), StoreError> {
-        let (id, question) = (*id, question.to_string());
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT OR REPLACE INTO session_questions (session_id, question_id) VALUES (?1, ?2)",
-                params![id, question],
-            )?;
-            Ok(())
-        })
-        .await
+        let (id, question) = (*id, *question);
+        self.with(move |conn| questions::set_for_session(conn, &id, &question))
+            .await
     }
 
-    async fn session_question(&self, id: &SessionId) -> Result<Option<uuid::Uuid>, StoreError> {
+    async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError> {
         let id = *id;
-        self.with(move |conn| {
-            let q: Option<String> = conn
-                .query_row(
-                    "SELECT question_id FROM session_questions WHERE session_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            q.map(|q| {
-                uuid::Uuid::parse_str(&q)
-                    .map_err(|e| StoreError::Corrupt(format!("question id '{q}': {e}")))
-            })
-            .transpose()
-        })
-        .await
+        self.with(move |conn| questions::of_session(conn, &id))
+            .await
     }
 
     async fn insert_test_report(
@@ -592,36 +285,9 @@ impl Store for SqliteStore {
         report: &TestReport,
         keep_full: usize,
     ) -> Result<(), StoreError> {
-        let (id, tests_id, body) = (*id, report.tests_id.to_string(), json(report)?);
-        self.with(move |conn| {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute(
-                "INSERT INTO test_runs (id, session_id, body) VALUES (?1, ?2, ?3)",
-                params![tests_id, id, body],
-            )?;
-            // Each insert moves one report out of the newest `keep_full`: that one keeps its
-            // summary only, so the work per test run stays the same however many there are.
-            let old: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT seq, body FROM test_runs WHERE session_id = ?1
-                     ORDER BY seq DESC LIMIT 1 OFFSET ?2",
-                    params![id, keep_full as i64],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            if let Some((seq, body)) = old {
-                let report: TestReport = parse(&body, "test report")?;
-                if !report.summary_only {
-                    tx.execute(
-                        "UPDATE test_runs SET body = ?2 WHERE seq = ?1",
-                        params![seq, json(&report.summary())?],
-                    )?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let (id, report) = (*id, report.clone());
+        self.with(move |conn| questions::insert_report(conn, &id, &report, keep_full))
+            .await
     }
 
     async fn test_reports(
@@ -631,24 +297,8 @@ impl Store for SqliteStore {
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
-        self.with(move |conn| {
-            let total: i64 = conn.query_row(
-                "SELECT count(*) FROM test_runs WHERE session_id = ?1",
-                [id],
-                |row| row.get(0),
-            )?;
-            let mut stmt = conn.prepare(
-                "SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
-            )?;
-            let mut rows = stmt.query(params![id, limit as i64, offset as i64])?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let body: String = row.get(0)?;
-                out.push(parse(&body, "test report")?);
-            }
-            Ok((out, total as usize))
-        })
-        .await
+        self.with(move |conn| questions::reports(conn, &id, limit, offset))
+            .await
     }
 }
 
@@ -659,12 +309,12 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 
 /// A map by workspace path, kept as a JSON object by the paths' text.
 fn json_by_path<V: serde::Serialize>(
-    map: &std::collections::BTreeMap<WorkspacePath, V>,
+    map: &BTreeMap<WorkspacePath, V>,
 ) -> Result<String, StoreError> {
     json(
         &map.iter()
             .map(|(k, v)| (k.as_str(), v))
-            .collect::<std::collections::BTreeMap<_, _>>(),
+            .collect::<BTreeMap<_, _>>(),
     )
 }
 

@@ -10,7 +10,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, Row};
 
 use crate::auth::Role;
-use crate::model::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunResult, RunStatus, RunSummary, SessionId, Status};
 use crate::store::{RunRecord, SessionRecord, StoreError};
 
 /// A value kept as the text of its name.
@@ -105,26 +105,49 @@ pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
 }
 
 pub fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
-    let id: String = row.get("id")?;
+    let by_role = row.get("by_role")?;
+    let result = match summary_from_row(row)? {
+        Some(summary) => Some(RunResult {
+            by: by_role,
+            summary,
+            stdout: row.get("stdout")?,
+            stderr: row.get("stderr")?,
+        }),
+        None => None,
+    };
     Ok(RunRecord {
-        id: uuid::Uuid::parse_str(&id)
-            .map_err(|e| StoreError::Corrupt(format!("run id '{id}': {e}")))?,
+        id: run_id(row)?,
         session_id: row.get("session_id")?,
-        by_role: row.get("by_role")?,
+        by_role,
         started_at: time(row.get("started_at")?)?,
-        finished_at: row
-            .get::<_, Option<String>>("finished_at")?
-            .map(time)
-            .transpose()?,
-        status: row.get("status")?,
-        exit_code: row.get("exit_code")?,
-        duration_ms: row.get::<_, Option<i64>>("duration_ms")?.map(|d| d as u64),
-        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
-        stdout: row.get("stdout")?,
-        stderr: row.get("stderr")?,
-        truncated: row.get("truncated")?,
         code: row.get("code")?,
+        result,
     })
+}
+
+/// How a run ended, once it has (`finished_at` and `status` are written together).
+pub fn summary_from_row(row: &Row<'_>) -> Result<Option<RunSummary>, StoreError> {
+    let finished_at: Option<String> = row.get("finished_at")?;
+    let (Some(finished_at), Some(status)) = (finished_at, row.get("status")?) else {
+        return Ok(None);
+    };
+    Ok(Some(RunSummary {
+        run_id: run_id(row)?,
+        status,
+        exit_code: row.get("exit_code")?,
+        // None for a run a crash cut short: how long it ran is not known.
+        duration_ms: row.get::<_, Option<i64>>("duration_ms")?.unwrap_or(0) as u64,
+        build_ms: row.get::<_, Option<i64>>("build_ms")?.map(|d| d as u64),
+        build_cached: row.get("build_cached")?,
+        truncated: row.get("truncated")?,
+        started_at: time(row.get("started_at")?)?,
+        finished_at: time(finished_at)?,
+    }))
+}
+
+fn run_id(row: &Row<'_>) -> Result<uuid::Uuid, StoreError> {
+    let id: String = row.get("id")?;
+    uuid::Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("run id '{id}': {e}")))
 }
 
 pub fn query_sessions(conn: &Connection, sql: &str) -> Result<Vec<SessionRecord>, StoreError> {

@@ -1,7 +1,7 @@
 //! The SQLite store against a real database file in a temp dir.
 use super::*;
 use crate::auth::Role;
-use crate::model::{EndReason, RunStatus, SessionId, Status};
+use crate::model::{EndReason, RunResult, RunStatus, RunSummary, SessionId, Status};
 
 fn path(p: &str) -> WorkspacePath {
     WorkspacePath::parse(p).expect("valid")
@@ -33,6 +33,27 @@ fn session(id: SessionId) -> SessionRecord {
     }
 }
 
+fn update(at: DateTime<Utc>) -> UpdateRecord {
+    UpdateRecord {
+        version: 0,
+        at,
+        client_id: "c1".into(),
+        changes: serde_json::value::RawValue::from_string(r#"[[11, "x = 1"]]"#.into())
+            .expect("json"),
+    }
+}
+
+fn started_run(session_id: SessionId, started_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        id: uuid::Uuid::new_v4(),
+        session_id,
+        by_role: Role::Candidate,
+        started_at,
+        code: None,
+        result: None,
+    }
+}
+
 #[tokio::test]
 async fn sessions_and_runs_survive_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -40,13 +61,7 @@ async fn sessions_and_runs_survive_reopening() {
     let a = SessionId(uuid::Uuid::new_v4());
     let s = session(a);
     store.insert_session(&s).await.expect("insert");
-    let update = UpdateRecord {
-        version: 0,
-        at: s.created_at,
-        client_id: "c1".into(),
-        changes: serde_json::value::RawValue::from_string(r#"[[11, "x = 1"]]"#.into())
-            .expect("json"),
-    };
+    let update = update(s.created_at);
     store
         .append_updates(&a, std::slice::from_ref(&update), "x = 1", 1)
         .await
@@ -66,22 +81,10 @@ async fn sessions_and_runs_survive_reopening() {
         )
         .await
         .expect("state");
-    let run = RunRecord {
-        id: uuid::Uuid::new_v4(),
-        session_id: a,
-        by_role: Role::Candidate,
-        started_at: s.created_at,
-        finished_at: None,
-        status: None,
-        exit_code: None,
-        duration_ms: None,
-        build_ms: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        truncated: false,
-        code: None,
-    };
-    store.insert_run(&run).await.expect("run");
+    store
+        .insert_run(&started_run(a, s.created_at))
+        .await
+        .expect("run");
     drop(store);
 
     let store = SqliteStore::open(dir.path()).expect("reopen");
@@ -94,6 +97,24 @@ async fn sessions_and_runs_survive_reopening() {
     assert_eq!(got.ended_reason, Some(EndReason::Stopped));
     assert_eq!(got.files, s.files);
     assert!(store.live_sessions().await.expect("live").is_empty());
+    assert_eq!(store.fail_unfinished_runs().await.expect("fail"), vec![a]);
+    assert_eq!(
+        store.last_run(&a).await.expect("last").expect("run").status,
+        RunStatus::Error
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_by_creator_and_their_history_compacts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    let a = SessionId(uuid::Uuid::new_v4());
+    let s = session(a);
+    store.insert_session(&s).await.expect("insert");
+    store
+        .append_updates(&a, &[update(s.created_at)], "x = 1", 1)
+        .await
+        .expect("update");
     let page = |created_by: Option<&str>| ListPage {
         created_by: created_by.map(str::to_string),
         limit: 10,
@@ -127,11 +148,99 @@ async fn sessions_and_runs_survive_reopening() {
         (1, "x = 1")
     );
     assert!(store.updates(&a).await.expect("updates").is_empty());
-    assert_eq!(store.fail_unfinished_runs().await.expect("fail"), vec![a]);
+}
+
+#[tokio::test]
+async fn a_finished_run_reads_back_as_its_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    let a = SessionId(uuid::Uuid::new_v4());
+    let s = session(a);
+    store.insert_session(&s).await.expect("insert");
+    let mut run = started_run(a, s.created_at);
+    run.code = Some("print(1)".into());
+    store.insert_run(&run).await.expect("run");
+    assert_eq!(store.runs(&a).await.expect("runs"), vec![run.clone()]);
     assert_eq!(
-        store.last_run(&a).await.expect("last").expect("run").status,
-        Some(RunStatus::Error)
+        store.last_run(&a).await.expect("last"),
+        None,
+        "not finished"
     );
+    let result = RunResult {
+        by: Role::Candidate,
+        summary: RunSummary {
+            run_id: run.id,
+            status: RunStatus::Completed,
+            exit_code: Some(0),
+            duration_ms: 12,
+            // A build that ran within a millisecond: the flag is stored, not guessed.
+            build_ms: Some(0),
+            build_cached: false,
+            truncated: false,
+            started_at: s.created_at,
+            finished_at: s.created_at + chrono::Duration::milliseconds(400),
+        },
+        stdout: "1\n".into(),
+        stderr: "é🎉\n".into(),
+    };
+    store.finish_run(&a, &result, 10).await.expect("finish");
+    run.result = Some(result.clone());
+    assert_eq!(store.runs(&a).await.expect("runs"), vec![run]);
+    assert_eq!(
+        store.last_run(&a).await.expect("last"),
+        Some(result.summary)
+    );
+}
+
+#[tokio::test]
+async fn runs_stored_before_the_cache_flag_read_it_off_their_build_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    let a = SessionId(uuid::Uuid::new_v4());
+    let s = session(a);
+    store.insert_session(&s).await.expect("insert");
+    let mut ids = Vec::new();
+    for (i, build_ms) in [Some(0), Some(340), None].into_iter().enumerate() {
+        // Apart in time: runs read back in the order they started.
+        let run = started_run(a, s.created_at + chrono::Duration::seconds(i as i64));
+        store.insert_run(&run).await.expect("run");
+        let summary = RunSummary {
+            run_id: run.id,
+            status: RunStatus::Completed,
+            exit_code: Some(0),
+            duration_ms: 5,
+            build_ms,
+            build_cached: false,
+            truncated: false,
+            started_at: run.started_at,
+            finished_at: run.started_at,
+        };
+        let result = RunResult {
+            by: Role::Candidate,
+            summary,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        store.finish_run(&a, &result, 10).await.expect("finish");
+        ids.push(run.id);
+    }
+    drop(store);
+    // Back to the schema before migration 8, as a database written by an older livecode.
+    let conn = Connection::open(dir.path().join("livecode.db")).expect("open");
+    conn.execute_batch("ALTER TABLE runs DROP COLUMN build_cached; PRAGMA user_version = 7;")
+        .expect("downgrade");
+    drop(conn);
+
+    let store = SqliteStore::open(dir.path()).expect("migrate");
+    let cached: Vec<(uuid::Uuid, bool)> = store
+        .runs(&a)
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| (r.id, r.result.expect("finished").summary.build_cached))
+        .collect();
+    let want: Vec<(uuid::Uuid, bool)> = ids.into_iter().zip([true, false, false]).collect();
+    assert_eq!(cached, want, "0 ms was the cache's");
 }
 
 #[test]
