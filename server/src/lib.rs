@@ -122,6 +122,45 @@ fn spawn_image_work(
     });
 }
 
+/// The sessions' own background work: the registry's watches, the reaper, and stopping runs
+/// when the server shuts down.
+fn spawn_background(
+    config: &Config,
+    sessions: &SessionRegistry,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    sessions.spawn_background(shutdown);
+    tasks.spawn(session::run_reaper(
+        sessions.clone(),
+        config.reap_interval(),
+        shutdown.clone(),
+    ));
+    let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        shutdown.cancelled().await;
+        sessions.stop_for_shutdown().await;
+    });
+}
+
+/// After serving: lets the tasks finish, and the last events (runs stopped, participants gone)
+/// reach the store before the exit.
+async fn wind_down(tasks: &TaskTracker, sessions: &SessionRegistry) {
+    tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(20), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some tasks did not finish within 20 s of shutdown");
+    }
+    if tokio::time::timeout(std::time::Duration::from_secs(5), sessions.settled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some events were not stored within 5 s of shutdown");
+    }
+}
+
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
 /// is not session end: containers stay and are adopted by the next start.
 pub async fn run(
@@ -169,20 +208,8 @@ pub async fn run(
     if restored > 0 {
         tracing::info!(sessions = restored, "restored live sessions");
     }
-    sessions.spawn_background(&shutdown);
-    tasks.spawn(session::run_reaper(
-        sessions.clone(),
-        config.reap_interval(),
-        shutdown.clone(),
-    ));
+    spawn_background(&config, &sessions, &tasks, &shutdown);
     spawn_image_work(&config, &images, &environments, &sessions, &tasks);
-    {
-        let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            shutdown.cancelled().await;
-            sessions.stop_for_shutdown().await;
-        });
-    }
     tasks.spawn(sandbox::watch_engine(
         sandbox.clone(),
         config.health_interval(),
@@ -209,19 +236,6 @@ pub async fn run(
         shutdown.clone(),
     )
     .await?;
-    tasks.close();
-    if tokio::time::timeout(std::time::Duration::from_secs(20), tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some tasks did not finish within 20 s of shutdown");
-    }
-    // The last events (runs stopped, participants gone) reach the store before the exit.
-    if tokio::time::timeout(std::time::Duration::from_secs(5), sessions.settled())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some events were not stored within 5 s of shutdown");
-    }
+    wind_down(&tasks, &sessions).await;
     Ok(())
 }
