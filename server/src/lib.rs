@@ -1,19 +1,19 @@
 //! livecode: a live-coding session server for technical interviews.
 //!
 //! # Layout
-//! - `config`: [`Config`](config::Config), embedded defaults, then a file, then `LIVECODE_*`.
-//! - `state`: [`AppState`](state::AppState), what every handler may reach; `app`: the router.
-//! - `api`: REST under `/api/v1`; `ws`: the session socket; `web`: the embedded page.
-//! - `auth`: API key and session tokens (hashed, compared in constant time), roles and what each
-//!   may do (the one role policy).
-//! - `collab`: the document authority (versions, change sets in UTF-16, history); no I/O.
-//! - `session`: the registry of live sessions, runs (one at a time), event fan-out, the reaper.
-//! - `sandbox`: the narrow `Sandbox` and `ImageBuilder` traits, the client of each container's
-//!   runner, and the Docker backend.
-//! - `metrics`: Prometheus metrics at `/metrics`.
-//! - `questions`: interview questions, their test cases, test reports and who sees what.
-//! - `environments`: languages from `environments/*/environment.toml`, image builds.
-//! - `store`: SQLite persistence of sessions, documents and runs.
+//! In layers, each importing only from its own layer or those below (`tests/structure.rs`
+//! checks that no imports go round in a circle):
+//! - the floor: `model` (the shared vocabulary: ids, statuses, run summaries and results,
+//!   participants, end reasons), `auth` (tokens, roles and the one role policy), `config`,
+//!   `metrics` (the recorder), `collab` (the document authority; no I/O);
+//! - engines: `store` (SQLite), `questions`, `webhooks` (the audit trail and its delivery),
+//!   `sandbox` (the `Sandbox` and `ImageBuilder` traits, the runner's stream, Docker),
+//!   `environments` (languages and their images);
+//! - `session`: live sessions, their containers, runs, test runs, switches, and `journal`, the
+//!   one door for a session's writes;
+//! - the edge: `state` ([`AppState`](state::AppState)), `api` (REST and `/metrics`), `ws` (the
+//!   socket and its schemas), `web` (the pages), `app` (the router), `serve` (the accept loop
+//!   with limits), and `cli`, `client` for the binary.
 //!
 //! [`run`] is the seam `main` and the tests share: it serves on a bound listener until the
 //! shutdown token is cancelled.
