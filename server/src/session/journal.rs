@@ -198,14 +198,9 @@ impl Context {
 
 #[cfg(test)]
 mod tests {
-    use tokio_util::task::TaskTracker;
-
     use super::*;
     use crate::auth::Role;
     use crate::config::Config;
-    use crate::environments::Environments;
-    use crate::sandbox::testing::Unreachable;
-    use crate::sandbox::EngineHealth;
     use crate::session::events::Focus;
     use crate::session::{NewSession, SessionRegistry, BY_KEY};
     use crate::store::{SqliteStore, Store};
@@ -218,20 +213,7 @@ mod tests {
     async fn an_event_is_recorded_before_a_subscriber_hears_of_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
-        let environments = Arc::new(Environments::load("").expect("embedded environments"));
-        environments
-            .get("python")
-            .expect("python")
-            .set_image(Some("sha256:test".into()));
-        let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
-        let sessions = SessionRegistry::new(
-            Arc::new(Unreachable),
-            engine,
-            store.clone(),
-            environments,
-            Arc::new(Config::defaults()),
-            TaskTracker::new(),
-        );
+        let sessions = SessionRegistry::offline(store.clone(), Arc::new(Config::defaults()));
         let new = NewSession {
             created_by: BY_KEY.into(),
             ..Default::default()

@@ -260,3 +260,33 @@ impl SessionRegistry {
         self.shared.quotas.forget_idle();
     }
 }
+
+#[cfg(test)]
+impl SessionRegistry {
+    /// For unit tests: a registry over `store` with the embedded environments (python marked
+    /// built) and a sandbox that never answers: everything a session does but run code.
+    pub(crate) fn offline(store: Arc<dyn Store>, config: Arc<Config>) -> Self {
+        let environments = Arc::new(Environments::load("").expect("embedded environments"));
+        environments
+            .get("python")
+            .expect("python")
+            .set_image(Some("sha256:test".into()));
+        let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
+        Self::new(
+            Arc::new(crate::sandbox::testing::Unreachable),
+            engine,
+            store,
+            environments,
+            config,
+            TaskTracker::new(),
+        )
+    }
+
+    /// What an `offline` registry was made with, for the `AppState` beside it.
+    pub(crate) fn parts(&self) -> (Arc<Environments>, TaskTracker) {
+        (
+            self.shared.ctx.environments.clone(),
+            self.shared.ctx.tasks.clone(),
+        )
+    }
+}

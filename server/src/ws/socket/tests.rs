@@ -9,9 +9,6 @@ use tokio_util::sync::PollSender;
 
 use super::*;
 use crate::config::Config;
-use crate::environments::Environments;
-use crate::sandbox::testing::Unreachable;
-use crate::sandbox::EngineHealth;
 use crate::session::{NewSession, SessionRegistry};
 use crate::store::SqliteStore;
 
@@ -19,22 +16,9 @@ use crate::store::SqliteStore;
 /// socket does but run code.
 async fn state(dir: &std::path::Path) -> AppState {
     let config = Arc::new(Config::defaults());
-    let environments = Arc::new(Environments::load("").expect("embedded environments"));
-    environments
-        .get("python")
-        .expect("python")
-        .set_image(Some("sha256:test".into()));
-    let (_engine_tx, engine) = tokio::sync::watch::channel(EngineHealth::Ok("test".into()));
-    let tasks = tokio_util::task::TaskTracker::new();
     let store: Arc<dyn crate::store::Store> = Arc::new(SqliteStore::open(dir).expect("store"));
-    let sessions = SessionRegistry::new(
-        Arc::new(Unreachable),
-        engine,
-        store.clone(),
-        environments.clone(),
-        config.clone(),
-        tasks.clone(),
-    );
+    let sessions = SessionRegistry::offline(store.clone(), config.clone());
+    let (environments, tasks) = sessions.parts();
     AppState {
         config,
         sessions,
