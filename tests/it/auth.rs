@@ -47,7 +47,7 @@ async fn a_session_token_opens_only_its_own_session() {
         format!("?token={}", b.interviewer),
         "?token=nope".into(),
     ] {
-        let (status, body) = refused_upgrade(&server.ws_url(&a.id, &query)).await;
+        let (status, body) = refused_upgrade(&server.ws_url(&a.id, &query), None).await;
         check_error_body(&body, "UNAUTHORIZED", "refused upgrade");
         assert_eq!(status, 401, "{body}");
     }

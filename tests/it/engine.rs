@@ -247,26 +247,18 @@ async fn a_pool_hit_is_ready_at_once_and_a_miss_works_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_containers_are_adopted_at_start_up() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let home = ServerHome::new();
     let env = [("LIVECODE_POOL__DEFAULT_SIZE", "2")];
-    let mut first =
-        SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let mut first = home.spawn_with(&env, None).await;
     wait_warm(&first.api(), "python", 2).await;
-    let pooled = docker_ps(
-        &[&format!("label=livecode.instance={}", containers.instance)],
-        false,
-    );
+    let label = format!("label=livecode.instance={}", home.instance());
+    let pooled = docker_ps(&[&label], false);
     assert_eq!(pooled.len(), 2, "{pooled:?}");
     first.kill();
 
-    let second = SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let second = home.spawn_with(&env, None).await;
     wait_warm(&second.api(), "python", 2).await;
-    let mut now = docker_ps(
-        &[&format!("label=livecode.instance={}", containers.instance)],
-        false,
-    );
+    let mut now = docker_ps(&[&label], false);
     let mut was = pooled.clone();
     now.sort();
     was.sort();
@@ -277,12 +269,7 @@ async fn pool_containers_are_adopted_at_start_up() {
         second.log_text()
     );
 
-    let created = Session::from(
-        second
-            .api()
-            .create_session(json!({"environment": "python", "code": "print('adopted')"}))
-            .await,
-    );
+    let created = second.python("print('adopted')").await;
     let result = second
         .api()
         .execute(&created.id, &created.candidate, json!({}))

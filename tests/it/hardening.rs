@@ -10,65 +10,13 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
 
-/// A spawned server with its own data dir and instance, and `env` on top of the defaults.
-struct Spawned {
-    server: SpawnedServer,
-    _containers: InstanceGuard,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn(env: &[(&str, &str)], nofile: Option<u64>) -> Spawned {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let guard = InstanceGuard::new();
-    let server = SpawnedServer::spawn_with(
-        &dir.path().join("data"),
-        &guard.instance,
-        &dir.path().join("server.log"),
-        env,
-        nofile,
-    )
-    .await;
-    Spawned {
-        server,
-        _containers: guard,
-        _dir: dir,
-    }
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-/// Opens a socket on a spawned server and reads its `welcome`.
-async fn connect(server: &SpawnedServer, session: &str, query: &str) -> (WsStream, Value) {
-    let url = server.ws_url(session, query);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .unwrap_or_else(|e| panic!("upgrade at {url}: {e}"));
-    let welcome = next_json(&mut ws).await;
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    (ws, welcome)
-}
-
-/// The HTTP status a refused upgrade answered with.
-async fn refused_upgrade(url: &str, origin: Option<&str>) -> u16 {
-    let mut request = url.into_client_request().expect("request");
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().expect("header"));
-    }
-    match tokio_tungstenite::connect_async(request).await {
-        Ok(_) => panic!("the upgrade at {url} was accepted"),
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
-        Err(other) => panic!("the upgrade failed without an HTTP answer: {other}"),
-    }
 }
 
 /// `[0,0,…,0,len]`: a change set of `zeros` zero-length keeps, the attack's no-op.
@@ -82,24 +30,13 @@ fn no_op_update(version: u64, zeros: usize, len: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_op_updates_are_refused_and_cost_no_memory() {
     // The byte budget would stretch this to a minute; it is tested on its own below.
-    let s = spawn(
+    let server = SpawnedServer::start(
         &[("LIVECODE_SOCKETS__BYTES_PER_SECOND", "1000000000")],
         None,
     )
     .await;
-    let server = &s.server;
-    let session = Session::from(
-        server
-            .api()
-            .create_session(json!({"environment": "python", "code": "print(1)"}))
-            .await,
-    );
-    let (mut ws, welcome) = connect(
-        server,
-        &session.id,
-        &format!("?token={}", session.candidate),
-    )
-    .await;
+    let session = server.python("print(1)").await;
+    let (mut ws, welcome) = server.connect(&session.id, &session.candidate, "").await;
     let version = welcome["version"].as_u64().expect("version");
     let flood = no_op_update(version, 280_000, 8);
     assert!(flood.len() > 500_000, "the attack's size: {}", flood.len());
@@ -138,12 +75,7 @@ async fn no_op_updates_are_refused_and_cost_no_memory() {
     // Nothing was stored: the history is empty and the document unchanged.
     let history = server.api().history(&session).await;
     assert_eq!(history["updates"], json!([]), "{history}");
-    let (_, again) = connect(
-        server,
-        &session.id,
-        &format!("?token={}", session.candidate),
-    )
-    .await;
+    let (_, again) = server.connect(&session.id, &session.candidate, "").await;
     assert_eq!(again["document"], "print(1)");
     assert_eq!(again["version"], version);
 }
@@ -231,18 +163,11 @@ async fn a_flooding_socket_only_slows_itself() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stdin_is_capped_and_a_stalled_socket_holds_a_bounded_queue() {
-    let s = spawn(&[], None).await;
-    let server = &s.server;
-    let session = Session::from(
-        server
-            .api()
-            .create_session(json!({"environment": "bash", "code": "cat > /dev/null"}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
+    let server = SpawnedServer::start(&[], None).await;
+    let session = server.bash("cat > /dev/null").await;
     // A socket of the candidate's that never reads again.
-    let (stalled, _) = connect(server, &session.id, &query).await;
-    let (mut typing, _) = connect(server, &session.id, &query).await;
+    let stalled = server.ws(&session.id, &session.candidate).await;
+    let mut typing = server.ws(&session.id, &session.candidate).await;
     send(&mut typing, msg::run_document()).await;
     next_of_type(&mut typing, "run_started").await;
 
@@ -310,7 +235,7 @@ async fn stdin_is_capped_and_a_stalled_socket_holds_a_bounded_queue() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_observers_through_output_floods_stay_bounded() {
-    let s = spawn(
+    let server = SpawnedServer::start(
         &[
             ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
             ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
@@ -320,29 +245,16 @@ async fn slow_observers_through_output_floods_stay_bounded() {
         None,
     )
     .await;
-    let server = &s.server;
-    let session = Session::from(
-        server
-            .api()
-            .create_session(json!({"environment": "python",
-                "code": "import sys\nsys.stdout.write('x' * 2_000_000)\n"}))
-            .await,
-    );
-    let (mut candidate, _) = connect(
-        server,
-        &session.id,
-        &format!("?token={}", session.candidate),
-    )
-    .await;
+    let session = server
+        .python("import sys\nsys.stdout.write('x' * 2_000_000)\n")
+        .await;
+    let mut candidate = server.ws(&session.id, &session.candidate).await;
     let before = server.rss_kib();
     let mut observers = Vec::new();
     for _ in 0..100 {
-        let (ws, _) = connect(
-            server,
-            &session.id,
-            &format!("?token={}&readonly=1", session.interviewer),
-        )
-        .await;
+        let (ws, _) = server
+            .connect(&session.id, &session.interviewer, "&readonly=1")
+            .await;
         observers.push(ws); // never read again
     }
     let with_sockets = server.rss_kib();
@@ -373,14 +285,9 @@ async fn an_observer_cursor_flood_disconnects_nobody() {
     let server = TestServer::start(|_| {}).await;
     let session = server.python("print('still here')").await;
     let mut candidate = server.ws(&session.id, &session.candidate).await;
-    let url = server.ws_url(
-        &session.id,
-        &format!("?token={}&readonly=1", session.interviewer),
-    );
-    let (mut observer, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .expect("observer");
-    next_json(&mut observer).await; // welcome
+    let (observer, _) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
     let (mut sink, mut observer_reads) = observer.split();
     // The observer reads what it is sent, so only the flood is under test.
     tokio::spawn(async move { while observer_reads.next().await.is_some() {} });
@@ -434,13 +341,13 @@ async fn sockets_are_capped_per_token_and_per_session() {
         open.push(server.ws(&session.id, &session.interviewer).await);
     }
     let url = server.ws_url(&session.id, &format!("?token={}", session.interviewer));
-    assert_eq!(refused_upgrade(&url, None).await, 429);
+    assert_eq!(refused_upgrade(&url, None).await.0, 429);
     // Another token still gets in, up to the session's cap.
     for _ in 0..2 {
         open.push(server.ws(&session.id, &session.candidate).await);
     }
     let url = server.ws_url(&session.id, &format!("?token={}", session.candidate));
-    assert_eq!(refused_upgrade(&url, None).await, 429);
+    assert_eq!(refused_upgrade(&url, None).await.0, 429);
     // A socket that authenticates by message is held to the same caps.
     let (mut late, _) = tokio_tungstenite::connect_async(server.ws_url(&session.id, ""))
         .await
@@ -668,7 +575,7 @@ async fn cross_site_requests_are_refused_and_listed_origins_get_cors() {
     let session = server.bash("echo hi").await;
     let url = server.ws_url(&session.id, &format!("?token={}", session.candidate));
     assert_eq!(
-        refused_upgrade(&url, Some("https://evil.example")).await,
+        refused_upgrade(&url, Some("https://evil.example")).await.0,
         403
     );
 }
@@ -782,30 +689,22 @@ fn allow_many_files() {
 
 /// A server started under an open-file limit of 1024 (a common service default), with a
 /// session whose program prints `says` and a candidate socket open on it.
-async fn under_file_limit(env: &[(&str, &str)], says: &str) -> (Spawned, WsStream) {
+async fn under_file_limit(env: &[(&str, &str)], says: &str) -> (SpawnedServer, WsStream) {
     allow_many_files();
-    let s = spawn(env, Some(1024)).await;
-    let code = format!("print('{says}')");
-    let session = Session::from(
-        s.server
-            .api()
-            .create_session(json!({"environment": "python", "code": code}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
-    let (ws, _) = connect(&s.server, &session.id, &query).await;
-    (s, ws)
+    let server = SpawnedServer::start(env, Some(1024)).await;
+    let session = server.python(&format!("print('{says}')")).await;
+    let ws = server.ws(&session.id, &session.candidate).await;
+    (server, ws)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn half_open_connections_do_not_stop_the_server() {
     // The server raises what it can of the file limit and keeps a reserve.
-    let (s, mut existing) = under_file_limit(
+    let (server, mut existing) = under_file_limit(
         &[("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")],
         "served",
     )
     .await;
-    let server = &s.server;
     let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
 
     let started = Instant::now();
@@ -843,7 +742,7 @@ async fn half_open_connections_do_not_stop_the_server() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_connection_table_leaves_files_for_runs() {
     // No per-address cap: the attacker takes every connection the server allows.
-    let (s, mut existing) = under_file_limit(
+    let (server, mut existing) = under_file_limit(
         &[
             ("LIVECODE_SERVER__HEADER_READ_TIMEOUT_SECONDS", "4"),
             ("LIVECODE_SERVER__MAX_CONNECTIONS_PER_IP", "0"),
@@ -851,7 +750,6 @@ async fn a_full_connection_table_leaves_files_for_runs() {
         "still runs",
     )
     .await;
-    let server = &s.server;
     let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
     let mut attack = half_open(addr, "127.0.0.2", 1100).await;
     // Docker still has file handles: the open session runs code.
@@ -885,12 +783,10 @@ async fn a_full_connection_table_leaves_files_for_runs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_checks_never_reach_the_engine() {
     use std::sync::atomic::Ordering;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("docker.sock");
-    let proxy = DockerProxy::start(socket.clone());
+    let proxy = DockerProxy::start();
     let pings = proxy.engine_checks.clone();
     let server = TestServer::start(|c| {
-        c.docker.host = format!("unix://{}", socket.display());
+        c.docker.host = proxy.host();
         c.server.health_interval_seconds = 1.0;
     })
     .await;
@@ -968,8 +864,7 @@ async fn only_interviewers_and_the_key_see_the_container() {
 async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
     const TAB: usize = 250_000;
     const TABS_TRIED: usize = 8;
-    let s = spawn(&[], None).await;
-    let server = &s.server;
+    let server = SpawnedServer::start(&[], None).await;
     let rss_before = server.rss_kib();
     let files: serde_json::Map<String, Value> = (0..63)
         .map(|i| (format!("tab{i}.txt"), json!("")))
@@ -977,20 +872,10 @@ async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
     let mut sessions = Vec::new();
     let mut accepted_bytes = Vec::new();
     for _ in 0..3 {
-        let session = Session::from(
-            server
-                .api()
-                .create_session(
-                    json!({"environment": "python", "code": "print('ok')\n", "files": files}),
-                )
-                .await,
-        );
-        let (mut ws, _) = connect(
-            server,
-            &session.id,
-            &format!("?token={}", session.candidate),
-        )
-        .await;
+        let session = server
+            .session(json!({"environment": "python", "code": "print('ok')\n", "files": files}))
+            .await;
+        let mut ws = server.ws(&session.id, &session.candidate).await;
         let mut refusals = 0usize;
         for i in 0..TABS_TRIED {
             send(
@@ -1009,12 +894,7 @@ async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
             refusals += 1;
         }
         // What the session holds, as a new socket of the interviewer's is shown it.
-        let (_, held) = connect(
-            server,
-            &session.id,
-            &format!("?token={}", session.interviewer),
-        )
-        .await;
+        let (_, held) = server.connect(&session.id, &session.interviewer, "").await;
         let accepted: usize = held["files"]
             .as_array()
             .expect("files")
@@ -1032,14 +912,13 @@ async fn file_tabs_cannot_outgrow_the_code_limit_nor_flood_welcomes() {
     }
     let rss_after_tabs = server.rss_kib();
     let target = &sessions[0];
-    let query = format!("?token={}", target.candidate);
-    let (_, welcome) = connect(server, &target.id, &query).await;
+    let (_, welcome) = server.connect(&target.id, &target.candidate, "").await;
     let welcome_bytes = welcome.to_string().len();
 
     // Sixteen reconnect loops for 5 s.
     let loops: Vec<_> = (0..16)
         .map(|_| {
-            let url = server.ws_url(&target.id, &query);
+            let url = server.ws_url(&target.id, &format!("?token={}", target.candidate));
             tokio::spawn(async move {
                 let (mut bytes, mut welcomes, mut refused) = (0usize, 0usize, 0usize);
                 let until = Instant::now() + Duration::from_secs(5);
@@ -1241,8 +1120,7 @@ async fn twenty_addresses_holding_every_connection_do_not_lock_others_out() {
 /// removed as soon as the engine is back, not at the next start.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_outage_refuses_switches_and_leaves_no_container_behind() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    let proxy = DockerProxy::start();
     // Pings 20 s apart: only a failed call can tell the server of the outage sooner.
     let server = TestServer::start(|c| {
         c.docker.host = proxy.host();
@@ -1328,20 +1206,6 @@ async fn an_engine_outage_refuses_switches_and_leaves_no_container_behind() {
         .execute(&kept.id, &kept.candidate, json!({}))
         .await;
     assert_eq!(result["stdout"], "kept\n", "{result}");
-}
-
-/// What `docker ARGS` printed, trimmed; panics if it failed.
-fn docker_output(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

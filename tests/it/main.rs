@@ -2,7 +2,8 @@
 //! against the real Docker engine, over real HTTP and WebSocket. No mock stands in for Docker.
 //!
 //! # Layout
-//! - `support`: `TestServer`, `SpawnedServer`, REST and socket helpers, one per boundary.
+//! - `support`: `TestServer`, `SpawnedServer` on a `ServerHome`, REST and socket helpers, one
+//!   per boundary.
 //! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
 //! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
 //! - `builds`: the build cache, and the resident compilers (kotlind, javad) runs cannot harm.

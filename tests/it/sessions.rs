@@ -502,8 +502,7 @@ async fn missing_images_are_not_built_when_the_config_says_so() {
 /// all of it works again when the engine is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_outage_is_a_503_not_a_session_stuck_creating() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    let proxy = DockerProxy::start();
     let server = TestServer::start(|c| {
         c.docker.host = proxy.host();
         c.server.health_interval_seconds = 0.4;
@@ -564,8 +563,7 @@ async fn an_engine_outage_is_a_503_not_a_session_stuck_creating() {
 #[tokio::test(flavor = "multi_thread")]
 async fn after_an_outage_dead_containers_are_replaced_and_sockets_told() {
     const SESSIONS: usize = 4;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    let proxy = DockerProxy::start();
     let server = TestServer::start(|c| {
         c.docker.host = proxy.host();
         c.server.health_interval_seconds = 0.4;
