@@ -30,8 +30,9 @@
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
-//! - `workspace`: what a run leaves (deep, wide, big) never bricks the next; a sandbox that
-//!   cannot be cleared is replaced.
+//! - `replacement`: a container removed, paused, killed mid-run, not clearable, or dead
+//!   through an engine outage is replaced and the session goes on; an outage's leftovers go.
+//! - `workspace`: what a run leaves (deep, wide, big) never bricks the next.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the runner build).
 
@@ -49,6 +50,7 @@ mod openapi;
 mod operations;
 mod questions;
 mod reaper;
+mod replacement;
 mod restart;
 mod runs;
 mod sessions;
