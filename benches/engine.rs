@@ -63,6 +63,8 @@ fn ms(s: Stats) -> String {
 struct Bench {
     id: String,
     token: String,
+    /// Reads the container, which candidates are not shown.
+    interviewer: String,
     ws: WsStream,
 }
 
@@ -73,6 +75,7 @@ impl Bench {
         let mut this = Self {
             id: session.id,
             token: session.candidate,
+            interviewer: session.interviewer,
             ws,
         };
         this.wait_ready(server).await;
@@ -92,7 +95,7 @@ impl Bench {
     }
 
     async fn container(&self, server: &SpawnedServer) -> String {
-        let got = server.api().get_session(&self.id, &self.token).await;
+        let got = server.api().get_session(&self.id, &self.interviewer).await;
         got["container_id"].as_str().expect("container").to_string()
     }
 

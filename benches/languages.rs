@@ -100,7 +100,8 @@ async fn session(server: &SpawnedServer, env: &Environment) -> (String, String, 
     let (id, token) = (session.id, session.candidate);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let got = server.api().get_session(&id, &token).await;
+        // The interviewer's view: candidates are not shown the container.
+        let got = server.api().get_session(&id, &session.interviewer).await;
         if got["status"] == "ready" {
             let container = got["container_id"].as_str().expect("container").to_string();
             return (id, token, container);
