@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{Server, Ws};
+use support::{next_of_type, rss_mib, start_server, Server, SpawnedServer, WsStream};
 
 const PROGRAM: &str = "print(1)";
 const ROUNDS: usize = 40;
@@ -63,37 +63,29 @@ fn ms(s: Stats) -> String {
 struct Bench {
     id: String,
     token: String,
-    ws: Ws,
+    /// Reads the container, which candidates are not shown.
+    interviewer: String,
+    ws: WsStream,
 }
 
 impl Bench {
-    async fn create(server: &Server, code: &str) -> Self {
-        let (id, token, _) = server
-            .session(json!({"environment": "python", "code": code}))
-            .await
-            .expect("session");
-        let ws = server
-            .socket(&id, &format!("?token={token}"))
-            .await
-            .expect("socket");
-        let mut this = Self { id, token, ws };
+    async fn create(server: &SpawnedServer, code: &str) -> Self {
+        let session = server.python(code).await;
+        let ws = server.ws(&session.id, &session.candidate).await;
+        let mut this = Self {
+            id: session.id,
+            token: session.candidate,
+            interviewer: session.interviewer,
+            ws,
+        };
         this.wait_ready(server).await;
         this
     }
 
-    async fn wait_ready(&mut self, server: &Server) {
+    async fn wait_ready(&mut self, server: &SpawnedServer) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let got: Value = server
-                .http
-                .get(server.url(&format!("/sessions/{}", self.id)))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .expect("get")
-                .json()
-                .await
-                .expect("json");
+            let got = server.api().get_session(&self.id, &self.token).await;
             if got["status"] == "ready" {
                 return;
             }
@@ -102,17 +94,8 @@ impl Bench {
         }
     }
 
-    async fn container(&self, server: &Server) -> String {
-        let got: Value = server
-            .http
-            .get(server.url(&format!("/sessions/{}", self.id)))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+    async fn container(&self, server: &SpawnedServer) -> String {
+        let got = server.api().get_session(&self.id, &self.interviewer).await;
         got["container_id"].as_str().expect("container").to_string()
     }
 
@@ -278,7 +261,7 @@ fn bench_server_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn latency(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
+async fn latency(server: &SpawnedServer, docker: &Docker, rows: &mut Vec<String>) {
     let mut s = Bench::create(server, PROGRAM).await;
     for _ in 0..3 {
         s.run().await;
@@ -482,7 +465,7 @@ async fn loop_resident(docker: &Docker, containers: &[String]) -> Rate {
     rate(per, begun)
 }
 
-async fn throughput(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
+async fn throughput(server: &SpawnedServer, docker: &Docker, rows: &mut Vec<String>) {
     let mut sessions = Vec::new();
     for _ in 0..32 {
         sessions.push(Bench::create(server, PROGRAM).await);
@@ -530,47 +513,27 @@ async fn throughput(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
 }
 
 /// `POST /sessions` → the socket's welcome (or a later status) says `ready`.
-async fn create_to_ready(server: &Server) -> (Duration, bool) {
+async fn create_to_ready(server: &SpawnedServer) -> (Duration, bool) {
     let started = Instant::now();
-    let (id, token, _) = server
-        .session(json!({"environment": "python", "code": PROGRAM}))
-        .await
-        .expect("session");
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(server.ws_url(&id, &format!("?token={token}")))
-            .await
-            .expect("socket");
-    let mut welcome_ready = None;
-    loop {
-        let Some(Ok(Message::Text(text))) = ws.next().await else {
-            panic!("socket closed");
-        };
-        let v: Value = serde_json::from_str(&text).expect("json");
-        let ready = match v["type"].as_str() {
-            Some("welcome") => {
-                let ready = v["session"]["status"] == "ready";
-                welcome_ready = Some(ready);
-                ready
-            }
-            Some("status") => v["status"] == "ready",
-            _ => false,
-        };
-        if ready {
-            let took = started.elapsed();
-            let _ = server
-                .http
-                .delete(server.url(&format!("/sessions/{id}")))
-                .send()
-                .await;
-            return (took, welcome_ready == Some(true));
-        }
+    let session = server.python(PROGRAM).await;
+    let (mut ws, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let hit = welcome["session"]["status"] == "ready";
+    if !hit {
+        while next_of_type(&mut ws, "status").await["status"] != "ready" {}
     }
+    let took = started.elapsed();
+    let _ = server
+        .http
+        .delete(server.api().url(&session.path()))
+        .send()
+        .await;
+    (took, hit)
 }
 
-async fn pool_warm(server: &Server) -> u64 {
+async fn pool_warm(server: &SpawnedServer) -> u64 {
     let health: Value = server
         .http
-        .get(server.url("/health"))
+        .get(server.api().url("/health"))
         .send()
         .await
         .expect("health")
@@ -584,7 +547,7 @@ async fn pool_warm(server: &Server) -> u64 {
         .unwrap_or(0)
 }
 
-async fn create(server: &Server, rows: &mut Vec<String>) {
+async fn create(server: &SpawnedServer, rows: &mut Vec<String>) {
     let mut hits = Vec::new();
     for _ in 0..20 {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -599,7 +562,7 @@ async fn create(server: &Server, rows: &mut Vec<String>) {
     let bin = env!("CARGO_BIN_EXE_livecode");
     let mut env = bench_server_env();
     env.push(("LIVECODE_POOL__DEFAULT_SIZE", "0"));
-    let no_pool = Server::start(bin, &env, None).await;
+    let no_pool = start_server(bin, &env, None).await;
     let mut misses = Vec::new();
     for _ in 0..20 {
         misses.push(create_to_ready(&no_pool).await.0);
@@ -644,9 +607,9 @@ fn host_available_mib() -> f64 {
 async fn idle(rows: &mut Vec<String>) {
     const SESSIONS: usize = 200;
     let bin = env!("CARGO_BIN_EXE_livecode");
-    let server = Server::start(bin, &bench_server_env(), None).await;
+    let server = start_server(bin, &bench_server_env(), None).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss_before, host_before) = (server.rss_mib(), host_available_mib());
+    let (rss_before, host_before) = (rss_mib(&server), host_available_mib());
     let server_ref = &server;
     let made: Vec<(String, String)> = futures_util::stream::iter(0..SESSIONS)
         .map(|_| async move {
@@ -658,7 +621,7 @@ async fn idle(rows: &mut Vec<String>) {
         .collect()
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (rss_after, host_after) = (server.rss_mib(), host_available_mib());
+    let (rss_after, host_after) = (rss_mib(&server), host_available_mib());
     let mut per: Vec<f64> = made.iter().filter_map(|(_, c)| container_mib(c)).collect();
     per.sort_by(f64::total_cmp);
     let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
@@ -679,7 +642,7 @@ async fn idle(rows: &mut Vec<String>) {
     ));
 }
 
-async fn flood(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
+async fn flood(server: &SpawnedServer, docker: &Docker, rows: &mut Vec<String>) {
     let program = format!("import sys; sys.stdout.buffer.write(b'x' * {FLOOD_BYTES})");
     let mut s = Bench::create(server, &program).await;
     let container = s.container(server).await;
@@ -711,10 +674,10 @@ async fn flood(server: &Server, docker: &Docker, rows: &mut Vec<String>) {
 
 /// gVisor beside runc: a second server with `docker.runtime = "runsc"`, the same program,
 /// the same measurements, one after the other in this run.
-async fn gvisor(runc: &Server, rows: &mut Vec<String>) {
+async fn gvisor(runc: &SpawnedServer, rows: &mut Vec<String>) {
     let mut env = bench_server_env();
     env.push(("LIVECODE_DOCKER__RUNTIME", "runsc"));
-    let runsc = Server::start(env!("CARGO_BIN_EXE_livecode"), &env, None).await;
+    let runsc = start_server(env!("CARGO_BIN_EXE_livecode"), &env, None).await;
     let mut measured = Vec::new();
     for (name, server) in [("runc", runc), ("runsc", &runsc)] {
         let mut sessions = Vec::new();
@@ -773,7 +736,7 @@ async fn main() {
     let bin = env!("CARGO_BIN_EXE_livecode");
     let mut env = bench_server_env();
     env.push(("LIVECODE_POOL__DEFAULT_SIZE", "4"));
-    let server = Server::start(bin, &env, None).await;
+    let server = start_server(bin, &env, None).await;
     let docker = Docker::connect_with_defaults()
         .expect("docker")
         .negotiate_version()

@@ -19,20 +19,53 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod support;
 
-use support::{until, Server};
+use support::{open_socket, rss_mib, start_server, Server, SpawnedServer, WsStream};
+
+/// Reads frames until one whose text contains `needle`, or `wait` passes.
+async fn until(ws: &mut WsStream, needle: &str, wait: Duration) -> Option<String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains(needle) => {
+                return Some(t.to_string())
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => return Some(format!("closed {frame:?}")),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// A socket of `token` with `extra_query`, once it has its `welcome`; `None` if refused.
+async fn socket(
+    server: &SpawnedServer,
+    id: &str,
+    token: &str,
+    extra_query: &str,
+) -> Option<WsStream> {
+    let url = server.ws_url(id, &format!("?token={token}{extra_query}"));
+    open_socket(&url).await.ok().map(|(ws, _)| ws)
+}
+
+/// A session whose document is `code` (python), and its candidate's socket.
+async fn candidate(server: &SpawnedServer, code: &str) -> WsStream {
+    let session = server.python(code).await;
+    server.ws(&session.id, &session.candidate).await
+}
 
 /// 100 updates whose change set is 280,000 zero-length keeps, each on the version the server
 /// is at: RSS growth.
 async fn no_op_updates(bin: &str) -> String {
-    let server = Server::start(
+    let server = start_server(
         bin,
         &[("LIVECODE_SOCKETS__BYTES_PER_SECOND", "1000000000")],
         None,
     )
     .await;
-    let (_, mut ws) = server.candidate("print(1)").await;
+    let mut ws = candidate(&server, "print(1)").await;
     let zeros = "0,".repeat(280_000);
-    let before = server.rss_mib();
+    let before = rss_mib(&server);
     let mut peak = before;
     let mut version = 0;
     for _ in 0..100 {
@@ -48,11 +81,11 @@ async fn no_op_updates(bin: &str) -> String {
         if answer.is_some_and(|a| a.contains("\"type\":\"updates\"")) {
             version += 1;
         }
-        peak = peak.max(server.rss_mib());
+        peak = peak.max(rss_mib(&server));
     }
     format!(
         "+{:.1} MiB (peak +{:.1}); {version} accepted",
-        server.rss_mib() - before,
+        rss_mib(&server) - before,
         peak - before
     )
 }
@@ -63,32 +96,22 @@ async fn slow_sockets(bin: &str) -> String {
         ("LIVECODE_SOCKETS__MAX_PER_SESSION", "200"),
         ("LIVECODE_SOCKETS__MAX_PER_TOKEN", "200"),
     ];
-    let server = Server::start(bin, &caps, None).await;
+    let server = start_server(bin, &caps, None).await;
     let code = "import sys\nsys.stdout.write('x' * 2_000_000)\n";
-    let (id, candidate, interviewer) = server
-        .session(json!({"environment": "python", "code": code}))
-        .await
-        .expect("session");
-    let mut ws = server
-        .socket(&id, &format!("?token={candidate}"))
-        .await
-        .expect("socket");
-    let before = server.rss_mib();
+    let session = server.python(code).await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    let before = rss_mib(&server);
     let mut observers = Vec::new();
     for _ in 0..100 {
-        observers.extend(
-            server
-                .socket(&id, &format!("?token={interviewer}&readonly=1"))
-                .await,
-        );
+        observers.extend(socket(&server, &session.id, &session.interviewer, "&readonly=1").await);
     }
-    let mut peak = server.rss_mib();
+    let mut peak = rss_mib(&server);
     for _ in 0..5 {
         let _ = ws
             .send(Message::Text(json!({"type": "run"}).to_string().into()))
             .await;
         until(&mut ws, "run_finished", Duration::from_secs(60)).await;
-        peak = peak.max(server.rss_mib());
+        peak = peak.max(rss_mib(&server));
     }
     format!("+{:.1} MiB ({} sockets)", peak - before, observers.len())
 }
@@ -117,12 +140,12 @@ async fn half_open(port: u16, count: usize) -> Vec<tokio::net::TcpStream> {
 /// 3,000 half-open connections under a 1024-file limit: can a new client be served, and does
 /// a run on an open session work?
 async fn half_open_connections(bin: &str) -> String {
-    let server = Server::start(bin, &[], Some(1024)).await;
-    let (_, mut ws) = server.candidate("print('ok')").await;
+    let server = start_server(bin, &[], Some(1024)).await;
+    let mut ws = candidate(&server, "print('ok')").await;
     let held = half_open(server.port, 3000).await;
     let t = Instant::now();
     let served = matches!(
-        server.http.get(server.url("/health")).timeout(Duration::from_secs(5)).send().await,
+        server.http.get(server.api().url("/health")).timeout(Duration::from_secs(5)).send().await,
         Ok(r) if r.status().is_success()
     );
     let served = if served {
@@ -144,19 +167,12 @@ async fn half_open_connections(bin: &str) -> String {
 
 /// A read-only observer floods cursor messages for 5 s: is the candidate disconnected?
 async fn cursor_flood(bin: &str) -> String {
-    let server = Server::start(bin, &[], None).await;
-    let (id, candidate, interviewer) = server
-        .session(json!({"environment": "python", "code": ""}))
-        .await
-        .expect("session");
-    let mut ws = server
-        .socket(&id, &format!("?token={candidate}"))
-        .await
-        .expect("socket");
-    let observer = server
-        .socket(&id, &format!("?token={interviewer}&readonly=1"))
-        .await
-        .expect("observer");
+    let server = start_server(bin, &[], None).await;
+    let session = server.python("").await;
+    let mut ws = server.ws(&session.id, &session.candidate).await;
+    let (observer, _) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
     let (mut sink, mut reads) = observer.split();
     tokio::spawn(async move { while reads.next().await.is_some() {} });
     let flood = tokio::spawn(async move {
@@ -195,9 +211,9 @@ async fn cursor_flood(bin: &str) -> String {
 /// it, one byte per write with a pause between rounds (so each byte is its own read): RSS
 /// before, once the 60 kB are in, and 3 s after the connections closed.
 async fn slow_body_memory(bin: &str) -> String {
-    let server = Server::start(bin, &[], None).await;
+    let server = start_server(bin, &[], None).await;
     let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
-    let before = server.rss_mib();
+    let before = rss_mib(&server);
     let mut held = Vec::new();
     for i in 0..1000 {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
@@ -223,11 +239,11 @@ async fn slow_body_memory(bin: &str) -> String {
     }
     let sending = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let during = server.rss_mib();
+    let during = rss_mib(&server);
     let connections = held.len();
     drop(held);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = server.rss_mib();
+    let after = rss_mib(&server);
     format!(
         "{before:.1} → {during:.1} → {after:.1} MiB ({connections} connections, {sent} bytes in {:.1} s)",
         sending.as_secs_f64()
@@ -266,27 +282,26 @@ async fn neighbours_at(bin: &str, shares: &str) -> String {
         ("LIVECODE_QUOTAS__SESSIONS_PER_MINUTE", "0"),
         ("LIVECODE_POOL__DEFAULT_SIZE", "0"),
     ];
-    let server = Server::start(bin, &env, None).await;
+    let server = start_server(bin, &env, None).await;
     let victim_code =
         "import time\nt = time.perf_counter()\nsum(i * i for i in range(1_000_000))\n\
                        print(round((time.perf_counter() - t) * 1000))\n";
     let spin = "while True:\n    pass\n";
-    let (victim, token, _) = server
-        .session(json!({"environment": "python"}))
-        .await
-        .expect("victim");
+    let victim = server.session(json!({"environment": "python"})).await;
+    let token = &victim.candidate;
     let mut spinners = Vec::new();
     let stop = tokio_util::sync::CancellationToken::new();
-    let victim_url = server.url(&format!("/sessions/{victim}/execute"));
+    let victim_url = server
+        .api()
+        .url(&format!("/sessions/{}/execute", victim.id));
     let mut out = Vec::new();
     for target in [0usize, 10, 20] {
         while spinners.len() < target {
-            let (id, t, _) = server
-                .session(json!({"environment": "python"}))
-                .await
-                .expect("neighbour");
-            let (http, stop) = (server.http.clone(), stop.clone());
-            let url = server.url(&format!("/sessions/{id}/execute"));
+            let neighbour = server.session(json!({"environment": "python"})).await;
+            let (http, stop, t) = (server.http.clone(), stop.clone(), neighbour.candidate);
+            let url = server
+                .api()
+                .url(&format!("/sessions/{}/execute", neighbour.id));
             spinners.push(tokio::spawn(async move {
                 // Each run spins until the run timeout; then the next one starts.
                 while !stop.is_cancelled() {
@@ -301,7 +316,7 @@ async fn neighbours_at(bin: &str, shares: &str) -> String {
         tokio::time::sleep(Duration::from_secs(if target == 0 { 1 } else { 5 })).await;
         let (mut runs, mut health) = (Vec::new(), Vec::new());
         for _ in 0..7 {
-            let ran = execute(&server.http, &victim_url, &token, victim_code).await;
+            let ran = execute(&server.http, &victim_url, token, victim_code).await;
             if let Some(ms) = ran["stdout"]
                 .as_str()
                 .and_then(|s| s.trim().parse::<f64>().ok())
@@ -309,7 +324,7 @@ async fn neighbours_at(bin: &str, shares: &str) -> String {
                 runs.push(ms);
             }
             let t = Instant::now();
-            let _ = server.http.get(server.url("/health")).send().await;
+            let _ = server.http.get(server.api().url("/health")).send().await;
             health.push(t.elapsed().as_secs_f64() * 1e3);
         }
         if runs.is_empty() {
@@ -341,12 +356,12 @@ async fn neighbours_docker_weight(bin: &str) -> String {
 
 /// One anonymous client creates sessions until refused (at most 60 tries).
 async fn session_cap(bin: &str) -> String {
-    let server = Server::start(bin, &[], None).await;
+    let server = start_server(bin, &[], None).await;
     let mut created = 0;
     for _ in 0..60 {
         let r = server
             .http
-            .post(server.url("/sessions"))
+            .post(server.api().url("/sessions"))
             .json(&json!({"environment": "bash"}))
             .send()
             .await;
@@ -361,11 +376,11 @@ async fn session_cap(bin: &str) -> String {
 
 /// 2,000 health checks, 100 at a time: how long they take (each was a Docker call).
 async fn health_checks(bin: &str) -> String {
-    let server = Server::start(bin, &[], None).await;
+    let server = start_server(bin, &[], None).await;
     let mut per_batch = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let calls = (0..100).map(|_| server.http.get(server.url("/health")).send());
+        let calls = (0..100).map(|_| server.http.get(server.api().url("/health")).send());
         futures_util::future::join_all(calls).await;
         per_batch.push(t.elapsed());
     }

@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use livecode::environments::{Environment, Environments};
-use support::Server;
+use support::{start_server, Server, SpawnedServer};
 
 const ROUNDS: usize = 7;
 /// Between two runs, and between two bare runs.
@@ -73,13 +73,13 @@ struct Figures {
     bare_run: Vec<f64>,
 }
 
-async fn execute(server: &Server, id: &str, token: &str, body: &Value) -> Value {
+async fn execute(server: &SpawnedServer, id: &str, token: &str, body: &Value) -> Value {
     // The container's CPU quota refills between runs (both sides pause as long): a run that
     // follows another at once would be throttled by the quota its predecessor spent.
     tokio::time::sleep(PAUSE).await;
     let got: Value = server
         .http
-        .post(server.url(&format!("/sessions/{id}/execute")))
+        .post(server.api().url(&format!("/sessions/{id}/execute")))
         .bearer_auth(token)
         .json(body)
         .send()
@@ -95,23 +95,13 @@ async fn execute(server: &Server, id: &str, token: &str, body: &Value) -> Value 
     got
 }
 
-async fn session(server: &Server, env: &Environment) -> (String, String, String) {
-    let (id, token, _) = server
-        .session(json!({"environment": env.name}))
-        .await
-        .expect("session");
+async fn session(server: &SpawnedServer, env: &Environment) -> (String, String, String) {
+    let session = server.session(json!({"environment": env.name})).await;
+    let (id, token) = (session.id, session.candidate);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let got: Value = server
-            .http
-            .get(server.url(&format!("/sessions/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        // The interviewer's view: candidates are not shown the container.
+        let got = server.api().get_session(&id, &session.interviewer).await;
         if got["status"] == "ready" {
             let container = got["container_id"].as_str().expect("container").to_string();
             return (id, token, container);
@@ -221,7 +211,7 @@ async fn daemon_ready(docker: &Docker, container: &str) {
     println!("  (the resident compiler was not warm after {DAEMON_WARMUP:?})");
 }
 
-async fn bench(server: &Server, docker: &Docker, env: &Environment) -> Figures {
+async fn bench(server: &SpawnedServer, docker: &Docker, env: &Environment) -> Figures {
     let (id, token, container) = session(server, env).await;
     if env.settings.daemon.is_some() {
         daemon_ready(docker, &container).await;
@@ -251,7 +241,7 @@ async fn bench(server: &Server, docker: &Docker, env: &Environment) -> Figures {
     figures.bare_run = bare_run;
     let _ = server
         .http
-        .delete(server.url(&format!("/sessions/{id}")))
+        .delete(server.api().url(&format!("/sessions/{id}")))
         .bearer_auth(&token)
         .send()
         .await;
@@ -273,7 +263,7 @@ async fn main() {
         ("LIVECODE_QUOTAS__RUNS_PER_MINUTE", "0"),
         ("LIVECODE_QUOTAS__SESSIONS_PER_MINUTE", "0"),
     ];
-    let server = Server::start(env!("CARGO_BIN_EXE_livecode"), &env, None).await;
+    let server = start_server(env!("CARGO_BIN_EXE_livecode"), &env, None).await;
     let mut all = Vec::new();
     for env in environments.iter().filter(|e| wanted(&e.name)) {
         println!("{} ...", env.name);

@@ -13,7 +13,7 @@
 //! `scripts/test.sh` runs python, c, java and node again under `runsc` this way. The server, REST and socket helpers are the integration tests' (`tests/it/support`).
 
 #[path = "it/support/mod.rs"]
-#[allow(dead_code)] // the integration tests use more of it
+#[allow(dead_code, unused_imports)] // the integration tests use more of it
 mod support;
 
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
-use support::TestServer;
+use support::{Server as _, TestServer};
 /// Compilers on half a core are slow: generous, but a hang still ends.
 const CASE_WAIT: Duration = Duration::from_secs(240);
 

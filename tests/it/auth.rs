@@ -47,7 +47,7 @@ async fn a_session_token_opens_only_its_own_session() {
         format!("?token={}", b.interviewer),
         "?token=nope".into(),
     ] {
-        let (status, body) = refused_upgrade(&server.ws_url(&a.id, &query)).await;
+        let (status, body) = refused_upgrade(&server.ws_url(&a.id, &query), None).await;
         check_error_body(&body, "UNAUTHORIZED", "refused upgrade");
         assert_eq!(status, 401, "{body}");
     }
@@ -443,4 +443,41 @@ async fn the_socket_accepts_its_token_in_the_first_message() {
             "a wrong first-message token must get an UNAUTHORIZED error or a close, got {other:?}"
         ),
     }
+}
+
+/// Which container serves a session is the operator's business: the candidate's and an
+/// observer's views (REST and `welcome`) carry no `container_id`; interviewers and the API
+/// key see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_interviewers_and_the_key_see_the_container() {
+    const KEY: &str = "container-view-key-0123456789abcdef";
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python"}))
+            .await,
+    );
+    let api = server.api();
+    let full = api.wait_status(&session.id, KEY, "ready").await;
+    let container = full["container_id"]
+        .as_str()
+        .expect("a container")
+        .to_string();
+    let as_interviewer = api.get_session(&session.id, &session.interviewer).await;
+    assert_eq!(as_interviewer["container_id"], container.as_str());
+    let as_candidate = api.get_session(&session.id, &session.candidate).await;
+    assert_eq!(as_candidate["status"], "ready", "{as_candidate}");
+    assert!(as_candidate["container_id"].is_null(), "{as_candidate}");
+    assert!(!as_candidate.to_string().contains(&container));
+
+    let (_candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert!(!welcome.to_string().contains(&container), "{welcome}");
+    let (_observer, welcome) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
+    assert_eq!(welcome["role"], "observer");
+    assert!(!welcome.to_string().contains(&container), "{welcome}");
+    let (_interviewer, welcome) = server.connect(&session.id, &session.interviewer, "").await;
+    assert_eq!(welcome["session"]["container_id"], container.as_str());
 }

@@ -209,11 +209,9 @@ async fn ctrl_c_kills_the_run_ends_the_session_and_exits_130() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_livecode_run_cannot_end_is_reported_with_the_command_that_ends_it() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
-    let mut server = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
-    let program = data.path().join("forever.py");
+    let home = ServerHome::new();
+    let mut server = home.spawn().await;
+    let program = home.path().join("forever.py");
     std::fs::write(
         &program,
         "import time\nprint('running', flush=True)\nwhile True:\n    time.sleep(1)\n",
@@ -255,7 +253,7 @@ async fn a_session_livecode_run_cannot_end_is_reported_with_the_command_that_end
     let id = args[2].to_string();
 
     // What it said holds: the session is still live, and the command it printed ends it.
-    let server = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let server = home.spawn().await;
     let token = args[4];
     let live = server.api().get_session(&id, token).await;
     assert!(

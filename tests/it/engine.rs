@@ -247,26 +247,18 @@ async fn a_pool_hit_is_ready_at_once_and_a_miss_works_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_containers_are_adopted_at_start_up() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let home = ServerHome::new();
     let env = [("LIVECODE_POOL__DEFAULT_SIZE", "2")];
-    let mut first =
-        SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let mut first = home.spawn_with(&env, None).await;
     wait_warm(&first.api(), "python", 2).await;
-    let pooled = docker_ps(
-        &[&format!("label=livecode.instance={}", containers.instance)],
-        false,
-    );
+    let label = format!("label=livecode.instance={}", home.instance());
+    let pooled = docker_ps(&[&label], false);
     assert_eq!(pooled.len(), 2, "{pooled:?}");
     first.kill();
 
-    let second = SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
+    let second = home.spawn_with(&env, None).await;
     wait_warm(&second.api(), "python", 2).await;
-    let mut now = docker_ps(
-        &[&format!("label=livecode.instance={}", containers.instance)],
-        false,
-    );
+    let mut now = docker_ps(&[&label], false);
     let mut was = pooled.clone();
     now.sort();
     was.sort();
@@ -277,55 +269,11 @@ async fn pool_containers_are_adopted_at_start_up() {
         second.log_text()
     );
 
-    let created = Session::from(
-        second
-            .api()
-            .create_session(json!({"environment": "python", "code": "print('adopted')"}))
-            .await,
-    );
+    let created = second.python("print('adopted')").await;
     let result = second
         .api()
         .execute(&created.id, &created.candidate, json!({}))
         .await;
     assert_eq!(result["stdout"], "adopted\n", "{result}");
     assert!(pooled.contains(&session_container(&second.api(), &created).await));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_container_is_replaced_and_the_session_goes_on() {
-    let server = TestServer::start(|_| {}).await;
-    let session = server.python("print('served')").await;
-    let api = server.api();
-    let old = session_container(&api, &session).await;
-    let mut ws = server.ws(&session.id, &session.candidate).await;
-    run_message(&mut ws, msg::run_document())
-        .await
-        .assert_completed(0);
-
-    // A paused container runs nothing, its runner included: it is as good as dead.
-    let paused = Command::new("docker")
-        .args(["pause", &old])
-        .output()
-        .expect("docker pause");
-    assert!(paused.status.success(), "{paused:?}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let new = loop {
-        let now = api.get_session(&session.id, &session.interviewer).await;
-        match now["container_id"].as_str() {
-            Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
-            _ => {}
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never replaced: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(
-        wait_until(Duration::from_secs(10), || !container_exists(&old)).await,
-        "the paused container is removed"
-    );
-    let run = run_message(&mut ws, msg::run_document()).await;
-    assert_eq!(run.stdout, "served\n", "{}", run.describe());
-    assert_eq!(session_container(&api, &session).await, new);
 }

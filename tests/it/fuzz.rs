@@ -104,12 +104,7 @@ fn frame(rng: &mut StdRng, doc_len: usize) -> Message {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn thousands_of_random_frames_leave_the_server_up_and_the_session_working() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let guard = InstanceGuard::new();
-    let mut server = SpawnedServer::spawn_with(
-        &dir.path().join("data"),
-        &guard.instance,
-        &dir.path().join("server.log"),
+    let mut server = SpawnedServer::start(
         // The budget would make this minutes long; it is tested on its own.
         &[
             ("LIVECODE_SOCKETS__MESSAGES_PER_SECOND", "0"),
@@ -118,11 +113,7 @@ async fn thousands_of_random_frames_leave_the_server_up_and_the_session_working(
         None,
     )
     .await;
-    let created = server
-        .api()
-        .create_session(json!({"environment": "python", "code": "print('alive')"}))
-        .await;
-    let session = Session::from(created);
+    let session = server.python("print('alive')").await;
     let seed: u64 = std::env::var("LIVECODE_FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

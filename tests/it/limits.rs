@@ -1,5 +1,6 @@
-//! What a hostile or careless program cannot do: exhaust processes, memory, output, disk or
-//! reach the network; and after each, the session and the server go on.
+//! What a hostile or careless program cannot do: exhaust processes, memory, output, disk,
+//! reach the network, or outweigh the server for the CPU; and after each, the session and the
+//! server go on.
 
 use std::time::Duration;
 
@@ -252,4 +253,23 @@ except OSError as e:
         run.stderr
     );
     run.assert_completed(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_containers_weigh_less_than_the_server_under_contention() {
+    let server = TestServer::start(|c| c.limits.cpu_shares = 300).await;
+    let session = server.python("").await;
+    server
+        .api()
+        .wait_status(&session.id, &session.candidate, "ready")
+        .await;
+    let container = session_container(&server.api(), &session).await;
+    let shares = docker_output(&["inspect", "-f", "{{.HostConfig.CpuShares}}", &container]);
+    assert_eq!(shares, "300");
+    let defaults = livecode::config::Config::defaults();
+    assert!(
+        defaults.limits.cpu_shares < 1024,
+        "below Docker's default weight: {}",
+        defaults.limits.cpu_shares
+    );
 }

@@ -2,11 +2,13 @@
 //! against the real Docker engine, over real HTTP and WebSocket. No mock stands in for Docker.
 //!
 //! # Layout
-//! - `support`: `TestServer`, `SpawnedServer`, REST and socket helpers, one per boundary.
+//! - `support`: `TestServer`, `SpawnedServer` on a `ServerHome`, REST and socket helpers, one
+//!   per boundary.
 //! - `sessions`: creating, connecting, running, stdin, files, execute, observers, deleting.
 //! - `runs`: streaming, timeouts, kill, one run at a time, restart, nothing outlives a run.
 //! - `builds`: the build cache, and the resident compilers (kotlind, javad) runs cannot harm.
-//! - `limits`: fork bombs, memory, output floods, a full disk, no network.
+//! - `limits`: fork bombs, memory, output floods, a full disk, no network, CPU weight below
+//!   the server's.
 //! - `engine`: the runner a run cannot touch, fork bombs without restarts, planted
 //!   symlinks, the warm pool (hits, misses, adoption at start-up).
 //! - `gvisor`: the same lockdown under `docker.runtime = "runsc"`, and runs in Python, C, Java
@@ -17,11 +19,18 @@
 //!   program and on Ctrl+C; `sessions` as tables and JSON; `watch`), and the README's quick
 //!   start run as written.
 //! - `collab`: document updates, pulls, history, and notes that only interviewers see.
-//! - `auth`: credentials, roles, and every error code of REST and the socket.
+//! - `auth`: credentials, roles (and who sees a session's container), and every error code of
+//!   REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
 //! - `fuzz`: thousands of random and malformed socket frames; the server stays up.
-//! - `hardening`: every attack on the server itself: floods, stalled and half-open
-//!   connections, quotas, cross-site requests, oversize frames and bodies.
+//! - Attacks on the server itself:
+//!   - `floods`: no-op edits, pings, stdin, output to observers that never read, cursors,
+//!     file tabs and reconnects, health checks; the server's memory stays bounded.
+//!   - `connections`: half-open connections, bodies sent a byte at a time, a full connection
+//!     table, under an open-file limit.
+//!   - `quotas`: sockets per token and session, sessions per client, the API key's caps.
+//!   - `cross_site`: foreign origins refused, CORS for listed ones.
+//!   - `oversize`: bodies and socket frames over the limits, refused in the error shape.
 //! - `operations`: `/metrics` after real runs, JSON logs and request ids.
 //! - `switch`: switching a session's language: live, a document per language, a new container.
 //! - `questions`: questions with test cases, test runs from the socket and REST, hidden cases
@@ -29,8 +38,9 @@
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
-//! - `workspace`: what a run leaves (deep, wide, big) never bricks the next; a sandbox that
-//!   cannot be cleared is replaced.
+//! - `replacement`: a container removed, paused, killed mid-run, not clearable, or dead
+//!   through an engine outage is replaced and the session goes on; an outage's leftovers go.
+//! - `workspace`: what a run leaves (deep, wide, big) never bricks the next.
 //!
 //! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the runner build).
 
@@ -39,15 +49,20 @@ mod builds;
 mod catchup;
 mod cli;
 mod collab;
+mod connections;
+mod cross_site;
 mod engine;
+mod floods;
 mod fuzz;
 mod gvisor;
-mod hardening;
 mod limits;
 mod openapi;
 mod operations;
+mod oversize;
 mod questions;
+mod quotas;
 mod reaper;
+mod replacement;
 mod restart;
 mod runs;
 mod sessions;

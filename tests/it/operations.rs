@@ -15,28 +15,21 @@ fn sample(page: &str, name_and_labels: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_real_runs_and_json_logs_carry_request_ids() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let log = data.path().join("server.log");
-    let server = SpawnedServer::spawn_with(
-        &data.path().join("data"),
-        &containers.instance,
-        &log,
-        &[
-            ("LIVECODE_LOG_FORMAT", "json"),
-            (
-                "LIVECODE_LOG",
-                "info,tower_http=debug,livecode::session::run=debug",
-            ),
-        ],
-        None,
-    )
-    .await;
-    let api = server.api();
-    let created = api
-        .create_session(json!({"environment": "python", "code": "print('hi')\n"}))
+    let home = ServerHome::new();
+    let server = home
+        .spawn_with(
+            &[
+                ("LIVECODE_LOG_FORMAT", "json"),
+                (
+                    "LIVECODE_LOG",
+                    "info,tower_http=debug,livecode::session::run=debug",
+                ),
+            ],
+            None,
+        )
         .await;
-    let session = Session::from(created);
+    let api = server.api();
+    let session = server.python("print('hi')\n").await;
     api.wait_status(&session.id, &session.candidate, "ready")
         .await;
     // This run's request names its id: the run's own log lines carry it.
@@ -141,7 +134,7 @@ async fn metrics_count_real_runs_and_json_logs_carry_request_ids() {
         .expect("environments");
     assert_eq!(sent.headers()["x-request-id"], "probe-42");
 
-    let text = std::fs::read_to_string(&log).expect("the log");
+    let text = std::fs::read_to_string(home.log()).expect("the log");
     let lines: Vec<Value> = text
         .lines()
         .filter(|l| !l.trim().is_empty())

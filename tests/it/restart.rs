@@ -9,41 +9,13 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn connect(url: &str) -> (WsStream, serde_json::Value) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .unwrap_or_else(|e| panic!("upgrade at {url}: {e}"));
-    let welcome = next_of_type(&mut ws, "welcome").await;
-    (ws, welcome)
-}
-
-fn container_exists(id: &str) -> bool {
-    Command::new("docker")
-        .args(["inspect", "--format", "{{.Id}}", id])
-        .output()
-        .expect("docker inspect")
-        .status
-        .success()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_comes_back_with_its_sessions() {
-    let containers = InstanceGuard::new();
-    let instance = containers.instance.clone();
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().join("data");
-    let log = data.path().join("server.log");
-
-    let mut first = SpawnedServer::spawn(&data_dir, &instance, &log).await;
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
     let code = "print('before and after')\n";
-    let session = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "python", "code": code}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
-    let (mut ws, welcome) = connect(&first.ws_url(&session.id, &query)).await;
+    let session = first.python(code).await;
+    let (mut ws, welcome) = first.connect(&session.id, &session.candidate, "").await;
     assert_eq!(welcome["document"], code, "{welcome}");
     let run = run_message(&mut ws, msg::run_document()).await;
     assert_eq!(run.stdout, "before and after\n", "{}", first.log_text());
@@ -59,7 +31,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
             "--label",
             "livecode.managed=true",
         ])
-        .args(["--label", &format!("livecode.instance={instance}")])
+        .args(["--label", &format!("livecode.instance={}", home.instance())])
         .args(["--label", "livecode.environment=bash"])
         .arg(format!(
             "livecode-env-bash:{}",
@@ -82,7 +54,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     })
     .await;
 
-    let second = SpawnedServer::spawn(&data_dir, &instance, &log).await;
+    let second = home.spawn().await;
     assert!(
         wait_until(Duration::from_secs(15), || !container_exists(&orphan)).await,
         "the orphan container {orphan} of this instance was not removed at start-up\n{}",
@@ -115,7 +87,7 @@ async fn a_killed_server_comes_back_with_its_sessions() {
         "the run history survived: {got}"
     );
 
-    let (mut ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    let (mut ws, welcome) = second.connect(&session.id, &session.candidate, "").await;
     assert_eq!(welcome["document"], code, "{welcome}");
     assert_eq!(welcome["role"], "candidate", "{welcome}");
     let run = run_message(&mut ws, msg::run_document()).await;
@@ -136,125 +108,17 @@ async fn a_killed_server_comes_back_with_its_sessions() {
     assert_eq!(runners, 1, "one runner in the container");
 
     // The interviewer's token survived as well.
-    let query = format!("?token={}", session.interviewer);
-    let (_ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    let (_ws, welcome) = second.connect(&session.id, &session.interviewer, "").await;
     assert_eq!(welcome["role"], "interviewer", "{welcome}");
-    drop(second);
-    drop(containers);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_container_that_dies_under_a_live_session_is_replaced() {
-    let server = TestServer::start(|_| {}).await;
-    let session = server.python("print('still here')").await;
-    let api = server.api();
-    let ready = api
-        .wait_status(&session.id, &session.interviewer, "ready")
-        .await;
-    let old = ready["container_id"]
-        .as_str()
-        .expect("a container")
-        .to_string();
-    let mut ws = server.ws(&session.id, &session.candidate).await;
-
-    // Killed from outside, as an operator or the kernel might.
-    let killed = Command::new("docker")
-        .args(["rm", "-f", &old])
-        .output()
-        .expect("docker rm");
-    assert!(killed.status.success(), "{killed:?}");
-
-    // The server notices by itself (no run needed) and makes a new one.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let new = loop {
-        let now = api.get_session(&session.id, &session.interviewer).await;
-        match now["container_id"].as_str() {
-            Some(id) if id != old && now["status"] == "ready" => break id.to_string(),
-            _ => {}
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never replaced: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(container_exists(&new));
-    assert!(!container_exists(&old));
-    send(&mut ws, msg::run_document()).await;
-    let run = collect_run(&mut ws).await;
-    assert_eq!(run.stdout, "still here\n", "{}", run.finished);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_container_killed_mid_run_ends_the_run_as_error_with_a_notice() {
-    let server = TestServer::start(|_| {}).await;
-    let session = server
-        .python("import time\nprint('go', flush=True)\ntime.sleep(30)\n")
-        .await;
-    let ready = server
-        .api()
-        .wait_status(&session.id, &session.interviewer, "ready")
-        .await;
-    let container = ready["container_id"]
-        .as_str()
-        .expect("a container")
-        .to_string();
-    let mut ws = server.ws(&session.id, &session.candidate).await;
-    send(&mut ws, msg::run_document()).await;
-    stdout_until(&mut ws, "go").await;
-    let killed = Command::new("docker")
-        .args(["kill", &container])
-        .output()
-        .expect("docker kill");
-    assert!(killed.status.success(), "{killed:?}");
-    let run = collect_run(&mut ws).await;
-    assert_eq!(run.status(), "error", "{}", run.describe());
-    assert!(
-        run.stderr.contains("sandbox was lost"),
-        "{}",
-        run.describe()
-    );
-    // And the session heals: the next run works in a new container.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = server
-            .api()
-            .get_session(&session.id, &session.interviewer)
-            .await;
-        if now["status"] == "ready" && now["container_id"].as_str().is_some_and(|c| c != container)
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never replaced: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    send(
-        &mut ws,
-        json!({"type": "run", "files": {"main.py": "print('again')"}}),
-    )
-    .await;
-    let again = collect_run(&mut ws).await;
-    assert_eq!(again.stdout, "again\n", "{}", again.describe());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_killed_mid_run_leaves_no_program_running() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
-    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
     let code = "print('spinning', flush=True)\nwhile True:\n    pass\n";
-    let session = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "python", "code": code}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
-    let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
+    let session = first.python(code).await;
+    let (mut ws, _) = first.connect(&session.id, &session.candidate, "").await;
     send(&mut ws, msg::run_document()).await;
     stdout_until(&mut ws, "spinning").await;
     let container = first
@@ -280,7 +144,7 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
         "the program outlived the server"
     );
 
-    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let second = home.spawn().await;
     // The cut-short run is on record as an error with a notice; the session works.
     let history = second.api().history(&session).await;
     let last = &history["runs"][0];
@@ -292,7 +156,7 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
             .contains("server stopped"),
         "{history}"
     );
-    let (mut ws, _) = connect(&second.ws_url(&session.id, &query)).await;
+    let (mut ws, _) = second.connect(&session.id, &session.candidate, "").await;
     send(
         &mut ws,
         json!({"type": "run", "files": {"main.py": "print('after')"}}),
@@ -304,24 +168,15 @@ async fn a_server_killed_mid_run_leaves_no_program_running() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopts_them() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
-    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
     let mut sessions = Vec::new();
     for _ in 0..3 {
         let code =
             "import time\nfor i in range(1000):\n    print(i, flush=True)\n    time.sleep(0.05)\n";
-        let session = Session::from(
-            first
-                .api()
-                .create_session(json!({"environment": "python", "code": code}))
-                .await,
-        );
-        let query = format!("?token={}", session.candidate);
-        let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
-        let (watcher, _) =
-            connect(&first.ws_url(&session.id, &format!("?token={}", session.interviewer))).await;
+        let session = first.python(code).await;
+        let (mut ws, _) = first.connect(&session.id, &session.candidate, "").await;
+        let (watcher, _) = first.connect(&session.id, &session.interviewer, "").await;
         send(&mut ws, msg::run_document()).await;
         // The newline too: unbuffered Python writes "3" and "\n" separately, and the stop
         // drops what comes after it.
@@ -359,7 +214,7 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
             assert_eq!(code, Some(1012));
         }
     }
-    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let second = home.spawn().await;
     for (session, _, _, container) in &sessions {
         let history = second.api().history(session).await;
         let run = &history["runs"][0];
@@ -389,24 +244,15 @@ async fn sigterm_under_load_closes_sockets_records_runs_and_the_next_start_adopt
 /// and edits go on from there.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_folded_history_survives_a_restart() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
+    let home = ServerHome::new();
     let env = [
         ("LIVECODE_SESSIONS__HISTORY_LIMIT_BYTES", "65536"),
         ("LIVECODE_SOCKETS__MESSAGES_PER_SECOND", "0"),
         ("LIVECODE_SOCKETS__BYTES_PER_SECOND", "0"),
     ];
-    let mut first =
-        SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
-    let session = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "python", "code": ""}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
-    let (mut ws, _) = connect(&first.ws_url(&session.id, &query)).await;
+    let mut first = home.spawn_with(&env, None).await;
+    let session = first.python("").await;
+    let (mut ws, _) = first.connect(&session.id, &session.candidate, "").await;
     let mut len = 0;
     for version in 0..150u64 {
         let text = format!("{version:>1000}");
@@ -442,8 +288,8 @@ async fn a_folded_history_survives_a_restart() {
     assert!(before["base_version"].as_u64().expect("base") > 0, "folded");
     first.kill();
 
-    let second = SpawnedServer::spawn_with(&data_dir, &containers.instance, &log, &env, None).await;
-    let (mut ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    let second = home.spawn_with(&env, None).await;
+    let (mut ws, welcome) = second.connect(&session.id, &session.candidate, "").await;
     assert_eq!(welcome["version"], 150);
     assert_eq!(welcome["document"].as_str().map(str::trim), Some("149"));
     let after = second.api().history(&session).await;
@@ -467,20 +313,13 @@ async fn a_folded_history_survives_a_restart() {
 /// version and text (and a file created with CRLF line breaks is edited as `\n` text).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_files_version_and_text_survive_a_restart() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().join("data");
-    let log = data.path().join("server.log");
-    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
-    let session = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "python", "code": "print(1)\n",
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
+    let session = first
+        .session(json!({"environment": "python", "code": "print(1)\n",
                 "files": {"notes.txt": "one\r\ntwo\r\n"}}))
-            .await,
-    );
-    let query = format!("?token={}", session.candidate);
-    let (mut ws, welcome) = connect(&first.ws_url(&session.id, &query)).await;
+        .await;
+    let (mut ws, welcome) = first.connect(&session.id, &session.candidate, "").await;
     assert_eq!(welcome["files"][0]["document"], "one\ntwo\n", "{welcome}");
     for version in 0..3u64 {
         // Appends "x" at the end, one update per version.
@@ -495,7 +334,8 @@ async fn a_files_version_and_text_survive_a_restart() {
         assert_eq!(confirmed["version"], version, "{confirmed}");
     }
     // The store writes the files in the background of the edit: wait until it has.
-    let db = rusqlite::Connection::open(data_dir.join("livecode.db")).expect("open the store");
+    let db =
+        rusqlite::Connection::open(home.data_dir().join("livecode.db")).expect("open the store");
     let stored = || {
         db.query_row(
             "SELECT files_rev FROM sessions WHERE id = ?1",
@@ -512,8 +352,8 @@ async fn a_files_version_and_text_survive_a_restart() {
     );
     drop(db);
     first.kill();
-    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
-    let (_ws, welcome) = connect(&second.ws_url(&session.id, &query)).await;
+    let second = home.spawn().await;
+    let (_ws, welcome) = second.connect(&session.id, &session.candidate, "").await;
     assert_eq!(
         welcome["files"],
         json!([{"name": "notes.txt", "document": "one\ntwo\nxxx", "version": 3}]),
@@ -527,27 +367,18 @@ async fn a_files_version_and_text_survive_a_restart() {
 /// container of its own language.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_of_another_language_is_not_adopted() {
-    let containers = InstanceGuard::new();
-    let data = tempfile::tempdir().expect("tempdir");
-    let (data_dir, log) = (data.path().join("data"), data.path().join("server.log"));
-    let mut first = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
-    let python = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "python", "code": "print('py', 6 * 7)"}))
-            .await,
-    );
-    let node = Session::from(
-        first
-            .api()
-            .create_session(json!({"environment": "node", "code": "console.log('js', 6 * 7)"}))
-            .await,
-    );
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
+    let python = first.python("print('py', 6 * 7)").await;
+    let node = first
+        .session(json!({"environment": "node", "code": "console.log('js', 6 * 7)"}))
+        .await;
     let python_box = session_container(&first.api(), &python).await;
     let node_box = session_container(&first.api(), &node).await;
     first.kill();
 
-    let db = rusqlite::Connection::open(data_dir.join("livecode.db")).expect("open the store");
+    let db =
+        rusqlite::Connection::open(home.data_dir().join("livecode.db")).expect("open the store");
     for (session, other) in [(&python, &node_box), (&node, &python_box)] {
         let changed = db
             .execute(
@@ -559,15 +390,14 @@ async fn a_container_of_another_language_is_not_adopted() {
     }
     drop(db);
 
-    let second = SpawnedServer::spawn(&data_dir, &containers.instance, &log).await;
+    let second = home.spawn().await;
     for (session, wrong, expected) in [
         (&python, &node_box, "py 42\n"),
         (&node, &python_box, "js 42\n"),
     ] {
         let now = session_container(&second.api(), session).await;
         assert_ne!(&now, wrong, "another language's container was adopted");
-        let query = format!("?token={}", session.candidate);
-        let (mut ws, _) = connect(&second.ws_url(&session.id, &query)).await;
+        let (mut ws, _) = second.connect(&session.id, &session.candidate, "").await;
         let run = run_message(&mut ws, msg::run_document()).await;
         assert_eq!(run.stdout, expected, "{}", run.describe());
     }

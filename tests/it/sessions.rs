@@ -502,8 +502,7 @@ async fn missing_images_are_not_built_when_the_config_says_so() {
 /// all of it works again when the engine is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_outage_is_a_503_not_a_session_stuck_creating() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
+    let proxy = DockerProxy::start();
     let server = TestServer::start(|c| {
         c.docker.host = proxy.host();
         c.server.health_interval_seconds = 0.4;
@@ -556,65 +555,4 @@ async fn an_engine_outage_is_a_503_not_a_session_stuck_creating() {
         .await;
     assert_eq!(result["stdout"], "back\n", "{result}");
     server.session(json!({"environment": "bash"})).await;
-}
-
-/// Containers that die while the engine is unreachable are found and replaced when it is
-/// back; sockets hear `degraded` and then the session's status again. Prints how long the
-/// last of several sessions took to be ready again.
-#[tokio::test(flavor = "multi_thread")]
-async fn after_an_outage_dead_containers_are_replaced_and_sockets_told() {
-    const SESSIONS: usize = 4;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let proxy = DockerProxy::start(dir.path().join("docker.sock"));
-    let server = TestServer::start(|c| {
-        c.docker.host = proxy.host();
-        c.server.health_interval_seconds = 0.4;
-    })
-    .await;
-    let mut live = Vec::new();
-    for i in 0..SESSIONS {
-        let session = server.python(&format!("print('healed {i}')")).await;
-        let old = session_container(&server.api(), &session).await;
-        let ws = server.ws(&session.id, &session.candidate).await;
-        live.push((session, old, ws));
-    }
-
-    proxy.stop();
-    for (_, old, ws) in live.iter_mut() {
-        let degraded = next_of_type_within(ws, "status", Duration::from_secs(30)).await;
-        assert_eq!(degraded["status"], "degraded", "{degraded}");
-        // The container dies while the server cannot see the engine (so it hears no event).
-        let killed = std::process::Command::new("docker")
-            .args(["rm", "-f", old.as_str()])
-            .output()
-            .expect("docker rm");
-        assert!(killed.status.success());
-    }
-
-    let started = std::time::Instant::now();
-    proxy.restart();
-    for (_, _, ws) in live.iter_mut() {
-        let deadline = std::time::Instant::now() + DEFAULT_WAIT;
-        loop {
-            let status = next_of_type_within(ws, "status", DEFAULT_WAIT).await;
-            if status["status"] == "ready" {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "never ready again");
-        }
-    }
-    println!(
-        "engine back → all {SESSIONS} sessions (each container dead) ready again in {:?}",
-        started.elapsed()
-    );
-    for (i, (session, old, ws)) in live.iter_mut().enumerate() {
-        let now = server
-            .api()
-            .get_session(&session.id, &session.interviewer)
-            .await;
-        assert_ne!(now["container_id"], old.as_str(), "{now}");
-        send(ws, msg::run_document()).await;
-        let run = collect_run(ws).await;
-        assert_eq!(run.stdout, format!("healed {i}\n"), "{}", run.describe());
-    }
 }

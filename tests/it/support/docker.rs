@@ -1,5 +1,6 @@
-//! Docker and the process, from outside: containers by filter or id, the container a session
-//! has, polling a condition, this process's memory, paths in the repository.
+//! Docker and the process, from outside: containers by filter or id, other `docker` commands,
+//! the container a session has, polling a condition, this process's memory, paths in the
+//! repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,6 +30,17 @@ pub fn docker_ps(filters: &[&str], all: bool) -> Vec<String> {
         .map(str::to_string)
         .filter(|l| !l.is_empty())
         .collect()
+}
+
+/// What `docker ARGS` printed, trimmed; panics if it failed.
+pub fn docker_output(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Whether a container with this id exists, running or not.

@@ -14,6 +14,11 @@ pub struct Api<'a> {
 }
 
 impl Api<'_> {
+    /// The URL of `path` under `/api/v1`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     fn with_auth(req: reqwest::RequestBuilder, bearer: Option<&str>) -> reqwest::RequestBuilder {
         match bearer {
             Some(token) => req.bearer_auth(token),
@@ -22,14 +27,14 @@ impl Api<'_> {
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
-        Self::with_auth(self.http.get(format!("{}{path}", self.base)), bearer)
+        Self::with_auth(self.http.get(self.url(path)), bearer)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response {
-        Self::with_auth(self.http.post(format!("{}{path}", self.base)), bearer)
+        Self::with_auth(self.http.post(self.url(path)), bearer)
             .json(body)
             .send()
             .await
@@ -43,7 +48,7 @@ impl Api<'_> {
         bearer: Option<&str>,
         body: &str,
     ) -> reqwest::Response {
-        Self::with_auth(self.http.post(format!("{}{path}", self.base)), bearer)
+        Self::with_auth(self.http.post(self.url(path)), bearer)
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -52,7 +57,7 @@ impl Api<'_> {
     }
 
     pub async fn delete(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
-        Self::with_auth(self.http.delete(format!("{}{path}", self.base)), bearer)
+        Self::with_auth(self.http.delete(self.url(path)), bearer)
             .send()
             .await
             .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))

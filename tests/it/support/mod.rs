@@ -1,6 +1,6 @@
 //! What every integration test stands on: a real server on a free port ([`TestServer`], in
 //! process; [`SpawnedServer`], the binary), real HTTP (reqwest), real WebSocket
-//! (tokio-tungstenite), real Docker. The conformance suite uses it too.
+//! (tokio-tungstenite), real Docker. The conformance suite and the benchmarks use it too.
 //!
 //! Each boundary is reached through one helper here (`check_error`, `check_ws_error`,
 //! `msg::*`, `collect_run`, the `Session` accessors), so that renaming a wire field or an
@@ -8,20 +8,25 @@
 //! blindly.
 //!
 //! # Layout
-//! - `server`: [`TestServer`], [`SpawnedServer`], [`InstanceGuard`], [`DockerProxy`].
+//! - `server`: the [`Server`] trait tests call through, [`TestServer`], [`InstanceGuard`],
+//!   [`DockerProxy`].
+//! - `spawned`: [`ServerHome`] and [`SpawnedServer`], the binary as a child process.
 //! - `http`: [`Api`], the error-shape checks, [`Session`].
 //! - `socket`: `msg::*`, reading frames with deadlines, [`RunResult`] and `collect_run`.
-//! - `docker`: `docker ps`, containers, polling, the process's memory, repository paths.
+//! - `docker`: `docker ps` and other commands, containers, polling, the process's memory,
+//!   repository paths.
 
 mod docker;
 mod http;
 mod server;
 mod socket;
+mod spawned;
 
 pub use docker::*;
 pub use http::*;
 pub use server::*;
 pub use socket::*;
+pub use spawned::*;
 
 use std::time::Duration;
 

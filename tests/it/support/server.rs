@@ -1,11 +1,12 @@
-//! The servers tests start: the library in process ([`TestServer`]) or the binary
-//! ([`SpawnedServer`]), each with its own data dir and instance label, and a stoppable proxy
-//! in front of the engine's socket ([`DockerProxy`]).
+//! The servers tests start, as one [`Server`] to the tests: the library in process
+//! ([`TestServer`]) here, the binary in `spawned`; each with its own data dir and instance
+//! label ([`InstanceGuard`]); and a stoppable proxy in front of the engine's socket
+//! ([`DockerProxy`]).
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use livecode::config::Config;
@@ -13,10 +14,10 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{describe_ws_error, docker_ps, next_frame_json, Api, Session, WsStream};
+use super::{docker_ps, open_socket, Api, Session, WsStream};
 
 /// How long a server gets to answer `GET /health` after it was started.
-const START_WAIT: Duration = Duration::from_secs(60);
+pub(super) const START_WAIT: Duration = Duration::from_secs(60);
 
 /// Removes every container labelled with one server instance when dropped, so that no test
 /// leaves containers behind and no test touches another's.
@@ -56,6 +57,47 @@ impl Drop for InstanceGuard {
             .stderr(Stdio::null())
             .process_group(0) // outlives a kill of the test run's process group
             .spawn();
+    }
+}
+
+/// What a test reaches on a running server, in process ([`TestServer`]) or spawned
+/// ([`SpawnedServer`](super::SpawnedServer)): REST through `api`, sockets at `ws_url`, and the shorthands most
+/// tests make over them.
+pub trait Server {
+    fn api(&self) -> Api<'_>;
+
+    /// `ws://127.0.0.1:PORT/api/v1/sessions/{id}/ws{query}`.
+    fn ws_url(&self, session_id: &str, query: &str) -> String;
+
+    async fn create_session(&self, body: Value) -> Value {
+        self.api().create_session(body).await
+    }
+
+    async fn session(&self, body: Value) -> Session {
+        Session::from(self.create_session(body).await)
+    }
+
+    /// A python session whose document is `code`.
+    async fn python(&self, code: &str) -> Session {
+        self.session(json!({"environment": "python", "code": code}))
+            .await
+    }
+
+    async fn bash(&self, code: &str) -> Session {
+        self.session(json!({"environment": "bash", "code": code}))
+            .await
+    }
+
+    /// Opens a socket and returns it after its `welcome`.
+    async fn ws(&self, session_id: &str, token: &str) -> WsStream {
+        self.connect(session_id, token, "").await.0
+    }
+
+    /// Opens a socket with `?token=..` plus `extra_query` (e.g. `&name=Alice&readonly=1`);
+    /// returns it with the `welcome` it got first.
+    async fn connect(&self, session_id: &str, token: &str, extra_query: &str) -> (WsStream, Value) {
+        let url = self.ws_url(session_id, &format!("?token={token}{extra_query}"));
+        open_socket(&url).await.unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -136,67 +178,17 @@ impl TestServer {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+}
 
-    pub fn api(&self) -> Api<'_> {
+impl Server for TestServer {
+    fn api(&self) -> Api<'_> {
         Api {
             http: &self.http,
             base: format!("http://{}/api/v1", self.addr),
         }
     }
 
-    // Shorthands for the REST calls most tests make.
-
-    pub async fn create_session(&self, body: Value) -> Value {
-        self.api().create_session(body).await
-    }
-
-    pub async fn session(&self, body: Value) -> Session {
-        Session::from(self.create_session(body).await)
-    }
-
-    /// A python session whose document is `code`.
-    pub async fn python(&self, code: &str) -> Session {
-        self.session(json!({"environment": "python", "code": code}))
-            .await
-    }
-
-    pub async fn bash(&self, code: &str) -> Session {
-        self.session(json!({"environment": "bash", "code": code}))
-            .await
-    }
-
-    /// Opens a socket and returns it after its `welcome`.
-    pub async fn ws(&self, session_id: &str, token: &str) -> WsStream {
-        self.connect(session_id, token, "").await.0
-    }
-
-    /// Opens a socket with `?token=..` plus `extra_query` (e.g. `&name=Alice&readonly=1`);
-    /// returns it with the `welcome` it got first.
-    pub async fn connect(
-        &self,
-        session_id: &str,
-        token: &str,
-        extra_query: &str,
-    ) -> (WsStream, Value) {
-        let url = self.ws_url(session_id, &format!("?token={token}{extra_query}"));
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "WebSocket upgrade at {url} failed: {}",
-                    describe_ws_error(e)
-                )
-            });
-        let welcome = next_frame_json(&mut ws, "welcome").await;
-        assert_eq!(
-            welcome["type"], "welcome",
-            "the first message must be welcome: {welcome}"
-        );
-        (ws, welcome)
-    }
-
-    /// `ws://127.0.0.1:PORT/api/v1/sessions/{id}/ws{query}`.
-    pub fn ws_url(&self, session_id: &str, query: &str) -> String {
+    fn ws_url(&self, session_id: &str, query: &str) -> String {
         format!("ws://{}/api/v1/sessions/{session_id}/ws{query}", self.addr)
     }
 }
@@ -229,197 +221,25 @@ impl Drop for TestServer {
     }
 }
 
-/// The `livecode` binary, started as a child process with `LIVECODE_*` variables.
-pub struct SpawnedServer {
-    pub port: u16,
-    pub pid: u32,
-    pub http: reqwest::Client,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl SpawnedServer {
-    /// Runs `livecode serve` on a free port with `data_dir` and `instance`, logging to
-    /// `log`, and waits for `GET /health`.
-    pub async fn spawn(data_dir: &Path, instance: &str, log: &Path) -> Self {
-        Self::spawn_with(data_dir, instance, log, &[], None).await
-    }
-
-    /// As [`spawn`](Self::spawn), with more `LIVECODE_*` variables and, when given, the
-    /// open-file limit the server starts under (soft and hard, as a service manager sets it).
-    pub async fn spawn_with(
-        data_dir: &Path,
-        instance: &str,
-        log: &Path,
-        env: &[(&str, &str)],
-        nofile: Option<u64>,
-    ) -> Self {
-        let port = free_port();
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("open the server log");
-        let mut command = match nofile {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" serve"))
-                    .arg(env!("CARGO_BIN_EXE_livecode"));
-                c
-            }
-            None => {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_livecode"));
-                c.arg("serve");
-                c
-            }
-        };
-        // As TestServer: one warm python container, unless the test says otherwise.
-        command.env("LIVECODE_POOL__DEFAULT_SIZE", "1");
-        command.envs(env.iter().copied());
-        let child = command
-            .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("LIVECODE_DATA_DIR", data_dir)
-            .env("LIVECODE_INSTANCE", instance)
-            .env("LIVECODE_BUILD_IMAGES_ON_START", "false")
-            .env("LIVECODE_READ_VERSIONS_ON_START", "false")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("clone log handle"))
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn the livecode binary");
-        let pid = child.id();
-        let mut server = Self {
-            pid,
-            port,
-            http: http_client(),
-            child: Some(child),
-            log: log.to_path_buf(),
-        };
-        let deadline = Instant::now() + START_WAIT;
-        let health = format!("http://127.0.0.1:{port}/api/v1/health");
-        loop {
-            if let Some(status) = server
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "livecode exited with {status} before answering /health\n{}",
-                    server.log_text()
-                );
-            }
-            if let Ok(resp) = server.http.get(&health).send().await {
-                if resp.status() == 200 {
-                    return server;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no /health within {START_WAIT:?}\n{}",
-                server.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub fn api(&self) -> Api<'_> {
-        Api {
-            http: &self.http,
-            base: format!("http://127.0.0.1:{}/api/v1", self.port),
-        }
-    }
-
-    pub fn ws_url(&self, session_id: &str, query: &str) -> String {
-        format!(
-            "ws://127.0.0.1:{}/api/v1/sessions/{session_id}/ws{query}",
-            self.port
-        )
-    }
-
-    /// The server's resident memory now, in KiB (`VmRSS`).
-    pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .expect("the server process is alive");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .expect("VmRSS in /proc/PID/status")
-    }
-
-    /// SIGTERM, as a service manager stops it; waits up to `wait` for it to exit and says
-    /// whether it exited 0.
-    pub async fn terminate(&mut self, wait: Duration) -> bool {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// True while the server process runs.
-    pub fn alive(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
-    }
-
-    /// SIGKILL, as a crash or an OOM kill of the server would: nothing gets to clean up.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill(); // SIGKILL on unix
-            let _ = child.wait();
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(60).collect();
-        format!(
-            "--- server log (last lines) ---\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )
-    }
-}
-
-impl Drop for SpawnedServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A stand-in for the Docker engine's socket: it forwards to the real one, counts the engine
 /// checks (`GET /version`, `GET /_ping`) passing through, and can be stopped and started again,
 /// which is an engine outage to the server behind it without disturbing the shared engine.
 pub struct DockerProxy {
-    pub path: PathBuf,
+    path: PathBuf,
     pub engine_checks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    _dir: tempfile::TempDir,
 }
 
 impl DockerProxy {
-    pub fn start(path: PathBuf) -> Self {
+    /// Listens on a socket in a directory of its own.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
         let proxy = Self {
-            path,
+            path: dir.path().join("docker.sock"),
             engine_checks: Default::default(),
             tasks: Default::default(),
+            _dir: dir,
         };
         proxy.listen();
         proxy
@@ -506,7 +326,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn http_client() -> reqwest::Client {
+pub(super) fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(90))
         .build()

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -414,9 +415,32 @@ pub fn describe_ws_error(e: tokio_tungstenite::tungstenite::Error) -> String {
     }
 }
 
-/// Tries an upgrade that should be refused; returns the HTTP status and the JSON body.
-pub async fn refused_upgrade(url: &str) -> (u16, Value) {
-    match tokio_tungstenite::connect_async(url).await {
+/// Opens a socket at `url` and reads its first message, which must be `welcome`; says why
+/// not otherwise (the upgrade refused, the socket closed or silent).
+pub async fn open_socket(url: &str) -> Result<(WsStream, Value), String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
+        format!(
+            "WebSocket upgrade at {url} failed: {}",
+            describe_ws_error(e)
+        )
+    })?;
+    match next_frame(&mut ws, Instant::now() + DEFAULT_WAIT).await {
+        Frame::Json(welcome) if welcome["type"] == "welcome" => Ok((ws, welcome)),
+        Frame::Json(other) => Err(format!("the first message must be welcome: {other}")),
+        other => Err(format!("waiting for welcome at {url}: {other:?}")),
+    }
+}
+
+/// Tries an upgrade that should be refused, from a page of `origin` if given; returns the
+/// HTTP status and the JSON body.
+pub async fn refused_upgrade(url: &str, origin: Option<&str>) -> (u16, Value) {
+    let mut request = url.into_client_request().expect("a WebSocket request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("an origin header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
         Ok((mut ws, _)) => {
             let first = next_frame(&mut ws, Instant::now() + Duration::from_secs(5)).await;
             panic!("upgrade at {url} should have been refused; the socket said {first:?}")
