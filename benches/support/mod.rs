@@ -9,9 +9,17 @@ mod it;
 pub use it::*;
 
 /// The `livecode` binary at `bin` (this build's or another's) on a home of its own, logging
-/// errors only, with `env` over the tests' defaults.
+/// errors only, with the operator's warm pool (not the tests' one container) and `env` over
+/// the tests' defaults.
 pub async fn start_server(bin: &str, env: &[(&str, &str)], nofile: Option<u64>) -> SpawnedServer {
-    let mut all = vec![("LIVECODE_LOG", "error")];
+    let pool = livecode::config::Config::defaults()
+        .pool
+        .default_size
+        .to_string();
+    let mut all = vec![
+        ("LIVECODE_LOG", "error"),
+        ("LIVECODE_POOL__DEFAULT_SIZE", &pool),
+    ];
     all.extend_from_slice(env);
     ServerHome::new().spawn_binary(bin, &all, nofile).await
 }
