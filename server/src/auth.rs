@@ -143,6 +143,18 @@ pub fn token_matches(token: &str, stored_hash: &str) -> bool {
     presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
+/// The role a session's token grants, given the session's two stored hashes: the one place a
+/// token becomes a role, for live and stored sessions alike.
+pub fn role_for_token(token: &str, interviewer_hash: &str, candidate_hash: &str) -> Option<Role> {
+    if token_matches(token, interviewer_hash) {
+        Some(Role::Interviewer)
+    } else if token_matches(token, candidate_hash) {
+        Some(Role::Candidate)
+    } else {
+        None
+    }
+}
+
 /// Compares a presented API key with the configured one in constant time (over their hashes,
 /// so the length of the key leaks nothing either).
 pub fn api_key_matches(presented: &str, configured: &str) -> bool {
@@ -161,6 +173,17 @@ mod tests {
         assert!(token_matches(&a, &hash_token(&a)));
         assert!(!token_matches(&b, &hash_token(&a)));
         assert!(!token_matches("", &hash_token(&a)));
+    }
+
+    #[test]
+    fn a_sessions_token_grants_its_role_and_nothing_else_does() {
+        let (interviewer, candidate) = (new_token(), new_token());
+        let hashes = (hash_token(&interviewer), hash_token(&candidate));
+        let role = |token: &str| role_for_token(token, &hashes.0, &hashes.1);
+        assert_eq!(role(&interviewer), Some(Role::Interviewer));
+        assert_eq!(role(&candidate), Some(Role::Candidate));
+        assert_eq!(role(&new_token()), None);
+        assert_eq!(role(""), None);
     }
 
     /// Each credential × each capability. A permission change is one edit in `Role`, and it

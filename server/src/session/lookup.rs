@@ -62,13 +62,7 @@ impl SessionRegistry {
         Ok(match self.lookup(id).await? {
             Found::Live(session) => session.role_for_token(token),
             Found::Stored(record) => {
-                if auth::token_matches(token, &record.interviewer_hash) {
-                    Some(Role::Interviewer)
-                } else if auth::token_matches(token, &record.candidate_hash) {
-                    Some(Role::Candidate)
-                } else {
-                    None
-                }
+                auth::role_for_token(token, &record.interviewer_hash, &record.candidate_hash)
             }
         })
     }

@@ -213,13 +213,7 @@ impl Session {
 
     /// The role a token grants here, if any.
     pub fn role_for_token(&self, token: &str) -> Option<Role> {
-        if auth::token_matches(token, &self.interviewer_hash) {
-            Some(Role::Interviewer)
-        } else if auth::token_matches(token, &self.candidate_hash) {
-            Some(Role::Candidate)
-        } else {
-            None
-        }
+        auth::role_for_token(token, &self.interviewer_hash, &self.candidate_hash)
     }
 
     pub fn status(&self) -> Status {
