@@ -11,22 +11,25 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
 
+/// A connection to `server` from the local address `from` (a loopback alias); `None` when it
+/// is refused (the backlog is full).
+async fn connect_from(server: SocketAddr, from: &str) -> Option<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{from}:0").parse().expect("addr"))
+        .expect("bind");
+    socket.connect(server).await.ok()
+}
+
 /// Opens `count` connections from `from` that send half a request and then nothing.
 async fn half_open(server: SocketAddr, from: &str, count: usize) -> Vec<tokio::net::TcpStream> {
     let mut held = Vec::with_capacity(count);
     for _ in 0..count {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket
-            .bind(format!("{from}:0").parse().expect("addr"))
-            .expect("bind");
-        match socket.connect(server).await {
-            Ok(mut stream) => {
-                let _ = stream
-                    .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
-                    .await;
-                held.push(stream);
-            }
-            Err(_) => continue, // refused while the backlog is full
+        if let Some(mut stream) = connect_from(server, from).await {
+            let _ = stream
+                .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                .await;
+            held.push(stream);
         }
     }
     held
@@ -37,11 +40,7 @@ async fn half_open(server: SocketAddr, from: &str, count: usize) -> Vec<tokio::n
 async fn slow_bodies(server: SocketAddr, from: &str, count: usize) -> Vec<tokio::net::TcpStream> {
     let mut held = Vec::with_capacity(count);
     for _ in 0..count {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket
-            .bind(format!("{from}:0").parse().expect("addr"))
-            .expect("bind");
-        if let Ok(mut stream) = socket.connect(server).await {
+        if let Some(mut stream) = connect_from(server, from).await {
             let _ = stream
                 .write_all(
                     b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
@@ -259,23 +258,9 @@ async fn a_body_sent_a_byte_at_a_time_is_answered_408_at_the_body_deadline() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(DEFAULT_WAIT, async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reads.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buf[..n]);
-            if answer.ends_with(b"}}") {
-                break;
-            }
-        }
-    })
-    .await;
+    let answer = raw_error_answer(&mut reads).await;
     let took = started.elapsed();
     trickle.abort();
-    let answer = String::from_utf8_lossy(&answer);
     println!("a body at 5 bytes/s was answered after {took:?}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -27,21 +27,7 @@ async fn refusals_by_layers_have_the_error_shape() {
         session.id, session.candidate
     );
     tcp.write_all(head.as_bytes()).await.expect("send");
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(DEFAULT_WAIT, async {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = tcp.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buf[..n]);
-            if answer.ends_with(b"}}") {
-                break;
-            }
-        }
-    })
-    .await;
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = raw_error_answer(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))
         .unwrap_or_else(|e| panic!("the error shape, not plain text ({e}): {answer}"));

@@ -211,3 +211,24 @@ impl Session {
         format!("/sessions/{}", self.id)
     }
 }
+
+/// A raw HTTP answer read off `stream` until its error body ends (`…}}`), the stream closes,
+/// or `DEFAULT_WAIT` passes: for requests sent byte by byte, which reqwest cannot make.
+pub async fn raw_error_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(DEFAULT_WAIT, async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.ends_with(b"}}") {
+                break;
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
