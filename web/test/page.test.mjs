@@ -140,7 +140,11 @@ describe("page frame", () => {
     await page.waitForSelector("#question-title");
     const width = (sel) => page.evaluate((s) => document.querySelector(s).getBoundingClientRect().width, sel);
     const before = await width("#question");
-    const handle = await page.locator("#split-question .splitter-handle").boundingBox();
+    // The splitter is laid out a moment after the question's title shows: wait for it, as a
+    // box read too early is null.
+    const splitter = page.locator("#split-question .splitter-handle");
+    await splitter.waitFor({ state: "visible" });
+    const handle = await splitter.boundingBox();
     const y = handle.y + handle.height * 0.8;
     await page.mouse.move(handle.x + handle.width / 2, y);
     await page.mouse.down();
