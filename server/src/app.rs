@@ -33,6 +33,12 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.config);
     let (router, doc) = described_router();
     router
+        // Innermost: in cluster mode, a session another replica owns is relayed there, after
+        // this replica's own guards and with the body already read.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::forward::to_owner,
+        ))
         .layer(axum::Extension(describe(&doc, &state.config)))
         .layer(RequestBodyLimitLayer::new(body_limit))
         // Extractors have a limit of their own (2 MB); the configured one is the one.

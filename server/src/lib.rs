@@ -21,11 +21,13 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod cli;
 pub mod client;
 pub mod collab;
 pub mod config;
 pub mod environments;
+pub mod forward;
 pub mod metrics;
 pub mod model;
 pub mod questions;
@@ -50,6 +52,7 @@ use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
 use crate::state::{AppState, Questions};
+use crate::cluster::Cluster;
 use crate::store::{SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
@@ -131,6 +134,7 @@ fn spawn_background(
     shutdown: &CancellationToken,
 ) {
     sessions.spawn_background(shutdown);
+    sessions.spawn_cluster_loops(shutdown);
     tasks.spawn(session::run_reaper(
         sessions.clone(),
         config.reap_interval(),
@@ -161,12 +165,22 @@ async fn wind_down(tasks: &TaskTracker, sessions: &SessionRegistry) {
     }
 }
 
+/// The store, and in cluster mode this replica's membership (whose leases the store's
+/// writes carry).
+async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Cluster>>)> {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    );
+    Ok((store, None))
+}
+
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
 /// is not session end: containers stay and are adopted by the next start.
 pub async fn run(
     config: Config,
     listener: TcpListener,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     crate::metrics::install();
     let config = Arc::new(config);
@@ -178,10 +192,7 @@ pub async fn run(
         );
     }
     let environments = Arc::new(Environments::load(&config.environments_dir)?);
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir)
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
+    let (store, cluster) = open_store(&config).await?;
     let (sandbox, images, engine) = connect_engine(&config).await?;
     let max_connections = connection_limits(&config);
 
@@ -203,7 +214,12 @@ pub async fn run(
         environments.clone(),
         config.clone(),
         tasks.clone(),
+        cluster,
     );
+    // Serving ends with `stop`, except in cluster mode, where the sessions are handed to the
+    // other replicas first (the drain) while this one still forwards to them.
+    let shutdown = CancellationToken::new();
+    tokio::spawn(hand_over_then_stop(sessions.clone(), stop, shutdown.clone()));
     let restored = sessions.restore().await?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored live sessions");
@@ -238,4 +254,21 @@ pub async fn run(
     .await?;
     wind_down(&tasks, &sessions).await;
     Ok(())
+}
+
+/// Waits for `stop`; in cluster mode drains this replica (see `SessionRegistry::drain`)
+/// before serving ends with `shutdown`.
+async fn hand_over_then_stop(
+    sessions: SessionRegistry,
+    stop: CancellationToken,
+    shutdown: CancellationToken,
+) {
+    stop.cancelled().await;
+    if let Some(cluster) = sessions.cluster().cloned() {
+        let wait = std::time::Duration::from_secs_f64(sessions.config().cluster.drain_seconds);
+        tracing::info!(replica = %cluster.id, "draining: no new sessions; handing sessions over");
+        sessions.drain(wait).await;
+        cluster.leave().await;
+    }
+    shutdown.cancel();
 }

@@ -26,6 +26,38 @@ struct Health {
     version: &'static str,
     /// The warm pool of each environment that keeps one.
     pool: Vec<crate::session::PoolStatus>,
+    /// In cluster mode: this replica, its peers, and the sessions it owns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterHealth>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ClusterHealth {
+    /// This replica's id (new at every start).
+    replica: uuid::Uuid,
+    /// Where the other replicas reach it.
+    url: String,
+    /// Sessions whose lease it holds.
+    sessions: usize,
+    /// Taking no new sessions, handing its own over.
+    draining: bool,
+    /// Every replica the database knows, this one included (empty when the database did not
+    /// answer).
+    peers: Vec<crate::cluster::Peer>,
+}
+
+async fn cluster_health(state: &AppState) -> Option<ClusterHealth> {
+    let cluster = state.sessions.cluster()?;
+    Some(ClusterHealth {
+        replica: cluster.id,
+        url: cluster.url.clone(),
+        sessions: cluster.owned(),
+        draining: cluster.is_draining(),
+        peers: cluster.peers().await.unwrap_or_else(|err| {
+            tracing::warn!(%err, "health: could not list the replicas");
+            Vec::new()
+        }),
+    })
 }
 
 /// Serving, and whether the container engine answers (from the background ping; this never
@@ -45,6 +77,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         docker,
         version: env!("CARGO_PKG_VERSION"),
         pool: state.sessions.pool(),
+        cluster: cluster_health(&state).await,
     };
     (code, Json(health))
 }

@@ -49,6 +49,21 @@ pub struct Config {
     pub quotas: QuotasConfig,
     pub pool: PoolConfig,
     pub webhooks: WebhooksConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Cluster mode (`[cluster]`): on with a PostgreSQL store and an `advertise_url`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterConfig {
+    /// Where the other replicas reach this one (`http://host:port`); empty: not clustered.
+    pub advertise_url: String,
+    pub heartbeat_seconds: f64,
+    /// A replica not heard for this long has lost its sessions to whoever needs them.
+    pub lease_seconds: f64,
+    /// How long a drain waits for runs in flight before it hands the sessions over.
+    pub drain_seconds: f64,
+    /// How often each replica looks for sessions no live replica holds.
+    pub janitor_seconds: f64,
 }
 
 /// Where session events are POSTed (`[webhooks]`).

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::{files, Session, SessionEvent, SessionRegistry};
 use crate::auth::Role;
 use crate::collab::{CollabError, Update};
-use crate::store::UpdateRecord;
+use crate::store::{StoreError, UpdateRecord};
 
 /// Longest private notes accepted, in bytes.
 pub const NOTES_LIMIT: usize = 64 * 1024;
@@ -125,8 +125,13 @@ impl SessionRegistry {
             return self.push_to_file(session, name, version, updates).await;
         }
         let limit = self.config().limits.code_limit_bytes;
+        let durable = session.stores_before_telling();
+        let _in_order = match durable {
+            true => Some(session.edits.lock().await),
+            false => None,
+        };
         let now = Utc::now();
-        let (records, document, new_version, compaction) = {
+        let (records, document, new_version, compaction, held) = {
             let mut state = session.state();
             if state.status().is_ended() {
                 return Err(EditError::Ended);
@@ -150,17 +155,45 @@ impl SessionRegistry {
                     changes: u.changes.clone(),
                 })
                 .collect::<Vec<_>>();
-            session.publish_locked(SessionEvent::Updates {
-                file: None,
-                version: pushed.first,
-                updates: pushed.accepted,
-            });
+            let held = session.tell_unless(
+                durable,
+                SessionEvent::Updates {
+                    file: None,
+                    version: pushed.first,
+                    updates: pushed.accepted,
+                },
+            );
             let document = state.doc.doc().to_string();
-            (records, document, state.doc.version(), pushed.compaction)
+            (records, document, state.doc.version(), pushed.compaction, held)
         };
-        session
+        let stored = session
             .store_updates(&records, (&document, new_version), compaction)
             .await;
+        self.tell_once_stored(session, held, stored).await
+    }
+
+    /// Cluster mode tells an accepted edit only once it is stored. A write the store refused
+    /// (the lease moved on, or the database failed) means this replica's copy is no longer
+    /// the session's: it goes, and its clients reconnect to the stored one.
+    async fn tell_once_stored(
+        &self,
+        session: &Arc<Session>,
+        held: Option<SessionEvent>,
+        stored: Result<(), StoreError>,
+    ) -> Result<(), EditError> {
+        match (held, stored) {
+            (_, Ok(())) if session.moved.is_cancelled() => return Err(EditError::Ended),
+            (Some(event), Ok(())) => session.publish(event),
+            (None, Ok(())) => {}
+            (None, Err(err)) => {
+                tracing::error!(session = %session.id, %err, "could not store an edit");
+            }
+            (Some(_), Err(err)) => {
+                tracing::warn!(session = %session.id, %err, "an edit could not be stored; letting the session go");
+                self.depose(&session.id).await;
+                return Err(EditError::Store(err.to_string()));
+            }
+        }
         Ok(())
     }
 
@@ -177,8 +210,13 @@ impl SessionRegistry {
         // them: an edit that would take the workspace past it is refused, so every state a
         // session accepts can run.
         let limit = self.config().limits.code_limit_bytes;
+        let durable = session.stores_before_telling();
+        let _in_order = match durable {
+            true => Some(session.edits.lock().await),
+            false => None,
+        };
         let now = Utc::now();
-        let (files, versions) = {
+        let (files, versions, held) = {
             let mut state = session.state();
             if state.status().is_ended() {
                 return Err(EditError::Ended);
@@ -201,22 +239,25 @@ impl SessionRegistry {
             let text = authority.doc().to_string();
             state.files.insert(name.clone(), text);
             state.last_activity_at = now;
-            session.publish_locked(SessionEvent::Updates {
-                file: Some(name.to_string()),
-                version: pushed.first,
-                updates: pushed.accepted,
-            });
+            let held = session.tell_unless(
+                durable,
+                SessionEvent::Updates {
+                    file: Some(name.to_string()),
+                    version: pushed.first,
+                    updates: pushed.accepted,
+                },
+            );
             let versions: std::collections::BTreeMap<WorkspacePath, u64> = state
                 .file_docs
                 .iter()
                 .map(|(n, d)| (n.clone(), d.version()))
                 .collect();
-            (state.files.clone(), versions)
+            (state.files.clone(), versions, held)
         };
         // Every accepted push moves one file's version: their sum orders the writes.
         let rev = versions.values().sum();
-        session.store_files(&files, &versions, rev).await;
-        Ok(())
+        let stored = session.store_files(&files, &versions, rev).await;
+        self.tell_once_stored(session, held, stored).await
     }
 
     /// Replaces the private notes; only interviewers hear of it.

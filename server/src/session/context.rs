@@ -30,6 +30,8 @@ pub(super) struct Context {
     pub tasks: TaskTracker,
     /// The server is shutting down: test runs start no further case.
     pub stopping: AtomicBool,
+    /// This replica's membership, in cluster mode: the leases the store's writes carry.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl std::fmt::Debug for Context {

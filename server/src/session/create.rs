@@ -59,6 +59,11 @@ impl SessionRegistry {
     pub async fn create(&self, mut req: NewSession) -> Result<CreatedSession, SessionError> {
         let (ctx, containers) = (&self.shared.ctx, &self.shared.containers);
         ctx.engine_up()?;
+        if ctx.cluster.as_ref().is_some_and(|c| c.is_draining()) {
+            return Err(SessionError::Capacity(
+                "this server is draining; try again".into(),
+            ));
+        }
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
         let _gate = self.shared.create_gate.lock().await;
@@ -89,7 +94,14 @@ impl SessionRegistry {
                 "open_mode"
             },
         };
+        if let Some(cluster) = &ctx.cluster {
+            // The store writes the lease with the session, in one transaction.
+            cluster.claim_new(record.id);
+        }
         if let Err(err) = ctx.store_new_session(&record, req.question, created).await {
+            if let Some(cluster) = &ctx.cluster {
+                cluster.forget(&record.id);
+            }
             if let Some(warm) = warm {
                 containers.discard(warm.container, Some(warm.runner)).await;
             }
@@ -256,6 +268,8 @@ impl SessionRegistry {
                 documents: record.documents,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
+            moved: Default::default(),
+            edits: tokio::sync::Mutex::new(()),
         });
         self.shared.sessions.insert(id, session.clone());
         session

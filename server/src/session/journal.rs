@@ -40,6 +40,16 @@ impl Session {
         self.events.send(event);
     }
 
+    /// Publishes `event` now (the caller holds the state lock), unless `hold`: then it is
+    /// handed back, to be published once what it tells is stored.
+    pub(super) fn tell_unless(&self, hold: bool, event: SessionEvent) -> Option<SessionEvent> {
+        if hold {
+            return Some(event);
+        }
+        self.publish_locked(event);
+        None
+    }
+
     /// Writes the session's status, container and last activity to the store; a failure is
     /// logged, not fatal (the next write carries the same fields).
     pub(super) async fn persist_state(&self, status: Status, reason: Option<EndReason>) {
@@ -67,20 +77,18 @@ impl Session {
     }
 
     /// Appends accepted document updates and the document they make; folds the oldest into
-    /// the base when the history outgrew its bound.
+    /// the base when the history outgrew its bound. Answers whether the updates were stored
+    /// (a failed compaction is only logged: the next one folds more).
     pub(super) async fn store_updates(
         &self,
         records: &[UpdateRecord],
         (document, version): (&str, u64),
         compaction: Option<Compaction>,
-    ) {
+    ) -> Result<(), StoreError> {
         let store = &self.ctx.store;
-        if let Err(err) = store
+        store
             .append_updates(&self.id, records, document, version)
-            .await
-        {
-            tracing::error!(session = %self.id, %err, "could not store document updates");
-        }
+            .await?;
         if let Some(c) = compaction {
             tracing::info!(session = %self.id, base_version = c.base_version, "edit history over its bound; folded the oldest updates into the base");
             if let Err(err) = store
@@ -90,6 +98,7 @@ impl Session {
                 tracing::error!(session = %self.id, %err, "could not compact the stored history");
             }
         }
+        Ok(())
     }
 
     /// Keeps the other files' text and versions; `rev` orders the writes.
@@ -98,15 +107,17 @@ impl Session {
         files: &BTreeMap<WorkspacePath, String>,
         versions: &BTreeMap<WorkspacePath, u64>,
         rev: u64,
-    ) {
-        if let Err(err) = self
-            .ctx
+    ) -> Result<(), StoreError> {
+        self.ctx
             .store
             .set_files(&self.id, files, versions, rev)
             .await
-        {
-            tracing::error!(session = %self.id, %err, "could not store a file's edits");
-        }
+    }
+
+    /// Whether edits are stored before anyone hears of them: in a cluster, where an edit
+    /// everyone saw must survive the loss of this replica.
+    pub(super) fn stores_before_telling(&self) -> bool {
+        self.ctx.cluster.is_some()
     }
 
     pub(super) async fn store_notes(&self, text: &str) -> Result<(), StoreError> {

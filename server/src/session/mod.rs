@@ -33,6 +33,7 @@
 //! Questions are not the registry's: `AppState` has a handle of their own.
 
 mod audit;
+mod cluster;
 mod collab;
 mod container;
 mod context;
@@ -65,6 +66,7 @@ pub use crate::model::{
     EndReason, Participant, Phase, RunResult, RunStatus, RunSummary, SessionId, SessionSnapshot,
     SocketCap, Status,
 };
+pub use cluster::{Route, FAILOVER_NOTICE};
 pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use create::{CreatedSession, NewSession};
 pub use events::{ExpiryReason, SessionEvent, INPUT_PREVIEW_BYTES};
@@ -204,6 +206,12 @@ pub struct Session {
     state: Mutex<State>,
     /// Serializes container creation and removal for this session.
     lifecycle: tokio::sync::Mutex<()>,
+    /// Cancelled when the session left this replica for another (cluster mode: its lease was
+    /// lost, or handed over by a drain): its sockets close so that clients reconnect there.
+    pub moved: tokio_util::sync::CancellationToken,
+    /// Serializes edits that are stored before anyone hears of them (cluster mode), so that
+    /// they are told in the order they were accepted.
+    edits: tokio::sync::Mutex<()>,
 }
 
 impl Session {

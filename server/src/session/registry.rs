@@ -34,6 +34,8 @@ pub(super) struct Shared {
     /// Serializes the quota check and the insert of a new session, so that concurrent
     /// creations cannot both take the last place.
     pub create_gate: tokio::sync::Mutex<()>,
+    /// One takeover per session at a time (cluster mode).
+    pub taking: DashMap<SessionId, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Live sessions by id. Cheap to clone: a handle.
@@ -50,6 +52,7 @@ impl SessionRegistry {
         environments: Arc<Environments>,
         config: Arc<Config>,
         tasks: TaskTracker,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Self {
         let ctx = Arc::new(Context {
             audit: crate::webhooks::Events::new(store.clone(), &config.webhooks),
@@ -60,6 +63,7 @@ impl SessionRegistry {
             environments,
             tasks,
             stopping: Default::default(),
+            cluster,
         });
         Self {
             shared: Arc::new(Shared {
@@ -67,6 +71,7 @@ impl SessionRegistry {
                 containers: Containers::new(ctx.clone()),
                 quotas: Quotas::new(&ctx.config.quotas),
                 create_gate: tokio::sync::Mutex::new(()),
+                taking: DashMap::new(),
                 ctx,
             }),
         }
@@ -279,6 +284,7 @@ impl SessionRegistry {
             environments,
             config,
             TaskTracker::new(),
+            None,
         )
     }
 

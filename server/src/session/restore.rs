@@ -17,6 +17,13 @@ impl SessionRegistry {
     /// no execs at once), else makes a new one. Containers no live session owns go to the warm pool or are removed.
     pub async fn restore(&self) -> Result<usize, SessionError> {
         let (ctx, containers) = (&self.shared.ctx, &self.shared.containers);
+        if ctx.cluster.is_some() {
+            // In a cluster, sessions come back one by one, on whichever replica needs them
+            // first (a takeover); this one only sorts out the containers it left.
+            let managed = containers.managed().await;
+            containers.take_leftovers(managed, &HashSet::new()).await;
+            return Ok(0);
+        }
         let cut_short = ctx.fail_unfinished_runs().await?;
         if !cut_short.is_empty() {
             // Their programs ended with the old server's runner streams (a runner whose
@@ -65,11 +72,11 @@ impl SessionRegistry {
 
     /// One live session back in the registry, with its history and last run, in the container
     /// it had (or a new one, made in the background).
-    async fn bring_back(
+    pub(super) async fn bring_back(
         &self,
         record: SessionRecord,
         adopted: Option<SandboxId>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<std::sync::Arc<super::Session>, SessionError> {
         let store = &self.shared.ctx.store;
         let last = store.last_run(&record.id).await?;
         let updates = store
@@ -87,8 +94,8 @@ impl SessionRegistry {
         if has_container {
             session.persist_state(Status::Ready, None).await;
         } else {
-            self.shared.containers.spawn_ensure(session);
+            self.shared.containers.spawn_ensure(session.clone());
         }
-        Ok(())
+        Ok(session)
     }
 }

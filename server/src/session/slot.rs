@@ -185,6 +185,11 @@ impl<R: SlotRun> Slot<R> {
         (after != before).then_some(after)
     }
 
+    /// Anything holds the slot: a run, a test run or a switch.
+    pub fn is_busy(&self) -> bool {
+        !matches!(self.holder, Holder::Idle)
+    }
+
     /// The run in progress: the session's own, or the case a test run is at.
     pub fn run(&self) -> Option<&R> {
         match &self.holder {

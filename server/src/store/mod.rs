@@ -108,6 +108,18 @@ pub struct ListPage {
     pub offset: usize,
 }
 
+/// A replica's hold on one session at one epoch: cluster mode's fencing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub replica: Uuid,
+    pub epoch: i64,
+}
+
+/// The leases this process holds; the PostgreSQL store asks at every write of a session.
+pub trait Leases: Send + Sync {
+    fn lease(&self, session: &SessionId) -> Option<Lease>;
+}
+
 /// The store failed; details go to the log, never to clients.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

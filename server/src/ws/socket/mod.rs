@@ -93,6 +93,7 @@ pub async fn serve<S, R, E>(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await; // the first tick is immediate
     let shutdown = state.shutdown.clone();
+    let moved = session.moved.clone();
     loop {
         let cursor_due = socket.cursors.due();
         // Biased: events already queued for this socket go out before its next message is
@@ -101,6 +102,8 @@ pub async fn serve<S, R, E>(
         let outgoing: Vec<Message> = tokio::select! {
             biased;
             _ = shutdown.cancelled() => vec![close_frame(close::RESTART, "server restarting")],
+            // Its client reconnects, and reaches the session's new server.
+            _ = moved.cancelled() => vec![close_frame(close::RESTART, "session moved; reconnect")],
             event = events.recv() => socket.event(event),
             _ = tokio::time::sleep_until(cursor_due.unwrap_or_else(Instant::now).into()), if cursor_due.is_some() => {
                 socket.send_cursor(Instant::now());
