@@ -47,6 +47,7 @@
 mod auth;
 mod builds;
 mod catchup;
+mod cluster;
 mod cli;
 mod collab;
 mod connections;

@@ -50,7 +50,10 @@ pub async fn to_owner(State(state): State<AppState>, req: Request, next: Next) -
         return next.run(req).await;
     }
     let Some(id) = session_of(req.uri().path()) else {
-        return next.run(req).await;
+        return match new_session_elsewhere(&state, &req).await {
+            Some(peer) => relay(&state, &peer, req).await,
+            None => next.run(req).await,
+        };
     };
     let may_forward = !req.headers().contains_key(FORWARDED);
     match state.sessions.route(&id, may_forward).await {
@@ -61,6 +64,17 @@ pub async fn to_owner(State(state): State<AppState>, req: Request, next: Next) -
         Ok(Route::Forward(owner)) => relay(&state, &owner, req).await,
         Err(err) => ApiError::from(err).into_response(),
     }
+}
+
+/// A draining replica makes no session: a creation goes to a live peer that takes them.
+async fn new_session_elsewhere(state: &AppState, req: &Request) -> Option<String> {
+    let cluster = state.sessions.cluster()?;
+    let creates = req.method() == axum::http::Method::POST
+        && req.uri().path().trim_end_matches('/') == "/api/v1/sessions";
+    if !creates || !cluster.is_draining() || req.headers().contains_key(FORWARDED) {
+        return None;
+    }
+    cluster.any_peer().await.ok().flatten()
 }
 
 /// One client for every relay: connections to the peers are kept and reused.
@@ -138,7 +152,7 @@ async fn relay(state: &AppState, owner: &str, req: Request) -> Response {
     }
     response
         .body(Body::from_stream(answer.bytes_stream()))
-        .unwrap_or_else(|err| peer_unreachable(err))
+        .unwrap_or_else(peer_unreachable)
 }
 
 #[cfg(test)]

@@ -56,6 +56,13 @@ impl SessionRegistry {
                 Owner::NotLive => return Ok(Route::Local),
                 Owner::Peer { url, .. } if may_forward => return Ok(Route::Forward(url)),
                 Owner::Peer { .. } => break,
+                // A draining replica takes nothing: a live peer will.
+                Owner::Free { .. } if cluster.is_draining() && may_forward => {
+                    match cluster.any_peer().await.map_err(unavailable)? {
+                        Some(peer) => return Ok(Route::Forward(peer)),
+                        None => break,
+                    }
+                }
                 Owner::Me | Owner::Free { .. } => {
                     if self.take_over(id).await? {
                         return Ok(Route::Local);

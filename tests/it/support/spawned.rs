@@ -68,7 +68,12 @@ impl ServerHome {
         env: &[(&str, &str)],
         nofile: Option<u64>,
     ) -> SpawnedServer {
-        let port = free_port();
+        // A caller that must know the port first (a replica advertises it) names it.
+        let port = env
+            .iter()
+            .find(|(key, _)| *key == "LIVECODE_LISTEN")
+            .and_then(|(_, addr)| addr.rsplit(':').next()?.parse().ok())
+            .unwrap_or_else(free_port);
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
