@@ -50,7 +50,10 @@ pub async fn to_owner(State(state): State<AppState>, req: Request, next: Next) -
         return next.run(req).await;
     }
     let Some(id) = session_of(req.uri().path()) else {
-        return match new_session_elsewhere(&state, &req).await {
+        let creates = req.method() == axum::http::Method::POST
+            && req.uri().path().trim_end_matches('/') == "/api/v1/sessions"
+            && !req.headers().contains_key(FORWARDED);
+        return match new_session_elsewhere(&state, creates).await {
             Some(peer) => relay(&state, &peer, req).await,
             None => next.run(req).await,
         };
@@ -67,11 +70,9 @@ pub async fn to_owner(State(state): State<AppState>, req: Request, next: Next) -
 }
 
 /// A draining replica makes no session: a creation goes to a live peer that takes them.
-async fn new_session_elsewhere(state: &AppState, req: &Request) -> Option<String> {
+async fn new_session_elsewhere(state: &AppState, creates: bool) -> Option<String> {
     let cluster = state.sessions.cluster()?;
-    let creates = req.method() == axum::http::Method::POST
-        && req.uri().path().trim_end_matches('/') == "/api/v1/sessions";
-    if !creates || !cluster.is_draining() || req.headers().contains_key(FORWARDED) {
+    if !creates || !cluster.is_draining() {
         return None;
     }
     cluster.any_peer().await.ok().flatten()
