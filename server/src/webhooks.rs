@@ -118,7 +118,8 @@ impl Outbox {
 #[derive(Clone)]
 pub struct Events {
     writes: mpsc::UnboundedSender<Write>,
-    webhook: bool,
+    /// The delivery queue, when a webhook is configured.
+    outbox: Option<Arc<Outbox>>,
 }
 
 /// What the writer task is asked.
@@ -131,7 +132,7 @@ enum Write {
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Events")
-            .field("webhook", &self.webhook)
+            .field("webhook", &self.outbox.is_some())
             .finish()
     }
 }
@@ -141,15 +142,31 @@ impl Events {
     pub fn new(store: Arc<dyn Store>, config: &WebhooksConfig) -> Self {
         let deliveries = (!config.url.is_empty()).then(|| {
             let outbox = Arc::new(Outbox::default());
-            tokio::spawn(deliver(config.clone(), outbox.clone()));
+            tokio::spawn(deliver(config.clone(), outbox.clone(), store.clone()));
             outbox
         });
         // Unbounded: events come from what participants do (joins, runs, switches), each
         // already rate-limited or bounded by the socket caps.
         let (writes, rx) = mpsc::unbounded_channel();
-        let webhook = deliveries.is_some();
-        tokio::spawn(write(store, rx, deliveries));
-        Self { writes, webhook }
+        tokio::spawn(write(store, rx, deliveries.clone()));
+        Self {
+            writes,
+            outbox: deliveries,
+        }
+    }
+
+    /// Queues a session's stored events that were not delivered (its last owner was lost
+    /// before it could), ahead of any the session records from now on. Low-value ones are
+    /// left: they were never promised.
+    pub fn resume(&self, undelivered: Vec<EventRecord>) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        for event in undelivered.into_iter().filter(|e| !low_value(&e.kind)) {
+            if !outbox.push(event) {
+                tracing::warn!("webhook queue full: a resumed event was not delivered");
+            }
+        }
     }
 
     /// Records `kind` with `data` for `session`, in the store and to the webhook. Callers
@@ -190,8 +207,13 @@ async fn write(
                 continue;
             }
         };
-        if let Err(err) = store.insert_event(&event).await {
-            tracing::error!(session = %event.session_id, %err, "could not store an event");
+        match store.insert_event(&event).await {
+            Ok(()) => {}
+            // A replica that lost the session tells nobody of it: its new owner does.
+            Err(crate::store::StoreError::Fenced) => continue,
+            Err(err) => {
+                tracing::error!(session = %event.session_id, %err, "could not store an event")
+            }
         }
         if let Some(outbox) = &deliveries {
             let (session, kind) = (event.session_id, event.kind.clone());
@@ -219,7 +241,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn deliver(config: WebhooksConfig, outbox: Arc<Outbox>) {
+async fn deliver(config: WebhooksConfig, outbox: Arc<Outbox>, store: Arc<dyn Store>) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(config.timeout_seconds))
         .build()
@@ -252,6 +274,10 @@ async fn deliver(config: WebhooksConfig, outbox: Arc<Outbox>) {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
             }
+        }
+        // Delivered or given up: either way a takeover must not send it again.
+        if let Err(err) = store.mark_delivered(&event.id).await {
+            tracing::warn!(event = %event.id, %err, "could not mark an event delivered");
         }
     }
 }

@@ -147,6 +147,8 @@ impl SessionRegistry {
                 }
             })
             .collect();
+        // Its events the lost owner did not deliver go first, in their order.
+        ctx.audit.resume(ctx.store.undelivered_events(id).await?);
         let session = self.bring_back(record, None).await?;
         for result in cut {
             tracing::warn!(session = %id, run = %result.summary.run_id, "run cut by a failover");

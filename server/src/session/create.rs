@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::audit::Audit;
 use super::fanout::EventSender;
 use super::files::check_files;
+use super::quotas::Mine;
 use super::registry::SessionRegistry;
 use super::{RunSummary, Session, SessionError, SessionId, State, Status, BY_KEY};
 use crate::auth;
@@ -67,15 +68,10 @@ impl SessionRegistry {
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
         let _gate = self.shared.create_gate.lock().await;
-        let live_mine = self
-            .shared
-            .sessions
-            .iter()
-            .filter(|s| s.created_by == req.created_by)
-            .count();
+        let mine = self.sessions_of(&req.created_by).await?;
         self.shared
             .quotas
-            .check_create(&req.created_by, self.shared.sessions.len(), live_mine)?;
+            .check_create(&req.created_by, self.shared.sessions.len(), mine)?;
         let (candidate_token, interviewer_token) = (auth::new_token(), auth::new_token());
         // A warm container makes the session ready before it is even answered.
         let warm = containers.claim_for_new(&prepared.environment);
@@ -125,6 +121,27 @@ impl SessionRegistry {
             session,
             candidate_token,
             interviewer_token,
+        })
+    }
+
+    /// `created_by`'s live sessions: on this server; in a cluster, on every replica, with
+    /// how many it created in the last minute (the cluster's creation rate).
+    async fn sessions_of(&self, created_by: &str) -> Result<Mine, SessionError> {
+        let ctx = &self.shared.ctx;
+        if ctx.cluster.is_none() {
+            let live = self
+                .shared
+                .sessions
+                .iter()
+                .filter(|s| s.created_by == created_by)
+                .count();
+            return Ok(Mine { live, last_minute: None });
+        }
+        let since = Utc::now() - chrono::Duration::minutes(1);
+        let (live, recent) = ctx.store.count_sessions(created_by, since).await?;
+        Ok(Mine {
+            live: live as usize,
+            last_minute: Some(recent as usize),
         })
     }
 

@@ -15,6 +15,16 @@ use crate::config::QuotasConfig;
 /// Who created a session, for quotas: the API key, or a client address in open mode.
 pub const BY_KEY: &str = "key";
 
+/// A caller's sessions, as the quotas count them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Mine {
+    /// Live now.
+    pub live: usize,
+    /// Created in the last minute, when the store counts them (a cluster); else the
+    /// in-process limiter does.
+    pub last_minute: Option<usize>,
+}
+
 /// The limiters; counts of live sessions come from the registry.
 pub(super) struct Quotas {
     config: QuotasConfig,
@@ -38,26 +48,27 @@ impl Quotas {
         }
     }
 
-    /// May `created_by` create a session, with `live_total` live sessions of which `live_mine`
-    /// are its own?
+    /// May `created_by` create a session, with `live_total` live sessions here and `mine` of
+    /// its own?
     pub fn check_create(
         &self,
         created_by: &str,
         live_total: usize,
-        live_mine: usize,
+        mine: Mine,
     ) -> Result<(), SessionError> {
+        let live_mine = mine.live;
         let c = &self.config;
         if c.max_live_sessions > 0 && live_total >= c.max_live_sessions {
             return Err(SessionError::Capacity(format!(
                 "the server has {live_total} live sessions, its limit"
             )));
         }
-        let mine = if created_by == BY_KEY {
+        let cap = if created_by == BY_KEY {
             c.max_live_sessions_per_key
         } else {
             c.max_live_sessions_per_ip
         };
-        if mine > 0 && live_mine >= mine {
+        if cap > 0 && live_mine >= cap {
             return Err(SessionError::RateLimited {
                 message: format!(
                     "{live_mine} live sessions were created by {}, the limit; end one first",
@@ -66,7 +77,16 @@ impl Quotas {
                 retry_after: Duration::from_secs(60),
             });
         }
-        if let Some(limiter) = &self.creations {
+        if let Some(recent) = mine.last_minute {
+            // A cluster counts a caller's creations over every replica, in the store.
+            let n = c.sessions_per_minute as usize;
+            if n > 0 && recent >= n {
+                return Err(SessionError::RateLimited {
+                    message: format!("{} may create {n} sessions a minute", who(created_by)),
+                    retry_after: Duration::from_secs(60),
+                });
+            }
+        } else if let Some(limiter) = &self.creations {
             limiter
                 .check_key(&created_by.to_string())
                 .map_err(|not_until| SessionError::RateLimited {
@@ -151,29 +171,53 @@ mod tests {
         }
     }
 
+    fn live(n: usize) -> Mine {
+        Mine {
+            live: n,
+            last_minute: None,
+        }
+    }
+
     #[test]
     fn capacity_quota_and_rate_are_told_apart() {
         let q = Quotas::new(&config());
         assert!(matches!(
-            q.check_create("ip:1.2.3.4", 10, 0),
+            q.check_create("ip:1.2.3.4", 10, live(0)),
             Err(SessionError::Capacity(_))
         ));
         assert!(matches!(
-            q.check_create("ip:1.2.3.4", 5, 3),
+            q.check_create("ip:1.2.3.4", 5, live(3)),
             Err(SessionError::RateLimited { .. })
         ));
         // The key has no per-caller cap here, only the rate.
         for _ in 0..5 {
-            q.check_create(BY_KEY, 5, 9).expect("within the rate");
+            q.check_create(BY_KEY, 5, live(9)).expect("within the rate");
         }
-        match q.check_create(BY_KEY, 5, 9) {
+        match q.check_create(BY_KEY, 5, live(9)) {
             Err(SessionError::RateLimited { retry_after, .. }) => {
                 assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(12))
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }
         // Another caller has its own budget.
-        q.check_create("ip:5.6.7.8", 5, 0).expect("own budget");
+        q.check_create("ip:5.6.7.8", 5, live(0)).expect("own budget");
+    }
+
+    #[test]
+    fn a_cluster_counts_the_rate_from_the_store() {
+        let q = Quotas::new(&config());
+        let counted = |n| Mine {
+            live: 0,
+            last_minute: Some(n),
+        };
+        // The process's own limiter is not used: the store's count decides, every time.
+        for _ in 0..10 {
+            q.check_create(BY_KEY, 0, counted(4)).expect("4 of 5");
+        }
+        assert!(matches!(
+            q.check_create(BY_KEY, 0, counted(5)),
+            Err(SessionError::RateLimited { .. })
+        ));
     }
 
     #[test]

@@ -131,6 +131,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store: background task failed: {0}")]
     Task(String),
+    /// Cluster mode: the session's lease is held at another epoch or by another replica, so
+    /// this replica may no longer write for it.
+    #[error("store: the session's lease has moved to another server")]
+    Fenced,
 }
 
 /// Where sessions outlive the process.
@@ -169,6 +173,18 @@ pub trait Store: Send + Sync {
     async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
     /// A session's events, oldest first.
     async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError>;
+    /// The webhook delivered event `id` (or gave it up): a takeover does not send it again.
+    async fn mark_delivered(&self, id: &Uuid) -> Result<(), StoreError>;
+    /// A session's events the webhook has not delivered, oldest first: the outbox a replica
+    /// that takes the session over resumes.
+    async fn undelivered_events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError>;
+    /// How many live sessions `created_by` has, and how many it created since `since`: the
+    /// quotas of a cluster, counted over every replica.
+    async fn count_sessions(
+        &self,
+        created_by: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError>;
     async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
     /// Every session not yet ended, for start-up.
     async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError>;

@@ -23,9 +23,33 @@ pub fn insert(conn: &Connection, e: &EventRecord) -> Result<(), StoreError> {
 
 /// A session's events, oldest first.
 pub fn list(conn: &Connection, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
-    let mut stmt = conn.prepare(
+    read(
+        conn,
         "SELECT id, session_id, type, at, data FROM events WHERE session_id = ?1 ORDER BY seq",
+        id,
+    )
+}
+
+/// A session's events not yet delivered, oldest first.
+pub fn undelivered(conn: &Connection, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+    read(
+        conn,
+        "SELECT id, session_id, type, at, data FROM events \
+         WHERE session_id = ?1 AND delivered = 0 ORDER BY seq",
+        id,
+    )
+}
+
+pub fn mark_delivered(conn: &Connection, id: &uuid::Uuid) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE events SET delivered = 1 WHERE id = ?1",
+        [id.to_string()],
     )?;
+    Ok(())
+}
+
+fn read(conn: &Connection, sql: &str, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([id])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_6.sql"),
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
+    include_str!("migration_9.sql"),
 ];
 
 /// SQLite-backed store. Cheap to clone.
@@ -172,6 +173,26 @@ impl Store for SqliteStore {
     async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
         let id = *id;
         self.with(move |conn| events::list(conn, &id)).await
+    }
+
+    async fn mark_delivered(&self, id: &Uuid) -> Result<(), StoreError> {
+        let id = *id;
+        self.with(move |conn| events::mark_delivered(conn, &id)).await
+    }
+
+    async fn undelivered_events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+        let id = *id;
+        self.with(move |conn| events::undelivered(conn, &id)).await
+    }
+
+    async fn count_sessions(
+        &self,
+        created_by: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let created_by = created_by.to_string();
+        self.with(move |conn| sessions::count(conn, &created_by, since))
+            .await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {

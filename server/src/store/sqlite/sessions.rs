@@ -102,6 +102,24 @@ pub fn live(conn: &Connection) -> Result<Vec<SessionRecord>, StoreError> {
     )
 }
 
+/// `created_by`'s live sessions, and those it created since `since`.
+pub fn count(
+    conn: &Connection,
+    created_by: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64), StoreError> {
+    let (live, recent): (i64, i64) = conn.query_row(
+        &format!(
+            "SELECT count(*) FILTER (WHERE status IN {LIVE}), \
+                    count(*) FILTER (WHERE created_at >= ?2) \
+             FROM sessions WHERE created_by = ?1"
+        ),
+        params![created_by, since.to_rfc3339()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok((live as u64, recent as u64))
+}
+
 /// A page of sessions, newest first.
 pub fn list(conn: &Connection, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError> {
     let mut stmt = conn.prepare(
