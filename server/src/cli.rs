@@ -1,5 +1,5 @@
 //! Command line: `serve` (the default), `images build [NAME...]`, `environments`, and the
-//! client: `run FILE`, `sessions list|create|show|end`, `watch SESSION`.
+//! client: `run FILE`, `sessions list|create|show|end`, `watch SESSION`, `drain`.
 
 use std::path::PathBuf;
 
@@ -70,6 +70,10 @@ pub enum Command {
         /// The session's id; its token comes from --token.
         session: String,
     },
+    /// Drain the server at --url and stop it (what SIGTERM does): in a cluster it takes no
+    /// more sessions, lets runs in flight finish, hands its sessions to the other replicas
+    /// and exits. Needs the API key.
+    Drain,
     /// List the environments, with the language versions read off their images.
     Environments {
         /// Print the Markdown table the README carries.

@@ -219,7 +219,11 @@ pub async fn run(
     // Serving ends with `stop`, except in cluster mode, where the sessions are handed to the
     // other replicas first (the drain) while this one still forwards to them.
     let shutdown = CancellationToken::new();
-    tokio::spawn(hand_over_then_stop(sessions.clone(), stop, shutdown.clone()));
+    tokio::spawn(hand_over_then_stop(
+        sessions.clone(),
+        stop.clone(),
+        shutdown.clone(),
+    ));
     let restored = sessions.restore().await?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored live sessions");
@@ -241,6 +245,7 @@ pub async fn run(
         environments,
         tasks: tasks.clone(),
         shutdown: shutdown.clone(),
+        stop: stop.clone(),
     };
     tracing::info!(address = %listener.local_addr()?, "livecode listening");
     let server_config = config.server.clone();

@@ -42,6 +42,10 @@ async fn main() -> ExitCode {
             command: ImagesCommand::Build { names, parallel },
         } => build_images(cli.config, names, parallel).await,
         Command::Environments { markdown } => list_environments(cli.config, markdown).await,
+        Command::Drain => Client::new(&cli.url, cli.api_key)
+            .drain()
+            .await
+            .map(|answer| println!("{answer}")),
         Command::Run { file, env, stdin } => {
             // Exits at once: a read of the terminal's stdin may still be waiting, and would hold
             // the runtime's shutdown until Enter.

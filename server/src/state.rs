@@ -21,7 +21,10 @@ pub struct AppState {
     pub questions: Questions,
     pub environments: Arc<Environments>,
     pub tasks: TaskTracker,
+    /// Serving ends: sockets close with 1012.
     pub shutdown: CancellationToken,
+    /// Asks the server to stop (drain first, in a cluster); `shutdown` follows.
+    pub stop: CancellationToken,
 }
 
 /// The interview questions, kept apart from any session (`/questions`). Cheap to clone: a

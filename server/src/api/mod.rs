@@ -10,6 +10,7 @@
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
 pub mod access;
+mod drain;
 mod environments;
 pub mod error;
 pub mod extract;
@@ -32,6 +33,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(health::router())
+        .merge(drain::router())
         .merge(environments::router())
         .merge(sessions::router())
         .merge(review::router())

@@ -195,6 +195,11 @@ impl Client {
             .await
     }
 
+    /// Asks the server to drain and stop (`POST /drain`, the API key's).
+    pub async fn drain(&self) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::POST, "/drain", None).await
+    }
+
     pub async fn sessions_end(&self, id: &str) -> anyhow::Result<Value> {
         self.call(reqwest::Method::DELETE, &format!("/sessions/{id}"), None)
             .await

@@ -26,6 +26,7 @@ async fn state(dir: &std::path::Path) -> AppState {
         environments,
         tasks,
         shutdown: tokio_util::sync::CancellationToken::new(),
+        stop: tokio_util::sync::CancellationToken::new(),
     }
 }
 
