@@ -258,8 +258,10 @@ impl Cluster {
             .execute(sql::BEAT, &[&self.id, &self.url, &draining])
             .await?
             == 0
+            && !draining
         {
-            // Its row was removed (an operator, or a bug): join again, holding nothing.
+            // Its row was removed (an operator, or the janitor after a long stop): join
+            // again; the leases the database no longer gives it are answered below.
             client.execute(sql::JOIN, &[&self.id, &self.url]).await?;
         }
         let rows = client.query(sql::HELD, &[&self.id]).await?;
@@ -324,6 +326,16 @@ impl Cluster {
                 sessions: r.get::<_, i64>("sessions") as u64,
             })
             .collect())
+    }
+
+    /// Removes the rows of replicas not heard for a long time (killed ones leave theirs), so
+    /// that health lists the cluster as it is; their leases read as nobody's either way.
+    pub async fn forget_the_long_dead(&self) -> Result<(), ClusterError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(sql::FORGET_DEAD, &[&(self.lease_secs() * 60.0)])
+            .await?;
+        Ok(())
     }
 
     /// Live sessions no live replica holds: the janitor's work (at most `limit`).

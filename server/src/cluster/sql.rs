@@ -50,3 +50,7 @@ pub const ORPHANS: &str = "SELECT s.id, l.epoch FROM sessions s \
         AND r.heartbeat_at > now() - make_interval(secs => $1) \
      WHERE s.status IN ('creating', 'ready', 'executing', 'stopping') AND r.id IS NULL \
      ORDER BY s.last_activity_at LIMIT $2";
+
+/// Replicas not heard for `$1` seconds.
+pub const FORGET_DEAD: &str =
+    "DELETE FROM replicas WHERE heartbeat_at < now() - make_interval(secs => $1)";

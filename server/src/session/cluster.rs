@@ -28,6 +28,9 @@ pub enum Route {
 pub const FAILOVER_NOTICE: &str =
     "[livecode] the run was cut: the server running it was lost, and another took the session over\n";
 
+/// How long an ended session's lease is kept for its trailing events.
+const ENDED_LEASE_KEPT: Duration = Duration::from_secs(30);
+
 /// Sessions the janitor takes per round, so one replica does not take a dead one's all at once.
 const JANITOR_BATCH: i64 = 8;
 
@@ -179,6 +182,18 @@ impl SessionRegistry {
         }
     }
 
+    /// An ended session's lease is forgotten a while after its end: the events that trail
+    /// it (its participants leaving) are still this replica's to store.
+    pub(super) fn let_lease_go(&self, id: SessionId) {
+        let Some(cluster) = self.cluster().cloned() else {
+            return;
+        };
+        self.shared.ctx.tasks.spawn(async move {
+            tokio::time::sleep(ENDED_LEASE_KEPT).await;
+            cluster.forget(&id);
+        });
+    }
+
     /// Drain: takes no new session, waits up to `wait` for runs in flight, then hands every
     /// session to the other replicas (their sockets reconnect there; a run still going is
     /// stopped first and recorded).
@@ -257,6 +272,9 @@ impl SessionRegistry {
         };
         if cluster.is_draining() {
             return;
+        }
+        if let Err(err) = cluster.forget_the_long_dead().await {
+            tracing::warn!(%err, "janitor: could not remove replicas long dead");
         }
         let orphans = match cluster.orphans(JANITOR_BATCH).await {
             Ok(orphans) => orphans,

@@ -256,6 +256,7 @@ impl SessionRegistry {
         }
         session.persist_state(status, Some(reason)).await;
         self.shared.sessions.remove(&session.id);
+        self.let_lease_go(session.id);
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         removed.map_err(SessionError::from)
     }
