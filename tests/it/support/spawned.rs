@@ -182,6 +182,11 @@ impl SpawnedServer {
             .status()
             .expect("kill");
         assert!(sent.success());
+        self.wait_exit(wait).await
+    }
+
+    /// Waits up to `wait` for the server to exit by itself; says whether it exited 0.
+    pub async fn wait_exit(&mut self, wait: Duration) -> bool {
         let deadline = Instant::now() + wait;
         loop {
             if let Some(status) = self
