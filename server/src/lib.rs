@@ -6,7 +6,7 @@
 //! - the floor: `model` (the shared vocabulary: ids, statuses, run summaries and results,
 //!   participants, end reasons), `auth` (tokens, roles and the one role policy), `config`,
 //!   `metrics` (the recorder), `collab` (the document authority; no I/O);
-//! - engines: `store` (SQLite), `questions`, `webhooks` (the audit trail and its delivery),
+//! - engines: `store` (SQLite, or PostgreSQL for replicas), `questions`, `webhooks` (the audit trail and its delivery),
 //!   `sandbox` (the `Sandbox` and `ImageBuilder` traits, the runner's stream, Docker),
 //!   `environments` (languages and their images);
 //! - `session`: live sessions, their containers, runs, test runs, switches, and `journal`, the
@@ -50,7 +50,7 @@ use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
 use crate::state::{AppState, Questions};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
 async fn connect_engine(
@@ -64,6 +64,22 @@ async fn connect_engine(
     let version = docker.ping().await.context("Docker does not answer")?;
     tracing::info!(docker = %version, "connected to the container engine");
     Ok((docker.clone(), docker, version))
+}
+
+/// The store the config names: PostgreSQL when `[store] url` is set, else SQLite in
+/// `data_dir`. Only the URL's host and database are logged, never its password.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.store.url.is_empty() {
+        let store = SqliteStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        return Ok(Arc::new(store));
+    }
+    let target = PgStore::target(&config.store.url);
+    let store = PgStore::connect(&config.store.url, config.store.pool_size)
+        .await
+        .with_context(|| format!("connecting to the PostgreSQL store at {target}"))?;
+    tracing::info!(store = %target, "using the PostgreSQL store");
+    Ok(Arc::new(store))
 }
 
 /// Raises the open-file limit and answers the connection cap it leaves room for (logged).
@@ -178,10 +194,7 @@ pub async fn run(
         );
     }
     let environments = Arc::new(Environments::load(&config.environments_dir)?);
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir)
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
+    let store = open_store(&config).await?;
     let (sandbox, images, engine) = connect_engine(&config).await?;
     let max_connections = connection_limits(&config);
 

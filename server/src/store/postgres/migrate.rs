@@ -24,7 +24,9 @@ async fn apply_next(client: &mut deadpool_postgres::Client) -> Result<bool, Stor
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     db::batch(
         &tx,
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+        // Quiet: the table is there at every start but the first.
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
             version     int PRIMARY KEY,
             applied_at  timestamptz NOT NULL DEFAULT now()
         )",
