@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test of livecode: unit tests, and integration tests against a real Docker engine.
-# Installs and starts Docker when it is missing (root only), makes the base image when no
-# registry can be reached, and builds the runner and the environment images first.
+# Runs every test of livecode: unit tests, and integration tests against a real Docker engine,
+# on SQLite and again on PostgreSQL. Installs and starts Docker when it is missing (root only),
+# makes the base image when no registry can be reached, and builds the runner and the
+# environment images first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# A throwaway PostgreSQL cluster on loopback (Debian's postgresql, installed when missing) for
+# the store tests and the suite's pass on PostgreSQL; stopped however this script ends.
+postgres=$(bash scripts/test-postgres.sh start) # assigned first, so that a failed start stops here
+eval "$postgres"
+trap 'bash scripts/test-postgres.sh stop "$LIVECODE_TEST_POSTGRES_DIR"' EXIT
 
 bash scripts/ensure-docker.sh
 # gVisor's runsc, registered with that engine, for the gvisor tests and conformance under it.
@@ -18,6 +25,9 @@ bash scripts/check-readme-table.sh
 
 echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
+
+echo "--- the integration suite again, on PostgreSQL"
+LIVECODE_IT_STORE=postgres cargo test --locked --test it -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
 
 echo "--- conformance of python, c, java and node under gVisor (runsc)"
 LIVECODE_CONFORMANCE_RUNTIME=runsc LIVECODE_CONFORMANCE_ENVIRONMENTS=python,c,java,node \

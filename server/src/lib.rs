@@ -6,7 +6,7 @@
 //! - the floor: `model` (the shared vocabulary: ids, statuses, run summaries and results,
 //!   participants, end reasons), `auth` (tokens, roles and the one role policy), `config`,
 //!   `metrics` (the recorder), `collab` (the document authority; no I/O);
-//! - engines: `store` (SQLite), `questions`, `webhooks` (the audit trail and its delivery),
+//! - engines: `store` (SQLite, or PostgreSQL for replicas), `questions`, `webhooks` (the audit trail and its delivery),
 //!   `sandbox` (the `Sandbox` and `ImageBuilder` traits, the runner's stream, Docker),
 //!   `environments` (languages and their images);
 //! - `session`: live sessions, their containers, runs, test runs, switches, and `journal`, the
@@ -53,7 +53,7 @@ use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
 use crate::state::{AppState, Questions};
 use crate::cluster::Cluster;
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
 async fn connect_engine(
@@ -67,6 +67,30 @@ async fn connect_engine(
     let version = docker.ping().await.context("Docker does not answer")?;
     tracing::info!(docker = %version, "connected to the container engine");
     Ok((docker.clone(), docker, version))
+}
+
+/// The store the config names: PostgreSQL when `[store] url` is set, else SQLite in
+/// `data_dir`. Only the URL's host and database are logged, never its password.
+async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Cluster>>)> {
+    if config.store.url.is_empty() {
+        let store = SqliteStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        return Ok((Arc::new(store), None));
+    }
+    let target = PgStore::target(&config.store.url);
+    let store = PgStore::connect(&config.store.url, config.store.pool_size)
+        .await
+        .with_context(|| format!("connecting to the PostgreSQL store at {target}"))?;
+    tracing::info!(store = %target, "using the PostgreSQL store");
+    if config.cluster.advertise_url.is_empty() {
+        return Ok((Arc::new(store), None));
+    }
+    // After the store: its migrations make the cluster's tables.
+    let cluster = Cluster::join(&config.store.url, &config.cluster)
+        .await
+        .with_context(|| format!("joining the cluster at {target}"))?;
+    let store = store.with_leases(cluster.clone());
+    Ok((Arc::new(store), Some(cluster)))
 }
 
 /// Raises the open-file limit and answers the connection cap it leaves room for (logged).
@@ -163,16 +187,6 @@ async fn wind_down(tasks: &TaskTracker, sessions: &SessionRegistry) {
     {
         tracing::warn!("some events were not stored within 5 s of shutdown");
     }
-}
-
-/// The store, and in cluster mode this replica's membership (whose leases the store's
-/// writes carry).
-async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<Cluster>>)> {
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir)
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
-    Ok((store, None))
 }
 
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown

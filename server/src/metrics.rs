@@ -6,7 +6,9 @@
 //!   (request → the program's first output), `livecode_run_duration_seconds{environment}`
 //!   (the run step), `livecode_builds_cached_total{environment}`;
 //! - `livecode_sessions{status}`, `livecode_sockets`, `livecode_pool_warm{environment}`;
-//! - `livecode_image_builds_total{environment,result}`, `livecode_engine_errors_total`.
+//! - `livecode_image_builds_total{environment,result}`, `livecode_engine_errors_total`;
+//! - `livecode_store_statements_total{store="postgres"}`: statements sent to PostgreSQL
+//!   (`BEGIN` and `COMMIT` included), for statements per run and per typed character.
 
 use std::sync::OnceLock;
 
@@ -77,4 +79,9 @@ pub fn image_built(environment: &str, ok: bool) {
 
 pub fn engine_error() {
     metrics::counter!("livecode_engine_errors_total").increment(1);
+}
+
+/// One statement sent to PostgreSQL.
+pub fn store_statement() {
+    metrics::counter!("livecode_store_statements_total", "store" => "postgres").increment(1);
 }

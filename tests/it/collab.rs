@@ -177,9 +177,10 @@ async fn a_store_failure_on_notes_is_internal_not_the_clients_fault() {
     let server = TestServer::start(|_| {}).await;
     let session = server.python("").await;
     let mut ws = server.ws(&session.id, &session.interviewer).await;
-    // Another writer holds the database: the server's write gives up after its busy timeout.
-    let db = rusqlite::Connection::open(server.config.data_dir.join("livecode.db")).expect("open");
-    db.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    // Another writer holds the database: the server's write gives up after its busy timeout
+    // (SQLite) or lock timeout (PostgreSQL).
+    let db = server.store_db().await;
+    db.lock().await;
     send(
         &mut ws,
         json!({"type": "notes", "text": "strong on testing"}),
@@ -187,7 +188,7 @@ async fn a_store_failure_on_notes_is_internal_not_the_clients_fault() {
     .await;
     let err = next_of_type_within(&mut ws, "error", Duration::from_secs(30)).await;
     assert_eq!(err["code"], "INTERNAL", "{err}");
-    db.execute_batch("ROLLBACK").expect("unlock");
+    db.unlock().await;
 }
 
 /// A socket that joins while the document changes sees every update after its `welcome`: the

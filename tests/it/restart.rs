@@ -334,19 +334,11 @@ async fn a_files_version_and_text_survive_a_restart() {
         assert_eq!(confirmed["version"], version, "{confirmed}");
     }
     // The store writes the files in the background of the edit: wait until it has.
-    let db =
-        rusqlite::Connection::open(home.data_dir().join("livecode.db")).expect("open the store");
-    let stored = || {
-        db.query_row(
-            "SELECT files_rev FROM sessions WHERE id = ?1",
-            [session.id.as_str()],
-            |row| row.get::<_, i64>(0),
-        )
-        .expect("the session's row")
-            >= 3
-    };
+    let db = home.store_db().await;
+    let files_rev = format!("SELECT files_rev FROM sessions WHERE id = '{}'", session.id);
+    let at_3 = |rev: Option<&str>| rev.and_then(|r| r.parse::<i64>().ok()) >= Some(3);
     assert!(
-        wait_until(Duration::from_secs(30), stored).await,
+        db.wait_for(&files_rev, Duration::from_secs(30), at_3).await,
         "the file's edits were not stored\n{}",
         first.log_text()
     );
@@ -377,16 +369,15 @@ async fn a_container_of_another_language_is_not_adopted() {
     let node_box = session_container(&first.api(), &node).await;
     first.kill();
 
-    let db =
-        rusqlite::Connection::open(home.data_dir().join("livecode.db")).expect("open the store");
+    let db = home.store_db().await;
     for (session, other) in [(&python, &node_box), (&node, &python_box)] {
         let changed = db
-            .execute(
-                "UPDATE sessions SET container_id = ?2 WHERE id = ?1",
-                [session.id.as_str(), other.as_str()],
-            )
-            .expect("swap the containers");
-        assert_eq!(changed, 1);
+            .execute(&format!(
+                "UPDATE sessions SET container_id = '{other}' WHERE id = '{}'",
+                session.id
+            ))
+            .await;
+        assert_eq!(changed, 1, "swap the containers");
     }
     drop(db);
 

@@ -103,9 +103,13 @@ impl Cluster {
     /// Joins the cluster: a pool of its own (so heartbeats never wait behind the store's
     /// traffic) and this replica's row.
     pub async fn join(url: &str, config: &ClusterConfig) -> Result<Arc<Self>, ClusterError> {
-        let pg: tokio_postgres::Config = url
+        let mut pg: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| ClusterError::Config(e.to_string()))?;
+        // A takeover waits briefly for a write in flight on the lease's row, never forever
+        // (a stopped owner's transaction is ended by the store's idle timeout).
+        pg.options("-c lock_timeout=3s");
+        pg.connect_timeout(Duration::from_secs(5));
         let manager = Manager::from_config(
             pg,
             tokio_postgres::NoTls,

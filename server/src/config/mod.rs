@@ -41,6 +41,7 @@ pub struct Config {
     pub read_versions_on_start: bool,
     pub frame_ancestors: Vec<String>,
     pub cors_origins: Vec<String>,
+    pub store: StoreConfig,
     pub docker: DockerConfig,
     pub limits: Limits,
     pub sessions: SessionsConfig,
@@ -64,6 +65,24 @@ pub struct ClusterConfig {
     pub drain_seconds: f64,
     /// How often each replica looks for sessions no live replica holds.
     pub janitor_seconds: f64,
+}
+
+/// Where sessions are kept (`[store]`): SQLite in `data_dir` when `url` is empty.
+#[derive(Clone, Deserialize)]
+pub struct StoreConfig {
+    /// `postgres://…`, or empty.
+    pub url: String,
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("StoreConfig")
+            .field("url", &if self.url.is_empty() { "" } else { "<set>" })
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 /// Where session events are POSTed (`[webhooks]`).

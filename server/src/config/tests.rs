@@ -70,3 +70,33 @@ fn a_missing_config_file_is_an_error() {
     let err = Config::load(Some(Path::new("/nonexistent/livecode.toml"))).expect_err("missing");
     assert!(err.to_string().contains("no config file"), "{err}");
 }
+
+#[test]
+fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
+    assert_eq!(Config::defaults().store.url, "");
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "LIVECODE_STORE__URL",
+            "postgres://lc:hunter2@db.internal:5432/livecode",
+        );
+        let c = Config::load(None).expect("a PostgreSQL URL");
+        assert_eq!(
+            c.store.url,
+            "postgres://lc:hunter2@db.internal:5432/livecode"
+        );
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "the password stays out of logs"
+        );
+        for (url, named) in [
+            ("mysql://db/livecode", "PostgreSQL URL"),
+            ("postgres://db/livecode?sslmode=require", "sslmode=require"),
+            ("postgres://db:notaport/livecode", "store.url"),
+        ] {
+            jail.set_env("LIVECODE_STORE__URL", url);
+            let err = Config::load(None).expect_err(url);
+            assert!(err.to_string().contains(named), "{url}: {err}");
+        }
+        Ok(())
+    });
+}

@@ -18,10 +18,33 @@ impl Config {
         if self.webhooks.max_attempts == 0 || self.webhooks.timeout_seconds == 0 {
             return bad("webhooks.max_attempts and webhooks.timeout_seconds must be positive");
         }
+        self.validate_store()?;
         self.validate_limits()?;
         self.validate_sessions()?;
         self.validate_connections()?;
         self.validate_names()
+    }
+
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        let store = &self.store;
+        if store.pool_size == 0 {
+            return bad("store.pool_size must be at least 1");
+        }
+        if store.url.is_empty() {
+            return Ok(());
+        }
+        if !(store.url.starts_with("postgres://") || store.url.starts_with("postgresql://")) {
+            return bad("store.url must be empty (SQLite in data_dir) or a PostgreSQL URL such as postgres://user:password@host:5432/livecode");
+        }
+        // The parser's messages name options, never their values (the password among them).
+        let config = store
+            .url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| ConfigError::Invalid(format!("store.url: {e}")))?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return bad("store.url asks for sslmode=require, but livecode connects without TLS (use a loopback or private network)");
+        }
+        Ok(())
     }
 
     fn validate_limits(&self) -> Result<(), ConfigError> {

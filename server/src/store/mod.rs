@@ -1,7 +1,14 @@
 //! Persistence: sessions (with hashed tokens), documents, runs with capped output, and the
-//! update history. SQLite by default; the [`Store`] trait is narrow so that PostgreSQL can
-//! serve a multi-node deployment later. The only module that runs SQL.
+//! update history. The only module that runs SQL.
+//!
+//! # Layout
+//! - `mod.rs`: the [`Store`] trait, its records and [`StoreError`]; [`Lease`] and [`Leases`],
+//!   the fencing token cluster mode hands the PostgreSQL store.
+//! - `sqlite`: [`SqliteStore`], one file in `data_dir` (the default, one machine).
+//! - `postgres`: [`PgStore`], for `[store] url = "postgres://…"` (several replicas).
+//! - `tests`: the store tests, run once on each store.
 
+mod postgres;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -11,6 +18,7 @@ use chrono::{DateTime, Utc};
 use livecode_runner::path::WorkspacePath;
 use uuid::Uuid;
 
+pub use postgres::{create_scratch_database, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
@@ -126,18 +134,23 @@ pub enum StoreError {
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("store: no connection to PostgreSQL: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The session's lease is held at another epoch or by another replica (or this process
+    /// holds none): the write was refused whole.
+    #[error("store: this replica no longer holds the session's lease")]
+    Fenced,
+    #[error("store: {0}")]
     Io(#[from] std::io::Error),
     #[error("store: corrupt row: {0}")]
     Corrupt(String),
     #[error("store: background task failed: {0}")]
     Task(String),
-    /// Cluster mode: the session's lease is held at another epoch or by another replica, so
-    /// this replica may no longer write for it.
-    #[error("store: the session's lease has moved to another server")]
-    Fenced,
 }
 
-/// Where sessions outlive the process.
+/// Where sessions outlive the process. Times are kept to the microsecond (PostgreSQL's
+/// precision).
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
@@ -256,3 +269,6 @@ pub trait Store: Send + Sync {
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,17 +18,9 @@ pub async fn new_database() -> String {
         "LIVECODE_TEST_POSTGRES_URL is not set: start a PostgreSQL for the tests with \
          eval \"$(bash scripts/test-postgres.sh start)\" (scripts/test.sh does)",
     );
-    let name = format!("lc_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+    livecode::store::create_scratch_database(&admin)
         .await
-        .expect("connect to the tests' PostgreSQL");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("CREATE DATABASE");
-    let base = admin.rsplit_once('/').expect("a database in the URL").0;
-    format!("{base}/{name}")
+        .expect("a database of the cluster's own")
 }
 
 /// Several replicas on one database, behind nginx.

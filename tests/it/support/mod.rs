@@ -13,6 +13,8 @@
 //! - `spawned`: [`ServerHome`] and [`SpawnedServer`], the binary as a child process.
 //! - `http`: [`Api`], the error-shape checks, [`Session`].
 //! - `socket`: `msg::*`, reading frames with deadlines, [`RunResult`] and `collect_run`.
+//! - `store`: which store servers use (`LIVECODE_IT_STORE`), and [`StoreDb`], a server's
+//!   database opened beside it.
 //! - `docker`: `docker ps` and other commands, containers, polling, the process's memory,
 //!   repository paths.
 
@@ -21,12 +23,14 @@ mod http;
 mod server;
 mod socket;
 mod spawned;
+mod store;
 
 pub use docker::*;
 pub use http::*;
 pub use server::*;
 pub use socket::*;
 pub use spawned::*;
+pub use store::*;
 
 use std::time::Duration;
 

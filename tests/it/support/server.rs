@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{docker_ps, open_socket, Api, Session, WsStream};
+use super::{docker_ps, open_socket, test_store_url, Api, Session, StoreDb, WsStream};
 
 /// How long a server gets to answer `GET /health` after it was started.
 pub(super) const START_WAIT: Duration = Duration::from_secs(60);
@@ -101,8 +101,9 @@ pub trait Server {
     }
 }
 
-/// The library's server, started in this process on 127.0.0.1:0 with its own data dir and
-/// instance label. Dropping it stops the server and removes its containers.
+/// The library's server, started in this process on 127.0.0.1:0 with its own data dir (and
+/// database, on PostgreSQL) and instance label. Dropping it stops the server and removes its
+/// containers.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub config: Config,
@@ -141,6 +142,9 @@ impl TestServer {
         // later ones the path of a miss, and dozens of servers in parallel don't load the
         // engine with containers nobody claims.
         config.pool.default_size = 1;
+        if let Some(url) = test_store_url().await {
+            config.store.url = url;
+        }
         configure(&mut config);
 
         let shutdown = CancellationToken::new();
@@ -177,6 +181,11 @@ impl TestServer {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The server's database, opened beside it.
+    pub async fn store_db(&self) -> StoreDb {
+        StoreDb::open(&self.config.data_dir, &self.config.store.url).await
     }
 }
 

@@ -1,5 +1,5 @@
-//! The binary as a child process ([`SpawnedServer`]) on a [`ServerHome`]: a data dir, a log
-//! and an instance label that outlive any one process, so that a test can kill a server and
+//! The binary as a child process ([`SpawnedServer`]) on a [`ServerHome`]: a data dir (or a
+//! PostgreSQL database), a log and an instance label that outlive any one process, so that a test can kill a server and
 //! start the next on the same state. The benchmarks start theirs here too, any build of it.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{free_port, http_client, Api, InstanceGuard, Server, START_WAIT};
+use super::{
+    free_port, http_client, test_store_url, Api, InstanceGuard, Server, StoreDb, START_WAIT,
+};
 
 /// Where spawned servers keep their state. Cheap to clone, and every server started on it
 /// holds a clone: the last one dropped removes the instance's containers, then the dir.
@@ -18,6 +20,8 @@ struct Home {
     // Field order is drop order: containers go first, then the dir.
     containers: InstanceGuard,
     dir: tempfile::TempDir,
+    /// The home's PostgreSQL database, made at the first spawn (empty on SQLite).
+    store_url: tokio::sync::OnceCell<String>,
 }
 
 impl ServerHome {
@@ -28,7 +32,22 @@ impl ServerHome {
                 .prefix("livecode-it-")
                 .tempdir()
                 .expect("tempdir"),
+            store_url: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    /// `[store] url` of every server on this home: one database, made once (empty: SQLite in
+    /// the data dir).
+    pub async fn store_url(&self) -> &str {
+        self.0
+            .store_url
+            .get_or_init(|| async { test_store_url().await.unwrap_or_default() })
+            .await
+    }
+
+    /// The home's database, opened beside its servers.
+    pub async fn store_db(&self) -> StoreDb {
+        StoreDb::open(&self.data_dir(), self.store_url().await).await
     }
 
     /// The label value of this home's containers (`livecode.instance`).
@@ -95,6 +114,7 @@ impl ServerHome {
         };
         // As TestServer: one warm python container, unless the test says otherwise.
         command.env("LIVECODE_POOL__DEFAULT_SIZE", "1");
+        command.env("LIVECODE_STORE__URL", self.store_url().await);
         command.envs(env.iter().copied());
         let child = command
             .env("LIVECODE_LISTEN", format!("127.0.0.1:{port}"))

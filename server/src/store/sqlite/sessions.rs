@@ -21,9 +21,9 @@ pub fn insert(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
         "INSERT INTO sessions (id, environment, label, status, container_id, candidate_hash,
            interviewer_hash, created_at, last_activity_at, expires_at, ended_reason,
            document, version, files, initial_document, notes, base_version, created_by,
-           documents)
+           documents, file_versions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-           ?17, ?18, ?19)",
+           ?17, ?18, ?19, ?20)",
         params![
             s.id,
             s.environment,
@@ -44,6 +44,7 @@ pub fn insert(conn: &Connection, s: &SessionRecord) -> Result<(), StoreError> {
             s.base_version as i64,
             s.created_by,
             serde_json::to_string(&s.documents).expect("a string map serializes"),
+            json_by_path(&s.file_versions)?,
         ],
     )?;
     Ok(())

@@ -1,0 +1,420 @@
+//! [`Store`] on PostgreSQL, for replicas that share one database. tokio-postgres with
+//! deadpool-postgres's pool: async to the socket, pipelined, prepared statements cached per
+//! connection, no macros and no database at compile time, and a small dependency tree (sqlx
+//! was the other candidate).
+//!
+//! With [`Leases`] (cluster mode), every write of a session's rows is one transaction whose
+//! first statement checks that this process still holds the session's lease at its epoch
+//! ([`PgStore::begin_write`]); a deposed owner's write fails whole with
+//! [`StoreError::Fenced`]. Without them (one server on PostgreSQL) nothing is checked.
+//!
+//! # Layout
+//! - `mod.rs`: connecting, the fencing check, and the [`Store`] impl: each method takes a
+//!   connection, opens a session's write where it writes, and calls its concern's module.
+//! - `db`: statements (cached, counted), transactions, and [`db::Write`].
+//! - `migrate`: the versioned migrations in `migrations/`.
+//! - `sessions`, `updates`, `runs`, `events`, `questions`: the queries, as functions of a
+//!   connection or a write; `rows`: how typed values are kept in columns.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use livecode_runner::path::WorkspacePath;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+mod db;
+mod events;
+mod migrate;
+mod questions;
+mod rows;
+mod runs;
+mod sessions;
+mod updates;
+
+use self::db::{begin, Write};
+use super::{
+    EventRecord, Leases, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord,
+};
+use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
+use crate::questions::{Question, TestReport};
+
+/// How long a write waits for a row another transaction holds, as SQLite's busy timeout.
+const LOCK_TIMEOUT: &str = "5s";
+/// How long connecting, and waiting for a pooled connection, may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// PostgreSQL-backed store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    leases: Option<Arc<dyn Leases>>,
+}
+
+impl PgStore {
+    /// Connects with a pool of up to `pool_size` connections and brings the schema up to date.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url)?;
+        // A transaction left open by a stopped process (SIGSTOP) holds its lease row for
+        // share; the server ends it, so a takeover waits seconds, not forever.
+        let options = format!(
+            "-c lock_timeout={LOCK_TIMEOUT} -c idle_in_transaction_session_timeout={LOCK_TIMEOUT}"
+        );
+        let options = match config.get_options() {
+            Some(theirs) => format!("{theirs} {options}"),
+            None => options,
+        };
+        config.options(options);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("livecode");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .expect("a pool with a runtime for its timeouts builds");
+        migrate::run(&mut pool.get().await?).await?;
+        Ok(Self { pool, leases: None })
+    }
+
+    /// Checks every write of a session against the lease this process holds (cluster mode).
+    pub fn with_leases(mut self, leases: Arc<dyn Leases>) -> Self {
+        self.leases = Some(leases);
+        self
+    }
+
+    /// `host:port/database` of a store URL, for logs and messages (never its password).
+    pub fn target(url: &str) -> String {
+        let Ok(config) = tokio_postgres::Config::from_str(url) else {
+            return "an unreadable URL".into();
+        };
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+            .map(|(host, port)| match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(dir) => dir.display().to_string(),
+            })
+            .collect();
+        let database = config.get_dbname().or(config.get_user()).unwrap_or("");
+        format!("{}/{database}", hosts.join(","))
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Opens the transaction of one write of session `id`'s rows: the one place the lease is
+    /// checked. With leases, its first statement finds this process's lease row at its epoch
+    /// `FOR SHARE`, so a takeover's `UPDATE` of that row waits until this write commits; no
+    /// row (or no lease held here) rolls back and answers `Fenced`, having written nothing.
+    async fn begin_write<'c>(
+        &self,
+        client: &'c mut deadpool_postgres::Client,
+        id: &SessionId,
+    ) -> Result<Write<'c>, StoreError> {
+        let tx = begin(client).await?;
+        let Some(leases) = &self.leases else {
+            return Ok(Write::checked(tx));
+        };
+        let held = match leases.lease(id) {
+            Some(lease) => db::query_opt(
+                &tx,
+                "SELECT 1 FROM session_leases
+                 WHERE session_id = $1 AND replica = $2 AND epoch = $3 FOR SHARE",
+                &[&id.0, &lease.replica, &lease.epoch],
+            )
+            .await?
+            .is_some(),
+            None => false,
+        };
+        if !held {
+            db::rollback(tx).await?;
+            return Err(StoreError::Fenced);
+        }
+        Ok(Write::checked(tx))
+    }
+
+    /// Opens the transaction that creates session `id`: nothing to check yet. With a lease
+    /// held for it, the lease's row goes in with the session's, so its first write finds it.
+    async fn begin_new_session<'c>(
+        &self,
+        client: &'c mut deadpool_postgres::Client,
+        record: &SessionRecord,
+    ) -> Result<Write<'c>, StoreError> {
+        let write = Write::checked(begin(client).await?);
+        sessions::insert(&write, record).await?;
+        if let Some(lease) = self.leases.as_ref().and_then(|l| l.lease(&record.id)) {
+            db::execute(
+                &write,
+                "INSERT INTO session_leases (session_id, replica, epoch) VALUES ($1, $2, $3)",
+                &[&record.id.0, &lease.replica, &lease.epoch],
+            )
+            .await?;
+        }
+        Ok(write)
+    }
+}
+
+/// Makes an empty database beside the one `server_url` names (whose user may create
+/// databases) and answers its URL: a database of its own for each test or benchmark.
+pub async fn create_scratch_database(server_url: &str) -> Result<String, StoreError> {
+    let (client, connection) = tokio_postgres::connect(server_url, NoTls).await?;
+    let connection = tokio::spawn(connection);
+    let name = format!("lc_{}", Uuid::new_v4().simple());
+    crate::metrics::store_statement();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    drop(client);
+    let _ = connection.await;
+    Ok(with_database(server_url, &name))
+}
+
+/// `url` naming database `name` instead (its query kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_new_session(&mut client, s).await?;
+        w.commit().await
+    }
+
+    async fn update_session_state(
+        &self,
+        id: &SessionId,
+        status: Status,
+        container_id: Option<&str>,
+        last_activity_at: DateTime<Utc>,
+        ended_reason: Option<EndReason>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        sessions::update_state(&w, id, status, container_id, last_activity_at, ended_reason)
+            .await?;
+        w.commit().await
+    }
+
+    async fn set_deadline(
+        &self,
+        id: &SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        sessions::set_deadline(&w, id, expires_at).await?;
+        w.commit().await
+    }
+
+    async fn append_updates(
+        &self,
+        id: &SessionId,
+        updates: &[UpdateRecord],
+        document: &str,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        updates::append(&w, id, updates, document, version).await?;
+        w.commit().await
+    }
+
+    async fn updates(&self, id: &SessionId) -> Result<Vec<UpdateRecord>, StoreError> {
+        updates::list(&self.client().await?, id).await
+    }
+
+    async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError> {
+        runs::list(&self.client().await?, session_id).await
+    }
+
+    async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        sessions::set_notes(&w, id, notes).await?;
+        w.commit().await
+    }
+
+    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, &event.session_id).await?;
+        events::insert(&w, event).await?;
+        w.commit().await
+    }
+
+    async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+        events::list(&self.client().await?, id).await
+    }
+
+    async fn mark_delivered(&self, id: &Uuid) -> Result<(), StoreError> {
+        events::mark_delivered(&self.client().await?, id).await
+    }
+
+    async fn undelivered_events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
+        events::undelivered(&self.client().await?, id).await
+    }
+
+    async fn count_sessions(
+        &self,
+        created_by: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        sessions::count(&self.client().await?, created_by, since).await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        sessions::get(&self.client().await?, id).await
+    }
+
+    async fn live_sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        sessions::live(&self.client().await?).await
+    }
+
+    async fn compact_updates(
+        &self,
+        id: &SessionId,
+        base_version: u64,
+        base_document: &str,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        updates::compact(&w, id, base_version, base_document).await?;
+        w.commit().await
+    }
+
+    async fn list_sessions(&self, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError> {
+        sessions::list(&self.client().await?, page).await
+    }
+
+    async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, &run.session_id).await?;
+        runs::insert(&w, run).await?;
+        w.commit().await
+    }
+
+    async fn finish_run(
+        &self,
+        session_id: &SessionId,
+        result: &RunResult,
+        keep_full: usize,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, session_id).await?;
+        runs::finish(&w, session_id, result, keep_full).await?;
+        w.commit().await
+    }
+
+    async fn last_run(&self, session_id: &SessionId) -> Result<Option<RunSummary>, StoreError> {
+        runs::last(&self.client().await?, session_id).await
+    }
+
+    async fn fail_unfinished_runs(&self) -> Result<Vec<SessionId>, StoreError> {
+        runs::fail_unfinished(&self.client().await?).await
+    }
+
+    async fn set_files(
+        &self,
+        id: &SessionId,
+        files: &BTreeMap<WorkspacePath, String>,
+        versions: &BTreeMap<WorkspacePath, u64>,
+        rev: u64,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        sessions::set_files(&w, id, files, versions, rev).await?;
+        w.commit().await
+    }
+
+    async fn set_environment(
+        &self,
+        id: &SessionId,
+        environment: &str,
+        documents: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        sessions::set_environment(&w, id, environment, documents).await?;
+        w.commit().await
+    }
+
+    async fn insert_question(&self, q: &Question, created_by: &str) -> Result<(), StoreError> {
+        questions::insert(&self.client().await?, q, created_by).await
+    }
+
+    async fn get_question(&self, id: &Uuid) -> Result<Option<Question>, StoreError> {
+        questions::get(&self.client().await?, id).await
+    }
+
+    async fn list_questions(&self, page: &ListPage) -> Result<Vec<Question>, StoreError> {
+        questions::list(&self.client().await?, page).await
+    }
+
+    async fn set_session_question(
+        &self,
+        id: &SessionId,
+        question: &Uuid,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        questions::set_for_session(&w, id, question).await?;
+        w.commit().await
+    }
+
+    async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError> {
+        questions::of_session(&self.client().await?, id).await
+    }
+
+    async fn insert_test_report(
+        &self,
+        id: &SessionId,
+        report: &TestReport,
+        keep_full: usize,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = self.begin_write(&mut client, id).await?;
+        questions::insert_report(&w, id, report, keep_full).await?;
+        w.commit().await
+    }
+
+    async fn test_reports(
+        &self,
+        id: &SessionId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<TestReport>, usize), StoreError> {
+        questions::reports(&self.client().await?, id, limit, offset).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
