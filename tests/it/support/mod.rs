@@ -15,15 +15,18 @@
 //! - `socket`: `msg::*`, reading frames with deadlines, [`RunResult`] and `collect_run`.
 //! - `docker`: `docker ps` and other commands, containers, polling, the process's memory,
 //!   repository paths.
+//! - `nginx`: [`Nginx`], the real nginx with `deploy/nginx.conf` in front of given upstreams.
 
 mod docker;
 mod http;
+mod nginx;
 mod server;
 mod socket;
 mod spawned;
 
 pub use docker::*;
 pub use http::*;
+pub use nginx::*;
 pub use server::*;
 pub use socket::*;
 pub use spawned::*;
