@@ -45,7 +45,11 @@ impl Nginx {
         .expect("write nginx-upstreams.conf");
         // A free port can be taken between finding it and nginx binding it: try another.
         for _ in 0..5 {
-            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            // Not an upstream's: one not yet started has not bound its own.
+            let port = std::iter::repeat_with(free_port)
+                .find(|p| upstreams.iter().all(|u| u.port() != *p))
+                .expect("free ports never run out");
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let conf = dir.path().join("nginx.conf");
             std::fs::write(&conf, listening_on(addr)).expect("write nginx.conf");
             let log = |name: &str| {
