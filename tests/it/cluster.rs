@@ -196,7 +196,7 @@ async fn a_killed_owner_loses_no_echoed_edit_over_twenty_failovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_owner_that_wakes_up_writes_nothing_more() {
-    let mut cluster = TestCluster::start(2, &[]).await;
+    let cluster = TestCluster::start(2, &[]).await;
     let session = cluster.replica(0).python("print('split')\n# ").await;
     assert_eq!(cluster.owner_of(&session.id).await, Some(0));
     let (mut old, welcome) = cluster.replica(0).connect(&session.id, &session.candidate, "").await;

@@ -37,14 +37,20 @@
 //!   counted for candidates and shown to interviewers.
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
+//! - `balancer`: the real nginx with `deploy/nginx.conf` in front of three stand-in replicas:
+//!   one replica per session (REST, socket, pages), sessions spread, sockets carried, answers
+//!   streamed with backpressure, a stopped replica skipped, 503 retried for reads only, the
+//!   client's Host passed, the largest body (needs nginx, not Docker).
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //! - `replacement`: a container removed, paused, killed mid-run, not clearable, or dead
 //!   through an engine outage is replaced and the session goes on; an outage's leftovers go.
 //! - `workspace`: what a run leaves (deep, wide, big) never bricks the next.
 //!
-//! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the runner build).
+//! Needs Docker and the `livecode-env-{python,node,bash,c,java,kotlin}` images (tagged with the
+//! runner build), and nginx (`scripts/ensure-nginx.sh`) for `balancer`, which needs no Docker.
 
 mod auth;
+mod balancer;
 mod builds;
 mod catchup;
 mod cluster;

@@ -163,27 +163,6 @@ impl TestCluster {
             .get(0)
     }
 
-    /// Waits until a replica other than `not` holds session `id`; answers it.
-    pub async fn wait_new_owner(&self, id: &str, not: usize, wait: Duration) -> usize {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(owner) = self.owner_of(id).await.filter(|o| *o != not) {
-                return owner;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no replica took session {id} over within {wait:?}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Runs `sql` on the cluster's database (e.g. to read the statement counts).
-    pub fn db(&self) -> &tokio_postgres::Client {
-        &self.db
-    }
-
     /// Every replica's log tail and nginx's, for a failure message.
     pub fn logs(&self) -> String {
         let mut out = String::new();

@@ -17,16 +17,23 @@
 //!   database opened beside it.
 //! - `docker`: `docker ps` and other commands, containers, polling, the process's memory,
 //!   repository paths.
+//! - `nginx`: [`Nginx`], the real nginx with `deploy/nginx.conf` in front of given upstreams.
+//! - `cluster`: [`TestCluster`], replicas of the binary on one PostgreSQL database behind
+//!   nginx, which tests kill, stop and drain; who owns a session, by the database.
 
+mod cluster;
 mod docker;
 mod http;
+mod nginx;
 mod server;
 mod socket;
 mod spawned;
 mod store;
 
+pub use cluster::*;
 pub use docker::*;
 pub use http::*;
+pub use nginx::*;
 pub use server::*;
 pub use socket::*;
 pub use spawned::*;
