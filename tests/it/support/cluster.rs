@@ -4,8 +4,6 @@
 //! `deploy/nginx.conf`. Replicas can be killed, stopped, continued, terminated and started
 //! again; the database tells which one owns a session.
 
-use std::time::{Duration, Instant};
-
 use super::{free_port, http_client, Api, Nginx, Server, ServerHome, SpawnedServer};
 
 /// Lease and heartbeat times short enough for failover tests to be quick.
