@@ -39,8 +39,13 @@
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `balancer`: the real nginx with `deploy/nginx.conf` in front of three stand-in replicas:
 //!   one replica per session (REST, socket, pages), sessions spread, sockets carried, answers
-//!   streamed with backpressure, a stopped replica skipped, 503 retried for reads only, the
-//!   client's Host passed, the largest body (needs nginx, not Docker).
+//!   streamed with backpressure, a stopped replica skipped, a 503 passed back (never a
+//!   replica marked down), the client's Host passed, the largest body (needs nginx, not
+//!   Docker).
+//! - `cluster`: replicas on one PostgreSQL behind nginx: sessions spread and served live
+//!   through any replica, twenty `kill -9` failovers losing no echoed edit, a stopped owner
+//!   that wakes up writing nothing, a lost host's sessions back on another engine, a drain
+//!   that cuts no run, quotas across replicas, the webhook outbox across a takeover.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //! - `replacement`: a container removed, paused, killed mid-run, not clearable, or dead
 //!   through an engine outage is replaced and the session goes on; an outage's leftovers go.

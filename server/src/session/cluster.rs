@@ -284,6 +284,10 @@ impl SessionRegistry {
             }
         };
         for (id, _) in orphans {
+            // A request may have taken it since the list was read.
+            if cluster.holds(&id) {
+                continue;
+            }
             match self.take_over(&id).await {
                 Ok(true) => tracing::info!(session = %id, "janitor: took an orphaned session"),
                 Ok(false) => {}
