@@ -168,6 +168,10 @@ fn listening_on(addr: SocketAddr) -> String {
     conf.replace(listen, &format!("    listen {addr};\n"))
 }
 
+/// What deploy/nginx-upstreams.conf gives each replica, so that the tests' replicas are
+/// treated as the compose cluster's are.
+const SERVER_PARAMS: &str = "max_fails=1 fail_timeout=2s";
+
 /// `deploy/nginx-upstreams.conf` with `upstreams` between its server markers.
 fn with_servers(upstreams: &[SocketAddr]) -> String {
     let conf = read_deploy("nginx-upstreams.conf");
@@ -179,7 +183,7 @@ fn with_servers(upstreams: &[SocketAddr]) -> String {
         .expect("deploy/nginx-upstreams.conf marks its servers' end");
     let servers: String = upstreams
         .iter()
-        .map(|a| format!("    server {a};\n"))
+        .map(|a| format!("    server {a} {SERVER_PARAMS};\n"))
         .collect();
     format!("{head}# servers: begin\n{servers}    # servers: end\n{tail}")
 }
