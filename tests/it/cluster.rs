@@ -283,3 +283,125 @@ async fn a_drained_replica_cuts_no_run_and_the_others_serve_its_sessions() {
         assert_eq!(run["status"], "completed", "a run was cut by the drain: {run}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_count_a_callers_sessions_over_every_replica() {
+    let cluster = TestCluster::start(
+        3,
+        &[
+            ("LIVECODE_QUOTAS__MAX_LIVE_SESSIONS_PER_IP", "2"),
+            ("LIVECODE_QUOTAS__SESSIONS_PER_MINUTE", "3"),
+        ],
+    )
+    .await;
+    let body = json!({"environment": "python"});
+    let create = |i: usize| {
+        let (server, body) = (cluster.replica(i), body.clone());
+        async move { server.api().post("/sessions", None, &body).await }
+    };
+    let a: Session = expect_json(create(0).await, 201).await.into();
+    let b: Session = expect_json(create(1).await, 201).await.into();
+    // Two live on two replicas: the third replica refuses a third.
+    let refused = check_error(create(2).await, 429, "RATE_LIMITED").await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("live sessions"), "{refused}");
+    // One ends on its replica; the third replica counts it gone.
+    expect_json(cluster.replica(0).api().delete(&a.path(), Some(&a.interviewer)).await, 200).await;
+    let c: Session = expect_json(create(2).await, 201).await.into();
+    // Three made in this minute, on three replicas: a fourth is over the rate anywhere.
+    for s in [&b, &c] {
+        cluster.replica(1).api().delete(&s.path(), Some(&s.interviewer)).await;
+    }
+    let refused = check_error(create(0).await, 429, "RATE_LIMITED").await;
+    assert!(refused["error"]["message"].as_str().unwrap().contains("a minute"), "{refused}");
+}
+
+#[derive(Clone, Default)]
+struct Hook {
+    /// Deliveries answered 2xx: (delivery id, event type).
+    taken: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A webhook receiver that takes every delivery, or refuses them all (500) while told to.
+async fn hook() -> (String, Hook) {
+    let hook = Hook::default();
+    let state = hook.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let state = state.clone();
+            async move {
+                if state.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let field = |name: &str| headers[name].to_str().unwrap().to_string();
+                state
+                    .taken
+                    .lock()
+                    .unwrap()
+                    .push((field("x-livecode-delivery"), field("x-livecode-event")));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hook)
+}
+
+impl Hook {
+    fn taken(&self) -> Vec<(String, String)> {
+        self.taken.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, kind: &str, n: usize) {
+        let ok = wait_until(Duration::from_secs(30), || {
+            self.taken().iter().filter(|(_, k)| k == kind).count() >= n
+        })
+        .await;
+        assert!(ok, "{n} × {kind} never delivered: {:?}", self.taken());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_outbox_delivers_each_event_once_in_order_across_a_takeover() {
+    let (url, hook) = hook().await;
+    let env = [
+        ("LIVECODE_WEBHOOKS__URL", url.as_str()),
+        ("LIVECODE_WEBHOOKS__SECRET", "a webhook secret"),
+        ("LIVECODE_WEBHOOKS__MAX_ATTEMPTS", "20"),
+    ];
+    let mut cluster = TestCluster::start(2, &env).await;
+    let session = cluster.replica(0).python("print('hooked')\n").await;
+    let mut ws = cluster.replica(0).ws(&session.id, &session.candidate).await;
+    run_message(&mut ws, msg::run_document()).await.assert_completed(0);
+    hook.wait_for("run.finished", 1).await;
+
+    // The receiver is down while the owner records the next run's end, and the owner dies
+    // before it could deliver it.
+    hook.refusing.store(true, std::sync::atomic::Ordering::SeqCst);
+    run_message(&mut ws, msg::run_document()).await.assert_completed(0);
+    cluster.replica_mut(0).kill();
+    hook.refusing.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // The new owner delivers it, then what the session does from then on.
+    let (mut ws, _) = reconnect(cluster.replica(1), &session, &session.candidate, &cluster).await;
+    run_message(&mut ws, msg::run_document()).await.assert_completed(0);
+    expect_json(cluster.replica(1).api().delete(&session.path(), Some(&session.interviewer)).await, 200).await;
+    hook.wait_for("session.ended", 1).await;
+
+    let lifecycle = |kind: &str| matches!(kind, "session.created" | "run.finished" | "session.ended");
+    let delivered: Vec<(String, String)> = hook.taken().into_iter().filter(|(_, k)| lifecycle(k)).collect();
+    let got = cluster.replica(1).api().get(&format!("{}/events", session.path()), Some(&session.interviewer)).await;
+    let events = expect_json(got, 200).await;
+    let recorded: Vec<(String, String)> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| lifecycle(e["type"].as_str().unwrap()))
+        .map(|e| (e["id"].as_str().unwrap().to_string(), e["type"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(recorded.iter().filter(|(_, k)| k == "run.finished").count(), 3, "{events}");
+    assert_eq!(delivered, recorded, "every lifecycle event once, in the order recorded\n{}", cluster.logs());
+}

@@ -40,6 +40,22 @@ impl Session {
         self.events.send(event);
     }
 
+    /// Records `event`'s audit form and waits until it is stored: for an event whose audit
+    /// form must not be lost with this replica once anyone has heard of it. Tell it with
+    /// [`tell_locked`](Self::tell_locked) then, not `publish`, which would record it again.
+    pub(super) async fn record_stored(&self, event: &SessionEvent) {
+        if let Some(audit) = event.audit() {
+            self.ctx.audit.record(self.id, audit.kind(), audit.data());
+            self.ctx.audit.settled().await;
+        }
+    }
+
+    /// Fans out an event [`record_stored`](Self::record_stored) recorded; the caller holds
+    /// the state lock.
+    pub(super) fn tell_locked(&self, event: SessionEvent) {
+        self.events.send(Arc::new(event));
+    }
+
     /// Publishes `event` now (the caller holds the state lock), unless `hold`: then it is
     /// handed back, to be published once what it tells is stored.
     pub(super) fn tell_unless(&self, hold: bool, event: SessionEvent) -> Option<SessionEvent> {

@@ -255,6 +255,10 @@ impl SessionRegistry {
             session.publish_locked(SessionEvent::Ended(reason));
         }
         session.persist_state(status, Some(reason)).await;
+        if session.stores_before_telling() {
+            // The end is answered once its event is stored (the webhook's outbox).
+            self.settled().await;
+        }
         self.shared.sessions.remove(&session.id);
         self.let_lease_go(session.id);
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");

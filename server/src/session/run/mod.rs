@@ -313,7 +313,14 @@ async fn run_task(
     if !quiet {
         session.store_run_result(&result).await;
     }
-    let session_status = finished(&session, slot, &result, quiet);
+    // In a cluster its audit event is stored before it is told too: the webhook's outbox
+    // must survive the loss of this replica right after.
+    let stored = !quiet && session.stores_before_telling();
+    let event = SessionEvent::RunFinished(result.clone());
+    if stored {
+        session.record_stored(&event).await;
+    }
+    let session_status = finished(&session, slot, event, quiet, stored);
     let summary = &result.summary;
     tracing::debug!(
         session = %session.id,
@@ -341,7 +348,16 @@ async fn run_task(
 
 /// The run is over: frees the slot and tells everyone (the audit trail first), under the
 /// state lock; answers the session's status after it. A quiet run only frees the slot (its test run goes on).
-fn finished(session: &Session, slot: SlotGuard, result: &Arc<RunResult>, quiet: bool) -> Status {
+fn finished(
+    session: &Session,
+    slot: SlotGuard,
+    event: SessionEvent,
+    quiet: bool,
+    recorded: bool,
+) -> Status {
+    let SessionEvent::RunFinished(result) = &event else {
+        unreachable!("a run's end")
+    };
     let mut state = session.state();
     // Free the slot before telling anyone, so a `run` sent on seeing `run_finished` is never
     // refused.
@@ -352,7 +368,11 @@ fn finished(session: &Session, slot: SlotGuard, result: &Arc<RunResult>, quiet: 
     }
     state.transcript = None;
     state.last_execution = Some(result.summary.clone());
-    session.publish_locked(SessionEvent::RunFinished(result.clone()));
+    if recorded {
+        session.tell_locked(event);
+    } else {
+        session.publish_locked(event);
+    }
     if let Some(status) = status {
         session.publish_locked(SessionEvent::Status(status));
     }
