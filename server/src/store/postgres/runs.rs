@@ -5,7 +5,8 @@
 
 use chrono::Utc;
 
-use super::db::{execute, query, query_opt, Db, Write};
+use super::db::{execute, query, query_opt, Db};
+use super::fence::Write;
 use super::rows::{run_columns, run_from_row, summary_from_row, text};
 use crate::model::{RunResult, RunSummary, SessionId};
 use crate::store::{RunRecord, StoreError};

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use livecode_runner::path::WorkspacePath;
 
-use super::db::{execute, query, query_opt, Db, Write};
+use super::db::{execute, query, query_opt, Db};
+use super::fence::Write;
 use super::rows::{json, json_by_path, session_columns, session_from_row, text};
 use crate::model::{EndReason, SessionId, Status};
 use crate::store::{ListPage, SessionRecord, StoreError};
