@@ -1,6 +1,6 @@
 //! How statements reach PostgreSQL: each prepared once per connection (`prepare_cached`) and
 //! counted (`livecode_store_statements_total`), on a pooled connection, a transaction, or a
-//! session's [`Write`].
+//! session's write (`fence::Write`).
 
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::types::ToSql;
@@ -28,29 +28,6 @@ impl<'c> Db for Transaction<'c> {
     type Client = Self;
     fn client(&self) -> &Self {
         self
-    }
-}
-
-/// One write of a session's rows: a transaction whose lease check passed. Only
-/// `PgStore::begin_write` (the check) and `PgStore::begin_new_session` make one, so the
-/// compiler keeps every write of a session behind the check.
-pub struct Write<'c>(Transaction<'c>);
-
-impl<'c> Write<'c> {
-    /// For `mod.rs`, once the lease is checked (or claimed, for a new session).
-    pub(super) fn checked(tx: Transaction<'c>) -> Self {
-        Self(tx)
-    }
-
-    pub async fn commit(self) -> Result<(), StoreError> {
-        commit(self.0).await
-    }
-}
-
-impl<'c> Db for Write<'c> {
-    type Client = Transaction<'c>;
-    fn client(&self) -> &Transaction<'c> {
-        &self.0
     }
 }
 

@@ -1,6 +1,7 @@
 //! A session's audit trail: events in the order they were recorded.
 
-use super::db::{execute, query, Db, Write};
+use super::db::{execute, query, Db};
+use super::fence::Write;
 use super::rows::json;
 use crate::model::SessionId;
 use crate::store::{EventRecord, StoreError};

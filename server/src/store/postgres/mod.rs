@@ -5,13 +5,14 @@
 //!
 //! With [`Leases`] (cluster mode), every write of a session's rows is one transaction whose
 //! first statement checks that this process still holds the session's lease at its epoch
-//! ([`PgStore::begin_write`]); a deposed owner's write fails whole with
+//! (`fence::begin_write`); a deposed owner's write fails whole with
 //! [`StoreError::Fenced`]. Without them (one server on PostgreSQL) nothing is checked.
 //!
 //! # Layout
-//! - `mod.rs`: connecting, the fencing check, and the [`Store`] impl: each method takes a
-//!   connection, opens a session's write where it writes, and calls its concern's module.
-//! - `db`: statements (cached, counted), transactions, and [`db::Write`].
+//! - `mod.rs`: connecting, and the [`Store`] impl: each method takes a pooled connection,
+//!   opens a session's write where it writes, and calls its concern's module.
+//! - `fence`: the one door for a session's writes, and the lease check behind it.
+//! - `db`: statements (cached, counted) and transactions.
 //! - `migrate`: the versioned migrations in `migrations/`.
 //! - `sessions`, `updates`, `runs`, `events`, `questions`: the queries, as functions of a
 //!   connection or a write; `rows`: how typed values are kept in columns.
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 mod db;
 mod events;
+mod fence;
 mod migrate;
 mod questions;
 mod rows;
@@ -37,7 +39,6 @@ mod runs;
 mod sessions;
 mod updates;
 
-use self::db::{begin, Write};
 use super::{
     EventRecord, Leases, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord,
 };
@@ -122,55 +123,8 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
-    /// Opens the transaction of one write of session `id`'s rows: the one place the lease is
-    /// checked. With leases, its first statement finds this process's lease row at its epoch
-    /// `FOR SHARE`, so a takeover's `UPDATE` of that row waits until this write commits; no
-    /// row (or no lease held here) rolls back and answers `Fenced`, having written nothing.
-    async fn begin_write<'c>(
-        &self,
-        client: &'c mut deadpool_postgres::Client,
-        id: &SessionId,
-    ) -> Result<Write<'c>, StoreError> {
-        let tx = begin(client).await?;
-        let Some(leases) = &self.leases else {
-            return Ok(Write::checked(tx));
-        };
-        let held = match leases.lease(id) {
-            Some(lease) => db::query_opt(
-                &tx,
-                "SELECT 1 FROM session_leases
-                 WHERE session_id = $1 AND replica = $2 AND epoch = $3 FOR SHARE",
-                &[&id.0, &lease.replica, &lease.epoch],
-            )
-            .await?
-            .is_some(),
-            None => false,
-        };
-        if !held {
-            db::rollback(tx).await?;
-            return Err(StoreError::Fenced);
-        }
-        Ok(Write::checked(tx))
-    }
-
-    /// Opens the transaction that creates session `id`: nothing to check yet. With a lease
-    /// held for it, the lease's row goes in with the session's, so its first write finds it.
-    async fn begin_new_session<'c>(
-        &self,
-        client: &'c mut deadpool_postgres::Client,
-        record: &SessionRecord,
-    ) -> Result<Write<'c>, StoreError> {
-        let write = Write::checked(begin(client).await?);
-        sessions::insert(&write, record).await?;
-        if let Some(lease) = self.leases.as_ref().and_then(|l| l.lease(&record.id)) {
-            db::execute(
-                &write,
-                "INSERT INTO session_leases (session_id, replica, epoch) VALUES ($1, $2, $3)",
-                &[&record.id.0, &lease.replica, &lease.epoch],
-            )
-            .await?;
-        }
-        Ok(write)
+    fn leases(&self) -> Option<&dyn Leases> {
+        self.leases.as_deref()
     }
 }
 
@@ -206,7 +160,9 @@ fn with_database(url: &str, name: &str) -> String {
 impl Store for PgStore {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_new_session(&mut client, s).await?;
+        let w = fence::begin_new_session(&mut client).await?;
+        sessions::insert(&w, s).await?;
+        fence::claim(&w, self.leases(), &s.id).await?;
         w.commit().await
     }
 
@@ -219,7 +175,7 @@ impl Store for PgStore {
         ended_reason: Option<EndReason>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         sessions::update_state(&w, id, status, container_id, last_activity_at, ended_reason)
             .await?;
         w.commit().await
@@ -231,7 +187,7 @@ impl Store for PgStore {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         sessions::set_deadline(&w, id, expires_at).await?;
         w.commit().await
     }
@@ -244,7 +200,7 @@ impl Store for PgStore {
         version: u64,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         updates::append(&w, id, updates, document, version).await?;
         w.commit().await
     }
@@ -259,14 +215,14 @@ impl Store for PgStore {
 
     async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         sessions::set_notes(&w, id, notes).await?;
         w.commit().await
     }
 
     async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, &event.session_id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), &event.session_id).await?;
         events::insert(&w, event).await?;
         w.commit().await
     }
@@ -306,7 +262,7 @@ impl Store for PgStore {
         base_document: &str,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         updates::compact(&w, id, base_version, base_document).await?;
         w.commit().await
     }
@@ -317,7 +273,7 @@ impl Store for PgStore {
 
     async fn insert_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, &run.session_id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), &run.session_id).await?;
         runs::insert(&w, run).await?;
         w.commit().await
     }
@@ -329,7 +285,7 @@ impl Store for PgStore {
         keep_full: usize,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, session_id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), session_id).await?;
         runs::finish(&w, session_id, result, keep_full).await?;
         w.commit().await
     }
@@ -350,7 +306,7 @@ impl Store for PgStore {
         rev: u64,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         sessions::set_files(&w, id, files, versions, rev).await?;
         w.commit().await
     }
@@ -362,7 +318,7 @@ impl Store for PgStore {
         documents: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         sessions::set_environment(&w, id, environment, documents).await?;
         w.commit().await
     }
@@ -385,7 +341,7 @@ impl Store for PgStore {
         question: &Uuid,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         questions::set_for_session(&w, id, question).await?;
         w.commit().await
     }
@@ -401,7 +357,7 @@ impl Store for PgStore {
         keep_full: usize,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let w = self.begin_write(&mut client, id).await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
         questions::insert_report(&w, id, report, keep_full).await?;
         w.commit().await
     }

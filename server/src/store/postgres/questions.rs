@@ -3,7 +3,8 @@
 
 use uuid::Uuid;
 
-use super::db::{execute, query, query_one, query_opt, Db, Params, Write};
+use super::db::{execute, query, query_one, query_opt, Db, Params};
+use super::fence::Write;
 use super::rows::{json, parse};
 use crate::model::SessionId;
 use crate::questions::{Question, TestReport};

@@ -18,6 +18,26 @@ use crate::auth::Role;
 use crate::model::{EndReason, RunResult, RunStatus, RunSummary, SessionId, Status};
 use crate::store::{RunRecord, SessionRecord, StoreError};
 
+/// The columns [`session_from_row`] reads. Queries name their columns, never `*`: a cached
+/// plan of `*` fails on a replica still running when a later migration adds a column.
+macro_rules! session_columns {
+    () => {
+        "id, environment, label, status, container_id, candidate_hash, interviewer_hash,
+         created_at, last_activity_at, expires_at, ended_reason, initial_document,
+         base_version, created_by, document, version, notes, files, documents, file_versions"
+    };
+}
+pub(super) use session_columns;
+
+/// The columns [`run_from_row`] reads.
+macro_rules! run_columns {
+    () => {
+        "id, session_id, by_role, started_at, code, finished_at, status, exit_code,
+         duration_ms, build_ms, build_cached, truncated, stdout, stderr"
+    };
+}
+pub(super) use run_columns;
+
 /// `text` as PostgreSQL can keep it.
 pub fn text(text: &str) -> Cow<'_, str> {
     if text.contains('\0') {

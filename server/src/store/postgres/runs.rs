@@ -5,8 +5,9 @@
 
 use chrono::Utc;
 
-use super::db::{execute, query, query_opt, Db, Write};
-use super::rows::{run_from_row, summary_from_row, text};
+use super::db::{execute, query, query_opt, Db};
+use super::fence::Write;
+use super::rows::{run_columns, run_from_row, summary_from_row, text};
 use crate::model::{RunResult, RunSummary, SessionId};
 use crate::store::{RunRecord, StoreError};
 
@@ -17,7 +18,11 @@ const OLD_RUN_OUTPUT: i32 = 1024;
 pub async fn list(db: &impl Db, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError> {
     let rows = query(
         db,
-        "SELECT * FROM runs WHERE session_id = $1 ORDER BY started_at, seq",
+        concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE session_id = $1 ORDER BY started_at, seq"
+        ),
         &[&session_id.0],
     )
     .await?;
@@ -91,8 +96,12 @@ pub async fn finish(
 pub async fn last(db: &impl Db, session_id: &SessionId) -> Result<Option<RunSummary>, StoreError> {
     let row = query_opt(
         db,
-        "SELECT * FROM runs WHERE session_id = $1 AND finished_at IS NOT NULL
-         ORDER BY started_at DESC, seq DESC LIMIT 1",
+        concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE session_id = $1 AND finished_at IS NOT NULL
+             ORDER BY started_at DESC, seq DESC LIMIT 1"
+        ),
         &[&session_id.0],
     )
     .await?;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use livecode_runner::path::WorkspacePath;
 
-use super::db::{execute, query, query_one, query_opt, Db, Write};
-use super::rows::{json, json_by_path, session_from_row, text};
+use super::db::{execute, query, query_one, query_opt, Db};
+use super::fence::Write;
+use super::rows::{json, json_by_path, session_columns, session_from_row, text};
 use crate::model::{EndReason, SessionId, Status};
 use crate::store::{ListPage, SessionRecord, StoreError};
 
@@ -90,7 +91,16 @@ pub async fn set_deadline(
 
 /// One session.
 pub async fn get(db: &impl Db, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-    let row = query_opt(db, "SELECT * FROM sessions WHERE id = $1", &[&id.0]).await?;
+    let row = query_opt(
+        db,
+        concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        ),
+        &[&id.0],
+    )
+    .await?;
     row.as_ref().map(session_from_row).transpose()
 }
 
@@ -116,8 +126,11 @@ pub async fn count(
 pub async fn live(db: &impl Db) -> Result<Vec<SessionRecord>, StoreError> {
     let rows = query(
         db,
-        "SELECT * FROM sessions
-         WHERE status IN ('creating', 'ready', 'executing', 'stopping')",
+        concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE status IN ('creating', 'ready', 'executing', 'stopping')"
+        ),
         &[],
     )
     .await?;
@@ -128,8 +141,12 @@ pub async fn live(db: &impl Db) -> Result<Vec<SessionRecord>, StoreError> {
 pub async fn list(db: &impl Db, page: &ListPage) -> Result<Vec<SessionRecord>, StoreError> {
     let rows = query(
         db,
-        "SELECT * FROM sessions WHERE ($1::text IS NULL OR created_by = $1)
-         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE ($1::text IS NULL OR created_by = $1)
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        ),
         &[
             &page.created_by,
             &(page.limit as i64),

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use tokio_postgres::types::Json;
 
-use super::db::{execute, query, Db, Params, Write};
+use super::db::{execute, query, Db, Params};
+use super::fence::Write;
 use super::rows::{count, text};
 use crate::model::SessionId;
 use crate::store::{StoreError, UpdateRecord};

@@ -110,7 +110,7 @@ CREATE TABLE replicas (
 );
 
 -- Which replica owns a session, at which epoch: the fencing token every write of the
--- session's rows checks (see begin_write in mod.rs).
+-- session's rows checks (begin_write in fence.rs).
 CREATE TABLE session_leases (
     session_id   uuid PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
     replica      uuid NOT NULL,

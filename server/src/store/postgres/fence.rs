@@ -1,0 +1,84 @@
+//! The one door for writes of a session's rows: a [`Write`] is a transaction that passed the
+//! lease check ([`begin_write`]) or creates the session ([`begin_new_session`]). Its field is
+//! private to this module, so no write of a session can skip the check.
+
+use deadpool_postgres::Transaction;
+
+use super::db::{self, begin, Db};
+use crate::model::SessionId;
+use crate::store::{Leases, StoreError};
+
+/// One write of a session's rows, in one transaction.
+pub struct Write<'c>(Transaction<'c>);
+
+impl Write<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        db::commit(self.0).await
+    }
+}
+
+impl<'c> Db for Write<'c> {
+    type Client = Transaction<'c>;
+    fn client(&self) -> &Transaction<'c> {
+        &self.0
+    }
+}
+
+/// Opens the transaction of one write of session `id`'s rows: the one place the lease is
+/// checked. With leases (cluster mode), its first statement finds this process's lease row at
+/// its epoch `FOR SHARE`, so a takeover's `UPDATE` of that row waits until this write commits;
+/// no row, or no lease held here, rolls back and answers `Fenced`, having written nothing.
+/// Without leases (one server) there is nothing to check.
+pub async fn begin_write<'c>(
+    client: &'c mut deadpool_postgres::Client,
+    leases: Option<&dyn Leases>,
+    id: &SessionId,
+) -> Result<Write<'c>, StoreError> {
+    let tx = begin(client).await?;
+    let Some(leases) = leases else {
+        return Ok(Write(tx));
+    };
+    let held = match leases.lease(id) {
+        Some(lease) => db::query_opt(
+            &tx,
+            "SELECT 1 FROM session_leases
+             WHERE session_id = $1 AND replica = $2 AND epoch = $3 FOR SHARE",
+            &[&id.0, &lease.replica, &lease.epoch],
+        )
+        .await?
+        .is_some(),
+        None => false,
+    };
+    if !held {
+        db::rollback(tx).await?;
+        return Err(StoreError::Fenced);
+    }
+    Ok(Write(tx))
+}
+
+/// Opens the transaction that creates a session: there is no lease to check yet; [`claim`]
+/// puts its lease in once the session's row is there.
+pub async fn begin_new_session(
+    client: &mut deadpool_postgres::Client,
+) -> Result<Write<'_>, StoreError> {
+    Ok(Write(begin(client).await?))
+}
+
+/// With a lease held for the new session `id`, its row, in the session's transaction, so the
+/// session's first write finds it.
+pub async fn claim(
+    w: &Write<'_>,
+    leases: Option<&dyn Leases>,
+    id: &SessionId,
+) -> Result<(), StoreError> {
+    let Some(lease) = leases.and_then(|leases| leases.lease(id)) else {
+        return Ok(());
+    };
+    db::execute(
+        w,
+        "INSERT INTO session_leases (session_id, replica, epoch) VALUES ($1, $2, $3)",
+        &[&id.0, &lease.replica, &lease.epoch],
+    )
+    .await?;
+    Ok(())
+}
