@@ -77,8 +77,11 @@ async fn type_chars(ws: &mut WsStream, mut version: u64, mut len: u64, n: usize)
     let mut out = Vec::new();
     for _ in 0..n {
         let sent = Instant::now();
-        send(ws, json!({"type": "update", "version": version,
-                        "updates": [{"client_id": "bench", "changes": [len, [0, "x"]]}]}))
+        send(
+            ws,
+            json!({"type": "update", "version": version,
+                        "updates": [{"client_id": "bench", "changes": [len, [0, "x"]]}]}),
+        )
         .await;
         next(ws, "updates").await;
         out.push(sent.elapsed());
@@ -122,7 +125,11 @@ async fn forward(cluster: &TestCluster, rows: &mut Vec<String>) {
         forwarded.push(first_byte(&mut relayed).await);
     }
     let (d, f) = (p50_p95(&direct), p50_p95(&forwarded));
-    println!("run → first byte, p50 / p95 (n={ROUNDS}): owner {}, through a non-owner {}", ms(d), ms(f));
+    println!(
+        "run → first byte, p50 / p95 (n={ROUNDS}): owner {}, through a non-owner {}",
+        ms(d),
+        ms(f)
+    );
     rows.push(format!(
         "| run → first output byte through a non-owner | {} | through the owner: {} | +{:.2} ms p50 ({:.2}×) |",
         ms(f), ms(d), f.0 - d.0, f.0 / d.0
@@ -133,7 +140,12 @@ async fn typing(cluster: &TestCluster, rows: &mut Vec<String>) {
     let s = cluster.replica(0).python("").await;
     let mut ws = cluster.replica(0).ws(&s.id, &s.candidate).await;
     let on_pg = type_chars(&mut ws, 0, 0, KEYS).await;
-    let single = start_server(env!("CARGO_BIN_EXE_livecode"), &[("LIVECODE_LOG", "error")], None).await;
+    let single = start_server(
+        env!("CARGO_BIN_EXE_livecode"),
+        &[("LIVECODE_LOG", "error")],
+        None,
+    )
+    .await;
     let t = single.python("").await;
     let mut ws = single.ws(&t.id, &t.candidate).await;
     let on_sqlite = type_chars(&mut ws, 0, 0, KEYS).await;
@@ -141,7 +153,9 @@ async fn typing(cluster: &TestCluster, rows: &mut Vec<String>) {
     println!("typing echo, p50 / p95 (n={KEYS}): cluster (PostgreSQL, stored first) {}, single server (SQLite) {}", ms(pg), ms(lite));
     rows.push(format!(
         "| typing echo, PostgreSQL, stored before told | {} | one server on SQLite: {} | {:.2}× |",
-        ms(pg), ms(lite), pg.0 / lite.0
+        ms(pg),
+        ms(lite),
+        pg.0 / lite.0
     ));
 }
 
@@ -175,7 +189,10 @@ async fn failover(cluster: &mut TestCluster, rows: &mut Vec<String>) {
         cluster.restart(owner).await;
     }
     let t = p50_p95(&times);
-    println!("failover, kill -9 → every socket ready, p50 / p95 (n={TRIALS}): {}", ms(t));
+    println!(
+        "failover, kill -9 → every socket ready, p50 / p95 (n={TRIALS}): {}",
+        ms(t)
+    );
     rows.push(format!(
         "| failover: `kill -9` of the owner → every socket `ready` | {} | the lease: {} s | {:.2}× the lease p95 |",
         ms(t),
@@ -217,7 +234,12 @@ async fn statements(server: &impl Server) -> f64 {
     let text = server
         .api()
         .http
-        .get(server.api().url("/metrics").replace("/api/v1/metrics", "/metrics"))
+        .get(
+            server
+                .api()
+                .url("/metrics")
+                .replace("/api/v1/metrics", "/metrics"),
+        )
         .send()
         .await
         .expect("metrics")

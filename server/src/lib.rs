@@ -21,9 +21,9 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod cluster;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod collab;
 pub mod config;
 pub mod environments;
@@ -47,12 +47,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::environments::Environments;
 use crate::sandbox::{DockerSandbox, ImageBuilder, Sandbox};
 use crate::session::SessionRegistry;
 use crate::state::{AppState, Questions};
-use crate::cluster::Cluster;
 use crate::store::{PgStore, SqliteStore, Store};
 
 /// The Docker engine, as the sandbox and the image builder, and its version.
@@ -189,6 +189,17 @@ async fn wind_down(tasks: &TaskTracker, sessions: &SessionRegistry) {
     }
 }
 
+fn warn_if_open(config: &Config, listener: &TcpListener) -> anyhow::Result<()> {
+    if config.open_mode() {
+        tracing::warn!(
+            "OPEN MODE: no api_key is set, so anyone who can reach {} may create sessions and run code. \
+             Set LIVECODE_API_KEY (or api_key in the config) for anything but local use.",
+            listener.local_addr()?
+        );
+    }
+    Ok(())
+}
+
 /// Starts everything and serves on `listener` until `shutdown` is cancelled. Server shutdown
 /// is not session end: containers stay and are adopted by the next start.
 pub async fn run(
@@ -198,13 +209,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     crate::metrics::install();
     let config = Arc::new(config);
-    if config.open_mode() {
-        tracing::warn!(
-            "OPEN MODE: no api_key is set, so anyone who can reach {} may create sessions and run code. \
-             Set LIVECODE_API_KEY (or api_key in the config) for anything but local use.",
-            listener.local_addr()?
-        );
-    }
+    warn_if_open(&config, &listener)?;
     let environments = Arc::new(Environments::load(&config.environments_dir)?);
     let (store, cluster) = open_store(&config).await?;
     let (sandbox, images, engine) = connect_engine(&config).await?;

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::Bearer;
 use super::error::{ApiError, ErrorBody};
+use super::extract::Bearer;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -13,7 +13,8 @@ pub const BEAT: &str =
 pub const HELD: &str = "SELECT session_id, epoch FROM session_leases WHERE replica = $1";
 
 /// Session `$1`: ended or not, its lease and its holder's liveness (`$2` lease seconds).
-pub const OWNER: &str = "SELECT s.status NOT IN ('creating', 'ready', 'executing', 'stopping') AS ended, \
+pub const OWNER: &str =
+    "SELECT s.status NOT IN ('creating', 'ready', 'executing', 'stopping') AS ended, \
             l.replica, l.epoch, r.url, \
             r.heartbeat_at > now() - make_interval(secs => $2) AS alive \
      FROM sessions s \
@@ -31,7 +32,8 @@ pub const TAKE_UNLEASED: &str = "INSERT INTO session_leases (session_id, replica
      VALUES ($1, $2, 1) ON CONFLICT (session_id) DO NOTHING RETURNING epoch";
 
 /// Hands session `$1` back (held by `$2` at `$3`): no replica, same epoch.
-pub const RELEASE: &str = "UPDATE session_leases SET replica = '00000000-0000-0000-0000-000000000000' \
+pub const RELEASE: &str =
+    "UPDATE session_leases SET replica = '00000000-0000-0000-0000-000000000000' \
      WHERE session_id = $1 AND replica = $2 AND epoch = $3";
 
 pub const LEAVE: &str = "DELETE FROM replicas WHERE id = $1";

@@ -135,7 +135,11 @@ async fn relay(state: &AppState, owner: &str, req: Request) -> Response {
     };
     let answer = client()
         .request(parts.method, target)
-        .headers(relayed_headers(state, &parts.headers, client_addr.as_deref()))
+        .headers(relayed_headers(
+            state,
+            &parts.headers,
+            client_addr.as_deref(),
+        ))
         .body(body)
         .send()
         .await;

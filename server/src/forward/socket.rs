@@ -80,9 +80,8 @@ fn refused(answer: tung::http::Response<Option<Vec<u8>>>) -> Response {
     response
 }
 
-type Upstream = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Upstream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Frames both ways until one side closes; the other is closed then too.
 async fn pump(client: WebSocket, upstream: Upstream) {

@@ -101,7 +101,12 @@ impl SessionRegistry {
             Owner::Me => cluster.lease(id).map(|l| l.epoch),
             Owner::NotLive | Owner::Peer { .. } => return Ok(false),
         };
-        if cluster.take_over(id, epoch).await.map_err(unavailable)?.is_none() {
+        if cluster
+            .take_over(id, epoch)
+            .await
+            .map_err(unavailable)?
+            .is_none()
+        {
             return Ok(false);
         }
         let restored = self.restore_one(id).await;
@@ -220,7 +225,12 @@ impl SessionRegistry {
         }
         self.stop_for_shutdown().await;
         self.settled().await;
-        let sessions: Vec<_> = self.shared.sessions.iter().map(|e| e.value().clone()).collect();
+        let sessions: Vec<_> = self
+            .shared
+            .sessions
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
         for session in sessions {
             self.shared.sessions.remove(&session.id);
             if let Err(err) = cluster.release(&session.id).await {

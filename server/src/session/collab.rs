@@ -164,7 +164,13 @@ impl SessionRegistry {
                 },
             );
             let document = state.doc.doc().to_string();
-            (records, document, state.doc.version(), pushed.compaction, held)
+            (
+                records,
+                document,
+                state.doc.version(),
+                pushed.compaction,
+                held,
+            )
         };
         let stored = session
             .store_updates(&records, (&document, new_version), compaction)

@@ -135,7 +135,10 @@ impl SessionRegistry {
                 .iter()
                 .filter(|s| s.created_by == created_by)
                 .count();
-            return Ok(Mine { live, last_minute: None });
+            return Ok(Mine {
+                live,
+                last_minute: None,
+            });
         }
         let since = Utc::now() - chrono::Duration::minutes(1);
         let (live, recent) = ctx.store.count_sessions(created_by, since).await?;

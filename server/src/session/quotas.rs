@@ -200,7 +200,8 @@ mod tests {
             other => panic!("expected a rate limit, got {other:?}"),
         }
         // Another caller has its own budget.
-        q.check_create("ip:5.6.7.8", 5, live(0)).expect("own budget");
+        q.check_create("ip:5.6.7.8", 5, live(0))
+            .expect("own budget");
     }
 
     #[test]

@@ -143,9 +143,10 @@ impl TestCluster {
             .await
             .expect("query the owner")?;
         let url: String = row.get(0);
-        self.replicas
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| url.ends_with(&format!(":{}", r.port))))
+        self.replicas.iter().position(|r| {
+            r.as_ref()
+                .is_some_and(|r| url.ends_with(&format!(":{}", r.port)))
+        })
     }
 
     /// The session's lease epoch now.
@@ -166,7 +167,11 @@ impl TestCluster {
         let mut out = String::new();
         for (i, replica) in self.replicas.iter().enumerate() {
             if let Some(r) = replica {
-                out.push_str(&format!("=== replica {i} (port {})\n{}\n", r.port, r.log_text()));
+                out.push_str(&format!(
+                    "=== replica {i} (port {})\n{}\n",
+                    r.port,
+                    r.log_text()
+                ));
             }
         }
         out.push_str(&format!("=== nginx\n{}", self.nginx.error_log()));

@@ -39,7 +39,12 @@ pub async fn undelivered(db: &impl Db, id: &SessionId) -> Result<Vec<EventRecord
 }
 
 pub async fn mark_delivered(db: &impl Db, id: &uuid::Uuid) -> Result<(), StoreError> {
-    execute(db, "UPDATE events SET delivered = true WHERE id = $1", &[id]).await?;
+    execute(
+        db,
+        "UPDATE events SET delivered = true WHERE id = $1",
+        &[id],
+    )
+    .await?;
     Ok(())
 }
 

@@ -177,7 +177,8 @@ impl Store for SqliteStore {
 
     async fn mark_delivered(&self, id: &Uuid) -> Result<(), StoreError> {
         let id = *id;
-        self.with(move |conn| events::mark_delivered(conn, &id)).await
+        self.with(move |conn| events::mark_delivered(conn, &id))
+            .await
     }
 
     async fn undelivered_events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {

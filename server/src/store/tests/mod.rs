@@ -67,7 +67,9 @@ macro_rules! on_both_stores {
     };
 }
 
+mod cluster;
 mod kept;
+pub use cluster::*;
 pub use kept::*;
 
 on_both_stores!(
@@ -78,6 +80,8 @@ on_both_stores!(
     old_runs_keep_the_start_of_their_output,
     old_test_reports_keep_their_summary_and_pages_count_from_the_oldest,
     events_and_questions_read_back_in_order,
+    undelivered_events_are_the_outbox_until_marked,
+    a_callers_live_and_recent_sessions_are_counted,
 );
 
 /// Now, as a store keeps it (to the microsecond).
