@@ -12,6 +12,11 @@ postgres=$(bash scripts/test-postgres.sh start) # assigned first, so that a fail
 eval "$postgres"
 trap 'bash scripts/test-postgres.sh stop "$LIVECODE_TEST_POSTGRES_DIR"' EXIT
 
+# Debian's nginx (installed when missing, never started as the system's): the balancer and
+# cluster tests run their own in front of their replicas.
+LIVECODE_NGINX=$(bash scripts/ensure-nginx.sh)
+export LIVECODE_NGINX
+
 bash scripts/ensure-docker.sh
 # gVisor's runsc, registered with that engine, for the gvisor tests and conformance under it.
 bash scripts/ensure-runsc.sh
@@ -27,7 +32,9 @@ echo "--- cargo test"
 cargo test --locked -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
 
 echo "--- the integration suite again, on PostgreSQL"
-LIVECODE_IT_STORE=postgres cargo test --locked --test it -- --test-threads "${LIVECODE_TEST_THREADS:-4}"
+# The balancer and cluster tests are the same on both passes (a cluster is always PostgreSQL).
+LIVECODE_IT_STORE=postgres cargo test --locked --test it -- --test-threads "${LIVECODE_TEST_THREADS:-4}" \
+  --skip balancer:: --skip cluster::
 
 echo "--- conformance of python, c, java and node under gVisor (runsc)"
 LIVECODE_CONFORMANCE_RUNTIME=runsc LIVECODE_CONFORMANCE_ENVIRONMENTS=python,c,java,node \
