@@ -100,3 +100,29 @@ fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
         Ok(())
     });
 }
+
+#[test]
+fn cluster_mode_needs_postgres_and_an_address_the_peers_can_reach() {
+    assert_eq!(Config::defaults().cluster.advertise_url, "");
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("LIVECODE_CLUSTER__ADVERTISE_URL", "http://10.0.0.5:8080");
+        let err = Config::load(None).expect_err("no store.url");
+        assert!(err.to_string().contains("store.url is empty"), "{err}");
+        jail.set_env("LIVECODE_STORE__URL", "postgres://db/livecode");
+        let c = Config::load(None).expect("a cluster replica");
+        assert_eq!(c.cluster.advertise_url, "http://10.0.0.5:8080");
+        for url in ["10.0.0.5:8080", "http://", "http://10.0.0.5:8080/livecode"] {
+            jail.set_env("LIVECODE_CLUSTER__ADVERTISE_URL", url);
+            let err = Config::load(None).expect_err(url);
+            assert!(
+                err.to_string().contains("cluster.advertise_url"),
+                "{url}: {err}"
+            );
+        }
+        jail.set_env("LIVECODE_CLUSTER__ADVERTISE_URL", "http://10.0.0.5:8080");
+        jail.set_env("LIVECODE_CLUSTER__LEASE_SECONDS", "1");
+        let err = Config::load(None).expect_err("a lease of one heartbeat");
+        assert!(err.to_string().contains("cluster.lease_seconds"), "{err}");
+        Ok(())
+    });
+}

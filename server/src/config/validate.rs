@@ -19,6 +19,7 @@ impl Config {
             return bad("webhooks.max_attempts and webhooks.timeout_seconds must be positive");
         }
         self.validate_store()?;
+        self.validate_cluster()?;
         self.validate_limits()?;
         self.validate_sessions()?;
         self.validate_connections()?;
@@ -43,6 +44,34 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(format!("store.url: {e}")))?;
         if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
             return bad("store.url asks for sslmode=require, but livecode connects without TLS (use a loopback or private network)");
+        }
+        Ok(())
+    }
+
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let c = &self.cluster;
+        if !(c.heartbeat_seconds > 0.0 && c.janitor_seconds > 0.0 && c.drain_seconds >= 0.0) {
+            return bad("cluster.heartbeat_seconds and janitor_seconds must be positive, drain_seconds not negative");
+        }
+        // A lease must outlive a few missed heartbeats, or a slow beat deposes its owner.
+        if c.lease_seconds < 2.0 * c.heartbeat_seconds {
+            return bad("cluster.lease_seconds must be at least twice cluster.heartbeat_seconds");
+        }
+        if c.advertise_url.is_empty() {
+            return Ok(());
+        }
+        if self.store.url.is_empty() {
+            return bad("cluster.advertise_url is set but store.url is empty: a cluster keeps its sessions in PostgreSQL (set LIVECODE_STORE__URL)");
+        }
+        let scheme_ok =
+            c.advertise_url.starts_with("http://") || c.advertise_url.starts_with("https://");
+        let has_host = c
+            .advertise_url
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+        if !scheme_ok || !has_host {
+            return bad("cluster.advertise_url must be http://HOST:PORT (where the other replicas reach this one), with no path");
         }
         Ok(())
     }
