@@ -541,3 +541,46 @@ async fn readme_quick_start_runs_as_written() {
         "the quick start ends its session: {listed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livecode_drain_stops_a_server_with_its_key_and_nobody_else_may() {
+    let mut server = SpawnedServer::start(&[("LIVECODE_API_KEY", KEY)], None).await;
+    let session = server
+        .api()
+        .create_session_as(Some(KEY), json!({"environment": "python"}))
+        .await;
+    assert!(session["session_id"].is_string(), "{session}");
+
+    let wrong = cli_at(server.port)
+        .args(["drain", "--api-key", "not-the-key"])
+        .output()
+        .await
+        .expect("livecode drain");
+    assert!(!wrong.status.success(), "a wrong key drained the server");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHORIZED"), "{wrong:?}");
+    assert!(server.alive(), "a refused drain stopped the server");
+
+    let drained = cli_at(server.port)
+        .args(["drain", "--api-key", KEY])
+        .output()
+        .await
+        .expect("livecode drain");
+    assert!(drained.status.success(), "{drained:?}");
+    let answer: Value = serde_json::from_slice(&drained.stdout).expect("JSON");
+    assert_eq!(answer, json!({"draining": true, "hands_over": false}));
+    assert!(
+        server.wait_exit(Duration::from_secs(30)).await,
+        "the drained server did not exit 0\n{}",
+        server.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_in_open_mode_cannot_be_drained_over_http() {
+    let server = TestServer::start(|_| {}).await;
+    let refused = server.api().post("/drain", None, &json!({})).await;
+    check_error(refused, 403, "FORBIDDEN").await;
+    // Still serving.
+    let health = server.api().get("/health", None).await;
+    assert_eq!(health.status(), 200);
+}
