@@ -58,6 +58,8 @@ struct OutboxQueue {
     low: usize,
     /// Nothing more will come (the writer stopped).
     closed: bool,
+    /// An event is out of the queue and being delivered.
+    delivering: bool,
     /// Low-value events not delivered since the last log line about them.
     dropped_low: u64,
 }
@@ -98,10 +100,12 @@ impl Outbox {
                     );
                     q.dropped_low = 0;
                 }
+                q.delivering = false;
                 if let Some(event) = q.events.pop_front() {
                     if low_value(&event.kind) {
                         q.low -= 1;
                     }
+                    q.delivering = true;
                     return Some(event);
                 }
                 if q.closed {
@@ -162,7 +166,15 @@ impl Events {
         let Some(outbox) = &self.outbox else {
             return;
         };
-        for event in undelivered.into_iter().filter(|e| !low_value(&e.kind)) {
+        let queued: std::collections::HashSet<Uuid> = {
+            let q = outbox.queue.lock().expect("outbox lock poisoned");
+            q.events.iter().map(|e| e.id).collect()
+        };
+        // Not twice: a session this replica held before may still have some queued here.
+        let fresh = undelivered
+            .into_iter()
+            .filter(|e| !low_value(&e.kind) && !queued.contains(&e.id));
+        for event in fresh {
             if !outbox.push(event) {
                 tracing::warn!("webhook queue full: a resumed event was not delivered");
             }
@@ -183,6 +195,26 @@ impl Events {
         if self.writes.send(Write::Event(event)).is_err() {
             tracing::error!(%session, kind, "the event writer is gone: event not stored");
         }
+    }
+
+    /// Waits until the webhook's queue is empty and nothing is being delivered, at most
+    /// `wait` (a drain, before its sessions go to other replicas).
+    pub async fn delivered(&self, wait: Duration) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        let _ = tokio::time::timeout(wait, async {
+            loop {
+                {
+                    let q = outbox.queue.lock().expect("outbox lock poisoned");
+                    if q.events.is_empty() && !q.delivering {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
     }
 
     /// Waits until every event recorded before this call is stored.

@@ -557,7 +557,10 @@ async fn livecode_drain_stops_a_server_with_its_key_and_nobody_else_may() {
         .await
         .expect("livecode drain");
     assert!(!wrong.status.success(), "a wrong key drained the server");
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHORIZED"), "{wrong:?}");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("UNAUTHORIZED"),
+        "{wrong:?}"
+    );
     assert!(server.alive(), "a refused drain stopped the server");
 
     let drained = cli_at(server.port)

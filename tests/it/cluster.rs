@@ -158,17 +158,54 @@ async fn sessions_spread_over_replicas_and_any_replica_serves_one_live() {
         .get_session(&session.id, &session.interviewer)
         .await;
     assert_eq!(got["status"], "ready", "{got}");
-    // Health shows the replica, its peers and what it owns.
+    // Health shows the replica and what it owns (its peers are the API key's: see below).
     let health = expect_json(cluster.replica(owner).api().get("/health", None).await, 200).await;
-    assert_eq!(
-        health["cluster"]["peers"].as_array().map(Vec::len),
-        Some(3),
-        "{health}"
-    );
     assert!(
         health["cluster"]["sessions"].as_u64().unwrap() >= 1,
         "{health}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_shows_the_replica_its_peers_and_its_sessions_and_addresses_to_the_key_only() {
+    const KEY: &str = "cluster-health-key-0123456789abcdef";
+    let cluster = TestCluster::start(2, &[("LIVECODE_API_KEY", KEY)]).await;
+    for _ in 0..2 {
+        cluster
+            .replica(0)
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python"}))
+            .await;
+    }
+    let health = expect_json(
+        cluster.replica(0).api().get("/health", Some(KEY)).await,
+        200,
+    )
+    .await;
+    let c = &health["cluster"];
+    assert_eq!(c["sessions"], 2, "{health}");
+    assert_eq!(c["draining"], false, "{health}");
+    assert_eq!(
+        c["url"],
+        format!("http://127.0.0.1:{}", cluster.replica(0).port),
+        "{health}"
+    );
+    let peers = c["peers"].as_array().expect("peers");
+    assert_eq!(peers.len(), 2, "{health}");
+    let me = peers
+        .iter()
+        .find(|p| p["id"] == c["replica"])
+        .expect("itself among its peers");
+    assert_eq!(
+        (me["alive"].as_bool(), me["sessions"].as_u64()),
+        (Some(true), Some(2)),
+        "{health}"
+    );
+    // Anyone else sees that it is a replica, and no internal address.
+    let open = expect_json(cluster.replica(0).api().get("/health", None).await, 200).await;
+    assert_eq!(open["cluster"]["url"], "", "{open}");
+    assert_eq!(open["cluster"]["peers"], json!([]), "{open}");
+    assert!(!open.to_string().contains("127.0.0.1"), "{open}");
 }
 
 /// One failover: the owner of a session where two participants type and a run streams is

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::extract::Bearer;
 use crate::sandbox::EngineHealth;
 use crate::state::AppState;
 
@@ -35,28 +36,38 @@ struct Health {
 struct ClusterHealth {
     /// This replica's id (new at every start).
     replica: uuid::Uuid,
-    /// Where the other replicas reach it.
+    /// Where the other replicas reach it (the API key only; empty otherwise).
     url: String,
     /// Sessions whose lease it holds.
     sessions: usize,
     /// Taking no new sessions, handing its own over.
     draining: bool,
-    /// Every replica the database knows, this one included (empty when the database did not
-    /// answer).
+    /// Every replica the database knows, this one included, with their addresses: shown to
+    /// the API key only (internal addresses never reach anyone else); empty otherwise, or
+    /// when the database did not answer.
     peers: Vec<crate::cluster::Peer>,
 }
 
-async fn cluster_health(state: &AppState) -> Option<ClusterHealth> {
+async fn cluster_health(state: &AppState, operator: bool) -> Option<ClusterHealth> {
     let cluster = state.sessions.cluster()?;
-    Some(ClusterHealth {
-        replica: cluster.id,
-        url: cluster.url.clone(),
-        sessions: cluster.owned(),
-        draining: cluster.is_draining(),
-        peers: cluster.peers().await.unwrap_or_else(|err| {
+    let peers = if operator {
+        cluster.peers().await.unwrap_or_else(|err| {
             tracing::warn!(%err, "health: could not list the replicas");
             Vec::new()
-        }),
+        })
+    } else {
+        Vec::new()
+    };
+    Some(ClusterHealth {
+        replica: cluster.id,
+        url: if operator {
+            cluster.url.clone()
+        } else {
+            String::new()
+        },
+        sessions: cluster.owned(),
+        draining: cluster.is_draining(),
+        peers,
     })
 }
 
@@ -67,7 +78,7 @@ async fn cluster_health(state: &AppState) -> Option<ClusterHealth> {
         (status = 200, description = "Serving, Docker reachable", body = Health),
         (status = 503, description = "Docker unreachable", body = Health),
     ))]
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+async fn health(State(state): State<AppState>, bearer: Bearer) -> (StatusCode, Json<Health>) {
     let (code, status, docker) = match state.sessions.engine() {
         EngineHealth::Ok(_) => (StatusCode::OK, "ok", "ok".to_string()),
         EngineHealth::Down(why) => (StatusCode::SERVICE_UNAVAILABLE, "degraded", why),
@@ -77,7 +88,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         docker,
         version: env!("CARGO_PKG_VERSION"),
         pool: state.sessions.pool(),
-        cluster: cluster_health(&state).await,
+        cluster: cluster_health(&state, bearer.is_api_key(&state)).await,
     };
     (code, Json(health))
 }

@@ -76,6 +76,9 @@ pub struct Cluster {
     heartbeat: Duration,
     /// The leases this replica holds, by session: the epoch every write carries.
     held: DashMap<SessionId, i64>,
+    /// Leases of sessions being created here, whose rows are not committed yet: their writes
+    /// carry them, but the heartbeat does not check them until they are `confirm`ed.
+    pending: DashMap<SessionId, i64>,
     draining: AtomicBool,
     /// When the last heartbeat was stored (the leases are good for `lease` after it).
     last_beat: std::sync::Mutex<Instant>,
@@ -92,9 +95,14 @@ impl std::fmt::Debug for Cluster {
 
 impl Leases for Cluster {
     fn lease(&self, session: &SessionId) -> Option<Lease> {
-        self.held.get(session).map(|epoch| Lease {
+        let epoch = self
+            .held
+            .get(session)
+            .map(|e| *e)
+            .or_else(|| self.pending.get(session).map(|e| *e))?;
+        Some(Lease {
             replica: self.id,
-            epoch: *epoch,
+            epoch,
         })
     }
 }
@@ -117,8 +125,14 @@ impl Cluster {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Waits are bounded, so that a starved or hung pool makes the heartbeat fail (and,
+        // after a lease's time, give its leases up) rather than wait forever.
         let pool = Pool::builder(manager)
             .max_size(4)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(2)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(2)))
             .build()
             .map_err(|e| ClusterError::Config(e.to_string()))?;
         let cluster = Arc::new(Self {
@@ -128,6 +142,7 @@ impl Cluster {
             lease: Duration::from_secs_f64(config.lease_seconds),
             heartbeat: Duration::from_secs_f64(config.heartbeat_seconds),
             held: DashMap::new(),
+            pending: DashMap::new(),
             draining: AtomicBool::new(false),
             last_beat: std::sync::Mutex::new(Instant::now()),
         });
@@ -164,13 +179,21 @@ impl Cluster {
     /// A new session is this replica's at epoch 1: the store writes its lease row with the
     /// session's own (in one transaction).
     pub fn claim_new(&self, session: SessionId) {
-        self.held.insert(session, 1);
+        self.pending.insert(session, 1);
+    }
+
+    /// The new session's row and lease are committed: the heartbeat checks it from now on.
+    pub fn confirm(&self, session: &SessionId) {
+        if let Some((id, epoch)) = self.pending.remove(session) {
+            self.held.insert(id, epoch);
+        }
     }
 
     /// Forgets a lease without touching the database (the session was deposed, or its
     /// creation failed).
     pub fn forget(&self, session: &SessionId) {
         self.held.remove(session);
+        self.pending.remove(session);
     }
 
     /// Who holds session `id` now.
@@ -212,7 +235,10 @@ impl Cluster {
         let row = match seen {
             Some(epoch) => {
                 client
-                    .query_opt(sql::TAKE_OVER, &[&id.0, &self.id, &epoch])
+                    .query_opt(
+                        sql::TAKE_OVER,
+                        &[&id.0, &self.id, &epoch, &self.lease_secs()],
+                    )
                     .await?
             }
             None => {
@@ -234,9 +260,11 @@ impl Cluster {
     /// sessions must go. Every lease is answered when the heartbeat fails for longer than a
     /// lease lasts, since others may have taken any of them by then.
     pub async fn beat(&self) -> Vec<SessionId> {
+        // The database stamps the beat after this: the local clock errs on the early side.
+        let started = Instant::now();
         match self.try_beat().await {
             Ok(lost) => {
-                *self.last_beat.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                *self.last_beat.lock().unwrap_or_else(|p| p.into_inner()) = started;
                 lost
             }
             Err(err) => {
@@ -268,14 +296,17 @@ impl Cluster {
             // again; the leases the database no longer gives it are answered below.
             client.execute(sql::JOIN, &[&self.id, &self.url]).await?;
         }
+        // Only leases held before the database is asked are judged by its answer: one taken
+        // meanwhile is committed, but perhaps after the answer was read.
+        let before: Vec<(SessionId, i64)> = self.held.iter().map(|e| (*e.key(), *e)).collect();
         let rows = client.query(sql::HELD, &[&self.id]).await?;
         let stored: std::collections::HashMap<Uuid, i64> =
             rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok(self
-            .held
-            .iter()
-            .filter(|e| stored.get(&e.key().0) != Some(e.value()))
-            .map(|e| *e.key())
+        Ok(before
+            .into_iter()
+            .filter(|(id, epoch)| stored.get(&id.0) != Some(epoch))
+            .filter(|(id, epoch)| self.held.get(id).is_some_and(|now| *now == *epoch))
+            .map(|(id, _)| id)
             .collect())
     }
 
@@ -298,6 +329,18 @@ impl Cluster {
         let client = self.pool.get().await?;
         client
             .execute(sql::RELEASE, &[&id.0, &self.id, &epoch])
+            .await?;
+        Ok(())
+    }
+
+    /// An ended session's lease goes, row and all: the heartbeat's list stays the live ones.
+    pub async fn let_go_ended(&self, id: &SessionId) -> Result<(), ClusterError> {
+        let Some((_, epoch)) = self.held.remove(id) else {
+            return Ok(());
+        };
+        let client = self.pool.get().await?;
+        client
+            .execute(sql::DELETE_ENDED, &[&id.0, &self.id, &epoch])
             .await?;
         Ok(())
     }

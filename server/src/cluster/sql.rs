@@ -1,8 +1,10 @@
 //! The cluster's statements. Times are the database's (`now()`), never a replica's: a lease is
 //! live while its replica's heartbeat is younger than the lease time (`$lease` seconds).
 
-/// This replica's row: `$1` id, `$2` url.
-pub const JOIN: &str = "INSERT INTO replicas (id, url) VALUES ($1, $2) \
+/// This replica's row: `$1` id, `$2` url. An earlier replica at the same address (this one's
+/// last life, killed) goes: its leases read as nobody's at once, and nobody relays to it.
+pub const JOIN: &str = "WITH gone AS (DELETE FROM replicas WHERE url = $2 AND id <> $1) \
+     INSERT INTO replicas (id, url) VALUES ($1, $2) \
      ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, heartbeat_at = now()";
 
 /// The heartbeat: `$1` id, `$2` url, `$3` draining.
@@ -22,10 +24,14 @@ pub const OWNER: &str =
      LEFT JOIN replicas r ON r.id = l.replica \
      WHERE s.id = $1";
 
-/// Compare-and-set: session `$1` to replica `$2`, if its epoch is still `$3`.
-pub const TAKE_OVER: &str = "UPDATE session_leases \
-     SET replica = $2, epoch = epoch + 1, acquired_at = now() \
-     WHERE session_id = $1 AND epoch = $3 RETURNING epoch";
+/// Compare-and-set: session `$1` to replica `$2`, if its epoch is still `$3` and its holder
+/// (another replica) is not live (`$4` lease seconds), both judged in the one statement.
+pub const TAKE_OVER: &str = "UPDATE session_leases l \
+     SET replica = $2, epoch = l.epoch + 1, acquired_at = now() \
+     WHERE l.session_id = $1 AND l.epoch = $3 AND NOT EXISTS ( \
+        SELECT 1 FROM replicas r WHERE r.id = l.replica AND r.id <> $2 \
+        AND r.heartbeat_at > now() - make_interval(secs => $4)) \
+     RETURNING l.epoch";
 
 /// A session that never had a lease (made by a single server): epoch 1 for `$2`.
 pub const TAKE_UNLEASED: &str = "INSERT INTO session_leases (session_id, replica, epoch) \
@@ -56,3 +62,7 @@ pub const ORPHANS: &str = "SELECT s.id, l.epoch FROM sessions s \
 /// Replicas not heard for `$1` seconds.
 pub const FORGET_DEAD: &str =
     "DELETE FROM replicas WHERE heartbeat_at < now() - make_interval(secs => $1)";
+
+/// An ended session's lease (`$1`, held by `$2` at `$3`).
+pub const DELETE_ENDED: &str =
+    "DELETE FROM session_leases WHERE session_id = $1 AND replica = $2 AND epoch = $3";

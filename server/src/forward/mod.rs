@@ -84,6 +84,9 @@ fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
+            // Below a replica's own keep-alive (its header read timeout, 10 s by default), so
+            // a request never goes out on a connection the peer is closing.
+            .pool_idle_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the relay's HTTP client")

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self as tung, Message};
+use tokio_util::sync::CancellationToken;
 
 use super::{peer_unreachable, relayed_headers};
 use crate::state::AppState;
@@ -61,9 +62,9 @@ pub async fn relay(state: &AppState, owner: String, req: Request) -> Response {
         Ok(Err(err)) => return peer_unreachable(err),
         Err(_) => return peer_unreachable("timed out"),
     };
-    let tasks = state.tasks.clone();
+    let (tasks, shutdown) = (state.tasks.clone(), state.shutdown.clone());
     upgrade.on_upgrade(move |client| async move {
-        tasks.spawn(pump(client, upstream));
+        tasks.spawn(pump(client, upstream, shutdown));
     })
 }
 
@@ -83,8 +84,18 @@ fn refused(answer: tung::http::Response<Option<Vec<u8>>>) -> Response {
 type Upstream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Frames both ways until one side closes; the other is closed then too.
-async fn pump(client: WebSocket, upstream: Upstream) {
+/// A close frame telling the client to reconnect (its session is served elsewhere now).
+fn reconnect(reason: &'static str) -> ws::Message {
+    ws::Message::Close(Some(ws::CloseFrame {
+        code: 1012,
+        reason: reason.into(),
+    }))
+}
+
+/// Frames both ways until one side closes; the other is closed then too. The owner lost
+/// without a close frame, or this replica shutting down, closes the client with 1012, so
+/// that it reconnects (to whichever replica serves the session then).
+async fn pump(client: WebSocket, upstream: Upstream, shutdown: CancellationToken) {
     let (mut to_client, mut from_client) = client.split();
     let (mut to_owner, mut from_owner) = upstream.split();
     let up = async {
@@ -97,16 +108,22 @@ async fn pump(client: WebSocket, upstream: Upstream) {
         let _ = to_owner.close().await;
     };
     let down = async {
-        while let Some(Ok(message)) = from_owner.next().await {
-            let Some(message) = to_client_message(message) else {
-                continue;
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => reconnect("server restarting"),
+                next = from_owner.next() => match next {
+                    Some(Ok(message)) => match to_client_message(message) {
+                        Some(message) => message,
+                        None => continue,
+                    },
+                    _ => reconnect("session moved; reconnect"),
+                },
             };
             let closing = matches!(message, ws::Message::Close(_));
             if to_client.send(message).await.is_err() || closing {
                 break;
             }
         }
-        let _ = to_client.close().await;
     };
     // Either direction ending ends the relay.
     tokio::select! {

@@ -13,7 +13,6 @@ use super::registry::SessionRegistry;
 use super::run::StopReason;
 use super::{RunResult, RunStatus, RunSummary, SessionError, SessionEvent, SessionId};
 use crate::cluster::{Cluster, ClusterError, Owner};
-use crate::store::Leases;
 
 /// Where a session's request is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,23 +82,33 @@ impl SessionRegistry {
     /// cut marked `error`. One takeover per session at a time on this replica; answers
     /// whether this replica holds it now.
     async fn take_over(&self, id: &SessionId) -> Result<bool, SessionError> {
-        let cluster = self.cluster().expect("cluster mode").clone();
         let gate = self
             .shared
             .taking
             .entry(*id)
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
             .clone();
-        let _one = gate.lock().await;
+        let taken = {
+            let _one = gate.lock().await;
+            self.take_over_gated(id).await
+        };
+        // The gate goes with its last user (the map's own reference and this one).
+        self.shared
+            .taking
+            .remove_if(id, |_, g| Arc::strong_count(g) <= 2);
+        taken
+    }
+
+    async fn take_over_gated(&self, id: &SessionId) -> Result<bool, SessionError> {
+        let cluster = self.cluster().expect("cluster mode").clone();
         if cluster.holds(id) && self.get(id).is_some() {
             return Ok(true);
         }
         let epoch = match cluster.owner(id).await.map_err(unavailable)? {
             Owner::Free { epoch } => epoch,
-            // Held by this replica in the database but not live here: a takeover that
-            // failed half-way; take it again, at a new epoch.
-            Owner::Me => cluster.lease(id).map(|l| l.epoch),
-            Owner::NotLive | Owner::Peer { .. } => return Ok(false),
+            // Held here but not live: being created here, or let go a moment ago. Never
+            // taken again on top of itself; the caller tries again.
+            Owner::Me | Owner::NotLive | Owner::Peer { .. } => return Ok(false),
         };
         if cluster
             .take_over(id, epoch)
@@ -109,10 +118,12 @@ impl SessionRegistry {
         {
             return Ok(false);
         }
-        let restored = self.restore_one(id).await;
-        self.shared.taking.remove(id);
-        if let Err(err) = restored {
-            cluster.forget(id);
+        if let Err(err) = self.restore_one(id).await {
+            // Nobody is served by a lease held for a session that did not come back: it is
+            // handed back at once, for the next request (here or elsewhere) to try again.
+            if let Err(release) = cluster.release(id).await {
+                tracing::warn!(session = %id, %release, "could not hand back a failed takeover");
+            }
             return Err(err);
         }
         Ok(true)
@@ -173,10 +184,31 @@ impl SessionRegistry {
         if let Some(cluster) = self.cluster() {
             cluster.forget(id);
         }
+        tracing::warn!(session = %id, "lost the session's lease to another server; letting it go");
+        self.let_go(id).await;
+    }
+
+    /// The store failed under a session (not its lease: the database): this replica's copy
+    /// may be ahead of the stored one, so it goes, and its lease is handed back for whoever
+    /// next needs the session to restore it from the store.
+    pub(super) async fn hand_back(&self, id: &SessionId) {
+        tracing::warn!(session = %id, "a write failed; handing the session back to be restored");
+        self.let_go(id).await;
+        if let Some(cluster) = self.cluster() {
+            if let Err(err) = cluster.release(id).await {
+                tracing::warn!(session = %id, %err, "could not hand the session back");
+                cluster.forget(id);
+            }
+        }
+    }
+
+    /// A session leaves this replica: sockets closed (1012), run stopped, container removed;
+    /// nothing of it is written.
+    async fn let_go(&self, id: &SessionId) {
         let Some((_, session)) = self.shared.sessions.remove(id) else {
             return;
         };
-        tracing::warn!(session = %id, "lost the session's lease to another server; letting it go");
+        // First, so that nothing makes it a container again (see `Containers::runner`).
         session.moved.cancel();
         let stopper = session.state().slot.run().map(|r| r.stopper());
         if let Some(stopper) = stopper {
@@ -193,15 +225,19 @@ impl SessionRegistry {
         let Some(cluster) = self.cluster().cloned() else {
             return;
         };
-        self.shared.ctx.tasks.spawn(async move {
+        // Not a tracked task: shutdown need not wait for it (the row outlives this process
+        // harmlessly, as an ended session's).
+        tokio::spawn(async move {
             tokio::time::sleep(ENDED_LEASE_KEPT).await;
-            cluster.forget(&id);
+            if let Err(err) = cluster.let_go_ended(&id).await {
+                tracing::debug!(session = %id, %err, "could not remove an ended session's lease");
+            }
         });
     }
 
-    /// Drain: takes no new session, waits up to `wait` for runs in flight, then hands every
-    /// session to the other replicas (their sockets reconnect there; a run still going is
-    /// stopped first and recorded).
+    /// Drain: takes no new session and hands each of its sessions to the other replicas as
+    /// soon as it is idle (their sockets reconnect there); one still running after `wait` is
+    /// stopped (and recorded) first.
     pub async fn drain(&self, wait: Duration) {
         let Some(cluster) = self.cluster().cloned() else {
             return;
@@ -211,34 +247,53 @@ impl SessionRegistry {
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let busy = self
+            let sessions: Vec<_> = self
                 .shared
                 .sessions
                 .iter()
-                .filter(|s| s.state().slot.is_busy())
-                .count();
-            if busy == 0 || tokio::time::Instant::now() >= deadline {
-                tracing::info!(busy, "draining: handing sessions over");
+                .map(|e| e.value().clone())
+                .collect();
+            let (idle, busy): (Vec<_>, Vec<_>) = sessions
+                .into_iter()
+                .partition(|s| !s.state().slot.is_busy());
+            for session in idle {
+                self.hand_over(&cluster, session).await;
+            }
+            if busy.is_empty() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.stop_for_shutdown().await;
-        self.settled().await;
-        let sessions: Vec<_> = self
-            .shared
-            .sessions
-            .iter()
-            .map(|e| e.value().clone())
-            .collect();
-        for session in sessions {
-            self.shared.sessions.remove(&session.id);
-            if let Err(err) = cluster.release(&session.id).await {
-                tracing::warn!(session = %session.id, %err, "could not release the session");
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    runs = busy.len(),
+                    "draining: runs still going at the deadline; stopping them"
+                );
+                self.stop_for_shutdown().await;
+                for session in busy {
+                    self.hand_over(&cluster, session).await;
+                }
+                break;
             }
-            session.moved.cancel();
-            let _ = self.shared.containers.release(&session).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // Their events go out from here before this replica leaves (bounded: a receiver that
+        // is down gets them from the new owners, possibly twice; deliveries carry their id).
+        self.shared
+            .ctx
+            .audit
+            .delivered(Duration::from_secs(5))
+            .await;
+    }
+
+    /// One idle session to whoever needs it next: its events stored, its lease released (no
+    /// replica, same epoch: taken at once, no lease to wait out), its sockets closed.
+    async fn hand_over(&self, cluster: &Cluster, session: Arc<super::Session>) {
+        self.shared.sessions.remove(&session.id);
+        session.moved.cancel();
+        self.settled().await;
+        if let Err(err) = cluster.release(&session.id).await {
+            tracing::warn!(session = %session.id, %err, "could not release the session");
+        }
+        let _ = self.shared.containers.release(&session).await;
     }
 
     /// The heartbeat and the janitor, until `shutdown`.
@@ -256,8 +311,10 @@ impl SessionRegistry {
                     _ = stop.cancelled() => break,
                     _ = tick.tick() => {}
                 }
+                // Deposed apart from the beat: removing a container must not delay the next one.
                 for id in cluster.beat().await {
-                    registry.depose(&id).await;
+                    let registry = registry.clone();
+                    tokio::spawn(async move { registry.depose(&id).await });
                 }
             }
         });

@@ -194,9 +194,12 @@ impl SessionRegistry {
             (None, Err(err)) => {
                 tracing::error!(session = %session.id, %err, "could not store an edit");
             }
-            (Some(_), Err(err)) => {
-                tracing::warn!(session = %session.id, %err, "an edit could not be stored; letting the session go");
+            (Some(_), Err(StoreError::Fenced)) => {
                 self.depose(&session.id).await;
+                return Err(EditError::Ended);
+            }
+            (Some(_), Err(err)) => {
+                self.hand_back(&session.id).await;
                 return Err(EditError::Store(err.to_string()));
             }
         }

@@ -94,10 +94,14 @@ impl SessionRegistry {
             // The store writes the lease with the session, in one transaction.
             cluster.claim_new(record.id);
         }
-        if let Err(err) = ctx.store_new_session(&record, req.question, created).await {
-            if let Some(cluster) = &ctx.cluster {
-                cluster.forget(&record.id);
+        let stored = ctx.store_new_session(&record, req.question, created).await;
+        if let Some(cluster) = &ctx.cluster {
+            match &stored {
+                Ok(()) => cluster.confirm(&record.id),
+                Err(_) => cluster.forget(&record.id),
             }
+        }
+        if let Err(err) = stored {
             if let Some(warm) = warm {
                 containers.discard(warm.container, Some(warm.runner)).await;
             }

@@ -69,6 +69,15 @@ impl Session {
     /// Writes the session's status, container and last activity to the store; a failure is
     /// logged, not fatal (the next write carries the same fields).
     pub(super) async fn persist_state(&self, status: Status, reason: Option<EndReason>) {
+        let _ = self.try_persist_state(status, reason).await;
+    }
+
+    /// As `persist_state`, answering the store's error too (logged either way).
+    pub(super) async fn try_persist_state(
+        &self,
+        status: Status,
+        reason: Option<EndReason>,
+    ) -> Result<(), StoreError> {
         let (container, last_activity) = {
             let state = self.state();
             (
@@ -89,7 +98,9 @@ impl Session {
             .await
         {
             tracing::error!(session = %self.id, %err, "could not store the session state");
+            return Err(err);
         }
+        Ok(())
     }
 
     /// Appends accepted document updates and the document they make; folds the oldest into

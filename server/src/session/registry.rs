@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::environments::Environments;
 use crate::questions::{Question, TestReport};
 use crate::sandbox::{EngineHealth, Sandbox};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// What the registry's handles share.
 pub(super) struct Shared {
@@ -247,17 +247,30 @@ impl SessionRegistry {
         }
         let removed = self.shared.containers.release(session).await;
         let status = reason.status();
+        let ended = SessionEvent::Ended(reason);
+        // In a cluster the end is stored (its event in the trail too) before anyone hears of
+        // it, and a replica that no longer holds the session tells nobody.
+        let durable = session.stores_before_telling();
+        if durable {
+            if let Err(StoreError::Fenced) = session.try_persist_state(status, Some(reason)).await {
+                self.depose(&session.id).await;
+                return Err(SessionError::Ended);
+            }
+            session.record_stored(&ended).await;
+        }
         {
             let mut state = session.state();
             // From `stopping`, so always a change: told once it is recorded.
             state.slot.set_status(status);
             session.publish_locked(SessionEvent::Status(status));
-            session.publish_locked(SessionEvent::Ended(reason));
+            if durable {
+                session.tell_locked(ended);
+            } else {
+                session.publish_locked(ended);
+            }
         }
-        session.persist_state(status, Some(reason)).await;
-        if session.stores_before_telling() {
-            // The end is answered once its event is stored (the webhook's outbox).
-            self.settled().await;
+        if !durable {
+            session.persist_state(status, Some(reason)).await;
         }
         self.shared.sessions.remove(&session.id);
         self.let_lease_go(session.id);

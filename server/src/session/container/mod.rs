@@ -102,7 +102,9 @@ impl Containers {
         let _lifecycle = session.lifecycle.lock().await;
         let mut replaced = false;
         for _ in 0..2 {
-            if session.status().is_ended() {
+            // A session that moved to another replica gets no container here again (its
+            // removal took this lock before, so none is left behind either).
+            if session.status().is_ended() || session.moved.is_cancelled() {
                 return Err(SessionError::Ended);
             }
             let (container, runner) = {
