@@ -1,7 +1,7 @@
 //! Cluster mode's edge: a request or socket for a session another live replica owns is
 //! relayed to that owner, HTTP and WebSocket alike, so any replica answers any request and
 //! the owner's address never reaches a client (browsers' sockets do not follow redirects).
-//! A session nobody live holds is taken over here first (`SessionRegistry::route`).
+//! A session nobody live holds is taken over here first (`SessionRegistry::locate`).
 //!
 //! The relayed request keeps its `Host` and `Origin`, so the owner's own checks see what this
 //! replica saw; `x-livecode-forwarded` marks it, and a marked request is never relayed again.
@@ -59,7 +59,7 @@ pub async fn to_owner(State(state): State<AppState>, req: Request, next: Next) -
         };
     };
     let may_forward = !req.headers().contains_key(FORWARDED);
-    match state.sessions.route(&id, may_forward).await {
+    match state.sessions.locate(&id, may_forward).await {
         Ok(Route::Local) => next.run(req).await,
         Ok(Route::Forward(owner)) if socket::is_upgrade(&req) => {
             socket::relay(&state, owner, req).await

@@ -46,7 +46,7 @@ impl SessionRegistry {
     /// Which replica serves session `id`: this one when it holds the lease; the live owner
     /// otherwise; and when nobody live holds it, this one after taking it over.
     /// `may_forward` is false for a request another replica already forwarded (no loops).
-    pub async fn route(&self, id: &SessionId, may_forward: bool) -> Result<Route, SessionError> {
+    pub async fn locate(&self, id: &SessionId, may_forward: bool) -> Result<Route, SessionError> {
         let Some(cluster) = self.cluster() else {
             return Ok(Route::Local);
         };
