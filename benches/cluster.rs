@@ -76,11 +76,16 @@ async fn first_byte(ws: &mut WsStream) -> Duration {
 async fn type_chars(ws: &mut WsStream, mut version: u64, mut len: u64, n: usize) -> Vec<Duration> {
     let mut out = Vec::new();
     for _ in 0..n {
+        // CodeMirror's canonical form: no empty retain before the insertion.
+        let changes = match len {
+            0 => json!([[0, "x"]]),
+            n => json!([n, [0, "x"]]),
+        };
         let sent = Instant::now();
         send(
             ws,
             json!({"type": "update", "version": version,
-                        "updates": [{"client_id": "bench", "changes": [len, [0, "x"]]}]}),
+                   "updates": [{"client_id": "bench", "changes": changes}]}),
         )
         .await;
         next(ws, "updates").await;
@@ -112,12 +117,18 @@ fn env() -> Vec<(&'static str, &'static str)> {
 }
 
 async fn forward(cluster: &TestCluster, rows: &mut Vec<String>) {
-    let s = cluster.replica(0).python("print(1)").await;
+    // Two sessions of replica 0, one socket each: one straight to it, one through replica 1.
+    let (s, t) = (
+        cluster.replica(0).python("print(1)").await,
+        cluster.replica(0).python("print(1)").await,
+    );
     wait_ready(cluster.replica(0), &s).await;
+    wait_ready(cluster.replica(0), &t).await;
     let mut owner = cluster.replica(0).ws(&s.id, &s.candidate).await;
-    let mut relayed = cluster.replica(1).ws(&s.id, &s.candidate).await;
+    let mut relayed = cluster.replica(1).ws(&t.id, &t.candidate).await;
     for _ in 0..3 {
         first_byte(&mut owner).await;
+        first_byte(&mut relayed).await;
     }
     let (mut direct, mut forwarded) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
