@@ -83,6 +83,16 @@ for _ in $(seq 30); do
 done
 [ "$answered" -ge 3 ] || { echo "only $answered replicas answered through nginx" >&2; exit 1; }
 
+echo "--- the replicas run as one cluster: each sees the three"
+health=$(curl -fsS "$base/api/v1/health" -H "authorization: Bearer $LIVECODE_API_KEY")
+python3 - "$health" <<'PY'
+import json, sys
+health = json.loads(sys.argv[1])
+peers = health["cluster"]["peers"]
+assert len(peers) == 3 and all(p["alive"] for p in peers), health
+assert sorted(p["url"] for p in peers) == [f"http://replica{n}:8080" for n in (1, 2, 3)], health
+PY
+
 echo "--- a session through nginx, with the key"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/sessions" \
   -H 'content-type: application/json' -d '{"environment":"python"}')
