@@ -46,5 +46,8 @@ bash scripts/schemathesis.sh
 echo "--- the server's image, started with docker-compose.yml"
 bash scripts/test-server-image.sh
 
+echo "--- the compose cluster: PostgreSQL, three replicas, nginx (deploy/cluster/compose.yml)"
+bash scripts/test-cluster-compose.sh
+
 echo "--- browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
 bash web/test/run.sh
