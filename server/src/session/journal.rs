@@ -147,6 +147,21 @@ impl Session {
         self.ctx.cluster.is_some()
     }
 
+    /// As `subscribe`, at a moment when no edit is between its acceptance and its telling
+    /// (cluster mode), so that the snapshot holds no edit that is not stored yet, and none
+    /// is told to it twice.
+    pub async fn subscribe_told(
+        &self,
+        idle_ttl: chrono::Duration,
+        after: Option<(Uuid, u64)>,
+    ) -> super::Subscription {
+        let _no_edit_in_flight = match self.stores_before_telling() {
+            true => Some(self.edits.lock().await),
+            false => None,
+        };
+        self.subscribe(idle_ttl, after)
+    }
+
     pub(super) async fn store_notes(&self, text: &str) -> Result<(), StoreError> {
         self.ctx.store.set_notes(&self.id, text).await
     }

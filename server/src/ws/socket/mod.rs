@@ -334,7 +334,9 @@ async fn welcome<S: Sink<Message> + Unpin>(
     after: Option<(Uuid, u64)>,
     sink: &mut S,
 ) -> Option<crate::session::EventReceiver> {
-    let start = session.subscribe(state.sessions.idle_ttl(), after);
+    let start = session
+        .subscribe_told(state.sessions.idle_ttl(), after)
+        .await;
     let participants = start.snapshot.participants.clone();
     let env = &session.environment();
     let welcome = ServerMessage::Welcome {
