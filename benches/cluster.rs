@@ -22,23 +22,11 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{start_server, Server, Session, TestCluster, WsStream};
+use support::{ms, start_server, Server, Session, Stats, TestCluster, WsStream};
 
 const ROUNDS: usize = 40;
 const KEYS: usize = 200;
 const TRIALS: usize = 20;
-
-/// p50 and p95 of a set of samples, in ms.
-fn p50_p95(samples: &[Duration]) -> (f64, f64) {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    (pick(0.5), pick(0.95))
-}
-
-fn ms((p50, p95): (f64, f64)) -> String {
-    format!("{p50:.1} / {p95:.1} ms")
-}
 
 /// The next JSON message of type `ty` (others skipped).
 async fn next(ws: &mut WsStream, ty: &str) -> Value {
@@ -135,7 +123,7 @@ async fn forward(cluster: &TestCluster, rows: &mut Vec<String>) {
         direct.push(first_byte(&mut owner).await);
         forwarded.push(first_byte(&mut relayed).await);
     }
-    let (d, f) = (p50_p95(&direct), p50_p95(&forwarded));
+    let (d, f) = (Stats::of(&direct), Stats::of(&forwarded));
     println!(
         "run → first byte, p50 / p95 (n={ROUNDS}): owner {}, through a non-owner {}",
         ms(d),
@@ -143,7 +131,7 @@ async fn forward(cluster: &TestCluster, rows: &mut Vec<String>) {
     );
     rows.push(format!(
         "| run → first output byte through a non-owner | {} | through the owner: {} | +{:.2} ms p50 ({:.2}×) |",
-        ms(f), ms(d), f.0 - d.0, f.0 / d.0
+        ms(f), ms(d), f.p50 - d.p50, f.p50 / d.p50
     ));
 }
 
@@ -160,13 +148,13 @@ async fn typing(cluster: &TestCluster, rows: &mut Vec<String>) {
     let t = single.python("").await;
     let mut ws = single.ws(&t.id, &t.candidate).await;
     let on_sqlite = type_chars(&mut ws, 0, 0, KEYS).await;
-    let (pg, lite) = (p50_p95(&on_pg), p50_p95(&on_sqlite));
+    let (pg, lite) = (Stats::of(&on_pg), Stats::of(&on_sqlite));
     println!("typing echo, p50 / p95 (n={KEYS}): cluster (PostgreSQL, stored first) {}, single server (SQLite) {}", ms(pg), ms(lite));
     rows.push(format!(
         "| typing echo, PostgreSQL, stored before told | {} | one server on SQLite: {} | {:.2}× |",
         ms(pg),
         ms(lite),
-        pg.0 / lite.0
+        pg.p50 / lite.p50
     ));
 }
 
@@ -199,7 +187,7 @@ async fn failover(cluster: &mut TestCluster, rows: &mut Vec<String>) {
         times.push(killed.elapsed());
         cluster.restart(owner).await;
     }
-    let t = p50_p95(&times);
+    let t = Stats::of(&times);
     println!(
         "failover, kill -9 → every socket ready, p50 / p95 (n={TRIALS}): {}",
         ms(t)
@@ -208,7 +196,7 @@ async fn failover(cluster: &mut TestCluster, rows: &mut Vec<String>) {
         "| failover: `kill -9` of the owner → every socket `ready` | {} | the lease: {} s | {:.2}× the lease p95 |",
         ms(t),
         support::LEASE_SECONDS,
-        t.1 / 1e3 / support::LEASE_SECONDS.parse::<f64>().unwrap()
+        t.p95 / 1e3 / support::LEASE_SECONDS.parse::<f64>().unwrap()
     ));
 }
 

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{next_of_type, rss_mib, start_server, Server, SpawnedServer, WsStream};
+use support::{ms, next_of_type, rss_mib, start_server, Server, SpawnedServer, Stats, WsStream};
 
 const PROGRAM: &str = "print(1)";
 const ROUNDS: usize = 40;
@@ -35,29 +35,6 @@ const ROUNDS: usize = 40;
 const LOOP_FOR: Duration = Duration::from_secs(6);
 /// What the default output cap is (config/livecode.toml).
 const FLOOD_BYTES: usize = 1 << 20;
-
-/// p50 and p95 of a set of samples.
-#[derive(Debug, Clone, Copy)]
-struct Stats {
-    p50: f64,
-    p95: f64,
-    n: usize,
-}
-
-fn stats(samples: &[Duration]) -> Stats {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    Stats {
-        p50: pick(0.5),
-        p95: pick(0.95),
-        n: ms.len(),
-    }
-}
-
-fn ms(s: Stats) -> String {
-    format!("{:.1} / {:.1} ms", s.p50, s.p95)
-}
 
 /// A session with its candidate socket, its document `code`.
 struct Bench {
@@ -281,9 +258,9 @@ async fn latency(server: &SpawnedServer, docker: &Docker, rows: &mut Vec<String>
     }
     let resident = resident_floor(docker, &container).await;
     let bare = bare_interpreter();
-    let (first, done) = (stats(&first), stats(&done));
-    let (raw_first, raw_done) = (stats(&raw_first), stats(&raw_done));
-    let (resident, bare) = (stats(&resident), stats(&bare));
+    let (first, done) = (Stats::of(&first), Stats::of(&done));
+    let (raw_first, raw_done) = (Stats::of(&raw_first), Stats::of(&raw_done));
+    let (resident, bare) = (Stats::of(&resident), Stats::of(&bare));
     println!("latency, Python `{PROGRAM}`, p50 / p95 (n={}):", first.n);
     println!("  livecode run → first output byte   {}", ms(first));
     println!("  livecode run → run_finished        {}", ms(done));
@@ -409,7 +386,7 @@ fn rate(runs: Vec<Vec<Duration>>, start: Start) -> Rate {
         per_second: all.len() as f64 / elapsed,
         cpu_ms: cpu.as_secs_f64() * 1e3 / all.len().max(1) as f64,
         breakdown: cpu_breakdown(&start.by_command, all.len()),
-        run: stats(&all),
+        run: Stats::of(&all),
     }
 }
 
@@ -568,7 +545,7 @@ async fn create(server: &SpawnedServer, rows: &mut Vec<String>) {
         misses.push(create_to_ready(&no_pool).await.0);
     }
     drop(no_pool);
-    let (hit, miss) = (stats(&hits), stats(&misses));
+    let (hit, miss) = (Stats::of(&hits), Stats::of(&misses));
     println!("create → ready (POST /sessions → the socket says ready), p50 / p95:");
     println!("  pool hit    {} (n={})", ms(hit), hit.n);
     println!("  pool miss   {} (n={})", ms(miss), miss.n);
@@ -697,13 +674,13 @@ async fn gvisor(runc: &SpawnedServer, rows: &mut Vec<String>) {
         let eight = loop_livecode(&mut sessions[..]).await;
         println!(
             "{name}: first byte {}, 1 session {:.1} runs/s ({:.0} ms host CPU each), 8 sessions {:.1} runs/s ({:.0} ms)",
-            ms(stats(&first)),
+            ms(Stats::of(&first)),
             one.per_second,
             one.cpu_ms,
             eight.per_second,
             eight.cpu_ms
         );
-        measured.push((stats(&first), one, eight));
+        measured.push((Stats::of(&first), one, eight));
     }
     let (runc, runsc) = (&measured[0], &measured[1]);
     rows.push(format!(

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod support;
 
-use support::{open_socket, rss_mib, start_server, Server, SpawnedServer, WsStream};
+use support::{open_socket, rss_mib, start_server, Server, SpawnedServer, Stats, WsStream};
 
 /// Reads frames until one whose text contains `needle`, or `wait` passes.
 async fn until(ws: &mut WsStream, needle: &str, wait: Duration) -> Option<String> {
@@ -265,13 +265,6 @@ async fn execute(http: &reqwest::Client, url: &str, token: &str, code: &str) -> 
     }
 }
 
-/// p50 and p95 of `samples` (sorted here).
-fn p50_p95(samples: &mut [f64]) -> (f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 /// A victim session's CPU-bound run (timed inside its container) and `GET /health` beside 0,
 /// 10 and 20 sessions spinning the CPU (each at `limits.cpus`, 0.5 by default), with the
 /// containers' CPU weight at `shares`.
@@ -314,7 +307,7 @@ async fn neighbours_at(bin: &str, shares: &str) -> String {
         }
         // Let the neighbours' containers start spinning.
         tokio::time::sleep(Duration::from_secs(if target == 0 { 1 } else { 5 })).await;
-        let (mut runs, mut health) = (Vec::new(), Vec::new());
+        let (mut runs, mut health) = (Vec::<f64>::new(), Vec::<f64>::new());
         for _ in 0..7 {
             let ran = execute(&server.http, &victim_url, token, victim_code).await;
             if let Some(ms) = ran["stdout"]
@@ -331,8 +324,9 @@ async fn neighbours_at(bin: &str, shares: &str) -> String {
             out.push(format!("{target}: no run"));
             continue;
         }
-        let (r50, r95) = p50_p95(&mut runs);
-        let (h50, h95) = p50_p95(&mut health);
+        let (r, h) = (Stats::of_ms(&runs), Stats::of_ms(&health));
+        let (r, h) = (r.expect("runs"), h.expect("health checks"));
+        let ((r50, r95), (h50, h95)) = ((r.p50, r.p95), (h.p50, h.p95));
         out.push(format!(
             "{target} spinning: run p50 {r50:.0} ms p95 {r95:.0} ms, /health p50 {h50:.1} ms p95 {h95:.1} ms"
         ));

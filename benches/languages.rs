@@ -25,32 +25,13 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use livecode::environments::{Environment, Environments};
-use support::{start_server, Server, SpawnedServer};
+use support::{start_server, Server, SpawnedServer, Stats};
 
 const ROUNDS: usize = 7;
 /// Between two runs, and between two bare runs.
 const PAUSE: Duration = Duration::from_millis(200);
 /// How long a container's resident compiler may take to warm before the bench starts.
 const DAEMON_WARMUP: Duration = Duration::from_secs(40);
-
-#[derive(Clone, Copy)]
-struct Stats {
-    p50: f64,
-    p95: f64,
-}
-
-fn stats(ms: &[f64]) -> Option<Stats> {
-    if ms.is_empty() {
-        return None;
-    }
-    let mut ms = ms.to_vec();
-    ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    Some(Stats {
-        p50: pick(0.5),
-        p95: pick(0.95),
-    })
-}
 
 fn show(s: Option<Stats>) -> String {
     s.map_or("–".into(), |s| format!("{:.0} / {:.0} ms", s.p50, s.p95))
@@ -274,14 +255,14 @@ async fn main() {
     println!("| environment | first build | unchanged re-run (cache hits) | bare compiler, same container | first build ÷ bare | run | bare run, same container | run ÷ bare |");
     println!("|---|---|---|---|---|---|---|---|");
     for f in all {
-        let (first, bare_build) = (stats(&f.first_build), stats(&f.bare_build));
-        let (run, bare_run) = (stats(&f.run), stats(&f.bare_run));
+        let (first, bare_build) = (Stats::of_ms(&f.first_build), Stats::of_ms(&f.bare_build));
+        let (run, bare_run) = (Stats::of_ms(&f.run), Stats::of_ms(&f.bare_run));
         let cached = if f.cached_build.is_empty() {
             "–".to_string()
         } else {
             format!(
                 "{} ({}/{ROUNDS})",
-                show(stats(&f.cached_build)),
+                show(Stats::of_ms(&f.cached_build)),
                 f.cache_hits
             )
         };

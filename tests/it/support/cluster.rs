@@ -4,7 +4,10 @@
 //! `deploy/nginx.conf`. Replicas can be killed, stopped, continued, terminated and started
 //! again; the database tells which one owns a session.
 
-use super::{free_port, http_client, Api, Nginx, Server, ServerHome, SpawnedServer};
+use super::{
+    free_port, http_client, loopback_api, loopback_ws_url, Api, Nginx, Server, ServerHome,
+    SpawnedServer,
+};
 
 /// Lease and heartbeat times short enough for failover tests to be quick.
 pub const LEASE_SECONDS: &str = "2";
@@ -40,17 +43,11 @@ pub struct Front {
 
 impl Server for Front {
     fn api(&self) -> Api<'_> {
-        Api {
-            http: &self.http,
-            base: format!("http://127.0.0.1:{}/api/v1", self.port),
-        }
+        loopback_api(&self.http, self.port)
     }
 
     fn ws_url(&self, session_id: &str, query: &str) -> String {
-        format!(
-            "ws://127.0.0.1:{}/api/v1/sessions/{session_id}/ws{query}",
-            self.port
-        )
+        loopback_ws_url(self.port, session_id, query)
     }
 }
 

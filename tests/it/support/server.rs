@@ -101,6 +101,19 @@ pub trait Server {
     }
 }
 
+/// The API of a server on 127.0.0.1:`port`, as every [`Server`] here is reached.
+pub fn loopback_api(http: &reqwest::Client, port: u16) -> Api<'_> {
+    Api {
+        http,
+        base: format!("http://127.0.0.1:{port}/api/v1"),
+    }
+}
+
+/// A session's socket URL on 127.0.0.1:`port`.
+pub fn loopback_ws_url(port: u16, session_id: &str, query: &str) -> String {
+    format!("ws://127.0.0.1:{port}/api/v1/sessions/{session_id}/ws{query}")
+}
+
 /// The library's server, started in this process on 127.0.0.1:0 with its own data dir (and
 /// database, on PostgreSQL) and instance label. Dropping it stops the server and removes its
 /// containers.
@@ -191,14 +204,11 @@ impl TestServer {
 
 impl Server for TestServer {
     fn api(&self) -> Api<'_> {
-        Api {
-            http: &self.http,
-            base: format!("http://{}/api/v1", self.addr),
-        }
+        loopback_api(&self.http, self.addr.port())
     }
 
     fn ws_url(&self, session_id: &str, query: &str) -> String {
-        format!("ws://{}/api/v1/sessions/{session_id}/ws{query}", self.addr)
+        loopback_ws_url(self.addr.port(), session_id, query)
     }
 }
 

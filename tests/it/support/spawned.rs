@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    free_port, http_client, test_store_url, Api, InstanceGuard, Server, StoreDb, START_WAIT,
+    free_port, http_client, loopback_api, loopback_ws_url, test_store_url, Api, InstanceGuard,
+    Server, StoreDb, START_WAIT,
 };
 
 /// Where spawned servers keep their state. Cheap to clone, and every server started on it
@@ -251,17 +252,11 @@ impl SpawnedServer {
 
 impl Server for SpawnedServer {
     fn api(&self) -> Api<'_> {
-        Api {
-            http: &self.http,
-            base: format!("http://127.0.0.1:{}/api/v1", self.port),
-        }
+        loopback_api(&self.http, self.port)
     }
 
     fn ws_url(&self, session_id: &str, query: &str) -> String {
-        format!(
-            "ws://127.0.0.1:{}/api/v1/sessions/{session_id}/ws{query}",
-            self.port
-        )
+        loopback_ws_url(self.port, session_id, query)
     }
 }
 
