@@ -18,35 +18,21 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use support::{ms, start_server, Server, Session, Stats, TestCluster, WsStream};
+use support::{
+    ms, next_of_type_within, send, start_server, Server, Session, Stats, TestCluster, WsStream,
+};
 
 const ROUNDS: usize = 40;
 const KEYS: usize = 200;
 const TRIALS: usize = 20;
 
-/// The next JSON message of type `ty` (others skipped).
+/// The next message of type `ty`, within a minute (a failover may take the lease's time).
 async fn next(ws: &mut WsStream, ty: &str) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next())
-            .await
-            .expect("a message in time")
-            .expect("open")
-            .expect("frame");
-        let Message::Text(text) = msg else { continue };
-        let v: Value = serde_json::from_str(&text).expect("json");
-        if v["type"] == ty {
-            return v;
-        }
-        assert_ne!(v["type"], "error", "refused: {v}");
-    }
-}
-
-async fn send(ws: &mut WsStream, v: Value) {
-    ws.send(Message::text(v.to_string())).await.expect("send");
+    next_of_type_within(ws, ty, Duration::from_secs(60)).await
 }
 
 /// Runs the document; answers the time to its first output.
