@@ -82,3 +82,14 @@ pub async fn claim(
     .await?;
     Ok(())
 }
+
+/// Opens the write that erases an ended session: no lease is checked, because an ended
+/// session has no owner to fence. Its end released the lease and no replica takes an ended
+/// session over, so nothing else writes its rows; a deposed owner's late write is refused by
+/// the missing lease, and the erasure's statements touch the session only while its row says
+/// ended (the row lock makes two erasures take turns, and the second finds it erased).
+pub async fn begin_ended_write(
+    client: &mut deadpool_postgres::Client,
+) -> Result<Write<'_>, StoreError> {
+    Ok(Write(begin(client).await?))
+}
