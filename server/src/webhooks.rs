@@ -369,6 +369,41 @@ mod tests {
         assert_eq!(kinds[LOW_QUEUE..], ["run.finished", "session.ended"]);
     }
 
+    #[tokio::test]
+    async fn an_erased_sessions_waiting_events_give_way_to_its_erasure() {
+        let outbox = Outbox::default();
+        let mut other = event("run.finished");
+        other.session_id = SessionId(Uuid::new_v4());
+        for e in [
+            event("participant.joined"),
+            other.clone(),
+            event("run.finished"),
+        ] {
+            outbox.push(e);
+        }
+        outbox.forget(&SessionId(Uuid::nil()));
+        assert!(outbox.push(event("session.erased")));
+        for _ in 0..LOW_QUEUE {
+            assert!(
+                outbox.push(event("participant.focus")),
+                "the low share is free again"
+            );
+        }
+        outbox.close();
+        let mut left = Vec::new();
+        while let Some(e) = outbox.pop().await {
+            left.push((e.session_id, e.kind));
+        }
+        assert_eq!(
+            left[..2],
+            [
+                (other.session_id, "run.finished".to_string()),
+                (SessionId(Uuid::nil()), "session.erased".to_string()),
+            ]
+        );
+        assert_eq!(left.len(), 2 + LOW_QUEUE);
+    }
+
     #[test]
     fn the_signature_is_hmac_sha256_of_time_dot_body() {
         // Computed independently: python3 -c "import hmac; hmac.new(b'secret', ...)".
