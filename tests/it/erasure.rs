@@ -98,12 +98,17 @@ async fn in_store(server: &TestServer, needle: &str) -> bool {
                 .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
         });
     }
+    in_rows(&server.store_db().await, needle).await
+}
+
+/// Whether `needle` is in the text of any row of the tables a session's content lives in.
+async fn in_rows(db: &StoreDb, needle: &str) -> bool {
     let tables = ["sessions", "updates", "runs", "events", "test_runs"];
     let rows = tables
         .map(|t| format!("SELECT row_to_json(r)::text AS t FROM {t} r"))
         .join(" UNION ALL ");
     let sql = format!("SELECT count(*) FROM ({rows}) a WHERE t LIKE '%{needle}%'");
-    server.store_db().await.value(&sql).await.as_deref() != Some("0")
+    db.value(&sql).await.as_deref() != Some("0")
 }
 
 async fn create(server: &TestServer, body: Value) -> Session {
@@ -301,4 +306,76 @@ async fn the_retention_sweep_erases_an_ended_session_and_never_a_live_one() {
         200,
     )
     .await;
+}
+
+/// In a cluster (two replicas on PostgreSQL): a live session is erased through the replica
+/// that does not own it (the request goes to its owner, which ends it through its lease), and
+/// an ended one that both replicas' sweeps find is erased once, with one `session.erased`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_a_live_session_is_erased_through_either_replica_and_swept_once() {
+    let (url, hooks) = receiver().await;
+    let env = [
+        ("LIVECODE_API_KEY", KEY),
+        ("LIVECODE_WEBHOOKS__URL", url.as_str()),
+        ("LIVECODE_WEBHOOKS__SECRET", "a secret"),
+        ("LIVECODE_SESSIONS__REAP_INTERVAL_SECONDS", "0.1"),
+        // A second: `live` is erased through a request, or by a sweep as soon as it ended.
+        ("LIVECODE_SESSIONS__RETENTION_DAYS", "0.0000116"),
+    ];
+    let cluster = TestCluster::start(2, &env).await;
+    let body = json!({"environment": "python", "code": CODE});
+    let live = Session::from(
+        cluster
+            .replica(0)
+            .api()
+            .create_session_as(Some(KEY), body)
+            .await,
+    );
+    let owner = cluster.owner_of(&live.id).await.expect("an owner");
+    let other = cluster.replica(1 - owner).api();
+    other.wait_status(&live.id, KEY, "ready").await;
+    let erase = format!("{}?erase=true", live.path());
+    let erased = expect_json(other.delete(&erase, Some(KEY)).await, 200).await;
+    assert!(
+        erased["erased_at"].is_string(),
+        "{erased}\n{}",
+        cluster.logs()
+    );
+    for i in 0..2 {
+        let got = cluster.replica(i).api().get_session(&live.id, KEY).await;
+        assert_eq!(got["erased_at"], erased["erased_at"], "{got}");
+    }
+    hooks.erased(&live.id).await;
+
+    // Ended, it is due on both replicas at once: erased once, told once.
+    let body = json!({"environment": "python", "code": CODE});
+    let ended = Session::from(
+        cluster
+            .replica(0)
+            .api()
+            .create_session_as(Some(KEY), body)
+            .await,
+    );
+    let api = cluster.replica(0).api();
+    api.wait_status(&ended.id, KEY, "ready").await;
+    api.execute(&ended.id, KEY, json!({"stdin": "x\n"})).await;
+    expect_json(api.delete(&ended.path(), Some(KEY)).await, 200).await;
+    hooks.erased(&ended.id).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for session in [&live, &ended] {
+        let told = hooks.of(&session.id);
+        let erasures = told
+            .iter()
+            .filter(|e| e["type"] == "session.erased")
+            .count();
+        assert_eq!(erasures, 1, "{told:?}");
+        let feed = format!("{}/events", session.path());
+        let feed = expect_json(api.get(&feed, Some(KEY)).await, 200).await;
+        assert_eq!(feed["events"].as_array().map(Vec::len), Some(1), "{feed}");
+    }
+    let db = StoreDb::open(std::path::Path::new(""), &cluster.database).await;
+    assert!(
+        !in_rows(&db, MARKER).await,
+        "the marker is still in the store"
+    );
 }

@@ -38,7 +38,7 @@
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
 //! - `erasure`: `DELETE …?erase=true` on live and ended sessions and the retention sweep: the
 //!   tombstone, 410s, `session.erased`, and a marker in every place content is kept, gone
-//!   from the store's files.
+//!   from the store's files; in a cluster, through either replica and swept once.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `balancer`: the real nginx with `deploy/nginx.conf` in front of three stand-in replicas:
 //!   one replica per session (REST, socket, pages), sessions spread, sockets carried, answers

@@ -277,7 +277,9 @@ pub trait Store: Send + Sync {
     /// `session.erased`, whose `at` becomes `erased_at`) as its only event: what is cleared,
     /// table by table, is the `ERASE` list in each store's `erasure.rs`. The row stays as a
     /// tombstone. False, changing nothing, when the session is live, already erased or
-    /// unknown: so two replicas sweeping at once erase it once.
+    /// unknown: so two replicas sweeping at once erase it once. Afterwards the writes of
+    /// content (events, document updates and their compaction, files, notes, language) land
+    /// nowhere: one still on its way from the session's end is not stored after its erasure.
     async fn erase_session(&self, id: &SessionId, erased: &EventRecord)
         -> Result<bool, StoreError>;
     /// Up to `limit` ended sessions not yet erased whose last activity is before `before`,

@@ -84,10 +84,11 @@ pub async fn claim(
 }
 
 /// Opens the write that erases an ended session: no lease is checked, because an ended
-/// session has no owner to fence. Its end released the lease and no replica takes an ended
-/// session over, so nothing else writes its rows; a deposed owner's late write is refused by
-/// the missing lease, and the erasure's statements touch the session only while its row says
-/// ended (the row lock makes two erasures take turns, and the second finds it erased).
+/// session has no owner to fence. No replica takes an ended session over, and the one that
+/// ended it keeps its lease a while only for trailing writes (a socket's leaving, an edit on
+/// its way), which the store refuses once the session is erased. The erasure's statements
+/// touch the session only while its row says ended; the row lock makes two erasures take
+/// turns, and the second finds it erased.
 pub async fn begin_ended_write(
     client: &mut deadpool_postgres::Client,
 ) -> Result<Write<'_>, StoreError> {

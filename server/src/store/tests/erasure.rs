@@ -56,6 +56,28 @@ pub async fn an_ended_session_is_erased_once_to_its_tombstone(place: Place) {
     );
 
     assert_tombstone(store.as_ref(), &s, &erased).await;
+    // Writes of content still on their way from the end land nowhere.
+    store.set_notes(&a, "late notes").await.expect("notes");
+    store
+        .append_updates(&a, &[update(s.created_at)], "late", 2)
+        .await
+        .expect("late edit");
+    store
+        .compact_updates(&a, 2, "late base")
+        .await
+        .expect("compact");
+    let files = [(super::path("late.txt"), "late".to_string())].into();
+    let versions = [(super::path("late.txt"), 9)].into();
+    store
+        .set_files(&a, &files, &versions, 99)
+        .await
+        .expect("files");
+    let documents = [("bash".to_string(), "late".to_string())].into();
+    store
+        .set_environment(&a, "bash", &documents)
+        .await
+        .expect("switch");
+    assert_tombstone(store.as_ref(), &s, &erased).await;
     assert!(
         !store
             .insert_event(&event(a, "participant.left"))
