@@ -123,6 +123,12 @@ impl Access {
             Access::Token(role) => role,
         }
     }
+
+    /// Erases a session's content (`DELETE …?erase=true`): the API key alone, since erasing
+    /// candidates' data is the platform's decision, not an interviewer's.
+    pub fn may_erase(self) -> bool {
+        self == Access::Operator
+    }
 }
 
 /// A fresh token: 32 random bytes, hex-encoded.

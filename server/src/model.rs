@@ -236,6 +236,8 @@ pub struct SessionSnapshot {
     pub expires_at: DateTime<Utc>,
     pub last_execution: Option<RunSummary>,
     pub participants: Vec<Participant>,
+    /// When the session's content was erased: it is a tombstone.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -83,6 +83,13 @@ impl Outbox {
         true
     }
 
+    /// Drops `session`'s waiting events.
+    fn forget(&self, session: &SessionId) {
+        let mut q = self.queue.lock().expect("outbox lock poisoned");
+        q.events.retain(|e| e.session_id != *session);
+        q.low = q.events.iter().filter(|e| low_value(&e.kind)).count();
+    }
+
     fn close(&self) {
         self.queue.lock().expect("outbox lock poisoned").closed = true;
         self.notify.notify_one();
@@ -197,6 +204,20 @@ impl Events {
         }
     }
 
+    /// Queues `erased`, a session's `session.erased` its erasure stored, for delivery, in
+    /// place of the session's events still waiting: those carry what was erased, and the
+    /// platform that erases a session wants none of it sent afterwards. One being delivered
+    /// at this moment finishes.
+    pub fn erased(&self, erased: EventRecord) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        outbox.forget(&erased.session_id);
+        if !outbox.push(erased) {
+            tracing::warn!("webhook queue full: session.erased not delivered");
+        }
+    }
+
     /// Waits until the webhook's queue is empty and nothing is being delivered, at most
     /// `wait` (a drain, before its sessions go to other replicas).
     pub async fn delivered(&self, wait: Duration) {
@@ -240,7 +261,9 @@ async fn write(
             }
         };
         match store.insert_event(&event).await {
-            Ok(()) => {}
+            Ok(true) => {}
+            // Its session was erased: what it tells goes nowhere, not even to the webhook.
+            Ok(false) => continue,
             // A replica that lost the session tells nobody of it: its new owner does.
             Err(crate::store::StoreError::Fenced) => continue,
             Err(err) => {
@@ -344,6 +367,41 @@ mod tests {
         // In order: the few low-value events that fit, then the lifecycle ones.
         assert_eq!(kinds.len(), LOW_QUEUE + 2);
         assert_eq!(kinds[LOW_QUEUE..], ["run.finished", "session.ended"]);
+    }
+
+    #[tokio::test]
+    async fn an_erased_sessions_waiting_events_give_way_to_its_erasure() {
+        let outbox = Outbox::default();
+        let mut other = event("run.finished");
+        other.session_id = SessionId(Uuid::new_v4());
+        for e in [
+            event("participant.joined"),
+            other.clone(),
+            event("run.finished"),
+        ] {
+            outbox.push(e);
+        }
+        outbox.forget(&SessionId(Uuid::nil()));
+        assert!(outbox.push(event("session.erased")));
+        for _ in 0..LOW_QUEUE {
+            assert!(
+                outbox.push(event("participant.focus")),
+                "the low share is free again"
+            );
+        }
+        outbox.close();
+        let mut left = Vec::new();
+        while let Some(e) = outbox.pop().await {
+            left.push((e.session_id, e.kind));
+        }
+        assert_eq!(
+            left[..2],
+            [
+                (other.session_id, "run.finished".to_string()),
+                (SessionId(Uuid::nil()), "session.erased".to_string()),
+            ]
+        );
+        assert_eq!(left.len(), 2 + LOW_QUEUE);
     }
 
     #[test]

@@ -36,6 +36,9 @@
 //! - `questions`: questions with test cases, test runs from the socket and REST, hidden cases
 //!   counted for candidates and shown to interviewers.
 //! - `openapi`: the OpenAPI document and the socket's schemas against the server they describe.
+//! - `erasure`: `DELETE …?erase=true` on live and ended sessions and the retention sweep: the
+//!   tombstone, 410s, `session.erased`, and a marker in every place content is kept, gone
+//!   from the store's files; in a cluster, through either replica and swept once.
 //! - `webhooks`: signed events to a receiver the test starts, retried; the events API.
 //! - `balancer`: the real nginx with `deploy/nginx.conf` in front of three stand-in replicas:
 //!   one replica per session (REST, socket, pages), sessions spread, sockets carried, answers
@@ -63,7 +66,7 @@ mod cluster;
 mod collab;
 mod connections;
 mod cross_site;
-mod engine;
+mod erasure;
 mod floods;
 mod fuzz;
 mod gvisor;

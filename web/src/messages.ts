@@ -539,6 +539,12 @@ export interface SessionView {
   container_id?: string | null;
   created_at: string;
   environment: string;
+  /**
+   * Present once the session's content was erased: the view is then its tombstone (ids,
+   * times, statuses, the end's reason in the events feed; no label), and its content
+   * endpoints answer 410 `SESSION_ERASED`.
+   */
+  erased_at?: string | null;
   expires_at: string;
   label?: string | null;
   last_activity_at: string;

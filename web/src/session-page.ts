@@ -308,6 +308,13 @@ class SessionPage {
   /** Opened after the end: show what can be shown (interviewers get the code and replay). */
   private async showEndedSession(session: SessionView): Promise<void> {
     this.end(session.status === "expired" ? "expired" : session.status === "error" ? "error" : "stopped");
+    if (session.erased_at) {
+      // A tombstone (docs/retention.md): nothing of the code, history or notes is left to show.
+      const when = new Date(session.erased_at).toLocaleString();
+      this.banner.show("ended", `This session has ended and its content was erased (${when}).`);
+      this.root.classList.add("erased");
+      return;
+    }
     const editor = this.workspace.editor;
     if (editor.ready) return;
     let document: string | null = null;

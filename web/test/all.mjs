@@ -15,4 +15,5 @@ import "./files.test.mjs";
 import "./page.test.mjs";
 import "./console.test.mjs";
 import "./keyboard.test.mjs";
+import "./erasure.test.mjs";
 import "./protocol.test.mjs";

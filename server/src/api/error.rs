@@ -63,6 +63,8 @@ pub enum ApiError {
     QuestionNotFound,
     #[error("the session has ended")]
     SessionEnded,
+    #[error("the session's content was erased")]
+    SessionErased,
     #[error("the session is at its maximum lifetime")]
     LifetimeReached,
     #[error("{0}")]
@@ -116,6 +118,7 @@ impl ApiError {
             Self::NoQuestion => "NO_QUESTION",
             Self::QuestionNotFound => "QUESTION_NOT_FOUND",
             Self::SessionEnded => "SESSION_ENDED",
+            Self::SessionErased => "SESSION_ERASED",
             Self::LifetimeReached => "LIFETIME_REACHED",
             Self::Stdin(StdinError::NoRun) => "NO_RUN",
             Self::Stdin(_) => "STDIN_UNAVAILABLE",
@@ -161,6 +164,7 @@ impl ApiError {
             | Self::LifetimeReached
             | Self::Stdin(_) => StatusCode::CONFLICT,
             Self::ImageNotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionErased => StatusCode::GONE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,6 +193,9 @@ impl ApiError {
             Self::QuestionNotFound => "GET /api/v1/questions lists the questions",
             Self::Stdin(_) => "the program is not reading; wait or kill it",
             Self::SessionEnded => "create a new session",
+            Self::SessionErased => {
+                "GET /api/v1/sessions/{id} shows its tombstone (ids, times, statuses, erased_at)"
+            }
             Self::LifetimeReached => {
                 "sessions.max_lifetime_seconds bounds every session; create a new one to go on"
             }
@@ -242,6 +249,7 @@ impl From<SessionError> for ApiError {
             SessionError::ImageNotReady(name) => Self::ImageNotReady(name),
             SessionError::NotFound => Self::SessionNotFound,
             SessionError::Ended => Self::SessionEnded,
+            SessionError::Erased => Self::SessionErased,
             SessionError::LifetimeReached => Self::LifetimeReached,
             SessionError::RunInProgress => Self::RunInProgress,
             SessionError::NoRun => Self::NoRun,

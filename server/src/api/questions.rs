@@ -234,6 +234,7 @@ struct TestsPage {
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 410, description = "The session's content was erased", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 410, description = "The session's content was erased", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -50,7 +51,8 @@ struct Events {
     events: Vec<crate::store::EventRecord>,
 }
 
-/// The session's events, as webhooks deliver them (interviewers and the API key).
+/// The session's events, as webhooks deliver them (interviewers and the API key). Once the
+/// session was erased, its `session.erased` alone.
 #[utoipa::path(get, path = "/sessions/{id}/events", tag = "sessions", params(SessionPath),
     responses(
         (status = 200, body = Events),
@@ -79,6 +81,7 @@ async fn events(
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 410, description = "The session's content was erased", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -180,14 +180,31 @@ async fn read(
 struct Ended {
     session_id: SessionId,
     status: crate::session::Status,
+    /// With `erase=true`: when the content was erased (the first erasure's time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erased_at: Option<DateTime<Utc>>,
 }
 
-/// Ends the session now (an interviewer token or the API key); what was written is kept.
-#[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", operation_id = "end_session", params(SessionPath),
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DeleteQuery {
+    /// Also erase the session's content (code, files, output, input, history, notes, test
+    /// reports, events), keeping a tombstone: the API key only. Its content endpoints answer
+    /// 410 `SESSION_ERASED` afterwards. Erasing an erased session changes nothing.
+    #[serde(default)]
+    erase: bool,
+}
+
+/// Ends the session now (an interviewer token or the API key); what was written is kept,
+/// unless `erase=true` (the API key): then it is erased too, live or ended, and
+/// `session.erased` goes to the events feed and webhooks (docs/retention.md).
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "sessions", operation_id = "end_session", params(SessionPath, DeleteQuery),
     responses(
         (status = 200, body = Ended),
+        (status = 400, description = "Bad query", body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, description = "Not allowed (erasure takes the API key)", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -195,9 +212,23 @@ struct Ended {
 async fn delete(
     State(state): State<AppState>,
     caller: SessionAccess,
+    query: Result<axum::extract::Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<AppJson<Ended>, ApiError> {
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
     caller.may(Role::may_end)?;
     let id = caller.id;
+    if query.erase {
+        if !caller.access.may_erase() {
+            return Err(ApiError::Forbidden);
+        }
+        let tombstone = state.sessions.erase(&id).await?;
+        return Ok(AppJson(Ended {
+            session_id: id,
+            status: tombstone.status,
+            erased_at: tombstone.erased_at,
+        }));
+    }
     if let Some(session) = state.sessions.get(&id) {
         state.sessions.end(&session, EndReason::Stopped).await?;
     }
@@ -205,6 +236,7 @@ async fn delete(
     Ok(AppJson(Ended {
         session_id: id,
         status,
+        erased_at: None,
     }))
 }
 

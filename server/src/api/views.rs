@@ -25,6 +25,11 @@ pub struct SessionView {
     expires_at: DateTime<Utc>,
     last_execution: Option<RunSummary>,
     participants: Vec<Participant>,
+    /// Present once the session's content was erased: the view is then its tombstone (ids,
+    /// times, statuses, the end's reason in the events feed; no label), and its content
+    /// endpoints answer 410 `SESSION_ERASED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erased_at: Option<DateTime<Utc>>,
 }
 
 impl From<SessionSnapshot> for SessionView {
@@ -40,6 +45,7 @@ impl From<SessionSnapshot> for SessionView {
             expires_at: s.expires_at,
             last_execution: s.last_execution,
             participants: s.participants,
+            erased_at: s.erased_at,
         }
     }
 }

@@ -183,6 +183,17 @@ pub struct SessionsConfig {
     pub expiry_warning_seconds: u64,
     /// Who may switch a session's language: `everyone` who may run code, or `interviewers`.
     pub language_switch: LanguageSwitch,
+    /// Days an ended session's content is kept before it is erased; 0: forever.
+    pub retention_days: f64,
+}
+
+impl SessionsConfig {
+    /// How long an ended session's content is kept; `None`: forever.
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        (self.retention_days > 0.0).then(|| {
+            chrono::Duration::microseconds((self.retention_days * 86_400e6).round() as i64)
+        })
+    }
 }
 
 /// Who may switch a session's language.

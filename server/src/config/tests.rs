@@ -126,3 +126,22 @@ fn cluster_mode_needs_postgres_and_an_address_the_peers_can_reach() {
         Ok(())
     });
 }
+
+#[test]
+fn retention_is_forever_by_default_and_takes_a_fraction_of_a_day() {
+    assert_eq!(Config::defaults().sessions.retention(), None);
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("LIVECODE_SESSIONS__RETENTION_DAYS", "0.5");
+        let config = Config::load(None).expect("a fraction");
+        assert_eq!(
+            config.sessions.retention(),
+            Some(chrono::Duration::hours(12))
+        );
+        for bad in ["-1", "36501"] {
+            jail.set_env("LIVECODE_SESSIONS__RETENTION_DAYS", bad);
+            let err = Config::load(None).expect_err(bad);
+            assert!(err.to_string().contains("sessions.retention_days"), "{err}");
+        }
+        Ok(())
+    });
+}

@@ -3,6 +3,9 @@
 
 use super::{url_origin, Config, ConfigError};
 
+/// A century: beyond it a retention is "forever" anyway, and its duration stays in range.
+const MAX_RETENTION_DAYS: f64 = 36_500.0;
+
 fn bad(what: &str) -> Result<(), ConfigError> {
     Err(ConfigError::Invalid(what.to_string()))
 }
@@ -119,6 +122,9 @@ impl Config {
         }
         if s.reap_interval_seconds.is_nan() || s.reap_interval_seconds < 0.05 {
             return bad("sessions.reap_interval_seconds must be at least 0.05");
+        }
+        if !(0.0..=MAX_RETENTION_DAYS).contains(&s.retention_days) {
+            return bad("sessions.retention_days must be between 0 (keep forever) and 36500");
         }
         if s.event_buffer < 16 {
             return bad("sessions.event_buffer must be at least 16");

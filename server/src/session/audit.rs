@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{EndReason, Participant, RunStatus};
+use super::{EndReason, Participant, RunStatus, Status};
 use crate::auth::Role;
 use crate::questions::Verdict;
 
@@ -55,6 +55,14 @@ pub enum Audit {
     Ended {
         reason: EndReason,
     },
+    /// The session's content was erased: the tombstone's fields and why, nothing of the
+    /// content.
+    Erased {
+        /// "request" (`DELETE …?erase=true`), or "retention".
+        reason: &'static str,
+        status: Status,
+        ended_reason: Option<EndReason>,
+    },
 }
 
 /// A participant, as the trail names them.
@@ -95,6 +103,7 @@ impl Audit {
             Audit::RunFinished { .. } => "run.finished",
             Audit::TestsFinished { .. } => "tests.finished",
             Audit::Ended { .. } => "session.ended",
+            Audit::Erased { .. } => "session.erased",
         }
     }
 

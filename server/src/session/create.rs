@@ -333,6 +333,7 @@ fn new_record(
         files: prepared.files,
         documents: BTreeMap::new(),
         file_versions: BTreeMap::new(),
+        erased_at: None,
     }
 }
 

@@ -19,7 +19,7 @@ use super::events::SessionEvent;
 use super::{EndReason, RunResult, Session, SessionId, Status};
 use crate::collab::Compaction;
 use crate::questions::TestReport;
-use crate::store::{RunRecord, SessionRecord, StoreError, UpdateRecord};
+use crate::store::{EventRecord, RunRecord, SessionRecord, StoreError, UpdateRecord};
 
 impl Session {
     /// Publishes an event (see `publish_locked`) under the state lock, in order with every
@@ -241,6 +241,38 @@ impl Context {
                 Some(EndReason::Error),
             )
             .await;
+    }
+
+    /// Erases an ended session's content in one store transaction
+    /// ([`Store::erase_session`](crate::store::Store::erase_session)) with its
+    /// `session.erased`, which then goes to the webhook in place of the session's events still
+    /// waiting. First waits for what was recorded before (its end's events), so none lands
+    /// after; one recorded later is refused by the store. False when the session was not
+    /// ended, or was erased already (by another replica's sweep, say).
+    pub(super) async fn store_erasure(
+        &self,
+        record: &SessionRecord,
+        reason: &'static str,
+    ) -> Result<bool, StoreError> {
+        let audit = Audit::Erased {
+            reason,
+            status: record.status,
+            ended_reason: record.ended_reason,
+        };
+        let event = EventRecord {
+            id: Uuid::new_v4(),
+            session_id: record.id,
+            kind: audit.kind().to_string(),
+            at: Utc::now(),
+            data: audit.data(),
+        };
+        self.audit.settled().await;
+        let erased = self.store.erase_session(&record.id, &event).await?;
+        if erased {
+            tracing::info!(session = %record.id, reason, "session content erased");
+            self.audit.erased(event);
+        }
+        Ok(erased)
     }
 
     /// Marks the runs the last shutdown cut short as `error`; answers their sessions.

@@ -78,6 +78,9 @@ impl SessionRegistry {
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
+        if record.erased_at.is_some() {
+            return Err(SessionError::Erased);
+        }
         Ok(History {
             initial_document: record.initial_document,
             base_version: record.base_version,
@@ -118,6 +121,9 @@ impl SessionRegistry {
     pub async fn notes(&self, id: &SessionId) -> Result<String, SessionError> {
         Ok(match self.lookup(id).await? {
             Found::Live(session) => session.notes(),
+            Found::Stored(record) if record.erased_at.is_some() => {
+                return Err(SessionError::Erased)
+            }
             Found::Stored(record) => record.notes,
         })
     }
@@ -159,5 +165,6 @@ fn snapshot_from_record(
         expires_at: record.expires_at,
         last_execution,
         participants: Vec::new(),
+        erased_at: record.erased_at,
     }
 }

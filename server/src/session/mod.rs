@@ -25,7 +25,9 @@
 //! - `collab`: document and file updates, cursors, notes; `presence`: joins, leaves, focus.
 //! - `events`: [`SessionEvent`]; `audit`: its typed audit form; `fanout`: one bounded queue
 //!   per subscriber.
-//! - `reaper`: ends sessions idle past the TTL or past their lifetime; `quotas`: rates and caps.
+//! - `reaper`: ends sessions idle past the TTL or past their lifetime, and sweeps retention;
+//!   `erasure`: a session's content erased now or past `sessions.retention_days`; `quotas`:
+//!   rates and caps.
 //! - `files`: a request's file names parsed into `WorkspacePath`s (at the edge: `api` and
 //!   `ws` call it), and the workspace's file count and size.
 //!
@@ -38,6 +40,7 @@ mod collab;
 mod container;
 mod context;
 mod create;
+mod erasure;
 pub mod events;
 mod expiry;
 mod fanout;
@@ -99,6 +102,9 @@ pub enum SessionError {
     NotFound,
     #[error("the session has ended")]
     Ended,
+    /// Its content was erased; only its tombstone is left (410).
+    #[error("the session's content was erased")]
+    Erased,
     #[error("the session is at its maximum lifetime")]
     LifetimeReached,
     #[error("a run is already in progress")]
@@ -264,6 +270,7 @@ impl Session {
             expires_at: expiry(state.last_activity_at, idle_ttl, state.deadline),
             last_execution: state.last_execution.clone(),
             participants: state.participants.values().cloned().collect(),
+            erased_at: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Ends sessions idle past `idle_ttl` or older than their lifetime, and warns their sockets
-//! ahead of the end.
+//! ahead of the end; erases the content of sessions past `sessions.retention_days`.
 
 use std::time::Duration;
 
@@ -27,5 +27,6 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
                 tracing::warn!(session = %session.id, %err, "could not end expired session");
             }
         }
+        sessions.sweep_retention(now).await;
     }
 }

@@ -186,12 +186,16 @@ impl SessionRegistry {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), SessionError> {
-        self.shared
+        let record = self
+            .shared
             .ctx
             .store
             .get_session(id)
             .await?
             .ok_or(SessionError::NotFound)?;
+        if record.erased_at.is_some() {
+            return Err(SessionError::Erased);
+        }
         Ok(self
             .shared
             .ctx

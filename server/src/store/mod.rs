@@ -55,6 +55,9 @@ pub struct SessionRecord {
     pub documents: BTreeMap<String, String>,
     /// The version each file is at (they are edited together).
     pub file_versions: BTreeMap<WorkspacePath, u64>,
+    /// When the session's content was erased ([`Store::erase_session`]); the record is then
+    /// its tombstone.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A run as stored: started, then finished.
@@ -183,7 +186,9 @@ pub trait Store: Send + Sync {
     /// Every run of a session, oldest first.
     async fn runs(&self, session_id: &SessionId) -> Result<Vec<RunRecord>, StoreError>;
     async fn set_notes(&self, id: &SessionId, notes: &str) -> Result<(), StoreError>;
-    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
+    /// Stores an event; false, storing nothing, when its session was erased (an event
+    /// recorded as it ended, such as a participant leaving, must not outlive the erasure).
+    async fn insert_event(&self, event: &EventRecord) -> Result<bool, StoreError>;
     /// A session's events, oldest first.
     async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError>;
     /// The webhook delivered event `id` (or gave it up): a takeover does not send it again.
@@ -268,6 +273,22 @@ pub trait Store: Send + Sync {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError>;
+    /// Erases an ended session's content, in one transaction, and stores `erased` (its
+    /// `session.erased`, whose `at` becomes `erased_at`) as its only event: what is cleared,
+    /// table by table, is the `ERASE` list in each store's `erasure.rs`. The row stays as a
+    /// tombstone. False, changing nothing, when the session is live, already erased or
+    /// unknown: so two replicas sweeping at once erase it once. Afterwards the writes of
+    /// content (events, document updates and their compaction, files, notes, language) land
+    /// nowhere: one still on its way from the session's end is not stored after its erasure.
+    async fn erase_session(&self, id: &SessionId, erased: &EventRecord)
+        -> Result<bool, StoreError>;
+    /// Up to `limit` ended sessions not yet erased whose last activity is before `before`,
+    /// oldest first: the retention sweep's next batch.
+    async fn erasable_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError>;
 }
 
 #[cfg(test)]

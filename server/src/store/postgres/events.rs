@@ -6,8 +6,20 @@ use super::rows::json;
 use crate::model::SessionId;
 use crate::store::{EventRecord, StoreError};
 
-/// One event, after those recorded before it.
-pub async fn insert(w: &Write<'_>, e: &EventRecord) -> Result<(), StoreError> {
+/// One event, after those recorded before it, unless its session was erased.
+pub async fn insert(w: &Write<'_>, e: &EventRecord) -> Result<bool, StoreError> {
+    let stored = execute(
+        w,
+        "INSERT INTO events (id, session_id, type, at, data) SELECT $1, $2, $3, $4, $5
+         WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = $2 AND erased_at IS NOT NULL)",
+        &[&e.id, &e.session_id.0, &e.kind, &e.at, &json(&e.data)?],
+    )
+    .await?;
+    Ok(stored == 1)
+}
+
+/// One event whatever its session: the erasure's own `session.erased`.
+pub async fn insert_unchecked(w: &Write<'_>, e: &EventRecord) -> Result<(), StoreError> {
     execute(
         w,
         "INSERT INTO events (id, session_id, type, at, data) VALUES ($1, $2, $3, $4, $5)",

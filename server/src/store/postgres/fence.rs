@@ -82,3 +82,15 @@ pub async fn claim(
     .await?;
     Ok(())
 }
+
+/// Opens the write that erases an ended session: no lease is checked, because an ended
+/// session has no owner to fence. No replica takes an ended session over, and the one that
+/// ended it keeps its lease a while only for trailing writes (a socket's leaving, an edit on
+/// its way), which the store refuses once the session is erased. The erasure's statements
+/// touch the session only while its row says ended; the row lock makes two erasures take
+/// turns, and the second finds it erased.
+pub async fn begin_ended_write(
+    client: &mut deadpool_postgres::Client,
+) -> Result<Write<'_>, StoreError> {
+    Ok(Write(begin(client).await?))
+}

@@ -30,6 +30,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 mod db;
+mod erasure;
 mod events;
 mod fence;
 mod migrate;
@@ -220,11 +221,12 @@ impl Store for PgStore {
         w.commit().await
     }
 
-    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+    async fn insert_event(&self, event: &EventRecord) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let w = fence::begin_write(&mut client, self.leases(), &event.session_id).await?;
-        events::insert(&w, event).await?;
-        w.commit().await
+        let stored = events::insert(&w, event).await?;
+        w.commit().await?;
+        Ok(stored)
     }
 
     async fn events(&self, id: &SessionId) -> Result<Vec<EventRecord>, StoreError> {
@@ -369,6 +371,26 @@ impl Store for PgStore {
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
         questions::reports(&self.client().await?, id, limit, offset).await
+    }
+
+    async fn erase_session(
+        &self,
+        id: &SessionId,
+        erased: &EventRecord,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_ended_write(&mut client).await?;
+        let erased = erasure::erase(&w, id, erased).await?;
+        w.commit().await?;
+        Ok(erased)
+    }
+
+    async fn erasable_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        erasure::erasable(&self.client().await?, before, limit).await
     }
 }
 

@@ -24,7 +24,8 @@ macro_rules! session_columns {
     () => {
         "id, environment, label, status, container_id, candidate_hash, interviewer_hash,
          created_at, last_activity_at, expires_at, ended_reason, initial_document,
-         base_version, created_by, document, version, notes, files, documents, file_versions"
+         base_version, created_by, document, version, notes, files, documents, file_versions,
+         erased_at"
     };
 }
 pub(super) use session_columns;
@@ -156,6 +157,7 @@ pub fn session_from_row(row: &Row) -> Result<SessionRecord, StoreError> {
         files: by_path(row, "files")?,
         documents: parse(row, "documents", "documents")?,
         file_versions: by_path(row, "file_versions")?,
+        erased_at: row.try_get("erased_at")?,
     })
 }
 

@@ -161,7 +161,7 @@ pub async fn list(db: &impl Db, page: &ListPage) -> Result<Vec<SessionRecord>, S
 pub async fn set_notes(w: &Write<'_>, id: &SessionId, notes: &str) -> Result<(), StoreError> {
     execute(
         w,
-        "UPDATE sessions SET notes = $2 WHERE id = $1",
+        "UPDATE sessions SET notes = $2 WHERE id = $1 AND erased_at IS NULL",
         &[&id.0, &text(notes)],
     )
     .await?;
@@ -179,7 +179,7 @@ pub async fn set_files(
     execute(
         w,
         "UPDATE sessions SET files = $2, file_versions = $3, files_rev = $4
-         WHERE id = $1 AND files_rev < $4",
+         WHERE id = $1 AND files_rev < $4 AND erased_at IS NULL",
         &[
             &id.0,
             &json_by_path(files)?,
@@ -200,7 +200,7 @@ pub async fn set_environment(
 ) -> Result<(), StoreError> {
     execute(
         w,
-        "UPDATE sessions SET environment = $2, documents = $3 WHERE id = $1",
+        "UPDATE sessions SET environment = $2, documents = $3 WHERE id = $1 AND erased_at IS NULL",
         &[&id.0, &environment, &json(documents)?],
     )
     .await?;

@@ -32,12 +32,15 @@ pub async fn append(
             w,
             "INSERT INTO updates (session_id, version, at, client_id, changes)
              SELECT $1::uuid, * FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::json[])
+             -- Not after an erasure: FOR SHARE waits for one in progress, then sees it.
+             WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $1 AND erased_at IS NULL FOR SHARE)
              ON CONFLICT DO NOTHING",
             inserted,
         ),
         execute(
             w,
-            "UPDATE sessions SET document = $2, version = $3 WHERE id = $1 AND version < $3",
+            "UPDATE sessions SET document = $2, version = $3
+             WHERE id = $1 AND version < $3 AND erased_at IS NULL",
             moved,
         ),
     )?;
@@ -77,7 +80,7 @@ pub async fn compact(
     let moved = execute(
         w,
         "UPDATE sessions SET initial_document = $2, base_version = $3
-         WHERE id = $1 AND base_version < $3",
+         WHERE id = $1 AND base_version < $3 AND erased_at IS NULL",
         &[&id.0, &text(base_document), &(base_version as i64)],
     )
     .await?;

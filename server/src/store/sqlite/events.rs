@@ -6,8 +6,24 @@ use super::rows::time;
 use crate::model::SessionId;
 use crate::store::{EventRecord, StoreError};
 
-/// One event, after those recorded before it.
-pub fn insert(conn: &Connection, e: &EventRecord) -> Result<(), StoreError> {
+/// One event, after those recorded before it, unless its session was erased.
+pub fn insert(conn: &Connection, e: &EventRecord) -> Result<bool, StoreError> {
+    let stored = conn.execute(
+        "INSERT INTO events (id, session_id, type, at, data) SELECT ?1, ?2, ?3, ?4, ?5
+         WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?2 AND erased_at IS NOT NULL)",
+        params![
+            e.id.to_string(),
+            e.session_id,
+            e.kind,
+            e.at.to_rfc3339(),
+            e.data.to_string()
+        ],
+    )?;
+    Ok(stored == 1)
+}
+
+/// One event whatever its session: the erasure's own `session.erased`.
+pub fn insert_unchecked(conn: &Connection, e: &EventRecord) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO events (id, session_id, type, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![

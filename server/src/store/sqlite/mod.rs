@@ -18,6 +18,7 @@ use livecode_runner::path::WorkspacePath;
 use rusqlite::Connection;
 use uuid::Uuid;
 
+mod erasure;
 mod events;
 mod questions;
 mod rows;
@@ -40,6 +41,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
+    // Migrations 10 to 12 are the templates', clock's and scorecards' strands: until they
+    // are merged, 13 is applied tenth (the coordinator puts it back at its place).
+    include_str!("migration_13.sql"),
 ];
 
 /// SQLite-backed store. Cheap to clone.
@@ -57,6 +61,8 @@ impl SqliteStore {
         // NORMAL in WAL mode survives a process crash; only power loss may lose the last commit.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // What is deleted or overwritten is zeroed, not left in free pages: erasure's promise.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn)?;
         Ok(Self {
@@ -165,7 +171,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+    async fn insert_event(&self, event: &EventRecord) -> Result<bool, StoreError> {
         let event = event.clone();
         self.with(move |conn| events::insert(conn, &event)).await
     }
@@ -320,6 +326,25 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
         self.with(move |conn| questions::reports(conn, &id, limit, offset))
+            .await
+    }
+
+    async fn erase_session(
+        &self,
+        id: &SessionId,
+        erased: &EventRecord,
+    ) -> Result<bool, StoreError> {
+        let (id, erased) = (*id, erased.clone());
+        self.with(move |conn| erasure::erase(conn, &id, &erased))
+            .await
+    }
+
+    async fn erasable_sessions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.with(move |conn| erasure::erasable(conn, before, limit))
             .await
     }
 }

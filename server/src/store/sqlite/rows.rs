@@ -101,6 +101,10 @@ pub fn session_from_row(row: &Row<'_>) -> Result<SessionRecord, StoreError> {
         documents: serde_json::from_str(&documents)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         file_versions: by_path(&file_versions)?,
+        erased_at: row
+            .get::<_, Option<String>>("erased_at")?
+            .map(time)
+            .transpose()?,
     })
 }
 

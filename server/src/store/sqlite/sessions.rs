@@ -142,7 +142,7 @@ pub fn list(conn: &Connection, page: &ListPage) -> Result<Vec<SessionRecord>, St
 /// The interviewers' notes.
 pub fn set_notes(conn: &Connection, id: &SessionId, notes: &str) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE sessions SET notes = ?2 WHERE id = ?1",
+        "UPDATE sessions SET notes = ?2 WHERE id = ?1 AND erased_at IS NULL",
         params![id, notes],
     )?;
     Ok(())
@@ -158,7 +158,7 @@ pub fn set_files(
 ) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE sessions SET files = ?2, file_versions = ?3, files_rev = ?4
-         WHERE id = ?1 AND files_rev < ?4",
+         WHERE id = ?1 AND files_rev < ?4 AND erased_at IS NULL",
         params![
             id,
             json_by_path(files)?,
@@ -177,7 +177,7 @@ pub fn set_environment(
     documents: &BTreeMap<String, String>,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE sessions SET environment = ?2, documents = ?3 WHERE id = ?1",
+        "UPDATE sessions SET environment = ?2, documents = ?3 WHERE id = ?1 AND erased_at IS NULL",
         params![id, environment, json(documents)?],
     )?;
     Ok(())

@@ -37,11 +37,12 @@ async fn runs_stored_before_the_cache_flag_read_it_off_their_build_time() {
         ids.push(run.id);
     }
     drop(store);
-    // Back to the schema before migration 8 (and 9, which came after it), as a database
-    // written by an older livecode.
+    // Back to the schema before migration 8 (and 9 and 13, which came after it), as a
+    // database written by an older livecode.
     let conn = Connection::open(dir.path().join("livecode.db")).expect("open");
     conn.execute_batch(
         "ALTER TABLE events DROP COLUMN delivered; ALTER TABLE runs DROP COLUMN build_cached;
+         DROP INDEX sessions_erasable; ALTER TABLE sessions DROP COLUMN erased_at;
          PRAGMA user_version = 7;",
     )
     .expect("downgrade");

@@ -16,6 +16,15 @@ pub fn append(
     version: u64,
 ) -> Result<(), StoreError> {
     let tx = conn.unchecked_transaction()?;
+    // An edit still on its way when its session was erased is not stored after the erasure.
+    let erased: bool = tx.query_row(
+        "SELECT count(*) FROM sessions WHERE id = ?1 AND erased_at IS NOT NULL",
+        [id],
+        |row| row.get(0),
+    )?;
+    if erased {
+        return Ok(());
+    }
     {
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO updates (session_id, version, at, client_id, changes)
@@ -71,7 +80,7 @@ pub fn compact(
     let tx = conn.unchecked_transaction()?;
     let moved = tx.execute(
         "UPDATE sessions SET initial_document = ?2, base_version = ?3
-         WHERE id = ?1 AND base_version < ?3",
+         WHERE id = ?1 AND base_version < ?3 AND erased_at IS NULL",
         params![id, base_document, base_version as i64],
     )?;
     if moved > 0 {

@@ -147,7 +147,7 @@ pub async fn old_runs_keep_the_start_of_their_output(place: Place) {
     );
 }
 
-fn report(question_id: uuid::Uuid, at: DateTime<Utc>) -> TestReport {
+pub fn report(question_id: uuid::Uuid, at: DateTime<Utc>) -> TestReport {
     TestReport {
         tests_id: uuid::Uuid::new_v4(),
         question_id,

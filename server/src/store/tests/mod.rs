@@ -68,8 +68,10 @@ macro_rules! on_both_stores {
 }
 
 mod cluster;
+mod erasure;
 mod kept;
 pub use cluster::*;
+pub use erasure::*;
 pub use kept::*;
 
 on_both_stores!(
@@ -82,6 +84,8 @@ on_both_stores!(
     events_and_questions_read_back_in_order,
     undelivered_events_are_the_outbox_until_marked,
     a_callers_live_and_recent_sessions_are_counted,
+    an_ended_session_is_erased_once_to_its_tombstone,
+    the_sweep_finds_ended_sessions_past_the_cutoff_oldest_first,
 );
 
 /// Now, as a store keeps it (to the microsecond).
@@ -116,6 +120,7 @@ pub fn session(id: SessionId) -> SessionRecord {
         files: [(path("data/in.txt"), "1 2".to_string())].into(),
         documents: [("bash".to_string(), "echo hi\n".to_string())].into(),
         file_versions: [(path("data/in.txt"), 3)].into(),
+        erased_at: None,
     }
 }
 
