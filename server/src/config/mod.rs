@@ -183,6 +183,8 @@ pub struct SessionsConfig {
     pub expiry_warning_seconds: u64,
     /// Who may switch a session's language: `everyone` who may run code, or `interviewers`.
     pub language_switch: LanguageSwitch,
+    /// How long after a session's end its scorecards may still be saved and submitted.
+    pub scorecard_window_seconds: u64,
 }
 
 /// Who may switch a session's language.

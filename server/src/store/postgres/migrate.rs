@@ -10,6 +10,9 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_outbox.sql"),
+    // Issue 23's strands number theirs 0003 (templates), 0004 (clock), 0005 (scorecards) and
+    // 0006 (erasure); the merge puts them in that order here.
+    include_str!("migrations/0005_scorecards.sql"),
 ];
 
 /// The advisory lock replicas migrate under: "livecode" in ASCII.

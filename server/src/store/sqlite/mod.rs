@@ -22,12 +22,14 @@ mod events;
 mod questions;
 mod rows;
 mod runs;
+mod scorecards;
 mod sessions;
 mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::scorecards::{Rubric, Scorecard};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +42,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
+    // Issue 23's strands number theirs 10 (templates), 11 (clock), 12 (scorecards) and 13
+    // (erasure); the merge puts them in that order here.
+    include_str!("migration_12.sql"),
 ];
 
 /// SQLite-backed store. Cheap to clone.
@@ -321,6 +326,28 @@ impl Store for SqliteStore {
         let id = *id;
         self.with(move |conn| questions::reports(conn, &id, limit, offset))
             .await
+    }
+
+    async fn set_rubric(&self, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError> {
+        let (id, rubric) = (*id, rubric.clone());
+        self.with(move |conn| scorecards::set_rubric(conn, &id, &rubric))
+            .await
+    }
+
+    async fn rubric(&self, id: &SessionId) -> Result<Option<Rubric>, StoreError> {
+        let id = *id;
+        self.with(move |conn| scorecards::rubric(conn, &id)).await
+    }
+
+    async fn put_scorecard(&self, id: &SessionId, card: &Scorecard) -> Result<bool, StoreError> {
+        let (id, card) = (*id, card.clone());
+        self.with(move |conn| scorecards::put(conn, &id, &card))
+            .await
+    }
+
+    async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError> {
+        let id = *id;
+        self.with(move |conn| scorecards::list(conn, &id)).await
     }
 }
 
