@@ -240,8 +240,11 @@ pub struct Scorecard {
     pub author_id: AuthorId,
     /// The display name the author wrote under (the last one they saved with).
     pub author_name: String,
-    #[serde(flatten)]
-    pub content: ScorecardInput,
+    /// By criterion name.
+    pub ratings: BTreeMap<String, Rating>,
+    /// The overall comment.
+    pub comment: String,
+    pub recommendation: Option<Recommendation>,
     pub state: ScorecardState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -264,7 +267,9 @@ impl Scorecard {
         Ok(Self {
             author_id,
             author_name: author_name.chars().take(DESCRIPTION_CHARS).collect(),
-            content,
+            ratings: content.ratings,
+            comment: content.comment,
+            recommendation: content.recommendation,
             state: match submit {
                 true => ScorecardState::Submitted,
                 false => ScorecardState::Draft,
@@ -273,6 +278,17 @@ impl Scorecard {
             updated_at: now,
             submitted_at: submit.then_some(now),
         })
+    }
+}
+
+impl Scorecard {
+    /// What its author wrote on it (as the store keeps it, in one column).
+    pub fn content(&self) -> ScorecardInput {
+        ScorecardInput {
+            ratings: self.ratings.clone(),
+            comment: self.comment.clone(),
+            recommendation: self.recommendation,
+        }
     }
 }
 

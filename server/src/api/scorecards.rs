@@ -62,12 +62,12 @@ async fn list(
 }
 
 /// A session and one author of its scorecards.
-#[derive(IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-#[allow(dead_code)] // only its description is used
 struct AuthorPath {
-    /// The session's id.
-    id: uuid::Uuid,
+    /// The session's id (`SessionAccess` reads it).
+    #[allow(dead_code)]
+    id: String,
     /// Who writes the scorecard: 1 to 64 characters of `A-Z a-z 0-9 _ - .`, chosen by the
     /// writer (a platform's user id; the page keeps one per browser). Interviewers share one
     /// token, so this is what keeps their scorecards apart.
@@ -108,7 +108,7 @@ struct ScorecardBody {
 async fn save(
     State(state): State<AppState>,
     caller: SessionAccess,
-    Path((_id, author)): Path<(String, String)>,
+    Path(AuthorPath { author, .. }): Path<AuthorPath>,
     AppJson(body): AppJson<ScorecardBody>,
 ) -> Result<AppJson<Scorecard>, ApiError> {
     write(&state, caller, &author, body, false).await
@@ -132,7 +132,7 @@ async fn save(
 async fn submit(
     State(state): State<AppState>,
     caller: SessionAccess,
-    Path((_id, author)): Path<(String, String)>,
+    Path(AuthorPath { author, .. }): Path<AuthorPath>,
     AppJson(body): AppJson<ScorecardBody>,
 ) -> Result<AppJson<Scorecard>, ApiError> {
     write(&state, caller, &author, body, true).await

@@ -200,9 +200,8 @@ impl SessionEvent {
             }
             SessionEvent::Notes(text) => text.len(),
             SessionEvent::Scorecard(card) => {
-                card.content.comment.len()
+                card.comment.len()
                     + card
-                        .content
                         .ratings
                         .iter()
                         .map(|(name, r)| BASE + name.len() + r.comment.len())

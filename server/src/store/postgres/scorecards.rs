@@ -4,7 +4,7 @@ use super::db::{execute, query, query_opt, Db};
 use super::fence::Write;
 use super::rows::{json, parse, text};
 use crate::model::SessionId;
-use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardState};
+use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardInput, ScorecardState};
 use crate::store::StoreError;
 
 pub async fn set_rubric(w: &Write<'_>, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError> {
@@ -44,7 +44,7 @@ pub async fn put(w: &Write<'_>, id: &SessionId, card: &Scorecard) -> Result<bool
             &id.0,
             &card.author_id.as_str(),
             &text(&card.author_name),
-            &json(&card.content)?,
+            &json(&card.content())?,
             &card.state.as_str(),
             &card.created_at,
             &card.updated_at,
@@ -68,12 +68,15 @@ pub async fn list(db: &impl Db, id: &SessionId) -> Result<Vec<Scorecard>, StoreE
         .map(|row| {
             let (author, state): (String, String) =
                 (row.try_get("author_id")?, row.try_get("state")?);
+            let content: ScorecardInput = parse(row, "content", "scorecard")?;
             Ok(Scorecard {
                 author_id: AuthorId::parse(&author).map_err(|e| {
                     StoreError::Corrupt(format!("scorecard author '{author}': {e}"))
                 })?,
                 author_name: row.try_get("author_name")?,
-                content: parse(row, "content", "scorecard")?,
+                ratings: content.ratings,
+                comment: content.comment,
+                recommendation: content.recommendation,
                 state: ScorecardState::parse(&state)
                     .ok_or_else(|| StoreError::Corrupt(format!("scorecard state '{state}'")))?,
                 created_at: row.try_get("created_at")?,

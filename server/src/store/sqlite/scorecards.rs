@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::time;
 use super::{json, parse};
 use crate::model::SessionId;
-use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardState};
+use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardInput, ScorecardState};
 use crate::store::StoreError;
 
 pub fn set_rubric(conn: &Connection, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError> {
@@ -42,7 +42,7 @@ pub fn put(conn: &Connection, id: &SessionId, card: &Scorecard) -> Result<bool, 
             id,
             card.author_id.as_str(),
             card.author_name,
-            json(&card.content)?,
+            json(&card.content())?,
             card.state.as_str(),
             card.created_at.to_rfc3339(),
             card.updated_at.to_rfc3339(),
@@ -63,11 +63,14 @@ pub fn list(conn: &Connection, id: &SessionId) -> Result<Vec<Scorecard>, StoreEr
     while let Some(row) = rows.next()? {
         let (author, state, content): (String, String, String) =
             (row.get(0)?, row.get(3)?, row.get(2)?);
+        let content: ScorecardInput = parse(&content, "scorecard")?;
         out.push(Scorecard {
             author_id: AuthorId::parse(&author)
                 .map_err(|e| StoreError::Corrupt(format!("scorecard author '{author}': {e}")))?,
             author_name: row.get(1)?,
-            content: parse(&content, "scorecard")?,
+            ratings: content.ratings,
+            comment: content.comment,
+            recommendation: content.recommendation,
             state: ScorecardState::parse(&state)
                 .ok_or_else(|| StoreError::Corrupt(format!("scorecard state '{state}'")))?,
             created_at: time(row.get(4)?)?,
