@@ -324,3 +324,50 @@ async fn rest_checks_the_rubric_and_writes_after_the_end_until_the_window_closes
     );
     expect_json(api.get(&path, Some(KEY)).await, 200).await;
 }
+
+/// A killed server comes back with the rubric and the cards; the restored session takes a
+/// submission (keeping the draft's start and its author's name) and tells its sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rubric_and_scorecards_survive_a_killed_server() {
+    let home = ServerHome::new();
+    let mut first = home.spawn().await;
+    let rubric = json!({"criteria": [{"name": "Design", "scale": {"min": 1, "max": 3}}]});
+    let session = first
+        .session(json!({"environment": "python", "rubric": rubric}))
+        .await;
+    let (path, token) = (
+        format!("/sessions/{}/scorecards", session.id),
+        &session.interviewer,
+    );
+    let draft = json!({"author_name": "Ada", "comment": MARKER,
+                       "ratings": {"Design": {"score": 2}}});
+    let api = first.api();
+    expect_json(
+        api.put(&format!("{path}/ada"), Some(token), &draft).await,
+        200,
+    )
+    .await;
+    first.kill();
+
+    let second = home.spawn().await;
+    let api = second.api();
+    let kept = expect_json(api.get(&path, Some(token)).await, 200).await;
+    assert_eq!(kept["rubric"], rubric);
+    let card = &kept["scorecards"][0];
+    assert_eq!(
+        (&card["comment"], &card["state"]),
+        (&json!(MARKER), &json!("draft"))
+    );
+    let mut ws = second.ws(&session.id, token).await;
+    let whole = json!({"ratings": {"Design": {"score": 3}}, "recommendation": "yes"});
+    let sent = expect_json(
+        api.post(&format!("{path}/ada/submit"), Some(token), &whole)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(sent["created_at"], card["created_at"]);
+    assert_eq!(sent["author_name"], "Ada", "the name it had");
+    let told = next_of_type(&mut ws, "scorecard").await;
+    assert_eq!(told["scorecard"]["state"], "submitted", "{told}");
+}

@@ -78,7 +78,7 @@ struct AuthorPath {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScorecardBody {
-    /// The name the author goes by; "Interviewer" when absent.
+    /// The name the author goes by; when absent, the one the card has (else "Interviewer").
     author_name: Option<String>,
     /// By criterion name (the rubric's); a draft may leave criteria unrated.
     #[serde(default)]
@@ -147,9 +147,6 @@ async fn write(
 ) -> Result<AppJson<Scorecard>, ApiError> {
     caller.may(Role::keeps_scorecards)?;
     let author = AuthorId::parse(author).map_err(ApiError::Scorecard)?;
-    let name = body
-        .author_name
-        .unwrap_or_else(|| Role::Interviewer.label().into());
     let content = ScorecardInput {
         ratings: body.ratings,
         comment: body.comment,
@@ -157,7 +154,7 @@ async fn write(
     };
     let card = state
         .sessions
-        .save_scorecard(&caller.id, (author, name), content, submit)
+        .save_scorecard(&caller.id, (author, body.author_name), content, submit)
         .await?;
     Ok(AppJson(card))
 }

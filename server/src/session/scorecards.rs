@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::registry::SessionRegistry;
 use super::{Session, SessionError, SessionId};
+use crate::auth::Role;
 use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardError, ScorecardInput};
 
 /// A session's rubric and the scorecards written against it.
@@ -32,11 +33,12 @@ impl SessionRegistry {
 
     /// Saves `author`'s scorecard of session `id` (a draft, or submitted when `submit`),
     /// checked against the session's rubric: while the session is live, or until the
-    /// scorecard window after its end closes.
+    /// scorecard window after its end closes. Without a display name, the card keeps the one
+    /// it had (else "Interviewer").
     pub async fn save_scorecard(
         &self,
         id: &SessionId,
-        author: (AuthorId, String),
+        (author, name): (AuthorId, Option<String>),
         content: ScorecardInput,
         submit: bool,
     ) -> Result<Scorecard, SessionError> {
@@ -46,8 +48,11 @@ impl SessionRegistry {
         }
         let Scorecards { rubric, scorecards } = self.scorecards(id).await?;
         content.check(&rubric, submit)?;
-        let previous = scorecards.iter().find(|c| c.author_id == author.0);
-        let card = Scorecard::write(previous, author, content, submit, Utc::now())?;
+        let previous = scorecards.iter().find(|c| c.author_id == author);
+        let name = name
+            .or_else(|| previous.map(|p| p.author_name.clone()))
+            .unwrap_or_else(|| Role::Interviewer.label().into());
+        let card = Scorecard::write(previous, (author, name), content, submit, Utc::now())?;
         let written = match &live {
             Some(session) => session.store_scorecard(&card).await?,
             None => self.shared.ctx.store_ended_scorecard(id, &card).await?,

@@ -139,9 +139,7 @@ async fn save_scorecard(
 ) -> Result<Option<ServerMessage>, ApiError> {
     me.may(Role::keeps_scorecards)?;
     let author = AuthorId::parse(&author).map_err(ApiError::Scorecard)?;
-    let name = session
-        .participant_name(me.participant)
-        .unwrap_or_else(|| me.role.label().into());
+    let name = session.participant_name(me.participant);
     state
         .sessions
         .save_scorecard(&session.id, (author, name), content, submit)

@@ -280,6 +280,24 @@ mod tests {
             ClientMessage::parse(r#"{"type":"dance"}"#),
             Err(ParseError::Unknown("dance".into()))
         );
+        // A scorecard's fields are checked as the message's own.
+        let card = |inner: &str| {
+            ClientMessage::parse(&format!(
+                r#"{{"type":"save_scorecard","author":"a","scorecard":{inner}}}"#
+            ))
+        };
+        assert!(matches!(
+            card(r#"{"comment":"ok"}"#),
+            Ok(ClientMessage::SaveScorecard { .. })
+        ));
+        assert!(matches!(
+            card(r#"{"grade":"A"}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            card(r#"{"recommendation":"maybe"}"#),
+            Err(ParseError::Invalid(_))
+        ));
     }
 
     #[test]

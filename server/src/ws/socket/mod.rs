@@ -340,7 +340,14 @@ async fn welcome<S: Sink<Message> + Unpin>(
     let participants = start.snapshot.participants.clone();
     // Read after subscribing: a card saved since is in the store or comes as an event.
     let scorecards = match me.role.keeps_scorecards() {
-        true => Some(state.sessions.scorecards(&session.id).await.ok()?.into()),
+        true => match state.sessions.scorecards(&session.id).await {
+            Ok(cards) => Some(cards.into()),
+            Err(err) => {
+                // No welcome without them: the page reconnects to a fresh one.
+                tracing::error!(session = %session.id, %err, "could not read the scorecards");
+                return None;
+            }
+        },
         false => None,
     };
     let env = &session.environment();
