@@ -29,7 +29,8 @@ pub const COMMENT_CHARS: usize = 10_000;
 /// The highest a scale may reach.
 pub const MAX_SCALE: u8 = 10;
 
-/// What interviewers rate a candidate on. Check it with [`Rubric::validate`] where it enters.
+/// What interviewers rate a candidate on: 1 to 20 criteria with unique names.
+// Checked by `validate` where it enters (a session's creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rubric {

@@ -631,7 +631,7 @@ export interface ScorecardsView {
   scorecards: Scorecard[];
 }
 /**
- * What interviewers rate a candidate on. Check it with [`Rubric::validate`] where it enters.
+ * What interviewers rate a candidate on: 1 to 20 criteria with unique names.
  */
 export interface Rubric {
   /**
