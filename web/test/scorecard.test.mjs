@@ -65,7 +65,10 @@ describe("scorecard", () => {
       async () => (await interviewer.textContent("#scorecard-state")) === "draft saved",
     );
     await interviewer.selectOption("#scorecard-recommendation", "yes");
+    // Tall enough for the whole card (at 800 px it scrolls within its panel).
+    await interviewer.setViewportSize({ width: 1280, height: 1080 });
     await screenshot(interviewer, "scorecard");
+    await interviewer.setViewportSize({ width: 1280, height: 800 });
     await interviewer.click("#scorecard-submit");
     await until(
       "the scorecard to be submitted",
@@ -126,6 +129,7 @@ describe("scorecard", () => {
       "the late draft to be saved",
       async () => (await page.textContent("#scorecard-state")) === "draft saved",
     );
+    await page.setViewportSize({ width: 1280, height: 1080 });
     await screenshot(page, "scorecard-after-end");
     const stored = await api(server, "GET", `/sessions/${session.session_id}/scorecards`, {
       token: session.interviewer_token,
