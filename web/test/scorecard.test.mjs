@@ -101,6 +101,7 @@ describe("scorecard", () => {
   test("the candidate's page has no scorecard and its socket heard nothing of one", async () => {
     assert.equal(await candidate.isVisible(".scorecard-panel"), false);
     assert.equal(await candidate.isVisible("#scorecard-submit"), false);
+    assert.equal(await candidate.evaluate(() => localStorage.getItem("livecode.scorecard-author")), null);
     // Events reach every socket in one order: the interviewer's reload, after the submission,
     // told to the candidate, means every scorecard event before it has passed their socket.
     await until("the candidate to hear of the interviewer's reload", () =>

@@ -62,7 +62,8 @@ export class ScorecardPanel implements Part {
     this.form,
     this.others,
   );
-  private readonly author = authorId();
+  /** This browser's author id, once this page is an interviewer's (a candidate's keeps none). */
+  private author = "";
   private rubric: Rubric | null = null;
   private mine: Scorecard | null = null;
   private cards = new Map<string, Scorecard>();
@@ -109,6 +110,7 @@ export class ScorecardPanel implements Part {
   }
 
   private show(view: ScorecardsView): void {
+    this.author ||= authorId();
     const first = this.rubric === null;
     this.rubric = view.rubric;
     this.cards = new Map(view.scorecards.map((c) => [c.author_id, c]));
