@@ -80,6 +80,13 @@ impl Role {
         self == Role::Interviewer
     }
 
+    /// Reads, writes and hears of the interviewers' scorecards. Not observers: a scorecard is
+    /// an interviewer's judgement, and observers (shadowing interviewers, say) should form
+    /// their own before they read anyone's.
+    pub fn keeps_scorecards(self) -> bool {
+        self == Role::Interviewer
+    }
+
     /// Reads the session's history (replay) and its events.
     pub fn reads_history(self) -> bool {
         self == Role::Interviewer
@@ -197,7 +204,7 @@ mod tests {
     #[test]
     fn the_policy_table() {
         type May = fn(Role) -> bool;
-        let capabilities: [(&str, May); 12] = [
+        let capabilities: [(&str, May); 13] = [
             ("edit", Role::may_edit),
             ("run", Role::may_run),
             ("extend", Role::may_extend),
@@ -205,6 +212,7 @@ mod tests {
             ("switch(i)", |r| r.may_switch(LanguageSwitch::Interviewers)),
             ("end", Role::may_end),
             ("notes", Role::keeps_notes),
+            ("cards", Role::keeps_scorecards),
             ("history", Role::reads_history),
             ("focus", Role::sees_focus),
             ("told", Role::focus_is_told),
@@ -231,11 +239,11 @@ mod tests {
         }
         // "switch": with `sessions.language_switch = "everyone"`; "switch(i)": "interviewers".
         let expect = [
-            "            edit run extend switch switch(i) end notes history focus told hidden container",
-            "api key        x   x      x      x         x   x     x       x     x    x      x         x",
-            "interviewer    x   x      x      x         x   x     x       x     x    x      x         x",
-            "candidate      x   x      x      x         .   .     .       .     .    x      .         .",
-            "observer       .   .      .      .         .   .     .       .     .    .      .         .",
+            "            edit run extend switch switch(i) end notes cards history focus told hidden container",
+            "api key        x   x      x      x         x   x     x     x       x     x    x      x         x",
+            "interviewer    x   x      x      x         x   x     x     x       x     x    x      x         x",
+            "candidate      x   x      x      x         .   .     .     .       .     .    x      .         .",
+            "observer       .   .      .      .         .   .     .     .       .     .    .      .         .",
         ];
         assert_eq!(table, expect, "\n{}", table.join("\n"));
     }

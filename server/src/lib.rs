@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod model;
 pub mod questions;
 pub mod sandbox;
+pub mod scorecards;
 pub mod serve;
 pub mod session;
 pub mod state;

@@ -49,6 +49,8 @@
 //!   through any replica, twenty `kill -9` failovers losing no echoed edit, a stopped owner
 //!   that wakes up writing nothing, a lost host's sessions back on another engine, a drain
 //!   that cuts no run, quotas across replicas, the webhook outbox across a takeover.
+//! - `scorecards`: interviewers' scorecards over the socket and REST, each their own, after
+//!   the end until the window closes, to the events feed and webhooks, never to a candidate.
 //! - `restart`: a killed server comes back with its sessions and drops orphan containers.
 //! - `replacement`: a container removed, paused, killed mid-run, not clearable, or dead
 //!   through an engine outage is replaced and the session goes on; an outage's leftovers go.
@@ -80,6 +82,7 @@ mod reaper;
 mod replacement;
 mod restart;
 mod runs;
+mod scorecards;
 mod sessions;
 mod support;
 mod switch;

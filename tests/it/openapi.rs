@@ -132,6 +132,7 @@ async fn every_documented_route_answers_as_documented() {
             path.replace("{id}", &session.id)
                 .replace("{path}", &asset)
                 .replace("{question_id}", &question_id)
+                .replace("{author}", "documented")
         );
         let status = if path.ends_with("/ws") {
             // The socket's route answers by upgrading.
@@ -146,9 +147,13 @@ async fn every_documented_route_answers_as_documented() {
                     p if p.ends_with("/execute") => json!({"code": "print(6 * 7)\n"}),
                     "/api/v1/questions" => question_body.clone(),
                     p if p.ends_with("/environment") => json!({"environment": "python"}),
+                    p if p.ends_with("/submit") => whole_scorecard(),
                     _ => json!({}),
                 }),
-                "put" => server.http.put(&url).json(&json!({"text": "documented"})),
+                "put" => server.http.put(&url).json(&match path.as_str() {
+                    p if p.contains("/scorecards/") => json!({"comment": "documented"}),
+                    _ => json!({"text": "documented"}),
+                }),
                 other => panic!("no request for method {other}"),
             };
             // The session's own routes take its interviewer token, the rest the API key.
@@ -209,6 +214,7 @@ async fn every_documented_route_answers_as_documented() {
             path.replace("{id}", &session.id)
                 .replace("{path}", &asset)
                 .replace("{question_id}", &question_id)
+                .replace("{author}", "documented")
         );
         for method in ["get", "post", "put", "delete", "patch"] {
             if item.get(method).is_some() {
@@ -339,6 +345,8 @@ const CLIENT_TYPES: &[&str] = &[
     "run_tests",
     "focus",
     "switch_environment",
+    "save_scorecard",
+    "submit_scorecard",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -362,7 +370,19 @@ const SERVER_TYPES: &[&str] = &[
     "tests_finished",
     "focus",
     "environment",
+    "scorecard",
 ];
+
+/// A whole scorecard of the standard rubric.
+fn whole_scorecard() -> Value {
+    let rating = |score: u8| json!({"score": score, "comment": ""});
+    json!({
+        "ratings": {"Problem solving": rating(3), "Code quality": rating(3),
+                    "Testing": rating(2), "Communication": rating(4)},
+        "comment": "documented",
+        "recommendation": "yes",
+    })
+}
 
 /// Checks `message` against the schema of its direction and type.
 fn check_message(schemas: &Value, direction: &str, message: &Value) {
@@ -467,7 +487,12 @@ async fn every_socket_message_matches_its_schema() {
         "client",
         &json!({"type": "notes", "text": "good"}),
     );
+    let scorecard = json!({"type": "save_scorecard", "author": "ines",
+        "scorecard": {"ratings": {"Testing": {"score": 2}}}});
+    check_message(&schemas, "client", &scorecard);
+    send(&mut interviewer, scorecard).await;
     for other in [
+        json!({"type": "submit_scorecard", "author": "ines", "scorecard": whole_scorecard()}),
         json!({"type": "kill"}),
         json!({"type": "end_session"}),
         json!({"type": "auth", "token": "t", "after": {"run_id": session.id, "seq": 3}}),
@@ -487,6 +512,7 @@ async fn every_socket_message_matches_its_schema() {
         "run_finished",
         "presence",
         "notes",
+        "scorecard",
         "expiry",
         "error",
     ];

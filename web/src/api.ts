@@ -8,6 +8,9 @@ import type {
   NewQuestion,
   QuestionSummary,
   QuestionView,
+  Scorecard,
+  ScorecardInput,
+  ScorecardsView,
   SessionView,
   TestReport,
 } from "./protocol";
@@ -71,6 +74,19 @@ export const api = {
   question: (id: string, token: string) => call<QuestionView>("GET", `/sessions/${id}/question`, token),
   tests: (id: string, token: string) =>
     call<{ session_id: string; tests: TestReport[] }>("GET", `/sessions/${id}/tests`, token),
+  /** The rubric and every interviewer's scorecard (interviewers only). */
+  scorecards: (id: string, token: string) => call<ScorecardsView>("GET", `/sessions/${id}/scorecards`, token),
+  /** Saves `author`'s scorecard as a draft, or submits it (final). */
+  writeScorecard: (
+    id: string,
+    token: string,
+    author: string,
+    body: ScorecardInput & { author_name: string },
+    submit: boolean,
+  ) => {
+    const path = `/sessions/${id}/scorecards/${encodeURIComponent(author)}`;
+    return submit ? call<Scorecard>("POST", `${path}/submit`, token, body) : call<Scorecard>("PUT", path, token, body);
+  },
   /** Origins allowed to embed `/embed/{id}`, which are also the origins the embed listens to. */
   embedConfig: () => call<{ frame_ancestors: string[] }>("GET", "/embed-config"),
 };

@@ -16,10 +16,16 @@ export type ClientMessage =
   | ClientPullMessage
   | ClientRunMessage
   | ClientRunTestsMessage
+  | ClientSaveScorecardMessage
   | ClientStdinMessage
   | ClientStdinEofMessage
+  | ClientSubmitScorecardMessage
   | ClientSwitchEnvironmentMessage
   | ClientUpdateMessage;
+/**
+ * The overall verdict.
+ */
+export type Recommendation = "strong_no" | "no" | "yes" | "strong_yes";
 /**
  * What the server sends.
  */
@@ -36,6 +42,7 @@ export type ServerMessage =
   | ServerPresenceMessage
   | ServerRunFinishedMessage
   | ServerRunStartedMessage
+  | ServerScorecardMessage
   | ServerSessionEndedMessage
   | ServerStatusMessage
   | ServerTestResultMessage
@@ -94,6 +101,14 @@ export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_lim
 export type ServerRunStartedMessage = RunStarted & {
   type: "run_started";
 };
+/**
+ * Who wrote a scorecard: 1 to 64 characters of `A-Z a-z 0-9 _ - .`, chosen by the writer.
+ */
+export type AuthorId = string;
+/**
+ * Whether a scorecard may still change.
+ */
+export type ScorecardState = "draft" | "submitted";
 /**
  * One case's result (hidden cases: interviewers only).
  */
@@ -203,12 +218,52 @@ export interface ClientRunMessage {
 export interface ClientRunTestsMessage {
   type: "run_tests";
 }
+/**
+ * Saves this interviewer's scorecard as a draft, under their display name. `author`
+ * keeps interviewers' cards apart (they share a token): the page keeps one per browser.
+ */
+export interface ClientSaveScorecardMessage {
+  author: string;
+  scorecard: ScorecardInput;
+  type: "save_scorecard";
+}
+/**
+ * What an interviewer writes on a scorecard (to save it as a draft, or to submit it).
+ */
+export interface ScorecardInput {
+  /**
+   * The overall comment.
+   */
+  comment?: string;
+  /**
+   * By criterion name; criteria not named here are not rated yet.
+   */
+  ratings?: {
+    [k: string]: Rating;
+  };
+  recommendation?: Recommendation | null;
+}
+/**
+ * One criterion's rating: a score on its scale (none yet in a draft) and a comment.
+ */
+export interface Rating {
+  comment?: string;
+  score?: number | null;
+}
 export interface ClientStdinMessage {
   data: string;
   type: "stdin";
 }
 export interface ClientStdinEofMessage {
   type: "stdin_eof";
+}
+/**
+ * As `save_scorecard`, and submits it (final; every criterion rated, a recommendation).
+ */
+export interface ClientSubmitScorecardMessage {
+  author: string;
+  scorecard: ScorecardInput;
+  type: "submit_scorecard";
 }
 /**
  * Switches the session to another environment (language).
@@ -380,6 +435,38 @@ export interface RunStarted {
   by: Role;
   run_id: string;
 }
+/**
+ * An interviewer saved or submitted their scorecard (interviewers only).
+ */
+export interface ServerScorecardMessage {
+  scorecard: Scorecard;
+  type: "scorecard";
+}
+/**
+ * One interviewer's scorecard, as stored and shown to interviewers.
+ */
+export interface Scorecard {
+  author_id: AuthorId;
+  /**
+   * The display name the author wrote under (the last one they saved with).
+   */
+  author_name: string;
+  /**
+   * The overall comment.
+   */
+  comment: string;
+  created_at: string;
+  /**
+   * By criterion name.
+   */
+  ratings: {
+    [k: string]: Rating;
+  };
+  recommendation?: Recommendation | null;
+  state: ScorecardState;
+  submitted_at?: string | null;
+  updated_at: string;
+}
 export interface ServerSessionEndedMessage {
   reason: string;
   type: "session_ended";
@@ -500,6 +587,10 @@ export interface ServerWelcomeMessage {
    * The run in progress, with its output and input so far (after the client's `after`).
    */
   run?: WelcomeRun | null;
+  /**
+   * The rubric and every scorecard so far: interviewers only.
+   */
+  scorecards?: ScorecardsView | null;
   session: SessionView;
   type: "welcome";
   version: number;
@@ -528,6 +619,43 @@ export interface WelcomeRun {
    * Earlier output or input of the run was not kept.
    */
   truncated: boolean;
+}
+/**
+ * A session's rubric and its interviewers' scorecards (REST, and interviewers' `welcome`).
+ */
+export interface ScorecardsView {
+  rubric: Rubric;
+  /**
+   * Oldest first, one per author, drafts included.
+   */
+  scorecards: Scorecard[];
+}
+/**
+ * What interviewers rate a candidate on: 1 to 20 criteria with unique names.
+ */
+export interface Rubric {
+  /**
+   * In the order the page shows them; names are unique.
+   */
+  criteria: Criterion[];
+}
+/**
+ * One thing a candidate is rated on.
+ */
+export interface Criterion {
+  description?: string | null;
+  /**
+   * Unique in its rubric; ratings name their criterion by it.
+   */
+  name: string;
+  scale: Scale;
+}
+/**
+ * The whole numbers a criterion is rated in, both ends included (`0 <= min < max <= 10`).
+ */
+export interface Scale {
+  max: number;
+  min: number;
 }
 /**
  * A session as GET shows it.

@@ -1,7 +1,8 @@
 // The session page (`/s/{id}#token=…`) and its chrome-less twin (`/embed/{id}#token=…`). This
 // file is the coordinator: it makes the page's parts (session/: the runs and console, the
-// question, the workspace's editors, participants, the clock, notes, the header, replay, the
-// banner, the connection pill, focus reports, the embed's commands), lays them out, holds the
+// question, the workspace's editors, participants, the clock, notes, the scorecard, the
+// header, replay, the banner, the connection pill, focus reports, the embed's commands), lays
+// them out, holds the
 // socket and hands every event to each part in turn (session/part.ts). The role comes from the
 // `welcome` the token earns.
 
@@ -17,6 +18,7 @@ import { EmbedCommands } from "./session/embed-commands";
 import { FocusReport } from "./session/focus-report";
 import { EndButton, SessionTitle, ThemeSwitch } from "./session/header";
 import { NotesPanel } from "./session/notes";
+import { ScorecardPanel } from "./session/scorecard";
 import type { Part } from "./session/part";
 import { ParticipantList } from "./session/participants";
 import { QuestionPanel } from "./session/question-panel";
@@ -55,6 +57,7 @@ class SessionPage {
   private readonly people: ParticipantList;
   private readonly clock: SessionClock;
   private readonly notes: NotesPanel;
+  private readonly scorecard: ScorecardPanel;
   private readonly replay: ReplayPane;
   private readonly endButton: EndButton;
   private readonly pill: ConnectionPill;
@@ -115,6 +118,7 @@ class SessionPage {
       canExtend: () => this.canWrite(),
     });
     this.notes = new NotesPanel(send);
+    this.scorecard = new ScorecardPanel({ sessionId, token, name: () => this.name });
     this.replay = new ReplayPane(sessionId, token, this.workspace.editor.element, theme, (open) => {
       this.replaying = open;
       this.root.classList.toggle("replaying", open);
@@ -131,6 +135,7 @@ class SessionPage {
       this.people,
       this.clock,
       this.notes,
+      this.scorecard,
       this.title,
       this.endButton,
       this.replay,
@@ -200,10 +205,11 @@ class SessionPage {
         void this.run();
       }
     });
-    const { runs, notes, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
+    const { runs, notes, scorecard, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
     const { editor, files } = this.workspace;
     layout(this.root, this.options.embed, {
-      ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question, files },
+      ...{ runs, notes, scorecard, editor, replay, title, banner, people, clock, endButton, theme, settings, question },
+      files,
       connection: this.pill.element,
       candidateLink: candidateLinkBar(this.sessionId),
     });

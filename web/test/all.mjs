@@ -12,6 +12,7 @@ import "./questions.test.mjs";
 import "./replay.test.mjs";
 import "./switch.test.mjs";
 import "./files.test.mjs";
+import "./scorecard.test.mjs";
 import "./page.test.mjs";
 import "./console.test.mjs";
 import "./keyboard.test.mjs";

@@ -66,12 +66,17 @@ impl FromRequestParts<AppState> for SocketAccess {
     }
 }
 
-/// The session the path names, live or ended; 404 when there is none.
+/// The session the path's `{id}` names, live or ended; 404 when there is none.
 async fn existing_session(parts: &mut Parts, state: &AppState) -> Result<SessionId, ApiError> {
-    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+    // By name: a route may have more parameters after it (a scorecard's author).
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::SessionNotFound)?;
-    let id = parse_id(&raw)?;
+    let raw = params
+        .iter()
+        .find_map(|(name, value)| (name == "id").then_some(value))
+        .ok_or(ApiError::SessionNotFound)?;
+    let id = parse_id(raw)?;
     if !state.sessions.exists(&id).await? {
         return Err(ApiError::SessionNotFound);
     }

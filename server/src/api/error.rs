@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::scorecards::ScorecardError;
 use crate::session::files::FilesError;
 use crate::session::{SessionError, StdinError};
 
@@ -94,6 +95,8 @@ pub enum ApiError {
     BodyTimeout(f64),
     #[error("the container engine is not available")]
     Unavailable(#[source] anyhow::Error),
+    #[error("{0}")]
+    Scorecard(crate::scorecards::ScorecardError),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -133,6 +136,9 @@ impl ApiError {
             Self::Timeout => "TIMEOUT",
             Self::BodyTimeout(_) => "BODY_TIMEOUT",
             Self::Unavailable(_) => "DOCKER_UNAVAILABLE",
+            Self::Scorecard(ScorecardError::Invalid(_)) => "INVALID_ARGUMENT",
+            Self::Scorecard(ScorecardError::Submitted) => "SCORECARD_SUBMITTED",
+            Self::Scorecard(ScorecardError::Closed(_)) => "SCORECARD_CLOSED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -165,6 +171,8 @@ impl ApiError {
             | Self::Stdin(_) => StatusCode::CONFLICT,
             Self::ImageNotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionErased => StatusCode::GONE,
+            Self::Scorecard(ScorecardError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            Self::Scorecard(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -214,6 +222,15 @@ impl ApiError {
                 "send the whole body at once; server.body_read_timeout_seconds sets the deadline"
             }
             Self::Unavailable(_) => "check that Docker runs: GET /api/v1/health",
+            Self::Scorecard(ScorecardError::Invalid(_)) => {
+                "GET /sessions/{id}/scorecards shows the session's rubric"
+            }
+            Self::Scorecard(ScorecardError::Submitted) => {
+                "a submitted scorecard is final; its author may not change it"
+            }
+            Self::Scorecard(ScorecardError::Closed(_)) => {
+                "scorecards stay readable; sessions.scorecard_window_seconds sets how long they may be written"
+            }
             Self::Internal(_) => "try again; the server log has the details",
         }
     }
@@ -264,6 +281,7 @@ impl From<SessionError> for ApiError {
                 message,
                 retry_after,
             },
+            SessionError::Scorecard(e) => Self::Scorecard(e),
             SessionError::Sandbox(e) => Self::Unavailable(e.into()),
             SessionError::Store(e) => Self::Internal(e.into()),
         }

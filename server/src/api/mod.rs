@@ -5,7 +5,7 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `review` (history, events, notes), `questions`, `environments`, `health`:
+//! - `sessions`, `review` (history, events, notes), `scorecards`, `questions`, `environments`, `health`:
 //!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 mod questions;
 mod review;
+pub mod scorecards;
 mod sessions;
 pub mod views;
 
@@ -37,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(environments::router())
         .merge(sessions::router())
         .merge(review::router())
+        .merge(scorecards::router())
         .merge(questions::router())
         .merge(openapi::router())
 }

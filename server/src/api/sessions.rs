@@ -20,6 +20,7 @@ use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
 use super::views::SessionView;
 use super::SessionPath;
 use crate::auth::Role;
+use crate::scorecards::Rubric;
 use crate::session::files::{parse_files, parse_name};
 use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
@@ -50,6 +51,9 @@ struct CreateBody {
     /// A question (`POST /questions`): its starter code for the environment when `code` is
     /// absent, and its test cases for **Run tests**.
     question: Option<Uuid>,
+    /// What interviewers' scorecards rate; without one, the standard rubric (four criteria,
+    /// each 1 to 4: problem solving, code quality, testing, communication).
+    rubric: Option<Rubric>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,6 +103,7 @@ async fn create(
             label: body.label,
             question: body.question,
             created_by,
+            rubric: body.rubric,
         })
         .await?;
     let session = &created.session;

@@ -185,6 +185,8 @@ pub struct SessionsConfig {
     pub language_switch: LanguageSwitch,
     /// Days an ended session's content is kept before it is erased; 0: forever.
     pub retention_days: f64,
+    /// How long after a session's end its scorecards may still be saved and submitted.
+    pub scorecard_window_seconds: u64,
 }
 
 impl SessionsConfig {

@@ -61,6 +61,13 @@ fn invalid_values_are_refused_with_the_key_named() {
         jail.set_env("LIVECODE_LIMITS__PIDS", "2");
         let err = Config::load(None).expect_err("pids too low");
         assert!(err.to_string().contains("limits.pids"), "{err}");
+        jail.set_env("LIVECODE_LIMITS__PIDS", "64");
+        jail.set_env("LIVECODE_SESSIONS__SCORECARD_WINDOW_SECONDS", "0");
+        let err = Config::load(None).expect_err("no scorecard window");
+        assert!(
+            err.to_string().contains("scorecard_window_seconds"),
+            "{err}"
+        );
         Ok(())
     });
 }

@@ -135,6 +135,9 @@ impl Config {
         if s.history_limit_bytes < 64 * 1024 {
             return bad("sessions.history_limit_bytes must be at least 65536");
         }
+        if s.scorecard_window_seconds == 0 || s.scorecard_window_seconds > 366 * 86_400 {
+            return bad("sessions.scorecard_window_seconds must be 1 to 31622400 (366 days)");
+        }
         Ok(())
     }
 

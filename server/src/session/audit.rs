@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{EndReason, Participant, RunStatus, Status};
 use crate::auth::Role;
 use crate::questions::Verdict;
+use crate::scorecards::{Scorecard, ScorecardState};
 
 /// An event's audit form: what the trail keeps (`GET /sessions/{id}/events`) and the webhook
 /// delivers, as its [`kind`](Audit::kind) and its `data` (docs/protocol.md lists them).
@@ -63,6 +64,8 @@ pub enum Audit {
         status: Status,
         ended_reason: Option<EndReason>,
     },
+    /// An interviewer's scorecard, whole, as submitted.
+    ScorecardSubmitted(Box<Scorecard>),
 }
 
 /// A participant, as the trail names them.
@@ -104,7 +107,15 @@ impl Audit {
             Audit::TestsFinished { .. } => "tests.finished",
             Audit::Ended { .. } => "session.ended",
             Audit::Erased { .. } => "session.erased",
+            Audit::ScorecardSubmitted(_) => "scorecard.submitted",
         }
+    }
+
+    /// A scorecard's audit form: only a submitted one is recorded (drafts change too often,
+    /// and are nobody's business yet).
+    pub fn of_scorecard(card: &Scorecard) -> Option<Self> {
+        (card.state == ScorecardState::Submitted)
+            .then(|| Audit::ScorecardSubmitted(Box::new(card.clone())))
     }
 
     /// The event's data, as stored and delivered.

@@ -293,6 +293,7 @@ impl SessionRegistry {
 pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
     match event {
         SessionEvent::Notes(_) => role.keeps_notes(),
+        SessionEvent::Scorecard(_) => role.keeps_scorecards(),
         SessionEvent::Focus(_) => role.sees_focus(),
         SessionEvent::TestResult(r) => !r.hidden || role.sees_hidden_cases(),
         _ => true,

@@ -18,6 +18,7 @@ use super::{RunSummary, Session, SessionError, SessionId, State, Status, BY_KEY}
 use crate::auth;
 use crate::collab::{normalize_newlines, Authority, Update};
 use crate::sandbox::{RunnerConn, SandboxId};
+use crate::scorecards::Rubric;
 use crate::store::SessionRecord;
 
 /// The least history a file keeps for pulls, however many files share the budget.
@@ -44,6 +45,8 @@ pub struct NewSession {
     pub question: Option<Uuid>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
+    /// What interviewers' scorecards rate (checked here); none: [`Rubric::standard`].
+    pub rubric: Option<Rubric>,
 }
 
 /// A session request, checked.
@@ -94,7 +97,10 @@ impl SessionRegistry {
             // The store writes the lease with the session, in one transaction.
             cluster.claim_new(record.id);
         }
-        let stored = ctx.store_new_session(&record, req.question, created).await;
+        let rubric = req.rubric.take().unwrap_or_else(Rubric::standard);
+        let stored = ctx
+            .store_new_session(&record, (req.question, &rubric), created)
+            .await;
         if let Some(cluster) = &ctx.cluster {
             match &stored {
                 Ok(()) => cluster.confirm(&record.id),
@@ -202,6 +208,9 @@ impl SessionRegistry {
             files.insert(environment.settings.filename.clone(), code.clone());
         }
         check_files(&files, config.limits.code_limit_bytes)?;
+        if let Some(rubric) = &req.rubric {
+            rubric.validate()?;
+        }
         let lifetime = match req.ttl_seconds {
             Some(0) => {
                 return Err(SessionError::InvalidArgument(

@@ -39,6 +39,8 @@ pub enum SessionEvent {
     Input(Input),
     /// The interviewers' private notes changed (never shown to other roles).
     Notes(String),
+    /// An interviewer saved or submitted their scorecard (never shown to other roles).
+    Scorecard(Arc<crate::scorecards::Scorecard>),
     Expiry(Expiry),
     /// A test run began: the session's question's cases, run one after another.
     TestsStarted(TestsStarted),
@@ -197,6 +199,14 @@ impl SessionEvent {
                 data.len()
             }
             SessionEvent::Notes(text) => text.len(),
+            SessionEvent::Scorecard(card) => {
+                card.comment.len()
+                    + card
+                        .ratings
+                        .iter()
+                        .map(|(name, r)| BASE + name.len() + r.comment.len())
+                        .sum::<usize>()
+            }
             SessionEvent::Updates { updates, .. } => updates.iter().map(|u| u.weight()).sum(),
             SessionEvent::Presence(p) => p.participants.iter().map(|p| p.name.len() + BASE).sum(),
             SessionEvent::Cursor(c) => c.name.len(),
@@ -268,6 +278,7 @@ impl SessionEvent {
                     .collect(),
             },
             SessionEvent::Ended(reason) => Audit::Ended { reason: *reason },
+            SessionEvent::Scorecard(card) => return Audit::of_scorecard(card),
             SessionEvent::Status(_)
             | SessionEvent::EngineDown
             | SessionEvent::RunStarted(_)

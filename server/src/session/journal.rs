@@ -1,6 +1,7 @@
 //! The one door for everything a session writes: its events, to its participants and to its
 //! audit trail ([`Session::publish`]), and what it keeps in the store (its record, its state
-//! and status, document updates, files, notes, deadline, language, runs and test reports).
+//! and status, document updates, files, notes, deadline, language, runs, test reports and
+//! scorecards).
 //! Nothing else in `session` writes to the store for a session, or records to its trail.
 //!
 //! This is the seam the cluster's fencing goes through: an owner's epoch, checked on every
@@ -19,6 +20,7 @@ use super::events::SessionEvent;
 use super::{EndReason, RunResult, Session, SessionId, Status};
 use crate::collab::Compaction;
 use crate::questions::TestReport;
+use crate::scorecards::{Rubric, Scorecard};
 use crate::store::{EventRecord, RunRecord, SessionRecord, StoreError, UpdateRecord};
 
 impl Session {
@@ -166,6 +168,17 @@ impl Session {
         self.ctx.store.set_notes(&self.id, text).await
     }
 
+    /// An interviewer's scorecard, then its event to interviewers (recorded as
+    /// `scorecard.submitted` when submitted). False: the stored card is submitted, and nothing
+    /// was written or told.
+    pub(super) async fn store_scorecard(&self, card: &Scorecard) -> Result<bool, StoreError> {
+        if !self.ctx.store.put_scorecard(&self.id, card).await? {
+            return Ok(false);
+        }
+        self.publish(SessionEvent::Scorecard(Arc::new(card.clone())));
+        Ok(true)
+    }
+
     pub(super) async fn store_deadline(&self, deadline: DateTime<Utc>) -> Result<(), StoreError> {
         self.ctx.store.set_deadline(&self.id, deadline).await
     }
@@ -211,15 +224,16 @@ impl Session {
 }
 
 impl Context {
-    /// A new session's record and question, and its `session.created` in the trail (nobody
-    /// can hear of the session before this returns).
+    /// A new session's record, question and rubric, and its `session.created` in the trail
+    /// (nobody can hear of the session before this returns).
     pub(super) async fn store_new_session(
         &self,
         record: &SessionRecord,
-        question: Option<Uuid>,
+        (question, rubric): (Option<Uuid>, &Rubric),
         created: Audit,
     ) -> Result<(), StoreError> {
         self.store.insert_session(record).await?;
+        self.store.set_rubric(&record.id, rubric).await?;
         if let Some(question) = &question {
             self.store
                 .set_session_question(&record.id, question)
@@ -227,6 +241,22 @@ impl Context {
         }
         self.audit.record(record.id, created.kind(), created.data());
         Ok(())
+    }
+
+    /// A scorecard of a session that ended (nobody hears of it live), and its
+    /// `scorecard.submitted` in the trail when submitted. False: as `store_scorecard`.
+    pub(super) async fn store_ended_scorecard(
+        &self,
+        id: &SessionId,
+        card: &Scorecard,
+    ) -> Result<bool, StoreError> {
+        if !self.store.put_scorecard(id, card).await? {
+            return Ok(false);
+        }
+        if let Some(audit) = Audit::of_scorecard(card) {
+            self.audit.record(*id, audit.kind(), audit.data());
+        }
+        Ok(true)
     }
 
     /// A stored session that cannot come back (its environment is gone) ends as `error`.

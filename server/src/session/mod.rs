@@ -23,6 +23,7 @@
 //! - `run`: a run: the request checked, sent to the runner, output streamed.
 //!   `testing` runs a question's cases; `switch` changes the session's language.
 //! - `collab`: document and file updates, cursors, notes; `presence`: joins, leaves, focus.
+//! - `scorecards`: interviewers' scorecards, saved and submitted, live or after the end.
 //! - `events`: [`SessionEvent`]; `audit`: its typed audit form; `fanout`: one bounded queue
 //!   per subscriber.
 //! - `reaper`: ends sessions idle past the TTL or past their lifetime, and sweeps retention;
@@ -54,6 +55,7 @@ mod reaper;
 mod registry;
 mod restore;
 mod run;
+mod scorecards;
 mod slot;
 mod switch;
 mod testing;
@@ -81,6 +83,7 @@ pub use quotas::BY_KEY;
 pub use reaper::run_reaper;
 pub use registry::SessionRegistry;
 pub use run::{RunHandle, RunRequest, StdinError};
+pub use scorecards::Scorecards;
 pub use testing::TestsHandle;
 
 use crate::auth::{self, Role};
@@ -128,6 +131,8 @@ pub enum SessionError {
     },
     #[error("the container engine is not available")]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Scorecard(#[from] crate::scorecards::ScorecardError),
     #[error("internal error")]
     Store(#[from] crate::store::StoreError),
 }

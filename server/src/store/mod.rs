@@ -24,6 +24,7 @@ pub use sqlite::SqliteStore;
 use crate::auth::Role;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::scorecards::{Rubric, Scorecard};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,6 +290,15 @@ pub trait Store: Send + Sync {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<SessionId>, StoreError>;
+    /// The rubric session `id`'s scorecards are written against.
+    async fn set_rubric(&self, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError>;
+    async fn rubric(&self, id: &SessionId) -> Result<Option<Rubric>, StoreError>;
+    /// Writes its author's scorecard of session `id`, unless the stored one is submitted
+    /// (then nothing is written): answers whether it wrote. Also after the session ended
+    /// (see `fence::begin_review_write` for a cluster's check).
+    async fn put_scorecard(&self, id: &SessionId, card: &Scorecard) -> Result<bool, StoreError>;
+    /// A session's scorecards, oldest first.
+    async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError>;
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::protocol::{ClientMessage, ClientUpdate, ParseError};
 use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
+use crate::scorecards::{AuthorId, ScorecardInput};
 use crate::session::files::parse_files;
 use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
 use crate::state::AppState;
@@ -117,7 +118,32 @@ async fn respond(
             me.may(Role::may_extend)?;
             sessions.extend(session).await?;
         }
+        ClientMessage::SaveScorecard { author, scorecard } => {
+            return save_scorecard(state, session, me, (author, scorecard), false).await;
+        }
+        ClientMessage::SubmitScorecard { author, scorecard } => {
+            return save_scorecard(state, session, me, (author, scorecard), true).await;
+        }
     }
+    Ok(None)
+}
+
+/// Saves (or submits) the sender's scorecard under their display name; the sender hears it
+/// back with every interviewer, as `scorecard`.
+async fn save_scorecard(
+    state: &AppState,
+    session: &Session,
+    me: Client,
+    (author, content): (String, ScorecardInput),
+    submit: bool,
+) -> Result<Option<ServerMessage>, ApiError> {
+    me.may(Role::keeps_scorecards)?;
+    let author = AuthorId::parse(&author).map_err(ApiError::Scorecard)?;
+    let name = session.participant_name(me.participant);
+    state
+        .sessions
+        .save_scorecard(&session.id, (author, name), content, submit)
+        .await?;
     Ok(None)
 }
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::api::scorecards::ScorecardsView;
 use crate::api::views::{RunFinished, SessionView};
 use crate::auth::Role;
 use crate::collab::Update;
+use crate::scorecards::Scorecard;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
 
 pub use crate::session::events::EnvironmentInfo;
@@ -34,6 +36,9 @@ pub enum ServerMessage {
         /// Interviewers only.
         #[serde(skip_serializing_if = "Option::is_none")]
         notes: Option<String>,
+        /// The rubric and every scorecard so far: interviewers only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scorecards: Option<ScorecardsView>,
         /// The run in progress, with its output and input so far (after the client's `after`).
         run: Option<Box<WelcomeRun>>,
     },
@@ -73,6 +78,10 @@ pub enum ServerMessage {
     Cursor(events::Cursor),
     Notes {
         text: String,
+    },
+    /// An interviewer saved or submitted their scorecard (interviewers only).
+    Scorecard {
+        scorecard: Scorecard,
     },
     /// What a participant typed into the running program.
     Input(events::Input),
@@ -158,6 +167,9 @@ impl From<&SessionEvent> for ServerMessage {
             },
             SessionEvent::Cursor(e) => Self::Cursor(e.clone()),
             SessionEvent::Notes(text) => Self::Notes { text: text.clone() },
+            SessionEvent::Scorecard(card) => Self::Scorecard {
+                scorecard: (**card).clone(),
+            },
             SessionEvent::Input(e) => Self::Input(e.clone()),
             SessionEvent::Expiry(e) => Self::Expiry(e.clone()),
             SessionEvent::TestsStarted(e) => Self::TestsStarted(e.clone()),

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use crate::scorecards::ScorecardInput;
+
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -75,6 +77,17 @@ pub enum ClientMessage {
     SwitchEnvironment {
         environment: String,
     },
+    /// Saves this interviewer's scorecard as a draft, under their display name. `author`
+    /// keeps interviewers' cards apart (they share a token): the page keeps one per browser.
+    SaveScorecard {
+        author: String,
+        scorecard: ScorecardInput,
+    },
+    /// As `save_scorecard`, and submits it (final; every criterion rated, a recommendation).
+    SubmitScorecard {
+        author: String,
+        scorecard: ScorecardInput,
+    },
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -136,6 +149,8 @@ const KNOWN_TYPES: &[&str] = &[
     "run_tests",
     "focus",
     "switch_environment",
+    "save_scorecard",
+    "submit_scorecard",
 ];
 
 /// Why a client message was refused.
@@ -265,6 +280,24 @@ mod tests {
             ClientMessage::parse(r#"{"type":"dance"}"#),
             Err(ParseError::Unknown("dance".into()))
         );
+        // A scorecard's fields are checked as the message's own.
+        let card = |inner: &str| {
+            ClientMessage::parse(&format!(
+                r#"{{"type":"save_scorecard","author":"a","scorecard":{inner}}}"#
+            ))
+        };
+        assert!(matches!(
+            card(r#"{"comment":"ok"}"#),
+            Ok(ClientMessage::SaveScorecard { .. })
+        ));
+        assert!(matches!(
+            card(r#"{"grade":"A"}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            card(r#"{"recommendation":"maybe"}"#),
+            Err(ParseError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -41,6 +41,14 @@ impl Api<'_> {
             .unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
+    pub async fn put(&self, path: &str, bearer: Option<&str>, body: &Value) -> reqwest::Response {
+        Self::with_auth(self.http.put(self.url(path)), bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
     /// A POST whose body is sent as is, with `Content-Type: application/json`.
     pub async fn post_raw(
         &self,

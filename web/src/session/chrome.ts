@@ -76,6 +76,7 @@ export function candidateLinkBar(sessionId: string): HTMLElement | string {
 export interface PageParts {
   readonly runs: { element: HTMLElement; runButton: HTMLElement; stopButton: HTMLElement };
   readonly notes: { element: HTMLElement };
+  readonly scorecard: { element: HTMLElement };
   readonly editor: { element: HTMLElement };
   readonly replay: { element: HTMLElement; button: HTMLElement };
   readonly title: { title: HTMLElement; environment: HTMLElement };
@@ -93,7 +94,13 @@ export interface PageParts {
 
 /** The full page (top bar, banner, editor, console and notes), or the embed's slim bar. */
 export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
-  const side = el("div", { class: "side" }, p.runs.element, embed ? null : p.notes.element);
+  const side = el(
+    "div",
+    { class: "side" },
+    p.runs.element,
+    embed ? null : p.notes.element,
+    embed ? null : p.scorecard.element,
+  );
   const editorPane = el(
     "div",
     { class: "editor-pane" },

@@ -5,7 +5,7 @@
 use deadpool_postgres::Transaction;
 
 use super::db::{self, begin, Db};
-use crate::model::SessionId;
+use crate::model::{SessionId, Status};
 use crate::store::{Leases, StoreError};
 
 /// One write of a session's rows, in one transaction.
@@ -50,6 +50,42 @@ pub async fn begin_write<'c>(
         None => false,
     };
     if !held {
+        db::rollback(tx).await?;
+        return Err(StoreError::Fenced);
+    }
+    Ok(Write(tx))
+}
+
+/// As [`begin_write`], for what is written in a session's review (its scorecards, and the
+/// events recorded of them): also when nobody holds the session because it ended. Nobody
+/// owns an ended session (its lease row is gone), nothing of its live state is written any
+/// more, and a deposed owner cannot end it, so a review write of it races no owner. The
+/// session's row is held `FOR SHARE`, as the lease row is for a live one.
+pub async fn begin_review_write<'c>(
+    client: &'c mut deadpool_postgres::Client,
+    leases: Option<&dyn Leases>,
+    id: &SessionId,
+) -> Result<Write<'c>, StoreError> {
+    let Some(leases) = leases else {
+        return Ok(Write(begin(client).await?));
+    };
+    if leases.lease(id).is_some() {
+        return begin_write(client, Some(leases), id).await;
+    }
+    let ended_statuses: Vec<&str> = Status::ALL
+        .into_iter()
+        .filter(|s| s.is_ended())
+        .map(Status::as_str)
+        .collect();
+    let tx = begin(client).await?;
+    let ended = db::query_opt(
+        &tx,
+        "SELECT 1 FROM sessions WHERE id = $1 AND status = ANY($2) FOR SHARE",
+        &[&id.0, &ended_statuses],
+    )
+    .await?
+    .is_some();
+    if !ended {
         db::rollback(tx).await?;
         return Err(StoreError::Fenced);
     }

@@ -10,8 +10,7 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_outbox.sql"),
-    // 0003 to 0005 are the templates', clock's and scorecards' strands: until they are
-    // merged, 0006 is applied third (the coordinator puts it back at its place).
+    include_str!("migrations/0005_scorecards.sql"),
     include_str!("migrations/0006_erasure.sql"),
 ];
 

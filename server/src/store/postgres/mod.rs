@@ -37,6 +37,7 @@ mod migrate;
 mod questions;
 mod rows;
 mod runs;
+mod scorecards;
 mod sessions;
 mod updates;
 
@@ -45,6 +46,7 @@ use super::{
 };
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::scorecards::{Rubric, Scorecard};
 
 /// How long a write waits for a row another transaction holds, as SQLite's busy timeout.
 const LOCK_TIMEOUT: &str = "5s";
@@ -223,7 +225,8 @@ impl Store for PgStore {
 
     async fn insert_event(&self, event: &EventRecord) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
-        let w = fence::begin_write(&mut client, self.leases(), &event.session_id).await?;
+        // An ended session's review (its scorecards) is still recorded.
+        let w = fence::begin_review_write(&mut client, self.leases(), &event.session_id).await?;
         let stored = events::insert(&w, event).await?;
         w.commit().await?;
         Ok(stored)
@@ -391,6 +394,29 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<SessionId>, StoreError> {
         erasure::erasable(&self.client().await?, before, limit).await
+    }
+
+    async fn set_rubric(&self, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
+        scorecards::set_rubric(&w, id, rubric).await?;
+        w.commit().await
+    }
+
+    async fn rubric(&self, id: &SessionId) -> Result<Option<Rubric>, StoreError> {
+        scorecards::rubric(&self.client().await?, id).await
+    }
+
+    async fn put_scorecard(&self, id: &SessionId, card: &Scorecard) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_review_write(&mut client, self.leases(), id).await?;
+        let written = scorecards::put(&w, id, card).await?;
+        w.commit().await?;
+        Ok(written)
+    }
+
+    async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError> {
+        scorecards::list(&self.client().await?, id).await
     }
 }
 

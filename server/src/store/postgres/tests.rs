@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::auth::Role;
 use crate::model::SessionId;
+use crate::scorecards::{Rubric, Scorecard};
 use crate::store::tests::{now, postgres_url, session, started_run, update, Place};
 use crate::store::Lease;
 
@@ -146,7 +147,19 @@ async fn every_write(
             store.set_session_question(&id, &Uuid::new_v4()).await,
         ),
         ("report", store.insert_test_report(&id, &report, 20).await),
+        ("rubric", store.set_rubric(&id, &Rubric::standard()).await),
+        (
+            "scorecard",
+            store.put_scorecard(&id, &scorecard(later)).await.map(drop),
+        ),
     ]
+}
+
+/// A draft scorecard, as `every_write` and the review test write it.
+fn scorecard(at: chrono::DateTime<chrono::Utc>) -> Scorecard {
+    let author = crate::scorecards::AuthorId::parse("ada").expect("an author id");
+    Scorecard::write(None, (author, "Ada".into()), Default::default(), false, at)
+        .expect("a first draft")
 }
 
 /// What the writes above leave in the database: the session's row and every row of it.
@@ -159,6 +172,8 @@ async fn rows_of(db: &tokio_postgres::Client, id: SessionId) -> String {
                || (SELECT count(*) FROM runs WHERE session_id = $1)
                || (SELECT count(*) FROM session_questions WHERE session_id = $1)
                || (SELECT count(*) FROM test_runs WHERE session_id = $1)
+               || (SELECT count(*) FROM session_rubrics WHERE session_id = $1)
+               || (SELECT count(*) FROM scorecards WHERE session_id = $1)
              FROM sessions s WHERE id = $1",
             &[&id.0],
         )
@@ -245,6 +260,55 @@ async fn a_write_at_a_lease_taken_over_or_held_elsewhere_is_fenced_and_changes_n
         );
     }
     assert_eq!(rows_of(&db, id).await, before);
+}
+
+/// Nobody holds an ended session: its review (scorecards, and the events recorded of them)
+/// is written without a lease, while its live rows stay fenced; a live session held
+/// elsewhere takes neither.
+#[tokio::test]
+async fn an_ended_sessions_review_is_written_without_a_lease_and_nothing_else_is() {
+    let url = scratch().await;
+    let store = PgStore::connect(&url, 2)
+        .await
+        .expect("connect")
+        .with_leases(Arc::new(Held::default()));
+    let db = psql(&url).await;
+    let (ended, live) = (SessionId(Uuid::new_v4()), SessionId(Uuid::new_v4()));
+    for (id, status) in [(ended, Status::Stopped), (live, Status::Ready)] {
+        let mut record = session(id);
+        record.status = status;
+        store
+            .insert_session(&record)
+            .await
+            .expect("no lease to claim");
+    }
+    let event = |id| EventRecord {
+        id: Uuid::new_v4(),
+        session_id: id,
+        kind: "scorecard.submitted".into(),
+        at: now(),
+        data: serde_json::json!({}),
+    };
+    assert!(store
+        .put_scorecard(&ended, &scorecard(now()))
+        .await
+        .expect("review"));
+    store.insert_event(&event(ended)).await.expect("its event");
+    assert_eq!(store.scorecards(&ended).await.expect("read").len(), 1);
+    let fenced = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Fenced));
+    assert!(
+        fenced(store.set_notes(&ended, "late").await),
+        "live rows stay fenced"
+    );
+    let before = rows_of(&db, live).await;
+    assert!(fenced(
+        store
+            .put_scorecard(&live, &scorecard(now()))
+            .await
+            .map(drop)
+    ));
+    assert!(fenced(store.insert_event(&event(live)).await.map(drop)));
+    assert_eq!(rows_of(&db, live).await, before);
 }
 
 /// Statements one `append_updates` of `updates` updates sends, counted by the store's own

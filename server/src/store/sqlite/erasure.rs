@@ -26,6 +26,8 @@ const ERASE: &[&str] = &[
     "DELETE FROM test_runs WHERE session_id = ?1",
     // The audit trail, the events feed and the webhook's outbox rows, focus and paste marks.
     "DELETE FROM events WHERE session_id = ?1",
+    // Interviewers' scorecards of the candidate (the rubric is the operator's, and stays).
+    "DELETE FROM scorecards WHERE session_id = ?1",
 ];
 
 /// The statuses of an ended session (as `sessions::LIVE` lists the others).

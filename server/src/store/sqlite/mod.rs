@@ -23,12 +23,14 @@ mod events;
 mod questions;
 mod rows;
 mod runs;
+mod scorecards;
 mod sessions;
 mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::scorecards::{Rubric, Scorecard};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[
@@ -41,8 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
-    // Migrations 10 to 12 are the templates', clock's and scorecards' strands: until they
-    // are merged, 13 is applied tenth (the coordinator puts it back at its place).
+    include_str!("migration_12.sql"),
     include_str!("migration_13.sql"),
 ];
 
@@ -346,6 +347,27 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SessionId>, StoreError> {
         self.with(move |conn| erasure::erasable(conn, before, limit))
             .await
+    }
+    async fn set_rubric(&self, id: &SessionId, rubric: &Rubric) -> Result<(), StoreError> {
+        let (id, rubric) = (*id, rubric.clone());
+        self.with(move |conn| scorecards::set_rubric(conn, &id, &rubric))
+            .await
+    }
+
+    async fn rubric(&self, id: &SessionId) -> Result<Option<Rubric>, StoreError> {
+        let id = *id;
+        self.with(move |conn| scorecards::rubric(conn, &id)).await
+    }
+
+    async fn put_scorecard(&self, id: &SessionId, card: &Scorecard) -> Result<bool, StoreError> {
+        let (id, card) = (*id, card.clone());
+        self.with(move |conn| scorecards::put(conn, &id, &card))
+            .await
+    }
+
+    async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError> {
+        let id = *id;
+        self.with(move |conn| scorecards::list(conn, &id)).await
     }
 }
 

@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use super::{now, report, session, started_run, update, Place};
 use crate::model::{EndReason, RunResult, RunStatus, RunSummary, SessionId, Status};
+use crate::scorecards::{AuthorId, Scorecard};
 use crate::store::{EventRecord, SessionRecord, Store};
 
 fn event(session_id: SessionId, kind: &str) -> EventRecord {
@@ -167,6 +168,16 @@ async fn fill(store: &dyn Store, s: &SessionRecord) {
         .insert_event(&event(s.id, "participant.joined"))
         .await
         .expect("event"));
+    let author = AuthorId::parse("ada").expect("an author id");
+    let card = Scorecard::write(
+        None,
+        (author, "Ada".into()),
+        Default::default(),
+        false,
+        now(),
+    )
+    .expect("a draft");
+    assert!(store.put_scorecard(&s.id, &card).await.expect("scorecard"));
 }
 
 /// `s` erased by `erased`: its tombstone's fields kept, its content gone.
@@ -208,6 +219,11 @@ async fn assert_tombstone(store: &dyn Store, s: &SessionRecord, erased: &EventRe
     );
     assert!(t.files.is_empty() && t.documents.is_empty() && t.file_versions.is_empty());
     assert!(store.updates(&s.id).await.expect("updates").is_empty());
+    assert!(store
+        .scorecards(&s.id)
+        .await
+        .expect("scorecards")
+        .is_empty());
     assert!(store.runs(&s.id).await.expect("runs").is_empty());
     assert_eq!(store.last_run(&s.id).await.expect("last"), None);
     assert_eq!(

@@ -70,9 +70,11 @@ macro_rules! on_both_stores {
 mod cluster;
 mod erasure;
 mod kept;
+mod scorecards;
 pub use cluster::*;
 pub use erasure::*;
 pub use kept::*;
+pub use scorecards::*;
 
 on_both_stores!(
     sessions_and_runs_survive_reopening,
@@ -86,6 +88,7 @@ on_both_stores!(
     a_callers_live_and_recent_sessions_are_counted,
     an_ended_session_is_erased_once_to_its_tombstone,
     the_sweep_finds_ended_sessions_past_the_cutoff_oldest_first,
+    scorecards_are_one_per_author_and_a_submitted_one_stays,
 );
 
 /// Now, as a store keeps it (to the microsecond).

@@ -338,6 +338,18 @@ async fn welcome<S: Sink<Message> + Unpin>(
         .subscribe_told(state.sessions.idle_ttl(), after)
         .await;
     let participants = start.snapshot.participants.clone();
+    // Read after subscribing: a card saved since is in the store or comes as an event.
+    let scorecards = match me.role.keeps_scorecards() {
+        true => match state.sessions.scorecards(&session.id).await {
+            Ok(cards) => Some(cards.into()),
+            Err(err) => {
+                // No welcome without them: the page reconnects to a fresh one.
+                tracing::error!(session = %session.id, %err, "could not read the scorecards");
+                return None;
+            }
+        },
+        false => None,
+    };
     let env = &session.environment();
     let welcome = ServerMessage::Welcome {
         session: Box::new(SessionView::from(start.snapshot).for_role(me.role)),
@@ -358,6 +370,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
             .collect(),
         can_switch: me.role.may_switch(state.config.sessions.language_switch),
         notes: me.role.keeps_notes().then(|| session.notes()),
+        scorecards,
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
     };
     sink.send(text(welcome)).await.ok()?;
