@@ -223,6 +223,8 @@ struct TestsPage {
     limit: Option<usize>,
     /// From the oldest; 0 by default.
     offset: Option<usize>,
+    /// Only the test runs of this question (of a session's template).
+    question: Option<Uuid>,
 }
 
 /// The session's test runs, as the caller may see them, a page at a time (oldest first; a
@@ -248,13 +250,17 @@ async fn test_runs(
     let offset = page.offset.unwrap_or(0);
     let (reports, total) = state
         .sessions
-        .test_reports(&caller.id, limit, offset)
+        .test_reports(&caller.id, page.question, limit, offset)
         .await?;
     let role = caller.role();
     let mut headers = axum::http::HeaderMap::new();
     if offset + reports.len() < total {
+        let question = page
+            .question
+            .map(|q| format!("&question={q}"))
+            .unwrap_or_default();
         let next = format!(
-            "</api/v1/sessions/{}/tests?limit={limit}&offset={}>; rel=\"next\"",
+            "</api/v1/sessions/{}/tests?limit={limit}&offset={}{question}>; rel=\"next\"",
             caller.id,
             offset + reports.len()
         );

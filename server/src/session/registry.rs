@@ -179,10 +179,12 @@ impl SessionRegistry {
         testing::start(&self.shared.containers, session, question, by)
     }
 
-    /// A page of a session's test reports, oldest first, and how many there are in all.
+    /// A page of a session's test reports (of `question` only, when given), oldest first,
+    /// and how many there are in all.
     pub async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), SessionError> {
@@ -196,7 +198,7 @@ impl SessionRegistry {
             .shared
             .ctx
             .store
-            .test_reports(id, limit, offset)
+            .test_reports(id, question, limit, offset)
             .await?)
     }
 

@@ -37,6 +37,7 @@ mod questions;
 mod rows;
 mod runs;
 mod sessions;
+mod templates;
 mod updates;
 
 use super::{
@@ -44,6 +45,7 @@ use super::{
 };
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::templates::{Progress, Template};
 
 /// How long a write waits for a row another transaction holds, as SQLite's busy timeout.
 const LOCK_TIMEOUT: &str = "5s";
@@ -365,10 +367,34 @@ impl Store for PgStore {
     async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
-        questions::reports(&self.client().await?, id, limit, offset).await
+        questions::reports(&self.client().await?, id, question, limit, offset).await
+    }
+
+    async fn insert_template(&self, t: &Template, created_by: &str) -> Result<(), StoreError> {
+        templates::insert(&self.client().await?, t, created_by).await
+    }
+
+    async fn get_template(&self, id: &Uuid) -> Result<Option<Template>, StoreError> {
+        templates::get(&self.client().await?, id).await
+    }
+
+    async fn list_templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError> {
+        templates::list(&self.client().await?, page).await
+    }
+
+    async fn set_session_template(&self, id: &SessionId, p: &Progress) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
+        templates::set_progress(&w, id, p).await?;
+        w.commit().await
+    }
+
+    async fn session_template(&self, id: &SessionId) -> Result<Option<Progress>, StoreError> {
+        templates::progress(&self.client().await?, id).await
     }
 }
 

@@ -23,11 +23,13 @@ mod questions;
 mod rows;
 mod runs;
 mod sessions;
+mod templates;
 mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
+use crate::templates::{Progress, Template};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
+    include_str!("migration_10.sql"),
 ];
 
 /// SQLite-backed store. Cheap to clone.
@@ -315,12 +318,40 @@ impl Store for SqliteStore {
     async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
-        self.with(move |conn| questions::reports(conn, &id, limit, offset))
+        self.with(move |conn| questions::reports(conn, &id, question, limit, offset))
             .await
+    }
+
+    async fn insert_template(&self, t: &Template, created_by: &str) -> Result<(), StoreError> {
+        let (t, by) = (t.clone(), created_by.to_string());
+        self.with(move |conn| templates::insert(conn, &t, &by))
+            .await
+    }
+
+    async fn get_template(&self, id: &Uuid) -> Result<Option<Template>, StoreError> {
+        let id = *id;
+        self.with(move |conn| templates::get(conn, &id)).await
+    }
+
+    async fn list_templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError> {
+        let page = page.clone();
+        self.with(move |conn| templates::list(conn, &page)).await
+    }
+
+    async fn set_session_template(&self, id: &SessionId, p: &Progress) -> Result<(), StoreError> {
+        let (id, p) = (*id, p.clone());
+        self.with(move |conn| templates::set_progress(conn, &id, &p))
+            .await
+    }
+
+    async fn session_template(&self, id: &SessionId) -> Result<Option<Progress>, StoreError> {
+        let id = *id;
+        self.with(move |conn| templates::progress(conn, &id)).await
     }
 }
 

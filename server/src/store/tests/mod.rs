@@ -69,8 +69,10 @@ macro_rules! on_both_stores {
 
 mod cluster;
 mod kept;
+mod templates;
 pub use cluster::*;
 pub use kept::*;
+pub use templates::*;
 
 on_both_stores!(
     sessions_and_runs_survive_reopening,
@@ -82,6 +84,8 @@ on_both_stores!(
     events_and_questions_read_back_in_order,
     undelivered_events_are_the_outbox_until_marked,
     a_callers_live_and_recent_sessions_are_counted,
+    templates_and_a_sessions_way_through_one_read_back,
+    test_reports_are_listed_per_question,
 );
 
 /// Now, as a store keeps it (to the microsecond).
