@@ -150,6 +150,19 @@ impl Progress {
         }
     }
 
+    /// All but the codes kept: what views and events need.
+    pub fn outline(&self) -> Self {
+        Self {
+            template_id: self.template_id,
+            name: self.name.clone(),
+            steps: self.steps.clone(),
+            current: self.current,
+            reached: self.reached,
+            question_started_at: self.question_started_at,
+            codes: BTreeMap::new(),
+        }
+    }
+
     pub fn current_step(&self) -> &Step {
         &self.steps[self.current]
     }

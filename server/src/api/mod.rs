@@ -5,7 +5,8 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `review` (history, events, notes), `questions`, `environments`, `health`:
+//! - `sessions`, `review` (history, events, notes), `questions`, `templates` (and a
+//!   session's moves between their questions), `environments`, `health`:
 //!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
@@ -20,6 +21,7 @@ pub mod openapi;
 mod questions;
 mod review;
 mod sessions;
+mod templates;
 pub mod views;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(review::router())
         .merge(questions::router())
+        .merge(templates::router())
         .merge(openapi::router())
 }
 

@@ -130,7 +130,10 @@ async fn read(
                     .role_for_token(&session, token)
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
-                let uses = state.sessions.question_id(&session).await? == Some(path.question_id);
+                let uses = state
+                    .sessions
+                    .shows_question(&session, &path.question_id, role)
+                    .await?;
                 match (uses, open) {
                     (true, _) => Access::Token(role),
                     // A token grants nothing on a question its session does not use.

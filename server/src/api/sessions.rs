@@ -50,6 +50,9 @@ struct CreateBody {
     /// A question (`POST /questions`): its starter code for the environment when `code` is
     /// absent, and its test cases for **Run tests**.
     question: Option<Uuid>,
+    /// A template (`POST /templates`), instead of `question`: the interview moves through
+    /// its questions in order, starting at the first.
+    template: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +101,7 @@ async fn create(
             ttl_seconds: body.ttl_seconds,
             label: body.label,
             question: body.question,
+            template: body.template,
             created_by,
         })
         .await?;

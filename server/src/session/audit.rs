@@ -34,6 +34,19 @@ pub enum Audit {
         to: String,
         by: Role,
     },
+    /// The session moved to question `to` of its template.
+    QuestionChanged {
+        from: usize,
+        to: usize,
+        question_id: Uuid,
+        by: Role,
+    },
+    /// Question `index`'s clock reached its warning or its end.
+    QuestionTime {
+        index: usize,
+        question_id: Uuid,
+        time: crate::templates::QuestionTime,
+    },
     RunFinished {
         run_id: Uuid,
         by: Role,
@@ -92,6 +105,8 @@ impl Audit {
             Audit::Left(_) => "participant.left",
             Audit::Focus { .. } => "participant.focus",
             Audit::Environment { .. } => "session.environment",
+            Audit::QuestionChanged { .. } => "question.changed",
+            Audit::QuestionTime { .. } => "question.time",
             Audit::RunFinished { .. } => "run.finished",
             Audit::TestsFinished { .. } => "tests.finished",
             Audit::Ended { .. } => "session.ended",

@@ -19,6 +19,7 @@ use crate::auth;
 use crate::collab::{normalize_newlines, Authority, Update};
 use crate::sandbox::{RunnerConn, SandboxId};
 use crate::store::SessionRecord;
+use crate::templates::Progress;
 
 /// The least history a file keeps for pulls, however many files share the budget.
 const FILE_HISTORY_MIN_BYTES: usize = 8 * 1024;
@@ -42,6 +43,9 @@ pub struct NewSession {
     /// The question the interview is about: its starter code (when `code` is absent) and
     /// its test cases.
     pub question: Option<Uuid>,
+    /// The template the interview follows (instead of `question`): its questions in order,
+    /// the first one current.
+    pub template: Option<Uuid>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
 }
@@ -65,6 +69,7 @@ impl SessionRegistry {
                 "this server is draining; try again".into(),
             ));
         }
+        let template = self.take_template(&mut req).await?;
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
         let _gate = self.shared.create_gate.lock().await;
@@ -94,7 +99,10 @@ impl SessionRegistry {
             // The store writes the lease with the session, in one transaction.
             cluster.claim_new(record.id);
         }
-        let stored = ctx.store_new_session(&record, req.question, created).await;
+        let mut stored = ctx.store_new_session(&record, req.question, created).await;
+        if let (Ok(()), Some(progress)) = (&stored, &template) {
+            stored = ctx.store_new_progress(&record.id, progress).await;
+        }
         if let Some(cluster) = &ctx.cluster {
             match &stored {
                 Ok(()) => cluster.confirm(&record.id),
@@ -114,9 +122,10 @@ impl SessionRegistry {
                 Some(warm.container),
                 Some(warm.runner),
                 None,
+                template,
             ),
             None => {
-                let session = self.insert(record, Vec::new(), None, None, None);
+                let session = self.insert(record, Vec::new(), None, None, None, template);
                 containers.spawn_ensure(session.clone());
                 session
             }
@@ -150,6 +159,36 @@ impl SessionRegistry {
             live: live as usize,
             last_minute: Some(recent as usize),
         })
+    }
+
+    /// With a template, the session's question is its first one, and its way through it
+    /// starts now; every question of it must still exist.
+    async fn take_template(&self, req: &mut NewSession) -> Result<Option<Progress>, SessionError> {
+        let Some(id) = req.template else {
+            return Ok(None);
+        };
+        if req.question.is_some() {
+            return Err(SessionError::InvalidArgument(
+                "give either question or template, not both".into(),
+            ));
+        }
+        let store = &self.shared.ctx.store;
+        let template = store
+            .get_template(&id)
+            .await?
+            .ok_or_else(|| SessionError::InvalidArgument(format!("no template with id {id}")))?;
+        let mut titles = Vec::with_capacity(template.questions.len());
+        for q in &template.questions {
+            let question = store.get_question(&q.question_id).await?.ok_or_else(|| {
+                SessionError::InvalidArgument(format!(
+                    "template {id}: question {} is gone",
+                    q.question_id
+                ))
+            })?;
+            titles.push(question.title);
+        }
+        req.question = Some(template.questions[0].question_id);
+        Ok(Some(Progress::new(&template, titles, Utc::now())))
     }
 
     /// With a question and no code, the session starts from the question's starter for its
@@ -239,6 +278,7 @@ impl SessionRegistry {
         container: Option<SandboxId>,
         runner: Option<Arc<RunnerConn>>,
         last_execution: Option<RunSummary>,
+        template: Option<Progress>,
     ) -> Arc<Session> {
         let ctx = &self.shared.ctx;
         let config = &ctx.config;
@@ -290,6 +330,8 @@ impl SessionRegistry {
                 warning: None,
                 environment,
                 documents: record.documents,
+                template,
+                question_told: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             moved: Default::default(),
