@@ -80,5 +80,6 @@ mod runs;
 mod sessions;
 mod support;
 mod switch;
+mod templates;
 mod webhooks;
 mod workspace;

@@ -68,10 +68,16 @@ impl FromRequestParts<AppState> for SocketAccess {
 
 /// The session the path names, live or ended; 404 when there is none.
 async fn existing_session(parts: &mut Parts, state: &AppState) -> Result<SessionId, ApiError> {
-    let Path(raw) = Path::<String>::from_request_parts(parts, state)
+    // By name: a path may name more than the session (`/sessions/{id}/questions/{index}`).
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::SessionNotFound)?;
-    let id = parse_id(&raw)?;
+    let raw = params
+        .iter()
+        .find(|(name, _)| name == "id")
+        .map(|(_, raw)| raw)
+        .ok_or(ApiError::SessionNotFound)?;
+    let id = parse_id(raw)?;
     if !state.sessions.exists(&id).await? {
         return Err(ApiError::SessionNotFound);
     }
