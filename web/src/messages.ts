@@ -16,6 +16,7 @@ export type ClientMessage =
   | ClientPullMessage
   | ClientRunMessage
   | ClientRunTestsMessage
+  | ClientSetQuestionMessage
   | ClientStdinMessage
   | ClientStdinEofMessage
   | ClientSwitchEnvironmentMessage
@@ -34,6 +35,8 @@ export type ServerMessage =
   | ServerOutputMessage
   | ServerPongMessage
   | ServerPresenceMessage
+  | ServerQuestionChangedMessage
+  | ServerQuestionTimeMessage
   | ServerRunFinishedMessage
   | ServerRunStartedMessage
   | ServerSessionEndedMessage
@@ -84,6 +87,16 @@ export type Phase = "build" | "run";
  * Which output stream a chunk came from.
  */
 export type OutputStream = "stdout" | "stderr";
+/**
+ * Where a question's clock is.
+ */
+export type QuestionTime = "warning" | "times_up";
+/**
+ * The current question's clock reached its warning, or its end.
+ */
+export type ServerQuestionTimeMessage = QuestionClock & {
+  type: "question_time";
+};
 export type ServerRunFinishedMessage = RunFinished & {
   type: "run_finished";
 };
@@ -202,6 +215,13 @@ export interface ClientRunMessage {
  */
 export interface ClientRunTestsMessage {
   type: "run_tests";
+}
+/**
+ * Moves the session to question `index` of its template (interviewers).
+ */
+export interface ClientSetQuestionMessage {
+  index: number;
+  type: "set_question";
 }
 export interface ClientStdinMessage {
   data: string;
@@ -359,6 +379,75 @@ export interface Participant {
   role: Role;
 }
 /**
+ * The session moved to another question of its template (or its question restarted):
+ * the navigator and the clock follow, the question is read again
+ * (`GET /sessions/{id}/question`); the document changes by an `updates`.
+ */
+export interface ServerQuestionChangedMessage {
+  by: Role;
+  template: ProgressView;
+  type: "question_changed";
+}
+/**
+ * A session's way through its template as one role sees it.
+ */
+export interface ProgressView {
+  /**
+   * The question now (an index into the template).
+   */
+  current: number;
+  /**
+   * When its time is up (absent: no limit).
+   */
+  ends_at?: string | null;
+  name: string;
+  /**
+   * When the current question became current: its clock, from the server's stored time.
+   */
+  question_started_at: string;
+  /**
+   * Every question for interviewers; those reached so far for others.
+   */
+  questions: StepView[];
+  /**
+   * The furthest question reached so far.
+   */
+  reached: number;
+  template_id: string;
+  /**
+   * Where its clock is now (absent: running, or no limit).
+   */
+  time?: QuestionTime | null;
+  /**
+   * How many questions the template has.
+   */
+  total: number;
+  /**
+   * When the warning comes (absent: no limit).
+   */
+  warn_at?: string | null;
+}
+/**
+ * One question in the navigator.
+ */
+export interface StepView {
+  index: number;
+  minutes?: number | null;
+  question_id: string;
+  title: string;
+}
+/**
+ * A question's clock reaching its warning or its end (`question_time` on the socket).
+ */
+export interface QuestionClock {
+  ends_at: string;
+  /**
+   * The question's place in the template.
+   */
+  index: number;
+  time: QuestionTime;
+}
+/**
  * How a run ended.
  */
 export interface RunFinished {
@@ -501,6 +590,11 @@ export interface ServerWelcomeMessage {
    */
   run?: WelcomeRun | null;
   session: SessionView;
+  /**
+   * The session's way through its template, when it has one: every question for
+   * interviewers, those reached so far for others; the current question's clock.
+   */
+  template?: ProgressView | null;
   type: "welcome";
   version: number;
 }

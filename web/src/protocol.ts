@@ -21,6 +21,7 @@ export type {
   EnvironmentInfo,
   FileDoc,
   Participant,
+  ProgressView,
   Role,
   RunStatus,
   ServerMessage,

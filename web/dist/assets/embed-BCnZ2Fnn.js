@@ -1,0 +1,1 @@
+/* empty css              */import{b as o}from"./common-8LYJs_8M.js";import{s as a}from"./session-page-qn6jRQnh.js";import"./codemirror-B5Iw37yg.js";a(o("app"),{embed:!0});window.addEventListener("hashchange",()=>location.reload());

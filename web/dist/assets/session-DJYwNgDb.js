@@ -1,0 +1,1 @@
+/* empty css              */import{b as a}from"./common-8LYJs_8M.js";import{s as o}from"./session-page-qn6jRQnh.js";import"./codemirror-B5Iw37yg.js";o(a("app"),{embed:!1});window.addEventListener("hashchange",()=>location.reload());
