@@ -467,3 +467,66 @@ async fn a_sessions_way_through_its_template_survives_a_restart() {
         "question 1's code came back"
     );
 }
+
+/// A one-minute question: everyone hears the warning at 20% of its time left and the notice at
+/// its end, from the server's clock with nobody doing anything; a page that comes later sees
+/// it in its `welcome`, and the trail keeps both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_warns_before_its_time_is_up_and_says_when_it_is() {
+    let server = TestServer::start(|c| {
+        c.api_key = KEY.into();
+        c.sessions.reap_interval_seconds = 0.2;
+    })
+    .await;
+    let created = expect_json(post(&server, "/questions", KEY, first()).await, 201).await;
+    let body = json!({"name": "Quick", "questions": [
+        {"question_id": created["question_id"], "minutes": 1}
+    ]});
+    let template = expect_json(post(&server, "/templates", KEY, body).await, 201).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "template": template["template_id"]}),
+            )
+            .await,
+    );
+    let (mut candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let view = &welcome["template"];
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(view[field].as_str().expect("a time")).expect("time")
+    };
+    assert_eq!(
+        (at("ends_at") - at("question_started_at")).num_seconds(),
+        60
+    );
+    assert_eq!(
+        (at("ends_at") - at("warn_at")).num_seconds(),
+        12,
+        "20% of a minute"
+    );
+    assert_eq!(view["time"], Value::Null);
+    let warning =
+        next_of_type_within(&mut candidate, "question_time", Duration::from_secs(70)).await;
+    assert_eq!(
+        (warning["index"].as_u64(), warning["time"].as_str()),
+        (Some(0), Some("warning"))
+    );
+    let heard = chrono::Utc::now();
+    assert!(heard >= at("warn_at") && heard < at("ends_at"), "{warning}");
+    let up = next_of_type_within(&mut candidate, "question_time", Duration::from_secs(20)).await;
+    assert_eq!(up["time"], "times_up");
+    assert!(chrono::Utc::now() >= at("ends_at"));
+    let (_, later) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(later["template"]["time"], "times_up", "{later}");
+    let history = server.api().history(&session).await;
+    let times: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "question.time")
+        .filter_map(|e| e["data"]["time"].as_str())
+        .collect();
+    assert_eq!(times, ["warning", "times_up"]);
+}

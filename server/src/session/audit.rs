@@ -214,6 +214,42 @@ mod tests {
         check(&finished, "run.finished", data);
     }
 
+    /// A template's moves and its question's clock.
+    #[test]
+    fn question_moves_and_times_are_recorded_in_the_documented_shapes() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let template = crate::templates::Template {
+            template_id: Uuid::new_v4(),
+            name: "Loop".into(),
+            questions: [a, b]
+                .map(|question_id| crate::templates::TemplateQuestion {
+                    question_id,
+                    minutes: Some(10),
+                })
+                .into(),
+            created_at: chrono::Utc::now(),
+        };
+        let now = chrono::Utc::now();
+        let mut progress =
+            crate::templates::Progress::new(&template, vec!["A".into(), "B".into()], now);
+        progress.move_to(1, now).expect("there");
+        let moved = SessionEvent::QuestionChanged {
+            progress: Arc::new(progress),
+            from: 0,
+            by: Role::Interviewer,
+        };
+        let data = json!({"from": 0, "to": 1, "question_id": b, "by": "interviewer"});
+        check(&moved, "question.changed", data);
+        let up = SessionEvent::QuestionTime(crate::session::events::QuestionClock {
+            index: 1,
+            time: crate::templates::QuestionTime::TimesUp,
+            ends_at: now,
+            question_id: b,
+        });
+        let data = json!({"index": 1, "question_id": b, "time": "times_up"});
+        check(&up, "question.time", data);
+    }
+
     /// Test runs, the end and creation.
     #[test]
     fn test_runs_ends_and_creation_are_recorded_in_the_documented_shapes() {

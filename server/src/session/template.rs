@@ -50,7 +50,9 @@ impl SessionRegistry {
         }
         let question = self.template_question(&progress, index).await?;
         // The slot excludes a run, a test run, a switch or another move meanwhile.
-        let (slot, arrived) = claim(session, &question)?;
+        let Some((slot, arrived)) = claim(session, index, &question)? else {
+            return Ok(());
+        };
         let left = self.replace_document(session, &arrived).await?;
         let (stored, documents, environment) = {
             let mut state = session.state();
@@ -70,7 +72,7 @@ impl SessionRegistry {
             state.documents = kept;
             template
                 .move_to(index, Utc::now())
-                .map_err(SessionError::InvalidArgument)?;
+                .expect("an index of the template");
             state.question_told = None;
             session.publish_locked(SessionEvent::QuestionChanged {
                 progress: Arc::new(template.outline()),
@@ -242,11 +244,20 @@ impl Session {
     }
 }
 
-/// Takes the run slot for a move to `question`, and answers the document it arrives at: the
-/// one it kept in the session's language, else its starter, else the language's template.
-fn claim(session: &Arc<Session>, question: &Question) -> Result<(SlotGuard, String), SessionError> {
+/// Takes the run slot for a move to `question` (at `index`), and answers the document it
+/// arrives at: the one it kept in the session's language, else its starter, else the
+/// language's template. `None` when the session is there already (another move came first).
+fn claim(
+    session: &Arc<Session>,
+    index: usize,
+    question: &Question,
+) -> Result<Option<(SlotGuard, String)>, SessionError> {
     let mut state = session.state();
     let taken = state.slot.try_take(Claim::Switch)?;
+    if state.template.as_ref().is_some_and(|t| t.current == index) {
+        state.slot.release(taken);
+        return Ok(None);
+    }
     let env = state.environment.clone();
     let kept: Option<&BTreeMap<String, String>> = state
         .template
@@ -257,5 +268,5 @@ fn claim(session: &Arc<Session>, question: &Question) -> Result<(SlotGuard, Stri
         .or_else(|| question.starters.get(&env.name).cloned())
         .unwrap_or_else(|| env.template());
     drop(state);
-    Ok((SlotGuard::new(session.clone(), taken), arrived))
+    Ok(Some((SlotGuard::new(session.clone(), taken), arrived)))
 }
