@@ -368,7 +368,23 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
     assert_eq!(report["question_id"], q2.as_str());
     assert_eq!(report["results"][0]["verdict"], "passed", "{report}");
     assert_hides(&[report], &[HIDDEN]);
-    for (question, count) in [(&q1, 0), (&q2, 1)] {
+    // Question 1's tests run on question 1's own code, though question 2 is current.
+    let path = format!("/sessions/{}/tests?index=0", session.id);
+    let of_first = expect_json(
+        post(&server, &path, &session.candidate, json!({})).await,
+        200,
+    )
+    .await;
+    assert_eq!(of_first["question_id"], q1.as_str());
+    assert_eq!(of_first["results"][0]["actual"], "mine\n", "{of_first}");
+    let path = format!("/sessions/{}/tests?index=2", session.id);
+    check_error(
+        post(&server, &path, &session.candidate, json!({})).await,
+        400,
+        "INVALID_ARGUMENT",
+    )
+    .await;
+    for (question, count) in [(&q1, 1), (&q2, 1)] {
         let path = format!("/sessions/{}/tests?question={question}", session.id);
         let listed = expect_json(server.api().get(&path, Some(KEY)).await, 200).await;
         assert_eq!(listed["total"], count, "{listed}");

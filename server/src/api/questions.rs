@@ -177,15 +177,25 @@ async fn session_question(
     Ok(AppJson(question.view(caller.role())))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RunTestsQuery {
+    /// A question of the session's template, reached so far, by its place (from 0): its
+    /// cases run against that question's own code, even when another question is current.
+    index: Option<usize>,
+}
+
 /// Runs every case of the session's question in its container, one after another, and
 /// answers the report when the last is done (sockets see each result as it comes).
 #[utoipa::path(post, path = "/sessions/{id}/tests", tag = "questions", operation_id = "run_tests",
-    params(SessionPath),
+    params(SessionPath, RunTestsQuery),
     responses(
         (status = 200, body = TestReportView),
         (status = 401, body = ErrorBody),
         (status = 403, description = "An observer's token", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 400, description = "`index` past the questions reached", body = ErrorBody),
         (status = 409, description = "No question, a run in progress, or the session ended", body = ErrorBody),
         (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -195,13 +205,23 @@ async fn session_question(
 async fn run_tests(
     State(state): State<AppState>,
     caller: SessionAccess,
+    query: Result<Query<RunTestsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<AppJson<TestReportView>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
     let by = caller.may(Role::may_run)?;
     let session = state
         .sessions
         .get(&caller.id)
         .ok_or(ApiError::SessionEnded)?;
-    let handle = state.sessions.start_tests(&session, by).await?;
+    let handle = match query.index {
+        Some(index) => {
+            state
+                .sessions
+                .run_question_tests(&session, index, by)
+                .await?
+        }
+        None => state.sessions.start_tests(&session, by).await?,
+    };
     let report = handle.wait().await.ok_or_else(|| {
         ApiError::Unavailable(anyhow::anyhow!("the server shut down during the test run"))
     })?;

@@ -149,7 +149,8 @@ impl SessionRegistry {
     /// Runs question `index`'s tests against that question's own code (its document in the
     /// session's language now: the live one for the current question, the one it kept for
     /// another, else its starter), and keeps the report under that question. For a take-home
-    /// Submit, every question in turn.
+    /// Submit, every question reached in turn. Only a question reached so far: every socket
+    /// hears a test run's cases, candidates' too.
     pub async fn run_question_tests(
         &self,
         session: &Arc<Session>,
@@ -161,10 +162,10 @@ impl SessionRegistry {
             .template
             .clone()
             .ok_or(SessionError::NoTemplate)?;
-        if index >= progress.steps.len() {
+        if index > progress.reached {
             return Err(SessionError::InvalidArgument(format!(
-                "index must be below {} (the template's questions)",
-                progress.steps.len()
+                "index must be at most {} (the questions reached so far)",
+                progress.reached
             )));
         }
         let question = self.template_question(&progress, index).await?;
