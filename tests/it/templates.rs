@@ -170,17 +170,22 @@ async fn templates_are_kept_and_checked() {
     .await;
 }
 
-/// Replaces the whole document (of `len` UTF-16 units at `version`) with `text`; waits until
-/// the server confirms it.
+/// An update replacing the whole document (of `len` UTF-16 units at `version`) with `text`.
+fn update(version: u64, len: usize, text: &str) -> Value {
+    json!({"type": "update", "version": version,
+        "updates": [{"client_id": "t", "changes": [[len, text]]}]})
+}
+
+/// As `update`, sent; waits until the server confirms it.
 async fn replace_document(ws: &mut WsStream, version: u64, len: usize, text: &str) {
-    let change = json!([[len, text]]);
-    send(
-        ws,
-        json!({"type": "update", "version": version,
-            "updates": [{"client_id": "t", "changes": change}]}),
-    )
-    .await;
+    send(ws, update(version, len, text)).await;
     next_of_type(ws, "updates").await;
+}
+
+/// Every frame until one of type `ty` (included).
+async fn frames(ws: &mut WsStream, ty: &str) -> Vec<Value> {
+    let got = frames_until(ws, ty, Duration::from_secs(10)).await;
+    got.into_iter().map(|(_, f)| f).collect()
 }
 
 fn assert_hides(frames: &[Value], markers: &[&str]) {
@@ -209,6 +214,7 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
             .await,
     );
     let (mut candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    let first_welcome = welcome.clone();
     assert_eq!(welcome["document"], FIRST_STARTER);
     let view = &welcome["template"];
     assert_eq!(
@@ -229,7 +235,17 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
         welcome["template"]["questions"][1]["title"],
         "Second UNREACHED-TITLE"
     );
-    let mut seen = vec![welcome_of_candidate(&server, &session).await];
+    let mut seen = vec![first_welcome, welcome_of_candidate(&server, &session).await];
+    // An observer (an interviewer's link, read-only) sees what a candidate sees.
+    let (mut observer, watching) = server
+        .connect(&session.id, &session.interviewer, "&readonly=1")
+        .await;
+    assert_eq!(watching["role"], "observer");
+    assert_eq!(
+        watching["template"]["questions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    seen.push(watching);
 
     // The candidate's REST calls: nothing of question 2.
     let as_candidate = |path: String| {
@@ -247,17 +263,23 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
     let refused = as_candidate(format!("/sessions/{}/question", session.id)).await;
     assert_eq!(expect_json(refused, 200).await["title"], "First");
 
-    // The candidate writes question 1's code, and may not move.
-    replace_document(&mut candidate, 0, FIRST_STARTER.len(), "print('mine')\n").await;
-    send(&mut candidate, json!({"type": "set_question", "index": 1})).await;
-    seen.push(check_ws_error(&mut candidate, "FORBIDDEN").await);
-    send(&mut candidate, json!({"type": "ping"})).await;
-    seen.extend(
-        frames_until(&mut candidate, "pong", Duration::from_secs(10))
-            .await
-            .into_iter()
-            .map(|(_, f)| f),
-    );
+    // The candidate writes question 1's code, and may not move; neither may the observer.
+    // Every frame either socket got before the move is kept, to be searched.
+    let edit = update(0, FIRST_STARTER.len(), "print('mine')\n");
+    send(&mut candidate, edit).await;
+    seen.extend(frames(&mut candidate, "updates").await);
+    for ws in [&mut candidate, &mut observer] {
+        send(ws, json!({"type": "set_question", "index": 1})).await;
+        let answered = frames(ws, "error").await;
+        assert_eq!(
+            answered.last().map(|e| &e["code"]),
+            Some(&json!("FORBIDDEN"))
+        );
+        seen.extend(answered);
+        send(ws, json!({"type": "ping"})).await;
+        seen.extend(frames(ws, "pong").await);
+    }
+    assert!(seen.len() >= 10, "{seen:?}");
     assert_hides(&seen, &[UNREACHED, HIDDEN]);
 
     // The interviewer moves to question 2 (REST): everyone follows, the candidate sees it.
@@ -304,6 +326,11 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
         "the document changes live"
     );
     next_of_type(&mut interviewer, "question_changed").await;
+    let observed = next_of_type(&mut observer, "question_changed").await;
+    assert_eq!(
+        observed["template"]["questions"].as_array().map(Vec::len),
+        Some(2)
+    );
     let (_, welcome) = server.connect(&session.id, &session.candidate, "").await;
     assert_eq!(welcome["document"], SECOND_STARTER);
     let now = expect_json(
