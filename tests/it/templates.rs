@@ -432,6 +432,14 @@ async fn a_candidate_sees_only_the_questions_reached_and_each_keeps_its_code() {
         })
         .collect();
     assert_eq!(moves, [(0, 1), (1, 0), (0, 1)], "{history}");
+    let created = &history["events"][0];
+    assert_eq!(created["type"], "session.created");
+    assert_eq!(
+        created["data"]["template_id"],
+        template_id.as_str(),
+        "{created}"
+    );
+    assert_eq!(created["data"]["question_id"], q1.as_str());
 }
 
 /// A fresh candidate socket's welcome, for the frame checks.

@@ -18,6 +18,9 @@ pub enum Audit {
         environment: String,
         label: Option<String>,
         question_id: Option<Uuid>,
+        /// The template it follows (its `question_id` is the template's first).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template_id: Option<Uuid>,
         /// "api_key", or "open_mode".
         created_by: &'static str,
     },
@@ -289,6 +292,7 @@ mod tests {
             environment: "python".into(),
             label: None,
             question_id: Some(question_id),
+            template_id: None,
             created_by: "open_mode",
         };
         let data = json!({

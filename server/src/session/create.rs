@@ -89,6 +89,7 @@ impl SessionRegistry {
             environment: record.environment.clone(),
             label: record.label.clone(),
             question_id: req.question,
+            template_id: req.template,
             created_by: if req.created_by == BY_KEY {
                 "api_key"
             } else {
