@@ -271,3 +271,103 @@ fn claim(
     drop(state);
     Ok(Some((SlotGuard::new(session.clone(), taken), arrived)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::session::{NewSession, BY_KEY};
+    use crate::store::{SqliteStore, Store};
+    use crate::templates::{NewTemplate, QuestionTime};
+
+    /// A session of a two-question template (10 minutes for the first), on an offline
+    /// registry, with a subscriber.
+    async fn session() -> (
+        SessionRegistry,
+        Arc<Session>,
+        super::super::EventReceiver,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+        let mut ids = Vec::new();
+        for title in ["One", "Two"] {
+            let question: crate::questions::NewQuestion =
+                serde_json::from_value(serde_json::json!({"title": title})).expect("question");
+            let question = question.validate(&[], 10.0).expect("valid");
+            store
+                .insert_question(&question, BY_KEY)
+                .await
+                .expect("kept");
+            ids.push(question.question_id);
+        }
+        let template: NewTemplate = serde_json::from_value(serde_json::json!({"name": "Loop",
+            "questions": [{"question_id": ids[0], "minutes": 10}, {"question_id": ids[1]}]}))
+        .expect("template");
+        let template = template.validate().expect("valid");
+        store
+            .insert_template(&template, BY_KEY)
+            .await
+            .expect("kept");
+        let sessions = SessionRegistry::offline(store, Arc::new(Config::defaults()));
+        let new = NewSession {
+            created_by: BY_KEY.into(),
+            template: Some(template.template_id),
+            ..Default::default()
+        };
+        let session = sessions.create(new).await.expect("created").session;
+        let events = session.subscribe(sessions.idle_ttl(), None).events;
+        (sessions, session, events, dir)
+    }
+
+    /// The current question restarts (the interview's Start): its clock counts from now, it
+    /// is stored, and everyone hears it; its warning and end are told once each.
+    #[tokio::test]
+    async fn the_current_question_restarts_and_its_clock_is_told_once() {
+        let (sessions, session, mut events, _dir) = session().await;
+        let before = session.template().expect("a template").question_started_at;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        session
+            .restart_current_question(Role::Interviewer)
+            .await
+            .expect("restarted");
+        let now = session.template().expect("a template");
+        assert!(now.question_started_at > before);
+        let stored = sessions
+            .shared
+            .ctx
+            .store
+            .session_template(&session.id)
+            .await;
+        assert_eq!(
+            stored.expect("read").map(|p| p.question_started_at),
+            Some(now.question_started_at)
+        );
+        let heard = events.recv().await.expect("an event");
+        assert!(
+            matches!(&*heard, SessionEvent::QuestionChanged { from: 0, .. }),
+            "{heard:?}"
+        );
+
+        let (warn_at, ends_at) = (now.warn_at().expect("warns"), now.ends_at().expect("ends"));
+        for at in [warn_at, warn_at, ends_at, ends_at] {
+            sessions.tell_question_times(at);
+        }
+        let mut told = Vec::new();
+        while let Ok(Ok(event)) =
+            tokio::time::timeout(std::time::Duration::from_millis(50), events.recv()).await
+        {
+            if let SessionEvent::QuestionTime(clock) = &*event {
+                told.push(clock.time);
+            }
+        }
+        assert_eq!(told, [QuestionTime::Warning, QuestionTime::TimesUp]);
+        // A question without a limit is never told.
+        sessions
+            .set_question(&session, 1, Role::Interviewer)
+            .await
+            .expect("moved");
+        sessions.tell_question_times(ends_at + chrono::Duration::hours(1));
+        assert_eq!(session.state().question_told, None);
+    }
+}
