@@ -107,6 +107,16 @@ impl Role {
         self == Role::Interviewer
     }
 
+    /// Moves the session to another question of its template (`set_question`).
+    pub fn may_set_question(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Sees the template's questions not reached yet (titles in the navigator, their texts).
+    pub fn sees_unreached_questions(self) -> bool {
+        self == Role::Interviewer
+    }
+
     /// Sees which container serves the session (the operator's business).
     pub fn sees_container(self) -> bool {
         self == Role::Interviewer

@@ -119,6 +119,10 @@ pub enum SessionsCommand {
         /// A question's id (`POST /api/v1/questions`): its starter code and test cases.
         #[arg(long)]
         question: Option<String>,
+        /// A template's id (`POST /api/v1/templates`), instead of --question: the interview
+        /// moves through its questions.
+        #[arg(long, conflicts_with = "question")]
+        template: Option<String>,
         /// Idle time before the session expires (at most the server's maximum).
         #[arg(long, value_name = "SECONDS")]
         ttl: Option<u64>,

@@ -6,7 +6,8 @@
 //! - the floor: `model` (the shared vocabulary: ids, statuses, run summaries and results,
 //!   participants, end reasons), `auth` (tokens, roles and the one role policy), `config`,
 //!   `metrics` (the recorder), `collab` (the document authority; no I/O);
-//! - engines: `store` (SQLite, or PostgreSQL for replicas), `questions`, `webhooks` (the audit trail and its delivery),
+//! - engines: `store` (SQLite, or PostgreSQL for replicas), `questions`, `templates`
+//!   (interviews of several questions), `webhooks` (the audit trail and its delivery),
 //!   `sandbox` (the `Sandbox` and `ImageBuilder` traits, the runner's stream, Docker),
 //!   `environments` (languages and their images);
 //! - `session`: live sessions, their containers, runs, test runs, switches, and `journal`, the
@@ -37,6 +38,7 @@ pub mod serve;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod templates;
 pub mod web;
 pub mod webhooks;
 pub mod ws;

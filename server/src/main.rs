@@ -130,6 +130,7 @@ async fn sessions(client: Client, command: SessionsCommand, json: bool) -> anyho
             add,
             label,
             question,
+            template,
             ttl,
         } => {
             let created = client
@@ -139,6 +140,7 @@ async fn sessions(client: Client, command: SessionsCommand, json: bool) -> anyho
                     add,
                     label,
                     question,
+                    template,
                     ttl_seconds: ttl,
                 })
                 .await?;

@@ -12,6 +12,7 @@ use crate::environments::Environments;
 use crate::questions::Question;
 use crate::session::SessionRegistry;
 use crate::store::{ListPage, Store, StoreError};
+use crate::templates::Template;
 
 /// Everything a handler may reach. Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -51,5 +52,23 @@ impl Questions {
     /// A page of questions, newest first.
     pub async fn list(&self, page: &ListPage) -> Result<Vec<Question>, StoreError> {
         self.store.list_questions(page).await
+    }
+
+    /// Keeps a new template (`/templates`): an ordered list of these questions.
+    pub async fn create_template(
+        &self,
+        template: &Template,
+        created_by: &str,
+    ) -> Result<(), StoreError> {
+        self.store.insert_template(template, created_by).await
+    }
+
+    pub async fn template(&self, id: &Uuid) -> Result<Option<Template>, StoreError> {
+        self.store.get_template(id).await
+    }
+
+    /// A page of templates, newest first.
+    pub async fn templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError> {
+        self.store.list_templates(page).await
     }
 }

@@ -86,5 +86,6 @@ mod scorecards;
 mod sessions;
 mod support;
 mod switch;
+mod templates;
 mod webhooks;
 mod workspace;

@@ -52,13 +52,24 @@ async fn every_documented_route_answers_as_documented() {
     )
     .await;
     let question_id = question["question_id"].as_str().expect("id").to_string();
+    // The session follows a template of that question: its routes and the question's answer.
+    let template_body = json!({"name": "Documented", "questions": [{"question_id": question_id}]});
+    let template = expect_json(
+        server
+            .api()
+            .post("/templates", Some(KEY), &template_body)
+            .await,
+        201,
+    )
+    .await;
+    let template_id = template["template_id"].as_str().expect("id").to_string();
     let session = Session::from(
         server
             .api()
             .create_session_as(
                 Some(KEY),
                 json!({"environment": "python", "code": "print('documented')\n",
-                    "question": question_id}),
+                    "template": template_id}),
             )
             .await,
     );
@@ -133,6 +144,8 @@ async fn every_documented_route_answers_as_documented() {
                 .replace("{path}", &asset)
                 .replace("{question_id}", &question_id)
                 .replace("{author}", "documented")
+                .replace("{template_id}", &template_id)
+                .replace("{index}", "0")
         );
         let status = if path.ends_with("/ws") {
             // The socket's route answers by upgrading.
@@ -146,6 +159,8 @@ async fn every_documented_route_answers_as_documented() {
                 "post" => server.http.post(&url).json(&match path.as_str() {
                     p if p.ends_with("/execute") => json!({"code": "print(6 * 7)\n"}),
                     "/api/v1/questions" => question_body.clone(),
+                    "/api/v1/templates" => template_body.clone(),
+                    p if p.ends_with("/question") => json!({"index": 0}),
                     p if p.ends_with("/environment") => json!({"environment": "python"}),
                     p if p.ends_with("/submit") => whole_scorecard(),
                     _ => json!({}),
@@ -347,6 +362,7 @@ const CLIENT_TYPES: &[&str] = &[
     "switch_environment",
     "save_scorecard",
     "submit_scorecard",
+    "set_question",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -371,6 +387,8 @@ const SERVER_TYPES: &[&str] = &[
     "focus",
     "environment",
     "scorecard",
+    "question_changed",
+    "question_time",
 ];
 
 /// A whole scorecard of the standard rubric.

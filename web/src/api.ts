@@ -72,8 +72,13 @@ export const api = {
   history: (id: string, token: string) => call<History>("GET", `/sessions/${id}/history`, token),
   /** The session's question; 409 NO_QUESTION when it has none. */
   question: (id: string, token: string) => call<QuestionView>("GET", `/sessions/${id}/question`, token),
-  tests: (id: string, token: string) =>
-    call<{ session_id: string; tests: TestReport[] }>("GET", `/sessions/${id}/tests`, token),
+  /** The session's test runs (of one question of its template, when given). */
+  tests: (id: string, token: string, question?: string) =>
+    call<{ session_id: string; tests: TestReport[] }>(
+      "GET",
+      `/sessions/${id}/tests${question ? `?question=${encodeURIComponent(question)}` : ""}`,
+      token,
+    ),
   /** The rubric and every interviewer's scorecard (interviewers only). */
   scorecards: (id: string, token: string) => call<ScorecardsView>("GET", `/sessions/${id}/scorecards`, token),
   /** Saves `author`'s scorecard as a draft, or submits it (final). */

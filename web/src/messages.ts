@@ -17,6 +17,7 @@ export type ClientMessage =
   | ClientRunMessage
   | ClientRunTestsMessage
   | ClientSaveScorecardMessage
+  | ClientSetQuestionMessage
   | ClientStdinMessage
   | ClientStdinEofMessage
   | ClientSubmitScorecardMessage
@@ -40,6 +41,8 @@ export type ServerMessage =
   | ServerOutputMessage
   | ServerPongMessage
   | ServerPresenceMessage
+  | ServerQuestionChangedMessage
+  | ServerQuestionTimeMessage
   | ServerRunFinishedMessage
   | ServerRunStartedMessage
   | ServerScorecardMessage
@@ -91,6 +94,16 @@ export type Phase = "build" | "run";
  * Which output stream a chunk came from.
  */
 export type OutputStream = "stdout" | "stderr";
+/**
+ * Where a question's clock is.
+ */
+export type QuestionTime = "warning" | "times_up";
+/**
+ * The current question's clock reached its warning, or its end.
+ */
+export type ServerQuestionTimeMessage = QuestionClock & {
+  type: "question_time";
+};
 export type ServerRunFinishedMessage = RunFinished & {
   type: "run_finished";
 };
@@ -249,6 +262,13 @@ export interface ScorecardInput {
 export interface Rating {
   comment?: string;
   score?: number | null;
+}
+/**
+ * Moves the session to question `index` of its template (interviewers).
+ */
+export interface ClientSetQuestionMessage {
+  index: number;
+  type: "set_question";
 }
 export interface ClientStdinMessage {
   data: string;
@@ -412,6 +432,75 @@ export interface Participant {
   id: number;
   name: string;
   role: Role;
+}
+/**
+ * The session moved to another question of its template (or its question restarted):
+ * the navigator and the clock follow, the question is read again
+ * (`GET /sessions/{id}/question`); the document changes by an `updates`.
+ */
+export interface ServerQuestionChangedMessage {
+  by: Role;
+  template: ProgressView;
+  type: "question_changed";
+}
+/**
+ * A session's way through its template as one role sees it.
+ */
+export interface ProgressView {
+  /**
+   * The question now (an index into the template).
+   */
+  current: number;
+  /**
+   * When its time is up (absent: no limit).
+   */
+  ends_at?: string | null;
+  name: string;
+  /**
+   * When the current question became current: its clock, from the server's stored time.
+   */
+  question_started_at: string;
+  /**
+   * Every question for interviewers; those reached so far for others.
+   */
+  questions: StepView[];
+  /**
+   * The furthest question reached so far.
+   */
+  reached: number;
+  template_id: string;
+  /**
+   * Where its clock is now (absent: running, or no limit).
+   */
+  time?: QuestionTime | null;
+  /**
+   * How many questions the template has.
+   */
+  total: number;
+  /**
+   * When the warning comes (absent: no limit).
+   */
+  warn_at?: string | null;
+}
+/**
+ * One question in the navigator.
+ */
+export interface StepView {
+  index: number;
+  minutes?: number | null;
+  question_id: string;
+  title: string;
+}
+/**
+ * A question's clock reaching its warning or its end (`question_time` on the socket).
+ */
+export interface QuestionClock {
+  ends_at: string;
+  /**
+   * The question's place in the template.
+   */
+  index: number;
+  time: QuestionTime;
 }
 /**
  * How a run ended.
@@ -592,6 +681,11 @@ export interface ServerWelcomeMessage {
    */
   scorecards?: ScorecardsView | null;
   session: SessionView;
+  /**
+   * The session's way through its template, when it has one: every question for
+   * interviewers, those reached so far for others; the current question's clock.
+   */
+  template?: ProgressView | null;
   type: "welcome";
   version: number;
 }

@@ -22,6 +22,7 @@ export type {
   FileDoc,
   Participant,
   Recommendation,
+  ProgressView,
   Role,
   Rubric,
   RunStatus,

@@ -37,6 +37,7 @@ const LEGEND: [Moment["kind"], string][] = [
   ["tests", "tests"],
   ["paste", "large paste"],
   ["switch", "language switch"],
+  ["question", "question moved"],
   ["join", "joined / left"],
   ["focus", "tab lost focus"],
 ];
@@ -47,6 +48,7 @@ const LANES: Record<Moment["kind"], number> = {
   tests: 0,
   paste: 1,
   switch: 1,
+  question: 1,
   join: 2,
   leave: 2,
   focus: 2,
@@ -56,7 +58,7 @@ const LANES: Record<Moment["kind"], number> = {
 /** A moment the timeline marks. */
 interface Moment {
   readonly at: number;
-  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "end";
+  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "question" | "end";
   readonly label: string;
   readonly className: string;
   readonly run?: HistoryRun;
@@ -392,6 +394,14 @@ function eventMoment(e: HistoryEvent): Moment | null {
       return e.data?.focused === false ? { at, kind: "focus", label: `${who}'s tab lost focus`, className: "" } : null;
     case "session.environment":
       return { at, kind: "switch", label: `Switched to ${e.data?.to} by ${e.data?.by}`, className: "" };
+    case "question.changed": {
+      const to = Number(e.data?.to ?? 0) + 1;
+      return { at, kind: "question", label: `Moved to question ${to} by ${e.data?.by}`, className: "" };
+    }
+    case "question.time":
+      return e.data?.time === "times_up"
+        ? { at, kind: "question", label: `Question ${Number(e.data?.index ?? 0) + 1}: time's up`, className: "" }
+        : null;
     case "session.ended":
       return { at, kind: "end", label: "The session ended", className: "" };
     default:

@@ -21,6 +21,7 @@ import { NotesPanel } from "./session/notes";
 import { ScorecardPanel } from "./session/scorecard";
 import type { Part } from "./session/part";
 import { ParticipantList } from "./session/participants";
+import { QuestionNavigator } from "./session/navigator";
 import { QuestionPanel } from "./session/question-panel";
 import { ReplayPane } from "./session/replay-pane";
 import { RunPanel } from "./session/run-panel";
@@ -104,7 +105,17 @@ class SessionPage {
       post: (e) => this.embed?.post(e),
       running: (on) => this.root.classList.toggle("running", on),
     });
-    this.question = new QuestionPanel({ sessionId, token, send, loaded: (has) => this.questionKnown(has) });
+    const navigator = new QuestionNavigator({
+      setQuestion: (index) => send({ type: "set_question", index }),
+      changed: () => void this.question.reload(),
+    });
+    this.question = new QuestionPanel({
+      sessionId,
+      token,
+      send,
+      loaded: (has) => this.questionKnown(has),
+      top: navigator.element,
+    });
     this.workspace = this.makeWorkspace(theme);
     this.settings = new SettingsMenu(savedSettings(), (s) => this.workspace.setSettings(s));
     this.title = new SessionTitle((environment) => send({ type: "switch_environment", environment }));
@@ -131,6 +142,7 @@ class SessionPage {
       ...(options.embed ? [] : [new FocusReport(this.connection)]),
       this.runs,
       this.question,
+      navigator,
       this.workspace,
       this.people,
       this.clock,

@@ -11,6 +11,7 @@ import "./editor.test.mjs";
 import "./questions.test.mjs";
 import "./replay.test.mjs";
 import "./switch.test.mjs";
+import "./templates.test.mjs";
 import "./files.test.mjs";
 import "./scorecard.test.mjs";
 import "./page.test.mjs";

@@ -68,7 +68,8 @@ impl FromRequestParts<AppState> for SocketAccess {
 
 /// The session the path's `{id}` names, live or ended; 404 when there is none.
 async fn existing_session(parts: &mut Parts, state: &AppState) -> Result<SessionId, ApiError> {
-    // By name: a route may have more parameters after it (a scorecard's author).
+    // By name: a path may name more than the session (a scorecard's author, a question's
+    // index).
     let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::SessionNotFound)?;

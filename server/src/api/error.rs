@@ -62,6 +62,10 @@ pub enum ApiError {
     NoQuestion,
     #[error("no question with that id")]
     QuestionNotFound,
+    #[error("this session has no template")]
+    NoTemplate,
+    #[error("no template with that id")]
+    TemplateNotFound,
     #[error("the session has ended")]
     SessionEnded,
     #[error("the session's content was erased")]
@@ -120,6 +124,8 @@ impl ApiError {
             Self::NoRun => "NO_RUN",
             Self::NoQuestion => "NO_QUESTION",
             Self::QuestionNotFound => "QUESTION_NOT_FOUND",
+            Self::NoTemplate => "NO_TEMPLATE",
+            Self::TemplateNotFound => "TEMPLATE_NOT_FOUND",
             Self::SessionEnded => "SESSION_ENDED",
             Self::SessionErased => "SESSION_ERASED",
             Self::LifetimeReached => "LIFETIME_REACHED",
@@ -147,7 +153,10 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::SessionNotFound | Self::NoRoute | Self::QuestionNotFound => StatusCode::NOT_FOUND,
+            Self::SessionNotFound
+            | Self::NoRoute
+            | Self::QuestionNotFound
+            | Self::TemplateNotFound => StatusCode::NOT_FOUND,
             Self::UnknownEnvironment(_)
             | Self::InvalidFilename(_)
             | Self::InvalidJson(_)
@@ -166,6 +175,7 @@ impl ApiError {
             Self::RunInProgress
             | Self::NoRun
             | Self::NoQuestion
+            | Self::NoTemplate
             | Self::SessionEnded
             | Self::LifetimeReached
             | Self::Stdin(_) => StatusCode::CONFLICT,
@@ -199,6 +209,8 @@ impl ApiError {
             Self::NoRun | Self::Stdin(StdinError::NoRun) => "start a run first",
             Self::NoQuestion => "create the session with \"question\": <question_id> to run tests",
             Self::QuestionNotFound => "GET /api/v1/questions lists the questions",
+            Self::NoTemplate => "create the session with \"template\": <template_id>",
+            Self::TemplateNotFound => "GET /api/v1/templates lists the templates",
             Self::Stdin(_) => "the program is not reading; wait or kill it",
             Self::SessionEnded => "create a new session",
             Self::SessionErased => {
@@ -271,6 +283,7 @@ impl From<SessionError> for ApiError {
             SessionError::RunInProgress => Self::RunInProgress,
             SessionError::NoRun => Self::NoRun,
             SessionError::NoQuestion => Self::NoQuestion,
+            SessionError::NoTemplate => Self::NoTemplate,
             SessionError::Files(e) => e.into(),
             SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
             SessionError::Capacity(m) => Self::Capacity(m),

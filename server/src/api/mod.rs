@@ -5,7 +5,8 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `review` (history, events, notes), `scorecards`, `questions`, `environments`, `health`:
+//! - `sessions`, `review` (history, events, notes), `scorecards`, `questions`, `templates`
+//!   (and a session's moves between their questions), `environments`, `health`:
 //!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
@@ -21,6 +22,7 @@ mod questions;
 mod review;
 pub mod scorecards;
 mod sessions;
+mod templates;
 pub mod views;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -40,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(review::router())
         .merge(scorecards::router())
         .merge(questions::router())
+        .merge(templates::router())
         .merge(openapi::router())
 }
 

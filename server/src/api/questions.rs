@@ -130,7 +130,10 @@ async fn read(
                     .role_for_token(&session, token)
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
-                let uses = state.sessions.question_id(&session).await? == Some(path.question_id);
+                let uses = state
+                    .sessions
+                    .shows_question(&session, &path.question_id, role)
+                    .await?;
                 match (uses, open) {
                     (true, _) => Access::Token(role),
                     // A token grants nothing on a question its session does not use.
@@ -174,15 +177,25 @@ async fn session_question(
     Ok(AppJson(question.view(caller.role())))
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RunTestsQuery {
+    /// A question of the session's template, reached so far, by its place (from 0): its
+    /// cases run against that question's own code, even when another question is current.
+    index: Option<usize>,
+}
+
 /// Runs every case of the session's question in its container, one after another, and
 /// answers the report when the last is done (sockets see each result as it comes).
 #[utoipa::path(post, path = "/sessions/{id}/tests", tag = "questions", operation_id = "run_tests",
-    params(SessionPath),
+    params(SessionPath, RunTestsQuery),
     responses(
         (status = 200, body = TestReportView),
         (status = 401, body = ErrorBody),
         (status = 403, description = "An observer's token", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 400, description = "`index` past the questions reached", body = ErrorBody),
         (status = 409, description = "No question, a run in progress, or the session ended", body = ErrorBody),
         (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -192,13 +205,23 @@ async fn session_question(
 async fn run_tests(
     State(state): State<AppState>,
     caller: SessionAccess,
+    query: Result<Query<RunTestsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<AppJson<TestReportView>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
     let by = caller.may(Role::may_run)?;
     let session = state
         .sessions
         .get(&caller.id)
         .ok_or(ApiError::SessionEnded)?;
-    let handle = state.sessions.start_tests(&session, by).await?;
+    let handle = match query.index {
+        Some(index) => {
+            state
+                .sessions
+                .run_question_tests(&session, index, by)
+                .await?
+        }
+        None => state.sessions.start_tests(&session, by).await?,
+    };
     let report = handle.wait().await.ok_or_else(|| {
         ApiError::Unavailable(anyhow::anyhow!("the server shut down during the test run"))
     })?;
@@ -223,6 +246,8 @@ struct TestsPage {
     limit: Option<usize>,
     /// From the oldest; 0 by default.
     offset: Option<usize>,
+    /// Only the test runs of this question (of a session's template).
+    question: Option<Uuid>,
 }
 
 /// The session's test runs, as the caller may see them, a page at a time (oldest first; a
@@ -249,13 +274,17 @@ async fn test_runs(
     let offset = page.offset.unwrap_or(0);
     let (reports, total) = state
         .sessions
-        .test_reports(&caller.id, limit, offset)
+        .test_reports(&caller.id, page.question, limit, offset)
         .await?;
     let role = caller.role();
     let mut headers = axum::http::HeaderMap::new();
     if offset + reports.len() < total {
+        let question = page
+            .question
+            .map(|q| format!("&question={q}"))
+            .unwrap_or_default();
         let next = format!(
-            "</api/v1/sessions/{}/tests?limit={limit}&offset={}>; rel=\"next\"",
+            "</api/v1/sessions/{}/tests?limit={limit}&offset={}{question}>; rel=\"next\"",
             caller.id,
             offset + reports.len()
         );

@@ -54,6 +54,9 @@ struct CreateBody {
     /// What interviewers' scorecards rate; without one, the standard rubric (four criteria,
     /// each 1 to 4: problem solving, code quality, testing, communication).
     rubric: Option<Rubric>,
+    /// A template (`POST /templates`), instead of `question`: the interview moves through
+    /// its questions in order, starting at the first.
+    template: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +105,7 @@ async fn create(
             ttl_seconds: body.ttl_seconds,
             label: body.label,
             question: body.question,
+            template: body.template,
             created_by,
             rubric: body.rubric,
         })

@@ -183,6 +183,9 @@ impl Client {
         if let Some(question) = new.question {
             body["question"] = json!(question);
         }
+        if let Some(template) = new.template {
+            body["template"] = json!(template);
+        }
         if let Some(ttl) = new.ttl_seconds {
             body["ttl_seconds"] = json!(ttl);
         }
@@ -216,6 +219,7 @@ pub struct NewSession {
     pub add: Vec<String>,
     pub label: Option<String>,
     pub question: Option<String>,
+    pub template: Option<String>,
     pub ttl_seconds: Option<u64>,
 }
 

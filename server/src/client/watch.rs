@@ -105,6 +105,29 @@ fn watch_note(msg: &Value, names: &HashMap<u64, String>) -> Option<String> {
             line
         }
         "tests_finished" => format!("[tests: {} of {} passed]", msg["passed"], msg["total"]),
+        "question_changed" => {
+            let t = &msg["template"];
+            let current = t["current"].as_u64().unwrap_or(0);
+            let title = t["questions"].as_array().and_then(|qs| {
+                qs.iter()
+                    .find(|q| q["index"].as_u64() == Some(current))
+                    .map(|q| s(&q["title"]))
+            });
+            let title = title.unwrap_or_default();
+            let by = s(&msg["by"]);
+            format!(
+                "[question {} of {}: {title}, by {by}]",
+                current + 1,
+                t["total"]
+            )
+        }
+        "question_time" => {
+            let number = msg["index"].as_u64().map_or(0, |i| i + 1);
+            match msg["time"].as_str() {
+                Some("times_up") => format!("[question {number}: time's up]"),
+                _ => format!("[question {number}: time is running out]"),
+            }
+        }
         _ => return None,
     })
 }
@@ -153,5 +176,16 @@ mod tests {
             Some("[tests: 1 of 2 passed]".into())
         );
         assert_eq!(note(json!({"type": "cursor"})), None);
+        assert_eq!(
+            note(
+                json!({"type": "question_changed", "by": "interviewer", "template":
+                {"current": 1, "total": 3, "questions": [{"index": 1, "title": "Trees"}]}})
+            ),
+            Some("[question 2 of 3: Trees, by interviewer]".into())
+        );
+        assert_eq!(
+            note(json!({"type": "question_time", "index": 0, "time": "times_up"})),
+            Some("[question 1: time's up]".into())
+        );
     }
 }

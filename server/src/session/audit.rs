@@ -19,6 +19,9 @@ pub enum Audit {
         environment: String,
         label: Option<String>,
         question_id: Option<Uuid>,
+        /// The template it follows (its `question_id` is the template's first).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template_id: Option<Uuid>,
         /// "api_key", or "open_mode".
         created_by: &'static str,
     },
@@ -34,6 +37,19 @@ pub enum Audit {
         from: String,
         to: String,
         by: Role,
+    },
+    /// The session moved to question `to` of its template.
+    QuestionChanged {
+        from: usize,
+        to: usize,
+        question_id: Uuid,
+        by: Role,
+    },
+    /// Question `index`'s clock reached its warning or its end.
+    QuestionTime {
+        index: usize,
+        question_id: Uuid,
+        time: crate::templates::QuestionTime,
     },
     RunFinished {
         run_id: Uuid,
@@ -103,6 +119,8 @@ impl Audit {
             Audit::Left(_) => "participant.left",
             Audit::Focus { .. } => "participant.focus",
             Audit::Environment { .. } => "session.environment",
+            Audit::QuestionChanged { .. } => "question.changed",
+            Audit::QuestionTime { .. } => "question.time",
             Audit::RunFinished { .. } => "run.finished",
             Audit::TestsFinished { .. } => "tests.finished",
             Audit::Ended { .. } => "session.ended",
@@ -219,6 +237,42 @@ mod tests {
         check(&finished, "run.finished", data);
     }
 
+    /// A template's moves and its question's clock.
+    #[test]
+    fn question_moves_and_times_are_recorded_in_the_documented_shapes() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let template = crate::templates::Template {
+            template_id: Uuid::new_v4(),
+            name: "Loop".into(),
+            questions: [a, b]
+                .map(|question_id| crate::templates::TemplateQuestion {
+                    question_id,
+                    minutes: Some(10),
+                })
+                .into(),
+            created_at: chrono::Utc::now(),
+        };
+        let now = chrono::Utc::now();
+        let mut progress =
+            crate::templates::Progress::new(&template, vec!["A".into(), "B".into()], now);
+        progress.move_to(1, now).expect("there");
+        let moved = SessionEvent::QuestionChanged {
+            progress: Arc::new(progress),
+            from: 0,
+            by: Role::Interviewer,
+        };
+        let data = json!({"from": 0, "to": 1, "question_id": b, "by": "interviewer"});
+        check(&moved, "question.changed", data);
+        let up = SessionEvent::QuestionTime(crate::session::events::QuestionClock {
+            index: 1,
+            time: crate::templates::QuestionTime::TimesUp,
+            ends_at: now,
+            question_id: b,
+        });
+        let data = json!({"index": 1, "question_id": b, "time": "times_up"});
+        check(&up, "question.time", data);
+    }
+
     /// Test runs, the end and creation.
     #[test]
     fn test_runs_ends_and_creation_are_recorded_in_the_documented_shapes() {
@@ -258,6 +312,7 @@ mod tests {
             environment: "python".into(),
             label: None,
             question_id: Some(question_id),
+            template_id: None,
             created_by: "open_mode",
         };
         let data = json!({

@@ -20,6 +20,7 @@ use crate::collab::{normalize_newlines, Authority, Update};
 use crate::sandbox::{RunnerConn, SandboxId};
 use crate::scorecards::Rubric;
 use crate::store::SessionRecord;
+use crate::templates::Progress;
 
 /// The least history a file keeps for pulls, however many files share the budget.
 const FILE_HISTORY_MIN_BYTES: usize = 8 * 1024;
@@ -43,6 +44,9 @@ pub struct NewSession {
     /// The question the interview is about: its starter code (when `code` is absent) and
     /// its test cases.
     pub question: Option<Uuid>,
+    /// The template the interview follows (instead of `question`): its questions in order,
+    /// the first one current.
+    pub template: Option<Uuid>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
     /// What interviewers' scorecards rate (checked here); none: [`Rubric::standard`].
@@ -68,6 +72,7 @@ impl SessionRegistry {
                 "this server is draining; try again".into(),
             ));
         }
+        let template = self.take_template(&mut req).await?;
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
         let _gate = self.shared.create_gate.lock().await;
@@ -87,6 +92,7 @@ impl SessionRegistry {
             environment: record.environment.clone(),
             label: record.label.clone(),
             question_id: req.question,
+            template_id: req.template,
             created_by: if req.created_by == BY_KEY {
                 "api_key"
             } else {
@@ -98,9 +104,12 @@ impl SessionRegistry {
             cluster.claim_new(record.id);
         }
         let rubric = req.rubric.take().unwrap_or_else(Rubric::standard);
-        let stored = ctx
+        let mut stored = ctx
             .store_new_session(&record, (req.question, &rubric), created)
             .await;
+        if let (Ok(()), Some(progress)) = (&stored, &template) {
+            stored = ctx.store_new_progress(&record.id, progress).await;
+        }
         if let Some(cluster) = &ctx.cluster {
             match &stored {
                 Ok(()) => cluster.confirm(&record.id),
@@ -120,9 +129,10 @@ impl SessionRegistry {
                 Some(warm.container),
                 Some(warm.runner),
                 None,
+                template,
             ),
             None => {
-                let session = self.insert(record, Vec::new(), None, None, None);
+                let session = self.insert(record, Vec::new(), None, None, None, template);
                 containers.spawn_ensure(session.clone());
                 session
             }
@@ -156,6 +166,36 @@ impl SessionRegistry {
             live: live as usize,
             last_minute: Some(recent as usize),
         })
+    }
+
+    /// With a template, the session's question is its first one, and its way through it
+    /// starts now; every question of it must still exist.
+    async fn take_template(&self, req: &mut NewSession) -> Result<Option<Progress>, SessionError> {
+        let Some(id) = req.template else {
+            return Ok(None);
+        };
+        if req.question.is_some() {
+            return Err(SessionError::InvalidArgument(
+                "give either question or template, not both".into(),
+            ));
+        }
+        let store = &self.shared.ctx.store;
+        let template = store
+            .get_template(&id)
+            .await?
+            .ok_or_else(|| SessionError::InvalidArgument(format!("no template with id {id}")))?;
+        let mut titles = Vec::with_capacity(template.questions.len());
+        for q in &template.questions {
+            let question = store.get_question(&q.question_id).await?.ok_or_else(|| {
+                SessionError::InvalidArgument(format!(
+                    "template {id}: question {} is gone",
+                    q.question_id
+                ))
+            })?;
+            titles.push(question.title);
+        }
+        req.question = Some(template.questions[0].question_id);
+        Ok(Some(Progress::new(&template, titles, Utc::now())))
     }
 
     /// With a question and no code, the session starts from the question's starter for its
@@ -248,6 +288,7 @@ impl SessionRegistry {
         container: Option<SandboxId>,
         runner: Option<Arc<RunnerConn>>,
         last_execution: Option<RunSummary>,
+        template: Option<Progress>,
     ) -> Arc<Session> {
         let ctx = &self.shared.ctx;
         let config = &ctx.config;
@@ -299,6 +340,8 @@ impl SessionRegistry {
                 warning: None,
                 environment,
                 documents: record.documents,
+                template,
+                question_told: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             moved: Default::default(),

@@ -57,6 +57,26 @@ pub enum SessionEvent {
         /// The environment it left (for the audit trail).
         from: String,
     },
+    /// The session moved to another question of its template (each role sees its view).
+    QuestionChanged {
+        progress: Arc<crate::templates::Progress>,
+        /// The question it left.
+        from: usize,
+        by: Role,
+    },
+    /// The current question's clock reached its warning, or its end.
+    QuestionTime(QuestionClock),
+}
+
+/// A question's clock reaching its warning or its end (`question_time` on the socket).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct QuestionClock {
+    /// The question's place in the template.
+    pub index: usize,
+    pub time: crate::templates::QuestionTime,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip)]
+    pub question_id: Uuid,
 }
 
 /// Who is connected now, and who just came or went.
@@ -217,7 +237,14 @@ impl SessionEvent {
                 .map(|r| BASE + r.actual.len() + r.expected.len() + r.stderr.len())
                 .sum(),
             SessionEvent::Focus(f) => f.name.len(),
-            SessionEvent::Environment { .. } => BASE,
+            SessionEvent::Environment { .. } | SessionEvent::QuestionTime(_) => BASE,
+            SessionEvent::QuestionChanged { progress, .. } => {
+                BASE + progress
+                    .steps
+                    .iter()
+                    .map(|s| BASE + s.title.len())
+                    .sum::<usize>()
+            }
             SessionEvent::TestsStarted(_)
             | SessionEvent::Status(_)
             | SessionEvent::Expiry(_)
@@ -250,6 +277,17 @@ impl SessionEvent {
                 from: from.clone(),
                 to: environment.name.clone(),
                 by: *by,
+            },
+            SessionEvent::QuestionChanged { progress, from, by } => Audit::QuestionChanged {
+                from: *from,
+                to: progress.current,
+                question_id: progress.current_step().question_id,
+                by: *by,
+            },
+            SessionEvent::QuestionTime(c) => Audit::QuestionTime {
+                index: c.index,
+                question_id: c.question_id,
+                time: c.time,
             },
             SessionEvent::RunFinished(r) => Audit::RunFinished {
                 run_id: r.summary.run_id,

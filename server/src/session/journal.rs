@@ -195,6 +195,17 @@ impl Session {
         }
     }
 
+    /// A templated session's way through its template (with its current question).
+    pub(super) async fn store_progress(
+        &self,
+        progress: &crate::templates::Progress,
+    ) -> Result<(), StoreError> {
+        self.ctx
+            .store
+            .set_session_template(&self.id, progress)
+            .await
+    }
+
     /// A run as it starts.
     pub(super) async fn store_run(&self, record: &RunRecord) {
         if let Err(err) = self.ctx.store.insert_run(record).await {
@@ -257,6 +268,15 @@ impl Context {
             self.audit.record(*id, audit.kind(), audit.data());
         }
         Ok(true)
+    }
+
+    /// A new templated session's way through its template (before anyone can hear of it).
+    pub(super) async fn store_new_progress(
+        &self,
+        id: &SessionId,
+        progress: &crate::templates::Progress,
+    ) -> Result<(), StoreError> {
+        self.store.set_session_template(id, progress).await
     }
 
     /// A stored session that cannot come back (its environment is gone) ends as `error`.

@@ -90,12 +90,12 @@ impl SessionRegistry {
             tests: {
                 // The newest test runs only: history stays bounded however many there were
                 // (`GET /sessions/{id}/tests` pages through them all).
-                let (_, total) = self.shared.ctx.store.test_reports(id, 0, 0).await?;
+                let (_, total) = self.shared.ctx.store.test_reports(id, None, 0, 0).await?;
                 let offset = total.saturating_sub(HISTORY_TESTS);
                 self.shared
                     .ctx
                     .store
-                    .test_reports(id, HISTORY_TESTS, offset)
+                    .test_reports(id, None, HISTORY_TESTS, offset)
                     .await?
                     .0
             },

@@ -21,7 +21,8 @@
 //!   and removed), and `container::watch` (deaths, engine outages).
 //! - `slot`: the one run, test run or switch a session does at a time, and its `executing`.
 //! - `run`: a run: the request checked, sent to the runner, output streamed.
-//!   `testing` runs a question's cases; `switch` changes the session's language.
+//!   `testing` runs a question's cases; `switch` changes the session's language;
+//!   `template` moves between a template's questions, each keeping its code, and their clock.
 //! - `collab`: document and file updates, cursors, notes; `presence`: joins, leaves, focus.
 //! - `scorecards`: interviewers' scorecards, saved and submitted, live or after the end.
 //! - `events`: [`SessionEvent`]; `audit`: its typed audit form; `fanout`: one bounded queue
@@ -58,6 +59,7 @@ mod run;
 mod scorecards;
 mod slot;
 mod switch;
+mod template;
 mod testing;
 
 use std::collections::BTreeMap;
@@ -116,6 +118,8 @@ pub enum SessionError {
     NoRun,
     #[error("this session has no question")]
     NoQuestion,
+    #[error("this session has no template")]
+    NoTemplate,
     #[error(transparent)]
     Files(#[from] files::FilesError),
     #[error("{0}")]
@@ -171,6 +175,10 @@ struct State {
     environment: Arc<Environment>,
     /// The documents of the languages it switched away from, by environment name.
     documents: BTreeMap<String, String>,
+    /// Its way through its template, when it was created from one (`template`).
+    template: Option<crate::templates::Progress>,
+    /// The current question's clock as last told: question, its start, and where it was.
+    question_told: Option<(usize, DateTime<Utc>, crate::templates::QuestionTime)>,
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes
@@ -323,6 +331,7 @@ impl Session {
                 .collect(),
             run,
             warning,
+            template: state.template.as_ref().map(|p| p.outline()),
             events,
         }
     }
@@ -372,6 +381,8 @@ pub struct Subscription {
     pub run: Option<CatchUp>,
     /// The `expiry` warning for the session's coming end, if one was sent.
     pub warning: Option<Arc<SessionEvent>>,
+    /// Its way through its template, if it has one (each role sees its view of it).
+    pub template: Option<crate::templates::Progress>,
     /// The other files: name, text, version.
     pub files: Vec<(WorkspacePath, String, u64)>,
     pub events: EventReceiver,

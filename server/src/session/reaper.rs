@@ -21,6 +21,7 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
         sessions.forget_idle_quotas();
         let now = Utc::now();
         sessions.warn_expiring(now);
+        sessions.tell_question_times(now);
         // Deciding is pure; ending awaits Docker, so no map guard is held meanwhile.
         for session in sessions.expired(now) {
             if let Err(err) = sessions.end(&session, EndReason::Expired).await {

@@ -169,6 +169,17 @@ impl SessionRegistry {
             .question(&session.id)
             .await?
             .ok_or(SessionError::NoQuestion)?;
+        self.start_tests_of(session, question, None, by)
+    }
+
+    /// Starts a test run of `question` against `code` (`None`: the document now).
+    pub(super) fn start_tests_of(
+        &self,
+        session: &Arc<Session>,
+        question: Question,
+        code: Option<String>,
+        by: Role,
+    ) -> Result<TestsHandle, SessionError> {
         if question.cases.is_empty() {
             return Err(SessionError::InvalidArgument(
                 "the session's question has no test cases".into(),
@@ -176,13 +187,15 @@ impl SessionRegistry {
         }
         self.shared.ctx.engine_up()?;
         self.shared.quotas.check_run(session.id)?;
-        testing::start(&self.shared.containers, session, question, by)
+        testing::start(&self.shared.containers, session, question, code, by)
     }
 
-    /// A page of a session's test reports, oldest first, and how many there are in all.
+    /// A page of a session's test reports (of `question` only, when given), oldest first,
+    /// and how many there are in all.
     pub async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), SessionError> {
@@ -200,7 +213,7 @@ impl SessionRegistry {
             .shared
             .ctx
             .store
-            .test_reports(id, limit, offset)
+            .test_reports(id, question, limit, offset)
             .await?)
     }
 

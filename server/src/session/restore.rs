@@ -79,6 +79,7 @@ impl SessionRegistry {
     ) -> Result<std::sync::Arc<super::Session>, SessionError> {
         let store = &self.shared.ctx.store;
         let last = store.last_run(&record.id).await?;
+        let template = store.session_template(&record.id).await?;
         let updates = store
             .updates(&record.id)
             .await?
@@ -90,7 +91,7 @@ impl SessionRegistry {
             })
             .collect();
         let has_container = adopted.is_some();
-        let session = self.insert(record, updates, adopted, None, last);
+        let session = self.insert(record, updates, adopted, None, last, template);
         if has_container {
             session.persist_state(Status::Ready, None).await;
         } else {

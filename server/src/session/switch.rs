@@ -83,7 +83,7 @@ impl SessionRegistry {
 
     /// Replaces the whole document with `text` by one update of the server's; answers the
     /// text it replaced. Retried when a participant's edit landed first.
-    async fn replace_document(
+    pub(super) async fn replace_document(
         &self,
         session: &Arc<Session>,
         text: &str,

@@ -42,11 +42,13 @@ impl TestsHandle {
     }
 }
 
-/// Takes the run slot for a test run of `question` and starts it in the background.
+/// Takes the run slot for a test run of `question` against `code` (`None`: the document as
+/// it is now) and starts it in the background.
 pub(super) fn start(
     c: &Containers,
     session: &Arc<Session>,
     question: Question,
+    code: Option<String>,
     by: Role,
 ) -> Result<TestsHandle, SessionError> {
     let tests_id = Uuid::new_v4();
@@ -63,7 +65,7 @@ pub(super) fn start(
         if let Some(status) = taken.status {
             session.publish_locked(SessionEvent::Status(status));
         }
-        (taken, state.doc.doc().to_string())
+        (taken, code.unwrap_or_else(|| state.doc.doc().to_string()))
     };
     let slot = SlotGuard::new(session.clone(), taken);
     let (done_tx, done_rx) = watch::channel(None);

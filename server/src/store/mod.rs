@@ -25,6 +25,7 @@ use crate::auth::Role;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
+use crate::templates::{Progress, Template};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,11 +267,12 @@ pub trait Store: Send + Sync {
         report: &TestReport,
         keep_full: usize,
     ) -> Result<(), StoreError>;
-    /// A page of a session's test runs, oldest first (`offset` from the oldest), and how
-    /// many it has in all.
+    /// A page of a session's test runs (of `question` only, when given), oldest first
+    /// (`offset` from the oldest), and how many there are in all.
     async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError>;
@@ -299,6 +301,22 @@ pub trait Store: Send + Sync {
     async fn put_scorecard(&self, id: &SessionId, card: &Scorecard) -> Result<bool, StoreError>;
     /// A session's scorecards, oldest first.
     async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError>;
+    async fn insert_template(
+        &self,
+        template: &Template,
+        created_by: &str,
+    ) -> Result<(), StoreError>;
+    async fn get_template(&self, id: &Uuid) -> Result<Option<Template>, StoreError>;
+    /// Newest first; only those `created_by` made when given (open mode).
+    async fn list_templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError>;
+    /// A templated session's way through its template, and its current question
+    /// (`session_question`) with it, in one write.
+    async fn set_session_template(
+        &self,
+        id: &SessionId,
+        progress: &Progress,
+    ) -> Result<(), StoreError>;
+    async fn session_template(&self, id: &SessionId) -> Result<Option<Progress>, StoreError>;
 }
 
 #[cfg(test)]

@@ -114,6 +114,10 @@ async fn respond(
             me.may(Role::may_run)?;
             sessions.start_tests(session, me.role).await?;
         }
+        ClientMessage::SetQuestion { index } => {
+            me.may(Role::may_set_question)?;
+            sessions.set_question(session, index, me.role).await?;
+        }
         ClientMessage::Extend => {
             me.may(Role::may_extend)?;
             sessions.extend(session).await?;

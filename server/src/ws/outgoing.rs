@@ -41,6 +41,10 @@ pub enum ServerMessage {
         scorecards: Option<ScorecardsView>,
         /// The run in progress, with its output and input so far (after the client's `after`).
         run: Option<Box<WelcomeRun>>,
+        /// The session's way through its template, when it has one: every question for
+        /// interviewers, those reached so far for others; the current question's clock.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template: Option<Box<crate::templates::ProgressView>>,
     },
     Status {
         status: &'static str,
@@ -101,6 +105,15 @@ pub enum ServerMessage {
         environment: EnvironmentInfo,
         by: Role,
     },
+    /// The session moved to another question of its template (or its question restarted):
+    /// the navigator and the clock follow, the question is read again
+    /// (`GET /sessions/{id}/question`); the document changes by an `updates`.
+    QuestionChanged {
+        template: Box<crate::templates::ProgressView>,
+        by: Role,
+    },
+    /// The current question's clock reached its warning, or its end.
+    QuestionTime(events::QuestionClock),
 }
 
 /// One of the workspace's other files as `welcome` shows it: its text and the version its
@@ -181,6 +194,9 @@ impl From<&SessionEvent> for ServerMessage {
                 by: *by,
             },
             SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
+            SessionEvent::QuestionTime(c) => Self::QuestionTime(c.clone()),
+            // Without a role, the least: what a candidate may see.
+            SessionEvent::QuestionChanged { .. } => Self::for_role(event, Role::Candidate),
             // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
         }
@@ -192,6 +208,11 @@ impl ServerMessage {
     pub fn for_role(event: &SessionEvent, role: Role) -> Self {
         match event {
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(role)),
+            // Candidates and observers see only the questions reached so far.
+            SessionEvent::QuestionChanged { progress, by, .. } => Self::QuestionChanged {
+                template: Box::new(progress.view(role, chrono::Utc::now())),
+                by: *by,
+            },
             other => Self::from(other),
         }
     }

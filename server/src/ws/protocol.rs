@@ -88,6 +88,10 @@ pub enum ClientMessage {
         author: String,
         scorecard: ScorecardInput,
     },
+    /// Moves the session to question `index` of its template (interviewers).
+    SetQuestion {
+        index: usize,
+    },
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -135,6 +139,7 @@ struct Envelope<'a> {
 
 const KNOWN_TYPES: &[&str] = &[
     "auth",
+    "set_question",
     "run",
     "stdin",
     "stdin_eof",

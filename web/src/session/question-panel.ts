@@ -34,6 +34,8 @@ export interface QuestionHost {
   send(msg: ClientMessage): boolean;
   /** The question is known: whether the session has one. */
   loaded(present: boolean): void;
+  /** Shown above the question (a template's navigator). */
+  readonly top?: HTMLElement;
 }
 
 export class QuestionPanel implements Part {
@@ -85,6 +87,27 @@ export class QuestionPanel implements Part {
       // no earlier results then
     }
     return true;
+  }
+
+  /** The session moved to another question of its template: read it, and its last report. */
+  async reload(): Promise<void> {
+    const { sessionId, token } = this.host;
+    try {
+      this.question = await api.question(sessionId, token);
+    } catch (err) {
+      console.warn("livecode: the question did not load:", err);
+      return;
+    }
+    this.results.replaceChildren();
+    this.summary.textContent = "";
+    delete this.summary.dataset.state;
+    this.build(this.question);
+    try {
+      const last = (await api.tests(sessionId, token, this.question.question_id)).tests.at(-1);
+      if (last && this.results.childElementCount === 0) this.showReport(last);
+    } catch {
+      // no earlier results then
+    }
   }
 
   /** The server refused what this page asked for: a Run tests that did not start is over. */
@@ -151,6 +174,7 @@ export class QuestionPanel implements Part {
         : null;
     this.element.replaceChildren(
       el("div", { class: "panel-head" }, el("span", {}, "Question"), this.runTestsButton),
+      ...(this.host.top ? [this.host.top] : []),
       el(
         "div",
         { class: "question-body" },

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_outbox.sql"),
+    include_str!("migrations/0003_templates.sql"),
     include_str!("migrations/0005_scorecards.sql"),
     include_str!("migrations/0006_erasure.sql"),
 ];

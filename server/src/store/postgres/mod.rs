@@ -39,6 +39,7 @@ mod rows;
 mod runs;
 mod scorecards;
 mod sessions;
+mod templates;
 mod updates;
 
 use super::{
@@ -47,6 +48,7 @@ use super::{
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
+use crate::templates::{Progress, Template};
 
 /// How long a write waits for a row another transaction holds, as SQLite's busy timeout.
 const LOCK_TIMEOUT: &str = "5s";
@@ -370,10 +372,34 @@ impl Store for PgStore {
     async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
-        questions::reports(&self.client().await?, id, limit, offset).await
+        questions::reports(&self.client().await?, id, question, limit, offset).await
+    }
+
+    async fn insert_template(&self, t: &Template, created_by: &str) -> Result<(), StoreError> {
+        templates::insert(&self.client().await?, t, created_by).await
+    }
+
+    async fn get_template(&self, id: &Uuid) -> Result<Option<Template>, StoreError> {
+        templates::get(&self.client().await?, id).await
+    }
+
+    async fn list_templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError> {
+        templates::list(&self.client().await?, page).await
+    }
+
+    async fn set_session_template(&self, id: &SessionId, p: &Progress) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
+        templates::set_progress(&w, id, p).await?;
+        w.commit().await
+    }
+
+    async fn session_template(&self, id: &SessionId) -> Result<Option<Progress>, StoreError> {
+        templates::progress(&self.client().await?, id).await
     }
 
     async fn erase_session(

@@ -109,24 +109,31 @@ pub async fn insert_report(
     Ok(())
 }
 
-/// A page of a session's reports, oldest first, and how many it has.
+/// A page of a session's reports (of `question` only, when given), oldest first, and how
+/// many there are.
 pub async fn reports(
     db: &impl Db,
     id: &SessionId,
+    question: Option<Uuid>,
     limit: usize,
     offset: usize,
 ) -> Result<(Vec<TestReport>, usize), StoreError> {
     let (limit, offset) = (limit as i64, offset as i64);
-    let (session, page): (Params, Params) = (&[&id.0], &[&id.0, &limit, &offset]);
+    let question = question.map(|q| q.to_string());
+    let (session, page): (Params, Params) =
+        (&[&id.0, &question], &[&id.0, &question, &limit, &offset]);
     let (total, rows) = tokio::try_join!(
         query_one(
             db,
-            "SELECT count(*) AS total FROM test_runs WHERE session_id = $1",
+            "SELECT count(*) AS total FROM test_runs WHERE session_id = $1
+             AND ($2::text IS NULL OR body->>'question_id' = $2)",
             session,
         ),
         query(
             db,
-            "SELECT body FROM test_runs WHERE session_id = $1 ORDER BY seq LIMIT $2 OFFSET $3",
+            "SELECT body FROM test_runs WHERE session_id = $1
+             AND ($2::text IS NULL OR body->>'question_id' = $2)
+             ORDER BY seq LIMIT $3 OFFSET $4",
             page,
         ),
     )?;

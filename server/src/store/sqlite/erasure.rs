@@ -28,6 +28,8 @@ const ERASE: &[&str] = &[
     "DELETE FROM events WHERE session_id = ?1",
     // Interviewers' scorecards of the candidate (the rubric is the operator's, and stays).
     "DELETE FROM scorecards WHERE session_id = ?1",
+    // The code each question of a template left (where the session was in it stays).
+    "UPDATE session_templates SET body = json_remove(body, '$.codes') WHERE session_id = ?1",
 ];
 
 /// The statuses of an ended session (as `sessions::LIVE` lists the others).

@@ -25,12 +25,14 @@ mod rows;
 mod runs;
 mod scorecards;
 mod sessions;
+mod templates;
 mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
+use crate::templates::{Progress, Template};
 
 /// Migrations in order; `PRAGMA user_version` counts how many a database has had.
 const MIGRATIONS: &[&str] = &[
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_7.sql"),
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
+    include_str!("migration_10.sql"),
     include_str!("migration_12.sql"),
     include_str!("migration_13.sql"),
 ];
@@ -322,11 +325,12 @@ impl Store for SqliteStore {
     async fn test_reports(
         &self,
         id: &SessionId,
+        question: Option<Uuid>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<TestReport>, usize), StoreError> {
         let id = *id;
-        self.with(move |conn| questions::reports(conn, &id, limit, offset))
+        self.with(move |conn| questions::reports(conn, &id, question, limit, offset))
             .await
     }
 
@@ -368,6 +372,33 @@ impl Store for SqliteStore {
     async fn scorecards(&self, id: &SessionId) -> Result<Vec<Scorecard>, StoreError> {
         let id = *id;
         self.with(move |conn| scorecards::list(conn, &id)).await
+    }
+
+    async fn insert_template(&self, t: &Template, created_by: &str) -> Result<(), StoreError> {
+        let (t, by) = (t.clone(), created_by.to_string());
+        self.with(move |conn| templates::insert(conn, &t, &by))
+            .await
+    }
+
+    async fn get_template(&self, id: &Uuid) -> Result<Option<Template>, StoreError> {
+        let id = *id;
+        self.with(move |conn| templates::get(conn, &id)).await
+    }
+
+    async fn list_templates(&self, page: &ListPage) -> Result<Vec<Template>, StoreError> {
+        let page = page.clone();
+        self.with(move |conn| templates::list(conn, &page)).await
+    }
+
+    async fn set_session_template(&self, id: &SessionId, p: &Progress) -> Result<(), StoreError> {
+        let (id, p) = (*id, p.clone());
+        self.with(move |conn| templates::set_progress(conn, &id, &p))
+            .await
+    }
+
+    async fn session_template(&self, id: &SessionId) -> Result<Option<Progress>, StoreError> {
+        let id = *id;
+        self.with(move |conn| templates::progress(conn, &id)).await
     }
 }
 

@@ -117,22 +117,28 @@ pub fn insert_report(
     Ok(())
 }
 
-/// A page of a session's reports, oldest first, and how many it has.
+/// A page of a session's reports (of `question` only, when given), oldest first, and how
+/// many there are.
 pub fn reports(
     conn: &Connection,
     id: &SessionId,
+    question: Option<Uuid>,
     limit: usize,
     offset: usize,
 ) -> Result<(Vec<TestReport>, usize), StoreError> {
+    let question = question.map(|q| q.to_string());
     let total: i64 = conn.query_row(
-        "SELECT count(*) FROM test_runs WHERE session_id = ?1",
-        [id],
+        "SELECT count(*) FROM test_runs WHERE session_id = ?1
+         AND (?2 IS NULL OR json_extract(body, '$.question_id') = ?2)",
+        params![id, question],
         |row| row.get(0),
     )?;
     let mut stmt = conn.prepare(
-        "SELECT body FROM test_runs WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
+        "SELECT body FROM test_runs WHERE session_id = ?1
+         AND (?2 IS NULL OR json_extract(body, '$.question_id') = ?2)
+         ORDER BY seq LIMIT ?3 OFFSET ?4",
     )?;
-    let mut rows = stmt.query(params![id, limit as i64, offset as i64])?;
+    let mut rows = stmt.query(params![id, question, limit as i64, offset as i64])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let body: String = row.get(0)?;

@@ -4,8 +4,12 @@ use chrono::Duration;
 
 use super::{now, report, session, started_run, update, Place};
 use crate::model::{EndReason, RunResult, RunStatus, RunSummary, SessionId, Status};
+use std::collections::BTreeMap;
+
+use super::templates::template;
 use crate::scorecards::{AuthorId, Scorecard};
 use crate::store::{EventRecord, SessionRecord, Store};
+use crate::templates::Progress;
 
 fn event(session_id: SessionId, kind: &str) -> EventRecord {
     EventRecord {
@@ -178,6 +182,17 @@ async fn fill(store: &dyn Store, s: &SessionRecord) {
     )
     .expect("a draft");
     assert!(store.put_scorecard(&s.id, &card).await.expect("scorecard"));
+    let mut progress = Progress::new(
+        &template(&[uuid::Uuid::new_v4()]),
+        vec!["Sum".into()],
+        now(),
+    );
+    let code = BTreeMap::from([("python".to_string(), "secret = 1".to_string())]);
+    progress.codes.insert(progress.steps[0].question_id, code);
+    store
+        .set_session_template(&s.id, &progress)
+        .await
+        .expect("progress");
 }
 
 /// `s` erased by `erased`: its tombstone's fields kept, its content gone.
@@ -224,10 +239,18 @@ async fn assert_tombstone(store: &dyn Store, s: &SessionRecord, erased: &EventRe
         .await
         .expect("scorecards")
         .is_empty());
+    let progress = store.session_template(&s.id).await.expect("progress");
+    assert!(
+        progress.is_some_and(|p| p.codes.is_empty()),
+        "each question's code goes, where the session was stays"
+    );
     assert!(store.runs(&s.id).await.expect("runs").is_empty());
     assert_eq!(store.last_run(&s.id).await.expect("last"), None);
     assert_eq!(
-        store.test_reports(&s.id, 10, 0).await.expect("reports"),
+        store
+            .test_reports(&s.id, None, 10, 0)
+            .await
+            .expect("reports"),
         (vec![], 0)
     );
     assert_eq!(

@@ -184,18 +184,18 @@ pub async fn old_test_reports_keep_their_summary_and_pages_count_from_the_oldest
     for r in &reports {
         store.insert_test_report(&a, r, 2).await.expect("report");
     }
-    let (page, total) = store.test_reports(&a, 2, 0).await.expect("page");
+    let (page, total) = store.test_reports(&a, None, 2, 0).await.expect("page");
     assert_eq!(total, 3);
     assert_eq!(
         page,
         vec![reports[0].clone().summary(), reports[1].clone()],
         "the oldest keeps its summary only"
     );
-    let (page, total) = store.test_reports(&a, 2, 2).await.expect("last page");
+    let (page, total) = store.test_reports(&a, None, 2, 2).await.expect("last page");
     assert_eq!((page, total), (vec![reports[2].clone()], 3));
     let other = SessionId(uuid::Uuid::new_v4());
     assert_eq!(
-        store.test_reports(&other, 2, 0).await.expect("none"),
+        store.test_reports(&other, None, 2, 0).await.expect("none"),
         (vec![], 0)
     );
 }

@@ -71,10 +71,12 @@ mod cluster;
 mod erasure;
 mod kept;
 mod scorecards;
+mod templates;
 pub use cluster::*;
 pub use erasure::*;
 pub use kept::*;
 pub use scorecards::*;
+pub use templates::*;
 
 on_both_stores!(
     sessions_and_runs_survive_reopening,
@@ -89,6 +91,8 @@ on_both_stores!(
     an_ended_session_is_erased_once_to_its_tombstone,
     the_sweep_finds_ended_sessions_past_the_cutoff_oldest_first,
     scorecards_are_one_per_author_and_a_submitted_one_stays,
+    templates_and_a_sessions_way_through_one_read_back,
+    test_reports_are_listed_per_question,
 );
 
 /// Now, as a store keeps it (to the microsecond).

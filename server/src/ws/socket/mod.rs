@@ -372,6 +372,9 @@ async fn welcome<S: Sink<Message> + Unpin>(
         notes: me.role.keeps_notes().then(|| session.notes()),
         scorecards,
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
+        template: start
+            .template
+            .map(|p| Box::new(p.view(me.role, chrono::Utc::now()))),
     };
     sink.send(text(welcome)).await.ok()?;
     if let Some(warning) = start.warning {
