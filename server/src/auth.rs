@@ -104,6 +104,27 @@ impl Role {
     pub fn sees_container(self) -> bool {
         self == Role::Interviewer
     }
+
+    /// Sees and prepares a session before its Start (the lobby): its code, files, question,
+    /// runs and cursors. Others hear only that it waits, until it starts.
+    pub fn sees_lobby(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Starts an interview that waits in its lobby, and hides or shows its clock.
+    pub fn may_start(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Sees the interview's clock when the interviewer hid it (from the candidate).
+    pub fn sees_hidden_clock(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Hands a take-home in (its candidate; the API key too).
+    pub fn may_submit(self) -> bool {
+        self != Role::Observer
+    }
 }
 
 /// What a credential grants on one session.
@@ -191,7 +212,7 @@ mod tests {
     #[test]
     fn the_policy_table() {
         type May = fn(Role) -> bool;
-        let capabilities: [(&str, May); 12] = [
+        let capabilities: [(&str, May); 16] = [
             ("edit", Role::may_edit),
             ("run", Role::may_run),
             ("extend", Role::may_extend),
@@ -204,6 +225,10 @@ mod tests {
             ("told", Role::focus_is_told),
             ("hidden", Role::sees_hidden_cases),
             ("container", Role::sees_container),
+            ("lobby", Role::sees_lobby),
+            ("start", Role::may_start),
+            ("clock", Role::sees_hidden_clock),
+            ("submit", Role::may_submit),
         ];
         let credentials = [
             ("api key", Access::Operator),
@@ -225,11 +250,11 @@ mod tests {
         }
         // "switch": with `sessions.language_switch = "everyone"`; "switch(i)": "interviewers".
         let expect = [
-            "            edit run extend switch switch(i) end notes history focus told hidden container",
-            "api key        x   x      x      x         x   x     x       x     x    x      x         x",
-            "interviewer    x   x      x      x         x   x     x       x     x    x      x         x",
-            "candidate      x   x      x      x         .   .     .       .     .    x      .         .",
-            "observer       .   .      .      .         .   .     .       .     .    .      .         .",
+            "            edit run extend switch switch(i) end notes history focus told hidden container lobby start clock submit",
+            "api key        x   x      x      x         x   x     x       x     x    x      x         x     x     x     x      x",
+            "interviewer    x   x      x      x         x   x     x       x     x    x      x         x     x     x     x      x",
+            "candidate      x   x      x      x         .   .     .       .     .    x      .         .     .     .     .      x",
+            "observer       .   .      .      .         .   .     .       .     .    .      .         .     .     .     .      .",
         ];
         assert_eq!(table, expect, "\n{}", table.join("\n"));
     }

@@ -10,6 +10,8 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_outbox.sql"),
+    // 0003 is the templates strand's (issue 23); until it merges, 0004 runs as the third.
+    include_str!("migrations/0004_clock.sql"),
 ];
 
 /// The advisory lock replicas migrate under: "livecode" in ASCII.

@@ -32,6 +32,7 @@ use uuid::Uuid;
 mod db;
 mod events;
 mod fence;
+mod interviews;
 mod migrate;
 mod questions;
 mod rows;
@@ -42,6 +43,7 @@ mod updates;
 use super::{
     EventRecord, Leases, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord,
 };
+use crate::interview::Interview;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 
@@ -348,6 +350,17 @@ impl Store for PgStore {
 
     async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError> {
         questions::of_session(&self.client().await?, id).await
+    }
+
+    async fn set_interview(&self, id: &SessionId, interview: &Interview) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
+        interviews::put(&w, id, interview).await?;
+        w.commit().await
+    }
+
+    async fn interview(&self, id: &SessionId) -> Result<Option<Interview>, StoreError> {
+        interviews::get(&self.client().await?, id).await
     }
 
     async fn insert_test_report(

@@ -146,6 +146,12 @@ async fn every_write(
             store.set_session_question(&id, &Uuid::new_v4()).await,
         ),
         ("report", store.insert_test_report(&id, &report, 20).await),
+        (
+            "interview",
+            store
+                .set_interview(&id, &crate::interview::Interview::lobby())
+                .await,
+        ),
     ]
 }
 

@@ -68,8 +68,10 @@ macro_rules! on_both_stores {
 }
 
 mod cluster;
+mod interviews;
 mod kept;
 pub use cluster::*;
+pub use interviews::*;
 pub use kept::*;
 
 on_both_stores!(
@@ -82,6 +84,7 @@ on_both_stores!(
     events_and_questions_read_back_in_order,
     undelivered_events_are_the_outbox_until_marked,
     a_callers_live_and_recent_sessions_are_counted,
+    an_interview_reads_back_as_it_was_last_written,
 );
 
 /// Now, as a store keeps it (to the microsecond).
