@@ -62,6 +62,27 @@ impl Stage {
     }
 }
 
+/// Who handed a take-home in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmittedBy {
+    Candidate,
+    /// An interviewer's token or the API key.
+    Interviewer,
+    /// The server, at the time limit.
+    Limit,
+}
+
+impl SubmittedBy {
+    /// A submission by a participant of `role` (the API key acts as an interviewer).
+    pub fn of(role: Role) -> Self {
+        match role {
+            Role::Candidate => SubmittedBy::Candidate,
+            _ => SubmittedBy::Interviewer,
+        }
+    }
+}
+
 /// A session's interview, as kept (the `interviews` table) and held live.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Interview {

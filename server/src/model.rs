@@ -236,6 +236,7 @@ pub struct SessionSnapshot {
     pub expires_at: DateTime<Utc>,
     pub last_execution: Option<RunSummary>,
     pub participants: Vec<Participant>,
+    pub interview: crate::interview::Interview,
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `review` (history, events, notes), `questions`, `environments`, `health`:
+//! - `sessions`, `review` (history, events, notes), `interview` (start, clock, submit),
+//!   `questions`, `environments`, `health`:
 //!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
@@ -15,6 +16,7 @@ mod environments;
 pub mod error;
 pub mod extract;
 mod health;
+mod interview;
 pub mod metrics;
 pub mod openapi;
 mod questions;
@@ -37,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(environments::router())
         .merge(sessions::router())
         .merge(review::router())
+        .merge(interview::router())
         .merge(questions::router())
         .merge(openapi::router())
 }

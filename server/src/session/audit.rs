@@ -4,8 +4,11 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+
 use super::{EndReason, Participant, RunStatus};
 use crate::auth::Role;
+use crate::interview::{Mode, SubmittedBy};
 use crate::questions::Verdict;
 
 /// An event's audit form: what the trail keeps (`GET /sessions/{id}/events`) and the webhook
@@ -55,6 +58,32 @@ pub enum Audit {
     Ended {
         reason: EndReason,
     },
+    /// The interview's clock started: Start, or a take-home's first open.
+    Started {
+        mode: Mode,
+        by: Role,
+        started_at: Option<DateTime<Utc>>,
+    },
+    /// The clock was hidden from the candidate, or shown again.
+    Clock {
+        hidden: bool,
+    },
+    /// A take-home was handed in, and its tests ran once more (their reports are stored).
+    Submitted {
+        by: SubmittedBy,
+        started_at: Option<DateTime<Utc>>,
+        submitted_at: Option<DateTime<Utc>>,
+        tests: Vec<SubmittedTests>,
+    },
+}
+
+/// One question's test run at a submission, as the trail keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmittedTests {
+    pub tests_id: Uuid,
+    pub question_id: Uuid,
+    pub passed: usize,
+    pub total: usize,
 }
 
 /// A participant, as the trail names them.
@@ -95,6 +124,9 @@ impl Audit {
             Audit::RunFinished { .. } => "run.finished",
             Audit::TestsFinished { .. } => "tests.finished",
             Audit::Ended { .. } => "session.ended",
+            Audit::Started { .. } => "session.started",
+            Audit::Clock { .. } => "session.clock",
+            Audit::Submitted { .. } => "session.submitted",
         }
     }
 

@@ -17,6 +17,7 @@ use super::registry::SessionRegistry;
 use super::{RunSummary, Session, SessionError, SessionId, State, Status, BY_KEY};
 use crate::auth;
 use crate::collab::{normalize_newlines, Authority, Update};
+use crate::interview::Interview;
 use crate::sandbox::{RunnerConn, SandboxId};
 use crate::store::SessionRecord;
 
@@ -42,6 +43,10 @@ pub struct NewSession {
     /// The question the interview is about: its starter code (when `code` is absent) and
     /// its test cases.
     pub question: Option<Uuid>,
+    /// Waits in a lobby until the interviewer's Start (default: starts at once).
+    pub lobby: Option<bool>,
+    /// A take-home: the candidate alone, on a clock from their first open.
+    pub take_home: Option<super::TakeHome>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
 }
@@ -67,6 +72,7 @@ impl SessionRegistry {
         }
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
+        let (interview, deadline) = super::interview::requested(&req, &ctx.config)?;
         let _gate = self.shared.create_gate.lock().await;
         let mine = self.sessions_of(&req.created_by).await?;
         self.shared
@@ -79,7 +85,10 @@ impl SessionRegistry {
             auth::hash_token(&candidate_token),
             auth::hash_token(&interviewer_token),
         );
-        let record = new_record(&req, prepared, warm.as_ref().map(|w| &w.container), hashes);
+        let mut record = new_record(&req, prepared, warm.as_ref().map(|w| &w.container), hashes);
+        if let Some(deadline) = deadline {
+            record.expires_at = deadline;
+        }
         let created = Audit::Created {
             environment: record.environment.clone(),
             label: record.label.clone(),
@@ -94,7 +103,9 @@ impl SessionRegistry {
             // The store writes the lease with the session, in one transaction.
             cluster.claim_new(record.id);
         }
-        let stored = ctx.store_new_session(&record, req.question, created).await;
+        let stored = ctx
+            .store_new_session(&record, &interview, req.question, created)
+            .await;
         if let Some(cluster) = &ctx.cluster {
             match &stored {
                 Ok(()) => cluster.confirm(&record.id),
@@ -109,14 +120,14 @@ impl SessionRegistry {
         }
         let session = match warm {
             Some(warm) => self.insert(
-                record,
+                (record, interview),
                 Vec::new(),
                 Some(warm.container),
                 Some(warm.runner),
                 None,
             ),
             None => {
-                let session = self.insert(record, Vec::new(), None, None, None);
+                let session = self.insert((record, interview), Vec::new(), None, None, None);
                 containers.spawn_ensure(session.clone());
                 session
             }
@@ -234,7 +245,7 @@ impl SessionRegistry {
     /// `container` (then `ready`) or waiting for one (`creating`).
     pub(super) fn insert(
         &self,
-        record: SessionRecord,
+        (record, interview): (SessionRecord, Interview),
         updates: Vec<Update>,
         container: Option<SandboxId>,
         runner: Option<Arc<RunnerConn>>,
@@ -290,6 +301,8 @@ impl SessionRegistry {
                 warning: None,
                 environment,
                 documents: record.documents,
+                interview,
+                candidate_away_since: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             moved: Default::default(),

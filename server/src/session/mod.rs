@@ -42,6 +42,7 @@ pub mod events;
 mod expiry;
 mod fanout;
 pub mod files;
+mod interview;
 mod journal;
 mod lookup;
 mod pool;
@@ -53,6 +54,7 @@ mod restore;
 mod run;
 mod slot;
 mod switch;
+mod take_home;
 mod testing;
 
 use std::collections::BTreeMap;
@@ -71,6 +73,7 @@ pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use create::{CreatedSession, NewSession};
 pub use events::{ExpiryReason, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use fanout::{EventReceiver, Lagged};
+pub use interview::{check_open, held_in_lobby, visible_in_lobby, TakeHome};
 pub use lookup::History;
 pub use pool::PoolStatus;
 pub use presence::{ParticipantGuard, FOCUS_INTERVAL};
@@ -107,6 +110,17 @@ pub enum SessionError {
     NoRun,
     #[error("this session has no question")]
     NoQuestion,
+    /// Held in the lobby: the interviewer has not started the interview.
+    #[error("the interview has not started yet")]
+    NotStarted,
+    /// A take-home was handed in: read-only.
+    #[error("the take-home was submitted; the editor is read-only")]
+    Submitted,
+    #[error("this take-home's link has expired")]
+    LinkExpired,
+    /// The interview is not where the request needs it (already started, not a take-home…).
+    #[error("{0}")]
+    Interview(String),
     #[error(transparent)]
     Files(#[from] files::FilesError),
     #[error("{0}")]
@@ -160,6 +174,23 @@ struct State {
     environment: Arc<Environment>,
     /// The documents of the languages it switched away from, by environment name.
     documents: BTreeMap<String, String>,
+    /// Where the interview is (waiting, live, submitted) and its clock; stored.
+    interview: crate::interview::Interview,
+    /// Since when no candidate socket is connected (a take-home's container goes after
+    /// `take_home.release_after_seconds` of it); the reaper keeps it.
+    candidate_away_since: Option<DateTime<Utc>>,
+}
+
+impl State {
+    /// When the session ends if nothing more happens: idle past the TTL (once the interview
+    /// started, live interviews only), or at its deadline.
+    fn ends_at(&self, idle_ttl: chrono::Duration) -> DateTime<Utc> {
+        if self.interview.idle_ttl_applies() {
+            expiry(self.last_activity_at, idle_ttl, self.deadline)
+        } else {
+            self.deadline
+        }
+    }
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes
@@ -261,9 +292,10 @@ impl Session {
             container_id: state.container.as_ref().map(|c| c.0.clone()),
             created_at: self.created_at,
             last_activity_at: state.last_activity_at,
-            expires_at: expiry(state.last_activity_at, idle_ttl, state.deadline),
+            expires_at: state.ends_at(idle_ttl),
             last_execution: state.last_execution.clone(),
             participants: state.participants.values().cloned().collect(),
+            interview: state.interview.clone(),
         }
     }
 
@@ -311,6 +343,7 @@ impl Session {
                 .collect(),
             run,
             warning,
+            interview: state.interview.clone(),
             events,
         }
     }
@@ -362,6 +395,9 @@ pub struct Subscription {
     pub warning: Option<Arc<SessionEvent>>,
     /// The other files: name, text, version.
     pub files: Vec<(WorkspacePath, String, u64)>,
+    /// The interview as it was at the snapshot (a socket held in its lobby gets none of the
+    /// above, and a fresh start once it starts).
+    pub interview: crate::interview::Interview,
     pub events: EventReceiver,
 }
 

@@ -1,5 +1,6 @@
 //! Ends sessions idle past `idle_ttl` or older than their lifetime, and warns their sockets
-//! ahead of the end.
+//! ahead of the end; submits take-homes at their limit and releases their containers while
+//! their candidates are away (`take_home`).
 
 use std::time::Duration;
 
@@ -27,5 +28,6 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
                 tracing::warn!(session = %session.id, %err, "could not end expired session");
             }
         }
+        sessions.take_homes(now).await;
     }
 }

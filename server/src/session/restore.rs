@@ -90,7 +90,8 @@ impl SessionRegistry {
             })
             .collect();
         let has_container = adopted.is_some();
-        let session = self.insert(record, updates, adopted, None, last);
+        let interview = self.stored_interview(&record).await?;
+        let session = self.insert((record, interview), updates, adopted, None, last);
         if has_container {
             session.persist_state(Status::Ready, None).await;
         } else {

@@ -9,8 +9,11 @@ use super::protocol::{ClientMessage, ClientUpdate, ParseError};
 use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
+use crate::interview::SubmittedBy;
 use crate::session::files::parse_files;
-use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
+use crate::session::{
+    visible_in_lobby, visible_to, EditError, EndReason, RunRequest, Session, SessionEvent,
+};
 use crate::state::AppState;
 
 /// Who is on the other end of a socket.
@@ -18,11 +21,17 @@ use crate::state::AppState;
 pub struct Client {
     pub role: Role,
     pub participant: u64,
+    /// Held in the session's lobby: it hears only that the session waits
+    /// ([`visible_in_lobby`]) and may send nothing but pings, until the Start.
+    pub lobby: bool,
 }
 
 impl Client {
     /// Notes only for interviewers; one's own cursor is not echoed.
     pub fn sees(&self, event: &SessionEvent) -> bool {
+        if self.lobby && !visible_in_lobby(event) {
+            return false;
+        }
         match event {
             SessionEvent::Cursor(c) => c.participant != self.participant,
             other => visible_to(other, self.role),
@@ -64,6 +73,9 @@ async fn respond(
     message: ClientMessage,
 ) -> Result<Option<ServerMessage>, ApiError> {
     let sessions = &state.sessions;
+    if me.lobby && !matches!(message, ClientMessage::Ping | ClientMessage::Focus { .. }) {
+        return Err(ApiError::NotStarted);
+    }
     match message {
         // A page that pings is a participant who is there: that is activity.
         ClientMessage::Ping => {
@@ -116,6 +128,18 @@ async fn respond(
         ClientMessage::Extend => {
             me.may(Role::may_extend)?;
             sessions.extend(session).await?;
+        }
+        ClientMessage::Start => {
+            me.may(Role::may_start)?;
+            sessions.start(session, me.role).await?;
+        }
+        ClientMessage::Clock { hidden } => {
+            me.may(Role::may_start)?;
+            sessions.set_clock_hidden(session, hidden).await?;
+        }
+        ClientMessage::Submit => {
+            me.may(Role::may_submit)?;
+            sessions.submit(session, SubmittedBy::of(me.role)).await?;
         }
     }
     Ok(None)
@@ -177,6 +201,7 @@ async fn update(
     updates: Vec<ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
     me.may(Role::may_edit)?;
+    session.check_open(me.role)?;
     let updates = updates
         .into_iter()
         .map(|u| (u.client_id, u.changes))

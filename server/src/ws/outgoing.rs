@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::api::views::{RunFinished, SessionView};
 use crate::auth::Role;
 use crate::collab::Update;
+use crate::interview::InterviewView;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
 
 pub use crate::session::events::EnvironmentInfo;
@@ -36,6 +37,19 @@ pub enum ServerMessage {
         notes: Option<String>,
         /// The run in progress, with its output and input so far (after the client's `after`).
         run: Option<Box<WelcomeRun>>,
+    },
+    /// What a socket held in a lobby gets instead of `welcome`: the session waits for the
+    /// interviewer's Start (then a `welcome` follows); nothing of its code or question.
+    Lobby {
+        session: Box<SessionView>,
+        role: Role,
+        participants: Vec<Participant>,
+        /// This socket's participant id.
+        participant: u64,
+    },
+    /// The interview changed: started, its clock hidden or shown, a take-home submitted.
+    Interview {
+        interview: InterviewView,
     },
     Status {
         status: &'static str,
@@ -170,6 +184,10 @@ impl From<&SessionEvent> for ServerMessage {
             },
             SessionEvent::TestResult(r) => Self::TestResult((**r).clone()),
             // Without a role, the least: what a candidate may see.
+            SessionEvent::Interview(i) => Self::Interview {
+                interview: i.interview.view(Role::Candidate),
+            },
+            // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
         }
     }
@@ -180,6 +198,9 @@ impl ServerMessage {
     pub fn for_role(event: &SessionEvent, role: Role) -> Self {
         match event {
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(role)),
+            SessionEvent::Interview(i) => Self::Interview {
+                interview: i.interview.view(role),
+            },
             other => Self::from(other),
         }
     }

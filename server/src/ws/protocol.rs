@@ -75,6 +75,14 @@ pub enum ClientMessage {
     SwitchEnvironment {
         environment: String,
     },
+    /// Starts an interview waiting in its lobby (interviewers).
+    Start,
+    /// Hides the interview's clock from the candidate, or shows it again (interviewers).
+    Clock {
+        hidden: bool,
+    },
+    /// Hands a take-home in: read-only from then on; its tests run once more.
+    Submit,
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -136,6 +144,9 @@ const KNOWN_TYPES: &[&str] = &[
     "run_tests",
     "focus",
     "switch_environment",
+    "start",
+    "clock",
+    "submit",
 ];
 
 /// Why a client message was refused.
