@@ -57,9 +57,9 @@ struct CreateBody {
     /// `live` (the default) or `take_home`: the candidate alone, on a clock from their first
     /// open, submitted at `time_limit_minutes` or at their Submit.
     mode: Option<crate::interview::Mode>,
-    /// A take-home's time from the candidate's first open, 1 to
-    /// `take_home.max_time_limit_minutes`.
-    time_limit_minutes: Option<u64>,
+    /// A take-home's time from the candidate's first open, in minutes (fractions allowed),
+    /// at most `take_home.max_time_limit_minutes`.
+    time_limit_minutes: Option<f64>,
     /// A take-home's link works until then (in the future, at most `take_home.max_link_days`
     /// ahead).
     expires_at: Option<DateTime<Utc>>,

@@ -24,7 +24,8 @@ use crate::interview::{Interview, Mode, Stage};
 /// A take-home as `POST /sessions` asks for it.
 #[derive(Debug, Clone, Copy)]
 pub struct TakeHome {
-    pub time_limit_minutes: u64,
+    /// Minutes, fractions allowed (a second at least).
+    pub time_limit_minutes: f64,
     pub expires_at: chrono::DateTime<Utc>,
 }
 
@@ -48,11 +49,10 @@ pub(super) fn requested(
         return invalid("a take-home's end is its expires_at, not ttl_seconds");
     }
     let limits = &config.take_home;
-    if take_home.time_limit_minutes == 0
-        || take_home.time_limit_minutes > limits.max_time_limit_minutes
-    {
+    let minutes = take_home.time_limit_minutes;
+    if !(minutes.is_finite() && minutes > 0.0 && minutes <= limits.max_time_limit_minutes as f64) {
         return Err(SessionError::InvalidArgument(format!(
-            "time_limit_minutes must be 1 to {} (take_home.max_time_limit_minutes)",
+            "time_limit_minutes must be above 0 and at most {} (take_home.max_time_limit_minutes)",
             limits.max_time_limit_minutes
         )));
     }
@@ -66,7 +66,7 @@ pub(super) fn requested(
             limits.max_link_days
         )));
     }
-    let seconds = take_home.time_limit_minutes * 60;
+    let seconds = ((minutes * 60.0).round() as u64).max(1);
     let deadline = take_home.expires_at + chrono::Duration::seconds(seconds as i64);
     Ok((
         Interview::take_home(seconds, take_home.expires_at),
