@@ -15,6 +15,7 @@ import { SessionClock } from "./session/clock";
 import { ConnectionPill } from "./session/connection-pill";
 import { EmbedCommands } from "./session/embed-commands";
 import { FocusReport } from "./session/focus-report";
+import { InterviewPanel } from "./session/interview";
 import { EndButton, SessionTitle, ThemeSwitch } from "./session/header";
 import { NotesPanel } from "./session/notes";
 import type { Part } from "./session/part";
@@ -54,6 +55,7 @@ class SessionPage {
   private readonly runs: RunPanel;
   private readonly people: ParticipantList;
   private readonly clock: SessionClock;
+  private readonly interview: InterviewPanel;
   private readonly notes: NotesPanel;
   private readonly replay: ReplayPane;
   private readonly endButton: EndButton;
@@ -65,6 +67,8 @@ class SessionPage {
   private welcomed: Welcome | null = null;
   private role: Role | null = null;
   private ended = false;
+  /** A take-home was submitted: read-only, no runs. */
+  private submitted = false;
   /** Replay is open: Run, Stop, stdin and the tests are off (they act on the live session). */
   private replaying = false;
   /** The question (or that there is none) is known: an embed is not ready before. */
@@ -114,6 +118,16 @@ class SessionPage {
       extend: () => send({ type: "extend" }),
       canExtend: () => this.canWrite(),
     });
+    this.interview = new InterviewPanel({
+      root: this.root,
+      banner: this.banner,
+      send,
+      submitted: () => {
+        this.submitted = true;
+        this.workspace.freeze();
+        this.refresh();
+      },
+    });
     this.notes = new NotesPanel(send);
     this.replay = new ReplayPane(sessionId, token, this.workspace.editor.element, theme, (open) => {
       this.replaying = open;
@@ -130,6 +144,7 @@ class SessionPage {
       this.workspace,
       this.people,
       this.clock,
+      this.interview,
       this.notes,
       this.title,
       this.endButton,
@@ -200,10 +215,11 @@ class SessionPage {
         void this.run();
       }
     });
-    const { runs, notes, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
+    const { runs, notes, replay, title, banner, people, clock, endButton, theme, settings, question, interview } = this;
     const { editor, files } = this.workspace;
     layout(this.root, this.options.embed, {
       ...{ runs, notes, editor, replay, title, banner, people, clock, endButton, theme, settings, question, files },
+      interview,
       connection: this.pill.element,
       candidateLink: candidateLinkBar(this.sessionId),
     });
@@ -264,7 +280,7 @@ class SessionPage {
   }
 
   private canWrite(): boolean {
-    return !this.ended && (this.role === "candidate" || this.role === "interviewer");
+    return !this.ended && !this.submitted && (this.role === "candidate" || this.role === "interviewer");
   }
 
   private async run(): Promise<void> {
