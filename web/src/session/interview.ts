@@ -22,14 +22,18 @@ export class InterviewPanel implements Part {
   /** In the top bar: the clock, and the interviewer's or candidate's one action. */
   readonly element = el("span", { class: "interview", id: "interview" });
   private readonly clock = el("span", { class: "interview-clock", id: "interview-clock" });
-  private readonly startButton = el("button", { id: "start-interview", class: "primary", hidden: "" }, "Start");
-  private readonly clockToggle = el("button", { id: "clock-toggle", hidden: "" }, "Hide clock");
-  private readonly submitButton = el("button", { id: "submit-take-home", class: "primary", hidden: "" }, "Submit");
+  private readonly startButton = el("button", { id: "start-interview", class: "btn primary", hidden: "" }, "Start");
+  private readonly clockToggle = el("button", { id: "clock-toggle", class: "btn", hidden: "" }, "Hide clock");
+  private readonly submitButton = el("button", { id: "submit-take-home", class: "btn primary", hidden: "" }, "Submit");
   private readonly lobby = el(
     "div",
     { class: "lobby-screen", id: "lobby-screen", hidden: "" },
     el("h1", {}, "The interview will start soon"),
-    el("p", {}, "Your interviewer is getting things ready. This page opens the interview by itself when they start it."),
+    el(
+      "p",
+      {},
+      "Your interviewer is getting things ready. This page opens the interview by itself when they start it.",
+    ),
   );
   private interview: InterviewView | null = null;
   private myRole: Role | null = null;
