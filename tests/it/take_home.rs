@@ -291,3 +291,64 @@ async fn take_homes_are_checked_when_made() {
     )
     .await;
 }
+
+/// The clock is the store's: a server killed with a take-home running and a started lobby
+/// comes back with the same starts and the hidden clock, and submits the take-home at its
+/// limit by itself, with nobody connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_and_the_limit_survive_a_restart() {
+    let home = ServerHome::new();
+    let env = [("LIVECODE_SESSIONS__REAP_INTERVAL_SECONDS", "0.2")];
+    let mut first = home.spawn_with(&env, None).await;
+    let body = json!({
+        "environment": "python", "mode": "take_home", "time_limit_minutes": 0.1,
+        "expires_at": Utc::now() + chrono::Duration::hours(1),
+    });
+    let take_home = Session::from(first.api().create_session(body).await);
+    let (cand, welcome) = first.connect(&take_home.id, &take_home.candidate, "").await;
+    let opened = welcome["session"]["interview"]["started_at"].clone();
+    drop(cand);
+    let lobby = Session::from(
+        first
+            .api()
+            .create_session(json!({"environment": "python", "lobby": true}))
+            .await,
+    );
+    let mut intv = first.ws(&lobby.id, &lobby.interviewer).await;
+    send(&mut intv, json!({"type": "start"})).await;
+    let started = next_of_type(&mut intv, "interview").await["interview"]["started_at"].clone();
+    send(&mut intv, json!({"type": "clock", "hidden": true})).await;
+    next_of_type(&mut intv, "interview").await;
+    first.kill();
+    drop(intv);
+
+    let second = home.spawn_with(&env, None).await;
+    let seen = second
+        .api()
+        .get_session(&lobby.id, &lobby.interviewer)
+        .await;
+    assert_eq!(seen["interview"]["started_at"], started, "{seen}");
+    assert_eq!(seen["interview"]["clock_hidden"], true, "{seen}");
+    let seen = second.api().get_session(&lobby.id, &lobby.candidate).await;
+    assert!(seen["interview"]["started_at"].is_null(), "{seen}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let submitted = loop {
+        let seen = second
+            .api()
+            .get_session(&take_home.id, &take_home.interviewer)
+            .await;
+        if seen["interview"]["stage"] == "submitted" {
+            break seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not submitted after the restart: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(submitted["interview"]["started_at"], opened, "{submitted}");
+    assert!(
+        time(&submitted["interview"]["submitted_at"])
+            >= time(&opened) + chrono::Duration::seconds(6)
+    );
+}
