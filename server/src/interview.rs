@@ -99,6 +99,13 @@ pub struct Interview {
     pub clock_hidden: bool,
 }
 
+/// Now, as the stores keep times (to the microsecond): the clock reads the same before and
+/// after a restart.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 impl Interview {
     /// An interview without a lobby: it started when the session was made.
     pub fn started(at: DateTime<Utc>) -> Self {
@@ -118,7 +125,7 @@ impl Interview {
         Self {
             stage: Stage::Waiting,
             started_at: None,
-            ..Self::started(Utc::now())
+            ..Self::started(now())
         }
     }
 

@@ -39,7 +39,7 @@ pub(super) fn requested(
     let Some(take_home) = req.take_home else {
         return Ok(match req.lobby {
             Some(true) => (Interview::lobby(), None),
-            _ => (Interview::started(Utc::now()), None),
+            _ => (Interview::started(crate::interview::now()), None),
         });
     };
     if req.lobby == Some(true) {
@@ -163,7 +163,7 @@ impl SessionRegistry {
     /// The coordinator's hook for the templates strand: the current question's clock restarts
     /// here too.
     pub async fn start(&self, session: &Arc<Session>, by: Role) -> Result<Interview, SessionError> {
-        let now = Utc::now();
+        let now = crate::interview::now();
         let interview = session
             .change_interview(
                 |i| match (i.mode, i.stage) {
@@ -206,7 +206,7 @@ impl SessionRegistry {
             return Ok(());
         }
         if interview.stage == Stage::Waiting {
-            let now = Utc::now();
+            let now = crate::interview::now();
             if interview.link_expires_at.is_some_and(|at| at <= now) {
                 return Err(SessionError::LinkExpired);
             }

@@ -31,7 +31,7 @@ impl SessionRegistry {
         session: &Arc<Session>,
         by: SubmittedBy,
     ) -> Result<Interview, SessionError> {
-        let now = Utc::now();
+        let now = crate::interview::now();
         session
             .change_interview(
                 |i| match (i.mode, i.stage) {
