@@ -130,29 +130,35 @@ impl Session {
         interview
     }
 
-    /// Changes and stores the interview; `check` refuses on the interview as it is.
+    /// Changes the interview: stored first, then told, so that nobody hears of a start or a
+    /// submission a restart or a takeover would not find. `check` refuses on the interview as
+    /// it is. Changes take the session's `edits` turn: one at a time, and a socket's welcome
+    /// (`subscribe_told`, in a cluster) sees none half done.
     pub(super) async fn change_interview(
         &self,
         check: impl FnOnce(&Interview) -> Result<(), SessionError>,
         change: Change,
         apply: impl FnOnce(&mut Interview),
     ) -> Result<Interview, SessionError> {
-        let interview = {
-            let mut state = self.state();
+        let _turn = self.edits.lock().await;
+        let next = {
+            let state = self.state();
             if state.status().is_ended() {
                 return Err(SessionError::Ended);
             }
             check(&state.interview)?;
-            let started = matches!(change, Change::Started { .. });
-            if started {
-                // The idle TTL counts from the start.
-                state.last_activity_at = Utc::now();
-                state.warning = None;
-            }
-            self.change_interview_locked(&mut state, change, apply)
+            let mut next = state.interview.clone();
+            apply(&mut next);
+            next
         };
-        self.store_interview(&interview).await?;
-        Ok(interview)
+        self.store_interview(&next).await?;
+        let mut state = self.state();
+        if matches!(change, Change::Started { .. }) {
+            // The idle TTL counts from the start.
+            state.last_activity_at = Utc::now();
+            state.warning = None;
+        }
+        Ok(self.change_interview_locked(&mut state, change, |i| *i = next))
     }
 }
 
