@@ -37,6 +37,7 @@ const LEGEND: [Moment["kind"], string][] = [
   ["tests", "tests"],
   ["paste", "large paste"],
   ["switch", "language switch"],
+  ["interview", "started / submitted"],
   ["join", "joined / left"],
   ["focus", "tab lost focus"],
 ];
@@ -51,12 +52,13 @@ const LANES: Record<Moment["kind"], number> = {
   leave: 2,
   focus: 2,
   end: 2,
+  interview: 2,
 };
 
 /** A moment the timeline marks. */
 interface Moment {
   readonly at: number;
-  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "end";
+  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "end" | "interview";
   readonly label: string;
   readonly className: string;
   readonly run?: HistoryRun;
@@ -392,6 +394,10 @@ function eventMoment(e: HistoryEvent): Moment | null {
       return e.data?.focused === false ? { at, kind: "focus", label: `${who}'s tab lost focus`, className: "" } : null;
     case "session.environment":
       return { at, kind: "switch", label: `Switched to ${e.data?.to} by ${e.data?.by}`, className: "" };
+    case "session.started":
+      return { at, kind: "interview", label: `The interview started (${e.data?.by})`, className: "" };
+    case "session.submitted":
+      return { at, kind: "interview", label: `Submitted (by ${e.data?.by})`, className: "" };
     case "session.ended":
       return { at, kind: "end", label: "The session ended", className: "" };
     default:

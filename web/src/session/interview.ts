@@ -19,8 +19,10 @@ export interface InterviewHost {
 }
 
 export class InterviewPanel implements Part {
-  /** In the top bar: the clock, and the interviewer's or candidate's one action. */
+  /** In the top bar's status: the clock (and the interviewer's toggle); it gives way first. */
   readonly element = el("span", { class: "interview", id: "interview" });
+  /** Beside Run: Start (the interviewer's, in a lobby) or Submit (a take-home's candidate). */
+  readonly actions = el("span", { class: "interview-actions" });
   private readonly clock = el("span", { class: "interview-clock", id: "interview-clock" });
   private readonly startButton = el("button", { id: "start-interview", class: "btn primary", hidden: "" }, "Start");
   private readonly clockToggle = el("button", { id: "clock-toggle", class: "btn", hidden: "" }, "Hide clock");
@@ -41,7 +43,8 @@ export class InterviewPanel implements Part {
   private live = false;
 
   constructor(private readonly host: InterviewHost) {
-    this.element.append(this.clock, this.startButton, this.clockToggle, this.submitButton);
+    this.element.append(this.clock, this.clockToggle);
+    this.actions.append(this.startButton, this.submitButton);
     host.root.append(this.lobby);
     this.startButton.addEventListener("click", () => this.host.send({ type: "start" }));
     this.clockToggle.addEventListener("click", () => {
@@ -102,7 +105,10 @@ export class InterviewPanel implements Part {
     this.host.root.dataset.interview = i?.stage ?? "";
     this.startButton.hidden = !(interviewer && i?.stage === "waiting" && i.mode === "live") || this.ended;
     this.clockToggle.hidden = !(interviewer && i?.mode === "live") || this.ended;
-    this.clockToggle.textContent = i?.clock_hidden ? "Show clock to candidate" : "Hide clock from candidate";
+    this.clockToggle.textContent = i?.clock_hidden ? "Show clock" : "Hide clock";
+    this.clockToggle.title = i?.clock_hidden
+      ? "The candidate does not see the clock; show it to them"
+      : "Hide the clock from the candidate";
     this.startButton.toggleAttribute("disabled", !this.live);
     this.clockToggle.toggleAttribute("disabled", !this.live);
     const canSubmit = i?.mode === "take_home" && i.stage === "live" && this.myRole === "candidate" && !this.ended;
