@@ -127,7 +127,7 @@ export class InterviewPanel implements Part {
     const i = this.interview;
     if (!i || i.stage === "waiting") {
       this.clock.hidden = false;
-      this.clock.textContent = i?.mode === "take_home" ? "not opened yet" : "waiting to start";
+      this.clock.textContent = i?.mode === "take_home" ? "not opened" : "waiting";
       return;
     }
     // Hidden from this page's role: the server sent no start.

@@ -1,0 +1,1 @@
+/* empty css              */import{b as o}from"./common-BcsW0qrJ.js";import{s as a}from"./session-page-CrpgLZnN.js";import"./codemirror-B5Iw37yg.js";a(o("app"),{embed:!0});window.addEventListener("hashchange",()=>location.reload());

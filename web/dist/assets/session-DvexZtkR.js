@@ -1,1 +1,0 @@
-/* empty css              */import{b as a}from"./common-BcsW0qrJ.js";import{s as o}from"./session-page-Cw1clWlt.js";import"./codemirror-B5Iw37yg.js";o(a("app"),{embed:!1});window.addEventListener("hashchange",()=>location.reload());
