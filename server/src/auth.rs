@@ -107,9 +107,10 @@ impl Role {
         self == Role::Interviewer
     }
 
-    /// Moves the session to another question of its template (`set_question`).
-    pub fn may_set_question(self) -> bool {
-        self == Role::Interviewer
+    /// Moves the session to another question of its template (`set_question`): interviewers;
+    /// in a take-home (`take_home`), its candidate too, who works through it alone.
+    pub fn may_set_question(self, take_home: bool) -> bool {
+        self == Role::Interviewer || (take_home && self == Role::Candidate)
     }
 
     /// Sees the template's questions not reached yet (titles in the navigator, their texts).
@@ -120,6 +121,27 @@ impl Role {
     /// Sees which container serves the session (the operator's business).
     pub fn sees_container(self) -> bool {
         self == Role::Interviewer
+    }
+
+    /// Sees and prepares a session before its Start (the lobby): its code, files, question,
+    /// runs and cursors. Others hear only that it waits, until it starts.
+    pub fn sees_lobby(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Starts an interview that waits in its lobby, and hides or shows its clock.
+    pub fn may_start(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Sees the interview's clock when the interviewer hid it (from the candidate).
+    pub fn sees_hidden_clock(self) -> bool {
+        self == Role::Interviewer
+    }
+
+    /// Hands a take-home in (its candidate; the API key too).
+    pub fn may_submit(self) -> bool {
+        self != Role::Observer
     }
 }
 
@@ -214,7 +236,7 @@ mod tests {
     #[test]
     fn the_policy_table() {
         type May = fn(Role) -> bool;
-        let capabilities: [(&str, May); 13] = [
+        let capabilities: [(&str, May); 17] = [
             ("edit", Role::may_edit),
             ("run", Role::may_run),
             ("extend", Role::may_extend),
@@ -228,6 +250,10 @@ mod tests {
             ("told", Role::focus_is_told),
             ("hidden", Role::sees_hidden_cases),
             ("container", Role::sees_container),
+            ("lobby", Role::sees_lobby),
+            ("start", Role::may_start),
+            ("clock", Role::sees_hidden_clock),
+            ("submit", Role::may_submit),
         ];
         let credentials = [
             ("api key", Access::Operator),
@@ -249,11 +275,11 @@ mod tests {
         }
         // "switch": with `sessions.language_switch = "everyone"`; "switch(i)": "interviewers".
         let expect = [
-            "            edit run extend switch switch(i) end notes cards history focus told hidden container",
-            "api key        x   x      x      x         x   x     x     x       x     x    x      x         x",
-            "interviewer    x   x      x      x         x   x     x     x       x     x    x      x         x",
-            "candidate      x   x      x      x         .   .     .     .       .     .    x      .         .",
-            "observer       .   .      .      .         .   .     .     .       .     .    .      .         .",
+            "            edit run extend switch switch(i) end notes cards history focus told hidden container lobby start clock submit",
+            "api key        x   x      x      x         x   x     x     x       x     x    x      x         x     x     x     x      x",
+            "interviewer    x   x      x      x         x   x     x     x       x     x    x      x         x     x     x     x      x",
+            "candidate      x   x      x      x         .   .     .     .       .     .    x      .         .     .     .     .      x",
+            "observer       .   .      .      .         .   .     .     .       .     .    .      .         .     .     .     .      .",
         ];
         assert_eq!(table, expect, "\n{}", table.join("\n"));
     }

@@ -4,7 +4,8 @@
 //! In layers, each importing only from its own layer or those below (`tests/structure.rs`
 //! checks that no imports go round in a circle):
 //! - the floor: `model` (the shared vocabulary: ids, statuses, run summaries and results,
-//!   participants, end reasons), `auth` (tokens, roles and the one role policy), `config`,
+//!   participants, end reasons), `interview` (where an interview is: waiting, live,
+//!   submitted; its clock), `auth` (tokens, roles and the one role policy), `config`,
 //!   `metrics` (the recorder), `collab` (the document authority; no I/O);
 //! - engines: `store` (SQLite, or PostgreSQL for replicas), `questions`, `templates`
 //!   (interviews of several questions), `webhooks` (the audit trail and its delivery),
@@ -29,6 +30,7 @@ pub mod collab;
 pub mod config;
 pub mod environments;
 pub mod forward;
+pub mod interview;
 pub mod metrics;
 pub mod model;
 pub mod questions;

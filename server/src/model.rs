@@ -238,6 +238,7 @@ pub struct SessionSnapshot {
     pub participants: Vec<Participant>,
     /// When the session's content was erased: it is a tombstone.
     pub erased_at: Option<DateTime<Utc>>,
+    pub interview: crate::interview::Interview,
 }
 
 #[cfg(test)]

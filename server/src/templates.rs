@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::scorecards::Rubric;
 
 /// Bounds on a template: every question's code is kept per language while a session lives.
 pub const MAX_QUESTIONS: usize = 20;
@@ -30,6 +31,14 @@ pub struct NewTemplate {
     pub name: String,
     /// In the order the interview takes them; 1 to [`MAX_QUESTIONS`].
     pub questions: Vec<TemplateQuestion>,
+    /// Sessions made from it wait in a lobby until Start, unless `POST /sessions` says
+    /// otherwise (a take-home never does). Default false.
+    #[serde(default)]
+    pub lobby: bool,
+    /// What interviewers' scorecards rate in its sessions, unless `POST /sessions` gives one;
+    /// none: the standard rubric.
+    #[serde(default)]
+    pub rubric: Option<Rubric>,
 }
 
 /// One question of a template.
@@ -49,6 +58,10 @@ pub struct Template {
     pub template_id: Uuid,
     pub name: String,
     pub questions: Vec<TemplateQuestion>,
+    #[serde(default)]
+    pub lobby: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rubric: Option<Rubric>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -81,10 +94,15 @@ impl NewTemplate {
                 ));
             }
         }
+        if let Some(rubric) = &self.rubric {
+            rubric.validate().map_err(|e| format!("rubric: {e}"))?;
+        }
         Ok(Template {
             template_id: Uuid::new_v4(),
             name,
             questions: self.questions,
+            lobby: self.lobby,
+            rubric: self.rubric,
             created_at: Utc::now(),
         })
     }
@@ -311,6 +329,8 @@ mod tests {
         let template = Template {
             template_id: Uuid::nil(),
             name: "Loop".into(),
+            lobby: false,
+            rubric: None,
             questions: minutes
                 .iter()
                 .map(|&minutes| TemplateQuestion {

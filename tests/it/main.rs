@@ -22,6 +22,11 @@
 //! - `auth`: credentials, roles (and who sees a session's container), and every error code of
 //!   REST and the socket.
 //! - `reaper`: idle sessions end and lose their container.
+//! - `lobby`: a lobby's candidate hears nothing (frame by frame) until Start; the clock is
+//!   stored and can be hidden from the candidate.
+//! - `take_home`: a take-home's clock starts at the first open, submits at its limit with
+//!   nobody connected, refuses edits after; its container goes while the candidate is away
+//!   and comes back with the code.
 //! - `fuzz`: thousands of random and malformed socket frames; the server stays up.
 //! - Attacks on the server itself:
 //!   - `floods`: no-op edits, pings, stdin, output to observers that never read, cursors,
@@ -73,6 +78,7 @@ mod floods;
 mod fuzz;
 mod gvisor;
 mod limits;
+mod lobby;
 mod openapi;
 mod operations;
 mod oversize;
@@ -86,6 +92,7 @@ mod scorecards;
 mod sessions;
 mod support;
 mod switch;
+mod take_home;
 mod templates;
 mod webhooks;
 mod workspace;

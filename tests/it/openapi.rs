@@ -77,6 +77,24 @@ async fn every_documented_route_answers_as_documented() {
         .api()
         .wait_status(&session.id, &session.interviewer, "ready")
         .await;
+    // Start needs a lobby to start, Submit a take-home its candidate opened.
+    let lobby = Session::from(
+        server
+            .api()
+            .create_session_as(Some(KEY), json!({"environment": "python", "lobby": true}))
+            .await,
+    );
+    let take_home = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "mode": "take_home", "time_limit_minutes": 30,
+                    "expires_at": chrono::Utc::now() + chrono::Duration::hours(1)}),
+            )
+            .await,
+    );
+    let _opened = server.ws(&take_home.id, &take_home.candidate).await;
     // A real asset, named in a page the server serves.
     let base = format!("http://{}", server.addr);
     let landing = server
@@ -134,6 +152,11 @@ async fn every_documented_route_answers_as_documented() {
 
     let mut answered = BTreeMap::new();
     for (path, method, op) in &operations {
+        let session = match path.as_str() {
+            p if p.ends_with("/start") => &lobby,
+            p if p.ends_with("/submit") => &take_home,
+            _ => &session,
+        };
         let url = format!(
             "{}{}",
             match path.ends_with("/drain") {
@@ -167,6 +190,7 @@ async fn every_documented_route_answers_as_documented() {
                 }),
                 "put" => server.http.put(&url).json(&match path.as_str() {
                     p if p.contains("/scorecards/") => json!({"comment": "documented"}),
+                    p if p.ends_with("/clock") => json!({"hidden": true}),
                     _ => json!({"text": "documented"}),
                 }),
                 other => panic!("no request for method {other}"),
@@ -363,6 +387,9 @@ const CLIENT_TYPES: &[&str] = &[
     "save_scorecard",
     "submit_scorecard",
     "set_question",
+    "start",
+    "clock",
+    "submit",
 ];
 
 const SERVER_TYPES: &[&str] = &[
@@ -389,6 +416,8 @@ const SERVER_TYPES: &[&str] = &[
     "scorecard",
     "question_changed",
     "question_time",
+    "lobby",
+    "interview",
 ];
 
 /// A whole scorecard of the standard rubric.
@@ -565,12 +594,47 @@ async fn every_socket_message_matches_its_schema() {
     send(&mut interviewer, json!({"type": "end_session"})).await;
     let ended = next_of_type(&mut candidate, "session_ended").await;
     check(&ended, &mut seen);
-    for kind in kinds.into_iter().chain(["session_ended"]) {
+    lobby_messages_match(&server, &schemas, &mut seen).await;
+    for kind in kinds
+        .into_iter()
+        .chain(["session_ended", "lobby", "interview"])
+    {
         assert!(
             seen.contains(kind),
             "no '{kind}' message was seen: {seen:?}"
         );
     }
+}
+
+/// A lobby's messages both ways: `lobby` to the candidate, `clock` and `start` from the
+/// interviewer, `interview` to both; `submit` by its shape.
+async fn lobby_messages_match(server: &TestServer, schemas: &Value, seen: &mut BTreeSet<String>) {
+    let lobby = Session::from(
+        server
+            .api()
+            .create_session(json!({"environment": "python", "lobby": true}))
+            .await,
+    );
+    let url = server.ws_url(&lobby.id, &format!("?token={}", lobby.candidate));
+    let (mut candidate, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("upgrade");
+    let mut interviewer = server.ws(&lobby.id, &lobby.interviewer).await;
+    let mut check = |message: &Value| {
+        check_message(schemas, "server", message);
+        seen.insert(message["type"].as_str().unwrap_or("").to_string());
+    };
+    check(&next_of_type(&mut candidate, "lobby").await);
+    for message in [
+        json!({"type": "clock", "hidden": true}),
+        json!({"type": "start"}),
+    ] {
+        check_message(schemas, "client", &message);
+        send(&mut interviewer, message).await;
+        check(&next_of_type(&mut interviewer, "interview").await);
+    }
+    check(&next_of_type(&mut candidate, "welcome").await);
+    check_message(schemas, "client", &json!({"type": "submit"}));
 }
 
 /// The document states the bounds the server enforces, from the server's own config, and the

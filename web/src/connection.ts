@@ -1,7 +1,7 @@
 // The session socket: authenticates with the first message (the token never goes into a URL),
 // reconnects by itself with backoff, and notices a dead connection with application pings.
 
-import type { After, ClientMessage, ServerMessage, Welcome } from "./protocol";
+import type { After, ClientMessage, ServerMessage } from "./protocol";
 
 /** What the page shows about the socket. */
 export type ConnectionState =
@@ -111,7 +111,8 @@ export class Connection {
       } catch {
         return;
       }
-      if (msg.type === "welcome") this.welcome(msg);
+      // A lobby's socket is up too (it pings), though it gets its `welcome` only at Start.
+      if (msg.type === "welcome" || msg.type === "lobby") this.welcome();
       if (msg.type === "session_ended") this.ended = true;
       this.handlers.message(msg);
     };
@@ -121,7 +122,7 @@ export class Connection {
     };
   }
 
-  private welcome(_msg: Welcome): void {
+  private welcome(): void {
     this.welcomed = true;
     this.attempt = 0;
     this.handlers.state({ kind: "online" });

@@ -6,6 +6,7 @@
  */
 export type ClientMessage =
   | ClientAuthMessage
+  | ClientClockMessage
   | ClientCursorMessage
   | ClientEndSessionMessage
   | ClientExtendMessage
@@ -18,8 +19,10 @@ export type ClientMessage =
   | ClientRunTestsMessage
   | ClientSaveScorecardMessage
   | ClientSetQuestionMessage
+  | ClientStartMessage
   | ClientStdinMessage
   | ClientStdinEofMessage
+  | ClientSubmitMessage
   | ClientSubmitScorecardMessage
   | ClientSwitchEnvironmentMessage
   | ClientUpdateMessage;
@@ -37,6 +40,8 @@ export type ServerMessage =
   | ServerExpiryMessage
   | ServerFocusMessage
   | ServerInputMessage
+  | ServerInterviewMessage
+  | ServerLobbyMessage
   | ServerNotesMessage
   | ServerOutputMessage
   | ServerPongMessage
@@ -83,6 +88,26 @@ export type ServerFocusMessage = Focus & {
 export type ServerInputMessage = Input & {
   type: "input";
 };
+/**
+ * A live interview (everyone together), or a take-home (the candidate alone, on a clock).
+ */
+export type Mode = "live" | "take_home";
+/**
+ * Where the interview is.
+ */
+export type Stage = "waiting" | "live" | "submitted";
+/**
+ * How a run ended (the API's run `status`).
+ */
+export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
+/**
+ * A session's id.
+ */
+export type SessionId = string;
+/**
+ * Where a session is in its life (the API's session `status`).
+ */
+export type Status = "creating" | "ready" | "executing" | "stopping" | "stopped" | "expired" | "error";
 export type ServerOutputMessage = Output & {
   type: "output";
 };
@@ -107,10 +132,6 @@ export type ServerQuestionTimeMessage = QuestionClock & {
 export type ServerRunFinishedMessage = RunFinished & {
   type: "run_finished";
 };
-/**
- * How a run ended (the API's run `status`).
- */
-export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
 export type ServerRunStartedMessage = RunStarted & {
   type: "run_started";
 };
@@ -144,14 +165,6 @@ export type ServerTestsFinishedMessage = TestReportView & {
 export type ServerTestsStartedMessage = TestsStarted & {
   type: "tests_started";
 };
-/**
- * A session's id.
- */
-export type SessionId = string;
-/**
- * Where a session is in its life (the API's session `status`).
- */
-export type Status = "creating" | "ready" | "executing" | "stopping" | "stopped" | "expired" | "error";
 
 /**
  * The socket's messages, by direction.
@@ -175,6 +188,13 @@ export interface ClientAuthMessage {
 export interface After {
   run_id: string;
   seq: number;
+}
+/**
+ * Hides the interview's clock from the candidate, or shows it again (interviewers).
+ */
+export interface ClientClockMessage {
+  hidden: boolean;
+  type: "clock";
 }
 export interface ClientCursorMessage {
   anchor: number;
@@ -270,12 +290,24 @@ export interface ClientSetQuestionMessage {
   index: number;
   type: "set_question";
 }
+/**
+ * Starts an interview waiting in its lobby (interviewers).
+ */
+export interface ClientStartMessage {
+  type: "start";
+}
 export interface ClientStdinMessage {
   data: string;
   type: "stdin";
 }
 export interface ClientStdinEofMessage {
   type: "stdin_eof";
+}
+/**
+ * Hands a take-home in: read-only from then on; its tests run once more.
+ */
+export interface ClientSubmitMessage {
+  type: "submit";
 }
 /**
  * As `save_scorecard`, and submits it (final; every criterion rated, a recommendation).
@@ -401,6 +433,133 @@ export interface Input {
    */
   truncated: boolean;
 }
+/**
+ * The interview changed: started, its clock hidden or shown, a take-home submitted.
+ */
+export interface ServerInterviewMessage {
+  interview: InterviewView;
+  type: "interview";
+}
+/**
+ * An interview as REST and the socket show it to one role.
+ */
+export interface InterviewView {
+  /**
+   * The interviewer hid the clock from the candidate.
+   */
+  clock_hidden: boolean;
+  /**
+   * A take-home's link works until then.
+   */
+  link_expires_at?: string | null;
+  mode: Mode;
+  stage: Stage;
+  /**
+   * The clock's start (null while waiting, or when the clock is hidden from this role).
+   */
+  started_at?: string | null;
+  /**
+   * When a started take-home is submitted at the latest (null when the clock is hidden).
+   */
+  submit_at?: string | null;
+  submitted_at?: string | null;
+  /**
+   * A take-home's time, from its first open (null when the clock is hidden).
+   */
+  time_limit_seconds?: number | null;
+}
+/**
+ * What a socket held in a lobby gets instead of `welcome`: the session waits for the
+ * interviewer's Start (then a `welcome` follows); nothing of its code or question.
+ */
+export interface ServerLobbyMessage {
+  /**
+   * This socket's participant id.
+   */
+  participant: number;
+  participants: Participant[];
+  role: Role;
+  session: SessionView;
+  type: "lobby";
+}
+/**
+ * Someone connected to a session.
+ */
+export interface Participant {
+  /**
+   * Unique within the session while connected; ties cursors to names.
+   */
+  id: number;
+  name: string;
+  role: Role;
+}
+/**
+ * A session as GET shows it.
+ */
+export interface SessionView {
+  /**
+   * The session's container: interviewers and the API key only (null for others).
+   */
+  container_id?: string | null;
+  created_at: string;
+  environment: string;
+  /**
+   * Present once the session's content was erased: the view is then its tombstone (ids,
+   * times, statuses, the end's reason in the events feed; no label), and its content
+   * endpoints answer 410 `SESSION_ERASED`.
+   */
+  erased_at?: string | null;
+  expires_at: string;
+  interview: InterviewView1;
+  label?: string | null;
+  last_activity_at: string;
+  last_execution?: RunSummary | null;
+  participants: Participant[];
+  session_id: SessionId;
+  status: Status;
+}
+/**
+ * An interview as REST and the socket show it to one role.
+ */
+export interface InterviewView1 {
+  /**
+   * The interviewer hid the clock from the candidate.
+   */
+  clock_hidden: boolean;
+  /**
+   * A take-home's link works until then.
+   */
+  link_expires_at?: string | null;
+  mode: Mode;
+  stage: Stage;
+  /**
+   * The clock's start (null while waiting, or when the clock is hidden from this role).
+   */
+  started_at?: string | null;
+  /**
+   * When a started take-home is submitted at the latest (null when the clock is hidden).
+   */
+  submit_at?: string | null;
+  submitted_at?: string | null;
+  /**
+   * A take-home's time, from its first open (null when the clock is hidden).
+   */
+  time_limit_seconds?: number | null;
+}
+/**
+ * The last finished run, as GET shows it.
+ */
+export interface RunSummary {
+  build_cached: boolean;
+  build_ms?: number | null;
+  duration_ms: number;
+  exit_code?: number | null;
+  finished_at: string;
+  run_id: string;
+  started_at: string;
+  status: RunStatus;
+  truncated: boolean;
+}
 export interface ServerNotesMessage {
   text: string;
   type: "notes";
@@ -421,17 +580,6 @@ export interface ServerPongMessage {
 export interface ServerPresenceMessage {
   participants: Participant[];
   type: "presence";
-}
-/**
- * Someone connected to a session.
- */
-export interface Participant {
-  /**
-   * Unique within the session while connected; ties cursors to names.
-   */
-  id: number;
-  name: string;
-  role: Role;
 }
 /**
  * The session moved to another question of its template (or its question restarted):
@@ -750,42 +898,4 @@ export interface Criterion {
 export interface Scale {
   max: number;
   min: number;
-}
-/**
- * A session as GET shows it.
- */
-export interface SessionView {
-  /**
-   * The session's container: interviewers and the API key only (null for others).
-   */
-  container_id?: string | null;
-  created_at: string;
-  environment: string;
-  /**
-   * Present once the session's content was erased: the view is then its tombstone (ids,
-   * times, statuses, the end's reason in the events feed; no label), and its content
-   * endpoints answer 410 `SESSION_ERASED`.
-   */
-  erased_at?: string | null;
-  expires_at: string;
-  label?: string | null;
-  last_activity_at: string;
-  last_execution?: RunSummary | null;
-  participants: Participant[];
-  session_id: SessionId;
-  status: Status;
-}
-/**
- * The last finished run, as GET shows it.
- */
-export interface RunSummary {
-  build_cached: boolean;
-  build_ms?: number | null;
-  duration_ms: number;
-  exit_code?: number | null;
-  finished_at: string;
-  run_id: string;
-  started_at: string;
-  status: RunStatus;
-  truncated: boolean;
 }

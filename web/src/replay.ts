@@ -38,6 +38,7 @@ const LEGEND: [Moment["kind"], string][] = [
   ["paste", "large paste"],
   ["switch", "language switch"],
   ["question", "question moved"],
+  ["interview", "started / submitted"],
   ["join", "joined / left"],
   ["focus", "tab lost focus"],
 ];
@@ -53,12 +54,13 @@ const LANES: Record<Moment["kind"], number> = {
   leave: 2,
   focus: 2,
   end: 2,
+  interview: 2,
 };
 
 /** A moment the timeline marks. */
 interface Moment {
   readonly at: number;
-  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "question" | "end";
+  readonly kind: "run" | "tests" | "join" | "leave" | "focus" | "paste" | "switch" | "question" | "end" | "interview";
   readonly label: string;
   readonly className: string;
   readonly run?: HistoryRun;
@@ -402,6 +404,10 @@ function eventMoment(e: HistoryEvent): Moment | null {
       return e.data?.time === "times_up"
         ? { at, kind: "question", label: `Question ${Number(e.data?.index ?? 0) + 1}: time's up`, className: "" }
         : null;
+    case "session.started":
+      return { at, kind: "interview", label: `The interview started (${e.data?.by})`, className: "" };
+    case "session.submitted":
+      return { at, kind: "interview", label: `Submitted (by ${e.data?.by})`, className: "" };
     case "session.ended":
       return { at, kind: "end", label: "The session ended", className: "" };
     default:

@@ -16,6 +16,7 @@ import { SessionClock } from "./session/clock";
 import { ConnectionPill } from "./session/connection-pill";
 import { EmbedCommands } from "./session/embed-commands";
 import { FocusReport } from "./session/focus-report";
+import { InterviewPanel } from "./session/interview";
 import { EndButton, SessionTitle, ThemeSwitch } from "./session/header";
 import { NotesPanel } from "./session/notes";
 import { ScorecardPanel } from "./session/scorecard";
@@ -57,6 +58,7 @@ class SessionPage {
   private readonly runs: RunPanel;
   private readonly people: ParticipantList;
   private readonly clock: SessionClock;
+  private readonly interview: InterviewPanel;
   private readonly notes: NotesPanel;
   private readonly scorecard: ScorecardPanel;
   private readonly replay: ReplayPane;
@@ -69,6 +71,8 @@ class SessionPage {
   private welcomed: Welcome | null = null;
   private role: Role | null = null;
   private ended = false;
+  /** A take-home was submitted: read-only, no runs. */
+  private submitted = false;
   /** Replay is open: Run, Stop, stdin and the tests are off (they act on the live session). */
   private replaying = false;
   /** The question (or that there is none) is known: an embed is not ready before. */
@@ -128,6 +132,16 @@ class SessionPage {
       extend: () => send({ type: "extend" }),
       canExtend: () => this.canWrite(),
     });
+    this.interview = new InterviewPanel({
+      root: this.root,
+      banner: this.banner,
+      send,
+      submitted: () => {
+        this.submitted = true;
+        this.workspace.freeze();
+        this.refresh();
+      },
+    });
     this.notes = new NotesPanel(send);
     this.scorecard = new ScorecardPanel({ sessionId, token, name: () => this.name });
     this.replay = new ReplayPane(sessionId, token, this.workspace.editor.element, theme, (open) => {
@@ -146,6 +160,7 @@ class SessionPage {
       this.workspace,
       this.people,
       this.clock,
+      this.interview,
       this.notes,
       this.scorecard,
       this.title,
@@ -218,10 +233,12 @@ class SessionPage {
       }
     });
     const { runs, notes, scorecard, replay, title, banner, people, clock, endButton, theme, settings, question } = this;
+    const { interview } = this;
     const { editor, files } = this.workspace;
     layout(this.root, this.options.embed, {
       ...{ runs, notes, scorecard, editor, replay, title, banner, people, clock, endButton, theme, settings, question },
       files,
+      interview,
       connection: this.pill.element,
       candidateLink: candidateLinkBar(this.sessionId),
     });
@@ -282,7 +299,7 @@ class SessionPage {
   }
 
   private canWrite(): boolean {
-    return !this.ended && (this.role === "candidate" || this.role === "interviewer");
+    return !this.ended && !this.submitted && (this.role === "candidate" || this.role === "interviewer");
   }
 
   private async run(): Promise<void> {

@@ -9,6 +9,7 @@ import "./languages.test.mjs";
 import "./catchup.test.mjs";
 import "./editor.test.mjs";
 import "./questions.test.mjs";
+import "./interview.test.mjs";
 import "./replay.test.mjs";
 import "./switch.test.mjs";
 import "./templates.test.mjs";

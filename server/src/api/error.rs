@@ -72,6 +72,14 @@ pub enum ApiError {
     SessionErased,
     #[error("the session is at its maximum lifetime")]
     LifetimeReached,
+    #[error("the interview has not started yet")]
+    NotStarted,
+    #[error("the take-home was submitted; the editor is read-only")]
+    Submitted,
+    #[error("this take-home's link has expired")]
+    LinkExpired,
+    #[error("{0}")]
+    InterviewState(String),
     #[error("{0}")]
     Stdin(StdinError),
     #[error("{0}")]
@@ -129,6 +137,10 @@ impl ApiError {
             Self::SessionEnded => "SESSION_ENDED",
             Self::SessionErased => "SESSION_ERASED",
             Self::LifetimeReached => "LIFETIME_REACHED",
+            Self::NotStarted => "NOT_STARTED",
+            Self::Submitted => "SUBMITTED",
+            Self::LinkExpired => "LINK_EXPIRED",
+            Self::InterviewState(_) => "INTERVIEW_STATE",
             Self::Stdin(StdinError::NoRun) => "NO_RUN",
             Self::Stdin(_) => "STDIN_UNAVAILABLE",
             Self::Capacity(_) => "CAPACITY",
@@ -178,7 +190,11 @@ impl ApiError {
             | Self::NoTemplate
             | Self::SessionEnded
             | Self::LifetimeReached
+            | Self::NotStarted
+            | Self::Submitted
+            | Self::InterviewState(_)
             | Self::Stdin(_) => StatusCode::CONFLICT,
+            Self::LinkExpired => StatusCode::GONE,
             Self::ImageNotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionErased => StatusCode::GONE,
             Self::Scorecard(ScorecardError::Invalid(_)) => StatusCode::BAD_REQUEST,
@@ -219,6 +235,12 @@ impl ApiError {
             Self::LifetimeReached => {
                 "sessions.max_lifetime_seconds bounds every session; create a new one to go on"
             }
+            Self::NotStarted => {
+                "the interviewer starts the interview; the page updates when it does"
+            }
+            Self::Submitted => "the submitted code, tests and replay stay readable",
+            Self::LinkExpired => "ask the company for a new link",
+            Self::InterviewState(_) => "GET /api/v1/sessions/{id} shows the interview's stage",
             Self::Capacity(_) => "the server is full; try again when sessions have ended",
             Self::RateLimited { .. } => "wait for Retry-After (retry_after_ms on the socket)",
             Self::TooManySockets(_) => "close another tab or socket of this session",
@@ -284,6 +306,10 @@ impl From<SessionError> for ApiError {
             SessionError::NoRun => Self::NoRun,
             SessionError::NoQuestion => Self::NoQuestion,
             SessionError::NoTemplate => Self::NoTemplate,
+            SessionError::NotStarted => Self::NotStarted,
+            SessionError::Submitted => Self::Submitted,
+            SessionError::LinkExpired => Self::LinkExpired,
+            SessionError::Interview(m) => Self::InterviewState(m),
             SessionError::Files(e) => e.into(),
             SessionError::InvalidArgument(m) => Self::InvalidArgument(m),
             SessionError::Capacity(m) => Self::Capacity(m),

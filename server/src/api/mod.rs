@@ -7,6 +7,8 @@
 //! - `views`: what REST and the socket show of a session.
 //! - `sessions`, `review` (history, events, notes), `scorecards`, `questions`, `templates`
 //!   (and a session's moves between their questions), `environments`, `health`:
+//! - `sessions`, `review` (history, events, notes), `interview` (start, clock, submit),
+//!   `questions`, `environments`, `health`:
 //!   one router each, every route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
@@ -16,6 +18,7 @@ mod environments;
 pub mod error;
 pub mod extract;
 mod health;
+mod interview;
 pub mod metrics;
 pub mod openapi;
 mod questions;
@@ -41,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(review::router())
         .merge(scorecards::router())
+        .merge(interview::router())
         .merge(questions::router())
         .merge(templates::router())
         .merge(openapi::router())

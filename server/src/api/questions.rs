@@ -169,6 +169,7 @@ async fn session_question(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<QuestionView>, ApiError> {
+    super::interview::not_in_lobby(&state, &caller).await?;
     let question = state
         .sessions
         .question(&caller.id)
@@ -269,6 +270,7 @@ async fn test_runs(
     query: Result<Query<TestsPage>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let Query(page) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
+    super::interview::not_in_lobby(&state, &caller).await?;
     let max = state.config.quotas.list_page_size.max(1);
     let limit = page.limit.unwrap_or(max).clamp(1, max);
     let offset = page.offset.unwrap_or(0);

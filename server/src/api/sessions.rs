@@ -20,9 +20,10 @@ use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
 use super::views::SessionView;
 use super::SessionPath;
 use crate::auth::Role;
+use crate::interview::Mode;
 use crate::scorecards::Rubric;
 use crate::session::files::{parse_files, parse_name};
-use crate::session::{EndReason, NewSession, RunRequest, SessionId};
+use crate::session::{EndReason, NewSession, RunRequest, SessionId, TakeHome};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,6 +58,43 @@ struct CreateBody {
     /// A template (`POST /templates`), instead of `question`: the interview moves through
     /// its questions in order, starting at the first.
     template: Option<Uuid>,
+    /// Waits in a lobby until the interviewer's Start (`POST /sessions/{id}/start`): the
+    /// candidate sees nothing of the code or the question before it. Default false.
+    lobby: Option<bool>,
+    /// `live` (the default) or `take_home`: the candidate alone, on a clock from their first
+    /// open, submitted at `time_limit_minutes` or at their Submit.
+    mode: Option<crate::interview::Mode>,
+    /// A take-home's time from the candidate's first open, in minutes (fractions allowed),
+    /// at most `take_home.max_time_limit_minutes`.
+    time_limit_minutes: Option<f64>,
+    /// A take-home's link works until then (in the future, at most `take_home.max_link_days`
+    /// ahead).
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl CreateBody {
+    /// The take-home the body asks for, checked for its fields' presence (their values are
+    /// the session's to check).
+    fn take_home(&self) -> Result<Option<TakeHome>, ApiError> {
+        let missing = |m: &str| Err(ApiError::InvalidArgument(m.to_string()));
+        match (
+            self.mode.unwrap_or_default(),
+            self.time_limit_minutes,
+            self.expires_at,
+        ) {
+            (Mode::Live, None, None) => Ok(None),
+            (Mode::Live, _, _) => {
+                missing("time_limit_minutes and expires_at are for \"mode\": \"take_home\" only")
+            }
+            (Mode::TakeHome, Some(time_limit_minutes), Some(expires_at)) => Ok(Some(TakeHome {
+                time_limit_minutes,
+                expires_at,
+            })),
+            (Mode::TakeHome, _, _) => {
+                missing("a take-home needs time_limit_minutes and expires_at")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,6 +109,8 @@ struct Created {
     candidate_url: String,
     interviewer_url: String,
     embed_url: String,
+    /// Where the interview is (`waiting` with a lobby or for a take-home's first open).
+    interview: crate::interview::InterviewView,
 }
 
 /// Creates a session and starts its container; answers with its two tokens and links.
@@ -96,6 +136,7 @@ async fn create(
             "label is longer than 200 characters".into(),
         ));
     }
+    let take_home = body.take_home()?;
     let created = state
         .sessions
         .create(NewSession {
@@ -106,6 +147,8 @@ async fn create(
             label: body.label,
             question: body.question,
             template: body.template,
+            lobby: body.lobby,
+            take_home,
             created_by,
             rubric: body.rubric,
         })
@@ -118,6 +161,7 @@ async fn create(
         AppJson(Created {
             session_id: session.id,
             status: snapshot.status.as_str(),
+            interview: snapshot.interview.view(Role::Interviewer),
             environment: session.environment().name.clone(),
             created_at: session.created_at,
             expires_at: snapshot.expires_at,

@@ -14,7 +14,6 @@ use super::access::SessionAccess;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Caller, Operator, PageQuery, Paged};
 use super::SessionPath;
-use crate::auth::Role;
 use crate::questions::QuestionView;
 use crate::state::AppState;
 use crate::templates::{NewTemplate, ProgressView, Template};
@@ -125,6 +124,7 @@ async fn progress(
     State(state): State<AppState>,
     caller: SessionAccess,
 ) -> Result<AppJson<ProgressView>, ApiError> {
+    super::interview::not_in_lobby(&state, &caller).await?;
     let progress = state
         .sessions
         .template(&caller.id)
@@ -161,11 +161,12 @@ async fn set_question(
     caller: SessionAccess,
     AppJson(body): AppJson<SetQuestionBody>,
 ) -> Result<AppJson<ProgressView>, ApiError> {
-    let by = caller.may(Role::may_set_question)?;
     let session = state
         .sessions
         .get(&caller.id)
         .ok_or(ApiError::SessionEnded)?;
+    let take_home = session.interview().mode == crate::interview::Mode::TakeHome;
+    let by = caller.may(|r| r.may_set_question(take_home))?;
     state
         .sessions
         .set_question(&session, body.index, by)
@@ -204,6 +205,7 @@ async fn reached_question(
     let Ok(Path(path)) = path else {
         return Err(ApiError::QuestionNotFound);
     };
+    super::interview::not_in_lobby(&state, &caller).await?;
     let question = state
         .sessions
         .template_question_for(&caller.id, path.index, caller.role())

@@ -6,8 +6,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::interview::{Interview, InterviewView};
 use crate::session::{
-    History, Participant, RunResult, RunStatus, RunSummary, SessionId, SessionSnapshot,
+    held_in_lobby, History, Participant, RunResult, RunStatus, RunSummary, SessionId,
+    SessionSnapshot,
 };
 use crate::store::RunRecord;
 
@@ -30,6 +32,12 @@ pub struct SessionView {
     /// endpoints answer 410 `SESSION_ERASED`.
     #[serde(skip_serializing_if = "Option::is_none")]
     erased_at: Option<DateTime<Utc>>,
+    /// Where the interview is (waiting, live, submitted), its mode and its clock as the
+    /// caller may see it.
+    interview: InterviewView,
+    /// The interview as kept, from which `for_role` makes a role's view.
+    #[serde(skip)]
+    kept: Interview,
 }
 
 impl From<SessionSnapshot> for SessionView {
@@ -46,6 +54,8 @@ impl From<SessionSnapshot> for SessionView {
             last_execution: s.last_execution,
             participants: s.participants,
             erased_at: s.erased_at,
+            interview: s.interview.view(Role::Interviewer),
+            kept: s.interview,
         }
     }
 }
@@ -53,10 +63,16 @@ impl From<SessionSnapshot> for SessionView {
 impl SessionView {
     /// The view as `role` may see it: which container serves the session is the operator's
     /// business (interviewers and the API key), not the candidate's or an observer's.
+    /// Held in a lobby, a role sees nothing of its runs either; a hidden clock is not shown
+    /// to a role that may not see it.
     pub fn for_role(mut self, role: Role) -> Self {
         if !role.sees_container() {
             self.container_id = None;
         }
+        if held_in_lobby(&self.kept, role) {
+            self.last_execution = None;
+        }
+        self.interview = self.kept.view(role);
         self
     }
 }

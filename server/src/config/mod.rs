@@ -45,6 +45,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub limits: Limits,
     pub sessions: SessionsConfig,
+    pub take_home: TakeHomeConfig,
     pub server: ServerConfig,
     pub sockets: SocketsConfig,
     pub quotas: QuotasConfig,
@@ -196,6 +197,18 @@ impl SessionsConfig {
             chrono::Duration::microseconds((self.retention_days * 86_400e6).round() as i64)
         })
     }
+}
+
+/// Take-home interviews: their bounds, and when an absent candidate's container goes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TakeHomeConfig {
+    /// The longest `time_limit_minutes` a take-home may have.
+    pub max_time_limit_minutes: u64,
+    /// How far ahead a take-home's link may expire (`expires_at`), in days.
+    pub max_link_days: u64,
+    /// With no candidate socket for this long, a take-home's container is removed (it is made
+    /// again, with the files, at the candidate's next visit).
+    pub release_after_seconds: f64,
 }
 
 /// Who may switch a session's language.

@@ -138,6 +138,13 @@ impl Config {
         if s.scorecard_window_seconds == 0 || s.scorecard_window_seconds > 366 * 86_400 {
             return bad("sessions.scorecard_window_seconds must be 1 to 31622400 (366 days)");
         }
+        let t = &self.take_home;
+        if t.max_time_limit_minutes == 0 || t.max_link_days == 0 || t.max_link_days > 366 {
+            return bad("take_home.max_time_limit_minutes must be positive and take_home.max_link_days 1 to 366");
+        }
+        if t.release_after_seconds.is_nan() || t.release_after_seconds < 0.1 {
+            return bad("take_home.release_after_seconds must be at least 0.1");
+        }
         Ok(())
     }
 

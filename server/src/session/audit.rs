@@ -5,7 +5,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{EndReason, Participant, RunStatus, Status};
+use chrono::{DateTime, Utc};
+
 use crate::auth::Role;
+use crate::interview::{Mode, SubmittedBy};
 use crate::questions::Verdict;
 use crate::scorecards::{Scorecard, ScorecardState};
 
@@ -82,6 +85,32 @@ pub enum Audit {
     },
     /// An interviewer's scorecard, whole, as submitted.
     ScorecardSubmitted(Box<Scorecard>),
+    /// The interview's clock started: Start, or a take-home's first open.
+    Started {
+        mode: Mode,
+        by: Role,
+        started_at: Option<DateTime<Utc>>,
+    },
+    /// The clock was hidden from the candidate, or shown again.
+    Clock {
+        hidden: bool,
+    },
+    /// A take-home was handed in, and its tests ran once more (their reports are stored).
+    Submitted {
+        by: SubmittedBy,
+        started_at: Option<DateTime<Utc>>,
+        submitted_at: Option<DateTime<Utc>>,
+        tests: Vec<SubmittedTests>,
+    },
+}
+
+/// One question's test run at a submission, as the trail keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmittedTests {
+    pub tests_id: Uuid,
+    pub question_id: Uuid,
+    pub passed: usize,
+    pub total: usize,
 }
 
 /// A participant, as the trail names them.
@@ -126,6 +155,9 @@ impl Audit {
             Audit::Ended { .. } => "session.ended",
             Audit::Erased { .. } => "session.erased",
             Audit::ScorecardSubmitted(_) => "scorecard.submitted",
+            Audit::Started { .. } => "session.started",
+            Audit::Clock { .. } => "session.clock",
+            Audit::Submitted { .. } => "session.submitted",
         }
     }
 
@@ -244,6 +276,8 @@ mod tests {
         let template = crate::templates::Template {
             template_id: Uuid::new_v4(),
             name: "Loop".into(),
+            lobby: false,
+            rubric: None,
             questions: [a, b]
                 .map(|question_id| crate::templates::TemplateQuestion {
                     question_id,

@@ -17,6 +17,7 @@ use super::registry::SessionRegistry;
 use super::{RunSummary, Session, SessionError, SessionId, State, Status, BY_KEY};
 use crate::auth;
 use crate::collab::{normalize_newlines, Authority, Update};
+use crate::interview::Interview;
 use crate::sandbox::{RunnerConn, SandboxId};
 use crate::scorecards::Rubric;
 use crate::store::SessionRecord;
@@ -47,6 +48,10 @@ pub struct NewSession {
     /// The template the interview follows (instead of `question`): its questions in order,
     /// the first one current.
     pub template: Option<Uuid>,
+    /// Waits in a lobby until the interviewer's Start (default: starts at once).
+    pub lobby: Option<bool>,
+    /// A take-home: the candidate alone, on a clock from their first open.
+    pub take_home: Option<super::TakeHome>,
     /// Who asks: "key", or "ip:<address>" in open mode (for quotas and listing).
     pub created_by: String,
     /// What interviewers' scorecards rate (checked here); none: [`Rubric::standard`].
@@ -75,6 +80,7 @@ impl SessionRegistry {
         let template = self.take_template(&mut req).await?;
         self.take_starter(&mut req).await?;
         let prepared = self.prepare(&req)?;
+        let (interview, deadline) = super::interview::requested(&req, &ctx.config)?;
         let _gate = self.shared.create_gate.lock().await;
         let mine = self.sessions_of(&req.created_by).await?;
         self.shared
@@ -87,7 +93,10 @@ impl SessionRegistry {
             auth::hash_token(&candidate_token),
             auth::hash_token(&interviewer_token),
         );
-        let record = new_record(&req, prepared, warm.as_ref().map(|w| &w.container), hashes);
+        let mut record = new_record(&req, prepared, warm.as_ref().map(|w| &w.container), hashes);
+        if let Some(deadline) = deadline {
+            record.expires_at = deadline;
+        }
         let created = Audit::Created {
             environment: record.environment.clone(),
             label: record.label.clone(),
@@ -105,7 +114,7 @@ impl SessionRegistry {
         }
         let rubric = req.rubric.take().unwrap_or_else(Rubric::standard);
         let mut stored = ctx
-            .store_new_session(&record, (req.question, &rubric), created)
+            .store_new_session(&record, &interview, (req.question, &rubric), created)
             .await;
         if let (Ok(()), Some(progress)) = (&stored, &template) {
             stored = ctx.store_new_progress(&record.id, progress).await;
@@ -124,7 +133,7 @@ impl SessionRegistry {
         }
         let session = match warm {
             Some(warm) => self.insert(
-                record,
+                (record, interview),
                 Vec::new(),
                 Some(warm.container),
                 Some(warm.runner),
@@ -132,7 +141,8 @@ impl SessionRegistry {
                 template,
             ),
             None => {
-                let session = self.insert(record, Vec::new(), None, None, None, template);
+                let session =
+                    self.insert((record, interview), Vec::new(), None, None, None, template);
                 containers.spawn_ensure(session.clone());
                 session
             }
@@ -195,6 +205,11 @@ impl SessionRegistry {
             titles.push(question.title);
         }
         req.question = Some(template.questions[0].question_id);
+        // The template's defaults, where the request is silent (a take-home has no lobby).
+        if req.take_home.is_none() {
+            req.lobby = req.lobby.or(Some(template.lobby));
+        }
+        req.rubric = req.rubric.take().or_else(|| template.rubric.clone());
         Ok(Some(Progress::new(&template, titles, Utc::now())))
     }
 
@@ -283,7 +298,7 @@ impl SessionRegistry {
     /// `container` (then `ready`) or waiting for one (`creating`).
     pub(super) fn insert(
         &self,
-        record: SessionRecord,
+        (record, interview): (SessionRecord, Interview),
         updates: Vec<Update>,
         container: Option<SandboxId>,
         runner: Option<Arc<RunnerConn>>,
@@ -342,6 +357,8 @@ impl SessionRegistry {
                 documents: record.documents,
                 template,
                 question_told: None,
+                interview,
+                candidate_away_since: None,
             }),
             lifecycle: tokio::sync::Mutex::new(()),
             moved: Default::default(),

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::audit::{Audit, CaseAudit, Who};
+use super::audit::{Audit, CaseAudit, SubmittedTests, Who};
 use super::{EndReason, Participant, Phase, RunResult, Status};
 use crate::auth::Role;
 use crate::collab::Update;
+use crate::interview::SubmittedBy;
 use crate::sandbox::OutputStream;
 
 /// One event of a session. The events that reach sockets as they are carry their payload as
@@ -50,6 +51,9 @@ pub enum SessionEvent {
     TestsFinished(Arc<crate::questions::TestReport>),
     /// A participant's page gained or lost focus (interviewers only).
     Focus(Focus),
+    /// The interview changed: started (or a take-home opened), its clock hidden or shown,
+    /// submitted.
+    Interview(Arc<InterviewChange>),
     /// The session switched language (its document and container follow).
     Environment {
         environment: EnvironmentInfo,
@@ -77,6 +81,29 @@ pub struct QuestionClock {
     pub ends_at: chrono::DateTime<chrono::Utc>,
     #[serde(skip)]
     pub question_id: Uuid,
+}
+
+/// The interview as it is now, and what changed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterviewChange {
+    pub interview: crate::interview::Interview,
+    pub change: Change,
+}
+
+/// What changed an interview.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Start (an interviewer), or a take-home's first open (its candidate): the clock runs.
+    Started { by: Role },
+    /// The clock was hidden from the candidate, or shown again.
+    Clock,
+    /// A take-home was handed in: read-only from now on; its tests run next.
+    Closed,
+    /// The submission is complete: the tests ran and their reports are stored.
+    Submitted {
+        by: SubmittedBy,
+        reports: Vec<Arc<crate::questions::TestReport>>,
+    },
 }
 
 /// Who is connected now, and who just came or went.
@@ -237,7 +264,9 @@ impl SessionEvent {
                 .map(|r| BASE + r.actual.len() + r.expected.len() + r.stderr.len())
                 .sum(),
             SessionEvent::Focus(f) => f.name.len(),
-            SessionEvent::Environment { .. } | SessionEvent::QuestionTime(_) => BASE,
+            SessionEvent::Environment { .. }
+            | SessionEvent::QuestionTime(_)
+            | SessionEvent::Interview(_) => BASE,
             SessionEvent::QuestionChanged { progress, .. } => {
                 BASE + progress
                     .steps
@@ -317,6 +346,7 @@ impl SessionEvent {
             },
             SessionEvent::Ended(reason) => Audit::Ended { reason: *reason },
             SessionEvent::Scorecard(card) => return Audit::of_scorecard(card),
+            SessionEvent::Interview(i) => return interview_audit(i),
             SessionEvent::Status(_)
             | SessionEvent::EngineDown
             | SessionEvent::RunStarted(_)
@@ -330,6 +360,37 @@ impl SessionEvent {
             | SessionEvent::TestResult(_) => return None,
         })
     }
+}
+
+/// An interview change's audit form (a take-home closing has none: its `Submitted`
+/// follows once the tests ran).
+fn interview_audit(i: &InterviewChange) -> Option<Audit> {
+    let interview = &i.interview;
+    Some(match &i.change {
+        Change::Started { by } => Audit::Started {
+            mode: interview.mode,
+            by: *by,
+            started_at: interview.started_at,
+        },
+        Change::Clock => Audit::Clock {
+            hidden: interview.clock_hidden,
+        },
+        Change::Closed => return None,
+        Change::Submitted { by, reports } => Audit::Submitted {
+            by: *by,
+            started_at: interview.started_at,
+            submitted_at: interview.submitted_at,
+            tests: reports
+                .iter()
+                .map(|r| SubmittedTests {
+                    tests_id: r.tests_id,
+                    question_id: r.question_id,
+                    passed: r.passed,
+                    total: r.total,
+                })
+                .collect(),
+        },
+    })
 }
 
 /// The most of one stdin message that is echoed to participants.

@@ -23,7 +23,7 @@ impl SessionRegistry {
             if state.status().is_ended() {
                 return Err(SessionError::Ended);
             }
-            let was = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
+            let was = state.ends_at(idle_ttl);
             state.last_activity_at = now;
             let before = state.deadline;
             let (deadline, expires_at) = extended(now, idle_ttl, before, cap);
@@ -66,7 +66,7 @@ impl SessionRegistry {
             if state.status().is_ended() {
                 continue;
             }
-            let expires_at = super::expiry(state.last_activity_at, idle_ttl, state.deadline);
+            let expires_at = state.ends_at(idle_ttl);
             let warned = state.warning.as_ref().is_some_and(
                 |w| matches!(&**w, SessionEvent::Expiry(e) if e.expires_at == expires_at),
             );
@@ -96,7 +96,7 @@ impl SessionRegistry {
                 let state = s.state();
                 !state.status().is_ended()
                     && state.slot.run().is_none()
-                    && now >= super::expiry(state.last_activity_at, idle_ttl, state.deadline)
+                    && now >= state.ends_at(idle_ttl)
             })
             .map(|entry| entry.value().clone())
             .collect()

@@ -164,6 +164,14 @@ impl Session {
         self.subscribe(idle_ttl, after)
     }
 
+    /// Keeps the interview whole: its stage, mode and the times of its clock.
+    pub(super) async fn store_interview(
+        &self,
+        interview: &crate::interview::Interview,
+    ) -> Result<(), StoreError> {
+        self.ctx.store.set_interview(&self.id, interview).await
+    }
+
     pub(super) async fn store_notes(&self, text: &str) -> Result<(), StoreError> {
         self.ctx.store.set_notes(&self.id, text).await
     }
@@ -240,11 +248,14 @@ impl Context {
     pub(super) async fn store_new_session(
         &self,
         record: &SessionRecord,
+        interview: &crate::interview::Interview,
         (question, rubric): (Option<Uuid>, &Rubric),
         created: Audit,
     ) -> Result<(), StoreError> {
         self.store.insert_session(record).await?;
         self.store.set_rubric(&record.id, rubric).await?;
+        // Before the session is answered, so nobody sees a lobby's session as started.
+        self.store.set_interview(&record.id, interview).await?;
         if let Some(question) = &question {
             self.store
                 .set_session_question(&record.id, question)

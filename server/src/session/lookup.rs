@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::registry::SessionRegistry;
 use super::{RunSummary, Session, SessionError, SessionId, SessionSnapshot};
 use crate::auth::{self, Role};
+use crate::interview::Interview;
 use crate::store::{ListPage, RunRecord, SessionRecord, UpdateRecord};
 
 /// A session's document history and runs.
@@ -48,9 +49,28 @@ impl SessionRegistry {
             Found::Live(session) => session.snapshot(self.idle_ttl()),
             Found::Stored(record) => {
                 let last = self.shared.ctx.store.last_run(id).await?;
-                snapshot_from_record(*record, last)
+                let interview = self.stored_interview(&record).await?;
+                snapshot_from_record(*record, last, interview)
             }
         })
+    }
+
+    /// A stored session's interview (one made before interviews were kept started when it
+    /// was made).
+    pub(super) async fn stored_interview(
+        &self,
+        record: &SessionRecord,
+    ) -> Result<Interview, SessionError> {
+        let stored = self.shared.ctx.store.interview(&record.id).await?;
+        Ok(stored.unwrap_or_else(|| Interview::started(record.created_at)))
+    }
+
+    /// A live or ended session's interview.
+    pub async fn interview(&self, id: &SessionId) -> Result<Interview, SessionError> {
+        match self.lookup(id).await? {
+            Found::Live(session) => Ok(session.interview()),
+            Found::Stored(record) => self.stored_interview(&record).await,
+        }
     }
 
     /// The role a token grants on session `id`, live or ended.
@@ -140,19 +160,24 @@ impl SessionRegistry {
     /// A page of sessions, newest first: live ones as they are now.
     pub async fn list(&self, page: &ListPage) -> Result<Vec<SessionSnapshot>, SessionError> {
         let records = self.shared.ctx.store.list_sessions(page).await?;
-        Ok(records
-            .into_iter()
-            .map(|record| match self.get(&record.id) {
+        let mut snapshots = Vec::with_capacity(records.len());
+        for record in records {
+            snapshots.push(match self.get(&record.id) {
                 Some(live) => live.snapshot(self.idle_ttl()),
-                None => snapshot_from_record(record, None),
-            })
-            .collect())
+                None => {
+                    let interview = self.stored_interview(&record).await?;
+                    snapshot_from_record(record, None, interview)
+                }
+            });
+        }
+        Ok(snapshots)
     }
 }
 
 fn snapshot_from_record(
     record: SessionRecord,
     last_execution: Option<RunSummary>,
+    interview: Interview,
 ) -> SessionSnapshot {
     SessionSnapshot {
         id: record.id,
@@ -166,5 +191,6 @@ fn snapshot_from_record(
         last_execution,
         participants: Vec::new(),
         erased_at: record.erased_at,
+        interview,
     }
 }

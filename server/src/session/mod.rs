@@ -47,6 +47,7 @@ pub mod events;
 mod expiry;
 mod fanout;
 pub mod files;
+mod interview;
 mod journal;
 mod lookup;
 mod pool;
@@ -59,6 +60,7 @@ mod run;
 mod scorecards;
 mod slot;
 mod switch;
+mod take_home;
 mod template;
 mod testing;
 
@@ -78,6 +80,7 @@ pub use collab::{visible_to, EditError, NOTES_LIMIT};
 pub use create::{CreatedSession, NewSession};
 pub use events::{ExpiryReason, SessionEvent, INPUT_PREVIEW_BYTES};
 pub use fanout::{EventReceiver, Lagged};
+pub use interview::{check_open, held_in_lobby, visible_in_lobby, TakeHome};
 pub use lookup::History;
 pub use pool::PoolStatus;
 pub use presence::{ParticipantGuard, FOCUS_INTERVAL};
@@ -120,6 +123,17 @@ pub enum SessionError {
     NoQuestion,
     #[error("this session has no template")]
     NoTemplate,
+    /// Held in the lobby: the interviewer has not started the interview.
+    #[error("the interview has not started yet")]
+    NotStarted,
+    /// A take-home was handed in: read-only.
+    #[error("the take-home was submitted; the editor is read-only")]
+    Submitted,
+    #[error("this take-home's link has expired")]
+    LinkExpired,
+    /// The interview is not where the request needs it (already started, not a take-home…).
+    #[error("{0}")]
+    Interview(String),
     #[error(transparent)]
     Files(#[from] files::FilesError),
     #[error("{0}")]
@@ -179,6 +193,23 @@ struct State {
     template: Option<crate::templates::Progress>,
     /// The current question's clock as last told: question, its start, and where it was.
     question_told: Option<(usize, DateTime<Utc>, crate::templates::QuestionTime)>,
+    /// Where the interview is (waiting, live, submitted) and its clock; stored.
+    interview: crate::interview::Interview,
+    /// Since when no candidate socket is connected (a take-home's container goes after
+    /// `take_home.release_after_seconds` of it); the reaper keeps it.
+    candidate_away_since: Option<DateTime<Utc>>,
+}
+
+impl State {
+    /// When the session ends if nothing more happens: idle past the TTL (once the interview
+    /// started, live interviews only), or at its deadline.
+    fn ends_at(&self, idle_ttl: chrono::Duration) -> DateTime<Utc> {
+        if self.interview.idle_ttl_applies() {
+            expiry(self.last_activity_at, idle_ttl, self.deadline)
+        } else {
+            self.deadline
+        }
+    }
 }
 
 /// The output and input of the run in progress, numbered as they were sent, bounded in bytes
@@ -280,10 +311,11 @@ impl Session {
             container_id: state.container.as_ref().map(|c| c.0.clone()),
             created_at: self.created_at,
             last_activity_at: state.last_activity_at,
-            expires_at: expiry(state.last_activity_at, idle_ttl, state.deadline),
+            expires_at: state.ends_at(idle_ttl),
             last_execution: state.last_execution.clone(),
             participants: state.participants.values().cloned().collect(),
             erased_at: None,
+            interview: state.interview.clone(),
         }
     }
 
@@ -332,6 +364,7 @@ impl Session {
             run,
             warning,
             template: state.template.as_ref().map(|p| p.outline()),
+            interview: state.interview.clone(),
             events,
         }
     }
@@ -385,6 +418,9 @@ pub struct Subscription {
     pub template: Option<crate::templates::Progress>,
     /// The other files: name, text, version.
     pub files: Vec<(WorkspacePath, String, u64)>,
+    /// The interview as it was at the snapshot (a socket held in its lobby gets none of the
+    /// above, and a fresh start once it starts).
+    pub interview: crate::interview::Interview,
     pub events: EventReceiver,
 }
 

@@ -1,5 +1,7 @@
 //! Ends sessions idle past `idle_ttl` or older than their lifetime, and warns their sockets
 //! ahead of the end; erases the content of sessions past `sessions.retention_days`.
+//! ahead of the end; submits take-homes at their limit and releases their containers while
+//! their candidates are away (`take_home`).
 
 use std::time::Duration;
 
@@ -29,5 +31,6 @@ pub async fn run_reaper(sessions: SessionRegistry, every: Duration, shutdown: Ca
             }
         }
         sessions.sweep_retention(now).await;
+        sessions.take_homes(now).await;
     }
 }

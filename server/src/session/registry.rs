@@ -135,6 +135,7 @@ impl SessionRegistry {
         req: RunRequest,
         by: Role,
     ) -> Result<RunHandle, SessionError> {
+        session.check_open(by)?;
         let plan = run::plan_for(session, &req, &self.shared.ctx.config.limits)?;
         self.shared.ctx.engine_up()?;
         self.shared.quotas.check_run(session.id)?;
@@ -165,6 +166,7 @@ impl SessionRegistry {
         session: &Arc<Session>,
         by: Role,
     ) -> Result<TestsHandle, SessionError> {
+        session.check_open(by)?;
         let question = self
             .question(&session.id)
             .await?

@@ -91,7 +91,8 @@ impl SessionRegistry {
             })
             .collect();
         let has_container = adopted.is_some();
-        let session = self.insert(record, updates, adopted, None, last, template);
+        let interview = self.stored_interview(&record).await?;
+        let session = self.insert((record, interview), updates, adopted, None, last, template);
         if has_container {
             session.persist_state(Status::Ready, None).await;
         } else {

@@ -25,6 +25,7 @@ impl SessionRegistry {
         name: &str,
         by: Role,
     ) -> Result<(), SessionError> {
+        session.check_open(by)?;
         let (ctx, containers) = (&self.shared.ctx, &self.shared.containers);
         let env = ctx
             .environments

@@ -132,7 +132,7 @@ impl SessionRegistry {
     }
 
     /// Question `index` of the session's template, from the store.
-    async fn template_question(
+    pub(super) async fn template_question(
         &self,
         progress: &Progress,
         index: usize,
@@ -216,6 +216,15 @@ impl SessionRegistry {
 }
 
 impl Session {
+    /// At the interview's Start (or a take-home's first open), a template's current question
+    /// starts its clock there too; a session without a template has none.
+    pub async fn restart_question_if_templated(&self, by: Role) -> Result<(), SessionError> {
+        if self.state().template.is_none() {
+            return Ok(());
+        }
+        self.restart_current_question(by).await
+    }
+
     /// The current question (re)starts now: its clock counts from here, and everyone hears
     /// (`question_changed`, to the same question). For the interview's Start.
     pub async fn restart_current_question(&self, by: Role) -> Result<(), SessionError> {

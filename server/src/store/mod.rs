@@ -22,6 +22,7 @@ pub use postgres::{create_scratch_database, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
+use crate::interview::Interview;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
@@ -259,6 +260,11 @@ pub trait Store: Send + Sync {
     async fn set_session_question(&self, id: &SessionId, question: &Uuid)
         -> Result<(), StoreError>;
     async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError>;
+    /// Writes a session's interview whole: its stage, mode and the times of its clock.
+    async fn set_interview(&self, id: &SessionId, interview: &Interview) -> Result<(), StoreError>;
+    /// A session's interview; `None` for a session made before interviews were kept (a live
+    /// interview that started when it was made).
+    async fn interview(&self, id: &SessionId) -> Result<Option<Interview>, StoreError>;
     /// Keeps a test run's report; the one it moves out of the newest `keep_full` of its
     /// session keeps only its summary ([`TestReport::summary`]), as runs keep theirs.
     async fn insert_test_report(

@@ -9,9 +9,12 @@ use super::protocol::{ClientMessage, ClientUpdate, ParseError};
 use crate::api::access::allow;
 use crate::api::ApiError;
 use crate::auth::Role;
+use crate::interview::SubmittedBy;
 use crate::scorecards::{AuthorId, ScorecardInput};
 use crate::session::files::parse_files;
-use crate::session::{visible_to, EditError, EndReason, RunRequest, Session, SessionEvent};
+use crate::session::{
+    visible_in_lobby, visible_to, EditError, EndReason, RunRequest, Session, SessionEvent,
+};
 use crate::state::AppState;
 
 /// Who is on the other end of a socket.
@@ -19,11 +22,17 @@ use crate::state::AppState;
 pub struct Client {
     pub role: Role,
     pub participant: u64,
+    /// Held in the session's lobby: it hears only that the session waits
+    /// ([`visible_in_lobby`]) and may send nothing but pings, until the Start.
+    pub lobby: bool,
 }
 
 impl Client {
     /// Notes only for interviewers; one's own cursor is not echoed.
     pub fn sees(&self, event: &SessionEvent) -> bool {
+        if self.lobby && !visible_in_lobby(event) {
+            return false;
+        }
         match event {
             SessionEvent::Cursor(c) => c.participant != self.participant,
             other => visible_to(other, self.role),
@@ -65,6 +74,9 @@ async fn respond(
     message: ClientMessage,
 ) -> Result<Option<ServerMessage>, ApiError> {
     let sessions = &state.sessions;
+    if me.lobby && !matches!(message, ClientMessage::Ping | ClientMessage::Focus { .. }) {
+        return Err(ApiError::NotStarted);
+    }
     match message {
         // A page that pings is a participant who is there: that is activity.
         ClientMessage::Ping => {
@@ -115,7 +127,8 @@ async fn respond(
             sessions.start_tests(session, me.role).await?;
         }
         ClientMessage::SetQuestion { index } => {
-            me.may(Role::may_set_question)?;
+            let take_home = session.interview().mode == crate::interview::Mode::TakeHome;
+            me.may(|r| r.may_set_question(take_home))?;
             sessions.set_question(session, index, me.role).await?;
         }
         ClientMessage::Extend => {
@@ -127,6 +140,18 @@ async fn respond(
         }
         ClientMessage::SubmitScorecard { author, scorecard } => {
             return save_scorecard(state, session, me, (author, scorecard), true).await;
+        }
+        ClientMessage::Start => {
+            me.may(Role::may_start)?;
+            sessions.start(session, me.role).await?;
+        }
+        ClientMessage::Clock { hidden } => {
+            me.may(Role::may_start)?;
+            sessions.set_clock_hidden(session, hidden).await?;
+        }
+        ClientMessage::Submit => {
+            me.may(Role::may_submit)?;
+            sessions.submit(session, SubmittedBy::of(me.role)).await?;
         }
     }
     Ok(None)
@@ -207,6 +232,7 @@ async fn update(
     updates: Vec<ClientUpdate>,
 ) -> Result<Option<ServerMessage>, ApiError> {
     me.may(Role::may_edit)?;
+    session.check_open(me.role)?;
     let updates = updates
         .into_iter()
         .map(|u| (u.client_id, u.changes))

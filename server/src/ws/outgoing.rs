@@ -11,6 +11,7 @@ use crate::api::scorecards::ScorecardsView;
 use crate::api::views::{RunFinished, SessionView};
 use crate::auth::Role;
 use crate::collab::Update;
+use crate::interview::InterviewView;
 use crate::scorecards::Scorecard;
 use crate::session::{events, CatchUp, Participant, SessionEvent};
 
@@ -45,6 +46,19 @@ pub enum ServerMessage {
         /// interviewers, those reached so far for others; the current question's clock.
         #[serde(skip_serializing_if = "Option::is_none")]
         template: Option<Box<crate::templates::ProgressView>>,
+    },
+    /// What a socket held in a lobby gets instead of `welcome`: the session waits for the
+    /// interviewer's Start (then a `welcome` follows); nothing of its code or question.
+    Lobby {
+        session: Box<SessionView>,
+        role: Role,
+        participants: Vec<Participant>,
+        /// This socket's participant id.
+        participant: u64,
+    },
+    /// The interview changed: started, its clock hidden or shown, a take-home submitted.
+    Interview {
+        interview: InterviewView,
     },
     Status {
         status: &'static str,
@@ -198,6 +212,10 @@ impl From<&SessionEvent> for ServerMessage {
             // Without a role, the least: what a candidate may see.
             SessionEvent::QuestionChanged { .. } => Self::for_role(event, Role::Candidate),
             // Without a role, the least: what a candidate may see.
+            SessionEvent::Interview(i) => Self::Interview {
+                interview: i.interview.view(Role::Candidate),
+            },
+            // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
         }
     }
@@ -212,6 +230,9 @@ impl ServerMessage {
             SessionEvent::QuestionChanged { progress, by, .. } => Self::QuestionChanged {
                 template: Box::new(progress.view(role, chrono::Utc::now())),
                 by: *by,
+            },
+            SessionEvent::Interview(i) => Self::Interview {
+                interview: i.interview.view(role),
             },
             other => Self::from(other),
         }

@@ -92,6 +92,14 @@ pub enum ClientMessage {
     SetQuestion {
         index: usize,
     },
+    /// Starts an interview waiting in its lobby (interviewers).
+    Start,
+    /// Hides the interview's clock from the candidate, or shows it again (interviewers).
+    Clock {
+        hidden: bool,
+    },
+    /// Hands a take-home in: read-only from then on; its tests run once more.
+    Submit,
 }
 
 /// A place in a run's output: the client has every event of `run_id` up to `seq`.
@@ -156,6 +164,9 @@ const KNOWN_TYPES: &[&str] = &[
     "switch_environment",
     "save_scorecard",
     "submit_scorecard",
+    "start",
+    "clock",
+    "submit",
 ];
 
 /// Why a client message was refused.

@@ -26,6 +26,19 @@ impl Api<'_> {
         }
     }
 
+    pub async fn put_json(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        Self::with_auth(self.http.put(self.url(path)), bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
         Self::with_auth(self.http.get(self.url(path)), bearer)
             .send()

@@ -8,8 +8,8 @@ import type { ServerMessage } from "../protocol";
 import type { Part } from "./part";
 
 /** Who asks, most important first. */
-export type BannerTopic = "fatal" | "ended" | "degraded" | "expiry";
-const ORDER: readonly BannerTopic[] = ["fatal", "ended", "degraded", "expiry"];
+export type BannerTopic = "fatal" | "ended" | "submitted" | "degraded" | "expiry";
+const ORDER: readonly BannerTopic[] = ["fatal", "ended", "submitted", "degraded", "expiry"];
 
 export interface BannerAction {
   readonly label: string;

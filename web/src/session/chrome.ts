@@ -83,6 +83,7 @@ export interface PageParts {
   readonly banner: { element: HTMLElement };
   readonly people: { element: HTMLElement };
   readonly clock: { element: HTMLElement };
+  readonly interview: { element: HTMLElement; actions: HTMLElement };
   readonly endButton: { element: HTMLElement };
   readonly theme: { button: HTMLElement };
   readonly settings: { button: HTMLElement; element: HTMLElement };
@@ -140,8 +141,8 @@ export function layout(root: HTMLElement, embed: boolean, p: PageParts): void {
     { class: "topbar" },
     el("a", { class: "brand", href: "/" }, "livecode"),
     el("div", { class: "session-info" }, p.title.title, p.title.environment),
-    el("div", { class: "run-group" }, runButton, stopButton),
-    el("div", { class: "topbar-status" }, p.people.element, p.connection, p.clock.element),
+    el("div", { class: "run-group" }, runButton, stopButton, p.interview.actions),
+    el("div", { class: "topbar-status" }, p.people.element, p.connection, p.interview.element, p.clock.element),
     actions.element,
     actions.button,
   );

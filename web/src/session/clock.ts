@@ -87,7 +87,9 @@ export class SessionClock implements Part {
     const left = Date.parse(s.expires_at) - now;
     // `expires_at` is when an idle session closes (activity moves it on), or the lifetime cap
     // when that comes first: say which, so nobody reads it as the interview's own countdown.
-    const lifetime = this.warning?.reason === "lifetime";
+    // Before Start and in a take-home, only the session's deadline ends it.
+    const idleBound = s.interview.mode === "live" && s.interview.stage === "live";
+    const lifetime = this.warning?.reason === "lifetime" || !idleBound;
     this.element.replaceChildren(
       el("span", { class: "elapsed" }, `${elapsed} · `),
       `${lifetime ? "closes in" : "idle ends in"} ${duration(left)}`,

@@ -32,7 +32,9 @@ export class QuestionNavigator implements Part {
   }
 
   welcome(w: Welcome): void {
-    this.interviewer = w.role === "interviewer";
+    // A take-home's candidate works through its questions alone.
+    const takeHome = w.session.interview?.mode === "take_home";
+    this.interviewer = w.role === "interviewer" || (takeHome && w.role === "candidate");
     if (w.template) this.show(w.template);
   }
 

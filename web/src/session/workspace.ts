@@ -68,7 +68,7 @@ export class Workspace implements Part {
 
   welcome(w: Welcome, first: boolean): void {
     const { document, version, environment } = w;
-    const readOnly = w.role === "observer" || this.ended;
+    const readOnly = w.role === "observer" || this.ended || w.session.interview.stage === "submitted";
     const setup = { document, version, readOnly, language: environment.editor_language, environment: environment.name };
     if (first) {
       this.editor.create(setup, this.host.focusOnLoad && w.role !== "observer");
@@ -116,9 +116,14 @@ export class Workspace implements Part {
 
   end(): void {
     this.ended = true;
+    this.freeze();
+    this.editor.peer()?.presence([]);
+  }
+
+  /** No more edits here (the session ended, or its take-home was submitted). */
+  freeze(): void {
     this.editor.setReadOnly(true);
     this.files.setReadOnly(true);
-    this.editor.peer()?.presence([]);
   }
 
   /** Resolves when every edit is confirmed (or after `timeoutMs`). */

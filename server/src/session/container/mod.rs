@@ -250,6 +250,32 @@ impl Containers {
         }
     }
 
+    /// Removes an idle session's container while nobody needs it (a take-home's candidate
+    /// is away): the session stays, `creating`, until its next visit makes one again (runs
+    /// write the session's files into it, as into any).
+    pub async fn park(&self, session: &Arc<Session>) {
+        let (container, runner) = {
+            let _lifecycle = session.lifecycle.lock().await;
+            let mut state = session.state();
+            if state.status() != Status::Ready {
+                return;
+            }
+            let taken = (state.container.take(), state.runner.take());
+            session.set_status_locked(&mut state, Status::Creating);
+            taken
+        };
+        session.persist_state(Status::Creating, None).await;
+        if let Some(runner) = runner {
+            runner.close().await;
+        }
+        if let Some(id) = &container {
+            tracing::info!(session = %session.id, container = %id, "the candidate is away; container released");
+            if let Err(err) = self.ctx.sandbox.remove(id).await {
+                tracing::warn!(session = %session.id, %err, "could not remove a released container");
+            }
+        }
+    }
+
     /// Replaces a session's dead container, if it is still the session's.
     pub async fn replace(&self, session: &Arc<Session>, dead: &SandboxId) {
         if self.forget(session, dead).await {

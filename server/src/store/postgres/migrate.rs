@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_outbox.sql"),
     include_str!("migrations/0003_templates.sql"),
+    include_str!("migrations/0004_clock.sql"),
     include_str!("migrations/0005_scorecards.sql"),
     include_str!("migrations/0006_erasure.sql"),
 ];

@@ -33,6 +33,7 @@ mod db;
 mod erasure;
 mod events;
 mod fence;
+mod interviews;
 mod migrate;
 mod questions;
 mod rows;
@@ -45,6 +46,7 @@ mod updates;
 use super::{
     EventRecord, Leases, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord,
 };
+use crate::interview::Interview;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
@@ -355,6 +357,17 @@ impl Store for PgStore {
 
     async fn session_question(&self, id: &SessionId) -> Result<Option<Uuid>, StoreError> {
         questions::of_session(&self.client().await?, id).await
+    }
+
+    async fn set_interview(&self, id: &SessionId, interview: &Interview) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let w = fence::begin_write(&mut client, self.leases(), id).await?;
+        interviews::put(&w, id, interview).await?;
+        w.commit().await
+    }
+
+    async fn interview(&self, id: &SessionId) -> Result<Option<Interview>, StoreError> {
+        interviews::get(&self.client().await?, id).await
     }
 
     async fn insert_test_report(

@@ -152,6 +152,12 @@ async fn every_write(
             "scorecard",
             store.put_scorecard(&id, &scorecard(later)).await.map(drop),
         ),
+        (
+            "interview",
+            store
+                .set_interview(&id, &crate::interview::Interview::lobby())
+                .await,
+        ),
     ]
 }
 

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 mod erasure;
 mod events;
+mod interviews;
 mod questions;
 mod rows;
 mod runs;
@@ -29,6 +30,7 @@ mod templates;
 mod updates;
 
 use super::{EventRecord, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord};
+use crate::interview::Interview;
 use crate::model::{EndReason, RunResult, RunSummary, SessionId, Status};
 use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
@@ -46,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_8.sql"),
     include_str!("migration_9.sql"),
     include_str!("migration_10.sql"),
+    include_str!("migration_11.sql"),
     include_str!("migration_12.sql"),
     include_str!("migration_13.sql"),
 ];
@@ -309,6 +312,17 @@ impl Store for SqliteStore {
         let id = *id;
         self.with(move |conn| questions::of_session(conn, &id))
             .await
+    }
+
+    async fn set_interview(&self, id: &SessionId, interview: &Interview) -> Result<(), StoreError> {
+        let (id, interview) = (*id, interview.clone());
+        self.with(move |conn| interviews::put(conn, &id, &interview))
+            .await
+    }
+
+    async fn interview(&self, id: &SessionId) -> Result<Option<Interview>, StoreError> {
+        let id = *id;
+        self.with(move |conn| interviews::get(conn, &id)).await
     }
 
     async fn insert_test_report(

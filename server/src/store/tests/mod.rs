@@ -69,11 +69,13 @@ macro_rules! on_both_stores {
 
 mod cluster;
 mod erasure;
+mod interviews;
 mod kept;
 mod scorecards;
 mod templates;
 pub use cluster::*;
 pub use erasure::*;
+pub use interviews::*;
 pub use kept::*;
 pub use scorecards::*;
 pub use templates::*;
@@ -93,6 +95,7 @@ on_both_stores!(
     scorecards_are_one_per_author_and_a_submitted_one_stays,
     templates_and_a_sessions_way_through_one_read_back,
     test_reports_are_listed_per_question,
+    an_interview_reads_back_as_it_was_last_written,
 );
 
 /// Now, as a store keeps it (to the microsecond).

@@ -18,7 +18,8 @@ use super::protocol::ClientMessage;
 use crate::api::views::SessionView;
 use crate::api::ApiError;
 use crate::auth::Role;
-use crate::session::{Lagged, Session, SessionEvent};
+use crate::interview::Stage;
+use crate::session::{held_in_lobby, Lagged, Session, SessionEvent};
 use crate::state::AppState;
 
 /// How long a client has to send `auth` when the URL carried no token.
@@ -78,12 +79,20 @@ pub async fn serve<S, R, E>(
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: Display,
 {
-    let Some((me, after, _participant)) =
+    let Some((mut me, after, _participant)) =
         admit(&session, &state, &mut sink, &mut stream, start).await
     else {
         return;
     };
-    let Some(mut events) = welcome(&state, &session, me, after, &mut sink).await else {
+    // A take-home's candidate opening it starts its clock (before the welcome tells it).
+    if let Err(err) = state.sessions.arrive(&session, me.role).await {
+        let _ = sink
+            .send(text(ServerMessage::from(&ApiError::from(err))))
+            .await;
+        let _ = sink.send(close_frame(close::NORMAL, "refused")).await;
+        return;
+    }
+    let Some(mut events) = welcome(&state, &session, &mut me, after, &mut sink).await else {
         return;
     };
 
@@ -104,7 +113,17 @@ pub async fn serve<S, R, E>(
             _ = shutdown.cancelled() => vec![close_frame(close::RESTART, "server restarting")],
             // Its client reconnects, and reaches the session's new server.
             _ = moved.cancelled() => vec![close_frame(close::RESTART, "session moved; reconnect")],
-            event = events.recv() => socket.event(event),
+            event = events.recv() => {
+                if socket.me.lobby && starts(&event) {
+                    // Out of the lobby: a fresh start, as a reconnect would get.
+                    match welcome(&state, &session, &mut socket.me, None, &mut sink).await {
+                        Some(fresh) => events = fresh,
+                        None => return,
+                    }
+                    continue;
+                }
+                socket.event(event)
+            }
             _ = tokio::time::sleep_until(cursor_due.unwrap_or_else(Instant::now).into()), if cursor_due.is_some() => {
                 socket.send_cursor(Instant::now());
                 Vec::new()
@@ -210,7 +229,11 @@ impl<'a> Socket<'a> {
                         version,
                         file,
                     }) => {
-                        // Observers may point at code too; a cursor changes nothing.
+                        // Observers may point at code too; a cursor changes nothing. One
+                        // held in the lobby is not told.
+                        if self.me.lobby {
+                            return Some(Vec::new());
+                        }
                         let now = Instant::now();
                         self.cursor_file = file;
                         if self.cursors.offer((anchor, head, version), now) {
@@ -310,6 +333,7 @@ where
             let me = Client {
                 role,
                 participant: guard.id(),
+                lobby: false,
             };
             Some((me, after, guard))
         }
@@ -325,12 +349,18 @@ where
     }
 }
 
-/// Subscribes and sends `welcome` (and an expiry warning sent before this socket came);
-/// `None` when the client is already gone.
+/// The session's interview started: a socket held in its lobby gets its `welcome` now.
+fn starts(event: &Result<Arc<SessionEvent>, Lagged>) -> bool {
+    matches!(event.as_deref(), Ok(SessionEvent::Interview(i)) if i.interview.stage != Stage::Waiting)
+}
+
+/// Subscribes and sends `welcome` (and an expiry warning sent before this socket came), or
+/// `lobby` to a socket held in the session's lobby (`me.lobby` says which); `None` when the
+/// client is already gone.
 async fn welcome<S: Sink<Message> + Unpin>(
     state: &AppState,
     session: &Session,
-    me: Client,
+    me: &mut Client,
     after: Option<(Uuid, u64)>,
     sink: &mut S,
 ) -> Option<crate::session::EventReceiver> {
@@ -338,6 +368,18 @@ async fn welcome<S: Sink<Message> + Unpin>(
         .subscribe_told(state.sessions.idle_ttl(), after)
         .await;
     let participants = start.snapshot.participants.clone();
+    // Decided on the subscription's own snapshot: a Start after it is in its events.
+    me.lobby = held_in_lobby(&start.interview, me.role);
+    if me.lobby {
+        let lobby = ServerMessage::Lobby {
+            session: Box::new(SessionView::from(start.snapshot).for_role(me.role)),
+            role: me.role,
+            participants,
+            participant: me.participant,
+        };
+        sink.send(text(lobby)).await.ok()?;
+        return Some(start.events);
+    }
     // Read after subscribing: a card saved since is in the store or comes as an event.
     let scorecards = match me.role.keeps_scorecards() {
         true => match state.sessions.scorecards(&session.id).await {
