@@ -15,6 +15,7 @@ import "./switch.test.mjs";
 import "./templates.test.mjs";
 import "./files.test.mjs";
 import "./scorecard.test.mjs";
+import "./interview-loop.test.mjs";
 import "./page.test.mjs";
 import "./console.test.mjs";
 import "./keyboard.test.mjs";
