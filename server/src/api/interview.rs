@@ -1,8 +1,10 @@
 //! `/sessions/{id}/start`, `/clock` and `/submit`: the interview around a session (its lobby's
-//! Start, its clock's visibility, a take-home's submission), and [`not_in_lobby`], what REST
-//! asks before showing a session's code or question.
+//! Start, its clock's visibility, a take-home's submission), [`not_in_lobby`], what REST
+//! asks before showing a session's code or question, and [`take_home`], what a session's
+//! creation asks for of one.
 
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,8 +15,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::AppJson;
 use super::SessionPath;
 use crate::auth::Role;
-use crate::interview::{InterviewView, SubmittedBy};
-use crate::session::held_in_lobby;
+use crate::interview::{InterviewView, Mode, SubmittedBy};
+use crate::session::{held_in_lobby, TakeHome};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,6 +34,27 @@ pub async fn not_in_lobby(state: &AppState, caller: &SessionAccess) -> Result<()
         return Err(ApiError::NotStarted);
     }
     Ok(())
+}
+
+/// The take-home a session's creation asks for (`mode`, `time_limit_minutes`, `expires_at`),
+/// checked for its fields' presence (their values are the session's to check).
+pub fn take_home(
+    mode: Option<Mode>,
+    time_limit_minutes: Option<f64>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<Option<TakeHome>, ApiError> {
+    let missing = |m: &str| Err(ApiError::InvalidArgument(m.to_string()));
+    match (mode.unwrap_or_default(), time_limit_minutes, expires_at) {
+        (Mode::Live, None, None) => Ok(None),
+        (Mode::Live, _, _) => {
+            missing("time_limit_minutes and expires_at are for \"mode\": \"take_home\" only")
+        }
+        (Mode::TakeHome, Some(time_limit_minutes), Some(expires_at)) => Ok(Some(TakeHome {
+            time_limit_minutes,
+            expires_at,
+        })),
+        (Mode::TakeHome, _, _) => missing("a take-home needs time_limit_minutes and expires_at"),
+    }
 }
 
 /// Starts an interview waiting in its lobby: the clock starts, the candidate's page gets the

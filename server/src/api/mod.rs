@@ -5,11 +5,10 @@
 //! - `extract`: JSON bodies with our rejections; credentials (`Bearer`, `Operator`).
 //! - `access`: what a credential grants on one session (REST and the socket's upgrade).
 //! - `views`: what REST and the socket show of a session.
-//! - `sessions`, `review` (history, events, notes), `scorecards`, `questions`, `templates`
-//!   (and a session's moves between their questions), `environments`, `health`:
-//! - `sessions`, `review` (history, events, notes), `interview` (start, clock, submit),
-//!   `questions`, `environments`, `health`:
-//!   one router each, every route documented by its handler's `#[utoipa::path]`.
+//! - `sessions`, `review` (history, events, notes), `scorecards`, `interview` (start, clock,
+//!   submit; the take-home a creation asks for), `questions`, `templates` (and a session's
+//!   moves between their questions), `environments`, `health`, `drain`: one router each, every
+//!   route documented by its handler's `#[utoipa::path]`.
 //! - `openapi`: the document those make, and the socket messages' schemas.
 
 pub mod access;

@@ -17,13 +17,13 @@ use uuid::Uuid;
 use super::access::SessionAccess;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, Caller, OptionalJson, PageQuery, Paged};
+use super::interview::take_home;
 use super::views::SessionView;
 use super::SessionPath;
 use crate::auth::Role;
-use crate::interview::Mode;
 use crate::scorecards::Rubric;
 use crate::session::files::{parse_files, parse_name};
-use crate::session::{EndReason, NewSession, RunRequest, SessionId, TakeHome};
+use crate::session::{EndReason, NewSession, RunRequest, SessionId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,31 +72,6 @@ struct CreateBody {
     expires_at: Option<DateTime<Utc>>,
 }
 
-impl CreateBody {
-    /// The take-home the body asks for, checked for its fields' presence (their values are
-    /// the session's to check).
-    fn take_home(&self) -> Result<Option<TakeHome>, ApiError> {
-        let missing = |m: &str| Err(ApiError::InvalidArgument(m.to_string()));
-        match (
-            self.mode.unwrap_or_default(),
-            self.time_limit_minutes,
-            self.expires_at,
-        ) {
-            (Mode::Live, None, None) => Ok(None),
-            (Mode::Live, _, _) => {
-                missing("time_limit_minutes and expires_at are for \"mode\": \"take_home\" only")
-            }
-            (Mode::TakeHome, Some(time_limit_minutes), Some(expires_at)) => Ok(Some(TakeHome {
-                time_limit_minutes,
-                expires_at,
-            })),
-            (Mode::TakeHome, _, _) => {
-                missing("a take-home needs time_limit_minutes and expires_at")
-            }
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 struct Created {
     session_id: SessionId,
@@ -136,7 +111,7 @@ async fn create(
             "label is longer than 200 characters".into(),
         ));
     }
-    let take_home = body.take_home()?;
+    let take_home = take_home(body.mode, body.time_limit_minutes, body.expires_at)?;
     let created = state
         .sessions
         .create(NewSession {

@@ -20,7 +20,7 @@ use crate::collab::{normalize_newlines, Authority, Update};
 use crate::interview::Interview;
 use crate::sandbox::{RunnerConn, SandboxId};
 use crate::scorecards::Rubric;
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, StoreError};
 use crate::templates::Progress;
 
 /// The least history a file keeps for pulls, however many files share the budget.
@@ -108,23 +108,16 @@ impl SessionRegistry {
                 "open_mode"
             },
         };
-        if let Some(cluster) = &ctx.cluster {
-            // The store writes the lease with the session, in one transaction.
-            cluster.claim_new(record.id);
-        }
         let rubric = req.rubric.take().unwrap_or_else(Rubric::standard);
-        let mut stored = ctx
-            .store_new_session(&record, &interview, (req.question, &rubric), created)
+        let stored = self
+            .store_new(
+                &record,
+                &interview,
+                (req.question, &rubric),
+                created,
+                template.as_ref(),
+            )
             .await;
-        if let (Ok(()), Some(progress)) = (&stored, &template) {
-            stored = ctx.store_new_progress(&record.id, progress).await;
-        }
-        if let Some(cluster) = &ctx.cluster {
-            match &stored {
-                Ok(()) => cluster.confirm(&record.id),
-                Err(_) => cluster.forget(&record.id),
-            }
-        }
         if let Err(err) = stored {
             if let Some(warm) = warm {
                 containers.discard(warm.container, Some(warm.runner)).await;
@@ -152,6 +145,37 @@ impl SessionRegistry {
             candidate_token,
             interviewer_token,
         })
+    }
+
+    /// Stores a new session (its record, interview, rubric and `created` event, then its
+    /// template's progress); in a cluster, its lease with it, confirmed once stored or
+    /// forgotten.
+    async fn store_new(
+        &self,
+        record: &SessionRecord,
+        interview: &Interview,
+        question_and_rubric: (Option<Uuid>, &Rubric),
+        created: Audit,
+        template: Option<&Progress>,
+    ) -> Result<(), StoreError> {
+        let ctx = &self.shared.ctx;
+        if let Some(cluster) = &ctx.cluster {
+            // The store writes the lease with the session, in one transaction.
+            cluster.claim_new(record.id);
+        }
+        let mut stored = ctx
+            .store_new_session(record, interview, question_and_rubric, created)
+            .await;
+        if let (Ok(()), Some(progress)) = (&stored, template) {
+            stored = ctx.store_new_progress(&record.id, progress).await;
+        }
+        if let Some(cluster) = &ctx.cluster {
+            match &stored {
+                Ok(()) => cluster.confirm(&record.id),
+                Err(_) => cluster.forget(&record.id),
+            }
+        }
+        stored
     }
 
     /// `created_by`'s live sessions: on this server; in a cluster, on every replica, with

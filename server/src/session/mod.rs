@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`Session`]: identity, credentials (hashed), live state behind a `std::sync::Mutex`, the
 //!   transcript of the run in progress, and its subscribers.
+//! - `transcript`: that transcript (the run's output and input, numbered and bounded), and
+//!   the [`CatchUp`] a socket joining during the run gets of it.
 //! - `context`: `Context`, every handle the sessions' work shares (store, config, sandbox,
 //!   engine watch, environments, audit trail, tasks, the shutdown flag), each held once; the
 //!   registry, the containers, the pool and every session hold the one `Arc` of it.
@@ -19,6 +21,10 @@
 //! - `container`: `Containers`, which owns containers and nothing else: the warm pool (`pool`),
 //!   a session's container and runner (made or claimed, re-opened, replaced, retired, closed
 //!   and removed), and `container::watch` (deaths, engine outages).
+//! - `cluster`: the sessions' side of a cluster: locating a session, taking one over,
+//!   deposing, draining, the heartbeat and janitor loops.
+//! - `interview`: the lobby, Start, the clock's visibility, a take-home's first open;
+//!   `take_home`: its submission, and the reaper's look at take-homes.
 //! - `slot`: the one run, test run or switch a session does at a time, and its `executing`.
 //! - `run`: a run: the request checked, sent to the runner, output streamed.
 //!   `testing` runs a question's cases; `switch` changes the session's language;
@@ -63,6 +69,7 @@ mod switch;
 mod take_home;
 mod template;
 mod testing;
+mod transcript;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,11 +97,13 @@ pub use registry::SessionRegistry;
 pub use run::{RunHandle, RunRequest, StdinError};
 pub use scorecards::Scorecards;
 pub use testing::TestsHandle;
+pub use transcript::CatchUp;
 
 use crate::auth::{self, Role};
 use crate::collab::Authority;
 use crate::environments::Environment;
 use crate::sandbox::{RunnerConn, SandboxId};
+use transcript::Transcript;
 
 /// The live sessions, shared by the registry (which owns them) and the container watch.
 type LiveMap = Arc<dashmap::DashMap<SessionId, Arc<Session>>>;
@@ -212,33 +221,6 @@ impl State {
     }
 }
 
-/// The output and input of the run in progress, numbered as they were sent, bounded in bytes
-/// (the output cap, plus room for what was typed).
-#[derive(Debug)]
-struct Transcript {
-    run_id: Uuid,
-    by: Role,
-    started_at: DateTime<Utc>,
-    events: Vec<Arc<SessionEvent>>,
-    bytes: usize,
-    limit: usize,
-    last_seq: u64,
-    /// Something was left out past the bound.
-    truncated: bool,
-}
-
-/// What a socket that joins during a run needs of it: the run, and its output and input after
-/// the point the socket already had.
-#[derive(Debug, Clone)]
-pub struct CatchUp {
-    pub run_id: Uuid,
-    pub by: Role,
-    pub started_at: DateTime<Utc>,
-    pub events: Vec<Arc<SessionEvent>>,
-    /// Earlier output or input was not kept (past the transcript's bound).
-    pub truncated: bool,
-}
-
 /// One interview session.
 #[derive(Debug)]
 pub struct Session {
@@ -331,24 +313,7 @@ impl Session {
         let state = self.state();
         let snapshot = self.snapshot_locked(&state, idle_ttl);
         let events = self.events.subscribe();
-        let run = state.transcript.as_ref().map(|t| {
-            let from = match after {
-                Some((run_id, seq)) if run_id == t.run_id => seq,
-                _ => 0,
-            };
-            CatchUp {
-                run_id: t.run_id,
-                by: t.by,
-                started_at: t.started_at,
-                events: t
-                    .events
-                    .iter()
-                    .filter(|e| e.seq().is_some_and(|seq| seq > from))
-                    .cloned()
-                    .collect(),
-                truncated: t.truncated,
-            }
-        });
+        let run = state.transcript.as_ref().map(|t| t.catch_up(after));
         let warning = state.warning.clone().filter(
             |w| matches!(&**w, SessionEvent::Expiry(e) if e.expires_at == snapshot.expires_at),
         );
@@ -367,41 +332,6 @@ impl Session {
             interview: state.interview.clone(),
             events,
         }
-    }
-
-    /// Starts the transcript of a new run (under the state lock, with its `RunStarted`).
-    fn begin_transcript(state: &mut State, run_id: Uuid, by: Role, limit: usize) {
-        state.transcript = Some(Transcript {
-            run_id,
-            by,
-            started_at: Utc::now(),
-            events: Vec::new(),
-            bytes: 0,
-            limit,
-            last_seq: 0,
-            truncated: false,
-        });
-    }
-
-    /// Sends an event of the run in progress, numbered next, and keeps it in the transcript
-    /// while there is room. `make` gets the event's `seq`.
-    fn publish_run_event(&self, make: impl FnOnce(u64) -> SessionEvent) {
-        let mut state = self.state();
-        let Some(t) = state.transcript.as_mut() else {
-            drop(state);
-            self.publish(make(0));
-            return;
-        };
-        t.last_seq += 1;
-        let event = Arc::new(make(t.last_seq));
-        let weight = event.weight();
-        if t.bytes + weight <= t.limit {
-            t.bytes += weight;
-            t.events.push(event.clone());
-        } else {
-            t.truncated = true;
-        }
-        self.publish_locked(event);
     }
 }
 

@@ -126,14 +126,34 @@ async fn respond(
             me.may(Role::may_run)?;
             sessions.start_tests(session, me.role).await?;
         }
+        ClientMessage::Extend => {
+            me.may(Role::may_extend)?;
+            sessions.extend(session).await?;
+        }
+        message @ (ClientMessage::SetQuestion { .. }
+        | ClientMessage::SaveScorecard { .. }
+        | ClientMessage::SubmitScorecard { .. }
+        | ClientMessage::Start
+        | ClientMessage::Clock { .. }
+        | ClientMessage::Submit) => return interview(state, session, me, message).await,
+    }
+    Ok(None)
+}
+
+/// The interview's messages: a template's questions, the lobby's Start, the clock, a
+/// take-home's submission, and interviewers' scorecards.
+async fn interview(
+    state: &AppState,
+    session: &Arc<Session>,
+    me: Client,
+    message: ClientMessage,
+) -> Result<Option<ServerMessage>, ApiError> {
+    let sessions = &state.sessions;
+    match message {
         ClientMessage::SetQuestion { index } => {
             let take_home = session.interview().mode == crate::interview::Mode::TakeHome;
             me.may(|r| r.may_set_question(take_home))?;
             sessions.set_question(session, index, me.role).await?;
-        }
-        ClientMessage::Extend => {
-            me.may(Role::may_extend)?;
-            sessions.extend(session).await?;
         }
         ClientMessage::SaveScorecard { author, scorecard } => {
             return save_scorecard(state, session, me, (author, scorecard), false).await;
@@ -153,6 +173,7 @@ async fn respond(
             me.may(Role::may_submit)?;
             sessions.submit(session, SubmittedBy::of(me.role)).await?;
         }
+        _ => unreachable!("`respond` hands over only the interview's messages"),
     }
     Ok(None)
 }

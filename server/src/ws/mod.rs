@@ -6,7 +6,7 @@
 //!   both as JSON Schemas.
 //! - this file: the upgrade handler (the route is mounted in `app`).
 //! - `socket`: the per-socket loop, generic over any `Sink` and `Stream` of messages (so unit
-//!   tests drive it with channels).
+//!   tests drive it with channels); `socket/admit`: its `auth` and its joining the session.
 //! - `handle`: what one client message does.
 //! - `pacing`: the socket's budget and its cursor pacing.
 

@@ -9,26 +9,27 @@
 //! [`StoreError::Fenced`]. Without them (one server on PostgreSQL) nothing is checked.
 //!
 //! # Layout
-//! - `mod.rs`: connecting, and the [`Store`] impl: each method takes a pooled connection,
-//!   opens a session's write where it writes, and calls its concern's module.
+//! - `mod.rs`: the [`Store`] impl: each method takes a pooled connection, opens a session's
+//!   write where it writes, and calls its concern's module.
+//! - `connect`: connecting (the pool, its timeouts, the migrations at start), a URL's target
+//!   for logs, and scratch databases for tests.
 //! - `fence`: the one door for a session's writes, and the lease check behind it.
 //! - `db`: statements (cached, counted) and transactions.
 //! - `migrate`: the versioned migrations in `migrations/`.
-//! - `sessions`, `updates`, `runs`, `events`, `questions`: the queries, as functions of a
-//!   connection or a write; `rows`: how typed values are kept in columns.
+//! - `sessions`, `updates`, `runs`, `events`, `questions`, `interviews`, `templates`,
+//!   `scorecards`, `erasure`: the queries, as functions of a connection or a write; `rows`:
+//!   how typed values are kept in columns.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::Pool;
 use livecode_runner::path::WorkspacePath;
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+mod connect;
 mod db;
 mod erasure;
 mod events;
@@ -43,6 +44,8 @@ mod sessions;
 mod templates;
 mod updates;
 
+pub use connect::create_scratch_database;
+
 use super::{
     EventRecord, Leases, ListPage, RunRecord, SessionRecord, Store, StoreError, UpdateRecord,
 };
@@ -52,11 +55,6 @@ use crate::questions::{Question, TestReport};
 use crate::scorecards::{Rubric, Scorecard};
 use crate::templates::{Progress, Template};
 
-/// How long a write waits for a row another transaction holds, as SQLite's busy timeout.
-const LOCK_TIMEOUT: &str = "5s";
-/// How long connecting, and waiting for a pooled connection, may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// PostgreSQL-backed store. Cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
@@ -65,65 +63,10 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects with a pool of up to `pool_size` connections and brings the schema up to date.
-    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url)?;
-        // A transaction left open by a stopped process (SIGSTOP) holds its lease row for
-        // share; the server ends it, so a takeover waits seconds, not forever.
-        let options = format!(
-            "-c lock_timeout={LOCK_TIMEOUT} -c idle_in_transaction_session_timeout={LOCK_TIMEOUT}"
-        );
-        let options = match config.get_options() {
-            Some(theirs) => format!("{theirs} {options}"),
-            None => options,
-        };
-        config.options(options);
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("livecode");
-        }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .expect("a pool with a runtime for its timeouts builds");
-        migrate::run(&mut pool.get().await?).await?;
-        Ok(Self { pool, leases: None })
-    }
-
     /// Checks every write of a session against the lease this process holds (cluster mode).
     pub fn with_leases(mut self, leases: Arc<dyn Leases>) -> Self {
         self.leases = Some(leases);
         self
-    }
-
-    /// `host:port/database` of a store URL, for logs and messages (never its password).
-    pub fn target(url: &str) -> String {
-        let Ok(config) = tokio_postgres::Config::from_str(url) else {
-            return "an unreadable URL".into();
-        };
-        let hosts: Vec<String> = config
-            .get_hosts()
-            .iter()
-            .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-            .map(|(host, port)| match host {
-                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-                tokio_postgres::config::Host::Unix(dir) => dir.display().to_string(),
-            })
-            .collect();
-        let database = config.get_dbname().or(config.get_user()).unwrap_or("");
-        format!("{}/{database}", hosts.join(","))
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
@@ -133,34 +76,6 @@ impl PgStore {
     fn leases(&self) -> Option<&dyn Leases> {
         self.leases.as_deref()
     }
-}
-
-/// Makes an empty database beside the one `server_url` names (whose user may create
-/// databases) and answers its URL: a database of its own for each test or benchmark.
-pub async fn create_scratch_database(server_url: &str) -> Result<String, StoreError> {
-    let (client, connection) = tokio_postgres::connect(server_url, NoTls).await?;
-    let connection = tokio::spawn(connection);
-    let name = format!("lc_{}", Uuid::new_v4().simple());
-    crate::metrics::store_statement();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await?;
-    drop(client);
-    let _ = connection.await;
-    Ok(with_database(server_url, &name))
-}
-
-/// `url` naming database `name` instead (its query kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let (rest, query) = match rest.split_once('?') {
-        Some((rest, query)) => (rest, format!("?{query}")),
-        None => (rest, String::new()),
-    };
-    let authority = rest
-        .split_once('/')
-        .map_or(rest, |(authority, _)| authority);
-    format!("{scheme}://{authority}/{name}{query}")
 }
 
 #[async_trait]

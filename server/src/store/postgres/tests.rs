@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use tokio_postgres::NoTls;
+
 use super::*;
 use crate::auth::Role;
 use crate::model::SessionId;
@@ -79,24 +81,19 @@ async fn every_write(
     store: &PgStore,
     id: SessionId,
 ) -> Vec<(&'static str, Result<(), StoreError>)> {
-    let s = session(id);
-    let run = started_run(id, s.created_at);
-    let result = RunResult {
-        by: Role::Candidate,
-        summary: RunSummary {
-            run_id: run.id,
-            status: crate::model::RunStatus::Completed,
-            exit_code: Some(0),
-            duration_ms: 1,
-            build_ms: None,
-            build_cached: false,
-            truncated: false,
-            started_at: run.started_at,
-            finished_at: run.started_at,
-        },
-        stdout: "out".into(),
-        stderr: String::new(),
-    };
+    let created_at = session(id).created_at;
+    let later = created_at + chrono::Duration::minutes(1);
+    let mut writes = document_writes(store, id, later).await;
+    writes.extend(run_and_review_writes(store, id, created_at, later).await);
+    writes
+}
+
+/// `every_write`'s first half: the session's state, deadline, document, notes and events.
+async fn document_writes(
+    store: &PgStore,
+    id: SessionId,
+    later: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'static str, Result<(), StoreError>)> {
     let event = EventRecord {
         id: Uuid::new_v4(),
         session_id: id,
@@ -104,20 +101,6 @@ async fn every_write(
         at: now(),
         data: serde_json::json!({}),
     };
-    let report = TestReport {
-        tests_id: Uuid::new_v4(),
-        question_id: Uuid::new_v4(),
-        by: Role::Candidate,
-        started_at: now(),
-        finished_at: now(),
-        passed: 0,
-        total: 0,
-        results: vec![],
-        summary_only: false,
-    };
-    let files = BTreeMap::from([(crate::store::tests::path("a.txt"), "a".to_string())]);
-    let versions = BTreeMap::from([(crate::store::tests::path("a.txt"), 1)]);
-    let later = s.created_at + chrono::Duration::minutes(1);
     vec![
         (
             "state",
@@ -135,6 +118,47 @@ async fn every_write(
         ("notes", store.set_notes(&id, "notes").await),
         ("event", store.insert_event(&event).await.map(|_| ())),
         ("compact", store.compact_updates(&id, 1, "x = 1").await),
+    ]
+}
+
+/// `every_write`'s second half: runs, files, language, question, tests, and the review.
+async fn run_and_review_writes(
+    store: &PgStore,
+    id: SessionId,
+    created_at: chrono::DateTime<chrono::Utc>,
+    later: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'static str, Result<(), StoreError>)> {
+    let run = started_run(id, created_at);
+    let result = RunResult {
+        by: Role::Candidate,
+        summary: RunSummary {
+            run_id: run.id,
+            status: crate::model::RunStatus::Completed,
+            exit_code: Some(0),
+            duration_ms: 1,
+            build_ms: None,
+            build_cached: false,
+            truncated: false,
+            started_at: run.started_at,
+            finished_at: run.started_at,
+        },
+        stdout: "out".into(),
+        stderr: String::new(),
+    };
+    let report = TestReport {
+        tests_id: Uuid::new_v4(),
+        question_id: Uuid::new_v4(),
+        by: Role::Candidate,
+        started_at: now(),
+        finished_at: now(),
+        passed: 0,
+        total: 0,
+        results: vec![],
+        summary_only: false,
+    };
+    let files = BTreeMap::from([(crate::store::tests::path("a.txt"), "a".to_string())]);
+    let versions = BTreeMap::from([(crate::store::tests::path("a.txt"), 1)]);
+    vec![
         ("run", store.insert_run(&run).await),
         ("finish", store.finish_run(&id, &result, 20).await),
         ("files", store.set_files(&id, &files, &versions, 1).await),
