@@ -17,8 +17,9 @@
 //! - `db`: statements (cached, counted) and transactions.
 //! - `migrate`: the versioned migrations in `migrations/`.
 //! - `sessions`, `updates`, `runs`, `events`, `questions`, `interviews`, `templates`,
-//!   `scorecards`, `erasure`: the queries, as functions of a connection or a write; `rows`:
-//!   how typed values are kept in columns.
+//!   `scorecards`, `erasure`: the queries, as functions of a connection or a write; `kept`:
+//!   the operator's questions and templates, kept whole as jsonb; `rows`: how typed values
+//!   are kept in columns.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ mod erasure;
 mod events;
 mod fence;
 mod interviews;
+mod kept;
 mod migrate;
 mod questions;
 mod rows;

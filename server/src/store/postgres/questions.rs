@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::db::{execute, query, query_one, query_opt, Db, Params};
 use super::fence::Write;
+use super::kept::QUESTIONS;
 use super::rows::{json, parse};
 use crate::model::SessionId;
 use crate::questions::{Question, TestReport};
@@ -12,37 +13,19 @@ use crate::store::{ListPage, StoreError};
 
 /// A new question.
 pub async fn insert(db: &impl Db, q: &Question, created_by: &str) -> Result<(), StoreError> {
-    execute(
-        db,
-        "INSERT INTO questions (id, created_at, created_by, body) VALUES ($1, $2, $3, $4)",
-        &[&q.question_id, &q.created_at, &created_by, &json(q)?],
-    )
-    .await?;
-    Ok(())
+    QUESTIONS
+        .insert(db, (&q.question_id, q.created_at), created_by, q)
+        .await
 }
 
 /// One question.
 pub async fn get(db: &impl Db, id: &Uuid) -> Result<Option<Question>, StoreError> {
-    let row = query_opt(db, "SELECT body FROM questions WHERE id = $1", &[id]).await?;
-    row.map(|row| parse(&row, "body", "question")).transpose()
+    QUESTIONS.get(db, id).await
 }
 
 /// A page of questions, newest first.
 pub async fn list(db: &impl Db, page: &ListPage) -> Result<Vec<Question>, StoreError> {
-    let rows = query(
-        db,
-        "SELECT body FROM questions WHERE $1::text IS NULL OR created_by = $1
-         ORDER BY seq DESC LIMIT $2 OFFSET $3",
-        &[
-            &page.created_by,
-            &(page.limit as i64),
-            &(page.offset as i64),
-        ],
-    )
-    .await?;
-    rows.iter()
-        .map(|row| parse(row, "body", "question"))
-        .collect()
+    QUESTIONS.list(db, page).await
 }
 
 /// The question a session was created with.

@@ -3,8 +3,9 @@
 
 use uuid::Uuid;
 
-use super::db::{execute, query, query_opt, Db};
+use super::db::{execute, query_opt, Db};
 use super::fence::Write;
+use super::kept::TEMPLATES;
 use super::rows::{json, parse};
 use crate::model::SessionId;
 use crate::store::{ListPage, StoreError};
@@ -12,37 +13,19 @@ use crate::templates::{Progress, Template};
 
 /// A new template.
 pub async fn insert(db: &impl Db, t: &Template, created_by: &str) -> Result<(), StoreError> {
-    execute(
-        db,
-        "INSERT INTO templates (id, created_at, created_by, body) VALUES ($1, $2, $3, $4)",
-        &[&t.template_id, &t.created_at, &created_by, &json(t)?],
-    )
-    .await?;
-    Ok(())
+    TEMPLATES
+        .insert(db, (&t.template_id, t.created_at), created_by, t)
+        .await
 }
 
 /// One template.
 pub async fn get(db: &impl Db, id: &Uuid) -> Result<Option<Template>, StoreError> {
-    let row = query_opt(db, "SELECT body FROM templates WHERE id = $1", &[id]).await?;
-    row.map(|row| parse(&row, "body", "template")).transpose()
+    TEMPLATES.get(db, id).await
 }
 
 /// A page of templates, newest first.
 pub async fn list(db: &impl Db, page: &ListPage) -> Result<Vec<Template>, StoreError> {
-    let rows = query(
-        db,
-        "SELECT body FROM templates WHERE $1::text IS NULL OR created_by = $1
-         ORDER BY seq DESC LIMIT $2 OFFSET $3",
-        &[
-            &page.created_by,
-            &(page.limit as i64),
-            &(page.offset as i64),
-        ],
-    )
-    .await?;
-    rows.iter()
-        .map(|row| parse(row, "body", "template"))
-        .collect()
+    TEMPLATES.list(db, page).await
 }
 
 /// The session's way through its template, and its current question with it.

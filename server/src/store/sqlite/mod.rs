@@ -5,7 +5,9 @@
 //! - `mod.rs`: the connection, the migrations, and the [`Store`] impl: each method is one call
 //!   into its concern's module, on the blocking pool.
 //! - `sessions`, `updates` (the edit history), `runs`, `events` (the audit trail),
-//!   `questions` (and test reports): the queries, as plain functions of a connection.
+//!   `questions` (and test reports), `templates` (and a session's way through one),
+//!   `interviews`, `scorecards`, `erasure`: the queries, as plain functions of a connection;
+//!   `kept`: the operator's questions and templates, kept whole as JSON.
 //! - `rows`: how each typed value is kept in a column and read back.
 
 use std::collections::BTreeMap;
@@ -21,6 +23,7 @@ use uuid::Uuid;
 mod erasure;
 mod events;
 mod interviews;
+mod kept;
 mod questions;
 mod rows;
 mod runs;

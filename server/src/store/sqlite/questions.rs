@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
+use super::kept::QUESTIONS;
 use super::{json, parse};
 use crate::model::SessionId;
 use crate::questions::{Question, TestReport};
@@ -11,47 +12,17 @@ use crate::store::{ListPage, StoreError};
 
 /// A new question.
 pub fn insert(conn: &Connection, q: &Question, created_by: &str) -> Result<(), StoreError> {
-    let (id, at, body) = (
-        q.question_id.to_string(),
-        q.created_at.to_rfc3339(),
-        json(q)?,
-    );
-    conn.execute(
-        "INSERT INTO questions (id, created_at, created_by, body) VALUES (?1, ?2, ?3, ?4)",
-        params![id, at, created_by, body],
-    )?;
-    Ok(())
+    QUESTIONS.insert(conn, (&q.question_id, q.created_at), created_by, q)
 }
 
 /// One question.
 pub fn get(conn: &Connection, id: &Uuid) -> Result<Option<Question>, StoreError> {
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM questions WHERE id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    body.map(|b| parse(&b, "question")).transpose()
+    QUESTIONS.get(conn, id)
 }
 
 /// A page of questions, newest first.
 pub fn list(conn: &Connection, page: &ListPage) -> Result<Vec<Question>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT body FROM questions WHERE ?1 IS NULL OR created_by = ?1
-         ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
-    )?;
-    let mut rows = stmt.query(params![
-        page.created_by,
-        page.limit as i64,
-        page.offset as i64
-    ])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let body: String = row.get(0)?;
-        out.push(parse(&body, "question")?);
-    }
-    Ok(out)
+    QUESTIONS.list(conn, page)
 }
 
 /// The question a session was created with.
