@@ -20,6 +20,8 @@ use utoipa::ToSchema;
 
 /// Criteria a rubric has at most.
 pub const MAX_CRITERIA: usize = 20;
+/// Authors a session takes scorecards from (author ids are the writer's to choose: bounded).
+pub const MAX_AUTHORS: usize = 20;
 /// Characters of a criterion's name at most.
 pub const NAME_CHARS: usize = 100;
 /// Characters of a criterion's description, or of an author's display name, at most.

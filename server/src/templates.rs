@@ -4,7 +4,7 @@
 //! one started, and the code each question left behind; what each role may see of it
 //! (candidates and observers: only the questions reached so far).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -125,8 +125,13 @@ pub struct Progress {
     pub steps: Vec<Step>,
     /// The question now (an index into `steps`).
     pub current: usize,
-    /// The furthest question reached: candidates see `steps[..=reached]`.
+    /// The furthest question reached.
     pub reached: usize,
+    /// The questions reached so far, the current one among them: what candidates and
+    /// observers see (a jump from the first to the third does not show the second). The
+    /// interview's Start forgets the lobby's moves: only the question it starts on is reached.
+    #[serde(default)]
+    pub visited: BTreeSet<usize>,
     /// When the current question became current (or was restarted): its clock.
     pub question_started_at: DateTime<Utc>,
     /// The code each question left, by question and language (the current question's is the
@@ -163,6 +168,7 @@ impl Progress {
                 .collect(),
             current: 0,
             reached: 0,
+            visited: BTreeSet::from([0]),
             question_started_at: now,
             codes: BTreeMap::new(),
         }
@@ -176,6 +182,7 @@ impl Progress {
             steps: self.steps.clone(),
             current: self.current,
             reached: self.reached,
+            visited: self.visited.clone(),
             question_started_at: self.question_started_at,
             codes: BTreeMap::new(),
         }
@@ -196,8 +203,22 @@ impl Progress {
         }
         self.current = index;
         self.reached = self.reached.max(index);
+        self.visited.insert(index);
         self.question_started_at = now;
         Ok(())
+    }
+
+    /// The interview starts on the current question: what the lobby's moves reached is
+    /// forgotten, so candidates see only this one.
+    pub fn start_here(&mut self, now: DateTime<Utc>) {
+        self.reached = self.current;
+        self.visited = BTreeSet::from([self.current]);
+        self.question_started_at = now;
+    }
+
+    /// Whether question `index` was reached so far.
+    pub fn was_reached(&self, index: usize) -> bool {
+        self.visited.contains(&index)
     }
 
     /// When the current question's time is up, if it has a limit.
@@ -225,12 +246,15 @@ impl Progress {
 
     /// Whether `role` may see question `index` (title, prompt, starters, cases).
     pub fn shows(&self, index: usize, role: Role) -> bool {
-        index < self.steps.len() && (index <= self.reached || role.sees_unreached_questions())
+        index < self.steps.len() && (self.was_reached(index) || role.sees_unreached_questions())
     }
 
     /// What `role` sees of the session's way at `now`: every question for interviewers, the
     /// ones reached so far for others.
-    pub fn view(&self, role: Role, now: DateTime<Utc>) -> ProgressView {
+    /// With the interview's clock hidden from `role` (`clock_hidden`), the question's clock
+    /// is left out too: its start is the interview's, and its end would tell the time.
+    pub fn view(&self, role: Role, now: DateTime<Utc>, clock_hidden: bool) -> ProgressView {
+        let clock = !clock_hidden || role.sees_hidden_clock();
         ProgressView {
             template_id: self.template_id,
             name: self.name.clone(),
@@ -249,10 +273,10 @@ impl Progress {
                     minutes: s.minutes,
                 })
                 .collect(),
-            question_started_at: self.question_started_at,
-            ends_at: self.ends_at(),
-            warn_at: self.warn_at(),
-            time: self.time(now),
+            question_started_at: clock.then_some(self.question_started_at),
+            ends_at: self.ends_at().filter(|_| clock),
+            warn_at: self.warn_at().filter(|_| clock),
+            time: self.time(now).filter(|_| clock),
         }
     }
 }
@@ -271,7 +295,8 @@ pub struct ProgressView {
     /// Every question for interviewers; those reached so far for others.
     pub questions: Vec<StepView>,
     /// When the current question became current: its clock, from the server's stored time.
-    pub question_started_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question_started_at: Option<DateTime<Utc>>,
     /// When its time is up (absent: no limit).
     pub ends_at: Option<DateTime<Utc>>,
     /// When the warning comes (absent: no limit).
@@ -349,7 +374,7 @@ mod tests {
         let mut p = progress([None, None, None]);
         let now = Utc::now();
         let titles = |p: &Progress, role| -> Vec<String> {
-            p.view(role, now)
+            p.view(role, now, false)
                 .questions
                 .into_iter()
                 .map(|s| s.title)
@@ -361,9 +386,34 @@ mod tests {
         p.move_to(2, now).expect("there");
         p.move_to(0, now).expect("back");
         assert_eq!((p.current, p.reached), (0, 2));
-        assert_eq!(titles(&p, Role::Candidate), ["One", "Two", "Three"]);
+        // A jump from the first to the third does not show the second.
+        assert_eq!(titles(&p, Role::Candidate), ["One", "Three"]);
         assert!(p.move_to(3, now).is_err());
         assert!(!p.shows(3, Role::Interviewer));
+        // Start forgets the lobby's moves: only the question it starts on is reached.
+        p.move_to(1, now).expect("there");
+        p.start_here(now);
+        assert_eq!(titles(&p, Role::Candidate), ["Two"]);
+        assert_eq!(titles(&p, Role::Interviewer), ["One", "Two", "Three"]);
+    }
+
+    #[test]
+    fn a_hidden_clock_hides_the_questions_clock_from_the_candidate() {
+        let p = progress([Some(30), None, None]);
+        let now = Utc::now();
+        let candidate = p.view(Role::Candidate, now, true);
+        assert_eq!(
+            (
+                candidate.question_started_at,
+                candidate.ends_at,
+                candidate.warn_at
+            ),
+            (None, None, None)
+        );
+        let interviewer = p.view(Role::Interviewer, now, true);
+        assert_eq!(interviewer.ends_at, p.ends_at());
+        assert!(interviewer.question_started_at.is_some());
+        assert_eq!(p.view(Role::Candidate, now, false).ends_at, p.ends_at());
     }
 
     #[test]

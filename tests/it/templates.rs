@@ -581,3 +581,98 @@ async fn a_question_warns_before_its_time_is_up_and_says_when_it_is() {
         .collect();
     assert_eq!(times, ["warning", "times_up"]);
 }
+
+/// A jump past a question does not show it to the candidate; the interview's Start forgets the
+/// lobby's moves; a clock hidden from the candidate hides the question's clock too (in the
+/// welcome, in moves and in `interview`), while the interviewer keeps it. Frame by frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jump_shows_no_question_between_and_a_hidden_clock_hides_the_questions() {
+    let server = TestServer::start(|c| c.api_key = KEY.into()).await;
+    let mut ids = Vec::new();
+    for q in [first(), second(), first()] {
+        let created = expect_json(post(&server, "/questions", KEY, q).await, 201).await;
+        ids.push(created["question_id"].as_str().expect("id").to_string());
+    }
+    let body = json!({"name": "Jumps", "lobby": true, "questions": [
+        {"question_id": ids[0], "minutes": 30}, {"question_id": ids[1]},
+        {"question_id": ids[2], "minutes": 30}
+    ]});
+    let created = expect_json(post(&server, "/templates", KEY, body).await, 201).await;
+    let session = Session::from(
+        server
+            .api()
+            .create_session_as(
+                Some(KEY),
+                json!({"environment": "python", "template": created["template_id"]}),
+            )
+            .await,
+    );
+    let path = |rest: &str| format!("/sessions/{}/{rest}", session.id);
+    let bearer = session.interviewer.clone();
+    // In the lobby, the interviewer looks at every question, then starts on the first.
+    for index in [1, 2, 0] {
+        let moved = post(&server, &path("question"), &bearer, json!({"index": index})).await;
+        expect_json(moved, 200).await;
+    }
+    let started = post(&server, &path("start"), &bearer, json!({})).await;
+    assert_eq!(started.status(), 200);
+    let (mut candidate, welcome) = server.connect(&session.id, &session.candidate, "").await;
+    assert_eq!(
+        welcome["template"]["questions"].as_array().map(Vec::len),
+        Some(1),
+        "the lobby's moves are forgotten at Start: {}",
+        welcome["template"]
+    );
+    let mut seen = vec![welcome];
+
+    // A jump from the first question to the third shows the candidate nothing of the second.
+    let moved = post(&server, &path("question"), &bearer, json!({"index": 2})).await;
+    expect_json(moved, 200).await;
+    let got = frames(&mut candidate, "question_changed").await;
+    let changed = got.last().expect("the move").clone();
+    let titles: Vec<&str> = changed["template"]["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .filter_map(|q| q["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["First", "First"], "{changed}");
+    assert!(changed["template"]["ends_at"].is_string(), "{changed}");
+    seen.extend(got);
+    let between = server
+        .api()
+        .get(&path("questions/1"), Some(&session.candidate))
+        .await;
+    check_error(between, 404, "QUESTION_NOT_FOUND").await;
+
+    // The interviewer hides the clock: the question's goes from the candidate's frames too.
+    let (mut interviewer, _) = server.connect(&session.id, &session.interviewer, "").await;
+    let hidden = server
+        .api()
+        .put(&path("clock"), Some(&bearer), &json!({"hidden": true}))
+        .await;
+    assert_eq!(hidden.status(), 200);
+    let got = frames(&mut candidate, "interview").await;
+    let told = got.last().expect("the change").clone();
+    for key in ["ends_at", "warn_at", "question_started_at"] {
+        assert!(told["template"][key].is_null(), "{key}: {told}");
+    }
+    seen.extend(got);
+    let theirs = next_of_type(&mut interviewer, "interview").await;
+    assert!(theirs["template"]["ends_at"].is_string(), "{theirs}");
+    let moved = post(&server, &path("question"), &bearer, json!({"index": 0})).await;
+    expect_json(moved, 200).await;
+    let got = frames(&mut candidate, "question_changed").await;
+    let changed = got.last().expect("the move").clone();
+    assert!(changed["template"]["ends_at"].is_null(), "{changed}");
+    seen.extend(got);
+    let rest = server
+        .api()
+        .get(&path("template"), Some(&session.candidate))
+        .await;
+    let rest = expect_json(rest, 200).await;
+    assert!(rest["ends_at"].is_null(), "{rest}");
+    let theirs = next_of_type(&mut interviewer, "question_changed").await;
+    assert!(theirs["template"]["ends_at"].is_string(), "{theirs}");
+    assert_hides(&seen, &[UNREACHED, HIDDEN]);
+}

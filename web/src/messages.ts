@@ -97,6 +97,10 @@ export type Mode = "live" | "take_home";
  */
 export type Stage = "waiting" | "live" | "submitted";
 /**
+ * Where a question's clock is.
+ */
+export type QuestionTime = "warning" | "times_up";
+/**
  * How a run ended (the API's run `status`).
  */
 export type RunStatus = "completed" | "timeout" | "oom" | "killed" | "output_limit" | "compile_error" | "error";
@@ -119,10 +123,6 @@ export type Phase = "build" | "run";
  * Which output stream a chunk came from.
  */
 export type OutputStream = "stdout" | "stderr";
-/**
- * Where a question's clock is.
- */
-export type QuestionTime = "warning" | "times_up";
 /**
  * The current question's clock reached its warning, or its end.
  */
@@ -438,6 +438,11 @@ export interface Input {
  */
 export interface ServerInterviewMessage {
   interview: InterviewView;
+  /**
+   * A templated session's way as this role sees it now (the question's clock hidden
+   * with the interview's).
+   */
+  template?: ProgressView | null;
   type: "interview";
 }
 /**
@@ -467,6 +472,54 @@ export interface InterviewView {
    * A take-home's time, from its first open (null when the clock is hidden).
    */
   time_limit_seconds?: number | null;
+}
+/**
+ * A session's way through its template as one role sees it.
+ */
+export interface ProgressView {
+  /**
+   * The question now (an index into the template).
+   */
+  current: number;
+  /**
+   * When its time is up (absent: no limit).
+   */
+  ends_at?: string | null;
+  name: string;
+  /**
+   * When the current question became current: its clock, from the server's stored time.
+   */
+  question_started_at?: string | null;
+  /**
+   * Every question for interviewers; those reached so far for others.
+   */
+  questions: StepView[];
+  /**
+   * The furthest question reached so far.
+   */
+  reached: number;
+  template_id: string;
+  /**
+   * Where its clock is now (absent: running, or no limit).
+   */
+  time?: QuestionTime | null;
+  /**
+   * How many questions the template has.
+   */
+  total: number;
+  /**
+   * When the warning comes (absent: no limit).
+   */
+  warn_at?: string | null;
+}
+/**
+ * One question in the navigator.
+ */
+export interface StepView {
+  index: number;
+  minutes?: number | null;
+  question_id: string;
+  title: string;
 }
 /**
  * What a socket held in a lobby gets instead of `welcome`: the session waits for the
@@ -590,54 +643,6 @@ export interface ServerQuestionChangedMessage {
   by: Role;
   template: ProgressView;
   type: "question_changed";
-}
-/**
- * A session's way through its template as one role sees it.
- */
-export interface ProgressView {
-  /**
-   * The question now (an index into the template).
-   */
-  current: number;
-  /**
-   * When its time is up (absent: no limit).
-   */
-  ends_at?: string | null;
-  name: string;
-  /**
-   * When the current question became current: its clock, from the server's stored time.
-   */
-  question_started_at: string;
-  /**
-   * Every question for interviewers; those reached so far for others.
-   */
-  questions: StepView[];
-  /**
-   * The furthest question reached so far.
-   */
-  reached: number;
-  template_id: string;
-  /**
-   * Where its clock is now (absent: running, or no limit).
-   */
-  time?: QuestionTime | null;
-  /**
-   * How many questions the template has.
-   */
-  total: number;
-  /**
-   * When the warning comes (absent: no limit).
-   */
-  warn_at?: string | null;
-}
-/**
- * One question in the navigator.
- */
-export interface StepView {
-  index: number;
-  minutes?: number | null;
-  question_id: string;
-  title: string;
 }
 /**
  * A question's clock reaching its warning or its end (`question_time` on the socket).

@@ -130,7 +130,8 @@ async fn progress(
         .template(&caller.id)
         .await?
         .ok_or(ApiError::NoTemplate)?;
-    Ok(AppJson(progress.view(caller.role(), Utc::now())))
+    let hidden = state.sessions.interview(&caller.id).await?.clock_hidden;
+    Ok(AppJson(progress.view(caller.role(), Utc::now(), hidden)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -172,7 +173,8 @@ async fn set_question(
         .set_question(&session, body.index, by)
         .await?;
     let progress = session.template().ok_or(ApiError::NoTemplate)?;
-    Ok(AppJson(progress.view(caller.role(), Utc::now())))
+    let hidden = state.sessions.interview(&caller.id).await?.clock_hidden;
+    Ok(AppJson(progress.view(caller.role(), Utc::now(), hidden)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -294,6 +294,7 @@ mod tests {
             progress: Arc::new(progress),
             from: 0,
             by: Role::Interviewer,
+            clock_hidden: false,
         };
         let data = json!({"from": 0, "to": 1, "question_id": b, "by": "interviewer"});
         check(&moved, "question.changed", data);
@@ -302,6 +303,7 @@ mod tests {
             time: crate::templates::QuestionTime::TimesUp,
             ends_at: now,
             question_id: b,
+            clock_hidden: false,
         });
         let data = json!({"index": 1, "question_id": b, "time": "times_up"});
         check(&up, "question.time", data);

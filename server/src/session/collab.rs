@@ -296,6 +296,7 @@ pub fn visible_to(event: &SessionEvent, role: Role) -> bool {
         SessionEvent::Scorecard(_) => role.keeps_scorecards(),
         SessionEvent::Focus(_) => role.sees_focus(),
         SessionEvent::TestResult(r) => !r.hidden || role.sees_hidden_cases(),
+        SessionEvent::QuestionTime(c) => !c.clock_hidden || role.sees_hidden_clock(),
         _ => true,
     }
 }

@@ -67,6 +67,8 @@ pub enum SessionEvent {
         /// The question it left.
         from: usize,
         by: Role,
+        /// The interview's clock is hidden from the candidate (so is the question's).
+        clock_hidden: bool,
     },
     /// The current question's clock reached its warning, or its end.
     QuestionTime(QuestionClock),
@@ -81,6 +83,9 @@ pub struct QuestionClock {
     pub ends_at: chrono::DateTime<chrono::Utc>,
     #[serde(skip)]
     pub question_id: Uuid,
+    /// The interview's clock is hidden from the candidate: so is this.
+    #[serde(skip)]
+    pub clock_hidden: bool,
 }
 
 /// The interview as it is now, and what changed it.
@@ -88,6 +93,9 @@ pub struct QuestionClock {
 pub struct InterviewChange {
     pub interview: crate::interview::Interview,
     pub change: Change,
+    /// A templated session's way, so that a page shows the question's clock as the
+    /// interview's now allows (hidden or shown again).
+    pub template: Option<Arc<crate::templates::Progress>>,
 }
 
 /// What changed an interview.
@@ -307,7 +315,9 @@ impl SessionEvent {
                 to: environment.name.clone(),
                 by: *by,
             },
-            SessionEvent::QuestionChanged { progress, from, by } => Audit::QuestionChanged {
+            SessionEvent::QuestionChanged {
+                progress, from, by, ..
+            } => Audit::QuestionChanged {
                 from: *from,
                 to: progress.current,
                 question_id: progress.current_step().question_id,

@@ -126,6 +126,10 @@ impl Session {
         self.publish_locked(SessionEvent::Interview(Arc::new(InterviewChange {
             interview: interview.clone(),
             change,
+            // Never while it waits: sockets held in the lobby hear this event.
+            template: (interview.stage != Stage::Waiting)
+                .then(|| state.template.as_ref().map(|p| Arc::new(p.outline())))
+                .flatten(),
         })));
         interview
     }

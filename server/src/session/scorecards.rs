@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::registry::SessionRegistry;
 use super::{Session, SessionError, SessionId};
 use crate::auth::Role;
-use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardError, ScorecardInput};
+use crate::scorecards::{AuthorId, Rubric, Scorecard, ScorecardError, ScorecardInput, MAX_AUTHORS};
 
 /// A session's rubric and the scorecards written against it.
 #[derive(Debug, Clone)]
@@ -52,6 +52,12 @@ impl SessionRegistry {
         let Scorecards { rubric, scorecards } = self.scorecards(id).await?;
         content.check(&rubric, submit)?;
         let previous = scorecards.iter().find(|c| c.author_id == author);
+        if previous.is_none() && scorecards.len() >= MAX_AUTHORS {
+            return Err(ScorecardError::Invalid(format!(
+                "a session takes scorecards from at most {MAX_AUTHORS} authors"
+            ))
+            .into());
+        }
         let name = name
             .or_else(|| previous.map(|p| p.author_name.clone()))
             .unwrap_or_else(|| Role::Interviewer.label().into());

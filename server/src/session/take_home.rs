@@ -96,7 +96,7 @@ impl SessionRegistry {
                 .collect());
         };
         let mut steps = Vec::new();
-        for index in 0..=progress.reached {
+        for &index in &progress.visited {
             if !self
                 .template_question(&progress, index)
                 .await?
@@ -119,10 +119,7 @@ impl SessionRegistry {
         let until = tokio::time::Instant::now() + SLOT_WAIT;
         loop {
             let started = match &what {
-                ToTest::Step(index) => {
-                    self.run_question_tests(session, *index, Role::Candidate)
-                        .await
-                }
+                ToTest::Step(index) => self.test_question(session, *index, Role::Candidate).await,
                 ToTest::Question(question) => testing::start(
                     &self.shared.containers,
                     session,

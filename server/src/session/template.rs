@@ -33,6 +33,8 @@ impl SessionRegistry {
         index: usize,
         by: Role,
     ) -> Result<(), SessionError> {
+        // Not in a lobby for `by`, nor once a take-home was handed in (its code is final).
+        session.check_open(by)?;
         let progress = session
             .state()
             .template
@@ -78,6 +80,7 @@ impl SessionRegistry {
                 progress: Arc::new(template.outline()),
                 from,
                 by,
+                clock_hidden: state.interview.clock_hidden,
             });
             let stored = template.clone();
             state.template = Some(template);
@@ -157,15 +160,26 @@ impl SessionRegistry {
         index: usize,
         by: Role,
     ) -> Result<TestsHandle, SessionError> {
+        session.check_open(by)?;
+        self.test_question(session, index, by).await
+    }
+
+    /// [`Self::run_question_tests`] without the interview's check: a take-home's submission,
+    /// which runs after the session is read-only.
+    pub(super) async fn test_question(
+        &self,
+        session: &Arc<Session>,
+        index: usize,
+        by: Role,
+    ) -> Result<TestsHandle, SessionError> {
         let progress = session
             .state()
             .template
             .clone()
             .ok_or(SessionError::NoTemplate)?;
-        if index > progress.reached {
+        if !progress.was_reached(index) {
             return Err(SessionError::InvalidArgument(format!(
-                "index must be at most {} (the questions reached so far)",
-                progress.reached
+                "question {index} was not reached yet"
             )));
         }
         let question = self.template_question(&progress, index).await?;
@@ -187,7 +201,10 @@ impl SessionRegistry {
         for entry in self.shared.sessions.iter() {
             let session = entry.value();
             let mut state = session.state();
-            if state.status().is_ended() {
+            // A question's clock runs only while the interview does: not in a lobby, nor
+            // after a take-home's submission.
+            let running = state.interview.stage == crate::interview::Stage::Live;
+            if state.status().is_ended() || !running {
                 continue;
             }
             let Some(progress) = &state.template else {
@@ -208,6 +225,7 @@ impl SessionRegistry {
                 time,
                 ends_at,
                 question_id: progress.current_step().question_id,
+                clock_hidden: state.interview.clock_hidden,
             };
             state.question_told = Some(told);
             session.publish_locked(SessionEvent::QuestionTime(clock));
@@ -232,14 +250,13 @@ impl Session {
             let mut state = self.state();
             let mut template = state.template.take().ok_or(SessionError::NoTemplate)?;
             let current = template.current;
-            template
-                .move_to(current, Utc::now())
-                .expect("the current question is in the template");
+            template.start_here(Utc::now());
             state.question_told = None;
             self.publish_locked(SessionEvent::QuestionChanged {
                 progress: Arc::new(template.outline()),
                 from: current,
                 by,
+                clock_hidden: state.interview.clock_hidden,
             });
             let stored = template.clone();
             state.template = Some(template);

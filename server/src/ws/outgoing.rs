@@ -59,6 +59,10 @@ pub enum ServerMessage {
     /// The interview changed: started, its clock hidden or shown, a take-home submitted.
     Interview {
         interview: InterviewView,
+        /// A templated session's way as this role sees it now (the question's clock hidden
+        /// with the interview's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<Box<crate::templates::ProgressView>>,
     },
     Status {
         status: &'static str,
@@ -212,9 +216,7 @@ impl From<&SessionEvent> for ServerMessage {
             // Without a role, the least: what a candidate may see.
             SessionEvent::QuestionChanged { .. } => Self::for_role(event, Role::Candidate),
             // Without a role, the least: what a candidate may see.
-            SessionEvent::Interview(i) => Self::Interview {
-                interview: i.interview.view(Role::Candidate),
-            },
+            SessionEvent::Interview(_) => Self::for_role(event, Role::Candidate),
             // Without a role, the least: what a candidate may see.
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(Role::Candidate)),
         }
@@ -227,12 +229,21 @@ impl ServerMessage {
         match event {
             SessionEvent::TestsFinished(r) => Self::TestsFinished(r.view(role)),
             // Candidates and observers see only the questions reached so far.
-            SessionEvent::QuestionChanged { progress, by, .. } => Self::QuestionChanged {
-                template: Box::new(progress.view(role, chrono::Utc::now())),
+            SessionEvent::QuestionChanged {
+                progress,
+                by,
+                clock_hidden,
+                ..
+            } => Self::QuestionChanged {
+                template: Box::new(progress.view(role, chrono::Utc::now(), *clock_hidden)),
                 by: *by,
             },
             SessionEvent::Interview(i) => Self::Interview {
                 interview: i.interview.view(role),
+                template: i
+                    .template
+                    .as_ref()
+                    .map(|p| Box::new(p.view(role, chrono::Utc::now(), i.interview.clock_hidden))),
             },
             other => Self::from(other),
         }

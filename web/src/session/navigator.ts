@@ -42,6 +42,9 @@ export class QuestionNavigator implements Part {
     if (msg.type === "question_changed") {
       this.show(msg.template);
       this.host.changed();
+    } else if (msg.type === "interview" && msg.template) {
+      // The interview's clock hidden or shown again: the question's follows it.
+      this.show(msg.template);
     } else if (msg.type === "question_time" && this.view && msg.index === this.view.current) {
       this.view = { ...this.view, time: msg.time };
       this.renderTime();

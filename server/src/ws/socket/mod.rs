@@ -315,6 +315,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
         false => None,
     };
     let env = &session.environment();
+    let hidden = start.interview.clock_hidden;
     let welcome = ServerMessage::Welcome {
         session: Box::new(SessionView::from(start.snapshot).for_role(me.role)),
         role: me.role,
@@ -338,7 +339,7 @@ async fn welcome<S: Sink<Message> + Unpin>(
         run: start.run.map(|r| Box::new(WelcomeRun::new(r))),
         template: start
             .template
-            .map(|p| Box::new(p.view(me.role, chrono::Utc::now()))),
+            .map(|p| Box::new(p.view(me.role, chrono::Utc::now(), hidden))),
     };
     sink.send(text(welcome)).await.ok()?;
     if let Some(warning) = start.warning {

@@ -1,1 +1,0 @@
-/* empty css              */import{b as o}from"./common-CXzkMB14.js";import{s as a}from"./session-page-CUs3FroT.js";import"./codemirror-B5Iw37yg.js";a(o("app"),{embed:!0});window.addEventListener("hashchange",()=>location.reload());

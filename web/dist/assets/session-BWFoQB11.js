@@ -1,1 +1,0 @@
-/* empty css              */import{b as a}from"./common-CXzkMB14.js";import{s as o}from"./session-page-CUs3FroT.js";import"./codemirror-B5Iw37yg.js";o(a("app"),{embed:!1});window.addEventListener("hashchange",()=>location.reload());

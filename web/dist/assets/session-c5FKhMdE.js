@@ -1,0 +1,1 @@
+/* empty css              */import{b as a}from"./common-CXzkMB14.js";import{s as o}from"./session-page-jdV3MZdj.js";import"./codemirror-B5Iw37yg.js";o(a("app"),{embed:!1});window.addEventListener("hashchange",()=>location.reload());
