@@ -3,6 +3,8 @@
 //! socket's upgrade ([`SocketAccess`], `?token=` or none yet). 404 before 401, so a wrong token
 //! tells nothing about a session it could not know of anyway (ids are UUIDv4).
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -10,7 +12,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::extract::Bearer;
 use crate::auth::{Access, Role};
-use crate::session::SessionId;
+use crate::session::{Session, SessionId};
 use crate::state::AppState;
 
 /// A request about one session: its id (from the path) and what the caller's credential
@@ -102,6 +104,11 @@ impl SessionAccess {
     /// The caller's role if it `may` do something ([`Role`]'s policy); `Forbidden` if not.
     pub fn may(&self, may: impl FnOnce(Role) -> bool) -> Result<Role, ApiError> {
         allow(self.role(), may)
+    }
+
+    /// The session, live here (what acts on it needs it live); `SESSION_ENDED` if it is not.
+    pub fn live(&self, state: &AppState) -> Result<Arc<Session>, ApiError> {
+        state.sessions.get(&self.id).ok_or(ApiError::SessionEnded)
     }
 }
 

@@ -75,10 +75,7 @@ async fn start(
     caller: SessionAccess,
 ) -> Result<AppJson<InterviewView>, ApiError> {
     let by = caller.may(Role::may_start)?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let interview = state.sessions.start(&session, by).await?;
     Ok(AppJson(interview.view(caller.role())))
 }
@@ -111,10 +108,7 @@ async fn clock(
     AppJson(body): AppJson<ClockBody>,
 ) -> Result<AppJson<InterviewView>, ApiError> {
     caller.may(Role::may_start)?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let interview = state
         .sessions
         .set_clock_hidden(&session, body.hidden)
@@ -141,10 +135,7 @@ async fn submit(
     caller: SessionAccess,
 ) -> Result<AppJson<InterviewView>, ApiError> {
     let role = caller.may(Role::may_submit)?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let interview = state
         .sessions
         .submit(&session, SubmittedBy::of(role))

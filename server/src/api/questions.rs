@@ -210,10 +210,7 @@ async fn run_tests(
 ) -> Result<AppJson<TestReportView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidArgument(e.body_text()))?;
     let by = caller.may(Role::may_run)?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let handle = match query.index {
         Some(index) => {
             state

@@ -120,8 +120,7 @@ async fn write_notes(
     AppJson(body): AppJson<Notes>,
 ) -> Result<AppJson<Notes>, ApiError> {
     caller.may(Role::keeps_notes)?;
-    let id = caller.id;
-    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     state
         .sessions
         .set_notes(&session, body.text.clone())

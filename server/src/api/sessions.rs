@@ -320,7 +320,7 @@ async fn execute(
     OptionalJson(body): OptionalJson<ExecuteBody>,
 ) -> Result<AppJson<Executed>, ApiError> {
     let (id, by) = (caller.id, caller.may(Role::may_run)?);
-    let session = state.sessions.get(&id).ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let timeout = match body.timeout_seconds {
         Some(t) if !(t.is_finite() && t > 0.0) => {
             return Err(ApiError::InvalidArgument(
@@ -388,10 +388,7 @@ async fn extend(
     caller: SessionAccess,
 ) -> Result<AppJson<Extended>, ApiError> {
     caller.may(Role::may_extend)?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let expires_at = state.sessions.extend(&session).await?;
     Ok(AppJson(Extended {
         session_id: caller.id,
@@ -430,10 +427,7 @@ async fn switch_environment(
     AppJson(body): AppJson<SwitchBody>,
 ) -> Result<AppJson<SessionView>, ApiError> {
     let by = caller.may(|r| r.may_switch(state.config.sessions.language_switch))?;
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     state
         .sessions
         .switch_environment(&session, &body.environment, by)

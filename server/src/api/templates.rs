@@ -162,10 +162,7 @@ async fn set_question(
     caller: SessionAccess,
     AppJson(body): AppJson<SetQuestionBody>,
 ) -> Result<AppJson<ProgressView>, ApiError> {
-    let session = state
-        .sessions
-        .get(&caller.id)
-        .ok_or(ApiError::SessionEnded)?;
+    let session = caller.live(&state)?;
     let take_home = session.interview().mode == crate::interview::Mode::TakeHome;
     let by = caller.may(|r| r.may_set_question(take_home))?;
     state
